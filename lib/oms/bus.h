@@ -1,0 +1,124 @@
+/* bus.h -- the message port (SPEC section 4). Two transports implement it:
+ * `pg` (queues in a PostgreSQL database, the embedded default; bus_pg.c) and
+ * `pulsar` (Apache Pulsar's binary protocol; lib/pulsar). Selected at start
+ * by MESSAGE_BUS; nothing above this header knows which one runs.
+ *
+ * Semantics both transports keep:
+ *  - publish returns OMS_OK only when every message is durable (committed /
+ *    acknowledged by the broker with a send receipt);
+ *  - messages with the same key are delivered to one subscription in publish
+ *    order, one at a time (Key_Shared), even across several consumer processes;
+ *  - delivery is at least once: a message is removed only after its handler
+ *    returned OMS_BUS_ACK;
+ *  - OMS_BUS_RETRY redelivers later with a growing delay; after
+ *    max_redeliveries the message goes to the dead-letter topic "<topic>-DLQ"
+ *    and the ones behind it flow on; OMS_BUS_DEAD sends it there at once. */
+#ifndef OMS_BUS_H
+#define OMS_BUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arena.h"
+#include "err.h"
+
+/* Well-known topics (SPEC section 4). */
+#define OMS_TOPIC_PAYMENT_COMMANDS "payment-commands"
+#define OMS_TOPIC_PAYMENT_EVENTS "payment-events"
+#define OMS_TOPIC_INVENTORY_COMMANDS "inventory-commands"
+#define OMS_TOPIC_INVENTORY_EVENTS "inventory-events"
+#define OMS_TOPIC_ORDER_EVENTS "order-events"
+
+typedef struct oms_bus_outgoing {
+    const char *topic;
+    const char *key;     /* the order_id */
+    const char *payload; /* the JSON envelope */
+    size_t payload_len;
+} oms_bus_outgoing;
+
+typedef struct oms_bus_message {
+    const char *topic;
+    const char *subscription;
+    const char *key;
+    const char *payload;   /* NUL-terminated */
+    size_t payload_len;
+    uint32_t redelivery_count; /* 0 on first delivery */
+    const char *message_id;    /* transport's id, for logs */
+} oms_bus_message;
+
+typedef enum {
+    OMS_BUS_ACK,   /* handled (and committed): remove it */
+    OMS_BUS_RETRY, /* failed for now: redeliver later, dead-letter after the limit */
+    OMS_BUS_DEAD   /* can never succeed (unparseable): dead-letter now */
+} oms_bus_disposition;
+
+/* Called on a consumer thread with an arena that is reset after the call.
+ * `reason` (optional, up to 256 bytes) says why on RETRY/DEAD; it is stored
+ * with a dead letter. */
+typedef oms_bus_disposition (*oms_bus_handler)(void *ctx, const oms_bus_message *m, oms_arena *arena, char *reason,
+                                               size_t reason_len);
+
+typedef struct oms_bus oms_bus;
+
+typedef struct oms_bus_ops {
+    oms_err (*publish)(oms_bus *b, const oms_bus_outgoing *msgs, size_t n, oms_error *err);
+    /* Registers a handler for (topic, subscription) before start. */
+    oms_err (*subscribe)(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
+                         void *ctx, oms_error *err);
+    /* Starts the consumer threads. Fails without calling any handler. */
+    oms_err (*start)(oms_bus *b, oms_error *err);
+    /* For /ready: whether the transport can publish and consume now. */
+    bool (*healthy)(oms_bus *b, char *why, size_t why_len);
+    /* Stops consuming: waits for handlers in flight, then returns. Publishing
+     * still works until destroy (the outbox relay flushes after this). */
+    void (*stop)(oms_bus *b);
+    void (*destroy)(oms_bus *b);
+} oms_bus_ops;
+
+struct oms_bus {
+    const oms_bus_ops *ops;
+    void *self;
+};
+
+static inline oms_err oms_bus_publish(oms_bus *b, const oms_bus_outgoing *msgs, size_t n, oms_error *err)
+{
+    return b->ops->publish(b, msgs, n, err);
+}
+static inline oms_err oms_bus_subscribe(oms_bus *b, const char *topic, const char *subscription,
+                                        oms_bus_handler handler, void *ctx, oms_error *err)
+{
+    return b->ops->subscribe(b, topic, subscription, handler, ctx, err);
+}
+static inline oms_err oms_bus_start(oms_bus *b, oms_error *err) { return b->ops->start(b, err); }
+static inline bool oms_bus_healthy(oms_bus *b, char *why, size_t len) { return b->ops->healthy(b, why, len); }
+static inline void oms_bus_stop(oms_bus *b) { b->ops->stop(b); }
+static inline void oms_bus_destroy(oms_bus *b)
+{
+    if (b)
+        b->ops->destroy(b);
+}
+
+typedef struct oms_bus_options {
+    const char *service_name;  /* names consumers and producers */
+    int max_redeliveries;      /* N of SPEC section 4; default 5 */
+    int consumer_threads;      /* per subscription; default 2 */
+    int retry_base_delay_ms;   /* first redelivery delay; default 200, doubling, capped at 30 s */
+} oms_bus_options;
+
+/* Reads MESSAGE_BUS (pg|pulsar, default pg), BUS_MAX_REDELIVERIES,
+ * BUS_CONSUMER_THREADS and, for the transport chosen, its settings
+ * (pg: POSTGRES_* with BUS_POSTGRES_DB, default "bus"; pulsar: PULSAR_HOST,
+ * PULSAR_PORT), and builds the transport. Exits(2) on a bad setting; returns
+ * NULL with err only for resource failures. */
+oms_bus *oms_bus_from_env(const char *service_name, oms_error *err);
+
+/* The pg transport: queues in the database described by `s` (created and
+ * migrated by this call: tables bus_subscription, bus_queue, bus_dead_letter). */
+struct oms_pg_settings;
+oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_options *o, oms_error *err);
+
+/* The pulsar transport (lib/pulsar/bus_pulsar.c). */
+oms_bus *oms_bus_pulsar_create(const char *host, int port, const oms_bus_options *o, oms_error *err);
+
+#endif
