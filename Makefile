@@ -15,6 +15,7 @@ include services/order-service/module.mk
 include services/inventory-service/module.mk
 include services/payment-service/module.mk
 include api-gateway/module.mk
+include tools/loadgen/module.mk
 
 .PHONY: all programs tests unit-tests clean run up down test bench chaos fuzz deps
 all: programs
