@@ -1,0 +1,44 @@
+# api-gateway -- the HTTP entry point of SPEC section 2: routes to the three
+# services with keep-alive, balancing and failover; API keys; rate limits.
+#
+#   build/<flavour>/bin/api-gateway
+#   build/<flavour>/tests/unit/gateway_domain   domain and application, no I/O
+#   build/<flavour>/tests/unit/gateway_proxy    the gateway in-process against
+#                                               fake services on loopback
+
+GATEWAY_DOMAIN_SRCS := \
+	api-gateway/src/domain/token_bucket.c \
+	api-gateway/src/domain/rate_limiter.c \
+	api-gateway/src/domain/upstream_pool.c \
+	api-gateway/src/domain/gateway_routes.c \
+	api-gateway/src/domain/api_keys.c
+
+GATEWAY_OPENAPI_C := $(BUILD)/gen/api-gateway/openapi_document.c
+
+GATEWAY_APPLICATION_SRCS := \
+	api-gateway/src/application/proxy.c \
+	api-gateway/src/application/admission.c
+
+GATEWAY_SRCS := $(GATEWAY_DOMAIN_SRCS) $(GATEWAY_APPLICATION_SRCS) \
+	api-gateway/src/adapters/curl_upstream.c \
+	api-gateway/src/adapters/system_clock.c \
+	api-gateway/src/adapters/http_api.c \
+	api-gateway/src/gateway.c \
+	$(GATEWAY_OPENAPI_C)
+
+# The OpenAPI document as a C array, so that the binary serves it without
+# the repository (od and sed are in every base image).
+$(GATEWAY_OPENAPI_C): api-gateway/openapi.yaml
+	@mkdir -p $(@D)
+	{ echo '/* generated from api-gateway/openapi.yaml by api-gateway/module.mk */'; \
+	  echo '#include <stddef.h>'; \
+	  echo 'const unsigned char gateway_openapi_yaml[] = {'; \
+	  od -An -v -tx1 $< | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; \
+	  echo 'const size_t gateway_openapi_yaml_len = sizeof gateway_openapi_yaml - 1;'; \
+	} > $@.tmp && mv $@.tmp $@
+
+$(eval $(call oms_program,api-gateway,$(GATEWAY_SRCS) api-gateway/src/main.c))
+$(eval $(call oms_test,unit,gateway_domain,$(GATEWAY_DOMAIN_SRCS) $(GATEWAY_APPLICATION_SRCS) \
+	api-gateway/tests/unit/test_gateway_domain.c api-gateway/tests/unit/test_gateway_application.c))
+$(eval $(call oms_test,unit,gateway_proxy,$(GATEWAY_SRCS) api-gateway/tests/integration/test_gateway_proxy.c))
