@@ -1,0 +1,43 @@
+/* outbox_inventory_events.c -- the saga replies as outbox rows: the envelope
+ * carries the command's saga, order and correlation ids, keyed by order id. */
+#include "oms/bus.h"
+#include "oms/envelope.h"
+#include "oms/json.h"
+#include "oms/outbox.h"
+#include "pg_adapters.h"
+
+static oms_err append(oms_tx *tx, oms_arena *a, const command_origin *o, const char *event_type, json_t *payload,
+                      oms_error *err)
+{
+    if (!oms_json_own(a, payload))
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    const char *text = oms_envelope_build(a, event_type, o->saga_id, o->order_id, o->correlation_id, payload, NULL);
+    if (!text)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    return oms_outbox_append(a, tx, OMS_TOPIC_INVENTORY_EVENTS, o->order_id, text, err);
+}
+
+static oms_err allocated(inventory_events *e, oms_tx *tx, oms_arena *a, const command_origin *o, bool success,
+                         const char *reason, oms_error *err)
+{
+    (void)e;
+    json_t *payload = json_pack("{s:s, s:b, s:s?}", "command_id", o->command_id, "success", success, "reason",
+                                reason);
+    return append(tx, a, o, "InventoryAllocated", payload, err);
+}
+
+static oms_err released(inventory_events *e, oms_tx *tx, oms_arena *a, const command_origin *o, bool released,
+                        oms_error *err)
+{
+    (void)e;
+    json_t *payload = json_pack("{s:s, s:b}", "command_id", o->command_id, "released", released);
+    return append(tx, a, o, "InventoryReleased", payload, err);
+}
+
+static const inventory_events_ops ops = {.allocated = allocated, .released = released};
+
+inventory_events *outbox_inventory_events(void)
+{
+    static inventory_events events = {.ops = &ops, .self = NULL};
+    return &events;
+}

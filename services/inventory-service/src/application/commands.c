@@ -1,0 +1,214 @@
+/* commands.c -- what changes inventory: products, restocks, and the saga's
+ * reserve and release commands. The decisions are the domain's; this file
+ * sequences them over the ports. */
+#include <string.h>
+
+#include "inventory_app.h"
+
+/* Commits `tx` when rc is OMS_OK, else rolls it back; returns the outcome. */
+static oms_err finish(inventory_app *app, oms_tx *tx, oms_err rc, oms_error *err)
+{
+    if (rc != OMS_OK) {
+        oms_tx_rollback(app->tx, tx);
+        return rc;
+    }
+    return oms_tx_commit(app->tx, tx, err);
+}
+
+oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product *p, product *out, oms_error *err)
+{
+    oms_err rc = inventory_validate_new_product(p, err);
+    if (rc != OMS_OK)
+        return rc;
+    oms_tx *tx;
+    rc = oms_tx_begin(app->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = product_repo_insert(app->products, tx, a, p, err);
+    rc = finish(app, tx, rc, err);
+    if (rc == OMS_OK)
+        *out = *p;
+    return rc;
+}
+
+static oms_err restock_in(inventory_app *app, oms_tx *tx, oms_arena *a, const char *product_id, int64_t quantity,
+                          product *out, oms_error *err)
+{
+    product *found;
+    size_t count;
+    oms_err rc = product_repo_lock(app->products, tx, a, &product_id, 1, &found, &count, err);
+    if (rc != OMS_OK)
+        return rc;
+    if (count == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "product %s not found", product_id);
+    rc = inventory_validate_restock(&found[0], quantity, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = product_repo_change_stock(app->products, tx, a, product_id, quantity, 0, STOCK_RESTOCK, NULL, err);
+    if (rc != OMS_OK)
+        return rc;
+    *out = found[0];
+    out->stock += quantity;
+    return OMS_OK;
+}
+
+oms_err inventory_restock(inventory_app *app, oms_arena *a, const char *product_id, int64_t quantity, product *out,
+                          oms_error *err)
+{
+    oms_err rc = inventory_validate_product_id(product_id, "product_id", err);
+    if (rc != OMS_OK)
+        return rc;
+    oms_tx *tx;
+    rc = oms_tx_begin(app->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = restock_in(app, tx, a, product_id, quantity, out, err);
+    return finish(app, tx, rc, err);
+}
+
+/* Finds the locked product of `product_id` among `found` (sorted by the
+ * store, so looked up by name rather than by position). */
+static const product *locked_product(const product *found, size_t count, const char *product_id)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(found[i].product_id, product_id) == 0)
+            return &found[i];
+    return NULL;
+}
+
+/* Locks the lines' products in id order and checks them all. true when every
+ * line can be met; else false with the reason. */
+static oms_err check_stock(inventory_app *app, oms_tx *tx, oms_arena *a, const reservation_line *lines, size_t n,
+                           bool *ok, char *reason, size_t reason_len, oms_error *err)
+{
+    const char **ids = oms_arena_calloc(a, n, sizeof *ids);
+    stock_check *checks = oms_arena_calloc(a, n, sizeof *checks);
+    if (!ids || !checks)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        ids[i] = lines[i].product_id;
+    product *found;
+    size_t count;
+    oms_err rc = product_repo_lock(app->products, tx, a, ids, n, &found, &count, err);
+    if (rc != OMS_OK)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        const product *p = locked_product(found, count, lines[i].product_id);
+        checks[i] = (stock_check){.product_id = lines[i].product_id,
+                                  .requested = lines[i].quantity,
+                                  .known = p != NULL,
+                                  .available = p ? p->stock : 0};
+    }
+    *ok = inventory_can_reserve_all(checks, n, reason, reason_len);
+    return OMS_OK;
+}
+
+static oms_err take_stock(inventory_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
+                          const reservation_line *lines, size_t n, oms_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        oms_err rc = product_repo_change_stock(app->products, tx, a, lines[i].product_id, -lines[i].quantity,
+                                               lines[i].quantity, STOCK_RESERVE, order_id, err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    return OMS_OK;
+}
+
+/* First attempt for an order: reserve all or record the failure. */
+static oms_err attempt_reservation(inventory_app *app, oms_tx *tx, oms_arena *a, const command_origin *o,
+                                   reservation_line *lines, size_t n, oms_error *err)
+{
+    char reason[INVENTORY_REASON_MAX];
+    bool ok = false;
+    oms_err rc = check_stock(app, tx, a, lines, n, &ok, reason, sizeof reason, err);
+    if (rc != OMS_OK)
+        return rc;
+    reservation res = {.order_id = o->order_id};
+    if (ok) {
+        rc = take_stock(app, tx, a, o->order_id, lines, n, err);
+        res.state = RESERVATION_RESERVED;
+        res.lines = lines;
+        res.line_count = n;
+    } else {
+        res.state = RESERVATION_FAILED;
+        res.reason = reason;
+    }
+    if (rc == OMS_OK)
+        rc = reservation_repo_insert(app->reservations, tx, a, &res, err);
+    if (rc != OMS_OK)
+        return rc;
+    return inventory_events_allocated(app->events, tx, a, o, ok, ok ? NULL : reason, err);
+}
+
+oms_err inventory_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const command_origin *o,
+                          const reservation_line *lines, size_t n, oms_error *err)
+{
+    reservation existing = {0};
+    oms_err rc = reservation_repo_find_for_update(app->reservations, tx, a, o->order_id, &existing, err);
+    if (rc != OMS_OK && rc != OMS_ENOTFOUND)
+        return rc;
+    switch (inventory_plan_reserve(rc == OMS_OK, existing.state)) {
+    case RESERVE_ANSWER_SUCCESS:
+        return inventory_events_allocated(app->events, tx, a, o, true, NULL, err);
+    case RESERVE_ANSWER_FAILURE:
+        return inventory_events_allocated(app->events, tx, a, o, false,
+                                          inventory_repeated_failure_reason(existing.state, existing.reason), err);
+    case RESERVE_ATTEMPT:
+        break;
+    }
+    reservation_line *merged = oms_arena_calloc(a, n ? n : 1, sizeof *merged);
+    if (!merged)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    size_t merged_n = 0;
+    oms_error invalid;
+    oms_error_clear(&invalid);
+    if (inventory_merge_lines(lines, n, merged, &merged_n, &invalid) != OMS_OK) {
+        const char *reason = oms_arena_sprintf(a, "invalid request: %s", invalid.message);
+        return inventory_events_allocated(app->events, tx, a, o, false, reason ? reason : "invalid request", err);
+    }
+    return attempt_reservation(app, tx, a, o, merged, merged_n, err);
+}
+
+static oms_err give_back(inventory_app *app, oms_tx *tx, oms_arena *a, const reservation *res, oms_error *err)
+{
+    /* The lines come ordered by product id, so the row locks taken here are
+     * taken in the same order as a reservation takes them. */
+    for (size_t i = 0; i < res->line_count; i++) {
+        const reservation_line *l = &res->lines[i];
+        oms_err rc = product_repo_change_stock(app->products, tx, a, l->product_id, l->quantity, -l->quantity,
+                                               STOCK_RELEASE, res->order_id, err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    if (!reservation_can_transition(res->state, RESERVATION_RELEASED))
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "reservation is not RESERVED");
+    return reservation_repo_set_state(app->reservations, tx, a, res->order_id, RESERVATION_RELEASED, err);
+}
+
+oms_err inventory_release(inventory_app *app, oms_tx *tx, oms_arena *a, const command_origin *o, oms_error *err)
+{
+    reservation existing = {0};
+    oms_err rc = reservation_repo_find_for_update(app->reservations, tx, a, o->order_id, &existing, err);
+    if (rc != OMS_OK && rc != OMS_ENOTFOUND)
+        return rc;
+    bool released = false;
+    switch (inventory_plan_release(rc == OMS_OK, existing.state)) {
+    case RELEASE_GIVE_BACK:
+        rc = give_back(app, tx, a, &existing, err);
+        released = true;
+        break;
+    case RELEASE_TOMBSTONE: {
+        reservation tombstone = {.order_id = o->order_id, .state = RESERVATION_RELEASED};
+        rc = reservation_repo_insert(app->reservations, tx, a, &tombstone, err);
+        break;
+    }
+    case RELEASE_ANSWER:
+        rc = OMS_OK;
+        released = inventory_repeated_release_flag(existing.state, existing.line_count);
+        break;
+    }
+    if (rc != OMS_OK)
+        return rc;
+    return inventory_events_released(app->events, tx, a, o, released, err);
+}

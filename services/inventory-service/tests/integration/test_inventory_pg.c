@@ -1,0 +1,537 @@
+/* test_inventory_pg.c -- the pg adapters of inventory-service, through the
+ * application, against a real PostgreSQL (POSTGRES_* from the environment;
+ * database TEST_DB, default "it_inventory", created and migrated here).
+ * Replies are read back from the outbox table. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include <cmocka.h>
+
+#include "../../src/adapters/bus_consumers.h"
+#include "../../src/adapters/pg_adapters.h"
+#include "../../src/application/inventory_app.h"
+#include "oms/envelope.h"
+#include "oms/json.h"
+#include "oms/pg.h"
+#include "oms/util.h"
+
+typedef struct fixture {
+    oms_pg_pool *pool;
+    inventory_app app;
+    inventory_consumer consumer;
+    oms_arena *arena;
+} fixture;
+
+static fixture fx;
+
+/* ---- helpers ---- */
+
+static PGresult *query(const char *sql, int n, const char *const *params)
+{
+    oms_error err;
+    PGconn *c = oms_pg_acquire(fx.pool, 5000, &err);
+    assert_non_null(c);
+    PGresult *r = oms_pg_exec(fx.arena, c, sql, n, params, &err);
+    if (!r)
+        fail_msg("%s: %s", sql, err.message);
+    oms_pg_release(fx.pool, c, false);
+    return r;
+}
+
+static int64_t query_int(const char *sql, int n, const char *const *params)
+{
+    PGresult *r = query(sql, n, params);
+    const char *v = oms_pg_value(r, 0, 0);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static void new_order(char id[OMS_UUID_LEN + 1]) { oms_uuid_new(id); }
+
+static command_origin origin_of(const char *order_id, const char *command_id)
+{
+    return (command_origin){.saga_id = order_id, .order_id = order_id, .correlation_id = "test",
+                            .command_id = command_id};
+}
+
+static void create(const char *id, int64_t stock)
+{
+    oms_error err;
+    product p = {.product_id = id, .name = "test product", .stock = stock}, out;
+    assert_int_equal(inventory_create_product(&fx.app, fx.arena, &p, &out, &err), OMS_OK);
+}
+
+static product get(const char *id)
+{
+    oms_error err;
+    product p;
+    assert_int_equal(inventory_get_product(&fx.app, fx.arena, id, &p, &err), OMS_OK);
+    return p;
+}
+
+/* Runs one message command in its own transaction, as the inbox would,
+ * retrying when the database asks (deadlock or serialization). */
+typedef oms_err (*in_tx_fn)(void *args, oms_tx *tx, oms_error *err);
+
+static oms_err run_in_tx(in_tx_fn fn, void *args)
+{
+    for (int attempt = 0; attempt < 20; attempt++) {
+        oms_error err;
+        oms_tx *tx;
+        oms_err rc = oms_tx_begin(fx.app.tx, &tx, &err);
+        if (rc != OMS_OK)
+            return rc;
+        rc = fn(args, tx, &err);
+        if (rc == OMS_OK)
+            rc = oms_tx_commit(fx.app.tx, tx, &err);
+        else
+            oms_tx_rollback(fx.app.tx, tx);
+        if (rc != OMS_EBUSY)
+            return rc;
+    }
+    return OMS_EBUSY;
+}
+
+typedef struct reserve_args {
+    oms_arena *arena;
+    command_origin origin;
+    const reservation_line *lines;
+    size_t n;
+} reserve_args;
+
+static oms_err do_reserve(void *p, oms_tx *tx, oms_error *err)
+{
+    reserve_args *a = p;
+    return inventory_reserve(&fx.app, tx, a->arena, &a->origin, a->lines, a->n, err);
+}
+
+static oms_err do_release(void *p, oms_tx *tx, oms_error *err)
+{
+    reserve_args *a = p;
+    return inventory_release(&fx.app, tx, a->arena, &a->origin, err);
+}
+
+static oms_err reserve(const char *order_id, const reservation_line *lines, size_t n)
+{
+    reserve_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-1"), .lines = lines, .n = n};
+    return run_in_tx(do_reserve, &a);
+}
+
+static oms_err release(const char *order_id)
+{
+    reserve_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-2")};
+    return run_in_tx(do_release, &a);
+}
+
+/* The payload of the last reply of `event_type` queued for the order. */
+static json_t *last_reply(const char *order_id, const char *event_type)
+{
+    const char *params[] = {order_id};
+    PGresult *r = query("SELECT payload FROM outbox WHERE key = $1 ORDER BY id", 1, params);
+    json_t *found = NULL;
+    for (int i = 0; i < PQntuples(r); i++) {
+        oms_envelope env;
+        oms_error err;
+        const char *text = oms_pg_value(r, i, 0);
+        assert_int_equal(oms_envelope_parse(fx.arena, text, strlen(text), &env, &err), OMS_OK);
+        assert_string_equal(env.order_id, order_id);
+        if (strcmp(env.event_type, event_type) == 0)
+            found = env.payload;
+    }
+    if (!found)
+        fail_msg("no %s reply for %s", event_type, order_id);
+    return found;
+}
+
+static long replies(const char *order_id)
+{
+    const char *params[] = {order_id};
+    return (long)query_int("SELECT count(*) FROM outbox WHERE key = $1", 1, params);
+}
+
+/* SPEC invariant 1 for every product: the ledger sums to the stock, and
+ * initial + restocks - RESERVED quantities = stock; nothing negative. */
+static void assert_stock_invariant(void)
+{
+    PGresult *r = query(
+        "SELECT p.product_id FROM products p WHERE p.stock < 0 OR p.reserved < 0"
+        " OR p.stock <> (SELECT coalesce(sum(delta), 0) FROM stock_ledger l WHERE l.product_id = p.product_id)"
+        " OR p.stock <> (SELECT coalesce(sum(delta), 0) FROM stock_ledger l WHERE l.product_id = p.product_id"
+        "                AND kind IN ('INITIAL', 'RESTOCK'))"
+        "              - (SELECT coalesce(sum(i.quantity), 0) FROM reservation_items i JOIN reservations s"
+        "                 USING (order_id) WHERE s.state = 'RESERVED' AND i.product_id = p.product_id)"
+        " OR p.reserved <> (SELECT coalesce(sum(i.quantity), 0) FROM reservation_items i JOIN reservations s"
+        "                 USING (order_id) WHERE s.state = 'RESERVED' AND i.product_id = p.product_id)",
+        0, NULL);
+    if (PQntuples(r) > 0)
+        fail_msg("stock invariant broken for product %s", oms_pg_value(r, 0, 0));
+}
+
+/* ---- setup ---- */
+
+static int setup_all(void **state)
+{
+    (void)state;
+    /* TEST_DB, not POSTGRES_DB: the test truncates its tables. */
+    oms_pg_settings s = oms_pg_settings_from_env(NULL, "TEST_DB", "it_inventory");
+    const char *own = getenv("MIGRATIONS_DIR");
+    const char *dirs[] = {own && *own ? own : "services/inventory-service/migrations", NULL};
+    oms_error err;
+    if (oms_pg_migrate(&s, dirs, &err) != OMS_OK) {
+        fprintf(stderr, "migrate: %s\n", err.message);
+        return -1;
+    }
+    fx.pool = oms_pg_pool_create("inventory-test", &s, 16, &err);
+    fx.arena = oms_arena_create(0);
+    if (!fx.pool || !fx.arena)
+        return -1;
+    fx.app = (inventory_app){.tx = oms_pg_tx_manager(fx.pool),
+                             .products = pg_product_repo(),
+                             .reservations = pg_reservation_repo(),
+                             .events = outbox_inventory_events()};
+    fx.consumer = (inventory_consumer){.pool = fx.pool, .app = &fx.app};
+    return 0;
+}
+
+static int teardown_all(void **state)
+{
+    (void)state;
+    oms_arena_destroy(fx.arena);
+    oms_pg_pool_destroy(fx.pool);
+    return 0;
+}
+
+static int clean(void **state)
+{
+    (void)state;
+    oms_arena_reset(fx.arena);
+    query("TRUNCATE products, reservations, reservation_items, stock_ledger, outbox, inbox", 0, NULL);
+    return 0;
+}
+
+/* ---- tests ---- */
+
+/* A product is stored with its initial stock; a second one with the same id
+ * is refused with a conflict. */
+static void created_product_is_readable_and_unique(void **state)
+{
+    (void)state;
+    create("p-1", 7);
+    product p = get("p-1");
+    assert_string_equal(p.name, "test product");
+    assert_int_equal(p.stock, 7);
+    assert_int_equal(p.reserved, 0);
+    oms_error err;
+    product dup = {.product_id = "p-1", .name = "again", .stock = 1}, out;
+    assert_int_equal(inventory_create_product(&fx.app, fx.arena, &dup, &out, &err), OMS_ECONFLICT);
+    assert_int_equal(inventory_get_product(&fx.app, fx.arena, "nope", &p, &err), OMS_ENOTFOUND);
+    assert_stock_invariant();
+}
+
+/* Products list in id order, bounded by the limit. */
+static void products_list_in_id_order(void **state)
+{
+    (void)state;
+    create("b", 1);
+    create("a", 2);
+    create("c", 3);
+    oms_error err;
+    product *list;
+    size_t n;
+    assert_int_equal(inventory_list_products(&fx.app, fx.arena, 0, &list, &n, &err), OMS_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(list[0].product_id, "a");
+    assert_string_equal(list[2].product_id, "c");
+    assert_int_equal(inventory_list_products(&fx.app, fx.arena, 2, &list, &n, &err), OMS_OK);
+    assert_int_equal(n, 2);
+}
+
+/* A restock adds stock and a RESTOCK ledger entry; an unknown product is 404. */
+static void restock_adds_stock(void **state)
+{
+    (void)state;
+    create("p-1", 1);
+    oms_error err;
+    product p;
+    assert_int_equal(inventory_restock(&fx.app, fx.arena, "p-1", 5, &p, &err), OMS_OK);
+    assert_int_equal(p.stock, 6);
+    assert_int_equal(get("p-1").stock, 6);
+    assert_int_equal(inventory_restock(&fx.app, fx.arena, "ghost", 5, &p, &err), OMS_ENOTFOUND);
+    assert_int_equal(inventory_restock(&fx.app, fx.arena, "p-1", 0, &p, &err), OMS_EINVAL);
+    assert_int_equal(query_int("SELECT count(*) FROM stock_ledger WHERE kind = 'RESTOCK'", 0, NULL), 1);
+    assert_stock_invariant();
+}
+
+/* Every line reserved at once: stock moves to reserved, success is queued,
+ * and the same request again reserves nothing more but answers success. */
+static void reservation_takes_every_line_once(void **state)
+{
+    (void)state;
+    create("a", 5);
+    create("b", 5);
+    char order[OMS_UUID_LEN + 1];
+    new_order(order);
+    reservation_line lines[] = {{"b", 2}, {"a", 1}, {"b", 1}};
+    assert_int_equal(reserve(order, lines, 3), OMS_OK);
+    assert_int_equal(get("a").stock, 4);
+    assert_int_equal(get("b").stock, 2);
+    assert_int_equal(get("b").reserved, 3);
+    assert_true(json_is_true(json_object_get(last_reply(order, "InventoryAllocated"), "success")));
+    assert_string_equal(json_string_value(json_object_get(last_reply(order, "InventoryAllocated"), "command_id")),
+                        "cmd-1");
+
+    assert_int_equal(reserve(order, lines, 3), OMS_OK);
+    assert_int_equal(get("b").stock, 2);
+    assert_int_equal(replies(order), 2);
+    assert_true(json_is_true(json_object_get(last_reply(order, "InventoryAllocated"), "success")));
+
+    oms_error err;
+    reservation r;
+    assert_int_equal(inventory_get_reservation(&fx.app, fx.arena, order, &r, &err), OMS_OK);
+    assert_int_equal(r.state, RESERVATION_RESERVED);
+    assert_int_equal(r.line_count, 2);
+    assert_string_equal(r.lines[0].product_id, "a");
+    assert_int_equal(r.lines[1].quantity, 3);
+    assert_stock_invariant();
+}
+
+/* One short line: nothing is reserved, the failure names the product, and it
+ * is answered again the same way even after a restock. */
+static void short_line_reserves_nothing_and_is_remembered(void **state)
+{
+    (void)state;
+    create("a", 5);
+    create("b", 1);
+    char order[OMS_UUID_LEN + 1];
+    new_order(order);
+    reservation_line lines[] = {{"a", 1}, {"b", 2}};
+    assert_int_equal(reserve(order, lines, 2), OMS_OK);
+    assert_int_equal(get("a").stock, 5);
+    json_t *reply = last_reply(order, "InventoryAllocated");
+    assert_true(json_is_false(json_object_get(reply, "success")));
+    assert_non_null(strstr(json_string_value(json_object_get(reply, "reason")), "product b"));
+
+    oms_error err;
+    product p;
+    assert_int_equal(inventory_restock(&fx.app, fx.arena, "b", 10, &p, &err), OMS_OK);
+    assert_int_equal(reserve(order, lines, 2), OMS_OK);
+    assert_int_equal(get("b").stock, 11);
+    assert_true(json_is_false(json_object_get(last_reply(order, "InventoryAllocated"), "success")));
+    reservation r;
+    assert_int_equal(inventory_get_reservation(&fx.app, fx.arena, order, &r, &err), OMS_ENOTFOUND);
+    assert_stock_invariant();
+}
+
+/* An unknown product fails the order, naming the product. */
+static void unknown_product_fails_the_order(void **state)
+{
+    (void)state;
+    create("a", 5);
+    char order[OMS_UUID_LEN + 1];
+    new_order(order);
+    reservation_line lines[] = {{"a", 1}, {"ghost", 1}};
+    assert_int_equal(reserve(order, lines, 2), OMS_OK);
+    json_t *reply = last_reply(order, "InventoryAllocated");
+    assert_true(json_is_false(json_object_get(reply, "success")));
+    assert_string_equal(json_string_value(json_object_get(reply, "reason")), "unknown product ghost");
+    assert_int_equal(get("a").stock, 5);
+}
+
+/* A release gives the stock back once; a repeated release answers again;
+ * a late request for the order is refused with "released". */
+static void release_gives_back_once(void **state)
+{
+    (void)state;
+    create("a", 5);
+    char order[OMS_UUID_LEN + 1];
+    new_order(order);
+    reservation_line lines[] = {{"a", 4}};
+    assert_int_equal(reserve(order, lines, 1), OMS_OK);
+    assert_int_equal(release(order), OMS_OK);
+    assert_int_equal(get("a").stock, 5);
+    assert_int_equal(get("a").reserved, 0);
+    assert_true(json_is_true(json_object_get(last_reply(order, "InventoryReleased"), "released")));
+    assert_int_equal(release(order), OMS_OK);
+    assert_int_equal(get("a").stock, 5);
+    assert_true(json_is_true(json_object_get(last_reply(order, "InventoryReleased"), "released")));
+    assert_int_equal(reserve(order, lines, 1), OMS_OK);
+    assert_int_equal(get("a").stock, 5);
+    json_t *reply = last_reply(order, "InventoryAllocated");
+    assert_true(json_is_false(json_object_get(reply, "success")));
+    assert_string_equal(json_string_value(json_object_get(reply, "reason")), "released");
+    assert_stock_invariant();
+}
+
+/* A release before any request leaves a tombstone: the late request never
+ * reserves. */
+static void release_before_request_blocks_the_request(void **state)
+{
+    (void)state;
+    create("a", 5);
+    char order[OMS_UUID_LEN + 1];
+    new_order(order);
+    assert_int_equal(release(order), OMS_OK);
+    assert_true(json_is_false(json_object_get(last_reply(order, "InventoryReleased"), "released")));
+    reservation_line lines[] = {{"a", 1}};
+    assert_int_equal(reserve(order, lines, 1), OMS_OK);
+    assert_int_equal(get("a").stock, 5);
+    assert_true(json_is_false(json_object_get(last_reply(order, "InventoryAllocated"), "success")));
+    oms_error err;
+    reservation r;
+    assert_int_equal(inventory_get_reservation(&fx.app, fx.arena, order, &r, &err), OMS_OK);
+    assert_int_equal(r.state, RESERVATION_RELEASED);
+    assert_int_equal(r.line_count, 0);
+}
+
+/* ---- concurrency ---- */
+
+#define THREADS 12
+
+typedef struct worker {
+    char order[OMS_UUID_LEN + 1];
+    reservation_line lines[2];
+    size_t n;
+    oms_err rc;
+} worker;
+
+static void *reserve_worker(void *p)
+{
+    worker *w = p;
+    oms_arena *a = oms_arena_create(0);
+    reserve_args args = {.arena = a, .origin = origin_of(w->order, "cmd-c"), .lines = w->lines, .n = w->n};
+    w->rc = run_in_tx(do_reserve, &args);
+    oms_arena_destroy(a);
+    return NULL;
+}
+
+static void run_workers(worker *w, size_t n)
+{
+    pthread_t t[THREADS];
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, reserve_worker, &w[i]), 0);
+    for (size_t i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+}
+
+/* Many orders racing for the same two products (named in opposite orders)
+ * never oversell and never deadlock: exactly as many succeed as stock allows. */
+static void concurrent_reservations_never_oversell(void **state)
+{
+    (void)state;
+    create("x", 10);
+    create("y", 10);
+    worker w[THREADS];
+    for (size_t i = 0; i < THREADS; i++) {
+        new_order(w[i].order);
+        w[i].n = 2;
+        w[i].lines[0] = (reservation_line){i % 2 ? "x" : "y", 3};
+        w[i].lines[1] = (reservation_line){i % 2 ? "y" : "x", 3};
+    }
+    run_workers(w, THREADS);
+    for (size_t i = 0; i < THREADS; i++)
+        assert_int_equal(w[i].rc, OMS_OK);
+    assert_int_equal(query_int("SELECT count(*) FROM reservations WHERE state = 'RESERVED'", 0, NULL), 3);
+    assert_int_equal(query_int("SELECT count(*) FROM reservations WHERE state = 'FAILED'", 0, NULL), THREADS - 3);
+    assert_int_equal(get("x").stock, 1);
+    assert_int_equal(get("y").stock, 1);
+    assert_stock_invariant();
+}
+
+/* The same request delivered twice at once reserves once. */
+static void same_request_twice_at_once_reserves_once(void **state)
+{
+    (void)state;
+    create("x", 10);
+    worker w[THREADS];
+    char order[OMS_UUID_LEN + 1];
+    new_order(order);
+    for (size_t i = 0; i < THREADS; i++) {
+        memcpy(w[i].order, order, sizeof order);
+        w[i].n = 1;
+        w[i].lines[0] = (reservation_line){"x", 2};
+    }
+    run_workers(w, THREADS);
+    /* A loser of the race on the order's key gets a conflict, which the bus
+     * turns into a redelivery; the retried message then answers again. */
+    for (size_t i = 0; i < THREADS; i++)
+        assert_true(w[i].rc == OMS_OK || w[i].rc == OMS_ECONFLICT);
+    assert_int_equal(get("x").stock, 8);
+    assert_int_equal(query_int("SELECT count(*) FROM reservations", 0, NULL), 1);
+    assert_stock_invariant();
+}
+
+/* ---- the message path ---- */
+
+static oms_bus_disposition deliver(const char *event_id, const char *event_type, const char *order_id,
+                                   const char *payload_json)
+{
+    char *text = oms_arena_sprintf(fx.arena,
+                                   "{\"event_id\":\"%s\",\"event_type\":\"%s\",\"saga_id\":\"%s\",\"order_id\":\"%s\","
+                                   "\"occurred_at\":\"2026-11-28T03:00:00.000Z\",\"correlation_id\":\"req-1\","
+                                   "\"payload\":%s}",
+                                   event_id, event_type, order_id, order_id, payload_json);
+    oms_bus_message m = {.topic = "inventory-commands", .subscription = INVENTORY_SUBSCRIPTION, .key = order_id,
+                         .payload = text, .payload_len = strlen(text), .message_id = "test"};
+    char reason[256] = "";
+    oms_arena *a = oms_arena_create(0);
+    oms_bus_disposition d = inventory_on_command(&fx.consumer, &m, a, reason, sizeof reason);
+    oms_arena_destroy(a);
+    return d;
+}
+
+/* A message is handled once per event id; a re-sent command (new event id)
+ * is answered again without reserving again; garbage is dead-lettered. */
+static void messages_are_handled_once(void **state)
+{
+    (void)state;
+    create("a", 5);
+    char order[OMS_UUID_LEN + 1], event1[OMS_UUID_LEN + 1], event2[OMS_UUID_LEN + 1];
+    new_order(order);
+    oms_uuid_new(event1);
+    oms_uuid_new(event2);
+    const char *payload = "{\"command_id\":\"c-9\",\"items\":[{\"product_id\":\"a\",\"quantity\":2}]}";
+    assert_int_equal(deliver(event1, "InventoryRequested", order, payload), OMS_BUS_ACK);
+    assert_int_equal(deliver(event1, "InventoryRequested", order, payload), OMS_BUS_ACK);
+    assert_int_equal(replies(order), 1);
+    assert_int_equal(deliver(event2, "InventoryRequested", order, payload), OMS_BUS_ACK);
+    assert_int_equal(replies(order), 2);
+    assert_int_equal(get("a").stock, 3);
+    json_t *reply = last_reply(order, "InventoryAllocated");
+    assert_string_equal(json_string_value(json_object_get(reply, "command_id")), "c-9");
+
+    char event3[OMS_UUID_LEN + 1];
+    oms_uuid_new(event3);
+    assert_int_equal(deliver(event3, "InventoryReleaseRequested", order, "{\"command_id\":\"c-10\",\"reason\":\"x\"}"),
+                     OMS_BUS_ACK);
+    assert_int_equal(get("a").stock, 5);
+
+    char event4[OMS_UUID_LEN + 1];
+    oms_uuid_new(event4);
+    assert_int_equal(deliver(event4, "InventoryRequested", order, "{\"items\":[]}"), OMS_BUS_DEAD);
+    oms_uuid_new(event4);
+    assert_int_equal(deliver(event4, "Nonsense", order, "{\"command_id\":\"c\"}"), OMS_BUS_DEAD);
+    assert_stock_invariant();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(created_product_is_readable_and_unique, clean),
+        cmocka_unit_test_setup(products_list_in_id_order, clean),
+        cmocka_unit_test_setup(restock_adds_stock, clean),
+        cmocka_unit_test_setup(reservation_takes_every_line_once, clean),
+        cmocka_unit_test_setup(short_line_reserves_nothing_and_is_remembered, clean),
+        cmocka_unit_test_setup(unknown_product_fails_the_order, clean),
+        cmocka_unit_test_setup(release_gives_back_once, clean),
+        cmocka_unit_test_setup(release_before_request_blocks_the_request, clean),
+        cmocka_unit_test_setup(concurrent_reservations_never_oversell, clean),
+        cmocka_unit_test_setup(same_request_twice_at_once_reserves_once, clean),
+        cmocka_unit_test_setup(messages_are_handled_once, clean),
+    };
+    return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}

@@ -1,0 +1,261 @@
+/* memory_adapters.c -- the in-memory ports (see memory_adapters.h). */
+#include "memory_adapters.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The tx handle the application passes around; never dereferenced by it. */
+#define WORLD_OF(x) ((memory_world *)(x)->self)
+#define TX_OF(w) ((oms_tx *)&(w)->working)
+
+static oms_err begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
+{
+    memory_world *w = WORLD_OF(m);
+    if (w->in_tx)
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "nested transaction");
+    w->working = w->committed;
+    w->in_tx = true;
+    *out = TX_OF(w);
+    return OMS_OK;
+}
+
+static oms_err commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
+{
+    (void)err;
+    memory_world *w = WORLD_OF(m);
+    (void)tx;
+    w->committed = w->working;
+    w->in_tx = false;
+    return OMS_OK;
+}
+
+static void rollback(oms_tx_manager *m, oms_tx *tx)
+{
+    (void)tx;
+    WORLD_OF(m)->in_tx = false;
+}
+
+static const oms_tx_manager_ops tx_ops = {.begin = begin, .commit = commit, .rollback = rollback};
+
+/* ---- products ---- */
+
+static mem_product *product_named(mem_state *s, const char *id)
+{
+    for (size_t i = 0; i < s->product_count; i++)
+        if (strcmp(s->products[i].id, id) == 0)
+            return &s->products[i];
+    return NULL;
+}
+
+static void to_product(oms_arena *a, const mem_product *m, product *out)
+{
+    *out = (product){.product_id = oms_arena_strdup(a, m->id), .name = oms_arena_strdup(a, m->name),
+                     .stock = m->stock, .reserved = m->reserved};
+}
+
+static oms_err ledger_append(mem_state *s, const char *id, int64_t delta, stock_change_kind kind, oms_error *err)
+{
+    if (s->ledger_count == MEM_LEDGER)
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "memory ledger full");
+    mem_ledger_entry *e = &s->ledger[s->ledger_count++];
+    snprintf(e->product_id, sizeof e->product_id, "%s", id);
+    e->delta = delta;
+    e->kind = kind;
+    return OMS_OK;
+}
+
+static oms_err p_insert(product_repo *r, oms_tx *tx, oms_arena *a, const product *p, oms_error *err)
+{
+    (void)r;
+    (void)a;
+    mem_state *s = (mem_state *)tx;
+    if (product_named(s, p->product_id))
+        return oms_error_set(err, OMS_ECONFLICT, "product_id", "exists");
+    if (s->product_count == MEM_PRODUCTS)
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "memory products full");
+    mem_product *m = &s->products[s->product_count++];
+    snprintf(m->id, sizeof m->id, "%s", p->product_id);
+    snprintf(m->name, sizeof m->name, "%s", p->name);
+    m->stock = p->stock;
+    m->reserved = 0;
+    return ledger_append(s, p->product_id, p->stock, STOCK_INITIAL, err);
+}
+
+static oms_err p_find(product_repo *r, oms_tx *tx, oms_arena *a, const char *id, product *out, oms_error *err)
+{
+    (void)r;
+    const mem_product *m = product_named((mem_state *)tx, id);
+    if (!m)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "product %s not found", id);
+    to_product(a, m, out);
+    return OMS_OK;
+}
+
+static int by_id(const void *x, const void *y)
+{
+    return strcmp(((const product *)x)->product_id, ((const product *)y)->product_id);
+}
+
+static oms_err p_list(product_repo *r, oms_tx *tx, oms_arena *a, size_t limit, product **out, size_t *count,
+                      oms_error *err)
+{
+    (void)r;
+    (void)err;
+    mem_state *s = (mem_state *)tx;
+    product *list = oms_arena_calloc(a, MEM_PRODUCTS, sizeof *list);
+    for (size_t i = 0; i < s->product_count; i++)
+        to_product(a, &s->products[i], &list[i]);
+    qsort(list, s->product_count, sizeof *list, by_id);
+    *out = list;
+    *count = limit && limit < s->product_count ? limit : s->product_count;
+    return OMS_OK;
+}
+
+static oms_err p_lock(product_repo *r, oms_tx *tx, oms_arena *a, const char *const *ids, size_t n, product **out,
+                      size_t *count, oms_error *err)
+{
+    (void)r;
+    (void)err;
+    mem_state *s = (mem_state *)tx;
+    product *list = oms_arena_calloc(a, n, sizeof *list);
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        const mem_product *m = product_named(s, ids[i]);
+        if (m)
+            to_product(a, m, &list[found++]);
+    }
+    *out = list;
+    *count = found;
+    return OMS_OK;
+}
+
+static oms_err p_change(product_repo *r, oms_tx *tx, oms_arena *a, const char *id, int64_t stock_delta,
+                        int64_t reserved_delta, stock_change_kind kind, const char *order_id, oms_error *err)
+{
+    (void)r;
+    (void)a;
+    (void)order_id;
+    mem_state *s = (mem_state *)tx;
+    mem_product *m = product_named(s, id);
+    if (!m)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "product %s not found", id);
+    if (m->stock + stock_delta < 0 || m->reserved + reserved_delta < 0)
+        return oms_error_set(err, OMS_EINVAL, NULL, "check constraint: stock would go negative");
+    m->stock += stock_delta;
+    m->reserved += reserved_delta;
+    return ledger_append(s, id, stock_delta, kind, err);
+}
+
+static const product_repo_ops product_ops = {
+    .insert = p_insert, .find = p_find, .list = p_list, .lock = p_lock, .change_stock = p_change};
+
+/* ---- reservations ---- */
+
+static mem_reservation *reservation_of(mem_state *s, const char *order_id)
+{
+    for (size_t i = 0; i < s->reservation_count; i++)
+        if (strcmp(s->reservations[i].order_id, order_id) == 0)
+            return &s->reservations[i];
+    return NULL;
+}
+
+static oms_err r_find(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, reservation *out,
+                      oms_error *err)
+{
+    (void)r;
+    const mem_reservation *m = reservation_of((mem_state *)tx, order_id);
+    if (!m)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "no reservation for order %s", order_id);
+    *out = (reservation){.order_id = oms_arena_strdup(a, m->order_id), .state = m->state,
+                         .reason = m->has_reason ? oms_arena_strdup(a, m->reason) : NULL,
+                         .line_count = m->line_count};
+    out->lines = oms_arena_calloc(a, MEM_LINES, sizeof *out->lines);
+    for (size_t i = 0; i < m->line_count; i++)
+        out->lines[i] = (reservation_line){oms_arena_strdup(a, m->line_ids[i]), m->quantities[i]};
+    return OMS_OK;
+}
+
+static oms_err r_insert(reservation_repo *r, oms_tx *tx, oms_arena *a, const reservation *res, oms_error *err)
+{
+    (void)r;
+    (void)a;
+    mem_state *s = (mem_state *)tx;
+    if (reservation_of(s, res->order_id))
+        return oms_error_set(err, OMS_ECONFLICT, NULL, "order has a reservation");
+    if (s->reservation_count == MEM_RESERVATIONS || res->line_count > MEM_LINES)
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "memory reservations full");
+    mem_reservation *m = &s->reservations[s->reservation_count++];
+    memset(m, 0, sizeof *m);
+    snprintf(m->order_id, sizeof m->order_id, "%s", res->order_id);
+    m->state = res->state;
+    m->has_reason = res->reason != NULL;
+    snprintf(m->reason, sizeof m->reason, "%s", res->reason ? res->reason : "");
+    m->line_count = res->line_count;
+    for (size_t i = 0; i < res->line_count; i++) {
+        snprintf(m->line_ids[i], sizeof m->line_ids[i], "%s", res->lines[i].product_id);
+        m->quantities[i] = res->lines[i].quantity;
+    }
+    return OMS_OK;
+}
+
+static oms_err r_set_state(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id,
+                           reservation_state state, oms_error *err)
+{
+    (void)r;
+    (void)a;
+    mem_reservation *m = reservation_of((mem_state *)tx, order_id);
+    if (!m)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "no reservation");
+    m->state = state;
+    return OMS_OK;
+}
+
+static const reservation_repo_ops reservation_ops = {
+    .find_for_update = r_find, .find = r_find, .insert = r_insert, .set_state = r_set_state};
+
+/* ---- events ---- */
+
+static oms_err record(inventory_events *e, oms_tx *tx, const char *type, const command_origin *o, bool flag,
+                      const char *reason, oms_error *err)
+{
+    mem_state *s = (mem_state *)tx;
+    if (((memory_world *)e->self)->fail_events)
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "outbox unavailable");
+    if (s->event_count == MEM_EVENTS)
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "memory events full");
+    mem_event *m = &s->events[s->event_count++];
+    snprintf(m->type, sizeof m->type, "%s", type);
+    snprintf(m->order_id, sizeof m->order_id, "%s", o->order_id);
+    snprintf(m->command_id, sizeof m->command_id, "%s", o->command_id);
+    snprintf(m->reason, sizeof m->reason, "%s", reason ? reason : "");
+    m->flag = flag;
+    return OMS_OK;
+}
+
+static oms_err e_allocated(inventory_events *e, oms_tx *tx, oms_arena *a, const command_origin *o, bool success,
+                           const char *reason, oms_error *err)
+{
+    (void)a;
+    return record(e, tx, "InventoryAllocated", o, success, reason, err);
+}
+
+static oms_err e_released(inventory_events *e, oms_tx *tx, oms_arena *a, const command_origin *o, bool released,
+                          oms_error *err)
+{
+    (void)a;
+    return record(e, tx, "InventoryReleased", o, released, NULL, err);
+}
+
+static const inventory_events_ops event_ops = {.allocated = e_allocated, .released = e_released};
+
+void memory_world_init(memory_world *w)
+{
+    memset(w, 0, sizeof *w);
+    w->tx = (oms_tx_manager){.ops = &tx_ops, .self = w};
+    w->products = (product_repo){.ops = &product_ops, .self = w};
+    w->reservations = (reservation_repo){.ops = &reservation_ops, .self = w};
+    w->events = (inventory_events){.ops = &event_ops, .self = w};
+    w->app = (inventory_app){.tx = &w->tx, .products = &w->products, .reservations = &w->reservations,
+                             .events = &w->events};
+}

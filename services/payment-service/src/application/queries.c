@@ -1,0 +1,52 @@
+/* queries.c -- what reads accounts and payments. Each query runs in a short
+ * transaction of its own that only reads. */
+#include "payment_app.h"
+
+typedef oms_err (*read_fn)(payment_app *app, oms_tx *tx, void *args, oms_error *err);
+
+static oms_err read_in_tx(payment_app *app, read_fn fn, void *args, oms_error *err)
+{
+    oms_tx *tx;
+    oms_err rc = oms_tx_begin(app->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = fn(app, tx, args, err);
+    if (rc != OMS_OK) {
+        oms_tx_rollback(app->tx, tx);
+        return rc;
+    }
+    return oms_tx_commit(app->tx, tx, err);
+}
+
+typedef struct lookup_args {
+    oms_arena *a;
+    const char *key;
+    void *out;
+} lookup_args;
+
+static oms_err read_account(payment_app *app, oms_tx *tx, void *args, oms_error *err)
+{
+    lookup_args *l = args;
+    return account_repo_find(app->accounts, tx, l->a, l->key, l->out, err);
+}
+
+oms_err payment_get_account(payment_app *app, oms_arena *a, const char *customer_id, account *out, oms_error *err)
+{
+    oms_err rc = payment_validate_customer_id(customer_id, "customer_id", err);
+    if (rc != OMS_OK)
+        return rc;
+    lookup_args args = {.a = a, .key = customer_id, .out = out};
+    return read_in_tx(app, read_account, &args, err);
+}
+
+static oms_err read_payment(payment_app *app, oms_tx *tx, void *args, oms_error *err)
+{
+    lookup_args *l = args;
+    return payment_repo_find(app->payments, tx, l->a, l->key, l->out, err);
+}
+
+oms_err payment_get_payment(payment_app *app, oms_arena *a, const char *order_id, payment *out, oms_error *err)
+{
+    lookup_args args = {.a = a, .key = order_id, .out = out};
+    return read_in_tx(app, read_payment, &args, err);
+}

@@ -1,0 +1,220 @@
+/* test_payment_application.c -- payment's commands and queries over the
+ * in-memory ports: what is stored, what is answered, and that a failing
+ * step leaves nothing behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "memory_adapters.h"
+
+#define DEFAULT_CREDIT 100000
+#define ORDER "22222222-2222-4222-8222-222222222222"
+
+static memory_world world;
+static oms_arena *arena;
+static const command_origin origin = {.saga_id = ORDER, .order_id = ORDER, .correlation_id = "", .command_id = "c1"};
+
+static int setup(void **state)
+{
+    (void)state;
+    memory_world_init(&world, DEFAULT_CREDIT);
+    arena = oms_arena_create(0);
+    return arena ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    oms_arena_destroy(arena);
+    return 0;
+}
+
+static void open_account(const char *id, int64_t cents)
+{
+    account a = {.customer_id = id, .balance_cents = cents};
+    assert_int_equal(payment_open_account(&world.app, arena, &a, NULL), OMS_OK);
+}
+
+static int64_t balance(const char *id)
+{
+    account a;
+    assert_int_equal(payment_get_account(&world.app, arena, id, &a, NULL), OMS_OK);
+    return a.balance_cents;
+}
+
+/* Runs a message command as the inbox does: in one transaction, committed
+ * only when the command succeeded. */
+static oms_err charge(const char *customer, int64_t cents)
+{
+    oms_tx *tx;
+    oms_error err;
+    assert_int_equal(oms_tx_begin(world.app.tx, &tx, &err), OMS_OK);
+    oms_err rc = payment_charge(&world.app, tx, arena, &origin, customer, cents, &err);
+    if (rc == OMS_OK)
+        return oms_tx_commit(world.app.tx, tx, &err);
+    oms_tx_rollback(world.app.tx, tx);
+    return rc;
+}
+
+static oms_err refund(const char *customer)
+{
+    oms_tx *tx;
+    oms_error err;
+    assert_int_equal(oms_tx_begin(world.app.tx, &tx, &err), OMS_OK);
+    oms_err rc = payment_refund(&world.app, tx, arena, &origin, customer, &err);
+    if (rc == OMS_OK)
+        return oms_tx_commit(world.app.tx, tx, &err);
+    oms_tx_rollback(world.app.tx, tx);
+    return rc;
+}
+
+static const mem_event *last_event(void)
+{
+    assert_true(world.committed.event_count > 0);
+    return &world.committed.events[world.committed.event_count - 1];
+}
+
+/* An account opens once; a second open is a conflict and changes nothing. */
+static void account_opens_once(void **state)
+{
+    (void)state;
+    open_account("alice", 500);
+    account again = {.customer_id = "alice", .balance_cents = 1};
+    assert_int_equal(payment_open_account(&world.app, arena, &again, NULL), OMS_ECONFLICT);
+    assert_int_equal(balance("alice"), 500);
+    assert_int_equal(world.committed.ledger_count, 1);
+}
+
+/* A covered charge is captured once; repeated, it answers success with the
+ * same payment id and takes nothing more. */
+static void charge_captures_once(void **state)
+{
+    (void)state;
+    open_account("alice", 500);
+    assert_int_equal(charge("alice", 200), OMS_OK);
+    assert_int_equal(balance("alice"), 300);
+    assert_true(last_event()->success);
+    char payment_id[64];
+    strcpy(payment_id, last_event()->payment_id);
+    assert_int_equal(charge("alice", 200), OMS_OK);
+    assert_int_equal(balance("alice"), 300);
+    assert_true(last_event()->success);
+    assert_string_equal(last_event()->payment_id, payment_id);
+    assert_int_equal(world.committed.payment_count, 1);
+}
+
+/* A customer with no account is opened with the default credit first. */
+static void unknown_customer_opens_with_default_credit(void **state)
+{
+    (void)state;
+    assert_int_equal(charge("newcomer", 250), OMS_OK);
+    assert_int_equal(balance("newcomer"), DEFAULT_CREDIT - 250);
+    assert_int_equal(world.committed.ledger[0].kind, ACCOUNT_OPENING);
+    assert_int_equal(world.committed.ledger[0].delta, DEFAULT_CREDIT);
+}
+
+/* Short by a cent: declined "insufficient funds", nothing taken. */
+static void short_balance_declines(void **state)
+{
+    (void)state;
+    open_account("alice", 199);
+    assert_int_equal(charge("alice", 200), OMS_OK);
+    assert_int_equal(balance("alice"), 199);
+    assert_false(last_event()->success);
+    assert_string_equal(last_event()->reason, "insufficient funds");
+    payment p;
+    assert_int_equal(payment_get_payment(&world.app, arena, ORDER, &p, NULL), OMS_OK);
+    assert_int_equal(p.status, PAYMENT_DECLINED);
+}
+
+/* A negative amount is answered with a failure and records nothing. */
+static void invalid_amount_is_answered_not_recorded(void **state)
+{
+    (void)state;
+    open_account("alice", 500);
+    assert_int_equal(charge("alice", -5), OMS_OK);
+    assert_false(last_event()->success);
+    assert_non_null(strstr(last_event()->reason, "invalid request"));
+    assert_int_equal(world.committed.payment_count, 0);
+    assert_int_equal(balance("alice"), 500);
+}
+
+/* When the reply cannot be queued, nothing is charged or recorded. */
+static void failed_reply_leaves_nothing(void **state)
+{
+    (void)state;
+    open_account("alice", 500);
+    world.fail_events = true;
+    assert_int_equal(charge("alice", 200), OMS_EUNAVAILABLE);
+    world.fail_events = false;
+    assert_int_equal(balance("alice"), 500);
+    assert_int_equal(world.committed.payment_count, 0);
+}
+
+/* A refund credits a capture back once; repeated, it answers the same
+ * amount; a late charge fails with "refunded". */
+static void refund_gives_back_once(void **state)
+{
+    (void)state;
+    open_account("alice", 500);
+    assert_int_equal(charge("alice", 200), OMS_OK);
+    assert_int_equal(refund("alice"), OMS_OK);
+    assert_int_equal(balance("alice"), 500);
+    assert_string_equal(last_event()->type, "PaymentRefunded");
+    assert_int_equal(last_event()->amount_cents, 200);
+    assert_int_equal(refund("alice"), OMS_OK);
+    assert_int_equal(balance("alice"), 500);
+    assert_int_equal(last_event()->amount_cents, 200);
+    assert_int_equal(charge("alice", 200), OMS_OK);
+    assert_int_equal(balance("alice"), 500);
+    assert_false(last_event()->success);
+    assert_string_equal(last_event()->reason, "refunded");
+}
+
+/* A refund before any charge leaves a tombstone: refunded 0, and the late
+ * charge fails with "cancelled before payment". */
+static void refund_first_blocks_the_charge(void **state)
+{
+    (void)state;
+    open_account("alice", 500);
+    assert_int_equal(refund("alice"), OMS_OK);
+    assert_int_equal(last_event()->amount_cents, 0);
+    assert_int_equal(charge("alice", 100), OMS_OK);
+    assert_int_equal(balance("alice"), 500);
+    assert_false(last_event()->success);
+    assert_string_equal(last_event()->reason, "cancelled before payment");
+}
+
+/* A refund of a declined payment answers 0 and changes nothing. */
+static void refund_of_declined_answers_zero(void **state)
+{
+    (void)state;
+    open_account("alice", 10);
+    assert_int_equal(charge("alice", 100), OMS_OK);
+    assert_int_equal(refund("alice"), OMS_OK);
+    assert_int_equal(last_event()->amount_cents, 0);
+    assert_int_equal(balance("alice"), 10);
+    payment p;
+    assert_int_equal(payment_get_payment(&world.app, arena, ORDER, &p, NULL), OMS_OK);
+    assert_int_equal(p.status, PAYMENT_DECLINED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(account_opens_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(charge_captures_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(unknown_customer_opens_with_default_credit, setup, teardown),
+        cmocka_unit_test_setup_teardown(short_balance_declines, setup, teardown),
+        cmocka_unit_test_setup_teardown(invalid_amount_is_answered_not_recorded, setup, teardown),
+        cmocka_unit_test_setup_teardown(failed_reply_leaves_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(refund_gives_back_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(refund_first_blocks_the_charge, setup, teardown),
+        cmocka_unit_test_setup_teardown(refund_of_declined_answers_zero, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
