@@ -5,7 +5,8 @@
  * thread publishes pending rows through the bus in id order, and marks them
  * sent only after the bus said they are durable. One relay per database runs
  * at a time (advisory lock), so per-key order holds with several instances.
- * Tables (lib/oms/migrations/000_outbox_inbox.sql): outbox, inbox. */
+ * Tables outbox and inbox: the migration "000_oms_outbox_inbox", embedded in
+ * outbox.c and applied first by oms_pg_migrate. */
 #ifndef OMS_OUTBOX_H
 #define OMS_OUTBOX_H
 

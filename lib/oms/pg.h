@@ -60,7 +60,8 @@ void oms_pg_tx_mark_broken(oms_tx *tx);
  *   08xxx, 57P01-57P03, connection loss -> OMS_EUNAVAILABLE;
  *   57014 (statement timeout) -> OMS_ETIMEOUT;
  *   22xxx, 23xxx (other) -> OMS_EINVAL; else OMS_EINTERNAL.
- * The message in err is PostgreSQL's primary message. */
+ * The message in err is PostgreSQL's primary message. `a` may be NULL: the
+ * caller then owns the result and PQclears it. */
 PGresult *oms_pg_exec(oms_arena *a, PGconn *c, const char *sql, int nparams, const char *const *params,
                       oms_error *err);
 

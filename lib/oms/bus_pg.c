@@ -1,0 +1,574 @@
+/* bus_pg.c -- the pg message transport: queues in a PostgreSQL database.
+ *
+ * Publishing inserts one bus_queue row per subscription of the topic and
+ * NOTIFYs "oms_bus_<topic>", all in one transaction. A consumer thread claims,
+ * with FOR UPDATE SKIP LOCKED, only the oldest row of its key (NOT EXISTS an
+ * older row with the same key), keeps the row lock while the handler runs and
+ * settles the row (delete, delay, dead-letter) in the same transaction: one
+ * key is handled by one consumer at a time, in publish order, across
+ * processes. A retried row keeps its place, so the rows behind it wait. */
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "config.h"
+#include "log.h"
+#include "pg.h"
+#include "pg_internal.h"
+
+#define BUS_MAX_SUBSCRIPTIONS 16
+#define BUS_PUBLISH_POOL 4
+#define BUS_ACQUIRE_TIMEOUT_MS 5000
+#define BUS_WAIT_MS 250
+#define BUS_MAX_DELAY_MS 30000
+#define BUS_REASON_MAX 256
+#define BUS_CHANNEL_MAX 128
+
+static const oms_pg_migration bus_migration = {
+    .name = "000_oms_bus",
+    .sql = "CREATE TABLE IF NOT EXISTS bus_subscription ("
+           "  topic text NOT NULL,"
+           "  subscription text NOT NULL,"
+           "  PRIMARY KEY (topic, subscription));"
+           "CREATE TABLE IF NOT EXISTS bus_queue ("
+           "  id bigserial PRIMARY KEY,"
+           "  topic text NOT NULL,"
+           "  subscription text NOT NULL,"
+           "  key text NOT NULL,"
+           "  payload text NOT NULL,"
+           "  attempts int NOT NULL DEFAULT 0,"
+           "  available_at timestamptz NOT NULL DEFAULT now(),"
+           "  created_at timestamptz NOT NULL DEFAULT now());"
+           "CREATE INDEX IF NOT EXISTS bus_queue_key_order ON bus_queue (topic, subscription, key, id);"
+           "CREATE INDEX IF NOT EXISTS bus_queue_available ON bus_queue (topic, subscription, available_at, id);"
+           "CREATE TABLE IF NOT EXISTS bus_dead_letter ("
+           "  id bigserial PRIMARY KEY,"
+           "  topic text NOT NULL,"
+           "  subscription text NOT NULL,"
+           "  key text NOT NULL,"
+           "  payload text NOT NULL,"
+           "  reason text,"
+           "  attempts int NOT NULL DEFAULT 0,"
+           "  created_at timestamptz NOT NULL DEFAULT now());"
+           /* Seeded, so nothing published before a consumer first starts is lost. */
+           "INSERT INTO bus_subscription (topic, subscription) VALUES"
+           "  ('payment-commands', 'payment-service'),"
+           "  ('inventory-commands', 'inventory-service'),"
+           "  ('payment-events', 'order-service'),"
+           "  ('inventory-events', 'order-service')"
+           "  ON CONFLICT DO NOTHING;",
+};
+
+typedef struct pg_bus pg_bus;
+
+typedef struct bus_subscription {
+    char *topic;
+    char *subscription;
+    oms_bus_handler handler;
+    void *ctx;
+} bus_subscription;
+
+typedef struct consumer {
+    pg_bus *bus;
+    const bus_subscription *sub;
+    pthread_t thread;
+    bool started;
+    PGconn *conn;
+    oms_arena *arena;
+} consumer;
+
+struct pg_bus {
+    oms_bus bus;
+    oms_pg_pool *pool;          /* publishing and health */
+    oms_pg_pool *consumer_pool; /* one held connection per consumer thread */
+    oms_bus_options options;
+    char *service_name;
+    bus_subscription subs[BUS_MAX_SUBSCRIPTIONS];
+    size_t sub_count;
+    consumer *consumers;
+    size_t consumer_count;
+    atomic_bool stopping;
+    bool started;
+    oms_pg_settings settings;   /* strings owned below */
+    char *host, *port, *user, *password, *dbname;
+};
+
+static void channel_of(const char *topic, char *out, size_t len)
+{
+    snprintf(out, len, "oms_bus_%s", topic);
+}
+
+static bool run_simple(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    PQclear(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+/* ---- publish ---- */
+
+static bool topic_seen(const oms_bus_outgoing *msgs, size_t i)
+{
+    for (size_t j = 0; j < i; j++) {
+        if (strcmp(msgs[j].topic, msgs[i].topic) == 0)
+            return true;
+    }
+    return false;
+}
+
+static oms_err publish_in_tx(PGconn *c, oms_arena *a, const oms_bus_outgoing *msgs, size_t n, oms_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!msgs[i].topic || !msgs[i].key || !msgs[i].payload)
+            return oms_error_set(err, OMS_EINVAL, NULL, "a message needs a topic, a key and a payload");
+        /* The payload may not be NUL-terminated at payload_len: copy it. */
+        const char *payload = oms_arena_strndup(a, msgs[i].payload, msgs[i].payload_len);
+        if (!payload)
+            return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+        const char *params[] = {msgs[i].topic, msgs[i].key, payload};
+        if (!oms_pg_exec(a, c,
+                         "INSERT INTO bus_queue (topic, subscription, key, payload)"
+                         " SELECT $1, subscription, $2, $3 FROM bus_subscription WHERE topic = $1"
+                         " ORDER BY subscription",
+                         3, params, err))
+            return err ? err->code : OMS_EINTERNAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (topic_seen(msgs, i))
+            continue;
+        char channel[BUS_CHANNEL_MAX];
+        channel_of(msgs[i].topic, channel, sizeof channel);
+        const char *params[] = {channel};
+        if (!oms_pg_exec(a, c, "SELECT pg_notify($1, '')", 1, params, err))
+            return err ? err->code : OMS_EINTERNAL;
+    }
+    return OMS_OK;
+}
+
+static oms_err bus_publish(oms_bus *b, const oms_bus_outgoing *msgs, size_t n, oms_error *err)
+{
+    pg_bus *bus = b->self;
+    if (n == 0)
+        return OMS_OK;
+    oms_arena *a = oms_arena_create(0);
+    if (!a)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    oms_error local;
+    oms_error_clear(&local);
+    oms_err rc = OMS_OK;
+    PGconn *c = oms_pg_acquire(bus->pool, BUS_ACQUIRE_TIMEOUT_MS, &local);
+    if (!c) {
+        rc = oms_error_set(err, OMS_EUNAVAILABLE, NULL, "bus database: %s", local.message);
+    } else {
+        rc = run_simple(c, "BEGIN") ? publish_in_tx(c, a, msgs, n, &local) : OMS_EUNAVAILABLE;
+        if (rc == OMS_OK && !oms_pg_exec(a, c, "COMMIT", 0, NULL, &local))
+            rc = local.code;
+        if (rc != OMS_OK) {
+            run_simple(c, "ROLLBACK");
+            oms_error_set(err, rc, NULL, "bus publish: %s", local.message[0] ? local.message : "connection lost");
+        }
+        oms_pg_release(bus->pool, c, PQstatus(c) != CONNECTION_OK);
+    }
+    oms_arena_destroy(a);
+    return rc;
+}
+
+/* ---- consuming ---- */
+
+static int64_t retry_delay_ms(const pg_bus *bus, int attempts)
+{
+    int64_t delay = bus->options.retry_base_delay_ms;
+    for (int i = 0; i < attempts && delay < BUS_MAX_DELAY_MS; i++)
+        delay *= 2;
+    return delay > BUS_MAX_DELAY_MS ? BUS_MAX_DELAY_MS : delay;
+}
+
+static bool dead_letter(consumer *cs, const char *id, int attempts, const char *reason, oms_error *err)
+{
+    char attempts_text[16];
+    snprintf(attempts_text, sizeof attempts_text, "%d", attempts);
+    const char *params[] = {id, reason, attempts_text};
+    if (!oms_pg_exec(cs->arena, cs->conn,
+                     "INSERT INTO bus_dead_letter (topic, subscription, key, payload, reason, attempts)"
+                     " SELECT topic || '-DLQ', subscription, key, payload, $2, $3::int FROM bus_queue WHERE id = $1",
+                     3, params, err))
+        return false;
+    const char *del[] = {id};
+    return oms_pg_exec(cs->arena, cs->conn, "DELETE FROM bus_queue WHERE id = $1", 1, del, err) != NULL;
+}
+
+/* Records the outcome of one delivery in the claim transaction. */
+static bool settle(consumer *cs, const char *id, int attempts, oms_bus_disposition d, const char *reason,
+                   oms_error *err)
+{
+    pg_bus *bus = cs->bus;
+    if (d == OMS_BUS_ACK) {
+        const char *params[] = {id};
+        return oms_pg_exec(cs->arena, cs->conn, "DELETE FROM bus_queue WHERE id = $1", 1, params, err) != NULL;
+    }
+    if (d == OMS_BUS_DEAD || attempts + 1 > bus->options.max_redeliveries) {
+        oms_log(OMS_LOG_WARN, "message_dead_lettered", "topic", cs->sub->topic, "subscription",
+                cs->sub->subscription, "message_id", id, "reason", reason, NULL);
+        return dead_letter(cs, id, attempts + 1, reason, err);
+    }
+    char delay[32];
+    snprintf(delay, sizeof delay, "%lld", (long long)retry_delay_ms(bus, attempts));
+    const char *params[] = {id, delay};
+    return oms_pg_exec(cs->arena, cs->conn,
+                       "UPDATE bus_queue SET attempts = attempts + 1,"
+                       " available_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1",
+                       2, params, err) != NULL;
+}
+
+typedef enum { CLAIM_HANDLED, CLAIM_NONE, CLAIM_FAILED } claim_result;
+
+static claim_result claim_and_handle(consumer *cs)
+{
+    oms_error err;
+    oms_error_clear(&err);
+    if (!run_simple(cs->conn, "BEGIN"))
+        return CLAIM_FAILED;
+    const char *params[] = {cs->sub->topic, cs->sub->subscription};
+    PGresult *r = oms_pg_exec(cs->arena, cs->conn,
+                              "SELECT id, key, payload, attempts FROM bus_queue q"
+                              " WHERE topic = $1 AND subscription = $2 AND available_at <= now()"
+                              " AND NOT EXISTS (SELECT 1 FROM bus_queue p WHERE p.topic = q.topic"
+                              "   AND p.subscription = q.subscription AND p.key = q.key AND p.id < q.id)"
+                              " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
+                              2, params, &err);
+    claim_result result = CLAIM_FAILED;
+    if (r && PQntuples(r) == 0) {
+        result = CLAIM_NONE;
+    } else if (r) {
+        const char *id = PQgetvalue(r, 0, 0);
+        int attempts = atoi(PQgetvalue(r, 0, 3));
+        oms_bus_message m = {
+            .topic = cs->sub->topic,
+            .subscription = cs->sub->subscription,
+            .key = PQgetvalue(r, 0, 1),
+            .payload = PQgetvalue(r, 0, 2),
+            .payload_len = (size_t)PQgetlength(r, 0, 2),
+            .redelivery_count = (uint32_t)(attempts < 0 ? 0 : attempts),
+            .message_id = id,
+        };
+        char reason[BUS_REASON_MAX] = "";
+        oms_bus_disposition d = cs->sub->handler(cs->sub->ctx, &m, cs->arena, reason, sizeof reason);
+        if (d != OMS_BUS_ACK && !reason[0])
+            snprintf(reason, sizeof reason, "%s", d == OMS_BUS_DEAD ? "rejected by the handler" : "retry limit");
+        if (settle(cs, id, attempts, d, reason, &err) && run_simple(cs->conn, "COMMIT"))
+            result = CLAIM_HANDLED;
+        else
+            oms_log(OMS_LOG_WARN, "bus_settle_failed", "topic", cs->sub->topic, "error", err.message, NULL);
+    }
+    if (result != CLAIM_HANDLED)
+        run_simple(cs->conn, "ROLLBACK");
+    oms_arena_reset(cs->arena);
+    return result;
+}
+
+static void wait_for_notify(PGconn *c, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    if (pfd.fd < 0 || poll(&pfd, 1, timeout_ms) > 0)
+        PQconsumeInput(c);
+    for (PGnotify *n = PQnotifies(c); n; n = PQnotifies(c))
+        PQfreemem(n);
+}
+
+static bool consumer_connect(consumer *cs)
+{
+    oms_error err;
+    oms_error_clear(&err);
+    cs->conn = oms_pg_acquire(cs->bus->consumer_pool, BUS_ACQUIRE_TIMEOUT_MS, &err);
+    if (!cs->conn) {
+        oms_log(OMS_LOG_WARN, "bus_consumer_no_connection", "topic", cs->sub->topic, "error", err.message, NULL);
+        return false;
+    }
+    /* LISTEN takes an identifier, not a parameter: the channel name is ours
+     * ("oms_bus_" + a topic from code) and quoted with PQescapeIdentifier. */
+    char channel[BUS_CHANNEL_MAX];
+    channel_of(cs->sub->topic, channel, sizeof channel);
+    char *ident = PQescapeIdentifier(cs->conn, channel, strlen(channel));
+    char sql[BUS_CHANNEL_MAX * 2 + 16];
+    bool ok = ident != NULL;
+    if (ok) {
+        snprintf(sql, sizeof sql, "LISTEN %s", ident);
+        ok = run_simple(cs->conn, sql);
+    }
+    PQfreemem(ident);
+    if (!ok) {
+        oms_pg_release(cs->bus->consumer_pool, cs->conn, true);
+        cs->conn = NULL;
+    }
+    return ok;
+}
+
+static void *consumer_main(void *arg)
+{
+    consumer *cs = arg;
+    int backoff = 100;
+    while (!atomic_load(&cs->bus->stopping)) {
+        if (!cs->conn && !consumer_connect(cs)) {
+            usleep((useconds_t)backoff * 1000);
+            backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+            continue;
+        }
+        claim_result result = claim_and_handle(cs);
+        if (result == CLAIM_HANDLED) {
+            backoff = 100;
+            continue;
+        }
+        if (result == CLAIM_NONE) {
+            wait_for_notify(cs->conn, BUS_WAIT_MS);
+            continue;
+        }
+        if (PQstatus(cs->conn) != CONNECTION_OK) {
+            oms_log(OMS_LOG_WARN, "bus_consumer_connection_lost", "topic", cs->sub->topic, NULL);
+            oms_pg_release(cs->bus->consumer_pool, cs->conn, true);
+            cs->conn = NULL;
+        }
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+    if (cs->conn) {
+        /* Closed rather than returned: its LISTEN must not leak to another user. */
+        oms_pg_release(cs->bus->consumer_pool, cs->conn, true);
+        cs->conn = NULL;
+    }
+    return NULL;
+}
+
+static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
+                             void *ctx, oms_error *err)
+{
+    pg_bus *bus = b->self;
+    if (bus->started)
+        return oms_error_set(err, OMS_EINVAL, NULL, "subscribe must come before start");
+    if (!topic || !*topic || !subscription || !*subscription || !handler)
+        return oms_error_set(err, OMS_EINVAL, NULL, "a subscription needs a topic, a name and a handler");
+    if (strlen(topic) > 64)
+        return oms_error_set(err, OMS_EINVAL, "topic", "topic names are at most 64 characters");
+    if (bus->sub_count >= BUS_MAX_SUBSCRIPTIONS)
+        return oms_error_set(err, OMS_EINVAL, NULL, "too many subscriptions");
+    bus_subscription *s = &bus->subs[bus->sub_count];
+    s->topic = strdup(topic);
+    s->subscription = strdup(subscription);
+    if (!s->topic || !s->subscription) {
+        free(s->topic);
+        free(s->subscription);
+        s->topic = s->subscription = NULL;
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    }
+    s->handler = handler;
+    s->ctx = ctx;
+    bus->sub_count++;
+    return OMS_OK;
+}
+
+static oms_err record_subscriptions(pg_bus *bus, oms_error *err)
+{
+    oms_error local;
+    oms_error_clear(&local);
+    PGconn *c = oms_pg_acquire(bus->pool, BUS_ACQUIRE_TIMEOUT_MS, &local);
+    if (!c)
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "bus database: %s", local.message);
+    oms_err rc = OMS_OK;
+    for (size_t i = 0; i < bus->sub_count && rc == OMS_OK; i++) {
+        const char *params[] = {bus->subs[i].topic, bus->subs[i].subscription};
+        PGresult *r = oms_pg_exec(NULL, c,
+                                  "INSERT INTO bus_subscription (topic, subscription) VALUES ($1, $2)"
+                                  " ON CONFLICT DO NOTHING",
+                                  2, params, err);
+        if (!r)
+            rc = err ? err->code : OMS_EINTERNAL;
+        PQclear(r);
+    }
+    oms_pg_release(bus->pool, c, PQstatus(c) != CONNECTION_OK);
+    return rc;
+}
+
+static void stop_consumers(pg_bus *bus)
+{
+    atomic_store(&bus->stopping, true);
+    for (size_t i = 0; i < bus->consumer_count; i++) {
+        if (bus->consumers[i].started)
+            pthread_join(bus->consumers[i].thread, NULL);
+        bus->consumers[i].started = false;
+        oms_arena_destroy(bus->consumers[i].arena);
+        bus->consumers[i].arena = NULL;
+    }
+    free(bus->consumers);
+    bus->consumers = NULL;
+    bus->consumer_count = 0;
+    oms_pg_pool_destroy(bus->consumer_pool);
+    bus->consumer_pool = NULL;
+}
+
+static oms_err bus_start(oms_bus *b, oms_error *err)
+{
+    pg_bus *bus = b->self;
+    if (bus->started)
+        return oms_error_set(err, OMS_EINVAL, NULL, "the bus is started already");
+    oms_err rc = record_subscriptions(bus, err);
+    if (rc != OMS_OK)
+        return rc;
+    size_t count = bus->sub_count * (size_t)bus->options.consumer_threads;
+    if (count == 0) {
+        bus->started = true;
+        return OMS_OK;
+    }
+    bus->consumer_pool = oms_pg_pool_create("bus-consumers", &bus->settings, (int)count, err);
+    bus->consumers = calloc(count, sizeof *bus->consumers);
+    if (!bus->consumer_pool || !bus->consumers) {
+        free(bus->consumers);
+        bus->consumers = NULL;
+        oms_pg_pool_destroy(bus->consumer_pool);
+        bus->consumer_pool = NULL;
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    }
+    atomic_store(&bus->stopping, false);
+    bus->consumer_count = count;
+    for (size_t i = 0; i < count; i++) {
+        consumer *cs = &bus->consumers[i];
+        cs->bus = bus;
+        cs->sub = &bus->subs[i / (size_t)bus->options.consumer_threads];
+        cs->arena = oms_arena_create(0);
+        if (!cs->arena || pthread_create(&cs->thread, NULL, consumer_main, cs) != 0) {
+            stop_consumers(bus);
+            return oms_error_set(err, OMS_EINTERNAL, NULL, "cannot start the bus consumer threads");
+        }
+        cs->started = true;
+    }
+    bus->started = true;
+    return OMS_OK;
+}
+
+static bool bus_healthy(oms_bus *b, char *why, size_t why_len)
+{
+    pg_bus *bus = b->self;
+    return oms_pg_ping(bus->pool, why, why_len);
+}
+
+static void bus_stop(oms_bus *b)
+{
+    pg_bus *bus = b->self;
+    stop_consumers(bus);
+}
+
+static void bus_free(pg_bus *bus)
+{
+    for (size_t i = 0; i < bus->sub_count; i++) {
+        free(bus->subs[i].topic);
+        free(bus->subs[i].subscription);
+    }
+    oms_pg_pool_destroy(bus->pool);
+    free(bus->service_name);
+    free(bus->host);
+    free(bus->port);
+    free(bus->user);
+    free(bus->password);
+    free(bus->dbname);
+    free(bus);
+}
+
+static void bus_destroy(oms_bus *b)
+{
+    pg_bus *bus = b->self;
+    stop_consumers(bus);
+    bus_free(bus);
+}
+
+static const oms_bus_ops pg_bus_ops = {
+    .publish = bus_publish,
+    .subscribe = bus_subscribe,
+    .start = bus_start,
+    .healthy = bus_healthy,
+    .stop = bus_stop,
+    .destroy = bus_destroy,
+};
+
+static char *copy_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+static oms_bus_options options_with_defaults(const oms_bus_options *o)
+{
+    oms_bus_options r = {.service_name = "oms", .max_redeliveries = 5, .consumer_threads = 2,
+                         .retry_base_delay_ms = 200};
+    if (o) {
+        if (o->service_name)
+            r.service_name = o->service_name;
+        if (o->max_redeliveries > 0)
+            r.max_redeliveries = o->max_redeliveries;
+        if (o->consumer_threads > 0)
+            r.consumer_threads = o->consumer_threads;
+        if (o->retry_base_delay_ms > 0)
+            r.retry_base_delay_ms = o->retry_base_delay_ms;
+    }
+    return r;
+}
+
+oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_options *o, oms_error *err)
+{
+    if (!s || !s->dbname || !*s->dbname) {
+        oms_error_set(err, OMS_EINVAL, "BUS_POSTGRES_DB", "the bus needs a database name");
+        return NULL;
+    }
+    oms_err rc = oms_pg_migrate_with(s, &bus_migration, 1, NULL, err);
+    if (rc != OMS_OK)
+        return NULL;
+    pg_bus *bus = calloc(1, sizeof *bus);
+    if (!bus) {
+        oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    bus->options = options_with_defaults(o);
+    bus->service_name = copy_or_empty(bus->options.service_name);
+    bus->options.service_name = bus->service_name;
+    bus->host = copy_or_empty(s->host);
+    bus->port = copy_or_empty(s->port);
+    bus->user = copy_or_empty(s->user);
+    bus->password = copy_or_empty(s->password);
+    bus->dbname = copy_or_empty(s->dbname);
+    bus->settings = (oms_pg_settings){bus->host, bus->port, bus->user, bus->password, bus->dbname};
+    atomic_init(&bus->stopping, false);
+    if (!bus->service_name || !bus->host || !bus->port || !bus->user || !bus->password || !bus->dbname) {
+        bus_free(bus);
+        oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    bus->pool = oms_pg_pool_create("bus", &bus->settings, BUS_PUBLISH_POOL, err);
+    if (!bus->pool) {
+        bus_free(bus);
+        return NULL;
+    }
+    bus->bus.ops = &pg_bus_ops;
+    bus->bus.self = bus;
+    return &bus->bus;
+}
+
+oms_bus *oms_bus_from_env(const char *service_name, oms_error *err)
+{
+    static const char *const transports[] = {"pg", "pulsar", NULL};
+    const char *transport = oms_config_enum("MESSAGE_BUS", "pg", transports);
+    oms_bus_options o = {
+        .service_name = service_name,
+        .max_redeliveries = (int)oms_config_long("BUS_MAX_REDELIVERIES", 5, 1, 1000),
+        .consumer_threads = (int)oms_config_long("BUS_CONSUMER_THREADS", 2, 1, 64),
+        .retry_base_delay_ms = (int)oms_config_long("BUS_RETRY_BASE_DELAY_MS", 200, 1, 30000),
+    };
+    if (strcmp(transport, "pulsar") == 0) {
+        const char *host = oms_config_str("PULSAR_HOST", "localhost");
+        int port = (int)oms_config_long("PULSAR_PORT", 6650, 1, 65535);
+        return oms_bus_pulsar_create(host, port, &o, err);
+    }
+    oms_pg_settings s = oms_pg_settings_from_env(NULL, "BUS_POSTGRES_DB", "bus");
+    return oms_bus_pg_create(&s, &o, err);
+}

@@ -1,0 +1,22 @@
+# lib/oms -- the shared modules, as one static library.
+# libpq's header lives in /usr/include/postgresql on Debian; every module that
+# includes oms/pg.h needs it, so the flag is added for the whole build here.
+
+OMS_SRCS := $(wildcard lib/oms/*.c)
+$(BUILD)/lib/liboms.a: $(call objs,$(OMS_SRCS))
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+# Tests: unit (no external service; oms_http uses a loopback port of its own)
+# and integration (a real PostgreSQL from POSTGRES_*).
+$(eval $(call oms_test,unit,oms_arena,lib/oms/tests/unit/test_arena.c))
+$(eval $(call oms_test,unit,oms_money,lib/oms/tests/unit/test_money.c))
+$(eval $(call oms_test,unit,oms_json,lib/oms/tests/unit/test_json.c))
+$(eval $(call oms_test,unit,oms_config,lib/oms/tests/unit/test_config.c))
+$(eval $(call oms_test,unit,oms_envelope,lib/oms/tests/unit/test_envelope.c))
+$(eval $(call oms_test,unit,oms_metrics,lib/oms/tests/unit/test_metrics.c))
+$(eval $(call oms_test,unit,oms_http,lib/oms/tests/unit/test_http.c))
+$(eval $(call oms_test,unit,oms_log,lib/oms/tests/unit/test_log.c))
+$(eval $(call oms_test,integration,oms_pg,lib/oms/tests/integration/test_pg.c))
+$(eval $(call oms_test,integration,oms_bus_pg,lib/oms/tests/integration/test_bus_pg.c))
+$(eval $(call oms_test,integration,oms_outbox,lib/oms/tests/integration/test_outbox.c))

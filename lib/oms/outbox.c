@@ -1,0 +1,356 @@
+/* outbox.c -- the transactional outbox, its relay thread, and the inbox side
+ * (oms_handle_once).
+ *
+ * The relay holds one connection of the pool for its life, LISTENs on
+ * "oms_outbox" and publishes pending rows in id order. Each batch runs in a
+ * transaction that first takes a transaction-scoped advisory lock, so only
+ * one relay per database publishes at a time and per-key order holds across
+ * instances; rows are deleted only after the bus said they are durable
+ * (at least once: a crash between publish and commit re-sends, and the
+ * receiver's inbox drops the duplicate). */
+#include "outbox.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "pg_internal.h"
+#include "util.h"
+
+#define RELAY_LOCK_KEY "7243019846" /* pg_try_advisory_xact_lock key: one relay per database */
+#define RELAY_BATCH "256"
+#define RELAY_WAIT_MS 200
+#define RELAY_BACKOFF_MIN_MS 100
+#define RELAY_BACKOFF_MAX_MS 5000
+#define RELAY_ACQUIRE_TIMEOUT_MS 5000
+
+const oms_pg_migration oms_outbox_migration = {
+    .name = "000_oms_outbox_inbox",
+    .sql = "CREATE TABLE IF NOT EXISTS outbox ("
+           "  id bigserial PRIMARY KEY,"
+           "  topic text NOT NULL,"
+           "  key text NOT NULL,"
+           "  payload text NOT NULL,"
+           "  created_at timestamptz NOT NULL DEFAULT now());"
+           "CREATE TABLE IF NOT EXISTS inbox ("
+           "  consumer text NOT NULL,"
+           "  event_id uuid NOT NULL,"
+           "  handled_at timestamptz NOT NULL DEFAULT now(),"
+           "  PRIMARY KEY (consumer, event_id));",
+};
+
+oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const char *key, const char *payload,
+                          oms_error *err)
+{
+    if (!topic || !*topic || !key || !payload)
+        return oms_error_set(err, OMS_EINVAL, NULL, "an outbox message needs a topic, a key and a payload");
+    const char *params[] = {topic, key, payload};
+    if (!oms_pg_tx_exec(a, tx, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)", 3, params, err))
+        return err ? err->code : OMS_EINTERNAL;
+    /* Delivered at commit only, so the relay wakes when the row is visible. */
+    if (!oms_pg_tx_exec(a, tx, "SELECT pg_notify('oms_outbox', '')", 0, NULL, err))
+        return err ? err->code : OMS_EINTERNAL;
+    return OMS_OK;
+}
+
+/* ---- the relay ---- */
+
+struct oms_outbox_relay {
+    oms_pg_pool *pool;
+    oms_bus *bus;
+    pthread_t thread;
+    PGconn *conn;
+    oms_arena *arena;
+    atomic_bool stopping;
+    _Atomic int64_t flush_deadline_ms; /* monotonic; set by stop */
+};
+
+static bool run_simple(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    PQclear(r);
+    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+}
+
+typedef enum { BATCH_SENT, BATCH_EMPTY, BATCH_FAILED } batch_result;
+
+static batch_result publish_rows(oms_outbox_relay *r, PGresult *rows)
+{
+    int n = PQntuples(rows);
+    oms_bus_outgoing *msgs = oms_arena_calloc(r->arena, (size_t)n, sizeof *msgs);
+    char *ids = oms_arena_alloc(r->arena, (size_t)n * 24 + 3);
+    if (!msgs || !ids)
+        return BATCH_FAILED;
+    size_t used = 0;
+    ids[used++] = '{';
+    for (int i = 0; i < n; i++) {
+        used += (size_t)sprintf(ids + used, "%s%s", i ? "," : "", PQgetvalue(rows, i, 0));
+        msgs[i].topic = PQgetvalue(rows, i, 1);
+        msgs[i].key = PQgetvalue(rows, i, 2);
+        msgs[i].payload = PQgetvalue(rows, i, 3);
+        msgs[i].payload_len = (size_t)PQgetlength(rows, i, 3);
+    }
+    ids[used++] = '}';
+    ids[used] = '\0';
+    oms_error err;
+    oms_error_clear(&err);
+    if (oms_bus_publish(r->bus, msgs, (size_t)n, &err) != OMS_OK) {
+        oms_log(OMS_LOG_WARN, "outbox_publish_failed", "error", err.message, NULL);
+        return BATCH_FAILED;
+    }
+    const char *params[] = {ids};
+    if (!oms_pg_exec(r->arena, r->conn, "DELETE FROM outbox WHERE id = ANY($1::bigint[])", 1, params, &err)) {
+        oms_log(OMS_LOG_WARN, "outbox_delete_failed", "error", err.message, NULL);
+        return BATCH_FAILED;
+    }
+    return BATCH_SENT;
+}
+
+/* One batch: lock, read, publish, delete, commit. */
+static batch_result relay_batch(oms_outbox_relay *r)
+{
+    oms_error err;
+    oms_error_clear(&err);
+    if (!run_simple(r->conn, "BEGIN"))
+        return BATCH_FAILED;
+    batch_result result = BATCH_FAILED;
+    PGresult *lock = oms_pg_exec(r->arena, r->conn, "SELECT pg_try_advisory_xact_lock(" RELAY_LOCK_KEY ")", 0, NULL,
+                                 &err);
+    if (lock && strcmp(PQgetvalue(lock, 0, 0), "t") != 0) {
+        result = BATCH_EMPTY; /* another relay publishes for this database */
+    } else if (lock) {
+        PGresult *rows = oms_pg_exec(r->arena, r->conn,
+                                     "SELECT id, topic, key, payload FROM outbox ORDER BY id LIMIT " RELAY_BATCH, 0,
+                                     NULL, &err);
+        if (rows && PQntuples(rows) == 0)
+            result = BATCH_EMPTY;
+        else if (rows)
+            result = publish_rows(r, rows);
+    }
+    if (result == BATCH_SENT && !run_simple(r->conn, "COMMIT"))
+        result = BATCH_FAILED;
+    if (result != BATCH_SENT)
+        run_simple(r->conn, "ROLLBACK");
+    oms_arena_reset(r->arena);
+    return result;
+}
+
+/* Sleeps until a NOTIFY arrives or `timeout_ms` passes. */
+static void wait_for_notify(PGconn *c, int timeout_ms)
+{
+    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
+    if (pfd.fd < 0) {
+        usleep((useconds_t)timeout_ms * 1000);
+        return;
+    }
+    if (poll(&pfd, 1, timeout_ms) > 0)
+        PQconsumeInput(c);
+    for (PGnotify *n = PQnotifies(c); n; n = PQnotifies(c))
+        PQfreemem(n);
+}
+
+static bool relay_connect(oms_outbox_relay *r)
+{
+    oms_error err;
+    oms_error_clear(&err);
+    r->conn = oms_pg_acquire(r->pool, RELAY_ACQUIRE_TIMEOUT_MS, &err);
+    if (!r->conn) {
+        oms_log(OMS_LOG_WARN, "outbox_relay_no_connection", "error", err.message, NULL);
+        return false;
+    }
+    if (!run_simple(r->conn, "LISTEN oms_outbox")) {
+        oms_pg_release(r->pool, r->conn, true);
+        r->conn = NULL;
+        return false;
+    }
+    return true;
+}
+
+static void relay_disconnect(oms_outbox_relay *r, bool broken)
+{
+    if (!r->conn)
+        return;
+    if (!broken)
+        broken = !run_simple(r->conn, "UNLISTEN *");
+    oms_pg_release(r->pool, r->conn, broken);
+    r->conn = NULL;
+}
+
+static void sleep_ms(int ms)
+{
+    usleep((useconds_t)ms * 1000);
+}
+
+static bool flush_time_left(oms_outbox_relay *r)
+{
+    return oms_monotonic_ms() < atomic_load(&r->flush_deadline_ms);
+}
+
+/* Runs until stopped, then flushes what is pending until the grace deadline. */
+static void *relay_main(void *arg)
+{
+    oms_outbox_relay *r = arg;
+    int backoff = RELAY_BACKOFF_MIN_MS;
+    for (;;) {
+        bool stopping = atomic_load(&r->stopping);
+        if (stopping && !flush_time_left(r))
+            break;
+        if (!r->conn && !relay_connect(r)) {
+            sleep_ms(stopping ? 50 : backoff);
+            backoff = backoff * 2 > RELAY_BACKOFF_MAX_MS ? RELAY_BACKOFF_MAX_MS : backoff * 2;
+            continue;
+        }
+        batch_result result = relay_batch(r);
+        if (result == BATCH_SENT) {
+            backoff = RELAY_BACKOFF_MIN_MS;
+            continue;
+        }
+        if (result == BATCH_EMPTY) {
+            backoff = RELAY_BACKOFF_MIN_MS;
+            if (stopping)
+                break; /* flushed */
+            wait_for_notify(r->conn, RELAY_WAIT_MS);
+            continue;
+        }
+        if (PQstatus(r->conn) != CONNECTION_OK) {
+            oms_log(OMS_LOG_WARN, "outbox_relay_connection_lost", NULL);
+            relay_disconnect(r, true);
+        }
+        sleep_ms(stopping ? 50 : backoff);
+        backoff = backoff * 2 > RELAY_BACKOFF_MAX_MS ? RELAY_BACKOFF_MAX_MS : backoff * 2;
+    }
+    relay_disconnect(r, false);
+    return NULL;
+}
+
+oms_outbox_relay *oms_outbox_relay_start(oms_pg_pool *pool, oms_bus *bus, oms_error *err)
+{
+    oms_outbox_relay *r = calloc(1, sizeof *r);
+    if (!r) {
+        oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    r->pool = pool;
+    r->bus = bus;
+    r->arena = oms_arena_create(0);
+    atomic_init(&r->stopping, false);
+    atomic_init(&r->flush_deadline_ms, 0);
+    if (!r->arena) {
+        free(r);
+        oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+        return NULL;
+    }
+    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        oms_arena_destroy(r->arena);
+        free(r);
+        oms_error_set(err, OMS_EINTERNAL, NULL, "cannot start the outbox relay thread");
+        return NULL;
+    }
+    return r;
+}
+
+void oms_outbox_relay_stop(oms_outbox_relay *r, int grace_ms)
+{
+    if (!r)
+        return;
+    atomic_store(&r->flush_deadline_ms, oms_monotonic_ms() + (grace_ms > 0 ? grace_ms : 0));
+    atomic_store(&r->stopping, true);
+    pthread_join(r->thread, NULL);
+    oms_arena_destroy(r->arena);
+    free(r);
+}
+
+long oms_outbox_pending(oms_pg_pool *pool)
+{
+    oms_error err;
+    PGconn *c = oms_pg_acquire(pool, RELAY_ACQUIRE_TIMEOUT_MS, &err);
+    if (!c)
+        return -1;
+    PGresult *r = oms_pg_exec(NULL, c, "SELECT count(*) FROM outbox", 0, NULL, &err);
+    long n = r ? atol(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    oms_pg_release(pool, c, !r && PQstatus(c) != CONNECTION_OK);
+    return n;
+}
+
+/* ---- the inbox side ---- */
+
+static void log_handled(const oms_bus_message *m, const oms_envelope *env, const char *disposition, int64_t start_ms,
+                        const char *reason)
+{
+    bool failed = strcmp(disposition, "retry") == 0 || strcmp(disposition, "dead") == 0;
+    oms_log_num(failed ? OMS_LOG_WARN : OMS_LOG_INFO, "message_handled", "duration_ms", (double)(oms_monotonic_ms() - start_ms), "topic",
+                m->topic, "event_type", env ? env->event_type : NULL, "order_id", env ? env->order_id : NULL,
+                "event_id", env ? env->event_id : NULL, "disposition", disposition, "reason",
+                reason && reason[0] ? reason : NULL, NULL);
+}
+
+static void set_reason(char *reason, size_t reason_len, const oms_error *err)
+{
+    if (reason && reason_len)
+        snprintf(reason, reason_len, "%s: %s", oms_err_name(err->code), err->message);
+}
+
+/* Inside the transaction: inbox record, then the handler. */
+static oms_bus_disposition handle_in_tx(oms_tx *tx, const char *consumer, const oms_envelope *env, oms_message_fn fn,
+                                        void *ctx, oms_arena *a, bool *duplicate, oms_error *err)
+{
+    const char *params[] = {consumer, env->event_id};
+    PGresult *r = oms_pg_tx_exec(a, tx, "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                                 2, params, err);
+    if (!r)
+        return OMS_BUS_RETRY;
+    if (strcmp(PQcmdTuples(r), "0") == 0) {
+        *duplicate = true;
+        return OMS_BUS_ACK;
+    }
+    oms_err rc = fn(ctx, tx, env, a, err);
+    if (rc == OMS_OK)
+        return OMS_BUS_ACK;
+    if (err->code == OMS_OK)
+        oms_error_set(err, rc, NULL, "the handler failed");
+    return rc == OMS_EINVAL ? OMS_BUS_DEAD : OMS_BUS_RETRY;
+}
+
+oms_bus_disposition oms_handle_once(oms_pg_pool *pool, const char *consumer, const oms_bus_message *m,
+                                    oms_message_fn fn, void *ctx, oms_arena *a, char *reason, size_t reason_len)
+{
+    int64_t start = oms_monotonic_ms();
+    oms_error err;
+    oms_error_clear(&err);
+    oms_envelope env;
+    if (oms_envelope_parse(a, m->payload, m->payload_len, &env, &err) != OMS_OK) {
+        set_reason(reason, reason_len, &err);
+        log_handled(m, NULL, "dead", start, reason);
+        return err.code == OMS_ENOMEM ? OMS_BUS_RETRY : OMS_BUS_DEAD;
+    }
+    char previous_id[129];
+    snprintf(previous_id, sizeof previous_id, "%s", oms_log_request_id());
+    oms_log_set_request_id(env.correlation_id);
+
+    oms_tx_manager *tm = oms_pg_tx_manager(pool);
+    oms_tx *tx = NULL;
+    bool duplicate = false;
+    oms_bus_disposition d = OMS_BUS_RETRY;
+    if (oms_tx_begin(tm, &tx, &err) == OMS_OK) {
+        d = handle_in_tx(tx, consumer, &env, fn, ctx, a, &duplicate, &err);
+        if (d == OMS_BUS_ACK && !duplicate) {
+            if (oms_tx_commit(tm, tx, &err) != OMS_OK)
+                d = OMS_BUS_RETRY;
+        } else {
+            oms_tx_rollback(tm, tx);
+        }
+    }
+    if (d != OMS_BUS_ACK)
+        set_reason(reason, reason_len, &err);
+    const char *names[] = {"ack", "retry", "dead"};
+    log_handled(m, &env, duplicate ? "duplicate" : names[d], start, d != OMS_BUS_ACK ? reason : NULL);
+    oms_log_set_request_id(previous_id[0] ? previous_id : NULL);
+    return d;
+}

@@ -1,0 +1,74 @@
+/* process.c -- signals are blocked in every thread and taken with sigwait, so
+ * no code runs in a signal handler; a second signal during the stop exits. */
+#include "process.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+
+static atomic_bool stopping;
+
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+}
+
+void oms_process_init(const char *service_name)
+{
+    sigset_t set;
+    stop_signals(&set);
+    sigaddset(&set, SIGPIPE); /* a closed peer is an EPIPE, never a dead process */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    oms_config_load_dotenv(".env");
+    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+    const char *level = oms_config_enum("LOG_LEVEL", "info", levels);
+    oms_log_level min = OMS_LOG_INFO;
+    for (int i = 0; levels[i]; i++) {
+        if (strcmp(levels[i], level) == 0)
+            min = (oms_log_level)i;
+    }
+    oms_log_init(service_name, min);
+}
+
+static void *exit_on_second_signal(void *arg)
+{
+    (void)arg;
+    sigset_t set;
+    stop_signals(&set);
+    int sig = 0;
+    sigwait(&set, &sig);
+    static const char msg[] = "{\"event\":\"forced_exit\",\"reason\":\"second signal during stop\"}\n";
+    ssize_t ignored = write(STDOUT_FILENO, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(128 + sig);
+}
+
+int oms_process_wait(void)
+{
+    sigset_t set;
+    stop_signals(&set);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    atomic_store(&stopping, true);
+    char name[16];
+    snprintf(name, sizeof name, "%d", sig);
+    oms_log(OMS_LOG_INFO, "stopping", "signal", name, NULL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, exit_on_second_signal, NULL) == 0)
+        pthread_detach(t);
+    return sig;
+}
+
+bool oms_process_stopping(void)
+{
+    return atomic_load(&stopping);
+}

@@ -1,0 +1,173 @@
+/* Unit tests of oms/json.c: parsing, field readers and exact money. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "oms/json.h"
+
+static oms_arena *arena;
+
+static int setup(void **state)
+{
+    (void)state;
+    arena = oms_arena_create(0);
+    return arena ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    oms_arena_destroy(arena);
+    return 0;
+}
+
+static json_t *parse(const char *text)
+{
+    json_t *v = NULL;
+    oms_error err;
+    assert_int_equal(oms_json_parse(arena, text, strlen(text), &v, &err), OMS_OK);
+    return v;
+}
+
+static oms_err money_of(const char *text, int64_t *cents, oms_error *err)
+{
+    json_t *doc = parse(text);
+    return oms_json_money(doc, "price", "items[0].unit_price", 0, 100000000, cents, err);
+}
+
+static int64_t money_ok(const char *text)
+{
+    int64_t cents = -1;
+    oms_error err;
+    assert_int_equal(money_of(text, &cents, &err), OMS_OK);
+    return cents;
+}
+
+static void money_reals_are_read_from_their_shortest_decimal(void **state)
+{
+    (void)state;
+    assert_int_equal(money_ok("{\"price\": 10.1}"), 1010);
+    assert_int_equal(money_ok("{\"price\": 0.29}"), 29);
+    assert_int_equal(money_ok("{\"price\": 1000000.00}"), 100000000);
+    assert_int_equal(money_ok("{\"price\": 10.25}"), 1025);
+    assert_int_equal(money_ok("{\"price\": 1e2}"), 10000);
+    assert_int_equal(money_ok("{\"price\": 1.5E1}"), 1500);
+    assert_int_equal(money_ok("{\"price\": 1.230}"), 123);
+}
+
+static void money_integers_are_exact(void **state)
+{
+    (void)state;
+    assert_int_equal(money_ok("{\"price\": 7}"), 700);
+    assert_int_equal(money_ok("{\"price\": 0}"), 0);
+}
+
+static void money_with_a_third_decimal_or_out_of_range_is_refused_naming_the_field(void **state)
+{
+    (void)state;
+    int64_t cents;
+    oms_error err;
+    assert_int_equal(money_of("{\"price\": 10.001}", &cents, &err), OMS_EINVAL);
+    assert_string_equal(err.field, "items[0].unit_price");
+    assert_int_equal(money_of("{\"price\": 1e-7}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": 1e300}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": -1}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": 1000000.01}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": \"10\"}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": 92233720368547758}", &cents, &err), OMS_EINVAL);
+}
+
+static void money_values_dump_as_exact_decimals(void **state)
+{
+    (void)state;
+    json_t *doc = json_object();
+    json_object_set_new(doc, "a", oms_json_money_value(1025));
+    json_object_set_new(doc, "b", oms_json_money_value(100000000));
+    json_object_set_new(doc, "total", oms_json_money_value(1000000000000000000LL));
+    json_object_set_new(doc, "neg", oms_json_money_value(-5));
+    json_object_set_new(doc, "name", json_string("x"));
+    json_t *list = json_array();
+    json_array_append_new(list, oms_json_money_value(1));
+    json_object_set_new(doc, "list", list);
+    size_t len = 0;
+    char *text = oms_json_dump(arena, doc, &len);
+    json_decref(doc);
+    assert_string_equal(text, "{\"a\":10.25,\"b\":1000000.00,\"total\":10000000000000000.00,\"neg\":-0.05,"
+                              "\"name\":\"x\",\"list\":[0.01]}");
+    assert_int_equal(len, strlen(text));
+}
+
+static void duplicate_keys_are_refused(void **state)
+{
+    (void)state;
+    json_t *v = NULL;
+    oms_error err;
+    const char *text = "{\"a\":1,\"a\":2}";
+    assert_int_equal(oms_json_parse(arena, text, strlen(text), &v, &err), OMS_EINVAL);
+}
+
+static void bad_json_names_line_and_column(void **state)
+{
+    (void)state;
+    json_t *v = NULL;
+    oms_error err;
+    const char *text = "{\n  \"a\": }";
+    assert_int_equal(oms_json_parse(arena, text, strlen(text), &v, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "line 2"));
+    assert_int_equal(oms_json_parse(arena, "", 0, &v, &err), OMS_EINVAL);
+}
+
+static void strings_with_control_characters_or_too_long_are_refused(void **state)
+{
+    (void)state;
+    json_t *doc = parse("{\"ok\":\"abc\",\"ctl\":\"a\\u0001b\",\"nl\":\"a\\nb\",\"empty\":\"\",\"num\":5,\"nul\":null}");
+    const char *out = NULL;
+    oms_error err;
+    assert_int_equal(oms_json_string(doc, "ok", "ok", 3, true, &out, &err), OMS_OK);
+    assert_string_equal(out, "abc");
+    assert_int_equal(oms_json_string(doc, "ok", "path.ok", 2, true, &out, &err), OMS_EINVAL);
+    assert_string_equal(err.field, "path.ok");
+    assert_int_equal(oms_json_string(doc, "ctl", "ctl", 10, true, &out, &err), OMS_EINVAL);
+    assert_string_equal(err.field, "ctl");
+    assert_int_equal(oms_json_string(doc, "nl", "nl", 10, true, &out, &err), OMS_EINVAL);
+    assert_int_equal(oms_json_string(doc, "empty", "empty", 10, true, &out, &err), OMS_EINVAL);
+    assert_int_equal(oms_json_string(doc, "num", "num", 10, true, &out, &err), OMS_EINVAL);
+    assert_int_equal(oms_json_string(doc, "missing", "missing", 10, true, &out, &err), OMS_EINVAL);
+    out = "x";
+    assert_int_equal(oms_json_string(doc, "nul", "nul", 10, false, &out, &err), OMS_OK);
+    assert_null(out);
+}
+
+static void integers_are_range_checked_and_reals_refused(void **state)
+{
+    (void)state;
+    json_t *doc = parse("{\"q\":5,\"r\":1.0,\"big\":1000001}");
+    int64_t n = 0;
+    oms_error err;
+    assert_int_equal(oms_json_integer(doc, "q", "q", 1, 1000000, &n, &err), OMS_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(oms_json_integer(doc, "r", "r", 1, 1000000, &n, &err), OMS_EINVAL);
+    assert_int_equal(oms_json_integer(doc, "big", "items[1].quantity", 1, 1000000, &n, &err), OMS_EINVAL);
+    assert_string_equal(err.field, "items[1].quantity");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(money_reals_are_read_from_their_shortest_decimal, setup, teardown),
+        cmocka_unit_test_setup_teardown(money_integers_are_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(money_with_a_third_decimal_or_out_of_range_is_refused_naming_the_field, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(money_values_dump_as_exact_decimals, setup, teardown),
+        cmocka_unit_test_setup_teardown(duplicate_keys_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(bad_json_names_line_and_column, setup, teardown),
+        cmocka_unit_test_setup_teardown(strings_with_control_characters_or_too_long_are_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(integers_are_range_checked_and_reals_refused, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
