@@ -19,7 +19,7 @@ endif
 
 CC ?= cc
 OPT ?= -O2
-CPPFLAGS += -Ilib -I$(BUILD)/gen $(shell pkg-config --cflags libpq) -D_GNU_SOURCE -MMD -MP
+CPPFLAGS += -Ilib -I$(BUILD)/gen $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql) -D_GNU_SOURCE -MMD -MP
 CFLAGS += -std=c17 $(OPT) -g -Wall -Wextra -Werror -pthread $(SAN_FLAGS)
 LDFLAGS += -pthread $(SAN_FLAGS)
 LDLIBS += -lmicrohttpd -ljansson -lpq -lcurl -luuid -lprotobuf-c -lm
