@@ -1,0 +1,42 @@
+# services/order-service -- the order API and the saga orchestrator.
+ORDER_DIR := services/order-service
+ORDER_DOMAIN_SRCS := $(ORDER_DIR)/src/domain/order.c $(ORDER_DIR)/src/domain/saga.c
+ORDER_APP_SRCS := $(ORDER_DIR)/src/application/commands.c $(ORDER_DIR)/src/application/queries.c \
+	$(ORDER_DIR)/src/application/cursor.c
+ORDER_PG_SRCS := $(ORDER_DIR)/src/adapters/pg_order_repo.c $(ORDER_DIR)/src/adapters/pg_saga_repo.c \
+	$(ORDER_DIR)/src/adapters/pg_read_model.c $(ORDER_DIR)/src/adapters/pg_outbox.c \
+	$(ORDER_DIR)/src/adapters/system_clock.c $(ORDER_DIR)/src/adapters/order_json.c
+ORDER_ADAPTER_SRCS := $(ORDER_PG_SRCS) $(ORDER_DIR)/src/adapters/http_api.c \
+	$(ORDER_DIR)/src/adapters/bus_consumers.c $(ORDER_DIR)/src/adapters/deadline_scanner.c
+
+# Sources of this service include "domain/...", "application/...".
+$(BUILD)/obj/$(ORDER_DIR)/%.o: CPPFLAGS += -I$(ORDER_DIR)/src
+
+$(eval $(call oms_program,order-service,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_ADAPTER_SRCS) \
+	$(ORDER_DIR)/src/main.c))
+
+# The domain test links only the domain and the pure lib modules it uses:
+# proof that the domain needs no I/O library.
+ORDER_DOMAIN_TEST_SRCS := $(ORDER_DOMAIN_SRCS) lib/oms/err.c lib/oms/money.c \
+	$(ORDER_DIR)/tests/unit/test_order_domain.c
+UNIT_TESTS += $(BUILD)/tests/unit/order_domain
+$(BUILD)/tests/unit/order_domain: $(call objs,$(ORDER_DOMAIN_TEST_SRCS))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+
+# The application test needs liboms (arena, log, util) but no transport.
+ORDER_APP_TEST_SRCS := $(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_DIR)/tests/unit/memory_adapters.c \
+	$(ORDER_DIR)/tests/unit/test_order_application.c
+UNIT_TESTS += $(BUILD)/tests/unit/order_application
+$(BUILD)/tests/unit/order_application: $(call objs,$(ORDER_APP_TEST_SRCS)) $(BUILD)/lib/liboms.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(call objs,$(ORDER_APP_TEST_SRCS)) $(BUILD)/lib/liboms.a $(TEST_LDLIBS) $(LDLIBS)
+
+# Against a real PostgreSQL (POSTGRES_*; database TEST_DB, default it_orders).
+ORDER_PG_TEST_SRCS := $(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_PG_SRCS) \
+	$(ORDER_DIR)/src/adapters/deadline_scanner.c $(ORDER_DIR)/src/adapters/bus_consumers.c \
+	$(ORDER_DIR)/src/adapters/http_api.c $(ORDER_DIR)/tests/integration/test_order_pg.c
+INTEGRATION_TESTS += $(BUILD)/tests/integration/order_pg
+$(BUILD)/tests/integration/order_pg: $(call objs,$(ORDER_PG_TEST_SRCS)) $(BUILD)/lib/liboms.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(call objs,$(ORDER_PG_TEST_SRCS)) $(BUILD)/lib/liboms.a $(TEST_LDLIBS) $(LDLIBS)

@@ -1,0 +1,360 @@
+/* http_api.c -- routes to commands and queries. Decodes requests with the
+ * oms_json_* readers (400 naming the field), maps errors once, and renders
+ * orders and sagas as the SPEC documents. No decision is taken here. */
+#include "adapters/http_api.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "adapters/pg_adapters.h"
+#include "oms/json.h"
+
+/* A query parameter, NULL when absent or empty ("?state=&stuck=true"). */
+static const char *query_param(const oms_http_request *req, const char *name)
+{
+    const char *v = oms_http_query(req, name);
+    return v && v[0] ? v : NULL;
+}
+
+/* ---- rendering ------------------------------------------------------------ */
+
+static json_t *time_or_null(int64_t ms)
+{
+    char text[40];
+    return ms ? json_string(oms_time_format(ms, text, sizeof text)) : json_null();
+}
+
+static json_t *steps_json(const saga_history *h)
+{
+    json_t *steps = json_array();
+    for (size_t i = 0; steps && i < h->step_count; i++) {
+        const saga_log_entry *e = &h->steps[i];
+        json_t *step = json_pack("{s:i, s:o, s:s, s:s, s:s, s:s, s:o, s:o}", "seq", e->seq, "at",
+                                 time_or_null(e->at_ms), "kind", saga_log_kind_name(e->kind), "step",
+                                 saga_step_name(e->step), "from_state", order_status_name(e->from_state), "to_state",
+                                 order_status_name(e->to_state), "event_id",
+                                 e->event_id ? json_string(e->event_id) : json_null(), "detail",
+                                 e->detail ? json_string(e->detail) : json_null());
+        if (!step || json_array_append_new(steps, step) != 0) {
+            json_decref(steps);
+            return NULL;
+        }
+    }
+    return steps;
+}
+
+static json_t *saga_json(const saga *s, json_t *steps)
+{
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:I, s:b, s:b, s:o}", "saga_id", s->id, "order_id",
+                            s->order_id, "state", order_status_name(s->state), "current_step",
+                            saga_step_name(s->step), "deadline", time_or_null(s->deadline_ms), "attempts",
+                            s->attempts, "version", (json_int_t)s->version, "payment_captured", s->payment_captured,
+                            "stock_reserved", s->stock_reserved, "compensation_target",
+                            s->state == ORDER_COMPENSATING ? json_string(order_status_name(s->target))
+                                                           : json_null());
+    if (doc && steps && json_object_set_new(doc, "steps", steps) != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static json_t *orders_json(const order *orders, size_t count)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < count; i++) {
+        json_t *doc = order_document_json(&orders[i]);
+        if (!doc || json_array_append_new(list, doc) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+
+/* Answers with `doc` (owned here), or 500 out of memory when NULL. */
+static void respond_doc(oms_http_request *req, oms_http_response *res, int status, json_t *doc)
+{
+    if (!doc) {
+        oms_http_respond_error(req, res, 500, "out_of_memory", "out of memory", NULL);
+        return;
+    }
+    oms_http_respond_json(req, res, status, doc);
+    json_decref(doc);
+}
+
+static void respond_conflict(oms_http_request *req, oms_http_response *res, order_conflict c, const oms_error *err)
+{
+    static const char *const codes[] = {
+        [ORDER_CONFLICT_NONE] = "conflict",
+        [ORDER_CONFLICT_KEY_REUSED] = "idempotency_key_reused",
+        [ORDER_CONFLICT_REQUEST_IN_PROGRESS] = "request_in_progress",
+        [ORDER_CONFLICT_ORDER_ENDED] = "order_ended",
+    };
+    oms_http_respond_error(req, res, 409, codes[c], err->message, err->field[0] ? err->field : NULL);
+}
+
+/* ---- POST /orders --------------------------------------------------------- */
+
+static oms_err decode_item(oms_arena *a, const json_t *item, size_t i, order_item *out, oms_error *err)
+{
+    char path[48];
+    snprintf(path, sizeof path, "items[%zu]", i);
+    if (!json_is_object(item))
+        return oms_error_set(err, OMS_EINVAL, path, "%s must be an object", path);
+    char *product_path = oms_arena_sprintf(a, "items[%zu].product_id", i);
+    char *quantity_path = oms_arena_sprintf(a, "items[%zu].quantity", i);
+    char *price_path = oms_arena_sprintf(a, "items[%zu].unit_price", i);
+    if (!product_path || !quantity_path || !price_path)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    oms_err rc = oms_json_string(item, "product_id", product_path, ORDER_PRODUCT_ID_MAX, true, &out->product_id, err);
+    if (rc == OMS_OK)
+        rc = oms_json_integer(item, "quantity", quantity_path, 1, ORDER_QUANTITY_MAX, &out->quantity, err);
+    if (rc == OMS_OK)
+        rc = oms_json_money(item, "unit_price", price_path, 0, ORDER_UNIT_PRICE_MAX_CENTS, &out->unit_price_cents,
+                            err);
+    return rc;
+}
+
+static oms_err decode_create(oms_arena *a, const json_t *body, order_create_request *req, oms_error *err)
+{
+    memset(req, 0, sizeof *req);
+    if (!json_is_object(body))
+        return oms_error_set(err, OMS_EINVAL, NULL, "the body must be a JSON object");
+    oms_err rc = oms_json_string(body, "customer_id", "customer_id", ORDER_CUSTOMER_ID_MAX, true, &req->customer_id,
+                                 err);
+    if (rc != OMS_OK)
+        return rc;
+    const json_t *items = json_object_get(body, "items");
+    if (!json_is_array(items))
+        return oms_error_set(err, OMS_EINVAL, "items", "items must be an array of items");
+    size_t n = json_array_size(items);
+    if (n == 0 || n > ORDER_ITEMS_MAX)
+        return oms_error_set(err, OMS_EINVAL, "items", "items must hold 1 to %d items", ORDER_ITEMS_MAX);
+    order_item *decoded = oms_arena_calloc(a, n, sizeof *decoded);
+    if (!decoded)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        rc = decode_item(a, json_array_get(items, i), i, &decoded[i], err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    req->items = decoded;
+    req->item_count = n;
+    return OMS_OK;
+}
+
+static void respond_order(oms_http_request *req, oms_http_response *res, int status, const order *o)
+{
+    respond_doc(req, res, status, order_document_json(o));
+}
+
+static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    const char *key = oms_http_header(req, "Idempotency-Key");
+    if (key && !order_idempotency_key_valid(key)) {
+        oms_http_respond_error(req, res, 400, "invalid_argument", "Idempotency-Key must be 1 to 128 printable characters",
+                               "Idempotency-Key");
+        return;
+    }
+    json_t *body = oms_http_json_body(req, res);
+    if (!body)
+        return;
+    oms_error err;
+    oms_error_clear(&err);
+    order_create_request create;
+    if (decode_create(req->arena, body, &create, &err) != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    order created;
+    order_create_outcome outcome;
+    order_conflict conflict;
+    oms_err rc = order_create(api->app, req->arena, &create, key, req->request_id, &created, &outcome, &conflict,
+                              &err);
+    if (rc != OMS_OK && conflict != ORDER_CONFLICT_NONE) {
+        respond_conflict(req, res, conflict, &err);
+        return;
+    }
+    if (rc != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    oms_http_add_header(req, res, "Location", oms_arena_sprintf(req->arena, "/orders/%s", created.id));
+    respond_order(req, res, outcome == ORDER_CREATE_REPLAYED ? 200 : 201, &created);
+}
+
+/* ---- GET /orders/{id}, /orders/{id}/saga -------------------------------- */
+
+static bool query_flag(const oms_http_request *req, const char *name)
+{
+    const char *v = oms_http_query(req, name);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+}
+
+static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    oms_error err;
+    oms_error_clear(&err);
+    order o;
+    if (order_query_get(api->queries, req->arena, req->params[0], &o, &err) != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    json_t *doc = order_document_json(&o);
+    if (doc && query_flag(req, "include_saga_history")) {
+        saga_history h;
+        if (order_query_saga(api->queries, req->arena, o.id, &h, &err) != OMS_OK) {
+            json_decref(doc);
+            oms_http_respond_oms_error(req, res, &err);
+            return;
+        }
+        json_object_set_new(doc, "saga_history", steps_json(&h));
+    }
+    respond_doc(req, res, 200, doc);
+}
+
+static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    oms_error err;
+    oms_error_clear(&err);
+    saga_history h;
+    if (order_query_saga(api->queries, req->arena, req->params[0], &h, &err) != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    respond_doc(req, res, 200, saga_json(&h.saga, steps_json(&h)));
+}
+
+/* ---- lists ----------------------------------------------------------------- */
+
+static void list_orders(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    oms_error err;
+    oms_error_clear(&err);
+    order_list_params p = {
+        .customer_id = query_param(req, "customer_id"),
+        .status = query_param(req, "status"),
+        .limit = query_param(req, "limit"),
+        .cursor = query_param(req, "cursor"),
+    };
+    order_page page;
+    if (order_query_list(api->queries, req->arena, &p, &page, &err) != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    json_t *orders = orders_json(page.orders, page.count);
+    json_t *doc = orders ? json_pack("{s:o, s:o}", "orders", orders, "next_cursor",
+                                     page.next_cursor[0] ? json_string(page.next_cursor) : json_null())
+                         : NULL;
+    respond_doc(req, res, 200, doc);
+}
+
+static void customer_orders(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    oms_error err;
+    oms_error_clear(&err);
+    order *orders = NULL;
+    size_t count = 0;
+    int64_t total = 0;
+    if (order_query_customer(api->queries, req->arena, req->params[0], &orders, &count, &total, &err) != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    json_t *list = orders_json(orders, count);
+    json_t *doc = list ? json_pack("{s:s, s:o, s:I}", "customer_id", req->params[0], "orders", list, "total_orders",
+                                   (json_int_t)total)
+                       : NULL;
+    respond_doc(req, res, 200, doc);
+}
+
+static void list_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    oms_error err;
+    oms_error_clear(&err);
+    saga *sagas = NULL;
+    size_t count = 0;
+    if (order_query_sagas(api->queries, req->arena, query_param(req, "state"), query_param(req, "stuck"),
+                          &sagas, &count, &err) != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < count; i++) {
+        json_t *doc = saga_json(&sagas[i], NULL);
+        if (!doc || json_array_append_new(list, doc) != 0) {
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    respond_doc(req, res, 200, list ? json_pack("{s:o}", "sagas", list) : NULL);
+}
+
+/* ---- POST /orders/{id}/cancel ---------------------------------------------- */
+
+static oms_err decode_cancel(oms_http_request *req, oms_http_response *res, const char **reason, bool *answered,
+                             oms_error *err)
+{
+    *reason = NULL;
+    *answered = false;
+    if (req->body_len == 0)
+        return OMS_OK; /* a cancel without a body is a cancel without a reason */
+    json_t *body = oms_http_json_body(req, res);
+    if (!body) {
+        *answered = true;
+        return OMS_EINVAL;
+    }
+    if (!json_is_object(body))
+        return oms_error_set(err, OMS_EINVAL, NULL, "the body must be a JSON object");
+    return oms_json_string(body, "reason", "reason", ORDER_REASON_MAX, false, reason, err);
+}
+
+static void cancel_order(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    oms_error err;
+    oms_error_clear(&err);
+    const char *order_id = req->params[0];
+    if (!oms_uuid_valid(order_id)) {
+        oms_http_respond_error(req, res, 404, "not_found", "order not found", NULL);
+        return;
+    }
+    const char *reason = NULL;
+    bool answered = false;
+    if (decode_cancel(req, res, &reason, &answered, &err) != OMS_OK) {
+        if (!answered)
+            oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    order o;
+    order_conflict conflict = ORDER_CONFLICT_NONE;
+    oms_err rc = order_cancel(api->app, req->arena, order_id, reason, req->request_id, &o, &conflict, &err);
+    if (rc != OMS_OK && conflict != ORDER_CONFLICT_NONE)
+        respond_conflict(req, res, conflict, &err);
+    else if (rc != OMS_OK)
+        oms_http_respond_oms_error(req, res, &err);
+    else
+        respond_order(req, res, 202, &o);
+}
+
+static const oms_http_route routes[] = {
+    {"POST", "/orders", post_order, "create_order"},
+    {"GET", "/orders", list_orders, "list_orders"},
+    {"GET", "/orders/{}", get_order, "get_order"},
+    {"POST", "/orders/{}/cancel", cancel_order, "cancel_order"},
+    {"GET", "/orders/{}/saga", get_order_saga, "get_order_saga"},
+    {"GET", "/customers/{}/orders", customer_orders, "customer_orders"},
+    {"GET", "/sagas", list_sagas, "list_sagas"},
+};
+
+const oms_http_route *http_api_routes(size_t *count)
+{
+    *count = sizeof routes / sizeof routes[0];
+    return routes;
+}

@@ -1,0 +1,19 @@
+/* http_api.h -- the order API of SPEC section 2 over lib/oms/http.h. */
+#ifndef ORDER_HTTP_API_H
+#define ORDER_HTTP_API_H
+
+#include <stddef.h>
+
+#include "application/commands.h"
+#include "application/queries.h"
+#include "oms/http.h"
+
+typedef struct http_api {
+    order_app *app;
+    order_queries *queries;
+} http_api;
+
+/* The route table; handlers take an http_api as ctx. */
+const oms_http_route *http_api_routes(size_t *count);
+
+#endif

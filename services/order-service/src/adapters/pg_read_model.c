@@ -1,0 +1,236 @@
+/* pg_read_model.c -- the read model (order_view) and saga reads.
+ *
+ * project() runs on the command's write transaction, so the view never lags
+ * the order; every read borrows a connection of the read pool (READ_POSTGRES_*,
+ * by default the same database), so heavy reads never hold write connections. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapters/pg_adapters.h"
+#include "oms/json.h"
+
+#define READ_ACQUIRE_TIMEOUT_MS 5000
+#define VIEW_COLUMNS                                                                                         \
+    "id, customer_id, status, total_cents, saga_id, failure_reason, cancellation_reason, "                   \
+    PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS("modified_at") ", items::text"
+
+static oms_err project(order_read_model *m, oms_tx *tx, const order *o, oms_error *err)
+{
+    (void)m;
+    oms_arena *a = oms_arena_create(0);
+    if (!a)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    json_t *items = order_items_storage_json(o);
+    char *items_text = items ? oms_json_dump(a, items, NULL) : NULL;
+    json_decref(items);
+    const char *params[] = {o->id,
+                            o->customer_id,
+                            order_status_name(o->status),
+                            pg_int_text(a, o->total_cents),
+                            o->saga_id,
+                            o->failure_reason,
+                            o->cancellation_reason,
+                            pg_int_text(a, o->created_at_ms),
+                            pg_int_text(a, o->modified_at_ms),
+                            items_text};
+    oms_err rc = OMS_OK;
+    if (!items_text || !params[3] || !params[7] || !params[8])
+        rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    else if (!oms_pg_tx_exec(a, tx,
+                             "INSERT INTO order_view (id, customer_id, status, total_cents, saga_id, failure_reason,"
+                             " cancellation_reason, created_at, modified_at, items)"
+                             " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9")
+                             ", $10::jsonb)"
+                             " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+                             " failure_reason = EXCLUDED.failure_reason,"
+                             " cancellation_reason = EXCLUDED.cancellation_reason,"
+                             " modified_at = EXCLUDED.modified_at",
+                             10, params, err))
+        rc = err->code;
+    oms_arena_destroy(a);
+    return rc;
+}
+
+/* Runs one read on a borrowed connection of the read pool. */
+static PGresult *read_query(order_read_model *m, oms_arena *a, const char *sql, int n, const char *const *params,
+                            oms_error *err)
+{
+    oms_pg_pool *pool = m->self;
+    PGconn *c = oms_pg_acquire(pool, READ_ACQUIRE_TIMEOUT_MS, err);
+    if (!c)
+        return NULL;
+    PGresult *r = oms_pg_exec(a, c, sql, n, params, err);
+    oms_pg_release(pool, c, !r && err->code == OMS_EUNAVAILABLE);
+    return r;
+}
+
+static oms_err order_from_row(oms_arena *a, const PGresult *r, int row, order *out, oms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", oms_pg_value(r, row, 0));
+    out->customer_id = oms_pg_value(r, row, 1);
+    if (!order_status_parse(oms_pg_value(r, row, 2), &out->status))
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "order %s has an unknown status", out->id);
+    snprintf(out->saga_id, sizeof out->saga_id, "%s", oms_pg_value(r, row, 4));
+    out->failure_reason = oms_pg_value(r, row, 5);
+    out->cancellation_reason = oms_pg_value(r, row, 6);
+    oms_err rc = pg_int_value(r, row, 3, &out->total_cents, err);
+    if (rc == OMS_OK)
+        rc = pg_int_value(r, row, 7, &out->created_at_ms, err);
+    if (rc == OMS_OK)
+        rc = pg_int_value(r, row, 8, &out->modified_at_ms, err);
+    if (rc == OMS_OK)
+        rc = order_items_from_storage_json(a, oms_pg_value(r, row, 9), out, err);
+    return rc;
+}
+
+static oms_err get_order(order_read_model *m, oms_arena *a, const char *order_id, order *out, oms_error *err)
+{
+    PGresult *r = read_query(m, a, "SELECT " VIEW_COLUMNS " FROM order_view WHERE id = $1", 1,
+                             (const char *[]){order_id}, err);
+    if (!r)
+        return err->code;
+    if (PQntuples(r) == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", order_id);
+    return order_from_row(a, r, 0, out, err);
+}
+
+static oms_err list_orders(order_read_model *m, oms_arena *a, const order_list_filter *f, order **out,
+                           size_t *count, oms_error *err)
+{
+    *count = 0;
+    const char *params[] = {f->customer_id,
+                            f->has_status ? order_status_name(f->status) : NULL,
+                            f->has_cursor ? pg_int_text(a, f->cursor_created_ms) : NULL,
+                            f->has_cursor ? f->cursor_id : NULL,
+                            pg_int_text(a, f->limit)};
+    PGresult *r = read_query(m, a,
+                             "SELECT " VIEW_COLUMNS " FROM order_view"
+                             " WHERE ($1::text IS NULL OR customer_id = $1)"
+                             " AND ($2::text IS NULL OR status = $2)"
+                             " AND ($3::bigint IS NULL OR (created_at, id) < (" PG_MS_TO_TS("$3") ", $4::uuid))"
+                             " ORDER BY created_at DESC, id DESC LIMIT $5",
+                             5, params, err);
+    if (!r)
+        return err->code;
+    int n = PQntuples(r);
+    *out = oms_arena_calloc(a, n ? (size_t)n : 1, sizeof **out);
+    if (!*out)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (int i = 0; i < n; i++) {
+        oms_err rc = order_from_row(a, r, i, &(*out)[i], err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    *count = (size_t)n;
+    return OMS_OK;
+}
+
+static oms_err count_by_customer(order_read_model *m, const char *customer_id, int64_t *count, oms_error *err)
+{
+    oms_arena *a = oms_arena_create(0);
+    if (!a)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    PGresult *r = read_query(m, a, "SELECT count(*) FROM order_view WHERE customer_id = $1", 1,
+                             (const char *[]){customer_id}, err);
+    oms_err rc = r ? pg_int_value(r, 0, 0, count, err) : err->code;
+    oms_arena_destroy(a);
+    return rc;
+}
+
+static oms_err get_saga(order_read_model *m, oms_arena *a, const char *order_id, saga *out, oms_error *err)
+{
+    PGresult *r = read_query(m, a, "SELECT " PG_SAGA_COLUMNS " FROM sagas WHERE order_id = $1", 1,
+                             (const char *[]){order_id}, err);
+    if (!r)
+        return err->code;
+    if (PQntuples(r) == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", order_id);
+    return pg_saga_from_row(r, 0, out, err);
+}
+
+static oms_err step_from_row(const PGresult *r, int row, saga_log_entry *e, oms_error *err)
+{
+    int64_t seq = 0;
+    oms_err rc = pg_int_value(r, row, 0, &seq, err);
+    if (rc == OMS_OK)
+        rc = pg_int_value(r, row, 1, &e->at_ms, err);
+    if (rc != OMS_OK)
+        return rc;
+    e->seq = (int)seq;
+    if (!saga_log_kind_parse(oms_pg_value(r, row, 2), &e->kind) ||
+        !saga_step_parse(oms_pg_value(r, row, 3), &e->step) ||
+        !order_status_parse(oms_pg_value(r, row, 4), &e->from_state) ||
+        !order_status_parse(oms_pg_value(r, row, 5), &e->to_state))
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "saga log row %d is malformed", (int)seq);
+    e->event_id = oms_pg_value(r, row, 6);
+    e->detail = oms_pg_value(r, row, 7);
+    return OMS_OK;
+}
+
+static oms_err saga_steps(order_read_model *m, oms_arena *a, const char *saga_id, saga_log_entry **out,
+                          size_t *count, oms_error *err)
+{
+    *count = 0;
+    PGresult *r = read_query(m, a,
+                             "SELECT seq, " PG_TS_TO_MS("at") ", kind, step, from_state, to_state, event_id,"
+                             " detail FROM saga_step_log WHERE saga_id = $1 ORDER BY seq",
+                             1, (const char *[]){saga_id}, err);
+    if (!r)
+        return err->code;
+    int n = PQntuples(r);
+    *out = oms_arena_calloc(a, n ? (size_t)n : 1, sizeof **out);
+    if (!*out)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (int i = 0; i < n; i++) {
+        oms_err rc = step_from_row(r, i, &(*out)[i], err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    *count = (size_t)n;
+    return OMS_OK;
+}
+
+static oms_err list_sagas(order_read_model *m, oms_arena *a, const saga_list_filter *f, saga **out, size_t *count,
+                          oms_error *err)
+{
+    *count = 0;
+    const char *params[] = {f->has_state ? order_status_name(f->state) : NULL, f->stuck_only ? "t" : "f",
+                            pg_int_text(a, f->now_ms), pg_int_text(a, f->limit)};
+    PGresult *r = read_query(m, a,
+                             "SELECT " PG_SAGA_COLUMNS " FROM sagas"
+                             " WHERE ($1::text IS NULL OR state = $1)"
+                             " AND (NOT $2::boolean OR (state NOT IN ('FAILED', 'CANCELLED') AND"
+                             " (state = 'COMPENSATING' OR deadline < " PG_MS_TO_TS("$3") ")))"
+                             " ORDER BY deadline NULLS LAST, id LIMIT $4",
+                             4, params, err);
+    if (!r)
+        return err->code;
+    int n = PQntuples(r);
+    *out = oms_arena_calloc(a, n ? (size_t)n : 1, sizeof **out);
+    if (!*out)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (int i = 0; i < n; i++) {
+        oms_err rc = pg_saga_from_row(r, i, &(*out)[i], err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    *count = (size_t)n;
+    return OMS_OK;
+}
+
+static const order_read_model_ops ops = {
+    .project = project,
+    .get = get_order,
+    .list = list_orders,
+    .count_by_customer = count_by_customer,
+    .get_saga = get_saga,
+    .saga_steps = saga_steps,
+    .list_sagas = list_sagas,
+};
+
+order_read_model pg_read_model(oms_pg_pool *read_pool)
+{
+    return (order_read_model){.ops = &ops, .self = read_pool};
+}

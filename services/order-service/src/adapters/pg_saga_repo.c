@@ -1,0 +1,208 @@
+/* pg_saga_repo.c -- the saga record (sagas, saga_step_log) in PostgreSQL. */
+#include <stdio.h>
+#include <string.h>
+
+#include "adapters/pg_adapters.h"
+
+oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->id, sizeof out->id, "%s", oms_pg_value(r, row, 0));
+    snprintf(out->order_id, sizeof out->order_id, "%s", oms_pg_value(r, row, 1));
+    snprintf(out->command_id, sizeof out->command_id, "%s", oms_pg_value(r, row, 5));
+    if (!order_status_parse(oms_pg_value(r, row, 2), &out->state) ||
+        !saga_step_parse(oms_pg_value(r, row, 3), &out->step) ||
+        !order_status_parse(oms_pg_value(r, row, 4), &out->target))
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "saga %s has an unknown state or step", out->id);
+    int64_t attempts = 0;
+    oms_err rc = pg_int_value(r, row, 6, &attempts, err);
+    if (rc == OMS_OK)
+        rc = pg_int_value(r, row, 7, &out->deadline_ms, err);
+    if (rc == OMS_OK)
+        rc = pg_int_value(r, row, 8, &out->version, err);
+    out->attempts = (int)attempts;
+    out->payment_captured = strcmp(oms_pg_value(r, row, 9), "t") == 0;
+    out->stock_reserved = strcmp(oms_pg_value(r, row, 10), "t") == 0;
+    return rc;
+}
+
+static const char *deadline_param(oms_arena *a, const saga *s)
+{
+    return s->deadline_ms ? pg_int_text(a, s->deadline_ms) : NULL;
+}
+
+static const char *target_param(const saga *s)
+{
+    return order_status_is_final(s->target) ? order_status_name(s->target) : NULL;
+}
+
+static oms_err with_arena(oms_err (*fn)(oms_arena *a, void *arg, oms_error *err), void *arg, oms_error *err)
+{
+    oms_arena *a = oms_arena_create(0);
+    if (!a)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    oms_err rc = fn(a, arg, err);
+    oms_arena_destroy(a);
+    return rc;
+}
+
+typedef struct saga_write {
+    oms_tx *tx;
+    const saga *s;
+    const char *correlation_id;
+    int64_t expected_version;
+} saga_write;
+
+static oms_err insert_in(oms_arena *a, void *arg, oms_error *err)
+{
+    saga_write *w = arg;
+    const saga *s = w->s;
+    const char *params[] = {s->id,
+                            s->order_id,
+                            order_status_name(s->state),
+                            saga_step_name(s->step),
+                            target_param(s),
+                            s->command_id[0] ? s->command_id : NULL,
+                            pg_int_text(a, s->attempts),
+                            deadline_param(a, s),
+                            pg_int_text(a, s->version),
+                            s->payment_captured ? "t" : "f",
+                            s->stock_reserved ? "t" : "f",
+                            w->correlation_id ? w->correlation_id : ""};
+    if (!oms_pg_tx_exec(a, w->tx,
+                        "INSERT INTO sagas (id, order_id, state, current_step, target_state, command_id, attempts,"
+                        " deadline, version, payment_captured, stock_reserved, correlation_id)"
+                        " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", $9, $10, $11, $12)",
+                        12, params, err))
+        return err->code;
+    return OMS_OK;
+}
+
+static oms_err insert_saga(saga_repo *r, oms_tx *tx, const saga *s, const char *correlation_id, oms_error *err)
+{
+    (void)r;
+    saga_write w = {.tx = tx, .s = s, .correlation_id = correlation_id};
+    return with_arena(insert_in, &w, err);
+}
+
+static oms_err load_for_update(saga_repo *r, oms_tx *tx, const char *order_id, oms_arena *a, saga *out,
+                               const char **correlation_id_out, oms_error *err)
+{
+    (void)r;
+    PGresult *res = oms_pg_tx_exec(a, tx, "SELECT " PG_SAGA_COLUMNS " FROM sagas WHERE order_id = $1 FOR UPDATE", 1,
+                                   (const char *[]){order_id}, err);
+    if (!res)
+        return err->code;
+    if (PQntuples(res) == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "no saga for order %s", order_id);
+    if (correlation_id_out)
+        *correlation_id_out = oms_pg_value(res, 0, 11);
+    return pg_saga_from_row(res, 0, out, err);
+}
+
+static oms_err update_in(oms_arena *a, void *arg, oms_error *err)
+{
+    saga_write *w = arg;
+    const saga *s = w->s;
+    const char *params[] = {s->id,
+                            order_status_name(s->state),
+                            saga_step_name(s->step),
+                            target_param(s),
+                            s->command_id[0] ? s->command_id : NULL,
+                            pg_int_text(a, s->attempts),
+                            deadline_param(a, s),
+                            pg_int_text(a, s->version),
+                            s->payment_captured ? "t" : "f",
+                            s->stock_reserved ? "t" : "f",
+                            pg_int_text(a, w->expected_version)};
+    PGresult *res = oms_pg_tx_exec(a, w->tx,
+                                   "UPDATE sagas SET state = $2, current_step = $3, target_state = $4,"
+                                   " command_id = $5, attempts = $6, deadline = " PG_MS_TO_TS("$7") ","
+                                   " version = $8, payment_captured = $9, stock_reserved = $10, modified_at = now()"
+                                   " WHERE id = $1 AND version = $11",
+                                   11, params, err);
+    if (!res)
+        return err->code;
+    if (strcmp(PQcmdTuples(res), "1") != 0)
+        return oms_error_set(err, OMS_ECONFLICT, NULL, "saga %s changed meanwhile", s->id);
+    return OMS_OK;
+}
+
+static oms_err update_saga(saga_repo *r, oms_tx *tx, const saga *s, int64_t expected_version, oms_error *err)
+{
+    (void)r;
+    saga_write w = {.tx = tx, .s = s, .expected_version = expected_version};
+    return with_arena(update_in, &w, err);
+}
+
+typedef struct log_write {
+    oms_tx *tx;
+    const char *saga_id;
+    const saga_log_entry *e;
+} log_write;
+
+/* seq = last + 1: safe because the saga row is locked by the caller. */
+static oms_err append_in(oms_arena *a, void *arg, oms_error *err)
+{
+    log_write *w = arg;
+    const saga_log_entry *e = w->e;
+    const char *params[] = {w->saga_id,
+                            pg_int_text(a, e->at_ms),
+                            saga_log_kind_name(e->kind),
+                            saga_step_name(e->step),
+                            order_status_name(e->from_state),
+                            order_status_name(e->to_state),
+                            e->event_id,
+                            e->detail};
+    if (!oms_pg_tx_exec(a, w->tx,
+                        "INSERT INTO saga_step_log (saga_id, seq, at, kind, step, from_state, to_state, event_id,"
+                        " detail) SELECT $1, coalesce(max(seq), 0) + 1, " PG_MS_TO_TS("$2") ", $3, $4, $5, $6,"
+                        " $7, $8 FROM saga_step_log WHERE saga_id = $1",
+                        8, params, err))
+        return err->code;
+    return OMS_OK;
+}
+
+static oms_err append_log(saga_repo *r, oms_tx *tx, const char *saga_id, const saga_log_entry *e, oms_error *err)
+{
+    (void)r;
+    log_write w = {.tx = tx, .saga_id = saga_id, .e = e};
+    return with_arena(append_in, &w, err);
+}
+
+static oms_err lock_due(saga_repo *r, oms_tx *tx, int64_t now_ms, int limit, oms_arena *a,
+                        char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err)
+{
+    (void)r;
+    *count = 0;
+    const char *params[] = {pg_int_text(a, now_ms), pg_int_text(a, limit)};
+    PGresult *res = oms_pg_tx_exec(a, tx,
+                                   "SELECT order_id FROM sagas"
+                                   " WHERE deadline IS NOT NULL AND state NOT IN ('FAILED', 'CANCELLED')"
+                                   " AND deadline < " PG_MS_TO_TS("$1")
+                                   " ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+                                   2, params, err);
+    if (!res)
+        return err->code;
+    int n = PQntuples(res);
+    *order_ids = oms_arena_calloc(a, n ? (size_t)n : 1, sizeof **order_ids);
+    if (!*order_ids)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (int i = 0; i < n; i++)
+        snprintf((*order_ids)[i], OMS_UUID_LEN + 1, "%s", oms_pg_value(res, i, 0));
+    *count = (size_t)n;
+    return OMS_OK;
+}
+
+static const saga_repo_ops ops = {
+    .insert = insert_saga,
+    .load_for_update = load_for_update,
+    .update = update_saga,
+    .append_log = append_log,
+    .lock_due = lock_due,
+};
+
+saga_repo pg_saga_repo(void)
+{
+    return (saga_repo){.ops = &ops, .self = NULL};
+}

@@ -1,0 +1,84 @@
+/* commands.h -- everything that changes an order or its saga.
+ *
+ * Each command is one unit of work: it locks the saga (FOR UPDATE), asks the
+ * domain's transition table what to do, and writes the order status, the
+ * saga row (version + 1), its log rows, the outbox messages and the read
+ * model row in the same transaction. Commands started by HTTP begin and
+ * commit their own transaction; commands started by a message run inside
+ * the message's inbox transaction (oms_handle_once), which commits them. */
+#ifndef ORDER_COMMANDS_H
+#define ORDER_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "application/order_app.h"
+
+#define ORDER_IDEMPOTENCY_KEY_MAX 128
+
+typedef enum {
+    ORDER_CREATE_NEW = 0,     /* 201: a new order */
+    ORDER_CREATE_REPLAYED,    /* 200: the first order of this Idempotency-Key */
+} order_create_outcome;
+
+/* Which conflict, for the HTTP error code. */
+typedef enum {
+    ORDER_CONFLICT_NONE = 0,
+    ORDER_CONFLICT_KEY_REUSED,        /* same key, different request: "idempotency_key_reused" */
+    ORDER_CONFLICT_REQUEST_IN_PROGRESS, /* same key still being handled: "request_in_progress" */
+    ORDER_CONFLICT_ORDER_ENDED,       /* cancel of a FAILED/CANCELLED order: "order_ended" */
+} order_conflict;
+
+/* Whether an Idempotency-Key is acceptable: 1..128 printable ASCII characters. */
+bool order_idempotency_key_valid(const char *key);
+
+/* Validates, stores the order (CREATED), its saga and log, moves it to
+ * PENDING_PAYMENT with PaymentRequested, OrderCreated and OrderStatusChanged
+ * in the outbox, and the read model row -- all in one transaction. With an
+ * idempotency key (may be NULL) a repeat returns the first order.
+ * OMS_EINVAL (field in err), OMS_ECONFLICT / OMS_EBUSY with *conflict set,
+ * OMS_EUNAVAILABLE. *out's strings live in `a`. */
+oms_err order_create(order_app *app, oms_arena *a, const order_create_request *req, const char *idempotency_key,
+                     const char *correlation_id, order *out, order_create_outcome *outcome,
+                     order_conflict *conflict, oms_error *err);
+
+/* Cancels (reason may be NULL, at most 500 bytes): the order becomes
+ * COMPENSATING while something must be given back (or stays so).
+ * OMS_ENOTFOUND, OMS_ECONFLICT (ORDER_CONFLICT_ORDER_ENDED) when it ended. */
+oms_err order_cancel(order_app *app, oms_arena *a, const char *order_id, const char *reason,
+                     const char *correlation_id, order *out, order_conflict *conflict, oms_error *err);
+
+/* A reply from payment or inventory, decoded by the bus adapter. */
+typedef struct saga_reply {
+    const char *order_id;
+    const char *event_id;   /* the message's event_id, for the saga log */
+    const char *command_id; /* the command it answers, for the log */
+    bool success;           /* PaymentProcessed / InventoryAllocated */
+    const char *reason;     /* why it failed; may be NULL */
+    int64_t amount_cents;   /* PaymentProcessed / PaymentRefunded */
+} saga_reply;
+
+/* Message commands: run inside `tx` (the caller commits). OMS_ENOTFOUND when
+ * the order is unknown. A reply that does not fit is logged IGNORED_REPLY and
+ * returns OMS_OK. */
+oms_err order_on_payment_processed(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
+oms_err order_on_payment_refunded(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
+oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
+                                     oms_error *err);
+oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
+                                    oms_error *err);
+
+/* Records, in the order's saga log, a message of a type the saga does not
+ * know (IGNORED_REPLY). OMS_OK (nothing written) when the order is unknown. */
+oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
+                                 const char *event_id, const char *event_type, oms_error *err);
+
+/* The deadline scan: in one transaction, locks up to `limit` sagas whose step
+ * deadline passed (skipping those another process holds) and applies
+ * STEP_DEADLINE_PASSED to each: resend with the same command_id and a new
+ * event_id, or compensate after the last attempt. *handled counts them.
+ * When the batch fails, each saga is retried in its own transaction, so one
+ * saga that keeps failing (logged) never holds the others back. */
+oms_err order_on_step_deadlines(order_app *app, oms_arena *a, int limit, size_t *handled, oms_error *err);
+
+#endif

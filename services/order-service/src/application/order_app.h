@@ -1,0 +1,26 @@
+/* order_app.h -- the application's wiring: the ports a command or query
+ * needs, filled by main.c (PostgreSQL adapters) or by tests (in memory). */
+#ifndef ORDER_APP_H
+#define ORDER_APP_H
+
+#include "application/ports/clock.h"
+#include "application/ports/id_generator.h"
+#include "application/ports/order_read_model.h"
+#include "application/ports/order_repo.h"
+#include "application/ports/outbox.h"
+#include "application/ports/saga_repo.h"
+#include "domain/saga.h"
+#include "oms/tx.h"
+
+typedef struct order_app {
+    oms_tx_manager *tx;           /* the write database */
+    order_repo *orders;
+    saga_repo *sagas;
+    order_read_model *read_model; /* project() on writes; reads in queries */
+    message_outbox *outbox;
+    clock_port *clock;
+    id_generator *ids;
+    saga_settings saga;
+} order_app;
+
+#endif

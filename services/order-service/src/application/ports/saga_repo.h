@@ -1,0 +1,76 @@
+/* saga_repo.h -- the saga record of SPEC section 5: one row of current state
+ * per saga and an append-only step log. Every call runs inside the caller's
+ * unit of work (oms_tx); none commits by itself. */
+#ifndef ORDER_PORT_SAGA_REPO_H
+#define ORDER_PORT_SAGA_REPO_H
+
+#include <stddef.h>
+
+#include "domain/saga.h"
+#include "oms/arena.h"
+#include "oms/tx.h"
+
+/* One row of the step log. Strings are borrowed (writes) or arena-owned (reads). */
+typedef struct saga_log_entry {
+    int seq;                 /* assigned by the repository, 1, 2, ... per saga */
+    int64_t at_ms;
+    saga_log_kind kind;
+    saga_step step;
+    order_status from_state;
+    order_status to_state;
+    const char *event_id;    /* the message received or sent; NULL when none */
+    const char *detail;      /* one human sentence; may be NULL */
+} saga_log_entry;
+
+typedef struct saga_repo saga_repo;
+typedef struct saga_repo_ops {
+    /* Stores a new saga. OMS_ECONFLICT when it (or one for the order) exists. */
+    oms_err (*insert)(saga_repo *r, oms_tx *tx, const saga *s, const char *correlation_id, oms_error *err);
+    /* Loads the order's saga and locks it until the transaction ends, so two
+     * processes never decide on the same saga at once. *correlation_id_out
+     * (arena) is the request id that started it. OMS_ENOTFOUND when unknown. */
+    oms_err (*load_for_update)(saga_repo *r, oms_tx *tx, const char *order_id, oms_arena *a, saga *out,
+                               const char **correlation_id_out, oms_error *err);
+    /* Saves the saga if its stored version is still expected_version (then
+     * stored as s->version). OMS_ECONFLICT when someone changed it meanwhile. */
+    oms_err (*update)(saga_repo *r, oms_tx *tx, const saga *s, int64_t expected_version, oms_error *err);
+    /* Appends one log row (seq assigned). */
+    oms_err (*append_log)(saga_repo *r, oms_tx *tx, const char *saga_id, const saga_log_entry *e, oms_error *err);
+    /* Locks up to `limit` unfinished sagas whose deadline is before now_ms,
+     * oldest deadline first, skipping those another transaction holds; their
+     * order ids go to order_ids (arena array) and *count. */
+    oms_err (*lock_due)(saga_repo *r, oms_tx *tx, int64_t now_ms, int limit, oms_arena *a, char (**order_ids)[OMS_UUID_LEN + 1],
+                        size_t *count, oms_error *err);
+} saga_repo_ops;
+struct saga_repo {
+    const saga_repo_ops *ops;
+    void *self;
+};
+
+static inline oms_err saga_repo_insert(saga_repo *r, oms_tx *tx, const saga *s, const char *correlation_id,
+                                       oms_error *err)
+{
+    return r->ops->insert(r, tx, s, correlation_id, err);
+}
+static inline oms_err saga_repo_load_for_update(saga_repo *r, oms_tx *tx, const char *order_id, oms_arena *a,
+                                                saga *out, const char **correlation_id_out, oms_error *err)
+{
+    return r->ops->load_for_update(r, tx, order_id, a, out, correlation_id_out, err);
+}
+static inline oms_err saga_repo_update(saga_repo *r, oms_tx *tx, const saga *s, int64_t expected_version,
+                                       oms_error *err)
+{
+    return r->ops->update(r, tx, s, expected_version, err);
+}
+static inline oms_err saga_repo_append_log(saga_repo *r, oms_tx *tx, const char *saga_id, const saga_log_entry *e,
+                                           oms_error *err)
+{
+    return r->ops->append_log(r, tx, saga_id, e, err);
+}
+static inline oms_err saga_repo_lock_due(saga_repo *r, oms_tx *tx, int64_t now_ms, int limit, oms_arena *a,
+                                         char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err)
+{
+    return r->ops->lock_due(r, tx, now_ms, limit, a, order_ids, count, err);
+}
+
+#endif

@@ -1,0 +1,63 @@
+/* queries.h -- the read side: everything GET answers. Reads only the read
+ * model (its own connections), never the write tables' locks. Results live
+ * in the caller's arena. Input from outside (status names, limits, cursors)
+ * is validated here: OMS_EINVAL with the query parameter as field. */
+#ifndef ORDER_QUERIES_H
+#define ORDER_QUERIES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "application/cursor.h"
+#include "application/order_app.h"
+
+#define ORDER_LIST_DEFAULT_LIMIT 50
+#define ORDER_LIST_MAX_LIMIT 500
+#define ORDER_CUSTOMER_ORDERS_MAX 500
+
+typedef struct order_queries {
+    order_read_model *read_model;
+    clock_port *clock;
+} order_queries;
+
+/* OMS_ENOTFOUND when unknown (or not a UUID). */
+oms_err order_query_get(order_queries *q, oms_arena *a, const char *order_id, order *out, oms_error *err);
+
+/* A saga with its log. */
+typedef struct saga_history {
+    saga saga;
+    saga_log_entry *steps;
+    size_t step_count;
+} saga_history;
+
+/* OMS_ENOTFOUND when the order (or its saga) is unknown. */
+oms_err order_query_saga(order_queries *q, oms_arena *a, const char *order_id, saga_history *out, oms_error *err);
+
+/* Raw query parameters of GET /orders; NULL when absent. */
+typedef struct order_list_params {
+    const char *customer_id;
+    const char *status;
+    const char *limit;
+    const char *cursor;
+} order_list_params;
+
+typedef struct order_page {
+    order *orders;
+    size_t count;
+    char next_cursor[ORDER_CURSOR_MAX]; /* "" when this is the last page */
+} order_page;
+
+oms_err order_query_list(order_queries *q, oms_arena *a, const order_list_params *p, order_page *out,
+                         oms_error *err);
+
+/* The customer's newest orders (at most ORDER_CUSTOMER_ORDERS_MAX) and how
+ * many they have in all. */
+oms_err order_query_customer(order_queries *q, oms_arena *a, const char *customer_id, order **orders,
+                             size_t *count, int64_t *total, oms_error *err);
+
+/* GET /sagas: state (a status name, may be NULL) and stuck ("true"/"false",
+ * may be NULL). */
+oms_err order_query_sagas(order_queries *q, oms_arena *a, const char *state, const char *stuck, saga **out,
+                          size_t *count, oms_error *err);
+
+#endif

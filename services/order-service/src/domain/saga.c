@@ -1,0 +1,272 @@
+/* saga.c -- the transition table of the order saga and its interpreter.
+ *
+ * Every decision is a row below; saga_decide only finds the row. Anything
+ * without a row is a late, duplicate or out-of-place event: IGNORED, which the
+ * application records in the saga log and which changes nothing. */
+#include "saga.h"
+
+#include <string.h>
+
+#define S(x) ORDER_##x
+#define ST(x) SAGA_STEP_##x
+#define EV(x) SAGA_EV_##x
+#define A(x) SAGA_ACT_##x
+#define LOG(x) SAGA_LOG_##x
+#define NOTARGET ORDER_CREATED /* unused target */
+
+static const saga_transition table[] = {
+    /* The order is stored: ask for the payment. */
+    {S(CREATED), ST(NONE), EV(START), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
+     A(SEND_PAYMENT_REQUEST), LOG(COMMAND_SENT), NULL},
+    /* Cancel before anything was asked: a refund request all the same (payment
+     * remembers it, so a late PaymentRequested never charges). */
+    {S(CREATED), ST(NONE), EV(CANCEL_REQUESTED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), S(CANCELLED),
+     A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT), "cancelled by the client"},
+
+    /* PENDING_PAYMENT */
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(PAYMENT_SUCCEEDED), SAGA_GUARD_NONE, S(PAYMENT_CONFIRMED), ST(INVENTORY),
+     NOTARGET, A(MARK_PAYMENT_CAPTURED) | A(SEND_INVENTORY_REQUEST), LOG(REPLY_RECEIVED), NULL},
+    /* Declined: nothing was taken, nothing to give back. */
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(PAYMENT_FAILED), SAGA_GUARD_NONE, S(FAILED), ST(NONE), NOTARGET,
+     A(RECORD_FAILURE_REASON), LOG(REPLY_RECEIVED), "payment declined"},
+    /* Cancel while the payment may still be captured: refund (0 if none). */
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(CANCEL_REQUESTED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND),
+     S(CANCELLED), A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
+     "cancelled by the client"},
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_ATTEMPTS_LEFT, S(PENDING_PAYMENT),
+     ST(PAYMENT), NOTARGET, A(SEND_PAYMENT_REQUEST), LOG(RETRY), NULL},
+    /* No answer after every attempt: treat as failed, but the payment may
+     * have been captured unseen, so refund (0 if none) before FAILED. */
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_ATTEMPTS_EXHAUSTED, S(COMPENSATING),
+     ST(REFUND), S(FAILED), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), LOG(TIMEOUT),
+     "payment service did not answer in time"},
+
+    /* PAYMENT_CONFIRMED */
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(INVENTORY_ALLOCATED), SAGA_GUARD_NONE, S(INVENTORY_CONFIRMED),
+     ST(NONE), NOTARGET, A(MARK_STOCK_RESERVED), LOG(REPLY_RECEIVED), NULL},
+    /* Stock refused: give the money back, then FAILED. */
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(INVENTORY_FAILED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND),
+     S(FAILED), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), LOG(REPLY_RECEIVED), "inventory refused"},
+    /* Cancel: reverse order, stock first (released even if not yet reserved). */
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(CANCEL_REQUESTED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
+     S(CANCELLED), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
+     "cancelled by the client"},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_ATTEMPTS_LEFT, S(PAYMENT_CONFIRMED),
+     ST(INVENTORY), NOTARGET, A(SEND_INVENTORY_REQUEST), LOG(RETRY), NULL},
+    /* Inventory silent: as if refused, but stock may be reserved unseen, so
+     * release it before refunding. */
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_ATTEMPTS_EXHAUSTED,
+     S(COMPENSATING), ST(RELEASE), S(FAILED), A(SEND_INVENTORY_RELEASE) | A(RECORD_FAILURE_REASON), LOG(TIMEOUT),
+     "inventory service did not answer in time"},
+
+    /* INVENTORY_CONFIRMED: only a cancel moves it. */
+    {S(INVENTORY_CONFIRMED), ST(NONE), EV(CANCEL_REQUESTED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
+     S(CANCELLED), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
+     "cancelled by the client"},
+
+    /* COMPENSATING, releasing stock. */
+    {S(COMPENSATING), ST(RELEASE), EV(INVENTORY_RELEASED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
+     A(MARK_STOCK_RELEASED) | A(SEND_REFUND), LOG(COMPENSATION_DONE), NULL},
+    /* A late allocation is honoured: the release queued behind it frees it. */
+    {S(COMPENSATING), ST(RELEASE), EV(INVENTORY_ALLOCATED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
+     NOTARGET, A(MARK_STOCK_RESERVED), LOG(REPLY_RECEIVED), NULL},
+    {S(COMPENSATING), ST(RELEASE), EV(INVENTORY_FAILED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET,
+     0, LOG(REPLY_RECEIVED), NULL},
+    /* A compensation is retried for ever (visible as stuck). */
+    {S(COMPENSATING), ST(RELEASE), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
+     NOTARGET, A(SEND_INVENTORY_RELEASE), LOG(RETRY), NULL},
+
+    /* COMPENSATING, refunding. */
+    {S(COMPENSATING), ST(REFUND), EV(PAYMENT_REFUNDED), SAGA_GUARD_NONE, SAGA_TO_TARGET, ST(NONE), NOTARGET,
+     A(MARK_PAYMENT_REFUNDED), LOG(COMPENSATION_DONE), NULL},
+    /* A late capture is honoured: the refund queued behind it gives it back. */
+    {S(COMPENSATING), ST(REFUND), EV(PAYMENT_SUCCEEDED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
+     A(MARK_PAYMENT_CAPTURED), LOG(REPLY_RECEIVED), NULL},
+    {S(COMPENSATING), ST(REFUND), EV(PAYMENT_FAILED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET, 0,
+     LOG(REPLY_RECEIVED), NULL},
+    {S(COMPENSATING), ST(REFUND), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
+     A(SEND_REFUND), LOG(RETRY), NULL},
+};
+
+static const char *const step_names[SAGA_STEP_COUNT] = {
+    [SAGA_STEP_NONE] = "none",       [SAGA_STEP_PAYMENT] = "payment", [SAGA_STEP_INVENTORY] = "inventory",
+    [SAGA_STEP_RELEASE] = "release", [SAGA_STEP_REFUND] = "refund",
+};
+
+static const char *const event_names[SAGA_EV_COUNT] = {
+    [SAGA_EV_START] = "START",
+    [SAGA_EV_PAYMENT_SUCCEEDED] = "PAYMENT_SUCCEEDED",
+    [SAGA_EV_PAYMENT_FAILED] = "PAYMENT_FAILED",
+    [SAGA_EV_PAYMENT_REFUNDED] = "PAYMENT_REFUNDED",
+    [SAGA_EV_INVENTORY_ALLOCATED] = "INVENTORY_ALLOCATED",
+    [SAGA_EV_INVENTORY_FAILED] = "INVENTORY_FAILED",
+    [SAGA_EV_INVENTORY_RELEASED] = "INVENTORY_RELEASED",
+    [SAGA_EV_CANCEL_REQUESTED] = "CANCEL_REQUESTED",
+    [SAGA_EV_STEP_DEADLINE_PASSED] = "STEP_DEADLINE_PASSED",
+};
+
+static const char *const log_kind_names[SAGA_LOG_KIND_COUNT] = {
+    [SAGA_LOG_COMMAND_SENT] = "COMMAND_SENT",
+    [SAGA_LOG_REPLY_RECEIVED] = "REPLY_RECEIVED",
+    [SAGA_LOG_RETRY] = "RETRY",
+    [SAGA_LOG_TIMEOUT] = "TIMEOUT",
+    [SAGA_LOG_COMPENSATION_SENT] = "COMPENSATION_SENT",
+    [SAGA_LOG_COMPENSATION_DONE] = "COMPENSATION_DONE",
+    [SAGA_LOG_IGNORED_REPLY] = "IGNORED_REPLY",
+    [SAGA_LOG_STATE_CHANGED] = "STATE_CHANGED",
+};
+
+const char *saga_step_name(saga_step s)
+{
+    return (unsigned)s < SAGA_STEP_COUNT ? step_names[s] : "unknown";
+}
+
+bool saga_step_parse(const char *name, saga_step *out)
+{
+    for (int i = 0; name && i < SAGA_STEP_COUNT; i++) {
+        if (strcmp(name, step_names[i]) == 0) {
+            *out = (saga_step)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *saga_event_name(saga_event e)
+{
+    return (unsigned)e < SAGA_EV_COUNT ? event_names[e] : "UNKNOWN";
+}
+
+const char *saga_log_kind_name(saga_log_kind k)
+{
+    return (unsigned)k < SAGA_LOG_KIND_COUNT ? log_kind_names[k] : "UNKNOWN";
+}
+
+bool saga_log_kind_parse(const char *name, saga_log_kind *out)
+{
+    for (int i = 0; name && i < SAGA_LOG_KIND_COUNT; i++) {
+        if (strcmp(name, log_kind_names[i]) == 0) {
+            *out = (saga_log_kind)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const saga_transition *saga_table(size_t *count)
+{
+    *count = sizeof table / sizeof table[0];
+    return table;
+}
+
+void saga_init(saga *s, const char *saga_id, const char *order_id)
+{
+    memset(s, 0, sizeof *s);
+    memcpy(s->id, saga_id, OMS_UUID_LEN);
+    memcpy(s->order_id, order_id, OMS_UUID_LEN);
+    s->state = ORDER_CREATED;
+    s->step = SAGA_STEP_NONE;
+    s->target = ORDER_CREATED;
+}
+
+static bool guard_holds(saga_guard g, const saga *s, const saga_settings *cfg)
+{
+    switch (g) {
+    case SAGA_GUARD_ATTEMPTS_LEFT:
+        return s->attempts < cfg->max_attempts;
+    case SAGA_GUARD_ATTEMPTS_EXHAUSTED:
+        return s->attempts >= cfg->max_attempts;
+    default:
+        return true;
+    }
+}
+
+static const saga_transition *find_row(const saga *s, saga_event ev, const saga_settings *cfg)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const saga_transition *t = &table[i];
+        if (t->from_state == s->state && t->current_step == s->step && t->event == ev &&
+            guard_holds(t->guard, s, cfg))
+            return t;
+    }
+    return NULL;
+}
+
+saga_decision saga_decide(const saga *s, saga_event ev, const saga_settings *cfg)
+{
+    saga_decision d = {
+        .kind = SAGA_DECISION_IGNORED,
+        .from_state = s->state,
+        .to_state = s->state,
+        .from_step = s->step,
+        .to_step = s->step,
+        .log_kind = SAGA_LOG_IGNORED_REPLY,
+    };
+    const saga_transition *row = find_row(s, ev, cfg);
+    if (!row) {
+        if (ev == SAGA_EV_CANCEL_REQUESTED && order_status_is_final(s->state))
+            d.kind = SAGA_DECISION_CONFLICT;
+        return d;
+    }
+    d.kind = SAGA_DECISION_APPLY;
+    d.row = row;
+    d.to_state = row->to_state == SAGA_TO_TARGET ? s->target : row->to_state;
+    d.to_step = row->next_step;
+    d.actions = row->actions;
+    d.log_kind = row->log_kind;
+    d.state_changed = d.to_state != s->state;
+    d.step_changed = d.to_step != s->step;
+    return d;
+}
+
+int64_t saga_deadline_for(const saga_settings *cfg, int attempt, int64_t now_ms)
+{
+    int64_t factor = 1;
+    for (int i = 1; i < attempt && factor < 16; i++)
+        factor *= 2;
+    return now_ms + (int64_t)cfg->step_timeout_s * 1000 * factor;
+}
+
+static void apply_flags(saga *s, unsigned actions)
+{
+    if (actions & SAGA_ACT_MARK_PAYMENT_CAPTURED)
+        s->payment_captured = true;
+    if (actions & SAGA_ACT_MARK_PAYMENT_REFUNDED)
+        s->payment_captured = false;
+    if (actions & SAGA_ACT_MARK_STOCK_RESERVED)
+        s->stock_reserved = true;
+    if (actions & SAGA_ACT_MARK_STOCK_RELEASED)
+        s->stock_reserved = false;
+}
+
+void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64_t now_ms,
+                const char *new_command_id)
+{
+    if (d->kind != SAGA_DECISION_APPLY)
+        return;
+    apply_flags(s, d->actions);
+    if (d->to_state == ORDER_COMPENSATING && s->state != ORDER_COMPENSATING)
+        s->target = d->row->target;
+    s->state = d->to_state;
+    if (d->step_changed) {
+        s->step = d->to_step;
+        s->attempts = 0;
+        memset(s->command_id, 0, sizeof s->command_id);
+        if (d->to_step != SAGA_STEP_NONE && new_command_id)
+            memcpy(s->command_id, new_command_id, OMS_UUID_LEN);
+    }
+    if (d->actions & SAGA_ACT_SEND_ANY) {
+        s->attempts++;
+        s->deadline_ms = saga_deadline_for(cfg, s->attempts, now_ms);
+    } else if (s->step == SAGA_STEP_NONE) {
+        s->deadline_ms = 0;
+    }
+    s->version++;
+}
+
+bool saga_is_stuck(const saga *s, int64_t now_ms)
+{
+    if (order_status_is_final(s->state))
+        return false;
+    return s->state == ORDER_COMPENSATING || (s->deadline_ms != 0 && s->deadline_ms < now_ms);
+}

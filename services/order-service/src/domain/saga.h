@@ -1,0 +1,155 @@
+/* saga.h -- the order saga of SPEC section 3, as data.
+ *
+ * A saga is in a state (the order's status) and waits for one step (the
+ * command whose reply it needs). An event (a reply, a cancel, a passed
+ * deadline) is looked up in a transition table of rows
+ *   {from_state, current_step, event, guard} -> {to_state, next_step, actions, log kind}
+ * and the decision says what to do; saga_apply then moves the saga. The
+ * application carries out the actions (messages, reasons) and writes the log.
+ * Nothing here does I/O. */
+#ifndef ORDER_SAGA_H
+#define ORDER_SAGA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "domain/order.h"
+#include "oms/util.h"
+
+typedef enum {
+    SAGA_STEP_NONE = 0,      /* waiting for nothing */
+    SAGA_STEP_PAYMENT,       /* PaymentRequested sent */
+    SAGA_STEP_INVENTORY,     /* InventoryRequested sent */
+    SAGA_STEP_RELEASE,       /* InventoryReleaseRequested sent (compensation) */
+    SAGA_STEP_REFUND,        /* RefundRequested sent (compensation) */
+    SAGA_STEP_COUNT
+} saga_step;
+
+typedef enum {
+    SAGA_EV_START = 0,           /* the order was stored: ask for payment */
+    SAGA_EV_PAYMENT_SUCCEEDED,
+    SAGA_EV_PAYMENT_FAILED,
+    SAGA_EV_PAYMENT_REFUNDED,
+    SAGA_EV_INVENTORY_ALLOCATED,
+    SAGA_EV_INVENTORY_FAILED,
+    SAGA_EV_INVENTORY_RELEASED,
+    SAGA_EV_CANCEL_REQUESTED,
+    SAGA_EV_STEP_DEADLINE_PASSED,
+    SAGA_EV_COUNT
+} saga_event;
+
+/* What the application must do; a row holds several. */
+enum {
+    SAGA_ACT_SEND_PAYMENT_REQUEST = 1u << 0,
+    SAGA_ACT_SEND_INVENTORY_REQUEST = 1u << 1,
+    SAGA_ACT_SEND_INVENTORY_RELEASE = 1u << 2,
+    SAGA_ACT_SEND_REFUND = 1u << 3,
+    SAGA_ACT_RECORD_FAILURE_REASON = 1u << 4,
+    SAGA_ACT_RECORD_CANCELLATION_REASON = 1u << 5,
+    SAGA_ACT_MARK_PAYMENT_CAPTURED = 1u << 6,
+    SAGA_ACT_MARK_PAYMENT_REFUNDED = 1u << 7,
+    SAGA_ACT_MARK_STOCK_RESERVED = 1u << 8,
+    SAGA_ACT_MARK_STOCK_RELEASED = 1u << 9,
+};
+#define SAGA_ACT_SEND_ANY                                                                                    \
+    (SAGA_ACT_SEND_PAYMENT_REQUEST | SAGA_ACT_SEND_INVENTORY_REQUEST | SAGA_ACT_SEND_INVENTORY_RELEASE |     \
+     SAGA_ACT_SEND_REFUND)
+
+/* Kinds of saga_step_log rows (SPEC section 5). */
+typedef enum {
+    SAGA_LOG_COMMAND_SENT = 0,
+    SAGA_LOG_REPLY_RECEIVED,
+    SAGA_LOG_RETRY,
+    SAGA_LOG_TIMEOUT,
+    SAGA_LOG_COMPENSATION_SENT,
+    SAGA_LOG_COMPENSATION_DONE,
+    SAGA_LOG_IGNORED_REPLY,
+    SAGA_LOG_STATE_CHANGED,
+    SAGA_LOG_KIND_COUNT
+} saga_log_kind;
+
+/* A row's guard on the attempts of the current step (for deadlines only). */
+typedef enum { SAGA_GUARD_NONE = 0, SAGA_GUARD_ATTEMPTS_LEFT, SAGA_GUARD_ATTEMPTS_EXHAUSTED } saga_guard;
+
+/* to_state of a row that ends compensation: the saga's remembered target. */
+#define SAGA_TO_TARGET ORDER_STATUS_COUNT
+
+typedef struct saga_transition {
+    order_status from_state;
+    saga_step current_step;
+    saga_event event;
+    saga_guard guard;
+    order_status to_state;   /* or SAGA_TO_TARGET */
+    saga_step next_step;
+    order_status target;     /* compensation's end when entering COMPENSATING, else unused */
+    unsigned actions;
+    saga_log_kind log_kind;
+    const char *default_reason; /* for RECORD_*_REASON when the event carries none */
+} saga_transition;
+
+typedef struct saga {
+    char id[OMS_UUID_LEN + 1];
+    char order_id[OMS_UUID_LEN + 1];
+    order_status state;
+    saga_step step;
+    order_status target;     /* FAILED or CANCELLED while COMPENSATING */
+    char command_id[OMS_UUID_LEN + 1]; /* of the current step; kept on resend */
+    int attempts;            /* sends of the current step */
+    int64_t deadline_ms;     /* 0 when waiting for nothing */
+    int64_t version;         /* incremented on each change */
+    bool payment_captured;
+    bool stock_reserved;
+} saga;
+
+typedef struct saga_settings {
+    int step_timeout_s; /* SAGA_STEP_TIMEOUT_S */
+    int max_attempts;   /* SAGA_MAX_ATTEMPTS: sends of a forward step before compensating */
+} saga_settings;
+
+typedef enum {
+    SAGA_DECISION_APPLY,    /* a row matched: apply it */
+    SAGA_DECISION_IGNORED,  /* late, duplicate or unknown for this state: log it, change nothing */
+    SAGA_DECISION_CONFLICT  /* a cancel of an ended saga */
+} saga_decision_kind;
+
+typedef struct saga_decision {
+    saga_decision_kind kind;
+    const saga_transition *row; /* NULL unless APPLY */
+    order_status from_state, to_state;
+    saga_step from_step, to_step;
+    unsigned actions;
+    saga_log_kind log_kind;     /* IGNORED_REPLY for IGNORED */
+    bool state_changed;
+    bool step_changed;          /* a new command_id is needed when to_step != NONE */
+} saga_decision;
+
+const char *saga_step_name(saga_step s);
+bool saga_step_parse(const char *name, saga_step *out);
+const char *saga_event_name(saga_event e);
+const char *saga_log_kind_name(saga_log_kind k);
+bool saga_log_kind_parse(const char *name, saga_log_kind *out);
+
+/* The table, for tests and docs. */
+const saga_transition *saga_table(size_t *count);
+
+/* A new saga in CREATED. */
+void saga_init(saga *s, const char *saga_id, const char *order_id);
+
+/* Looks the event up for the saga as it is now. Never changes the saga. */
+saga_decision saga_decide(const saga *s, saga_event ev, const saga_settings *cfg);
+
+/* Applies an APPLY decision: state, step, target, flags, attempts, deadline,
+ * version. `new_command_id` is used when the step changes to a waiting step
+ * (may be NULL otherwise). Does nothing for other kinds. */
+void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64_t now_ms,
+                const char *new_command_id);
+
+/* The deadline of attempt `attempt` (1-based) of a step started now:
+ * now + step_timeout * 2^(attempt-1), the factor capped at 16. */
+int64_t saga_deadline_for(const saga_settings *cfg, int attempt, int64_t now_ms);
+
+/* Whether a saga is stuck for operators: past its deadline or compensating. */
+bool saga_is_stuck(const saga *s, int64_t now_ms);
+
+#endif

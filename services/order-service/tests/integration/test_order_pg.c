@@ -1,0 +1,715 @@
+/* test_order_pg.c -- each PostgreSQL adapter of order-service against a real
+ * PostgreSQL (POSTGRES_* from the environment; database TEST_DB, default
+ * "it_orders", dropped and migrated afresh), and the whole write path through
+ * the bus consumer, including resuming every unfinished saga after a "crash". */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <pthread.h>
+
+#include "adapters/bus_consumers.h"
+#include "adapters/deadline_scanner.h"
+#include "adapters/http_api.h"
+#include "adapters/pg_adapters.h"
+#include "application/commands.h"
+#include "application/queries.h"
+#include "oms/envelope.h"
+#include "oms/json.h"
+#include "oms/log.h"
+#include "oms/pg.h"
+
+static oms_pg_settings db;
+static const saga_settings saga_cfg = {.step_timeout_s = 30, .max_attempts = 3};
+
+/* A clock the test moves; ids are real UUIDs. */
+static int64_t fake_now_ms;
+static int64_t fake_now(clock_port *c)
+{
+    (void)c;
+    return __atomic_load_n(&fake_now_ms, __ATOMIC_SEQ_CST);
+}
+static const clock_port_ops fake_clock_ops = {fake_now};
+
+/* Everything one order-service process holds. */
+typedef struct process {
+    oms_pg_pool *pool;
+    order_repo orders;
+    saga_repo sagas;
+    order_read_model read_model;
+    message_outbox outbox;
+    clock_port clock;
+    id_generator ids;
+    order_app app;
+    order_queries queries;
+    bus_consumers consumers;
+    oms_arena *a;
+} process;
+
+static process *process_start(void)
+{
+    process *p = calloc(1, sizeof *p);
+    oms_error err;
+    p->pool = oms_pg_pool_create("it-orders", &db, 4, &err);
+    assert_non_null(p->pool);
+    p->orders = pg_order_repo();
+    p->sagas = pg_saga_repo();
+    p->read_model = pg_read_model(p->pool);
+    p->outbox = pg_outbox();
+    p->clock = (clock_port){&fake_clock_ops, NULL};
+    p->ids = uuid_generator();
+    p->app = (order_app){oms_pg_tx_manager(p->pool), &p->orders, &p->sagas, &p->read_model, &p->outbox,
+                         &p->clock,                  &p->ids,    saga_cfg};
+    p->queries = (order_queries){&p->read_model, &p->clock};
+    p->consumers = (bus_consumers){&p->app, p->pool};
+    p->a = oms_arena_create(0);
+    return p;
+}
+
+static void process_stop(process *p)
+{
+    oms_arena_destroy(p->a);
+    oms_pg_pool_destroy(p->pool);
+    free(p);
+}
+
+/* Runs SQL on a fresh connection of the test database; returns the first
+ * value of the first row as a long (or -1). */
+static long sql_long(const char *sql, int n, const char *const *params)
+{
+    oms_error err;
+    oms_pg_pool *pool = oms_pg_pool_create("it-check", &db, 1, &err);
+    PGconn *c = oms_pg_acquire(pool, 5000, &err);
+    assert_non_null(c);
+    oms_arena *a = oms_arena_create(0);
+    PGresult *r = oms_pg_exec(a, c, sql, n, params, &err);
+    if (!r)
+        fail_msg("%s: %s", sql, err.message);
+    long v = PQntuples(r) > 0 && oms_pg_value(r, 0, 0) ? atol(oms_pg_value(r, 0, 0)) : -1;
+    oms_arena_destroy(a);
+    oms_pg_release(pool, c, false);
+    oms_pg_pool_destroy(pool);
+    return v;
+}
+
+static int setup_database(void **state)
+{
+    (void)state;
+    static char dbname[64];
+    const char *name = getenv("TEST_DB");
+    snprintf(dbname, sizeof dbname, "%s", name && *name ? name : "it_orders");
+    db = oms_pg_settings_from_env(NULL, "TEST_DB", dbname);
+    db.dbname = dbname;
+    oms_pg_settings admin = db;
+    admin.dbname = "postgres";
+    oms_error err;
+    oms_pg_pool *pool = oms_pg_pool_create("it-admin", &admin, 1, &err);
+    PGconn *c = pool ? oms_pg_acquire(pool, 5000, &err) : NULL;
+    if (!c) {
+        fprintf(stderr, "cannot reach PostgreSQL: %s\n", err.message);
+        return -1;
+    }
+    /* The name is ours (TEST_DB), checked to be a plain identifier. */
+    for (const char *p = dbname; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            return -1;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", dbname);
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    oms_pg_release(pool, c, false);
+    oms_pg_pool_destroy(pool);
+    if (!ok)
+        return -1;
+    const char *dir = getenv("ORDER_MIGRATIONS_DIR");
+    const char *dirs[] = {dir ? dir : "services/order-service/migrations", NULL};
+    if (oms_pg_migrate(&db, dirs, &err) != OMS_OK) {
+        fprintf(stderr, "migrate: %s\n", err.message);
+        return -1;
+    }
+    fake_now_ms = 1800000000000;
+    return 0;
+}
+
+static order_item items[2] = {{"product-1", 2, 1050}, {"product-2", 1, 99}};
+
+static order create_order(process *p, const char *customer, const char *key, order_create_outcome *outcome)
+{
+    order_create_request req = {.customer_id = customer, .items = items, .item_count = 2};
+    order o;
+    order_create_outcome local;
+    order_conflict conflict;
+    oms_error err;
+    oms_err rc = order_create(&p->app, p->a, &req, key, "it-request", &o, outcome ? outcome : &local, &conflict, &err);
+    if (rc != OMS_OK)
+        fail_msg("create: %s", err.message);
+    return o;
+}
+
+/* ---- order_repo ------------------------------------------------------------ */
+
+static void order_repo_round_trips_an_order_with_items_and_reasons(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "repo-customer", NULL, NULL);
+    oms_tx *tx;
+    oms_error err;
+    assert_int_equal(oms_tx_begin(p->app.tx, &tx, &err), OMS_OK);
+    order loaded;
+    assert_int_equal(order_repo_load(&p->orders, tx, o.id, p->a, &loaded, &err), OMS_OK);
+    assert_string_equal(loaded.customer_id, "repo-customer");
+    assert_int_equal(loaded.item_count, 2);
+    assert_string_equal(loaded.items[1].product_id, "product-2");
+    assert_int_equal(loaded.items[0].unit_price_cents, 1050);
+    assert_int_equal(loaded.total_cents, 2199);
+    assert_true(loaded.created_at_ms == fake_now_ms);
+    assert_null(loaded.failure_reason);
+    loaded.failure_reason = "it's \"quoted\"";
+    loaded.modified_at_ms = fake_now_ms + 5;
+    assert_int_equal(order_repo_update(&p->orders, tx, &loaded, &err), OMS_OK);
+    order again;
+    assert_int_equal(order_repo_load(&p->orders, tx, o.id, p->a, &again, &err), OMS_OK);
+    assert_string_equal(again.failure_reason, "it's \"quoted\"");
+    assert_true(again.modified_at_ms == fake_now_ms + 5);
+    assert_int_equal(order_repo_load(&p->orders, tx, "99999999-9999-4999-8999-999999999999", p->a, &again, &err),
+                     OMS_ENOTFOUND);
+    oms_tx_rollback(p->app.tx, tx);
+    process_stop(p);
+}
+
+static void idempotency_key_is_claimed_once(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order_create_outcome outcome;
+    order first = create_order(p, "idem", "it-key-1", &outcome);
+    assert_int_equal(outcome, ORDER_CREATE_NEW);
+    order second = create_order(p, "idem", "it-key-1", &outcome);
+    assert_int_equal(outcome, ORDER_CREATE_REPLAYED);
+    assert_string_equal(first.id, second.id);
+    const char *params[] = {"idem"};
+    assert_int_equal(sql_long("SELECT count(*) FROM orders WHERE customer_id = $1", 1, params), 1);
+    order_create_request other = {.customer_id = "idem", .items = items, .item_count = 1};
+    order o;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_create(&p->app, p->a, &other, "it-key-1", "", &o, &outcome, &conflict, &err),
+                     OMS_ECONFLICT);
+    assert_int_equal(conflict, ORDER_CONFLICT_KEY_REUSED);
+    process_stop(p);
+}
+
+typedef struct racer {
+    process *p;
+    order o;
+    order_create_outcome outcome;
+    oms_err rc;
+} racer;
+
+static void *race_create(void *arg)
+{
+    racer *r = arg;
+    order_create_request req = {.customer_id = "racer", .items = items, .item_count = 2};
+    order_conflict conflict;
+    oms_error err;
+    oms_arena *a = oms_arena_create(0);
+    r->rc = order_create(&r->p->app, a, &req, "it-race-key", "", &r->o, &r->outcome, &conflict, &err);
+    char id[OMS_UUID_LEN + 1];
+    memcpy(id, r->o.id, sizeof id);
+    oms_arena_destroy(a);
+    memset(&r->o, 0, sizeof r->o);
+    memcpy(r->o.id, id, sizeof id);
+    return NULL;
+}
+
+/* Two POSTs with one key at the same moment: one order, both get it. */
+static void concurrent_duplicates_yield_one_order(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    racer r[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        r[i] = (racer){.p = p};
+        pthread_create(&t[i], NULL, race_create, &r[i]);
+    }
+    int created = 0;
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].rc, OMS_OK);
+        created += r[i].outcome == ORDER_CREATE_NEW;
+        assert_string_equal(r[i].o.id, r[0].o.id);
+    }
+    assert_int_equal(created, 1);
+    const char *params[] = {"racer"};
+    assert_int_equal(sql_long("SELECT count(*) FROM orders WHERE customer_id = $1", 1, params), 1);
+    process_stop(p);
+}
+
+/* ---- saga_repo -------------------------------------------------------------- */
+
+static void saga_repo_checks_versions_and_numbers_the_log(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "saga-customer", NULL, NULL);
+    oms_tx *tx;
+    oms_error err;
+    assert_int_equal(oms_tx_begin(p->app.tx, &tx, &err), OMS_OK);
+    saga s;
+    const char *correlation = NULL;
+    assert_int_equal(saga_repo_load_for_update(&p->sagas, tx, o.id, p->a, &s, &correlation, &err), OMS_OK);
+    assert_string_equal(correlation, "it-request");
+    assert_int_equal(s.state, ORDER_PENDING_PAYMENT);
+    assert_int_equal(s.step, SAGA_STEP_PAYMENT);
+    assert_int_equal(s.attempts, 1);
+    assert_true(s.deadline_ms == fake_now_ms + 30000);
+    assert_true(oms_uuid_valid(s.command_id));
+    int64_t version = s.version;
+    s.version++;
+    s.attempts = 2;
+    assert_int_equal(saga_repo_update(&p->sagas, tx, &s, version, &err), OMS_OK);
+    s.version++;
+    assert_int_equal(saga_repo_update(&p->sagas, tx, &s, version, &err), OMS_ECONFLICT); /* stale */
+    oms_tx_rollback(p->app.tx, tx);
+    const char *params[] = {s.id};
+    long steps = sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params);
+    assert_true(steps >= 3);
+    assert_int_equal(sql_long("SELECT max(seq) FROM saga_step_log WHERE saga_id = $1", 1, params), steps);
+    process_stop(p);
+}
+
+/* A second scanner skips the sagas the first one holds. */
+static void lock_due_skips_sagas_locked_elsewhere(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    process *q = process_start();
+    int64_t later = fake_now_ms + 10 * 3600 * 1000LL; /* everything created so far is due */
+    oms_tx *tx1, *tx2;
+    oms_error err;
+    assert_int_equal(oms_tx_begin(p->app.tx, &tx1, &err), OMS_OK);
+    assert_int_equal(oms_tx_begin(q->app.tx, &tx2, &err), OMS_OK);
+    char(*ids1)[OMS_UUID_LEN + 1];
+    char(*ids2)[OMS_UUID_LEN + 1];
+    size_t n1 = 0, n2 = 0;
+    assert_int_equal(saga_repo_lock_due(&p->sagas, tx1, later, 2, p->a, &ids1, &n1, &err), OMS_OK);
+    assert_int_equal(saga_repo_lock_due(&q->sagas, tx2, later, 1000, q->a, &ids2, &n2, &err), OMS_OK);
+    assert_int_equal(n1, 2);
+    assert_true(n2 >= 1);
+    for (size_t i = 0; i < n2; i++)
+        for (size_t j = 0; j < n1; j++)
+            assert_string_not_equal(ids2[i], ids1[j]);
+    assert_int_equal(saga_repo_lock_due(&q->sagas, tx2, fake_now_ms - 1, 1000, q->a, &ids2, &n2, &err), OMS_OK);
+    assert_int_equal(n2, 0); /* nothing is due before its deadline */
+    oms_tx_rollback(p->app.tx, tx1);
+    oms_tx_rollback(q->app.tx, tx2);
+    process_stop(p);
+    process_stop(q);
+}
+
+/* ---- read model -------------------------------------------------------------- */
+
+static void read_model_lists_newest_first_and_pages(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    char ids[3][OMS_UUID_LEN + 1];
+    for (int i = 0; i < 3; i++) {
+        __atomic_add_fetch(&fake_now_ms, 10, __ATOMIC_SEQ_CST);
+        order o = create_order(p, "reader", NULL, NULL);
+        memcpy(ids[i], o.id, sizeof ids[i]);
+    }
+    order got;
+    oms_error err;
+    assert_int_equal(order_query_get(&p->queries, p->a, ids[1], &got, &err), OMS_OK);
+    assert_int_equal(got.status, ORDER_PENDING_PAYMENT);
+    assert_int_equal(got.item_count, 2);
+    order_list_params params = {.customer_id = "reader", .limit = "2"};
+    order_page page;
+    assert_int_equal(order_query_list(&p->queries, p->a, &params, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 2);
+    assert_string_equal(page.orders[0].id, ids[2]);
+    assert_string_equal(page.orders[1].id, ids[1]);
+    char cursor[ORDER_CURSOR_MAX];
+    memcpy(cursor, page.next_cursor, sizeof cursor);
+    params.cursor = cursor;
+    assert_int_equal(order_query_list(&p->queries, p->a, &params, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 1);
+    assert_string_equal(page.orders[0].id, ids[0]);
+    assert_string_equal(page.next_cursor, "");
+    order_list_params by_status = {.customer_id = "reader", .status = "FAILED"};
+    assert_int_equal(order_query_list(&p->queries, p->a, &by_status, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 0);
+    order *orders;
+    size_t count;
+    int64_t total;
+    assert_int_equal(order_query_customer(&p->queries, p->a, "reader", &orders, &count, &total, &err), OMS_OK);
+    assert_int_equal(total, 3);
+    saga_history h;
+    assert_int_equal(order_query_saga(&p->queries, p->a, ids[0], &h, &err), OMS_OK);
+    assert_int_equal(h.saga.state, ORDER_PENDING_PAYMENT);
+    assert_true(h.step_count >= 3);
+    assert_int_equal(h.steps[0].seq, 1);
+    process_stop(p);
+}
+
+/* ---- outbox ------------------------------------------------------------------- */
+
+static void create_writes_envelopes_to_the_outbox(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "outbox-customer", NULL, NULL);
+    const char *params[] = {o.id};
+    assert_int_equal(sql_long("SELECT count(*) FROM outbox WHERE key = $1", 1, params), 3);
+    assert_int_equal(sql_long("SELECT (payload::jsonb->'payload'->>'amount_cents')::bigint FROM outbox"
+                              " WHERE key = $1 AND topic = 'payment-commands'"
+                              " AND payload::jsonb->>'event_type' = 'PaymentRequested'",
+                              1, params),
+                     2199);
+    assert_int_equal(sql_long("SELECT count(*) FROM outbox WHERE key = $1 AND topic = 'order-events'"
+                              " AND payload::jsonb->>'correlation_id' = 'it-request'",
+                              1, params),
+                     2);
+    process_stop(p);
+}
+
+/* ---- through the bus consumer --------------------------------------------------- */
+
+static oms_bus_disposition deliver(process *p, const char *topic, const char *event_type, const order *o,
+                                   json_t *payload, char event_id[OMS_UUID_LEN + 1])
+{
+    char *text = oms_envelope_build(p->a, event_type, o->saga_id, o->id, "it-reply", payload, event_id);
+    json_decref(payload);
+    oms_bus_message m = {.topic = topic, .subscription = ORDER_SUBSCRIPTION, .key = o->id, .payload = text,
+                         .payload_len = strlen(text), .message_id = "it"};
+    char reason[256] = "";
+    return bus_consumers_handle(&p->consumers, &m, p->a, reason, sizeof reason);
+}
+
+static order_status status_of(process *p, const char *id)
+{
+    order o;
+    oms_error err;
+    assert_int_equal(order_query_get(&p->queries, p->a, id, &o, &err), OMS_OK);
+    return o.status;
+}
+
+static void replies_drive_the_saga_once_each(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "bus-customer", NULL, NULL);
+    char event_id[OMS_UUID_LEN + 1];
+    json_t *paid = json_pack("{s:s, s:b, s:I}", "command_id", "x", "success", 1, "amount_cents", (json_int_t)2199);
+    assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o, paid, event_id), OMS_BUS_ACK);
+    assert_int_equal(status_of(p, o.id), ORDER_PAYMENT_CONFIRMED);
+    const char *params[] = {o.saga_id};
+    long steps = sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params);
+    /* malformed payload -> dead letter */
+    json_t *bad = json_pack("{s:s}", "success", "yes");
+    assert_int_equal(deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o, bad, event_id), OMS_BUS_DEAD);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params), steps);
+    /* unknown event type -> acknowledged, logged as ignored */
+    json_t *odd = json_pack("{}");
+    assert_int_equal(deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAudited", &o, odd, event_id), OMS_BUS_ACK);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'IGNORED_REPLY'", 1,
+                              params),
+                     1);
+    json_t *allocated = json_pack("{s:s, s:b}", "command_id", "y", "success", 1);
+    assert_int_equal(deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o, allocated, event_id),
+                     OMS_BUS_ACK);
+    assert_int_equal(status_of(p, o.id), ORDER_INVENTORY_CONFIRMED);
+    process_stop(p);
+}
+
+static void the_same_event_id_is_handled_once(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "dedup-customer", NULL, NULL);
+    json_t *declined = json_pack("{s:b, s:s}", "success", 0, "reason", "insufficient funds");
+    char *text = oms_envelope_build(p->a, "PaymentProcessed", o.saga_id, o.id, "", declined, NULL);
+    json_decref(declined);
+    oms_bus_message m = {.topic = OMS_TOPIC_PAYMENT_EVENTS, .subscription = ORDER_SUBSCRIPTION, .key = o.id,
+                         .payload = text, .payload_len = strlen(text), .message_id = "it"};
+    char reason[256];
+    assert_int_equal(bus_consumers_handle(&p->consumers, &m, p->a, reason, sizeof reason), OMS_BUS_ACK);
+    const char *params[] = {o.saga_id};
+    long steps = sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params);
+    assert_int_equal(bus_consumers_handle(&p->consumers, &m, p->a, reason, sizeof reason), OMS_BUS_ACK);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params), steps);
+    assert_int_equal(status_of(p, o.id), ORDER_FAILED);
+    process_stop(p);
+}
+
+/* ---- restart: every unfinished saga resumes ---------------------------------------- */
+
+static void unfinished_sagas_resume_after_a_crash(void **state)
+{
+    (void)state;
+    process *first = process_start();
+    order orders[3];
+    for (int i = 0; i < 3; i++)
+        orders[i] = create_order(first, "crash-customer", NULL, NULL);
+    /* "Crash": the process goes away mid-saga, nothing is finished or flushed. */
+    process_stop(first);
+
+    /* A new process, later than every deadline: its scanner resends each
+     * command with the same command_id, and replies then complete them. */
+    __atomic_add_fetch(&fake_now_ms, 31000, __ATOMIC_SEQ_CST);
+    process *second = process_start();
+    oms_error err;
+    deadline_scanner *scanner = deadline_scanner_start(&second->app, 20, &err);
+    assert_non_null(scanner);
+    for (int i = 0; i < 3; i++) {
+        const char *params[] = {orders[i].id};
+        for (int tries = 0; tries < 250 && sql_long("SELECT count(*) FROM outbox WHERE key = $1 AND"
+                                                    " payload::jsonb->>'event_type' = 'PaymentRequested'",
+                                                    1, params) < 2;
+             tries++)
+            usleep(20000);
+        assert_int_equal(sql_long("SELECT count(DISTINCT payload::jsonb->'payload'->>'command_id') FROM outbox"
+                                  " WHERE key = $1 AND payload::jsonb->>'event_type' = 'PaymentRequested'",
+                                  1, params),
+                         1); /* same command */
+        assert_int_equal(sql_long("SELECT count(DISTINCT payload::jsonb->>'event_id') FROM outbox"
+                                  " WHERE key = $1 AND payload::jsonb->>'event_type' = 'PaymentRequested'",
+                                  1, params),
+                         2); /* sent twice */
+    }
+    deadline_scanner_stop(scanner);
+    for (int i = 0; i < 3; i++) {
+        char event_id[OMS_UUID_LEN + 1];
+        json_t *paid = json_pack("{s:b}", "success", 1);
+        assert_int_equal(deliver(second, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &orders[i], paid, event_id),
+                         OMS_BUS_ACK);
+        json_t *allocated = json_pack("{s:b}", "success", 1);
+        assert_int_equal(
+            deliver(second, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &orders[i], allocated, event_id),
+            OMS_BUS_ACK);
+        assert_int_equal(status_of(second, orders[i].id), ORDER_INVENTORY_CONFIRMED);
+        const char *params[] = {orders[i].saga_id};
+        assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'RETRY'", 1,
+                                  params),
+                         1);
+    }
+    process_stop(second);
+}
+
+static void cancel_confirmed_order_releases_then_refunds(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "cancel-customer", NULL, NULL);
+    char event_id[OMS_UUID_LEN + 1];
+    deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o, json_pack("{s:b}", "success", 1), event_id);
+    deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o, json_pack("{s:b}", "success", 1), event_id);
+    order cancelled;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_cancel(&p->app, p->a, o.id, "no longer needed", "", &cancelled, &conflict, &err), OMS_OK);
+    assert_int_equal(cancelled.status, ORDER_COMPENSATING);
+    const char *params[] = {o.id};
+    assert_int_equal(sql_long("SELECT count(*) FROM outbox WHERE key = $1 AND"
+                              " payload::jsonb->>'event_type' = 'InventoryReleaseRequested'",
+                              1, params),
+                     1);
+    deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryReleased", &o, json_pack("{s:b}", "released", 1), event_id);
+    deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentRefunded", &o, json_pack("{s:I}", "amount_cents", (json_int_t)2199),
+            event_id);
+    assert_int_equal(status_of(p, o.id), ORDER_CANCELLED);
+    assert_int_equal(order_cancel(&p->app, p->a, o.id, NULL, "", &cancelled, &conflict, &err), OMS_ECONFLICT);
+    assert_int_equal(conflict, ORDER_CONFLICT_ORDER_ENDED);
+    saga *sagas;
+    size_t n;
+    assert_int_equal(order_query_sagas(&p->queries, p->a, "CANCELLED", NULL, &sagas, &n, &err), OMS_OK);
+    assert_true(n >= 1);
+    process_stop(p);
+}
+
+/* ---- the HTTP adapter, on a real server ---------------------------------- */
+
+typedef struct http_reply {
+    long status;
+    char body[8192];
+    size_t len;
+    char location[128];
+} http_reply;
+
+static size_t collect_body(char *data, size_t size, size_t n, void *arg)
+{
+    http_reply *r = arg;
+    size_t take = size * n;
+    if (take > sizeof r->body - 1 - r->len)
+        take = sizeof r->body - 1 - r->len;
+    memcpy(r->body + r->len, data, take);
+    r->len += take;
+    r->body[r->len] = '\0';
+    return size * n;
+}
+
+static size_t collect_header(char *data, size_t size, size_t n, void *arg)
+{
+    http_reply *r = arg;
+    size_t len = size * n;
+    if (len > 10 && strncasecmp(data, "Location: ", 10) == 0)
+        snprintf(r->location, sizeof r->location, "%.*s", (int)(len - 12), data + 10);
+    return len;
+}
+
+static int http_port;
+
+static http_reply http_call(const char *method, const char *path, const char *body, const char *header)
+{
+    http_reply r = {0};
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", http_port, path);
+    CURL *c = curl_easy_init();
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    if (header)
+        headers = curl_slist_append(headers, header);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (body)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    if (curl_easy_perform(c) != CURLE_OK)
+        fail_msg("%s %s failed", method, path);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    return r;
+}
+
+static void expect_error(const http_reply *r, long status, const char *code, const char *field)
+{
+    if (r->status != status)
+        fail_msg("status %ld, wanted %ld: %s", r->status, status, r->body);
+    char want[128];
+    snprintf(want, sizeof want, "\"code\":\"%s\"", code);
+    assert_non_null(strstr(r->body, want));
+    if (field) {
+        snprintf(want, sizeof want, "\"field\":\"%s\"", field);
+        assert_non_null(strstr(r->body, want));
+    }
+}
+
+static void http_api_answers_as_the_spec_says(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    http_api api = {.app = &p->app, .queries = &p->queries};
+    size_t count = 0;
+    const oms_http_route *routes = http_api_routes(&count);
+    http_port = 30000 + (int)(getpid() % 20000);
+    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = http_port, .threads = 2, .routes = routes,
+                           .route_count = count, .ctx = &api};
+    oms_error err;
+    oms_http_server *server = oms_http_server_start(&cfg, &err);
+    if (!server)
+        fail_msg("http server: %s", err.message);
+
+    const char *body = "{\"customer_id\":\"http-customer\",\"items\":[{\"product_id\":\"product-1\","
+                       "\"quantity\":2,\"unit_price\":10.25}]}";
+    http_reply created = http_call("POST", "/orders", body, "Idempotency-Key: http-key-1");
+    assert_int_equal(created.status, 201);
+    assert_non_null(strstr(created.body, "\"status\":\"PENDING_PAYMENT\""));
+    assert_non_null(strstr(created.body, "\"total_amount\":20.50"));
+    assert_non_null(strstr(created.location, "/orders/"));
+    http_reply again = http_call("POST", "/orders", body, "Idempotency-Key: http-key-1");
+    assert_int_equal(again.status, 200);
+    assert_string_equal(again.location, created.location);
+    http_reply reused = http_call("POST", "/orders", "{\"customer_id\":\"x\",\"items\":[{\"product_id\":\"p\","
+                                  "\"quantity\":1,\"unit_price\":1}]}", "Idempotency-Key: http-key-1");
+    expect_error(&reused, 409, "idempotency_key_reused", "Idempotency-Key");
+    http_reply bad_key = http_call("POST", "/orders", body, "Idempotency-Key: has space");
+    expect_error(&bad_key, 400, "invalid_argument", "Idempotency-Key");
+
+    http_reply got = http_call("GET", created.location, NULL, NULL);
+    assert_int_equal(got.status, 200);
+    char path[160];
+    snprintf(path, sizeof path, "%s?include_saga_history=true", created.location);
+    http_reply history = http_call("GET", path, NULL, NULL);
+    assert_non_null(strstr(history.body, "\"saga_history\":[{\"seq\":1"));
+    snprintf(path, sizeof path, "%s/saga", created.location);
+    http_reply saga_doc = http_call("GET", path, NULL, NULL);
+    assert_non_null(strstr(saga_doc.body, "\"current_step\":\"payment\""));
+    assert_non_null(strstr(saga_doc.body, "\"steps\":["));
+
+    expect_error((http_reply[]){http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
+                                          "\"p\",\"quantity\":0,\"unit_price\":1}]}", NULL)},
+                 400, "invalid_argument", "items[0].quantity");
+    expect_error((http_reply[]){http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
+                                          "\"p\",\"quantity\":1,\"unit_price\":1.005}]}", NULL)},
+                 400, "invalid_argument", "items[0].unit_price");
+    expect_error((http_reply[]){http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[]}", NULL)}, 400,
+                 "invalid_argument", "items");
+    expect_error((http_reply[]){http_call("POST", "/orders", "{", NULL)}, 400, "invalid_json", NULL);
+    expect_error((http_reply[]){http_call("GET", "/orders/not-a-uuid", NULL, NULL)}, 404, "not_found", NULL);
+    expect_error((http_reply[]){http_call("GET", "/orders/00000000-0000-4000-8000-000000000000", NULL, NULL)}, 404,
+                 "not_found", NULL);
+    expect_error((http_reply[]){http_call("GET", "/orders?status=NOPE", NULL, NULL)}, 400, "invalid_argument",
+                 "status");
+    expect_error((http_reply[]){http_call("GET", "/orders?cursor=%21%21", NULL, NULL)}, 400, "invalid_argument",
+                 "cursor");
+    expect_error((http_reply[]){http_call("GET", "/orders?limit=501", NULL, NULL)}, 400, "invalid_argument", "limit");
+
+    http_reply list = http_call("GET", "/orders?customer_id=http-customer&limit=1", NULL, NULL);
+    assert_int_equal(list.status, 200);
+    assert_non_null(strstr(list.body, "\"next_cursor\":null"));
+    http_reply customer = http_call("GET", "/customers/http-customer/orders", NULL, NULL);
+    assert_non_null(strstr(customer.body, "\"total_orders\":1"));
+    http_reply stuck = http_call("GET", "/sagas?state=&stuck=true", NULL, NULL);
+    assert_int_equal(stuck.status, 200);
+
+    snprintf(path, sizeof path, "%s/cancel", created.location);
+    char long_reason[600] = "{\"reason\":\"";
+    memset(long_reason + strlen(long_reason), 'r', 501);
+    strcat(long_reason, "\"}");
+    expect_error((http_reply[]){http_call("POST", path, long_reason, NULL)}, 400, "invalid_argument", "reason");
+    http_reply cancelled = http_call("POST", path, "{\"reason\":\"changed my mind\"}", NULL);
+    assert_int_equal(cancelled.status, 202);
+    assert_non_null(strstr(cancelled.body, "\"status\":\"COMPENSATING\""));
+    assert_non_null(strstr(cancelled.body, "\"cancellation_reason\":\"changed my mind\""));
+    expect_error((http_reply[]){http_call("POST", "/orders/00000000-0000-4000-8000-000000000000/cancel", "{}", NULL)},
+                 404, "not_found", NULL);
+
+    oms_http_server_stop(server, 1000);
+    process_stop(p);
+}
+
+int main(void)
+{
+    oms_log_init("order-pg-test", OMS_LOG_WARN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(order_repo_round_trips_an_order_with_items_and_reasons),
+        cmocka_unit_test(idempotency_key_is_claimed_once),
+        cmocka_unit_test(concurrent_duplicates_yield_one_order),
+        cmocka_unit_test(saga_repo_checks_versions_and_numbers_the_log),
+        cmocka_unit_test(lock_due_skips_sagas_locked_elsewhere),
+        cmocka_unit_test(read_model_lists_newest_first_and_pages),
+        cmocka_unit_test(create_writes_envelopes_to_the_outbox),
+        cmocka_unit_test(replies_drive_the_saga_once_each),
+        cmocka_unit_test(the_same_event_id_is_handled_once),
+        cmocka_unit_test(unfinished_sagas_resume_after_a_crash),
+        cmocka_unit_test(cancel_confirmed_order_releases_then_refunds),
+        cmocka_unit_test(http_api_answers_as_the_spec_says),
+    };
+    return cmocka_run_group_tests_name("order_pg", tests, setup_database, NULL);
+}

@@ -1,0 +1,523 @@
+/* test_order_application.c -- commands and queries against in-memory
+ * adapters: what a command writes, in one unit of work (SPEC sections 2, 3, 5). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "application/commands.h"
+#include "application/queries.h"
+#include "memory_adapters.h"
+#include "oms/log.h"
+
+static const saga_settings cfg = {.step_timeout_s = 30, .max_attempts = 3};
+
+typedef struct fixture {
+    mem_store *m;
+    oms_arena *a;
+} fixture;
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->m = mem_store_create(&cfg);
+    f->a = oms_arena_create(0);
+    *state = f;
+    return f->m && f->a ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    oms_arena_destroy(f->a);
+    free(f->m);
+    free(f);
+    return 0;
+}
+
+static order_item two_items[2] = {{"product-1", 2, 1050}, {"product-2", 1, 99}};
+
+static order_create_request request_for(const char *customer)
+{
+    return (order_create_request){.customer_id = customer, .items = two_items, .item_count = 2};
+}
+
+/* Creates an order and returns its id (static buffer per call site). */
+static void create(fixture *f, const char *customer, char id_out[OMS_UUID_LEN + 1])
+{
+    order_create_request req = request_for(customer);
+    order o;
+    order_create_outcome outcome;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "req-1", &o, &outcome, &conflict, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_NEW);
+    memcpy(id_out, o.id, OMS_UUID_LEN + 1);
+}
+
+/* A reply delivered as the bus adapter would: inside its own transaction. */
+typedef oms_err (*reply_fn)(order_app *, oms_tx *, oms_arena *, const saga_reply *, oms_error *);
+
+static oms_err deliver(fixture *f, reply_fn fn, const char *order_id, bool success, const char *reason)
+{
+    saga_reply r = {.order_id = order_id, .event_id = "abababab-0000-4000-8000-000000000001", .success = success,
+                    .reason = reason};
+    oms_tx *tx = NULL;
+    oms_error err;
+    assert_int_equal(oms_tx_begin(&f->m->tx, &tx, &err), OMS_OK);
+    oms_err rc = fn(&f->m->app, tx, f->a, &r, &err);
+    if (rc == OMS_OK)
+        assert_int_equal(oms_tx_commit(&f->m->tx, tx, &err), OMS_OK);
+    else
+        oms_tx_rollback(&f->m->tx, tx);
+    return rc;
+}
+
+static order_status status_of(fixture *f, const char *id)
+{
+    const mem_order *o = mem_find_order(f->m, id);
+    const mem_order *v = mem_find_view(f->m, id);
+    assert_non_null(o);
+    assert_non_null(v);
+    assert_int_equal(o->status, v->status); /* the read model never lags */
+    assert_int_equal(o->status, mem_find_saga(f->m, id)->s.state);
+    return o->status;
+}
+
+/* SPEC 2/3: POST /orders stores the order and asks for payment at once. */
+static void create_stores_order_and_requests_payment_in_one_transaction(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "customer-1", id);
+    assert_int_equal(status_of(f, id), ORDER_PENDING_PAYMENT);
+    assert_int_equal(f->m->commits, 1);
+    const mem_message *pay = mem_last_message(f->m, id, OUTBOUND_PAYMENT_REQUESTED);
+    assert_non_null(pay);
+    assert_int_equal(pay->amount_cents, 2 * 1050 + 99);
+    assert_string_equal(pay->correlation_id, "req-1");
+    assert_string_equal(pay->command_id, mem_find_saga(f->m, id)->s.command_id);
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_ORDER_CREATED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_ORDER_STATUS_CHANGED), 1);
+    const mem_saga *s = mem_find_saga(f->m, id);
+    assert_int_equal(s->s.attempts, 1);
+    assert_true(s->s.deadline_ms == f->m->now_ms + 30000);
+    assert_int_equal(mem_log_count(f->m, s->s.id, SAGA_LOG_COMMAND_SENT), 1);
+    assert_int_equal(mem_log_count(f->m, s->s.id, SAGA_LOG_STATE_CHANGED), 2);
+}
+
+static void invalid_create_names_the_field_and_stores_nothing(void **state)
+{
+    fixture *f = *state;
+    order_item bad[2] = {{"product-1", 1, 100}, {"product-2", 0, 100}};
+    order_create_request req = {.customer_id = "c", .items = bad, .item_count = 2};
+    order o;
+    order_create_outcome outcome;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "", &o, &outcome, &conflict, &err), OMS_EINVAL);
+    assert_string_equal(err.field, "items[1].quantity");
+    assert_int_equal(mem_order_count(f->m), 0);
+    assert_int_equal(f->m->data.message_count, 0);
+}
+
+static void a_failed_write_leaves_nothing_half_done(void **state)
+{
+    fixture *f = *state;
+    f->m->fail_outbox_after = 3; /* OrderCreated, OrderStatusChanged pass; PaymentRequested fails */
+    order_create_request req = request_for("c");
+    order o;
+    order_create_outcome outcome;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "", &o, &outcome, &conflict, &err),
+                     OMS_EUNAVAILABLE);
+    assert_int_equal(mem_order_count(f->m), 0);
+    assert_int_equal(f->m->data.message_count, 0);
+    assert_int_equal(f->m->data.log_count, 0);
+    assert_int_equal(f->m->rollbacks, 1);
+}
+
+static void retried_post_with_same_key_returns_the_first_order(void **state)
+{
+    fixture *f = *state;
+    order_create_request req = request_for("c");
+    order first, second;
+    order_create_outcome outcome;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &first, &outcome, &conflict, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_NEW);
+    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &second, &outcome, &conflict, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_REPLAYED);
+    assert_string_equal(first.id, second.id);
+    assert_int_equal(second.status, ORDER_PENDING_PAYMENT);
+    assert_int_equal(mem_order_count(f->m), 1);
+}
+
+static void same_key_with_a_different_body_conflicts(void **state)
+{
+    fixture *f = *state;
+    order_create_request req = request_for("c");
+    order o;
+    order_create_outcome outcome;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &o, &outcome, &conflict, &err), OMS_OK);
+    req.customer_id = "someone-else";
+    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &o, &outcome, &conflict, &err),
+                     OMS_ECONFLICT);
+    assert_int_equal(conflict, ORDER_CONFLICT_KEY_REUSED);
+    assert_int_equal(mem_order_count(f->m), 1);
+}
+
+static void idempotency_keys_are_checked(void **state)
+{
+    (void)state;
+    assert_true(order_idempotency_key_valid("abc-123"));
+    assert_false(order_idempotency_key_valid(""));
+    assert_false(order_idempotency_key_valid("has space"));
+    assert_false(order_idempotency_key_valid("tab\t"));
+    char long_key[130];
+    memset(long_key, 'k', 129);
+    long_key[129] = '\0';
+    assert_false(order_idempotency_key_valid(long_key));
+    long_key[128] = '\0';
+    assert_true(order_idempotency_key_valid(long_key));
+}
+
+static void happy_path_payment_then_stock_confirms(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    assert_int_equal(deliver(f, order_on_payment_processed, id, true, NULL), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_PAYMENT_CONFIRMED);
+    const mem_message *inv = mem_last_message(f->m, id, OUTBOUND_INVENTORY_REQUESTED);
+    assert_non_null(inv);
+    assert_int_equal(inv->item_count, 2);
+    assert_string_equal(inv->correlation_id, "req-1"); /* carried from the POST */
+    assert_int_equal(deliver(f, order_on_inventory_allocated, id, true, NULL), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_INVENTORY_CONFIRMED);
+    const mem_saga *s = mem_find_saga(f->m, id);
+    assert_true(s->s.payment_captured && s->s.stock_reserved);
+    assert_true(s->s.deadline_ms == 0);
+    assert_int_equal(s->s.version, 3);
+}
+
+static void declined_payment_fails_with_its_reason(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    assert_int_equal(deliver(f, order_on_payment_processed, id, false, "insufficient funds"), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_FAILED);
+    assert_string_equal(mem_find_view(f->m, id)->failure_reason, "insufficient funds");
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 0);
+}
+
+static void refused_stock_refunds_then_fails(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    deliver(f, order_on_payment_processed, id, true, NULL);
+    assert_int_equal(deliver(f, order_on_inventory_allocated, id, false, "out of stock"), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_COMPENSATING);
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 1);
+    assert_int_equal(deliver(f, order_on_payment_refunded, id, true, NULL), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_FAILED);
+    assert_string_equal(mem_find_order(f->m, id)->failure_reason, "out of stock");
+}
+
+static oms_err cancel(fixture *f, const char *id, const char *reason, order *o, order_conflict *conflict)
+{
+    oms_error err;
+    return order_cancel(&f->m->app, f->a, id, reason, "req-2", o, conflict, &err);
+}
+
+static void cancel_while_pending_payment_refunds_and_honours_a_late_capture(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    order o;
+    order_conflict conflict;
+    assert_int_equal(cancel(f, id, "changed my mind", &o, &conflict), OMS_OK);
+    assert_int_equal(o.status, ORDER_COMPENSATING);
+    assert_string_equal(o.cancellation_reason, "changed my mind");
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 1);
+    assert_int_equal(deliver(f, order_on_payment_processed, id, true, NULL), OMS_OK); /* late capture */
+    assert_true(mem_find_saga(f->m, id)->s.payment_captured);
+    assert_int_equal(status_of(f, id), ORDER_COMPENSATING);
+    assert_int_equal(deliver(f, order_on_payment_refunded, id, true, NULL), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_CANCELLED);
+    assert_false(mem_find_saga(f->m, id)->s.payment_captured);
+}
+
+static void cancel_after_confirmation_releases_stock_before_refunding(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    deliver(f, order_on_payment_processed, id, true, NULL);
+    deliver(f, order_on_inventory_allocated, id, true, NULL);
+    order o;
+    order_conflict conflict;
+    assert_int_equal(cancel(f, id, NULL, &o, &conflict), OMS_OK);
+    assert_int_equal(o.status, ORDER_COMPENSATING);
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_INVENTORY_RELEASE_REQUESTED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 0);
+    assert_int_equal(deliver(f, order_on_inventory_released, id, true, NULL), OMS_OK);
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 1);
+    assert_int_equal(deliver(f, order_on_payment_refunded, id, true, NULL), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_CANCELLED);
+    assert_string_equal(mem_find_order(f->m, id)->cancellation_reason, "cancelled by the client");
+}
+
+static void cancel_of_an_ended_order_conflicts_and_unknown_is_not_found(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    deliver(f, order_on_payment_processed, id, false, "declined");
+    order o;
+    order_conflict conflict;
+    assert_int_equal(cancel(f, id, NULL, &o, &conflict), OMS_ECONFLICT);
+    assert_int_equal(conflict, ORDER_CONFLICT_ORDER_ENDED);
+    assert_int_equal(cancel(f, "99999999-9999-4999-8999-999999999999", NULL, &o, &conflict), OMS_ENOTFOUND);
+    assert_int_equal(conflict, ORDER_CONFLICT_NONE);
+}
+
+static void duplicate_reply_is_logged_and_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    deliver(f, order_on_payment_processed, id, true, NULL);
+    saga before = mem_find_saga(f->m, id)->s;
+    size_t messages = f->m->data.message_count;
+    assert_int_equal(deliver(f, order_on_payment_processed, id, true, NULL), OMS_OK);
+    assert_memory_equal(&mem_find_saga(f->m, id)->s, &before, sizeof before);
+    assert_int_equal(f->m->data.message_count, messages);
+    assert_int_equal(mem_log_count(f->m, before.id, SAGA_LOG_IGNORED_REPLY), 1);
+}
+
+static void reply_for_unknown_order_is_not_found(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(deliver(f, order_on_payment_processed, "99999999-9999-4999-8999-999999999999", true, NULL),
+                     OMS_ENOTFOUND);
+}
+
+static size_t run_deadlines(fixture *f)
+{
+    size_t handled = 0;
+    oms_error err;
+    assert_int_equal(order_on_step_deadlines(&f->m->app, f->a, 50, &handled, &err), OMS_OK);
+    return handled;
+}
+
+static void passed_deadline_resends_same_command_then_compensates(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    const mem_message *first = mem_last_message(f->m, id, OUTBOUND_PAYMENT_REQUESTED);
+    char command_id[OMS_UUID_LEN + 1], event_id[OMS_UUID_LEN + 1];
+    memcpy(command_id, first->command_id, sizeof command_id);
+    memcpy(event_id, first->event_id, sizeof event_id);
+    assert_int_equal(run_deadlines(f), 0); /* not yet */
+    f->m->now_ms += 30001;
+    assert_int_equal(run_deadlines(f), 1);
+    const mem_message *again = mem_last_message(f->m, id, OUTBOUND_PAYMENT_REQUESTED);
+    assert_string_equal(again->command_id, command_id);
+    assert_string_not_equal(again->event_id, event_id);
+    const mem_saga *s = mem_find_saga(f->m, id);
+    assert_int_equal(s->s.attempts, 2);
+    assert_true(s->s.deadline_ms == f->m->now_ms + 60000); /* backoff doubles */
+    assert_int_equal(mem_log_count(f->m, s->s.id, SAGA_LOG_RETRY), 1);
+    f->m->now_ms += 60001;
+    assert_int_equal(run_deadlines(f), 1);
+    f->m->now_ms += 120001; /* third attempt's deadline: attempts exhausted */
+    assert_int_equal(run_deadlines(f), 1);
+    assert_int_equal(status_of(f, id), ORDER_COMPENSATING);
+    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 1);
+    assert_int_equal(mem_log_count(f->m, s->s.id, SAGA_LOG_TIMEOUT), 1);
+    assert_string_equal(mem_find_order(f->m, id)->failure_reason, "payment service did not answer in time");
+    deliver(f, order_on_payment_refunded, id, true, NULL);
+    assert_int_equal(status_of(f, id), ORDER_FAILED);
+}
+
+/* One saga whose step keeps failing does not hold the others back. */
+static void a_failing_saga_does_not_block_the_deadline_scan(void **state)
+{
+    fixture *f = *state;
+    char bad[OMS_UUID_LEN + 1], good[OMS_UUID_LEN + 1];
+    create(f, "c", bad);
+    create(f, "c", good);
+    memcpy(f->m->poison_order_id, bad, sizeof bad);
+    f->m->now_ms += 30001;
+    assert_int_equal(run_deadlines(f), 1);
+    assert_int_equal(mem_find_saga(f->m, good)->s.attempts, 2);
+    assert_int_equal(mem_find_saga(f->m, bad)->s.attempts, 1);
+    assert_int_equal(mem_message_count(f->m, good, OUTBOUND_PAYMENT_REQUESTED), 2);
+}
+
+/* A deadline already handled (by another process) is not handled twice. */
+static void a_deadline_not_yet_passed_changes_nothing(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    size_t log_rows = f->m->data.log_count;
+    f->m->now_ms += 29000;
+    assert_int_equal(run_deadlines(f), 0);
+    assert_int_equal(f->m->data.log_count, log_rows);
+    assert_int_equal(mem_find_saga(f->m, id)->s.attempts, 1);
+}
+
+static void cancel_messages_carry_the_cancel_request_id(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    order o;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_cancel(&f->m->app, f->a, id, NULL, "cancel-req", &o, &conflict, &err), OMS_OK);
+    assert_string_equal(mem_last_message(f->m, id, OUTBOUND_REFUND_REQUESTED)->correlation_id, "cancel-req");
+}
+
+static void queries_page_newest_first_with_an_opaque_cursor(void **state)
+{
+    fixture *f = *state;
+    char ids[5][OMS_UUID_LEN + 1];
+    for (int i = 0; i < 5; i++) {
+        create(f, i < 3 ? "alice" : "bob", ids[i]);
+        f->m->now_ms += 1000;
+    }
+    order_page page;
+    oms_error err;
+    order_list_params p = {.limit = "2"};
+    assert_int_equal(order_query_list(&f->m->queries, f->a, &p, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 2);
+    assert_string_equal(page.orders[0].id, ids[4]);
+    assert_string_equal(page.orders[1].id, ids[3]);
+    assert_true(page.next_cursor[0] != '\0');
+    char cursor[ORDER_CURSOR_MAX];
+    memcpy(cursor, page.next_cursor, sizeof cursor);
+    p.cursor = cursor;
+    p.limit = "3";
+    assert_int_equal(order_query_list(&f->m->queries, f->a, &p, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 3);
+    assert_string_equal(page.orders[0].id, ids[2]);
+    assert_string_equal(page.orders[2].id, ids[0]);
+    assert_string_equal(page.next_cursor, "");
+    order_list_params by_customer = {.customer_id = "alice", .status = "PENDING_PAYMENT"};
+    assert_int_equal(order_query_list(&f->m->queries, f->a, &by_customer, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 3);
+    order *orders;
+    size_t count;
+    int64_t total;
+    assert_int_equal(order_query_customer(&f->m->queries, f->a, "bob", &orders, &count, &total, &err), OMS_OK);
+    assert_int_equal(total, 2);
+    assert_int_equal(count, 2);
+}
+
+static void queries_refuse_bad_parameters(void **state)
+{
+    fixture *f = *state;
+    order_page page;
+    oms_error err;
+    const order_list_params bad[] = {
+        {.status = "pending"}, {.limit = "0"}, {.limit = "501"}, {.limit = "ten"}, {.cursor = "!!!"},
+        {.cursor = "bm90LWEtY3Vyc29y"}, /* base64url of "not-a-cursor" */
+    };
+    const char *fields[] = {"status", "limit", "limit", "limit", "cursor", "cursor"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        oms_error_clear(&err);
+        assert_int_equal(order_query_list(&f->m->queries, f->a, &bad[i], &page, &err), OMS_EINVAL);
+        assert_string_equal(err.field, fields[i]);
+    }
+    order o;
+    assert_int_equal(order_query_get(&f->m->queries, f->a, "not-a-uuid", &o, &err), OMS_ENOTFOUND);
+    saga *sagas;
+    size_t n;
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, "NOPE", NULL, &sagas, &n, &err), OMS_EINVAL);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, NULL, "maybe", &sagas, &n, &err), OMS_EINVAL);
+}
+
+static void saga_history_lists_every_step_in_order(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    deliver(f, order_on_payment_processed, id, true, NULL);
+    saga_history h;
+    oms_error err;
+    assert_int_equal(order_query_saga(&f->m->queries, f->a, id, &h, &err), OMS_OK);
+    assert_int_equal(h.saga.state, ORDER_PAYMENT_CONFIRMED);
+    assert_true(h.step_count >= 5);
+    for (size_t i = 0; i < h.step_count; i++)
+        assert_int_equal(h.steps[i].seq, (int)i + 1);
+    assert_int_equal(h.steps[h.step_count - 1].kind, SAGA_LOG_COMMAND_SENT); /* InventoryRequested */
+    assert_non_null(h.steps[h.step_count - 1].event_id);
+}
+
+static void stuck_sagas_are_listed(void **state)
+{
+    fixture *f = *state;
+    char a[OMS_UUID_LEN + 1], b[OMS_UUID_LEN + 1];
+    create(f, "c", a);
+    create(f, "c", b);
+    order o;
+    order_conflict conflict;
+    cancel(f, b, NULL, &o, &conflict);
+    saga *sagas;
+    size_t n;
+    oms_error err;
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, NULL, "true", &sagas, &n, &err), OMS_OK);
+    assert_int_equal(n, 1); /* the compensating one */
+    assert_string_equal(sagas[0].order_id, b);
+    f->m->now_ms += 31000;
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, NULL, "true", &sagas, &n, &err), OMS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, "PENDING_PAYMENT", NULL, &sagas, &n, &err), OMS_OK);
+    assert_int_equal(n, 1);
+}
+
+int main(void)
+{
+    oms_log_init("order-application-test", OMS_LOG_WARN); /* keep saga_step lines out of the report */
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(create_stores_order_and_requests_payment_in_one_transaction),
+        T(invalid_create_names_the_field_and_stores_nothing),
+        T(a_failed_write_leaves_nothing_half_done),
+        T(retried_post_with_same_key_returns_the_first_order),
+        T(same_key_with_a_different_body_conflicts),
+        T(idempotency_keys_are_checked),
+        T(happy_path_payment_then_stock_confirms),
+        T(declined_payment_fails_with_its_reason),
+        T(refused_stock_refunds_then_fails),
+        T(cancel_while_pending_payment_refunds_and_honours_a_late_capture),
+        T(cancel_after_confirmation_releases_stock_before_refunding),
+        T(cancel_of_an_ended_order_conflicts_and_unknown_is_not_found),
+        T(duplicate_reply_is_logged_and_changes_nothing),
+        T(reply_for_unknown_order_is_not_found),
+        T(passed_deadline_resends_same_command_then_compensates),
+        T(a_failing_saga_does_not_block_the_deadline_scan),
+        T(a_deadline_not_yet_passed_changes_nothing),
+        T(cancel_messages_carry_the_cancel_request_id),
+        T(queries_page_newest_first_with_an_opaque_cursor),
+        T(queries_refuse_bad_parameters),
+        T(saga_history_lists_every_step_in_order),
+        T(stuck_sagas_are_listed),
+    };
+    return cmocka_run_group_tests_name("order_application", tests, NULL, NULL);
+}

@@ -1,0 +1,527 @@
+/* test_order_domain.c -- the order rules and the saga table (SPEC section 3).
+ * No I/O: links only the domain, err.c and money.c. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "domain/order.h"
+#include "domain/saga.h"
+
+static const saga_settings cfg = {.step_timeout_s = 30, .max_attempts = 5};
+
+#define ORDER_ID "11111111-1111-4111-8111-111111111111"
+#define SAGA_ID "22222222-2222-4222-8222-222222222222"
+#define CMD_ID "33333333-3333-4333-8333-333333333333"
+
+/* ---- order ---------------------------------------------------------- */
+
+static order_item items3[3] = {
+    {"product-1", 2, 1050},
+    {"product-2", 1, 99},
+    {"product-3", 3, 0},
+};
+
+static order_create_request valid_request(void)
+{
+    return (order_create_request){.customer_id = "customer-1", .items = items3, .item_count = 3};
+}
+
+/* The total is the sum of quantity * unit price, exact in cents. */
+static void total_is_exact_in_cents(void **state)
+{
+    (void)state;
+    order_create_request req = valid_request();
+    int64_t total = -1;
+    oms_error err;
+    assert_int_equal(order_validate_create(&req, &total, &err), OMS_OK);
+    assert_int_equal(total, 2 * 1050 + 99);
+}
+
+static void total_at_the_largest_order_does_not_overflow(void **state)
+{
+    (void)state;
+    order_item many[ORDER_ITEMS_MAX];
+    for (int i = 0; i < ORDER_ITEMS_MAX; i++)
+        many[i] = (order_item){"p", ORDER_QUANTITY_MAX, ORDER_UNIT_PRICE_MAX_CENTS};
+    order_create_request req = {.customer_id = "c", .items = many, .item_count = ORDER_ITEMS_MAX};
+    int64_t total = 0;
+    oms_error err;
+    assert_int_equal(order_validate_create(&req, &total, &err), OMS_OK);
+    assert_true(total == (int64_t)ORDER_ITEMS_MAX * ORDER_QUANTITY_MAX * ORDER_UNIT_PRICE_MAX_CENTS);
+}
+
+static void total_overflow_is_refused(void **state)
+{
+    (void)state;
+    order_item huge[2] = {{"p", INT64_MAX / 2, 3}, {"q", 1, 1}};
+    int64_t total = 0;
+    oms_error err;
+    assert_int_equal(order_total_cents(huge, 2, &total, &err), OMS_EINVAL);
+    assert_string_equal(err.field, "items[0]");
+    order_item sum[2] = {{"p", 1, INT64_MAX}, {"q", 1, 1}};
+    assert_int_equal(order_total_cents(sum, 2, &total, &err), OMS_EINVAL);
+    assert_string_equal(err.field, "items[1]");
+}
+
+static void expect_invalid(const order_create_request *req, const char *field)
+{
+    int64_t total = 0;
+    oms_error err;
+    oms_error_clear(&err);
+    assert_int_equal(order_validate_create(req, &total, &err), OMS_EINVAL);
+    assert_string_equal(err.field, field);
+    assert_true(err.message[0] != '\0');
+}
+
+static void empty_or_long_customer_id_is_refused(void **state)
+{
+    (void)state;
+    order_create_request req = valid_request();
+    req.customer_id = "";
+    expect_invalid(&req, "customer_id");
+    req.customer_id = NULL;
+    expect_invalid(&req, "customer_id");
+    char long_id[66];
+    memset(long_id, 'c', 65);
+    long_id[65] = '\0';
+    req.customer_id = long_id;
+    expect_invalid(&req, "customer_id");
+    long_id[64] = '\0'; /* exactly 64 is fine */
+    int64_t total;
+    oms_error err;
+    assert_int_equal(order_validate_create(&req, &total, &err), OMS_OK);
+    req.customer_id = "bad\nid";
+    expect_invalid(&req, "customer_id");
+}
+
+static void no_items_or_too_many_items_is_refused(void **state)
+{
+    (void)state;
+    order_create_request req = valid_request();
+    req.item_count = 0;
+    expect_invalid(&req, "items");
+    order_item many[ORDER_ITEMS_MAX + 1];
+    for (int i = 0; i <= ORDER_ITEMS_MAX; i++)
+        many[i] = (order_item){"p", 1, 1};
+    req.items = many;
+    req.item_count = ORDER_ITEMS_MAX + 1;
+    expect_invalid(&req, "items");
+}
+
+static void bad_product_id_names_its_item(void **state)
+{
+    (void)state;
+    order_item items[3] = {{"a", 1, 1}, {"b", 1, 1}, {"", 1, 1}};
+    order_create_request req = {.customer_id = "c", .items = items, .item_count = 3};
+    expect_invalid(&req, "items[2].product_id");
+    char long_id[66];
+    memset(long_id, 'p', 65);
+    long_id[65] = '\0';
+    items[2].product_id = long_id;
+    expect_invalid(&req, "items[2].product_id");
+}
+
+static void quantity_out_of_range_names_its_item(void **state)
+{
+    (void)state;
+    order_item items[3] = {{"a", 1, 1}, {"b", 1, 1}, {"c", 0, 1}};
+    order_create_request req = {.customer_id = "c", .items = items, .item_count = 3};
+    expect_invalid(&req, "items[2].quantity");
+    items[2].quantity = -4;
+    expect_invalid(&req, "items[2].quantity");
+    items[2].quantity = ORDER_QUANTITY_MAX + 1;
+    expect_invalid(&req, "items[2].quantity");
+}
+
+static void unit_price_out_of_range_names_its_item(void **state)
+{
+    (void)state;
+    order_item items[2] = {{"a", 1, -1}, {"b", 1, 1}};
+    order_create_request req = {.customer_id = "c", .items = items, .item_count = 2};
+    expect_invalid(&req, "items[0].unit_price");
+    items[0].unit_price_cents = ORDER_UNIT_PRICE_MAX_CENTS + 1;
+    expect_invalid(&req, "items[0].unit_price");
+}
+
+static void status_names_round_trip(void **state)
+{
+    (void)state;
+    for (int i = 0; i < ORDER_STATUS_COUNT; i++) {
+        order_status s;
+        assert_true(order_status_parse(order_status_name((order_status)i), &s));
+        assert_int_equal(s, i);
+    }
+    order_status s;
+    assert_false(order_status_parse("pending_payment", &s));
+    assert_false(order_status_parse("", &s));
+}
+
+static void fingerprint_tells_requests_apart(void **state)
+{
+    (void)state;
+    order_create_request a = valid_request();
+    order_create_request b = valid_request();
+    char fa[17], fb[17];
+    order_request_fingerprint(&a, fa);
+    order_request_fingerprint(&b, fb);
+    assert_string_equal(fa, fb);
+    order_item other[3];
+    memcpy(other, items3, sizeof other);
+    other[1].quantity = 2;
+    b.items = other;
+    order_request_fingerprint(&b, fb);
+    assert_string_not_equal(fa, fb);
+}
+
+/* ---- saga: every row -------------------------------------------------- */
+
+typedef struct expectation {
+    const char *name;
+    order_status from;
+    saga_step step;
+    order_status target;
+    int attempts;
+    saga_event ev;
+    order_status to;
+    saga_step next;
+    unsigned actions;
+    saga_log_kind log;
+} expectation;
+
+#define S(x) ORDER_##x
+#define ST(x) SAGA_STEP_##x
+#define EV(x) SAGA_EV_##x
+#define A(x) SAGA_ACT_##x
+#define L(x) SAGA_LOG_##x
+
+/* Written from SPEC section 3, independently of the table. */
+static const expectation rows[] = {
+    {"start asks for payment", S(CREATED), ST(NONE), 0, 0, EV(START), S(PENDING_PAYMENT), ST(PAYMENT),
+     A(SEND_PAYMENT_REQUEST), L(COMMAND_SENT)},
+    {"cancel in CREATED refunds", S(CREATED), ST(NONE), 0, 0, EV(CANCEL_REQUESTED), S(COMPENSATING), ST(REFUND),
+     A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT)},
+    {"paid asks for stock", S(PENDING_PAYMENT), ST(PAYMENT), 0, 1, EV(PAYMENT_SUCCEEDED), S(PAYMENT_CONFIRMED),
+     ST(INVENTORY), A(MARK_PAYMENT_CAPTURED) | A(SEND_INVENTORY_REQUEST), L(REPLY_RECEIVED)},
+    {"declined fails", S(PENDING_PAYMENT), ST(PAYMENT), 0, 1, EV(PAYMENT_FAILED), S(FAILED), ST(NONE),
+     A(RECORD_FAILURE_REASON), L(REPLY_RECEIVED)},
+    {"cancel while paying refunds", S(PENDING_PAYMENT), ST(PAYMENT), 0, 1, EV(CANCEL_REQUESTED), S(COMPENSATING),
+     ST(REFUND), A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT)},
+    {"payment deadline retries", S(PENDING_PAYMENT), ST(PAYMENT), 0, 4, EV(STEP_DEADLINE_PASSED),
+     S(PENDING_PAYMENT), ST(PAYMENT), A(SEND_PAYMENT_REQUEST), L(RETRY)},
+    {"payment deadline exhausted compensates", S(PENDING_PAYMENT), ST(PAYMENT), 0, 5, EV(STEP_DEADLINE_PASSED),
+     S(COMPENSATING), ST(REFUND), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), L(TIMEOUT)},
+    {"stock allocated confirms", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 1, EV(INVENTORY_ALLOCATED),
+     S(INVENTORY_CONFIRMED), ST(NONE), A(MARK_STOCK_RESERVED), L(REPLY_RECEIVED)},
+    {"stock refused refunds", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 1, EV(INVENTORY_FAILED), S(COMPENSATING),
+     ST(REFUND), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), L(REPLY_RECEIVED)},
+    {"cancel when paid releases first", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 1, EV(CANCEL_REQUESTED),
+     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON),
+     L(COMPENSATION_SENT)},
+    {"inventory deadline retries", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 1, EV(STEP_DEADLINE_PASSED),
+     S(PAYMENT_CONFIRMED), ST(INVENTORY), A(SEND_INVENTORY_REQUEST), L(RETRY)},
+    {"inventory deadline exhausted releases", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 5, EV(STEP_DEADLINE_PASSED),
+     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_FAILURE_REASON), L(TIMEOUT)},
+    {"cancel when confirmed releases first", S(INVENTORY_CONFIRMED), ST(NONE), 0, 0, EV(CANCEL_REQUESTED),
+     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON),
+     L(COMPENSATION_SENT)},
+    {"released then refund", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1, EV(INVENTORY_RELEASED),
+     S(COMPENSATING), ST(REFUND), A(MARK_STOCK_RELEASED) | A(SEND_REFUND), L(COMPENSATION_DONE)},
+    {"late allocation while releasing is honoured", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1,
+     EV(INVENTORY_ALLOCATED), S(COMPENSATING), ST(RELEASE), A(MARK_STOCK_RESERVED), L(REPLY_RECEIVED)},
+    {"late refusal while releasing is recorded", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1,
+     EV(INVENTORY_FAILED), S(COMPENSATING), ST(RELEASE), 0, L(REPLY_RECEIVED)},
+    {"release deadline retries for ever", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 50, EV(STEP_DEADLINE_PASSED),
+     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE), L(RETRY)},
+    {"refunded ends in the target", S(COMPENSATING), ST(REFUND), S(CANCELLED), 1, EV(PAYMENT_REFUNDED),
+     S(CANCELLED), ST(NONE), A(MARK_PAYMENT_REFUNDED), L(COMPENSATION_DONE)},
+    {"late capture while refunding is honoured", S(COMPENSATING), ST(REFUND), S(CANCELLED), 1,
+     EV(PAYMENT_SUCCEEDED), S(COMPENSATING), ST(REFUND), A(MARK_PAYMENT_CAPTURED), L(REPLY_RECEIVED)},
+    {"late decline while refunding is recorded", S(COMPENSATING), ST(REFUND), S(CANCELLED), 1, EV(PAYMENT_FAILED),
+     S(COMPENSATING), ST(REFUND), 0, L(REPLY_RECEIVED)},
+    {"refund deadline retries for ever", S(COMPENSATING), ST(REFUND), S(FAILED), 50, EV(STEP_DEADLINE_PASSED),
+     S(COMPENSATING), ST(REFUND), A(SEND_REFUND), L(RETRY)},
+};
+
+static saga make_saga(order_status st, saga_step step, order_status target, int attempts)
+{
+    saga s;
+    saga_init(&s, SAGA_ID, ORDER_ID);
+    s.state = st;
+    s.step = step;
+    s.target = target;
+    s.attempts = attempts;
+    s.deadline_ms = attempts ? 1000 : 0;
+    return s;
+}
+
+static void every_row_decides_as_the_spec_says(void **state)
+{
+    (void)state;
+    size_t n_rows = 0;
+    const saga_transition *table = saga_table(&n_rows);
+    bool used[64] = {0};
+    assert_true(n_rows < 64);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const expectation *e = &rows[i];
+        saga s = make_saga(e->from, e->step, e->target, e->attempts);
+        saga_decision d = saga_decide(&s, e->ev, &cfg);
+        print_message("row: %s\n", e->name);
+        assert_int_equal(d.kind, SAGA_DECISION_APPLY);
+        assert_int_equal(d.to_state, e->to);
+        assert_int_equal(d.to_step, e->next);
+        assert_int_equal(d.actions, e->actions);
+        assert_int_equal(d.log_kind, e->log);
+        used[d.row - table] = true;
+    }
+    for (size_t i = 0; i < n_rows; i++)
+        assert_true(used[i]); /* no row without an expectation */
+}
+
+static int rank(order_status s)
+{
+    return s == ORDER_CANCELLED ? ORDER_FAILED : (int)s;
+}
+
+/* Status never moves backwards: CREATED < PENDING_PAYMENT < PAYMENT_CONFIRMED
+ * < INVENTORY_CONFIRMED < COMPENSATING < FAILED | CANCELLED. */
+static void no_row_moves_status_backwards(void **state)
+{
+    (void)state;
+    size_t n = 0;
+    const saga_transition *table = saga_table(&n);
+    for (size_t i = 0; i < n; i++) {
+        const saga_transition *t = &table[i];
+        if (t->to_state == SAGA_TO_TARGET) {
+            assert_int_equal(t->from_state, ORDER_COMPENSATING);
+            continue; /* the target is FAILED or CANCELLED, checked below */
+        }
+        assert_true(rank(t->to_state) >= rank(t->from_state));
+        assert_false(order_status_is_final(t->from_state));
+        if (t->to_state == ORDER_COMPENSATING && t->from_state != ORDER_COMPENSATING)
+            assert_true(t->target == ORDER_FAILED || t->target == ORDER_CANCELLED);
+    }
+}
+
+/* ---- saga: ignored, conflicts, cancels, deadlines --------------------- */
+
+static void expect_ignored(order_status st, saga_step step, saga_event ev)
+{
+    saga s = make_saga(st, step, ORDER_CANCELLED, 1);
+    saga before = s;
+    saga_decision d = saga_decide(&s, ev, &cfg);
+    assert_int_equal(d.kind, SAGA_DECISION_IGNORED);
+    assert_int_equal(d.log_kind, SAGA_LOG_IGNORED_REPLY);
+    saga_apply(&s, &d, &cfg, 5000, CMD_ID);
+    assert_memory_equal(&s, &before, sizeof s);
+}
+
+static void duplicate_and_late_replies_are_ignored(void **state)
+{
+    (void)state;
+    expect_ignored(ORDER_PAYMENT_CONFIRMED, SAGA_STEP_INVENTORY, SAGA_EV_PAYMENT_SUCCEEDED);
+    expect_ignored(ORDER_INVENTORY_CONFIRMED, SAGA_STEP_NONE, SAGA_EV_INVENTORY_ALLOCATED);
+    expect_ignored(ORDER_INVENTORY_CONFIRMED, SAGA_STEP_NONE, SAGA_EV_PAYMENT_SUCCEEDED);
+    expect_ignored(ORDER_FAILED, SAGA_STEP_NONE, SAGA_EV_PAYMENT_FAILED);
+    expect_ignored(ORDER_CANCELLED, SAGA_STEP_NONE, SAGA_EV_PAYMENT_REFUNDED);
+    expect_ignored(ORDER_CANCELLED, SAGA_STEP_NONE, SAGA_EV_INVENTORY_RELEASED);
+    expect_ignored(ORDER_COMPENSATING, SAGA_STEP_REFUND, SAGA_EV_INVENTORY_ALLOCATED);
+    expect_ignored(ORDER_COMPENSATING, SAGA_STEP_RELEASE, SAGA_EV_PAYMENT_REFUNDED);
+}
+
+static void illegal_events_are_ignored(void **state)
+{
+    (void)state;
+    expect_ignored(ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, SAGA_EV_INVENTORY_ALLOCATED);
+    expect_ignored(ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, SAGA_EV_PAYMENT_REFUNDED);
+    expect_ignored(ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, SAGA_EV_START);
+    expect_ignored(ORDER_CREATED, SAGA_STEP_NONE, SAGA_EV_PAYMENT_SUCCEEDED);
+    expect_ignored(ORDER_INVENTORY_CONFIRMED, SAGA_STEP_NONE, SAGA_EV_STEP_DEADLINE_PASSED);
+    expect_ignored(ORDER_FAILED, SAGA_STEP_NONE, SAGA_EV_STEP_DEADLINE_PASSED);
+}
+
+static void cancel_of_an_ended_order_conflicts(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_FAILED, SAGA_STEP_NONE, ORDER_FAILED, 0);
+    assert_int_equal(saga_decide(&s, SAGA_EV_CANCEL_REQUESTED, &cfg).kind, SAGA_DECISION_CONFLICT);
+    s.state = ORDER_CANCELLED;
+    assert_int_equal(saga_decide(&s, SAGA_EV_CANCEL_REQUESTED, &cfg).kind, SAGA_DECISION_CONFLICT);
+}
+
+static void cancel_while_compensating_changes_nothing(void **state)
+{
+    (void)state;
+    expect_ignored(ORDER_COMPENSATING, SAGA_STEP_REFUND, SAGA_EV_CANCEL_REQUESTED);
+    expect_ignored(ORDER_COMPENSATING, SAGA_STEP_RELEASE, SAGA_EV_CANCEL_REQUESTED);
+}
+
+/* Walks a saga through events, applying each decision. */
+static void feed(saga *s, saga_event ev, int64_t now)
+{
+    saga_decision d = saga_decide(s, ev, &cfg);
+    assert_int_equal(d.kind, SAGA_DECISION_APPLY);
+    saga_apply(s, &d, &cfg, now, CMD_ID);
+}
+
+static void happy_path_reaches_inventory_confirmed(void **state)
+{
+    (void)state;
+    saga s;
+    saga_init(&s, SAGA_ID, ORDER_ID);
+    feed(&s, SAGA_EV_START, 1000);
+    assert_int_equal(s.state, ORDER_PENDING_PAYMENT);
+    assert_int_equal(s.attempts, 1);
+    assert_true(s.deadline_ms == 1000 + 30000);
+    assert_string_equal(s.command_id, CMD_ID);
+    feed(&s, SAGA_EV_PAYMENT_SUCCEEDED, 2000);
+    assert_true(s.payment_captured);
+    assert_int_equal(s.step, SAGA_STEP_INVENTORY);
+    feed(&s, SAGA_EV_INVENTORY_ALLOCATED, 3000);
+    assert_int_equal(s.state, ORDER_INVENTORY_CONFIRMED);
+    assert_true(s.stock_reserved);
+    assert_true(s.deadline_ms == 0);
+    assert_int_equal(s.version, 3);
+}
+
+static void cancel_after_confirmation_releases_then_refunds_then_cancels(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_INVENTORY_CONFIRMED, SAGA_STEP_NONE, ORDER_CREATED, 0);
+    s.payment_captured = s.stock_reserved = true;
+    feed(&s, SAGA_EV_CANCEL_REQUESTED, 1000);
+    assert_int_equal(s.state, ORDER_COMPENSATING);
+    assert_int_equal(s.step, SAGA_STEP_RELEASE);
+    assert_int_equal(s.target, ORDER_CANCELLED);
+    feed(&s, SAGA_EV_INVENTORY_RELEASED, 2000);
+    assert_false(s.stock_reserved);
+    assert_int_equal(s.step, SAGA_STEP_REFUND);
+    feed(&s, SAGA_EV_PAYMENT_REFUNDED, 3000);
+    assert_false(s.payment_captured);
+    assert_int_equal(s.state, ORDER_CANCELLED);
+    assert_int_equal(s.step, SAGA_STEP_NONE);
+}
+
+static void cancel_when_pending_payment_refunds_then_cancels(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, ORDER_CREATED, 1);
+    feed(&s, SAGA_EV_CANCEL_REQUESTED, 1000);
+    assert_int_equal(s.step, SAGA_STEP_REFUND);
+    /* The payment was captured late: honoured, the refund gives it back. */
+    feed(&s, SAGA_EV_PAYMENT_SUCCEEDED, 1500);
+    assert_true(s.payment_captured);
+    assert_int_equal(s.state, ORDER_COMPENSATING);
+    feed(&s, SAGA_EV_PAYMENT_REFUNDED, 2000);
+    assert_int_equal(s.state, ORDER_CANCELLED);
+    assert_false(s.payment_captured);
+}
+
+static void inventory_refused_refunds_then_fails(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_PAYMENT_CONFIRMED, SAGA_STEP_INVENTORY, ORDER_CREATED, 1);
+    feed(&s, SAGA_EV_INVENTORY_FAILED, 1000);
+    assert_int_equal(s.state, ORDER_COMPENSATING);
+    assert_int_equal(s.target, ORDER_FAILED);
+    feed(&s, SAGA_EV_PAYMENT_REFUNDED, 2000);
+    assert_int_equal(s.state, ORDER_FAILED);
+}
+
+static void deadline_retries_with_backoff_then_compensates(void **state)
+{
+    (void)state;
+    saga s;
+    saga_init(&s, SAGA_ID, ORDER_ID);
+    feed(&s, SAGA_EV_START, 0);
+    char first_command[OMS_UUID_LEN + 1];
+    memcpy(first_command, s.command_id, sizeof first_command);
+    int64_t expected_factor[] = {1, 2, 4, 8, 16};
+    for (int attempt = 2; attempt <= cfg.max_attempts; attempt++) {
+        saga_decision d = saga_decide(&s, SAGA_EV_STEP_DEADLINE_PASSED, &cfg);
+        assert_int_equal(d.log_kind, SAGA_LOG_RETRY);
+        assert_false(d.step_changed);
+        saga_apply(&s, &d, &cfg, 100000, "44444444-4444-4444-8444-444444444444");
+        assert_int_equal(s.attempts, attempt);
+        assert_string_equal(s.command_id, first_command); /* same command, resent */
+        assert_true(s.deadline_ms == 100000 + 30000 * expected_factor[attempt - 1]);
+    }
+    saga_decision d = saga_decide(&s, SAGA_EV_STEP_DEADLINE_PASSED, &cfg);
+    assert_int_equal(d.log_kind, SAGA_LOG_TIMEOUT);
+    saga_apply(&s, &d, &cfg, 200000, "55555555-5555-4555-8555-555555555555");
+    assert_int_equal(s.state, ORDER_COMPENSATING);
+    assert_int_equal(s.step, SAGA_STEP_REFUND);
+    assert_int_equal(s.target, ORDER_FAILED);
+    assert_int_equal(s.attempts, 1);
+    assert_string_equal(s.command_id, "55555555-5555-4555-8555-555555555555");
+}
+
+static void backoff_is_capped(void **state)
+{
+    (void)state;
+    assert_true(saga_deadline_for(&cfg, 1, 0) == 30000);
+    assert_true(saga_deadline_for(&cfg, 5, 0) == 30000 * 16);
+    assert_true(saga_deadline_for(&cfg, 500, 0) == 30000 * 16);
+}
+
+static void compensation_deadline_retries_for_ever_and_is_stuck(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_COMPENSATING, SAGA_STEP_REFUND, ORDER_CANCELLED, 1);
+    memcpy(s.command_id, CMD_ID, OMS_UUID_LEN + 1);
+    for (int i = 0; i < 20; i++) {
+        saga_decision d = saga_decide(&s, SAGA_EV_STEP_DEADLINE_PASSED, &cfg);
+        assert_int_equal(d.kind, SAGA_DECISION_APPLY);
+        assert_true(d.actions & SAGA_ACT_SEND_REFUND);
+        saga_apply(&s, &d, &cfg, 1000, NULL);
+    }
+    assert_int_equal(s.state, ORDER_COMPENSATING);
+    assert_int_equal(s.attempts, 21);
+    assert_string_equal(s.command_id, CMD_ID);
+    assert_true(saga_is_stuck(&s, 0));
+}
+
+static void stuck_means_past_deadline_or_compensating(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, ORDER_CREATED, 1);
+    s.deadline_ms = 5000;
+    assert_false(saga_is_stuck(&s, 4000));
+    assert_true(saga_is_stuck(&s, 6000));
+    s.state = ORDER_CANCELLED;
+    assert_false(saga_is_stuck(&s, 6000));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(total_is_exact_in_cents),
+        cmocka_unit_test(total_at_the_largest_order_does_not_overflow),
+        cmocka_unit_test(total_overflow_is_refused),
+        cmocka_unit_test(empty_or_long_customer_id_is_refused),
+        cmocka_unit_test(no_items_or_too_many_items_is_refused),
+        cmocka_unit_test(bad_product_id_names_its_item),
+        cmocka_unit_test(quantity_out_of_range_names_its_item),
+        cmocka_unit_test(unit_price_out_of_range_names_its_item),
+        cmocka_unit_test(status_names_round_trip),
+        cmocka_unit_test(fingerprint_tells_requests_apart),
+        cmocka_unit_test(every_row_decides_as_the_spec_says),
+        cmocka_unit_test(no_row_moves_status_backwards),
+        cmocka_unit_test(duplicate_and_late_replies_are_ignored),
+        cmocka_unit_test(illegal_events_are_ignored),
+        cmocka_unit_test(cancel_of_an_ended_order_conflicts),
+        cmocka_unit_test(cancel_while_compensating_changes_nothing),
+        cmocka_unit_test(happy_path_reaches_inventory_confirmed),
+        cmocka_unit_test(cancel_after_confirmation_releases_then_refunds_then_cancels),
+        cmocka_unit_test(cancel_when_pending_payment_refunds_then_cancels),
+        cmocka_unit_test(inventory_refused_refunds_then_fails),
+        cmocka_unit_test(deadline_retries_with_backoff_then_compensates),
+        cmocka_unit_test(backoff_is_capped),
+        cmocka_unit_test(compensation_deadline_retries_for_ever_and_is_stuck),
+        cmocka_unit_test(stuck_means_past_deadline_or_compensating),
+    };
+    return cmocka_run_group_tests_name("order_domain", tests, NULL, NULL);
+}
