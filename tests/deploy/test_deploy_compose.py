@@ -1,0 +1,115 @@
+"""docker-compose.yml: parses with .env.example as .env, and is the design
+(PostgreSQL 15 with the four databases, Pulsar standalone, the services on
+MESSAGE_BUS=pulsar, only the gateway published, health-gated start order)."""
+import re
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from deploy_helpers import REPO
+
+SERVICES = ["order-service", "inventory-service", "payment-service"]
+PROCESSES = SERVICES + ["api-gateway"]
+
+
+def compose_config(docker_compose, tmp_path, env_text):
+    """`docker-compose config` in a copy of the files it reads, with env_text
+    as the .env (so a developer's own .env never changes the result)."""
+    work = tmp_path / "repo"
+    work.mkdir()
+    shutil.copy(REPO / "docker-compose.yml", work / "docker-compose.yml")
+    shutil.copytree(REPO / "infrastructure", work / "infrastructure")
+    (work / ".env").write_text(env_text)
+    env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(tmp_path)}
+    return subprocess.run([docker_compose, "-f", "docker-compose.yml", "config"], cwd=work, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def volume_targets(service):
+    """target -> (type, source); docker-compose 1.x prints the short form
+    "source:target[:mode]", 2.x the long one."""
+    result = {}
+    for v in service.get("volumes", []):
+        if isinstance(v, str):
+            parts = v.split(":")
+            source, target = parts[0], parts[1]
+            kind = "bind" if source.startswith(("/", ".")) else "volume"
+        else:
+            source, target, kind = v.get("source"), v["target"], v["type"]
+        result[target] = (kind, source)
+    return result
+
+
+@pytest.fixture(scope="module")
+def config(docker_compose, tmp_path_factory):
+    done = compose_config(docker_compose, tmp_path_factory.mktemp("compose"), (REPO / ".env.example").read_text())
+    assert done.returncode == 0, done.stderr
+    return yaml.safe_load(done.stdout)
+
+
+def test_config_parses_with_env_example(config):
+    assert set(config["services"]) == {"postgres", "pulsar"} | set(PROCESSES)
+
+
+def test_a_missing_password_stops_compose(docker_compose, tmp_path):
+    env_text = "\n".join(line for line in (REPO / ".env.example").read_text().splitlines()
+                         if not line.startswith("POSTGRES_PASSWORD="))
+    done = compose_config(docker_compose, tmp_path, env_text)
+    assert done.returncode != 0
+    assert "POSTGRES_PASSWORD" in done.stderr
+
+
+def test_env_example_lists_every_variable_compose_uses():
+    text = (REPO / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", text))
+    listed = {line.split("=", 1)[0] for line in (REPO / ".env.example").read_text().splitlines()
+              if line and not line.startswith("#")}
+    assert used <= listed, f"missing from .env.example: {sorted(used - listed)}"
+    assert listed <= used, f".env.example lists variables compose never uses: {sorted(listed - used)}"
+
+
+def test_postgres_creates_the_four_databases(config):
+    pg = config["services"]["postgres"]
+    assert pg["image"] == "postgres:15"
+    assert pg["environment"]["POSTGRES_MULTIPLE_DATABASES"] == "orders,inventory,payments,bus"
+    mounts = volume_targets(pg)
+    assert mounts["/docker-entrypoint-initdb.d"][1].endswith("infrastructure/postgres/docker-init")
+    script = REPO / "infrastructure/postgres/docker-init/create-multiple-databases.sh"
+    assert script.is_file()
+    assert mounts["/var/lib/postgresql/data"] == ("volume", "postgres-data")
+    assert "healthcheck" in pg
+
+
+def test_pulsar_standalone_with_a_healthcheck(config):
+    pulsar = config["services"]["pulsar"]
+    assert re.fullmatch(r"apachepulsar/pulsar:4\.0\.\d+", pulsar["image"])
+    assert pulsar["command"][:2] == ["bin/pulsar", "standalone"]
+    assert "pulsar-admin" in " ".join(pulsar["healthcheck"]["test"])
+    assert volume_targets(pulsar) == {"/pulsar/data": ("volume", "pulsar-data")}
+
+
+def test_services_use_pulsar_and_wait_for_healthy_dependencies(config):
+    for name in SERVICES:
+        s = config["services"][name]
+        assert s["environment"]["MESSAGE_BUS"] == "pulsar"
+        assert s["depends_on"] == {"postgres": {"condition": "service_healthy"},
+                                   "pulsar": {"condition": "service_healthy"}}
+        assert s["build"]["args"]["SERVICE"] == name
+        assert "ports" not in s, f"{name} must not be published"
+    gw = config["services"]["api-gateway"]
+    assert gw["depends_on"] == {n: {"condition": "service_healthy"} for n in SERVICES}
+    assert gw["build"]["args"]["SERVICE"] == "api-gateway"
+    assert [(p["published"], p["target"]) for p in gw["ports"]] == [(8080, 8080)]
+    for name in ("postgres", "pulsar"):
+        assert "ports" not in config["services"][name]
+
+
+def test_named_volumes(config):
+    assert set(config["volumes"]) == {"postgres-data", "pulsar-data"}
+
+
+def test_each_database_is_used_by_its_service(config):
+    dbs = {name: config["services"][name]["environment"]["POSTGRES_DB"] for name in SERVICES}
+    assert dbs == {"order-service": "orders", "inventory-service": "inventory", "payment-service": "payments"}

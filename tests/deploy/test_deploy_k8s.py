@@ -1,0 +1,285 @@
+"""k8s/: schema validation (kubernetes-validate, strict) and the properties the
+deployment promises (probes, security, scaling, network isolation, images)."""
+import re
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from deploy_helpers import REPO, kubectl_kustomize
+import kustomize
+
+NAMESPACE = "microservices"
+SERVICES = ["order-service", "inventory-service", "payment-service"]
+PROCESSES = ["api-gateway"] + SERVICES
+MANIFEST_FILES = sorted(p for p in (REPO / "k8s").rglob("*.yaml") if p.name != "kustomization.yaml")
+EXPECTED_FILES = {"namespace.yaml", "configmap.yaml", "secrets.yaml", "postgres.yaml", "pulsar.yaml",
+                  "order-service.yaml", "inventory-service.yaml", "payment-service.yaml", "api-gateway.yaml"}
+# The oldest Kubernetes minor a GKE release channel still runs, and the
+# newest the schema package knows.
+K8S_VERSIONS = ["1.33.0", kubernetes_validate.utils.latest_version()]
+
+
+def objects_by(objects, kind):
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def pod_spec(obj):
+    return obj["spec"]["template"]["spec"]
+
+
+def validate(obj, version, where):
+    try:
+        kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.ValidationError as e:
+        pytest.fail(f"{where}: {obj['kind']}/{obj['metadata'].get('name')} invalid for {version}: {e.message} at {list(e.path)}")
+    except kubernetes_validate.SchemaNotFoundError as e:
+        pytest.fail(f"{where}: no schema for {obj['kind']} {obj['apiVersion']} in {version}: {e}")
+
+
+def test_every_expected_manifest_exists():
+    names = {p.name for p in MANIFEST_FILES}
+    assert EXPECTED_FILES <= names, f"missing: {EXPECTED_FILES - names}"
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("path", MANIFEST_FILES, ids=lambda p: str(p.relative_to(REPO)))
+def test_manifest_file_validates(path, version):
+    docs = kustomize.load_yaml_docs(path)
+    assert docs, f"{path} is empty"
+    for obj in docs:
+        validate(obj, version, path.name)
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_kustomize_outputs_validate(base_objects, gke_objects, version):
+    for where, objects in (("k8s/", base_objects), ("k8s/overlays/gke", gke_objects)):
+        assert objects
+        for obj in objects:
+            validate(obj, version, where)
+
+
+@pytest.mark.parametrize("folder", ["k8s", "k8s/overlays/gke"])
+def test_test_kustomize_agrees_with_kubectl(folder):
+    real = kubectl_kustomize(REPO / folder)
+    if real is None:
+        pytest.skip("kubectl not installed: tests/deploy/kustomize.py alone renders k8s/")
+    ours = kustomize.build(REPO / folder)
+    by_key = lambda objs: {kustomize.key(o): o for o in objs}  # noqa: E731
+    assert set(by_key(real)) == set(by_key(ours))
+    for k, obj in by_key(real).items():
+        assert obj == by_key(ours)[k], f"{k} differs between kubectl kustomize and tests/deploy/kustomize.py"
+
+
+def test_everything_in_the_namespace(base_objects):
+    kinds = {o["kind"] for o in base_objects}
+    assert "Namespace" in kinds
+    for obj in base_objects:
+        if obj["kind"] == "Namespace":
+            assert obj["metadata"]["name"] == NAMESPACE
+        else:
+            assert obj["metadata"].get("namespace") == NAMESPACE, kustomize.key(obj)
+
+
+def test_each_process_is_a_hardened_deployment(base_objects):
+    deployments = objects_by(base_objects, "Deployment")
+    assert set(deployments) == set(PROCESSES)
+    for name, d in deployments.items():
+        spec = d["spec"]
+        assert spec["replicas"] == 2, name
+        assert spec["strategy"]["type"] == "RollingUpdate", name
+        assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, name
+        assert spec["selector"]["matchLabels"].items() <= d["spec"]["template"]["metadata"]["labels"].items()
+        pod = pod_spec(d)
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 10001  # the image's user (Dockerfile)
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        (c,) = pod["containers"]
+        sc = c["securityContext"]
+        assert sc["runAsNonRoot"] is True and sc["readOnlyRootFilesystem"] is True
+        assert sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        for kind in ("requests", "limits"):
+            assert {"cpu", "memory"} <= set(c["resources"][kind]), f"{name} {kind}"
+        assert c["readinessProbe"]["httpGet"]["path"] == "/ready"
+        assert c["livenessProbe"]["httpGet"]["path"] == "/health"
+        port_names = {p["name"]: p["containerPort"] for p in c["ports"]}
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            if probe in c:
+                assert c[probe]["httpGet"]["port"] in port_names, f"{name} {probe}"
+        assert c["image"] == f"oms/{name}:latest"
+
+
+def test_data_stores_are_statefulsets_with_volumes_and_headless_services(base_objects):
+    sets = objects_by(base_objects, "StatefulSet")
+    services = objects_by(base_objects, "Service")
+    assert set(sets) == {"postgres", "pulsar"}
+    for name, s in sets.items():
+        assert s["spec"]["serviceName"] == name
+        assert services[name]["spec"]["clusterIP"] == "None", f"{name} Service must be headless"
+        templates = s["spec"]["volumeClaimTemplates"]
+        assert templates, name
+        mounts = {m["name"] for m in pod_spec(s)["containers"][0]["volumeMounts"]}
+        assert {t["metadata"]["name"] for t in templates} <= mounts
+        pod = pod_spec(s)
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["containers"][0]["securityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_postgres_creates_each_database_with_the_compose_script(base_objects):
+    script = (REPO / "infrastructure/postgres/docker-init/create-multiple-databases.sh").read_text()
+    init = objects_by(base_objects, "ConfigMap")["postgres-init"]
+    assert init["data"]["create-multiple-databases.sh"] == script, \
+        "k8s/base/postgres.yaml's postgres-init differs from infrastructure/postgres/docker-init/"
+    pg = pod_spec(objects_by(base_objects, "StatefulSet")["postgres"])
+    env = {e["name"]: e.get("value") for e in pg["containers"][0]["env"]}
+    assert env["POSTGRES_MULTIPLE_DATABASES"].split(",") == ["orders", "inventory", "payments", "bus"]
+    mounts = {m["mountPath"]: m["name"] for m in pg["containers"][0]["volumeMounts"]}
+    volumes = {v["name"]: v for v in pg["volumes"]}
+    assert volumes[mounts["/docker-entrypoint-initdb.d"]]["configMap"]["name"] == "postgres-init"
+
+
+def test_gateway_is_the_only_load_balancer(base_objects):
+    services = objects_by(base_objects, "Service")
+    lbs = [n for n, s in services.items() if s["spec"].get("type") == "LoadBalancer"]
+    assert lbs == ["api-gateway"]
+
+
+def test_pdb_and_hpa_for_each_deployment(base_objects):
+    pdbs = objects_by(base_objects, "PodDisruptionBudget")
+    hpas = objects_by(base_objects, "HorizontalPodAutoscaler")
+    deployments = objects_by(base_objects, "Deployment")
+    for name, d in deployments.items():
+        pdb = pdbs[name]
+        assert pdb["spec"]["selector"]["matchLabels"] == d["spec"]["selector"]["matchLabels"]
+        assert pdb["spec"]["minAvailable"] < d["spec"]["replicas"], "the PDB must allow a drain"
+        hpa = hpas[name]
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        assert hpa["spec"]["minReplicas"] == d["spec"]["replicas"] <= hpa["spec"]["maxReplicas"]
+        for c in pod_spec(d)["containers"]:
+            assert "cpu" in c["resources"]["requests"], "CPU utilisation needs a CPU request"
+
+
+# ---- NetworkPolicy: a small evaluator of the ingress rules used here ----
+
+def labels_match(selector, labels):
+    if selector is None:
+        return False
+    for k, v in selector.get("matchLabels", {}).items():
+        if labels.get(k) != v:
+            return False
+    for expr in selector.get("matchExpressions", []):
+        value = labels.get(expr["key"])
+        op = expr["operator"]
+        if op == "In" and value not in expr["values"]:
+            return False
+        if op == "NotIn" and value in expr["values"]:
+            return False
+        if op == "Exists" and expr["key"] not in labels:
+            return False
+        if op == "DoesNotExist" and expr["key"] in labels:
+            return False
+    return True
+
+
+def peer_allows(peer, source):
+    """source: dict(namespace=..., labels=..., ns_labels=...)."""
+    if "ipBlock" in peer:
+        return source["namespace"] is None
+    ns_sel = peer.get("namespaceSelector")
+    pod_sel = peer.get("podSelector")
+    if ns_sel is None:
+        in_ns = source["namespace"] == NAMESPACE
+    else:
+        in_ns = source["namespace"] is not None and labels_match(ns_sel, source["ns_labels"])
+    if not in_ns:
+        return False
+    return pod_sel is None or labels_match(pod_sel, source["labels"])
+
+
+def allowed(policies, dest_labels, port, source):
+    selecting = [p for p in policies if labels_match(p["spec"]["podSelector"], dest_labels)
+                 and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])]
+    if not selecting:
+        return True
+    for p in selecting:
+        for rule in p["spec"].get("ingress", []):
+            ports = rule.get("ports")
+            if ports and not any(pp.get("port") == port for pp in ports):
+                continue
+            peers = rule.get("from")
+            if not peers or any(peer_allows(peer, source) for peer in peers):
+                return True
+    return False
+
+
+def test_network_policies_isolate_as_designed(base_objects):
+    policies = [o for o in base_objects if o["kind"] == "NetworkPolicy"]
+    pods = {}
+    for o in base_objects:
+        if o["kind"] in ("Deployment", "StatefulSet"):
+            pods[o["metadata"]["name"]] = o["spec"]["template"]["metadata"]["labels"]
+    ns_labels = {"kubernetes.io/metadata.name": NAMESPACE}
+    outside = dict(namespace=None, labels={}, ns_labels={})
+    other_ns = dict(namespace="default", labels={}, ns_labels={"kubernetes.io/metadata.name": "default"})
+    monitoring = dict(namespace="gmp-system", labels={}, ns_labels={"kubernetes.io/metadata.name": "gmp-system"})
+
+    def pod(name):
+        return dict(namespace=NAMESPACE, labels=pods[name], ns_labels=ns_labels)
+
+    # Every pod is covered by the default deny.
+    for name, labels in pods.items():
+        assert allowed(policies, labels, 1, outside) is False, f"{name} open on a random port"
+    assert allowed(policies, pods["api-gateway"], 8080, outside)
+    assert allowed(policies, pods["api-gateway"], 8080, other_ns)
+    for s in SERVICES:
+        assert allowed(policies, pods[s], 8000, pod("api-gateway"))
+        assert allowed(policies, pods[s], 8000, monitoring), "/metrics scrapes"
+        assert not allowed(policies, pods[s], 8000, outside)
+        assert not allowed(policies, pods[s], 8000, other_ns)
+        for other in SERVICES:
+            if other != s:
+                assert not allowed(policies, pods[s], 8000, pod(other)), f"{other} -> {s}"
+        assert allowed(policies, pods["postgres"], 5432, pod(s))
+        assert allowed(policies, pods["pulsar"], 6650, pod(s))
+    for source in (outside, other_ns, pod("api-gateway")):
+        assert not allowed(policies, pods["postgres"], 5432, source)
+        assert not allowed(policies, pods["pulsar"], 6650, source)
+        assert not allowed(policies, pods["pulsar"], 8080, source)
+
+
+def test_secrets_hold_placeholders_only():
+    for obj in kustomize.load_yaml_docs(REPO / "k8s/base/secrets.yaml"):
+        assert obj["kind"] == "Secret"
+        assert "data" not in obj, "base64 data hides what a value is: use stringData placeholders"
+        for k, v in obj["stringData"].items():
+            assert "change-me" in v, f"{obj['metadata']['name']}.{k} is not a placeholder"
+    for path in MANIFEST_FILES:
+        if path.name == "secrets.yaml":
+            continue
+        for obj in kustomize.load_yaml_docs(path):
+            assert obj["kind"] != "Secret", f"{path}: Secrets belong in secrets.yaml"
+
+
+def test_gke_overlay_uses_artifact_registry_and_no_placeholder_secret(gke_objects):
+    assert not [o for o in gke_objects if o["kind"] == "Secret"]
+    images = {}
+    for o in gke_objects:
+        for c in kustomize.containers_of(o):
+            images[o["metadata"]["name"]] = c["image"]
+    for name in PROCESSES:
+        assert re.fullmatch(rf"REGION-docker\.pkg\.dev/PROJECT_ID/REPOSITORY/{name}:[\w.-]+", images[name]), images[name]
+    assert images["postgres"].startswith("postgres:15")
+    assert images["pulsar"].startswith("apachepulsar/pulsar:4.0.")
+
+
+def test_pulsar_and_postgres_versions_match_compose(base_objects):
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    sets = objects_by(base_objects, "StatefulSet")
+    pulsar_image = pod_spec(sets["pulsar"])["containers"][0]["image"]
+    env_example = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines()
+                       if line and not line.startswith("#"))
+    assert pulsar_image == "apachepulsar/pulsar:" + env_example["PULSAR_VERSION"]
+    assert compose["services"]["pulsar"]["image"] == "apachepulsar/pulsar:${PULSAR_VERSION:-%s}" % env_example["PULSAR_VERSION"]
+    assert pod_spec(sets["postgres"])["containers"][0]["image"] == compose["services"]["postgres"]["image"]
