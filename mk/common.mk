@@ -1,12 +1,16 @@
-# mk/common.mk -- compiler settings and the two macros every module.mk uses.
+# mk/common.mk -- compiler settings and the three macros every module.mk uses.
 #
 #   $(eval $(call oms_program,NAME,SOURCES))        -> $(BUILD)/bin/NAME
 #   $(eval $(call oms_test,KIND,NAME,SOURCES))      -> $(BUILD)/tests/KIND/NAME
 #       KIND is unit (no I/O, always run), integration (needs PostgreSQL:
 #       POSTGRES_* in the environment) or pulsar (needs a broker:
 #       PULSAR_HOST/PULSAR_PORT).
-# Programs and tests link the shared libraries (liboms, libpulsar) and every
-# system library; the linker keeps only what is used.
+#   $(eval $(call oms_pure_test,NAME,SOURCES[,LIBS])) -> $(BUILD)/tests/unit/NAME
+#       a unit test linking only SOURCES, cmocka and LIBS (e.g. -luuid): no
+#       liboms, no I/O library, so the build itself proves that the code under
+#       test (a domain, an application over in-memory ports) needs none.
+# Programs and oms_test tests link the shared libraries (liboms, libpulsar)
+# and every system library; the linker keeps only what is used.
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -49,4 +53,11 @@ $(if $(filter unit,$(1)),UNIT_TESTS,$(if $(filter pulsar,$(1)),PULSAR_TESTS,INTE
 $(BUILD)/tests/$(1)/$(2): $(call objs,$(3)) $(OMS_LIBS)
 	@mkdir -p $$(@D)
 	$$(CC) $$(LDFLAGS) -o $$@ $(call objs,$(3)) -Wl,--start-group $(OMS_LIBS) -Wl,--end-group $$(TEST_LDLIBS) $$(LDLIBS)
+endef
+
+define oms_pure_test
+UNIT_TESTS += $(BUILD)/tests/unit/$(1)
+$(BUILD)/tests/unit/$(1): $(call objs,$(2))
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call objs,$(2)) $$(TEST_LDLIBS) $(3)
 endef

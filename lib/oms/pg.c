@@ -300,7 +300,7 @@ bool oms_pg_ping(oms_pg_pool *p, char *why, size_t why_len)
     oms_error_clear(&err);
     PGconn *c = oms_pg_acquire(p, PING_TIMEOUT_MS, &err);
     if (!c) {
-        snprintf(why, why_len, "database %s: %s", p->dbname, err.message);
+        snprintf(why, why_len, "%s", err.message); /* acquire names the database already */
         return false;
     }
     PGresult *r = PQexec(c, "SELECT 1");

@@ -12,20 +12,14 @@ INVENTORY_PG := $(INVENTORY_DIR)/src/adapters/pg_params.c \
 
 $(eval $(call oms_program,inventory-service,$(INVENTORY_CORE) $(INVENTORY_PG) \
 	$(INVENTORY_DIR)/src/adapters/http_api.c $(INVENTORY_DIR)/src/main.c))
-# The domain test links only the domain and lib/oms/err.c: proof that the
-# domain needs no I/O library.
-INVENTORY_DOMAIN_TEST_SRCS := $(INVENTORY_DOMAIN) lib/oms/err.c $(INVENTORY_DIR)/tests/unit/test_inventory_domain.c
-UNIT_TESTS += $(BUILD)/tests/unit/inventory_domain
-$(BUILD)/tests/unit/inventory_domain: $(call objs,$(INVENTORY_DOMAIN_TEST_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
-$(eval $(call oms_test,integration,inventory_pg,$(INVENTORY_CORE) $(INVENTORY_PG) \
-	$(INVENTORY_DIR)/tests/integration/test_inventory_pg.c))
 
-# Application tests over in-memory ports: no I/O library either.
-INVENTORY_APP_TEST_SRCS := $(INVENTORY_CORE) lib/oms/err.c lib/oms/arena.c \
-	$(INVENTORY_DIR)/tests/unit/memory_adapters.c $(INVENTORY_DIR)/tests/unit/test_inventory_application.c
-UNIT_TESTS += $(BUILD)/tests/unit/inventory_application
-$(BUILD)/tests/unit/inventory_application: $(call objs,$(INVENTORY_APP_TEST_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+# The domain needs no I/O library; the application neither, over in-memory ports.
+$(eval $(call oms_pure_test,inventory_domain,$(INVENTORY_DOMAIN) lib/oms/err.c \
+	$(INVENTORY_DIR)/tests/unit/test_inventory_domain.c))
+$(eval $(call oms_pure_test,inventory_application,$(INVENTORY_CORE) lib/oms/err.c lib/oms/arena.c \
+	lib/oms/tests/support/test_tx.c $(INVENTORY_DIR)/tests/unit/memory_adapters.c \
+	$(INVENTORY_DIR)/tests/unit/test_inventory_application.c))
+
+$(eval $(call oms_test,integration,inventory_pg,$(INVENTORY_CORE) $(INVENTORY_PG) \
+	lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_pg.c \
+	$(INVENTORY_DIR)/tests/integration/test_inventory_pg.c))

@@ -15,28 +15,16 @@ $(BUILD)/obj/$(ORDER_DIR)/%.o: CPPFLAGS += -I$(ORDER_DIR)/src
 $(eval $(call oms_program,order-service,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_ADAPTER_SRCS) \
 	$(ORDER_DIR)/src/main.c))
 
-# The domain test links only the domain and the pure lib modules it uses:
-# proof that the domain needs no I/O library.
-ORDER_DOMAIN_TEST_SRCS := $(ORDER_DOMAIN_SRCS) lib/oms/err.c lib/oms/money.c \
-	$(ORDER_DIR)/tests/unit/test_order_domain.c
-UNIT_TESTS += $(BUILD)/tests/unit/order_domain
-$(BUILD)/tests/unit/order_domain: $(call objs,$(ORDER_DOMAIN_TEST_SRCS))
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LDLIBS)
+# The domain needs no I/O library: the test links only the domain and the
+# pure lib modules it uses.
+$(eval $(call oms_pure_test,order_domain,$(ORDER_DOMAIN_SRCS) lib/oms/err.c lib/oms/money.c \
+	$(ORDER_DIR)/tests/unit/test_order_domain.c))
 
-# The application test needs liboms (arena, log, util) but no transport.
-ORDER_APP_TEST_SRCS := $(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_DIR)/tests/unit/memory_adapters.c \
-	$(ORDER_DIR)/tests/unit/test_order_application.c
-UNIT_TESTS += $(BUILD)/tests/unit/order_application
-$(BUILD)/tests/unit/order_application: $(call objs,$(ORDER_APP_TEST_SRCS)) $(BUILD)/lib/liboms.a
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(call objs,$(ORDER_APP_TEST_SRCS)) $(BUILD)/lib/liboms.a $(TEST_LDLIBS) $(LDLIBS)
+# The application over in-memory adapters (liboms for arena, log, util).
+$(eval $(call oms_test,unit,order_application,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) \
+	$(ORDER_DIR)/tests/unit/memory_adapters.c $(ORDER_DIR)/tests/unit/test_order_application.c))
 
 # Against a real PostgreSQL (POSTGRES_*; database TEST_DB, default it_orders).
-ORDER_PG_TEST_SRCS := $(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_PG_SRCS) \
+$(eval $(call oms_test,integration,order_pg,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_PG_SRCS) \
 	$(ORDER_DIR)/src/adapters/deadline_scanner.c $(ORDER_DIR)/src/adapters/bus_consumers.c \
-	$(ORDER_DIR)/src/adapters/http_api.c $(ORDER_DIR)/tests/integration/test_order_pg.c
-INTEGRATION_TESTS += $(BUILD)/tests/integration/order_pg
-$(BUILD)/tests/integration/order_pg: $(call objs,$(ORDER_PG_TEST_SRCS)) $(BUILD)/lib/liboms.a
-	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(call objs,$(ORDER_PG_TEST_SRCS)) $(BUILD)/lib/liboms.a $(TEST_LDLIBS) $(LDLIBS)
+	$(ORDER_DIR)/src/adapters/http_api.c $(ORDER_DIR)/tests/integration/test_order_pg.c))

@@ -9,6 +9,8 @@
  * It prints one JSON line with the counts and POST latency percentiles, and
  * writes the ids of accepted orders (one per line) to --ids-file so that the
  * caller can measure create-to-final latency from the stored timestamps.
+ * In an open loop the latency of a request counts from when it was due, so
+ * that a server which falls behind shows in the percentiles.
  * Requests, bytes and time are all bounded by the arguments. */
 #include <curl/curl.h>
 #include <getopt.h>
@@ -173,8 +175,11 @@ static bool extract_id(const char *json, char out[64])
     return true;
 }
 
+/* `started_s` is when the request was due: now in a closed loop, its slot in
+ * the schedule in an open loop, so that a request that had to wait for a free
+ * slot counts its wait (no coordinated omission). */
 static void start_request(CURLM *multi, request *r, const options *o, char products[16][65], int product_count,
-                          long seq)
+                          long seq, double started_s)
 {
     const char *product = products[seq % product_count];
     snprintf(r->body, sizeof r->body,
@@ -183,7 +188,7 @@ static void start_request(CURLM *multi, request *r, const options *o, char produ
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, r->body);
     r->response_len = 0;
     r->response[0] = '\0';
-    r->started_s = now_s();
+    r->started_s = started_s;
     r->busy = true;
     curl_multi_add_handle(multi, r->easy);
 }
@@ -279,7 +284,7 @@ int main(int argc, char **argv)
                 continue;
             if (o.rate > 0 && t < next_open)
                 break;
-            start_request(multi, &reqs[i], &o, products, product_count, s.sent++);
+            start_request(multi, &reqs[i], &o, products, product_count, s.sent++, o.rate > 0 ? next_open : t);
             if (o.rate > 0)
                 next_open += 1.0 / o.rate;
             if (s.sent >= o.max_requests)

@@ -1,156 +1,47 @@
-/* main.c -- inventory-service: reads its settings, builds the adapters, plugs
- * them into the application's ports, runs until SIGTERM/SIGINT, then stops in
- * reverse order. The only file that knows every concrete adapter. */
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <unistd.h>
-
+/* main.c -- inventory-service: plugs the adapters into the application's
+ * ports; the start/stop sequence around it is lib/oms/service.h. The only
+ * file that knows every concrete adapter. */
 #include "adapters/bus_consumers.h"
 #include "adapters/http_api.h"
 #include "adapters/pg_adapters.h"
 #include "application/inventory_app.h"
-#include "oms/bus.h"
-#include "oms/config.h"
-#include "oms/http.h"
-#include "oms/log.h"
-#include "oms/outbox.h"
-#include "oms/pg.h"
-#include "oms/process.h"
+#include "oms/service.h"
 
-#define SERVICE "inventory-service"
-#define HTTP_GRACE_MS 10000
-#define RELAY_GRACE_MS 5000
-#define MIGRATE_ATTEMPTS 30 /* one a second: the database may still be starting */
-
-typedef struct settings {
-    int port;
-    int http_threads;
-    int pool_size;
-    oms_pg_settings db;
-    const char *migration_dirs[2];
-} settings;
-
-typedef struct service {
-    oms_pg_pool *pool;
-    oms_bus *bus;
-    oms_outbox_relay *relay;
-    oms_http_server *http;
-    inventory_app app;
+typedef struct inventory_service {
+    inventory_app app; /* the HTTP handlers' ctx */
     inventory_consumer consumer;
-} service;
+} inventory_service;
 
-static settings read_settings(void)
+static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
 {
-    settings s = {
-        .port = (int)oms_config_long("PORT", 8002, 1, 65535),
-        .http_threads = (int)oms_config_long("HTTP_THREADS", 16, 1, 256),
-        .pool_size = (int)oms_config_long("DB_POOL_SIZE", 16, 1, 256),
-        .db = oms_pg_settings_from_env(NULL, "POSTGRES_DB", "inventory"),
-    };
-    /* oms_pg_migrate adds the shared outbox/inbox tables itself. */
-    s.migration_dirs[0] = oms_config_str("MIGRATIONS_DIR", "services/inventory-service/migrations");
-    s.migration_dirs[1] = NULL;
-    return s;
-}
-
-/* The server hands handlers and /ready the same ctx, the app; the app lives
- * inside the service, which /ready needs for the pool and the bus. */
-static bool ready(void *ctx, char *why, size_t why_len)
-{
-    service *svc = (service *)((char *)ctx - offsetof(service, app));
-    char detail[200];
-    if (!oms_pg_ping(svc->pool, detail, sizeof detail)) {
-        snprintf(why, why_len, "database: %s", detail);
-        return false;
-    }
-    if (!oms_bus_healthy(svc->bus, detail, sizeof detail)) {
-        snprintf(why, why_len, "broker: %s", detail);
-        return false;
-    }
-    return true;
-}
-
-static int fail(const char *step, const oms_error *err)
-{
-    oms_log(OMS_LOG_ERROR, "start_failed", "step", step, "error", err->message, NULL);
-    return 1;
-}
-
-/* Applies the migrations, waiting (up to MIGRATE_ATTEMPTS seconds) for a
- * database that is not reachable yet; any other failure stops at once. */
-static oms_err migrate(const settings *s, oms_error *err)
-{
-    oms_err rc = oms_pg_migrate(&s->db, s->migration_dirs, err);
-    for (int attempt = 1; rc == OMS_EUNAVAILABLE && attempt < MIGRATE_ATTEMPTS; attempt++) {
-        oms_log(OMS_LOG_WARN, "database_unavailable", "error", err->message, NULL);
-        sleep(1);
-        rc = oms_pg_migrate(&s->db, s->migration_dirs, err);
-    }
-    return rc;
-}
-
-/* Starts everything; on failure returns the step that failed and leaves
- * whatever started in svc for stop_service. */
-static const char *start_service(service *svc, const settings *s, oms_error *err)
-{
-    if (migrate(s, err) != OMS_OK)
-        return "migrate";
-    svc->pool = oms_pg_pool_create("inventory", &s->db, s->pool_size, err);
-    if (!svc->pool)
-        return "database pool";
-    svc->app = (inventory_app){.tx = oms_pg_tx_manager(svc->pool),
+    (void)err;
+    inventory_service *inv = ctx;
+    oms_pg_pool *pool = oms_service_pool(svc);
+    inv->app = (inventory_app){.tx = oms_pg_tx_manager(pool),
                                .products = pg_product_repo(),
                                .reservations = pg_reservation_repo(),
                                .events = outbox_inventory_events()};
-    svc->consumer = (inventory_consumer){.pool = svc->pool, .app = &svc->app};
-    svc->bus = oms_bus_from_env(SERVICE, err);
-    if (!svc->bus)
-        return "message bus";
-    svc->relay = oms_outbox_relay_start(svc->pool, svc->bus, err);
-    if (!svc->relay)
-        return "outbox relay";
-    if (inventory_consumers_subscribe(svc->bus, &svc->consumer, err) != OMS_OK)
-        return "subscribe";
-    if (oms_bus_start(svc->bus, err) != OMS_OK)
-        return "bus start";
-    oms_http_config http = {.port = s->port,
-                            .threads = s->http_threads,
-                            .routes = inventory_http_routes,
-                            .route_count = inventory_http_route_count,
-                            .ctx = &svc->app,
-                            .ready = ready};
-    svc->http = oms_http_server_start(&http, err);
-    return svc->http ? NULL : "http server";
+    inv->consumer = (inventory_consumer){.pool = pool, .app = &inv->app};
+    return OMS_OK;
 }
 
-static void stop_service(service *svc)
+static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
 {
-    if (svc->http)
-        oms_http_server_stop(svc->http, HTTP_GRACE_MS);
-    if (svc->bus)
-        oms_bus_stop(svc->bus);
-    if (svc->relay)
-        oms_outbox_relay_stop(svc->relay, RELAY_GRACE_MS);
-    oms_bus_destroy(svc->bus);
-    oms_pg_pool_destroy(svc->pool);
+    inventory_service *inv = ctx;
+    return inventory_consumers_subscribe(bus, &inv->consumer, err);
 }
 
 int main(void)
 {
-    oms_process_init(SERVICE);
-    settings s = read_settings();
-    service svc = {0};
-    oms_error err;
-    oms_error_clear(&err);
-    const char *failed = start_service(&svc, &s, &err);
-    if (failed) {
-        stop_service(&svc);
-        return fail(failed, &err);
-    }
-    oms_log_num(OMS_LOG_INFO, "started", "port", (double)s.port, NULL);
-    oms_process_wait();
-    stop_service(&svc);
-    oms_log(OMS_LOG_INFO, "stopped", NULL);
-    return 0;
+    static inventory_service inv;
+    const oms_service_def def = {.name = "inventory-service",
+                                 .port = 8002,
+                                 .database = "inventory",
+                                 .routes = inventory_http_routes,
+                                 .route_count = inventory_http_route_count,
+                                 .http_ctx = &inv.app,
+                                 .ctx = &inv,
+                                 .wire = wire,
+                                 .subscribe = subscribe};
+    return oms_service_main(&def);
 }

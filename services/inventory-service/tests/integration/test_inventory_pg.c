@@ -9,16 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 
 #include <cmocka.h>
 
 #include "../../src/adapters/bus_consumers.h"
 #include "../../src/adapters/pg_adapters.h"
 #include "../../src/application/inventory_app.h"
-#include "oms/envelope.h"
 #include "oms/json.h"
 #include "oms/pg.h"
+#include "oms/tests/support/test_pg.h"
+#include "oms/tests/support/test_tx.h"
 #include "oms/util.h"
 
 typedef struct fixture {
@@ -34,21 +34,12 @@ static fixture fx;
 
 static PGresult *query(const char *sql, int n, const char *const *params)
 {
-    oms_error err;
-    PGconn *c = oms_pg_acquire(fx.pool, 5000, &err);
-    assert_non_null(c);
-    PGresult *r = oms_pg_exec(fx.arena, c, sql, n, params, &err);
-    if (!r)
-        fail_msg("%s: %s", sql, err.message);
-    oms_pg_release(fx.pool, c, false);
-    return r;
+    return test_pg_query(fx.pool, fx.arena, sql, n, params);
 }
 
 static int64_t query_int(const char *sql, int n, const char *const *params)
 {
-    PGresult *r = query(sql, n, params);
-    const char *v = oms_pg_value(r, 0, 0);
-    return v ? strtoll(v, NULL, 10) : 0;
+    return test_pg_query_int(fx.pool, fx.arena, sql, n, params);
 }
 
 static void new_order(char id[OMS_UUID_LEN + 1]) { oms_uuid_new(id); }
@@ -74,29 +65,8 @@ static product get(const char *id)
     return p;
 }
 
-/* Runs one message command in its own transaction, as the inbox would,
- * retrying when the database asks (deadlock or serialization). */
-typedef oms_err (*in_tx_fn)(void *args, oms_tx *tx, oms_error *err);
-
-static oms_err run_in_tx(in_tx_fn fn, void *args)
-{
-    for (int attempt = 0; attempt < 20; attempt++) {
-        oms_error err;
-        oms_tx *tx;
-        oms_err rc = oms_tx_begin(fx.app.tx, &tx, &err);
-        if (rc != OMS_OK)
-            return rc;
-        rc = fn(args, tx, &err);
-        if (rc == OMS_OK)
-            rc = oms_tx_commit(fx.app.tx, tx, &err);
-        else
-            oms_tx_rollback(fx.app.tx, tx);
-        if (rc != OMS_EBUSY)
-            return rc;
-    }
-    return OMS_EBUSY;
-}
-
+/* Message commands run in their own transaction, as the inbox would
+ * (test_tx_run, retrying on deadlock or serialization). */
 typedef struct reserve_args {
     oms_arena *arena;
     command_origin origin;
@@ -119,39 +89,24 @@ static oms_err do_release(void *p, oms_tx *tx, oms_error *err)
 static oms_err reserve(const char *order_id, const reservation_line *lines, size_t n)
 {
     reserve_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-1"), .lines = lines, .n = n};
-    return run_in_tx(do_reserve, &a);
+    return test_tx_run(fx.app.tx, do_reserve, &a);
 }
 
 static oms_err release(const char *order_id)
 {
     reserve_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-2")};
-    return run_in_tx(do_release, &a);
+    return test_tx_run(fx.app.tx, do_release, &a);
 }
 
 /* The payload of the last reply of `event_type` queued for the order. */
 static json_t *last_reply(const char *order_id, const char *event_type)
 {
-    const char *params[] = {order_id};
-    PGresult *r = query("SELECT payload FROM outbox WHERE key = $1 ORDER BY id", 1, params);
-    json_t *found = NULL;
-    for (int i = 0; i < PQntuples(r); i++) {
-        oms_envelope env;
-        oms_error err;
-        const char *text = oms_pg_value(r, i, 0);
-        assert_int_equal(oms_envelope_parse(fx.arena, text, strlen(text), &env, &err), OMS_OK);
-        assert_string_equal(env.order_id, order_id);
-        if (strcmp(env.event_type, event_type) == 0)
-            found = env.payload;
-    }
-    if (!found)
-        fail_msg("no %s reply for %s", event_type, order_id);
-    return found;
+    return test_outbox_last(fx.pool, fx.arena, order_id, event_type);
 }
 
 static long replies(const char *order_id)
 {
-    const char *params[] = {order_id};
-    return (long)query_int("SELECT count(*) FROM outbox WHERE key = $1", 1, params);
+    return test_outbox_count(fx.pool, fx.arena, order_id);
 }
 
 /* SPEC invariant 1 for every product: the ledger sums to the stock, and
@@ -177,16 +132,7 @@ static void assert_stock_invariant(void)
 static int setup_all(void **state)
 {
     (void)state;
-    /* TEST_DB, not POSTGRES_DB: the test truncates its tables. */
-    oms_pg_settings s = oms_pg_settings_from_env(NULL, "TEST_DB", "it_inventory");
-    const char *own = getenv("MIGRATIONS_DIR");
-    const char *dirs[] = {own && *own ? own : "services/inventory-service/migrations", NULL};
-    oms_error err;
-    if (oms_pg_migrate(&s, dirs, &err) != OMS_OK) {
-        fprintf(stderr, "migrate: %s\n", err.message);
-        return -1;
-    }
-    fx.pool = oms_pg_pool_create("inventory-test", &s, 16, &err);
+    fx.pool = test_pg_open("it_inventory", "services/inventory-service/migrations", "inventory-test");
     fx.arena = oms_arena_create(0);
     if (!fx.pool || !fx.arena)
         return -1;
@@ -404,18 +350,14 @@ static void *reserve_worker(void *p)
     worker *w = p;
     oms_arena *a = oms_arena_create(0);
     reserve_args args = {.arena = a, .origin = origin_of(w->order, "cmd-c"), .lines = w->lines, .n = w->n};
-    w->rc = run_in_tx(do_reserve, &args);
+    w->rc = test_tx_run(fx.app.tx, do_reserve, &args);
     oms_arena_destroy(a);
     return NULL;
 }
 
 static void run_workers(worker *w, size_t n)
 {
-    pthread_t t[THREADS];
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, reserve_worker, &w[i]), 0);
-    for (size_t i = 0; i < n; i++)
-        pthread_join(t[i], NULL);
+    test_run_threads(reserve_worker, w, n, sizeof *w);
 }
 
 /* Many orders racing for the same two products (named in opposite orders)
@@ -470,18 +412,8 @@ static void same_request_twice_at_once_reserves_once(void **state)
 static oms_bus_disposition deliver(const char *event_id, const char *event_type, const char *order_id,
                                    const char *payload_json)
 {
-    char *text = oms_arena_sprintf(fx.arena,
-                                   "{\"event_id\":\"%s\",\"event_type\":\"%s\",\"saga_id\":\"%s\",\"order_id\":\"%s\","
-                                   "\"occurred_at\":\"2026-11-28T03:00:00.000Z\",\"correlation_id\":\"req-1\","
-                                   "\"payload\":%s}",
-                                   event_id, event_type, order_id, order_id, payload_json);
-    oms_bus_message m = {.topic = "inventory-commands", .subscription = INVENTORY_SUBSCRIPTION, .key = order_id,
-                         .payload = text, .payload_len = strlen(text), .message_id = "test"};
-    char reason[256] = "";
-    oms_arena *a = oms_arena_create(0);
-    oms_bus_disposition d = inventory_on_command(&fx.consumer, &m, a, reason, sizeof reason);
-    oms_arena_destroy(a);
-    return d;
+    return test_deliver(inventory_on_command, &fx.consumer, OMS_TOPIC_INVENTORY_COMMANDS, INVENTORY_SUBSCRIPTION,
+                        event_id, event_type, order_id, payload_json);
 }
 
 /* A message is handled once per event id; a re-sent command (new event id)

@@ -5,38 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The tx handle the application passes around; never dereferenced by it. */
-#define WORLD_OF(x) ((memory_world *)(x)->self)
-#define TX_OF(w) ((oms_tx *)&(w)->working)
-
-static oms_err begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
-{
-    memory_world *w = WORLD_OF(m);
-    if (w->in_tx)
-        return oms_error_set(err, OMS_EINTERNAL, NULL, "nested transaction");
-    w->working = w->committed;
-    w->in_tx = true;
-    *out = TX_OF(w);
-    return OMS_OK;
-}
-
-static oms_err commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
-{
-    (void)err;
-    memory_world *w = WORLD_OF(m);
-    (void)tx;
-    w->committed = w->working;
-    w->in_tx = false;
-    return OMS_OK;
-}
-
-static void rollback(oms_tx_manager *m, oms_tx *tx)
-{
-    (void)tx;
-    WORLD_OF(m)->in_tx = false;
-}
-
-static const oms_tx_manager_ops tx_ops = {.begin = begin, .commit = commit, .rollback = rollback};
+/* Every oms_tx is the working mem_state of the world's memory_tx. */
 
 /* ---- products ---- */
 
@@ -252,10 +221,10 @@ static const inventory_events_ops event_ops = {.allocated = e_allocated, .releas
 void memory_world_init(memory_world *w)
 {
     memset(w, 0, sizeof *w);
-    w->tx = (oms_tx_manager){.ops = &tx_ops, .self = w};
+    memory_tx_init(&w->tx, &w->committed, &w->working, sizeof w->committed);
     w->products = (product_repo){.ops = &product_ops, .self = w};
     w->reservations = (reservation_repo){.ops = &reservation_ops, .self = w};
     w->events = (inventory_events){.ops = &event_ops, .self = w};
-    w->app = (inventory_app){.tx = &w->tx, .products = &w->products, .reservations = &w->reservations,
+    w->app = (inventory_app){.tx = &w->tx.manager, .products = &w->products, .reservations = &w->reservations,
                              .events = &w->events};
 }

@@ -50,26 +50,16 @@ static int64_t stock_of(const char *id)
  * only when the command succeeded. */
 static oms_err reserve(const reservation_line *lines, size_t n)
 {
-    oms_tx *tx;
     oms_error err;
-    assert_int_equal(oms_tx_begin(world.app.tx, &tx, &err), OMS_OK);
-    oms_err rc = inventory_reserve(&world.app, tx, arena, &origin, lines, n, &err);
-    if (rc == OMS_OK)
-        return oms_tx_commit(world.app.tx, tx, &err);
-    oms_tx_rollback(world.app.tx, tx);
-    return rc;
+    oms_tx *tx = test_tx_begin(world.app.tx);
+    return test_tx_end(world.app.tx, tx, inventory_reserve(&world.app, tx, arena, &origin, lines, n, &err));
 }
 
 static oms_err release(void)
 {
-    oms_tx *tx;
     oms_error err;
-    assert_int_equal(oms_tx_begin(world.app.tx, &tx, &err), OMS_OK);
-    oms_err rc = inventory_release(&world.app, tx, arena, &origin, &err);
-    if (rc == OMS_OK)
-        return oms_tx_commit(world.app.tx, tx, &err);
-    oms_tx_rollback(world.app.tx, tx);
-    return rc;
+    oms_tx *tx = test_tx_begin(world.app.tx);
+    return test_tx_end(world.app.tx, tx, inventory_release(&world.app, tx, arena, &origin, &err));
 }
 
 static const mem_event *last_event(void)

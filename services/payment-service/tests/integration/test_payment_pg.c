@@ -9,16 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <pthread.h>
 
 #include <cmocka.h>
 
 #include "../../src/adapters/bus_consumers.h"
 #include "../../src/adapters/pg_adapters.h"
 #include "../../src/application/payment_app.h"
-#include "oms/envelope.h"
 #include "oms/json.h"
 #include "oms/pg.h"
+#include "oms/tests/support/test_pg.h"
+#include "oms/tests/support/test_tx.h"
 #include "oms/util.h"
 
 #define DEFAULT_CREDIT 100000 /* 1000.00 */
@@ -36,21 +36,12 @@ static fixture fx;
 
 static PGresult *query(const char *sql, int n, const char *const *params)
 {
-    oms_error err;
-    PGconn *c = oms_pg_acquire(fx.pool, 5000, &err);
-    assert_non_null(c);
-    PGresult *r = oms_pg_exec(fx.arena, c, sql, n, params, &err);
-    if (!r)
-        fail_msg("%s: %s", sql, err.message);
-    oms_pg_release(fx.pool, c, false);
-    return r;
+    return test_pg_query(fx.pool, fx.arena, sql, n, params);
 }
 
 static int64_t query_int(const char *sql, int n, const char *const *params)
 {
-    PGresult *r = query(sql, n, params);
-    const char *v = oms_pg_value(r, 0, 0);
-    return v ? strtoll(v, NULL, 10) : 0;
+    return test_pg_query_int(fx.pool, fx.arena, sql, n, params);
 }
 
 static command_origin origin_of(const char *order_id, const char *command_id)
@@ -89,36 +80,17 @@ typedef struct command_args {
     int64_t amount_cents;
 } command_args;
 
-typedef oms_err (*in_tx_fn)(command_args *args, oms_tx *tx, oms_error *err);
-
-/* Runs one message command in its own transaction, as the inbox would,
- * retrying when the database asks (deadlock or serialization). */
-static oms_err run_in_tx(in_tx_fn fn, command_args *args)
+/* Message commands run in their own transaction, as the inbox would
+ * (test_tx_run, retrying on deadlock or serialization). */
+static oms_err do_charge(void *args, oms_tx *tx, oms_error *err)
 {
-    for (int attempt = 0; attempt < 20; attempt++) {
-        oms_error err;
-        oms_tx *tx;
-        oms_err rc = oms_tx_begin(fx.app.tx, &tx, &err);
-        if (rc != OMS_OK)
-            return rc;
-        rc = fn(args, tx, &err);
-        if (rc == OMS_OK)
-            rc = oms_tx_commit(fx.app.tx, tx, &err);
-        else
-            oms_tx_rollback(fx.app.tx, tx);
-        if (rc != OMS_EBUSY)
-            return rc;
-    }
-    return OMS_EBUSY;
-}
-
-static oms_err do_charge(command_args *a, oms_tx *tx, oms_error *err)
-{
+    const command_args *a = args;
     return payment_charge(&fx.app, tx, a->arena, &a->origin, a->customer_id, a->amount_cents, err);
 }
 
-static oms_err do_refund(command_args *a, oms_tx *tx, oms_error *err)
+static oms_err do_refund(void *args, oms_tx *tx, oms_error *err)
 {
+    const command_args *a = args;
     return payment_refund(&fx.app, tx, a->arena, &a->origin, a->customer_id, err);
 }
 
@@ -126,38 +98,24 @@ static oms_err charge(const char *order_id, const char *customer, int64_t cents)
 {
     command_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-1"), .customer_id = customer,
                       .amount_cents = cents};
-    return run_in_tx(do_charge, &a);
+    return test_tx_run(fx.app.tx, do_charge, &a);
 }
 
 static oms_err refund(const char *order_id, const char *customer)
 {
     command_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-2"), .customer_id = customer};
-    return run_in_tx(do_refund, &a);
+    return test_tx_run(fx.app.tx, do_refund, &a);
 }
 
 /* The payload of the last reply of `event_type` queued for the order. */
 static json_t *last_reply(const char *order_id, const char *event_type)
 {
-    const char *params[] = {order_id};
-    PGresult *r = query("SELECT payload FROM outbox WHERE key = $1 ORDER BY id", 1, params);
-    json_t *found = NULL;
-    for (int i = 0; i < PQntuples(r); i++) {
-        oms_envelope env;
-        oms_error err;
-        const char *text = oms_pg_value(r, i, 0);
-        assert_int_equal(oms_envelope_parse(fx.arena, text, strlen(text), &env, &err), OMS_OK);
-        if (strcmp(env.event_type, event_type) == 0)
-            found = env.payload;
-    }
-    if (!found)
-        fail_msg("no %s reply for %s", event_type, order_id);
-    return found;
+    return test_outbox_last(fx.pool, fx.arena, order_id, event_type);
 }
 
 static long replies(const char *order_id)
 {
-    const char *params[] = {order_id};
-    return (long)query_int("SELECT count(*) FROM outbox WHERE key = $1", 1, params);
+    return test_outbox_count(fx.pool, fx.arena, order_id);
 }
 
 static int64_t reply_int(json_t *reply, const char *key) { return json_integer_value(json_object_get(reply, key)); }
@@ -184,16 +142,7 @@ static void assert_money_invariant(void)
 static int setup_all(void **state)
 {
     (void)state;
-    /* TEST_DB, not POSTGRES_DB: the test truncates its tables. */
-    oms_pg_settings s = oms_pg_settings_from_env(NULL, "TEST_DB", "it_payments");
-    const char *own = getenv("MIGRATIONS_DIR");
-    const char *dirs[] = {own && *own ? own : "services/payment-service/migrations", NULL};
-    oms_error err;
-    if (oms_pg_migrate(&s, dirs, &err) != OMS_OK) {
-        fprintf(stderr, "migrate: %s\n", err.message);
-        return -1;
-    }
-    fx.pool = oms_pg_pool_create("payments-test", &s, 16, &err);
+    fx.pool = test_pg_open("it_payments", "services/payment-service/migrations", "payments-test");
     fx.arena = oms_arena_create(0);
     if (!fx.pool || !fx.arena)
         return -1;
@@ -362,18 +311,14 @@ static void *charge_worker(void *p)
     oms_arena *a = oms_arena_create(0);
     command_args args = {.arena = a, .origin = origin_of(w->order, "cmd-c"), .customer_id = w->customer,
                          .amount_cents = w->cents};
-    w->rc = run_in_tx(do_charge, &args);
+    w->rc = test_tx_run(fx.app.tx, do_charge, &args);
     oms_arena_destroy(a);
     return NULL;
 }
 
 static void run_workers(worker *w, size_t n)
 {
-    pthread_t t[THREADS];
-    for (size_t i = 0; i < n; i++)
-        assert_int_equal(pthread_create(&t[i], NULL, charge_worker, &w[i]), 0);
-    for (size_t i = 0; i < n; i++)
-        pthread_join(t[i], NULL);
+    test_run_threads(charge_worker, w, n, sizeof *w);
 }
 
 /* Many orders of one customer at once never overdraw: exactly as many are
@@ -442,18 +387,8 @@ static void same_request_at_once_charges_once(void **state)
 static oms_bus_disposition deliver(const char *event_id, const char *event_type, const char *order_id,
                                    const char *payload_json)
 {
-    char *text = oms_arena_sprintf(fx.arena,
-                                   "{\"event_id\":\"%s\",\"event_type\":\"%s\",\"saga_id\":\"%s\",\"order_id\":\"%s\","
-                                   "\"occurred_at\":\"2026-11-28T03:00:00.000Z\",\"correlation_id\":\"req-1\","
-                                   "\"payload\":%s}",
-                                   event_id, event_type, order_id, order_id, payload_json);
-    oms_bus_message m = {.topic = "payment-commands", .subscription = PAYMENT_SUBSCRIPTION, .key = order_id,
-                         .payload = text, .payload_len = strlen(text), .message_id = "test"};
-    char reason[256] = "";
-    oms_arena *a = oms_arena_create(0);
-    oms_bus_disposition d = payment_on_command(&fx.consumer, &m, a, reason, sizeof reason);
-    oms_arena_destroy(a);
-    return d;
+    return test_deliver(payment_on_command, &fx.consumer, OMS_TOPIC_PAYMENT_COMMANDS, PAYMENT_SUBSCRIPTION, event_id,
+                        event_type, order_id, payload_json);
 }
 
 /* A message is handled once per event id; a re-sent command (new event id)

@@ -5,38 +5,8 @@
 #include <string.h>
 
 #define WORLD_OF(x) ((memory_world *)(x)->self)
-/* The tx handle the application passes around; never dereferenced by it. */
-#define TX_OF(w) ((oms_tx *)&(w)->working)
+/* Every oms_tx is the working mem_state of the world's memory_tx. */
 #define STATE(tx) ((mem_state *)(tx))
-
-static oms_err begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
-{
-    memory_world *w = WORLD_OF(m);
-    if (w->in_tx)
-        return oms_error_set(err, OMS_EINTERNAL, NULL, "nested transaction");
-    w->working = w->committed;
-    w->in_tx = true;
-    *out = TX_OF(w);
-    return OMS_OK;
-}
-
-static oms_err commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
-{
-    (void)tx;
-    (void)err;
-    memory_world *w = WORLD_OF(m);
-    w->committed = w->working;
-    w->in_tx = false;
-    return OMS_OK;
-}
-
-static void rollback(oms_tx_manager *m, oms_tx *tx)
-{
-    (void)tx;
-    WORLD_OF(m)->in_tx = false;
-}
-
-static const oms_tx_manager_ops tx_ops = {.begin = begin, .commit = commit, .rollback = rollback};
 
 /* ---- accounts ---- */
 
@@ -203,10 +173,10 @@ static const payment_events_ops event_ops = {.processed = e_processed, .refunded
 void memory_world_init(memory_world *w, int64_t default_credit_cents)
 {
     memset(w, 0, sizeof *w);
-    w->tx = (oms_tx_manager){.ops = &tx_ops, .self = w};
+    memory_tx_init(&w->tx, &w->committed, &w->working, sizeof w->committed);
     w->accounts = (account_repo){.ops = &account_ops, .self = w};
     w->payments = (payment_repo){.ops = &payment_ops, .self = w};
     w->events = (payment_events){.ops = &event_ops, .self = w};
-    w->app = (payment_app){.tx = &w->tx, .accounts = &w->accounts, .payments = &w->payments, .events = &w->events,
-                           .default_credit_cents = default_credit_cents};
+    w->app = (payment_app){.tx = &w->tx.manager, .accounts = &w->accounts, .payments = &w->payments,
+                           .events = &w->events, .default_credit_cents = default_credit_cents};
 }

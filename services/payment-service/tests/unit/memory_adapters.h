@@ -1,13 +1,14 @@
 /* memory_adapters.h -- in-memory adapters of payment-service's ports, for
- * application tests without I/O. A transaction works on a copy of the
- * committed state: commit keeps the copy, rollback drops it, so tests see
- * exactly what a failed command left behind (nothing). Single-threaded. */
+ * application tests without I/O. Transactions are a memory_tx over
+ * mem_state (test_tx.h): a command works on a copy of the committed state,
+ * so tests see exactly what a failed command left behind (nothing). */
 #ifndef PAYMENT_MEMORY_ADAPTERS_H
 #define PAYMENT_MEMORY_ADAPTERS_H
 
 #include <stdbool.h>
 
 #include "../../src/application/payment_app.h"
+#include "oms/tests/support/test_tx.h"
 
 #define MEM_ACCOUNTS 16
 #define MEM_PAYMENTS 16
@@ -60,9 +61,8 @@ typedef struct mem_state {
 typedef struct memory_world {
     mem_state committed;
     mem_state working;
-    bool in_tx;
     bool fail_events; /* the outbox refuses: OMS_EUNAVAILABLE */
-    oms_tx_manager tx;
+    memory_tx tx;
     account_repo accounts;
     payment_repo payments;
     payment_events events;

@@ -50,26 +50,16 @@ static int64_t balance(const char *id)
  * only when the command succeeded. */
 static oms_err charge(const char *customer, int64_t cents)
 {
-    oms_tx *tx;
     oms_error err;
-    assert_int_equal(oms_tx_begin(world.app.tx, &tx, &err), OMS_OK);
-    oms_err rc = payment_charge(&world.app, tx, arena, &origin, customer, cents, &err);
-    if (rc == OMS_OK)
-        return oms_tx_commit(world.app.tx, tx, &err);
-    oms_tx_rollback(world.app.tx, tx);
-    return rc;
+    oms_tx *tx = test_tx_begin(world.app.tx);
+    return test_tx_end(world.app.tx, tx, payment_charge(&world.app, tx, arena, &origin, customer, cents, &err));
 }
 
 static oms_err refund(const char *customer)
 {
-    oms_tx *tx;
     oms_error err;
-    assert_int_equal(oms_tx_begin(world.app.tx, &tx, &err), OMS_OK);
-    oms_err rc = payment_refund(&world.app, tx, arena, &origin, customer, &err);
-    if (rc == OMS_OK)
-        return oms_tx_commit(world.app.tx, tx, &err);
-    oms_tx_rollback(world.app.tx, tx);
-    return rc;
+    oms_tx *tx = test_tx_begin(world.app.tx);
+    return test_tx_end(world.app.tx, tx, payment_refund(&world.app, tx, arena, &origin, customer, &err));
 }
 
 static const mem_event *last_event(void)

@@ -1,0 +1,235 @@
+/* service.c -- the start/stop sequence of service.h. Every part is NULL (or
+ * false) until started, so one stop function serves a clean stop and a start
+ * that failed half-way. */
+#include "service.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "outbox.h"
+#include "process.h"
+
+#define DEFAULT_HTTP_GRACE_MS 10000
+#define DEFAULT_RELAY_GRACE_MS 5000
+#define MIGRATE_ATTEMPTS 30 /* one a second: the database may still be starting (compose, CI) */
+#define MAX_POOLS 4
+#define SERVICE_NAME_MAX 63 /* what a log line keeps of it */
+
+typedef struct service_pool {
+    oms_pg_pool *pool;
+    const char *label; /* names it in a 503 from /ready */
+} service_pool;
+
+struct oms_service {
+    const oms_service_def *def;
+    oms_service_settings settings;
+    char migrations_default[256];
+    service_pool pools[MAX_POOLS]; /* [0] is the write pool */
+    size_t pool_count;
+    oms_bus *bus;
+    bool consuming;
+    oms_outbox_relay *relay;
+    bool own_started;
+    oms_http_server *http;
+};
+
+/* The HTTP server hands /ready the handlers' context, which is the
+ * service's own; /ready finds the runtime here (one service per process). */
+static oms_service the_service;
+
+/* ---- settings ---- */
+
+static bool is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+}
+
+/* SERVICE_NAME goes into every log line: a plain, short name or a stop. */
+static const char *read_service_name(const char *builtin)
+{
+    const char *name = oms_config_str("SERVICE_NAME", builtin);
+    size_t len = strlen(name);
+    bool plain = len <= SERVICE_NAME_MAX;
+    for (size_t i = 0; plain && i < len; i++)
+        plain = is_name_char(name[i]);
+    if (!plain)
+        oms_config_fail("SERVICE_NAME", name, "must be 1 to 63 letters, digits, '.', '_' or '-'");
+    return name;
+}
+
+static void read_common_settings(oms_service *svc)
+{
+    const oms_service_def *def = svc->def;
+    snprintf(svc->migrations_default, sizeof svc->migrations_default, "services/%s/migrations", def->name);
+    svc->settings.port = (int)oms_config_long("PORT", def->port, 1, 65535);
+    svc->settings.http_threads = (int)oms_config_long("HTTP_THREADS", 16, 1, 1024);
+    svc->settings.pool_size = (int)oms_config_long("DB_POOL_SIZE", 16, 1, 1024);
+    svc->settings.db = oms_pg_settings_from_env(NULL, "POSTGRES_DB", def->database);
+    svc->settings.migrations_dir = oms_config_str("MIGRATIONS_DIR", svc->migrations_default);
+}
+
+/* ---- /ready ---- */
+
+static bool service_ready(void *http_ctx, char *why, size_t why_len)
+{
+    (void)http_ctx;
+    oms_service *svc = &the_service;
+    char detail[200];
+    for (size_t i = 0; i < svc->pool_count; i++) {
+        if (!oms_pg_ping(svc->pools[i].pool, detail, sizeof detail)) {
+            snprintf(why, why_len, "%s: %s", svc->pools[i].label, detail);
+            return false;
+        }
+    }
+    if (!oms_bus_healthy(svc->bus, detail, sizeof detail)) {
+        snprintf(why, why_len, "message bus: %s", detail);
+        return false;
+    }
+    return true;
+}
+
+/* ---- start ---- */
+
+/* Applies the migrations, waiting (up to MIGRATE_ATTEMPTS seconds) for a
+ * database that is not reachable yet; any other failure stops at once. */
+static oms_err migrate(const oms_service_settings *s, oms_error *err)
+{
+    const char *dirs[] = {s->migrations_dir, NULL}; /* oms_pg_migrate adds the outbox/inbox tables */
+    oms_err rc = oms_pg_migrate(&s->db, dirs, err);
+    for (int attempt = 1; rc == OMS_EUNAVAILABLE && attempt < MIGRATE_ATTEMPTS; attempt++) {
+        oms_log(OMS_LOG_WARN, "database_unavailable", "error", err->message, NULL);
+        sleep(1);
+        rc = oms_pg_migrate(&s->db, dirs, err);
+    }
+    return rc;
+}
+
+static oms_pg_pool *add_pool(oms_service *svc, const char *name, const oms_pg_settings *s, const char *label,
+                             oms_error *err)
+{
+    if (svc->pool_count == MAX_POOLS) {
+        oms_error_set(err, OMS_EINTERNAL, NULL, "a service has at most %d pools", MAX_POOLS);
+        return NULL;
+    }
+    oms_pg_pool *pool = oms_pg_pool_create(name, s, svc->settings.pool_size, err);
+    if (pool)
+        svc->pools[svc->pool_count++] = (service_pool){.pool = pool, .label = label};
+    return pool;
+}
+
+static oms_err start_http(oms_service *svc, oms_error *err)
+{
+    const oms_http_config http = {.port = svc->settings.port,
+                                  .threads = svc->settings.http_threads,
+                                  .routes = svc->def->routes,
+                                  .route_count = svc->def->route_count,
+                                  .ctx = svc->def->http_ctx,
+                                  .ready = service_ready};
+    svc->http = oms_http_server_start(&http, err);
+    return svc->http ? OMS_OK : err->code;
+}
+
+/* Starts the database side; returns the step that failed, or NULL. */
+static const char *start_storage(oms_service *svc, oms_error *err)
+{
+    const oms_service_def *def = svc->def;
+    if (migrate(&svc->settings, err) != OMS_OK)
+        return "migrate";
+    if (!add_pool(svc, def->pool_name ? def->pool_name : def->database, &svc->settings.db, "database", err))
+        return "database pool";
+    svc->bus = oms_bus_from_env(def->name, err);
+    if (!svc->bus)
+        return "message bus";
+    if (def->wire(def->ctx, svc, err) != OMS_OK)
+        return "wire";
+    svc->relay = oms_outbox_relay_start(oms_service_pool(svc), svc->bus, err);
+    return svc->relay ? NULL : "outbox relay";
+}
+
+/* Starts everything in order; returns the step that failed, or NULL, and
+ * leaves whatever started for stop_service. */
+static const char *start_service(oms_service *svc, oms_error *err)
+{
+    const oms_service_def *def = svc->def;
+    const char *failed = start_storage(svc, err);
+    if (failed)
+        return failed;
+    if (def->subscribe(def->ctx, svc->bus, err) != OMS_OK)
+        return "subscribe";
+    if (oms_bus_start(svc->bus, err) != OMS_OK)
+        return "bus start";
+    svc->consuming = true;
+    if (def->start && def->start(def->ctx, err) != OMS_OK)
+        return "start";
+    svc->own_started = def->start != NULL;
+    return start_http(svc, err) == OMS_OK ? NULL : "http server";
+}
+
+/* ---- stop ---- */
+
+/* Reverse order: no new requests, no new messages, the service's own
+ * threads, then flush what was committed to the outbox while the bus can
+ * still publish. */
+static void stop_service(oms_service *svc)
+{
+    const oms_service_def *def = svc->def;
+    if (svc->http)
+        oms_http_server_stop(svc->http, def->http_grace_ms ? def->http_grace_ms : DEFAULT_HTTP_GRACE_MS);
+    if (svc->consuming)
+        oms_bus_stop(svc->bus);
+    if (svc->own_started)
+        def->stop(def->ctx);
+    if (svc->relay)
+        oms_outbox_relay_stop(svc->relay, def->relay_grace_ms ? def->relay_grace_ms : DEFAULT_RELAY_GRACE_MS);
+    oms_bus_destroy(svc->bus);
+    while (svc->pool_count > 0)
+        oms_pg_pool_destroy(svc->pools[--svc->pool_count].pool);
+}
+
+static int start_failed(const oms_service *svc, const char *step, const oms_error *err)
+{
+    oms_log(OMS_LOG_ERROR, "start_failed", "step", step, "error", err->message, NULL);
+    fprintf(stderr, "%s: cannot start (%s): %s\n", svc->settings.name, step, err->message);
+    return 1;
+}
+
+/* ---- the life ---- */
+
+int oms_service_main(const oms_service_def *def)
+{
+    oms_service *svc = &the_service;
+    *svc = (oms_service){.def = def};
+    oms_config_load_dotenv(".env"); /* before SERVICE_NAME; oms_process_init reads it again, harmlessly */
+    svc->settings.name = read_service_name(def->name);
+    oms_process_init(svc->settings.name);
+    read_common_settings(svc);
+    if (def->read_settings)
+        def->read_settings(def->ctx, &svc->settings);
+    oms_error err;
+    oms_error_clear(&err);
+    const char *failed = start_service(svc, &err);
+    if (failed) {
+        stop_service(svc);
+        return start_failed(svc, failed, &err);
+    }
+    oms_log_num(OMS_LOG_INFO, "started", "port", (double)svc->settings.port, NULL);
+    oms_process_wait();
+    stop_service(svc);
+    oms_log(OMS_LOG_INFO, "stopped", NULL);
+    return 0;
+}
+
+oms_pg_pool *oms_service_pool(oms_service *svc)
+{
+    return svc->pools[0].pool;
+}
+
+oms_pg_pool *oms_service_add_pool(oms_service *svc, const char *name, const oms_pg_settings *s, const char *label,
+                                  oms_error *err)
+{
+    return add_pool(svc, name, s, label, err);
+}

@@ -1,0 +1,90 @@
+/* service.h -- the life of a service process, the same for order-,
+ * inventory- and payment-service: settings, start, run until SIGTERM/SIGINT,
+ * stop in reverse order.
+ *
+ * A service's main() describes itself in an oms_service_def (its built-in
+ * name, defaults, routes and a few hooks for what is its own) and hands it to
+ * oms_service_main, which does, in this order:
+ *   signals and `.env` (oms_process_init, logging under SERVICE_NAME);
+ *   the common settings, then the service's own (hook read_settings);
+ *   migrations, retried while the database is unreachable;
+ *   the write pool; the bus (oms_bus_from_env); hook wire (adapters into the
+ *   application's ports, extra pools); the outbox relay; hook subscribe;
+ *   bus start; hook start (the service's own threads); the HTTP server, whose
+ *   /ready pings every pool and asks the bus;
+ *   oms_process_wait;
+ *   the stop in reverse: HTTP (requests in flight finish), bus consumers,
+ *   hook stop, relay flush, bus, pools (last made, first freed).
+ *
+ * The built-in name, not SERVICE_NAME, names the bus's consumers and
+ * producers; subscriptions and inbox consumer names are the service's own
+ * constants: renaming a deployment changes its logs, never which messages it
+ * receives. One service per process. */
+#ifndef OMS_SERVICE_H
+#define OMS_SERVICE_H
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bus.h"
+#include "err.h"
+#include "http.h"
+#include "pg.h"
+
+/* The settings every service reads (docs/architecture.md, "Settings"). */
+typedef struct oms_service_settings {
+    const char *name;           /* SERVICE_NAME (the built-in name): the name in logs */
+    int port;                   /* PORT (the def's port), 1..65535 */
+    int http_threads;           /* HTTP_THREADS (16), 1..1024 */
+    int pool_size;              /* DB_POOL_SIZE (16), 1..1024, for every pool */
+    oms_pg_settings db;         /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
+    const char *migrations_dir; /* MIGRATIONS_DIR (services/<built-in name>/migrations) */
+} oms_service_settings;
+
+typedef struct oms_service oms_service;
+
+/* What a service is. Every hook gets `ctx`; hooks marked optional may be
+ * NULL. A hook that fails returns the error with err filled, and the service
+ * then stops what had started and exits 1. */
+typedef struct oms_service_def {
+    const char *name;      /* built-in name, e.g. "order-service" */
+    int port;              /* PORT's default (SPEC section 1) */
+    const char *database;  /* POSTGRES_DB's default, e.g. "orders" */
+    const char *pool_name; /* labels the write pool in logs and metrics; NULL: `database` */
+    int http_grace_ms;     /* how long requests in flight may finish at stop; 0: 10000 */
+    int relay_grace_ms;    /* how long the outbox relay may flush at stop; 0: 5000 */
+    const oms_http_route *routes;
+    size_t route_count;
+    void *http_ctx; /* handed to the HTTP handlers */
+    void *ctx;      /* handed to the hooks */
+    /* Optional: reads the service's own settings (exiting 2 on a bad one, as
+     * oms_config does), after the common ones and before anything starts. */
+    void (*read_settings)(void *ctx, const oms_service_settings *common);
+    /* Plugs the adapters into the application's ports; the write pool
+     * (oms_service_pool) and the bus exist; may add pools. */
+    oms_err (*wire)(void *ctx, oms_service *svc, oms_error *err);
+    /* Registers the service's message handlers on `bus` (before it starts). */
+    oms_err (*subscribe)(void *ctx, oms_bus *bus, oms_error *err);
+    /* Optional: starts the service's own threads, once messages flow. */
+    oms_err (*start)(void *ctx, oms_error *err);
+    /* Optional: stops them; called only after start succeeded, after the bus
+     * stopped consuming and before the outbox relay flushes. */
+    void (*stop)(void *ctx);
+} oms_service_def;
+
+/* Runs the service from start to stop: the whole of main() but the service's
+ * own settings and wiring. Returns the exit status: 0 after a clean stop, 1
+ * when a step failed to start (logged as "start_failed" with the step, and
+ * one line on stderr). A bad setting exits 2 with one line naming it. */
+int oms_service_main(const oms_service_def *def);
+
+/* The write pool (POSTGRES_*), for hook wire and later. */
+oms_pg_pool *oms_service_pool(oms_service *svc);
+
+/* Makes one more pool of DB_POOL_SIZE connections over `s` (copied),
+ * checked by /ready under `label` ("read database"; a static string), freed
+ * at stop before the pools made earlier. For hook wire. NULL with err when it
+ * cannot be made. */
+oms_pg_pool *oms_service_add_pool(oms_service *svc, const char *name, const oms_pg_settings *s,
+                                  const char *label, oms_error *err);
+
+#endif

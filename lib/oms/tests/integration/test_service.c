@@ -1,0 +1,263 @@
+/* test_service.c -- oms_service_main against a real PostgreSQL (POSTGRES_*;
+ * databases TEST_DB, default "it_oms_service", and <TEST_DB>_bus): each case
+ * runs a service in a child process, talks to it over HTTP, stops it with
+ * SIGTERM and reads back which hooks ran, in which order, and its exit
+ * status. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "oms/config.h"
+#include "oms/service.h"
+
+static char work_dir[] = "/tmp/oms_service_test_XXXXXX";
+static char events_path[300], log_path[300], err_path[300];
+static int port;
+
+/* ---- the service under test (runs in the child) ---- */
+
+typedef struct test_service {
+    bool fail_start;        /* hook start fails */
+    bool unreachable_pool;  /* wire adds a pool nobody listens for */
+    oms_pg_settings dead_db;
+} test_service;
+
+static void record(const char *event)
+{
+    FILE *f = fopen(events_path, "a");
+    if (f) {
+        fprintf(f, "%s ", event);
+        fclose(f);
+    }
+}
+
+static void hello(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    oms_http_respond_text(req, res, 200, "text/plain", "hello", 5);
+}
+
+static const oms_http_route routes[] = {{"GET", "/hello", hello, "hello"}};
+
+static void read_settings(void *ctx, const oms_service_settings *common)
+{
+    test_service *t = ctx;
+    t->dead_db = common->db;
+    t->dead_db.port = "1";
+    record("read_settings");
+}
+
+static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
+{
+    test_service *t = ctx;
+    record("wire");
+    if (!oms_service_pool(svc))
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "no write pool");
+    if (t->unreachable_pool && !oms_service_add_pool(svc, "dead", &t->dead_db, "read database", err))
+        return err->code;
+    return OMS_OK;
+}
+
+static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
+{
+    (void)ctx;
+    (void)bus;
+    (void)err;
+    record("subscribe");
+    return OMS_OK;
+}
+
+static oms_err start(void *ctx, oms_error *err)
+{
+    test_service *t = ctx;
+    record("start");
+    return t->fail_start ? oms_error_set(err, OMS_EUNAVAILABLE, NULL, "scanner refused") : OMS_OK;
+}
+
+static void stop(void *ctx)
+{
+    (void)ctx;
+    record("stop");
+}
+
+/* Runs the service in a child with stdout/stderr in files; returns its pid. */
+static pid_t spawn(test_service t)
+{
+    remove(events_path);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid > 0)
+        return pid;
+    if (!freopen(log_path, "w", stdout) || !freopen(err_path, "w", stderr))
+        _exit(99);
+    const oms_service_def def = {.name = "test-service", .port = 8000, .database = "unused",
+                                 .routes = routes, .route_count = 1, .ctx = &t,
+                                 .read_settings = read_settings, .wire = wire, .subscribe = subscribe,
+                                 .start = start, .stop = stop};
+    exit(oms_service_main(&def));
+}
+
+static int wait_exit(pid_t pid)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* ---- HTTP ---- */
+
+typedef struct body {
+    char text[512];
+    size_t len;
+} body;
+
+static size_t collect(char *data, size_t size, size_t n, void *p)
+{
+    body *b = p;
+    size_t room = sizeof b->text - 1 - b->len, take = size * n < room ? size * n : room;
+    memcpy(b->text + b->len, data, take);
+    b->len += take;
+    b->text[b->len] = '\0';
+    return size * n;
+}
+
+/* GET path; the status (0 when nothing answers), the body in `b`. */
+static long get(const char *path, body *b)
+{
+    char url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    *b = (body){0};
+    CURL *c = curl_easy_init();
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    long status = 0;
+    if (curl_easy_perform(c) == CURLE_OK)
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(c);
+    return status;
+}
+
+static void wait_until_serving(void)
+{
+    body b;
+    for (int i = 0; i < 300 && get("/health", &b) != 200; i++)
+        usleep(100 * 1000);
+    assert_int_equal(get("/health", &b), 200);
+}
+
+static char *read_file(const char *path, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        buf[fread(buf, 1, len - 1, f)] = '\0';
+        fclose(f);
+    }
+    return buf;
+}
+
+/* ---- tests ---- */
+
+/* A service serves its routes, /health and /ready under its SERVICE_NAME;
+ * SIGTERM stops it cleanly (exit 0) after every hook ran once, in order. */
+static void runs_until_sigterm_and_stops_in_reverse(void **state)
+{
+    (void)state;
+    setenv("SERVICE_NAME", "renamed-service", 1);
+    pid_t pid = spawn((test_service){0});
+    wait_until_serving();
+    body b;
+    assert_int_equal(get("/hello", &b), 200);
+    assert_string_equal(b.text, "hello");
+    assert_int_equal(get("/ready", &b), 200);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid), 0);
+    unsetenv("SERVICE_NAME");
+    char text[8192];
+    assert_string_equal(read_file(events_path, text, sizeof text), "read_settings wire subscribe start stop ");
+    const char *stopped = "\"service\":\"renamed-service\",\"event\":\"stopped\"";
+    assert_non_null(strstr(read_file(log_path, text, sizeof text), stopped));
+}
+
+/* /ready answers 503 naming the pool that cannot be reached. */
+static void ready_names_the_pool_that_is_down(void **state)
+{
+    (void)state;
+    pid_t pid = spawn((test_service){.unreachable_pool = true});
+    wait_until_serving();
+    body b;
+    assert_int_equal(get("/ready", &b), 503);
+    assert_non_null(strstr(b.text, "read database: "));
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid), 0);
+}
+
+/* A step that fails stops what started (not the step itself) and exits 1
+ * with one line on stderr naming the step. */
+static void failed_start_exits_1_naming_the_step(void **state)
+{
+    (void)state;
+    pid_t pid = spawn((test_service){.fail_start = true});
+    assert_int_equal(wait_exit(pid), 1);
+    char text[8192];
+    assert_string_equal(read_file(events_path, text, sizeof text), "read_settings wire subscribe start ");
+    assert_string_equal(read_file(err_path, text, sizeof text),
+                        "test-service: cannot start (start): scanner refused\n");
+}
+
+static int setup_all(void **state)
+{
+    (void)state;
+    if (!mkdtemp(work_dir))
+        return -1;
+    snprintf(events_path, sizeof events_path, "%s/events", work_dir);
+    snprintf(log_path, sizeof log_path, "%s/log", work_dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", work_dir);
+    static char db[64], bus_db[80], port_text[16];
+    snprintf(db, sizeof db, "%s", oms_config_str("TEST_DB", "it_oms_service"));
+    snprintf(bus_db, sizeof bus_db, "%s_bus", db);
+    port = 20000 + (int)(getpid() % 20000);
+    snprintf(port_text, sizeof port_text, "%d", port);
+    setenv("POSTGRES_DB", db, 1);
+    setenv("BUS_POSTGRES_DB", bus_db, 1);
+    setenv("MESSAGE_BUS", "pg", 1);
+    setenv("PORT", port_text, 1);
+    setenv("MIGRATIONS_DIR", work_dir, 1); /* no *.sql of its own: only the outbox/inbox tables */
+    setenv("HTTP_THREADS", "2", 1);
+    setenv("DB_POOL_SIZE", "2", 1);
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+static int teardown_all(void **state)
+{
+    (void)state;
+    remove(events_path);
+    remove(log_path);
+    remove(err_path);
+    rmdir(work_dir);
+    curl_global_cleanup();
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(runs_until_sigterm_and_stops_in_reverse),
+        cmocka_unit_test(ready_names_the_pool_that_is_down),
+        cmocka_unit_test(failed_start_exits_1_naming_the_step),
+    };
+    return cmocka_run_group_tests(tests, setup_all, teardown_all);
+}
