@@ -1,0 +1,430 @@
+/* bus_pulsar.c -- the oms_bus port (oms/bus.h) over the project's Pulsar
+ * client.
+ *
+ * publish: every message goes to persistent://public/default/<topic> with
+ * the key as partition key and ordering key; returns OMS_OK once every
+ * receipt is in. subscribe: per (topic, subscription), consumer_threads
+ * Key_Shared consumers, each with one handler thread: the broker gives one
+ * key to one consumer and that consumer's thread handles its messages in
+ * order, so one key's messages are handled sequentially and in order.
+ * RETRY negatively acknowledges with a delay of retry_base_delay_ms doubling
+ * per redelivery (capped at 30 s); at max_redeliveries, and at once for DEAD,
+ * the message goes to "<topic>-DLQ" and is then acknowledged. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oms/bus.h"
+#include "oms/log.h"
+#include "oms/metrics.h"
+#include "pulsar/internal.h"
+
+#define PUBLISH_TIMEOUT_MS 30000
+#define MAX_RETRY_DELAY_MS 30000
+#define RECEIVE_POLL_MS 200
+
+typedef struct bus_subscription {
+    char topic[256];
+    char subscription[256];
+    char dlq_topic[300];
+    oms_bus_handler handler;
+    void *ctx;
+    struct bus_subscription *next;
+} bus_subscription;
+
+typedef struct bus_worker {
+    struct pulsar_bus *bus;
+    bus_subscription *sub;
+    pulsar_consumer *consumer;
+    pthread_t thread;
+    bool started;
+} bus_worker;
+
+typedef struct topic_producer {
+    char topic[256];
+    pulsar_producer *producer;
+    struct topic_producer *next;
+} topic_producer;
+
+typedef struct pulsar_bus {
+    oms_bus bus;
+    pulsar_client *client;
+    oms_bus_options options;
+    char service_name[128];
+    pthread_mutex_t mu; /* producers, subscriptions */
+    topic_producer *producers;
+    bus_subscription *subscriptions;
+    bus_worker *workers;
+    size_t n_workers;
+    atomic_bool running;
+    bool started;
+    /* Metrics, looked up once. */
+    oms_counter *published;
+    oms_histogram *publish_seconds;
+    oms_counter *handled[3]; /* by disposition */
+    oms_histogram *handle_seconds;
+} pulsar_bus;
+
+static pulsar_bus *self_of(oms_bus *b) { return b->self; }
+
+/* ---- publish */
+static pulsar_producer *producer_for(pulsar_bus *bus, const char *topic, oms_error *err)
+{
+    pthread_mutex_lock(&bus->mu);
+    topic_producer *tp = bus->producers;
+    while (tp && strcmp(tp->topic, topic) != 0)
+        tp = tp->next;
+    pulsar_producer *p = tp ? tp->producer : NULL;
+    if (!tp) {
+        /* Created under the lock: two publishers of a new topic make one producer. */
+        tp = calloc(1, sizeof *tp);
+        /* A full queue (broker away for long) fails the publish at once
+         * rather than blocking the outbox relay; it retries later. */
+        pulsar_producer_options o = {.name_prefix = bus->service_name, .fail_when_full = true};
+        p = tp && strlen(topic) < sizeof tp->topic ? pulsar_producer_create(bus->client, topic, &o, err) : NULL;
+        if (p) {
+            snprintf(tp->topic, sizeof tp->topic, "%s", topic);
+            tp->producer = p;
+            tp->next = bus->producers;
+            bus->producers = tp;
+        } else {
+            free(tp);
+            if (!tp || err->code == OMS_OK)
+                oms_error_set(err, OMS_ENOMEM, "topic", "pulsar: cannot create a producer for %s", topic);
+        }
+    }
+    pthread_mutex_unlock(&bus->mu);
+    return p;
+}
+
+typedef struct publish_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    size_t remaining;
+    oms_err first_error;
+    atomic_int refs;
+} publish_wait;
+
+static void publish_wait_release(publish_wait *w, int n)
+{
+    if (atomic_fetch_sub(&w->refs, n) == n) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cond);
+        free(w);
+    }
+}
+
+static void publish_done(void *ctx, oms_err result, const pulsar_message_id *id)
+{
+    (void)id;
+    publish_wait *w = ctx;
+    pthread_mutex_lock(&w->mu);
+    w->remaining--;
+    if (result != OMS_OK && w->first_error == OMS_OK)
+        w->first_error = result;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+    publish_wait_release(w, 1);
+}
+
+static oms_err bus_publish(oms_bus *b, const oms_bus_outgoing *msgs, size_t n, oms_error *err)
+{
+    pulsar_bus *bus = self_of(b);
+    oms_error local;
+    if (!err)
+        err = &local;
+    oms_error_clear(err);
+    if (n == 0)
+        return OMS_OK;
+    int64_t start = pulsar_now_ms();
+    publish_wait *w = calloc(1, sizeof *w);
+    if (!w)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
+    pthread_mutex_init(&w->mu, NULL);
+    pulsar_cond_init(&w->cond);
+    atomic_init(&w->refs, (int)n + 1);
+    w->remaining = n;
+    oms_err rc = OMS_OK;
+    size_t sent = 0;
+    for (; sent < n && rc == OMS_OK; sent++) {
+        pulsar_producer *p = producer_for(bus, msgs[sent].topic, err);
+        rc = p ? pulsar_producer_send_async(p, msgs[sent].key, msgs[sent].payload, msgs[sent].payload_len, NULL, 0,
+                                            publish_done, w, err)
+               : err->code;
+    }
+    if (rc != OMS_OK) {
+        sent--; /* the failed one was not queued */
+        pthread_mutex_lock(&w->mu);
+        w->remaining -= n - sent;
+        pthread_mutex_unlock(&w->mu);
+        publish_wait_release(w, (int)(n - sent));
+    }
+    int64_t deadline = start + PUBLISH_TIMEOUT_MS;
+    pthread_mutex_lock(&w->mu);
+    while (w->remaining > 0 && pulsar_now_ms() < deadline)
+        pulsar_cond_wait_until(&w->cond, &w->mu, deadline);
+    size_t missing = w->remaining;
+    oms_err failed = w->first_error;
+    pthread_mutex_unlock(&w->mu);
+    publish_wait_release(w, 1);
+    oms_histogram_observe(bus->publish_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
+    if (rc != OMS_OK)
+        return rc;
+    if (missing)
+        return oms_error_set(err, OMS_ETIMEOUT, NULL, "pulsar: %zu of %zu messages without receipt after %d ms",
+                             missing, n, PUBLISH_TIMEOUT_MS);
+    if (failed != OMS_OK)
+        return oms_error_set(err, failed, NULL, "pulsar: a message was not stored");
+    oms_counter_add(bus->published, n);
+    return OMS_OK;
+}
+
+/* ---- consume */
+static int retry_delay_ms(const pulsar_bus *bus, uint32_t redeliveries)
+{
+    int64_t delay = bus->options.retry_base_delay_ms;
+    for (uint32_t i = 0; i < redeliveries && delay < MAX_RETRY_DELAY_MS; i++)
+        delay *= 2;
+    return (int)(delay > MAX_RETRY_DELAY_MS ? MAX_RETRY_DELAY_MS : delay);
+}
+
+static void settle(bus_worker *w, pulsar_message *m, oms_bus_disposition d, const char *reason)
+{
+    pulsar_bus *bus = w->bus;
+    if (d == OMS_BUS_ACK) {
+        pulsar_consumer_ack(w->consumer, m);
+        return;
+    }
+    bool dead = d == OMS_BUS_DEAD || m->redelivery_count >= (uint32_t)bus->options.max_redeliveries;
+    if (dead && pulsar_consumer_dead_letter(w->consumer, m, reason[0] ? reason : "max redeliveries reached") == OMS_OK)
+        return;
+    /* Not dead, or the DLQ could not take it now: try again later. */
+    pulsar_consumer_nack(w->consumer, m, retry_delay_ms(bus, m->redelivery_count));
+}
+
+static void handle_one(bus_worker *w, pulsar_message *m, oms_arena *arena)
+{
+    char message_id[80];
+    snprintf(message_id, sizeof message_id, "%llu:%llu:%d", (unsigned long long)m->id.ledger,
+             (unsigned long long)m->id.entry, m->id.batch_index);
+    oms_bus_message bm = {
+        .topic = w->sub->topic,
+        .subscription = w->sub->subscription,
+        .key = m->key,
+        .payload = m->payload,
+        .payload_len = m->payload_len,
+        .redelivery_count = m->redelivery_count,
+        .message_id = message_id,
+    };
+    char reason[257] = "";
+    int64_t start = pulsar_now_ms();
+    oms_bus_disposition d = w->sub->handler(w->sub->ctx, &bm, arena, reason, sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    oms_histogram_observe(w->bus->handle_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
+    if (d >= OMS_BUS_ACK && d <= OMS_BUS_DEAD)
+        oms_counter_add(w->bus->handled[d], 1);
+    settle(w, m, d, reason);
+    oms_arena_reset(arena);
+}
+
+static void *worker_main(void *arg)
+{
+    bus_worker *w = arg;
+    oms_arena *arena = oms_arena_create(0);
+    while (arena && atomic_load(&w->bus->running)) {
+        pulsar_message *m = NULL;
+        if (pulsar_consumer_receive(w->consumer, RECEIVE_POLL_MS, &m) != OMS_OK)
+            continue;
+        handle_one(w, m, arena);
+        pulsar_message_free(m);
+    }
+    oms_arena_destroy(arena);
+    return NULL;
+}
+
+static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
+                             void *ctx, oms_error *err)
+{
+    pulsar_bus *bus = self_of(b);
+    if (!topic || !subscription || !handler || strlen(topic) >= 256 || strlen(subscription) >= 256)
+        return oms_error_set(err, OMS_EINVAL, "topic", "pulsar: bad subscription");
+    bus_subscription *s = calloc(1, sizeof *s);
+    if (!s)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
+    snprintf(s->topic, sizeof s->topic, "%s", topic);
+    snprintf(s->subscription, sizeof s->subscription, "%s", subscription);
+    snprintf(s->dlq_topic, sizeof s->dlq_topic, "%s-DLQ", topic);
+    s->handler = handler;
+    s->ctx = ctx;
+    pthread_mutex_lock(&bus->mu);
+    bool late = bus->started;
+    if (!late) {
+        s->next = bus->subscriptions;
+        bus->subscriptions = s;
+    }
+    pthread_mutex_unlock(&bus->mu);
+    if (late) {
+        free(s);
+        return oms_error_set(err, OMS_ECONFLICT, NULL, "pulsar: subscribe after start");
+    }
+    return OMS_OK;
+}
+
+static void stop_workers(pulsar_bus *bus)
+{
+    atomic_store(&bus->running, false);
+    for (size_t i = 0; i < bus->n_workers; i++) {
+        if (bus->workers[i].started)
+            pthread_join(bus->workers[i].thread, NULL);
+        bus->workers[i].started = false;
+    }
+    for (size_t i = 0; i < bus->n_workers; i++) {
+        pulsar_consumer_close(bus->workers[i].consumer);
+        bus->workers[i].consumer = NULL;
+    }
+    free(bus->workers);
+    bus->workers = NULL;
+    bus->n_workers = 0;
+}
+
+static oms_err bus_start(oms_bus *b, oms_error *err)
+{
+    pulsar_bus *bus = self_of(b);
+    oms_error local;
+    if (!err)
+        err = &local;
+    oms_error_clear(err);
+    pthread_mutex_lock(&bus->mu);
+    bool again = bus->started;
+    bus->started = true;
+    pthread_mutex_unlock(&bus->mu);
+    if (again)
+        return oms_error_set(err, OMS_ECONFLICT, NULL, "pulsar: bus started twice");
+    size_t n_subs = 0;
+    for (bus_subscription *s = bus->subscriptions; s; s = s->next)
+        n_subs++;
+    size_t threads = (size_t)bus->options.consumer_threads;
+    bus->workers = calloc(n_subs * threads + 1, sizeof *bus->workers);
+    if (!bus->workers)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
+    /* Every consumer first, so a failure starts no handler. */
+    oms_err rc = OMS_OK;
+    for (bus_subscription *s = bus->subscriptions; s && rc == OMS_OK; s = s->next) {
+        for (size_t i = 0; i < threads && rc == OMS_OK; i++) {
+            pulsar_consumer_options o = {.type = PULSAR_KEY_SHARED,
+                                         .max_redeliveries = bus->options.max_redeliveries,
+                                         .dead_letter_topic = s->dlq_topic,
+                                         .name_prefix = bus->service_name};
+            bus_worker *w = &bus->workers[bus->n_workers];
+            w->bus = bus;
+            w->sub = s;
+            w->consumer = pulsar_consumer_create(bus->client, s->topic, s->subscription, &o, err);
+            if (w->consumer)
+                bus->n_workers++;
+            else
+                rc = err->code;
+        }
+    }
+    atomic_store(&bus->running, true);
+    for (size_t i = 0; i < bus->n_workers && rc == OMS_OK; i++) {
+        if (pthread_create(&bus->workers[i].thread, NULL, worker_main, &bus->workers[i]) != 0)
+            rc = oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: cannot start a consumer thread");
+        else
+            bus->workers[i].started = true;
+    }
+    if (rc != OMS_OK)
+        stop_workers(bus);
+    return rc;
+}
+
+static bool bus_healthy(oms_bus *b, char *why, size_t why_len)
+{
+    pulsar_bus *bus = self_of(b);
+    if (!pulsar_client_connected(bus->client)) {
+        snprintf(why, why_len, "pulsar broker not connected");
+        return false;
+    }
+    for (size_t i = 0; i < bus->n_workers; i++) {
+        if (bus->workers[i].consumer && !pulsar_consumer_connected(bus->workers[i].consumer)) {
+            snprintf(why, why_len, "pulsar consumer of %s not attached", bus->workers[i].sub->topic);
+            return false;
+        }
+    }
+    return true;
+}
+
+static void bus_stop(oms_bus *b)
+{
+    stop_workers(self_of(b));
+}
+
+static void bus_destroy(oms_bus *b)
+{
+    pulsar_bus *bus = self_of(b);
+    stop_workers(bus);
+    while (bus->producers) {
+        topic_producer *tp = bus->producers;
+        bus->producers = tp->next;
+        oms_error ignored;
+        pulsar_producer_flush(tp->producer, 5000, &ignored);
+        pulsar_producer_close(tp->producer);
+        free(tp);
+    }
+    while (bus->subscriptions) {
+        bus_subscription *s = bus->subscriptions;
+        bus->subscriptions = s->next;
+        free(s);
+    }
+    pulsar_client_destroy(bus->client);
+    pthread_mutex_destroy(&bus->mu);
+    free(bus);
+}
+
+static const oms_bus_ops pulsar_bus_ops = {
+    .publish = bus_publish,
+    .subscribe = bus_subscribe,
+    .start = bus_start,
+    .healthy = bus_healthy,
+    .stop = bus_stop,
+    .destroy = bus_destroy,
+};
+
+oms_bus *oms_bus_pulsar_create(const char *host, int port, const oms_bus_options *o, oms_error *err)
+{
+    pulsar_bus *bus = calloc(1, sizeof *bus);
+    if (!bus) {
+        oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
+        return NULL;
+    }
+    bus->options = (oms_bus_options){.max_redeliveries = 5, .consumer_threads = 2, .retry_base_delay_ms = 200};
+    if (o) {
+        if (o->max_redeliveries > 0)
+            bus->options.max_redeliveries = o->max_redeliveries;
+        if (o->consumer_threads > 0)
+            bus->options.consumer_threads = o->consumer_threads;
+        if (o->retry_base_delay_ms > 0)
+            bus->options.retry_base_delay_ms = o->retry_base_delay_ms;
+    }
+    snprintf(bus->service_name, sizeof bus->service_name, "%s", o && o->service_name ? o->service_name : "oms");
+    bus->options.service_name = bus->service_name;
+    pthread_mutex_init(&bus->mu, NULL);
+    atomic_init(&bus->running, false);
+    bus->client = pulsar_client_create(host && *host ? host : "localhost", port > 0 ? port : 6650, NULL, err);
+    if (!bus->client) {
+        pthread_mutex_destroy(&bus->mu);
+        free(bus);
+        return NULL;
+    }
+    bus->published = oms_metrics_counter("bus_pulsar_published_total", "Messages published and stored by Pulsar.", NULL);
+    bus->publish_seconds =
+        oms_metrics_histogram("bus_pulsar_publish_seconds", "Publish calls until every receipt came.", NULL);
+    static const char *const dispositions[3] = {"disposition=\"ack\"", "disposition=\"retry\"",
+                                                "disposition=\"dead\""};
+    for (int i = 0; i < 3; i++)
+        bus->handled[i] =
+            oms_metrics_counter("bus_pulsar_handled_total", "Messages handled, by disposition.", dispositions[i]);
+    bus->handle_seconds = oms_metrics_histogram("bus_pulsar_handle_seconds", "Handler duration.", NULL);
+    bus->bus.ops = &pulsar_bus_ops;
+    bus->bus.self = bus;
+    return &bus->bus;
+}

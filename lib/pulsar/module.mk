@@ -1,0 +1,32 @@
+# lib/pulsar -- the Pulsar client and the pulsar bus transport.
+#
+# pulsar_api.proto is compiled by protoc-c into $(BUILD)/gen/pulsar/; the
+# sources include "pulsar/pulsar_api.pb-c.h" (-I$(BUILD)/gen is in CPPFLAGS).
+PULSAR_GEN_DIR := $(BUILD)/gen/pulsar
+PULSAR_GEN_C := $(PULSAR_GEN_DIR)/pulsar_api.pb-c.c
+PULSAR_GEN_H := $(PULSAR_GEN_DIR)/pulsar_api.pb-c.h
+
+$(PULSAR_GEN_C) $(PULSAR_GEN_H) &: lib/pulsar/pulsar_api.proto
+	@mkdir -p $(PULSAR_GEN_DIR)
+	protoc-c --c_out=$(PULSAR_GEN_DIR) --proto_path=lib/pulsar $<
+
+PULSAR_SRCS := $(wildcard lib/pulsar/*.c)
+PULSAR_TOOL_SRCS := lib/pulsar/tools/pulsar_tool.c
+PULSAR_TEST_SRCS := $(wildcard lib/pulsar/tests/unit/*.c lib/pulsar/tests/pulsar/*.c)
+PULSAR_OBJS := $(call objs,$(PULSAR_SRCS) $(PULSAR_GEN_C))
+
+# Every object of this module needs the generated header before it compiles
+# (after the first build, the .d files track it precisely).
+$(call objs,$(PULSAR_SRCS) $(PULSAR_TOOL_SRCS) $(PULSAR_TEST_SRCS)): | $(PULSAR_GEN_H)
+
+$(BUILD)/lib/libpulsar.a: $(PULSAR_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(eval $(call oms_program,oms-pulsar,$(PULSAR_TOOL_SRCS)))
+
+$(eval $(call oms_test,unit,pulsar_frame,lib/pulsar/tests/unit/test_pulsar_frame.c))
+$(eval $(call oms_test,pulsar,pulsar_broker,lib/pulsar/tests/pulsar/test_pulsar_broker.c \
+	lib/pulsar/tests/pulsar/broker_util.c))
+$(eval $(call oms_test,pulsar,pulsar_bus,lib/pulsar/tests/pulsar/test_pulsar_bus.c \
+	lib/pulsar/tests/pulsar/broker_util.c))
