@@ -1,0 +1,249 @@
+#!/usr/bin/env bash
+# scripts/test.sh -- every test suite, in order (make test; CI runs it).
+#
+# Each suite runs even when an earlier one failed (when part of the build
+# failed, the tests that did build still run; a missing binary is a failure);
+# the run ends with a table (suite, result, seconds), a line
+# "N passed, N failed", and a non-zero exit status when anything failed.
+# Whatever it started (PostgreSQL, the four processes, Pulsar) is stopped on
+# the way out, also after a failure or Ctrl-C.
+#
+# Adding a suite: one `suite NAME COMMAND...` line in main() (a function below
+# or any script, e.g. `suite chaos-short scripts/chaos.sh --short`).
+# TEST_SUITES="build unit" runs only the suites named (the later suites use the
+# binaries of the build suite and the .venv of python-env as they are).
+#
+# The test run uses its own ports and state, so it can run beside `make up`:
+#   OMS_RUN_DIR=.run/test, PostgreSQL 55433, gateway 18080, services 18001-18003,
+#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, admin 8081).
+set -uo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO" || exit 1
+
+export OMS_RUN_DIR="$REPO/.run/test"
+export PG_PORT=55433
+export GATEWAY_PORT=18080 ORDER_PORT=18001 INVENTORY_PORT=18002 PAYMENT_PORT=18003
+export BIN_DIR="$REPO/build/asan/bin"
+export OMS_SKIP_BUILD=1
+export PULSAR_DIR="$OMS_RUN_DIR/pulsar"
+export PULSAR_HOST=127.0.0.1 PULSAR_PORT=6650
+export SAGA_STEP_TIMEOUT_S="${SAGA_STEP_TIMEOUT_S:-5}"
+export LOG_LEVEL="${LOG_LEVEL:-info}"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+# What the pytest suites read (tests/blackbox/conftest.py).
+export BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
+export ORDER_URL="http://127.0.0.1:$ORDER_PORT"
+export INVENTORY_URL="http://127.0.0.1:$INVENTORY_PORT"
+export PAYMENT_URL="http://127.0.0.1:$PAYMENT_PORT"
+
+PG_SH="$REPO/infrastructure/postgres/pg.sh"
+PULSAR_SH="$REPO/infrastructure/pulsar/pulsar.sh"
+OMS_SH="$REPO/scripts/oms.sh"
+VENV="$REPO/.venv"
+PYTEST=("$VENV/bin/python" -m pytest -q -ra --durations=5 -p no:cacheprovider)
+
+RESULTS=()
+PASSED=0
+FAILED=0
+SKIPPED=0
+VENV_OK=0
+PULSAR_STARTED=0
+
+# suite NAME COMMAND...: runs COMMAND, records PASS/FAIL (exit 77 = SKIP) and
+# its seconds.
+suite() {
+    local name="$1" started=$SECONDS status result
+    shift
+    if [ -n "${TEST_SUITES:-}" ] && [[ " $TEST_SUITES " != *" $name "* ]]; then
+        return 0
+    fi
+    echo
+    echo "=================== $name ==================="
+    "$@"
+    status=$?
+    case "$status" in
+        0) result=PASS; PASSED=$((PASSED + 1)) ;;
+        77) result=SKIP; SKIPPED=$((SKIPPED + 1)) ;;
+        *) result="FAIL ($status)"; FAILED=$((FAILED + 1)) ;;
+    esac
+    echo "=== $name: $result"
+    RESULTS+=("$(printf '%-22s %-10s %6d' "$name" "$result" $((SECONDS - started)))")
+}
+
+note() { echo "test: $*"; }
+
+needs_venv() {
+    [ "$VENV_OK" = 1 ] && return 0
+    note "not run: the Python environment could not be made"
+    return 1
+}
+
+# Runs each binary of a Makefile list (UNIT_TESTS, ...); fails when the list is
+# empty, a binary is missing, or one fails.
+run_binaries() {
+    local list="$1" failures=0 binaries binary
+    binaries="$(make -s SANITIZE=1 "print-$list")" || return 1
+    if [ -z "$binaries" ]; then
+        note "no $list in the Makefile"
+        return 1
+    fi
+    for binary in $binaries; do
+        echo "--- $binary"
+        if [ ! -x "$binary" ]; then
+            note "missing: $binary (did not build)"
+            failures=$((failures + 1))
+        elif ! "$binary"; then
+            note "FAILED: $binary"
+            failures=$((failures + 1))
+        fi
+    done
+    [ "$failures" -eq 0 ]
+}
+
+# pytest, with "no tests collected" (exit 5) counted as a failure.
+run_pytest() {
+    needs_venv || return 1
+    "${PYTEST[@]}" "$@"
+}
+
+suite_build() {
+    local status=0
+    make -k -j2 SANITIZE=1 tests programs || status=1
+    make -k -j2 programs || status=1
+    return "$status"
+}
+
+suite_unit() {
+    run_binaries UNIT_TESTS
+}
+
+suite_integration() {
+    "$PG_SH" destroy >/dev/null
+    "$PG_SH" start || return 1
+    POSTGRES_HOST=127.0.0.1 POSTGRES_PORT="$PG_PORT" POSTGRES_USER=postgres \
+        run_binaries INTEGRATION_TESTS
+    local status=$?
+    "$PG_SH" stop
+    return "$status"
+}
+
+suite_venv() {
+    local stamp="$VENV/.requirements.sha1" sum
+    sum="$(cat tests/requirements*.txt | sha1sum | cut -d' ' -f1)"
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$sum" ]; then
+        note "$VENV is up to date"
+    else
+        local requirements=(-r tests/requirements.txt) extra
+        for extra in tests/requirements-pulsar.txt tests/requirements-deploy.txt; do
+            [ -f "$extra" ] && requirements+=(-r "$extra")
+        done
+        python3 -m venv "$VENV" || return 1
+        "$VENV/bin/pip" install -q --disable-pip-version-check "${requirements[@]}" || return 1
+        echo "$sum" >"$stamp"
+    fi
+    VENV_OK=1
+}
+
+# The black-box suite against the whole system (asan build) on MESSAGE_BUS=$1.
+suite_blackbox() {
+    needs_venv || return 1
+    local bus="$1" status
+    # A fresh cluster: integration tests may have left their own tables behind.
+    [ "$bus" = pg ] && "$PG_SH" destroy >/dev/null
+    rm -rf "$OMS_RUN_DIR/logs" "$OMS_RUN_DIR/logs-$bus"
+    if ! MESSAGE_BUS="$bus" "$OMS_SH" up; then
+        show_logs
+        MESSAGE_BUS="$bus" "$OMS_SH" down
+        return 1
+    fi
+    MESSAGE_BUS="$bus" run_pytest tests/blackbox
+    status=$?
+    [ "$status" -ne 0 ] && show_logs
+    MESSAGE_BUS="$bus" "$OMS_SH" down || status=1
+    if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$OMS_RUN_DIR"/logs/*.log 2>/dev/null; then
+        note "a sanitizer reported errors in the logs above ($OMS_RUN_DIR/logs)"
+        status=1
+    fi
+    # Keep this run's logs apart from the next one's.
+    mkdir -p "$OMS_RUN_DIR/logs-$bus"
+    mv "$OMS_RUN_DIR"/logs/*.log "$OMS_RUN_DIR/logs-$bus/" 2>/dev/null
+    return "$status"
+}
+
+# The last lines of each process's log, to see why a black-box test failed.
+show_logs() {
+    local log
+    for log in "$OMS_RUN_DIR"/logs/*.log; do
+        [ -f "$log" ] || continue
+        echo "--- last lines of $log"
+        tail -n 40 "$log"
+    done
+}
+
+suite_pulsar() {
+    if [ ! -x "$PULSAR_SH" ]; then
+        note "$PULSAR_SH is missing"
+        return 1
+    fi
+    "$PULSAR_SH" start || return 1
+    PULSAR_STARTED=1
+    local status=0
+    run_binaries PULSAR_TESTS || status=1
+    if [ -d tests/pulsar_interop ]; then
+        run_pytest tests/pulsar_interop || status=1
+    fi
+    suite_blackbox pulsar || status=1
+    "$PULSAR_SH" stop || status=1
+    PULSAR_STARTED=0
+    return "$status"
+}
+
+suite_deploy() {
+    if [ ! -d tests/deploy ]; then
+        note "no tests/deploy"
+        return 77
+    fi
+    run_pytest tests/deploy
+}
+
+cleanup() {
+    "$OMS_SH" down >/dev/null 2>&1
+    "$PG_SH" stop >/dev/null 2>&1
+    [ "$PULSAR_STARTED" = 1 ] && "$PULSAR_SH" stop >/dev/null 2>&1
+    return 0
+}
+
+summary() {
+    echo
+    echo "=================== summary ==================="
+    printf '%-22s %-10s %6s\n' suite result seconds
+    local line
+    for line in "${RESULTS[@]}"; do echo "$line"; done
+    printf '%-22s %-10s %6d\n' total "" "$SECONDS"
+    [ "$SKIPPED" -gt 0 ] && echo "$SKIPPED skipped"
+    echo "$PASSED passed, $FAILED failed"
+}
+
+main() {
+    trap cleanup EXIT
+    trap 'cleanup; exit 130' INT TERM
+    mkdir -p "$OMS_RUN_DIR"
+    # Suites left out by TEST_SUITES are taken as done by the caller.
+    if [ -n "${TEST_SUITES:-}" ]; then
+        [[ " $TEST_SUITES " == *" python-env "* ]] || VENV_OK=1
+    fi
+    suite deps scripts/deps.sh --test
+    suite build suite_build
+    suite unit suite_unit
+    suite integration suite_integration
+    suite python-env suite_venv
+    suite blackbox suite_blackbox pg
+    suite pulsar suite_pulsar
+    suite deploy suite_deploy
+    summary
+    [ "$FAILED" -eq 0 ]
+}
+
+main "$@"
