@@ -136,7 +136,8 @@ suite_venv() {
         note "$VENV is up to date"
     else
         local requirements=(-r tests/requirements.txt) extra
-        for extra in tests/requirements-pulsar.txt tests/requirements-deploy.txt; do
+        for extra in tests/requirements-pulsar.txt tests/requirements-deploy.txt \
+            tests/requirements-schema.txt tests/requirements-chaos.txt; do
             [ -f "$extra" ] && requirements+=(-r "$extra")
         done
         python3 -m venv "$VENV" || return 1
@@ -160,6 +161,11 @@ suite_blackbox() {
     fi
     MESSAGE_BUS="$bus" run_pytest tests/blackbox
     status=$?
+    # The OpenAPI document against the running gateway (schemathesis): once,
+    # on the embedded default.
+    if [ "$bus" = pg ] && [ -d tests/api_schema ]; then
+        run_pytest tests/api_schema || status=1
+    fi
     [ "$status" -ne 0 ] && show_logs
     MESSAGE_BUS="$bus" "$OMS_SH" down || status=1
     if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$OMS_RUN_DIR"/logs/*.log 2>/dev/null; then
@@ -242,6 +248,7 @@ main() {
     suite blackbox suite_blackbox pg
     suite pulsar suite_pulsar
     suite deploy suite_deploy
+    suite fuzz-short scripts/fuzz.sh --short
     summary
     [ "$FAILED" -eq 0 ]
 }

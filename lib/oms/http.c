@@ -147,11 +147,38 @@ void oms_http_respond_json(oms_http_request *req, oms_http_response *res, int st
     res->body_len = len;
 }
 
+/* Whether s is valid UTF-8, as jansson judges it (JSON strings must be). */
+static bool is_utf8(const char *s)
+{
+    json_t *probe = json_string(s);
+    bool valid = probe != NULL;
+    json_decref(probe);
+    return valid;
+}
+
+/* A JSON string of s; bytes of an invalid UTF-8 sequence (a client's path
+ * segment echoed in a message, a message cut in the middle of a character)
+ * become '?', so an error body can always be written. */
+static json_t *error_text(oms_arena *a, const char *s)
+{
+    json_t *v = json_string(s);
+    if (v)
+        return v;
+    char *copy = oms_arena_strdup(a, s);
+    if (!copy)
+        return NULL;
+    for (char *p = copy; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    return json_string(copy);
+}
+
 void oms_http_respond_error(oms_http_request *req, oms_http_response *res, int status, const char *code,
                             const char *message, const char *field)
 {
-    json_t *inner = json_pack("{s:s, s:s, s:o}", "code", code ? code : "internal", "message", message ? message : "",
-                              "field", (field && *field) ? json_string(field) : json_null());
+    json_t *field_value = (field && *field) ? error_text(req->arena, field) : json_null();
+    json_t *inner = json_pack("{s:s, s:o, s:o}", "code", code ? code : "internal", "message",
+                              error_text(req->arena, message ? message : ""), "field", field_value);
     json_t *doc = inner ? json_pack("{s:o}", "error", inner) : NULL;
     if (!doc) {
         respond_out_of_memory(res);
@@ -341,6 +368,11 @@ static void dispatch(oms_http_server *srv, request_state *st)
     }
     if (serve_builtin(srv, st))
         return;
+    if (!is_utf8(req->path)) {
+        st->route_name = "invalid_path";
+        oms_http_respond_error(req, res, 400, "invalid_path", "the path must be valid UTF-8", NULL);
+        return;
+    }
     if (srv->cfg.admit && !srv->cfg.admit(srv->cfg.ctx, req, res)) {
         st->route_name = "admission";
         return;

@@ -216,6 +216,36 @@ json_t *oms_json_money_value(int64_t cents)
 }
 
 /* Copies `s` into the arena, replacing each "\"<marker><cents>\"" by the decimal. */
+/* Whether the marker found at `hit` is a whole money value that
+ * oms_json_money_value wrote: `"<marker><digits>"` standing where a value
+ * stands in compact JSON (after ':', '[' or ',', or alone), and not an
+ * object key. A client's string that happens to hold the marker text (it
+ * would have to guess the per-process random part) is copied as it is. On
+ * success *cents and *after (the byte past the closing quote) are set. */
+static bool is_money_value(const char *s, const char *hit, const char *end, long long *cents, const char **after)
+{
+    if (hit - s < 1 || hit[-1] != '"')
+        return false;
+    const char *open = hit - 1;
+    if (open > s && open[-1] != ':' && open[-1] != '[' && open[-1] != ',')
+        return false;
+    const char *digits = hit + money_marker_len;
+    const char *p = digits + (digits < end && *digits == '-');
+    const char *first_digit = p;
+    while (p < end && *p >= '0' && *p <= '9')
+        p++;
+    if (p == first_digit || p - first_digit > 19 || p >= end || *p != '"')
+        return false;
+    if (p + 1 < end && p[1] == ':')
+        return false;
+    char *num_end = NULL;
+    *cents = strtoll(digits, &num_end, 10);
+    if (num_end != p)
+        return false;
+    *after = p + 1;
+    return true;
+}
+
 static char *replace_markers(oms_arena *a, const char *s, size_t len, size_t *len_out)
 {
     /* A decimal is never longer than its quoted marker string, so len + 1 fits. */
@@ -227,32 +257,30 @@ static char *replace_markers(oms_arena *a, const char *s, size_t len, size_t *le
     const char *end = s + len;
     while (p < end) {
         const char *hit = money_marker_len ? strstr(p, money_marker) : NULL;
-        if (!hit || hit == s || hit[-1] != '"') {
-            if (!hit) {
-                memcpy(out + o, p, (size_t)(end - p));
-                o += (size_t)(end - p);
-                break;
-            }
+        long long cents = 0;
+        const char *after = NULL;
+        if (!hit) {
+            memcpy(out + o, p, (size_t)(end - p));
+            o += (size_t)(end - p);
+            break;
+        }
+        if (!is_money_value(s, hit, end, &cents, &after)) {
             size_t n = (size_t)(hit - p) + 1;
             memcpy(out + o, p, n);
             o += n;
             p += n;
             continue;
         }
-        /* Copy up to (not including) the opening quote. */
+        /* Copy up to (not including) the opening quote, then the decimal. */
         size_t n = (size_t)(hit - 1 - p);
         memcpy(out + o, p, n);
         o += n;
-        char *num_end = NULL;
-        long long cents = strtoll(hit + money_marker_len, &num_end, 10);
-        if (!num_end || *num_end != '"')
-            return NULL; /* cannot happen: we wrote it */
         char decimal[OMS_MONEY_TEXT_MAX];
         oms_money_format((int64_t)cents, decimal);
         size_t dn = strlen(decimal);
         memcpy(out + o, decimal, dn);
         o += dn;
-        p = num_end + 1;
+        p = after;
     }
     out[o] = '\0';
     if (len_out)

@@ -240,9 +240,9 @@ oms_err pulsar_batch_parse(const uint8_t *payload, size_t len, size_t count, con
             }
         }
         if (rc != OMS_OK) {
-            if (items[i].meta)
-                pulsar__single_message_metadata__free_unpacked(items[i].meta, NULL);
-            pulsar_batch_free(items, i);
+            /* Free this item too, and leave every entry NULL so that a caller
+             * calling pulsar_batch_free again frees nothing twice. */
+            pulsar_batch_free(items, i + 1);
             return rc;
         }
     }

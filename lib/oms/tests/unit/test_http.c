@@ -243,6 +243,16 @@ static void an_unknown_path_is_404_with_the_error_body(void **state)
     assert_int_equal(r.status, 404);
 }
 
+/* A path that decodes to bytes that are not UTF-8 can never name anything,
+ * and must not reach a handler that would echo it into an error body. */
+static void a_path_that_is_not_utf8_is_400(void **state)
+{
+    (void)state;
+    call("GET", "/orders/%ff%fe", NULL, NULL, 0);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(r.body, "\"invalid_path\""));
+}
+
 static void a_known_path_with_another_method_is_405_with_allow(void **state)
 {
     (void)state;
@@ -455,6 +465,7 @@ int main(void)
         cmocka_unit_test(ready_answers_503_with_the_reason_when_a_dependency_is_down),
         cmocka_unit_test(a_route_captures_its_parameter_and_writes_exact_money),
         cmocka_unit_test(an_unknown_path_is_404_with_the_error_body),
+        cmocka_unit_test(a_path_that_is_not_utf8_is_400),
         cmocka_unit_test(a_known_path_with_another_method_is_405_with_allow),
         cmocka_unit_test(a_body_over_64_kib_is_413_and_exactly_64_kib_is_accepted),
         cmocka_unit_test(a_chunked_body_growing_over_64_kib_is_413),

@@ -156,11 +156,33 @@ static void integers_are_range_checked_and_reals_refused(void **state)
     assert_string_equal(err.field, "items[1].quantity");
 }
 
+/* Text that merely looks like a money marker (a client's string, a key) is
+ * written as the string it is, never turned into a number or refused. */
+static void strings_that_look_like_money_markers_stay_strings(void **state)
+{
+    (void)state;
+    oms_arena *a = arena;
+    json_t *money = oms_json_money_value(5);
+    const char *marker_and_cents = json_string_value(money);
+    char *lookalike = oms_arena_sprintf(a, "%.*scu", (int)(strlen(marker_and_cents) - 1), marker_and_cents);
+    json_t *doc = json_pack("{s:s, s:o}", "id", lookalike, "total", money);
+    json_object_set_new(doc, marker_and_cents, json_true());
+    char *text = oms_json_dump(a, doc, NULL);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"total\":0.05"));
+    char *expected_id = oms_arena_sprintf(a, "\"id\":\"%s\"", lookalike);
+    assert_non_null(strstr(text, expected_id));
+    char *expected_key = oms_arena_sprintf(a, "\"%s\":true", marker_and_cents);
+    assert_non_null(strstr(text, expected_key));
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(money_reals_are_read_from_their_shortest_decimal, setup, teardown),
         cmocka_unit_test_setup_teardown(money_integers_are_exact, setup, teardown),
+        cmocka_unit_test_setup_teardown(strings_that_look_like_money_markers_stay_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(money_with_a_third_decimal_or_out_of_range_is_refused_naming_the_field, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(money_values_dump_as_exact_decimals, setup, teardown),
