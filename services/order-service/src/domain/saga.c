@@ -86,6 +86,15 @@ static const saga_transition table[] = {
      LOG(REPLY_RECEIVED), NULL},
     {S(COMPENSATING), ST(REFUND), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
      A(SEND_REFUND), LOG(RETRY), NULL},
+
+    /* A cancel while already giving back towards FAILED: the client asked
+     * before the order ended, so it ends CANCELLED (SPEC 3); what is being
+     * given back is already on its way, nothing more to send. A cancel while
+     * compensating towards CANCELLED has no row: ignored. */
+    {S(COMPENSATING), ST(RELEASE), EV(CANCEL_REQUESTED), SAGA_GUARD_TARGET_FAILED, S(COMPENSATING), ST(RELEASE),
+     S(CANCELLED), A(RECORD_CANCELLATION_REASON), LOG(STATE_CHANGED), "cancelled by the client"},
+    {S(COMPENSATING), ST(REFUND), EV(CANCEL_REQUESTED), SAGA_GUARD_TARGET_FAILED, S(COMPENSATING), ST(REFUND),
+     S(CANCELLED), A(RECORD_CANCELLATION_REASON), LOG(STATE_CHANGED), "cancelled by the client"},
 };
 
 static const char *const step_names[SAGA_STEP_COUNT] = {
@@ -176,6 +185,8 @@ static bool guard_holds(saga_guard g, const saga *s, const saga_settings *cfg)
         return s->attempts < cfg->max_attempts;
     case SAGA_GUARD_ATTEMPTS_EXHAUSTED:
         return s->attempts >= cfg->max_attempts;
+    case SAGA_GUARD_TARGET_FAILED:
+        return s->target == ORDER_FAILED;
     default:
         return true;
     }
@@ -245,7 +256,9 @@ void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64
     if (d->kind != SAGA_DECISION_APPLY)
         return;
     apply_flags(s, d->actions);
-    if (d->to_state == ORDER_COMPENSATING && s->state != ORDER_COMPENSATING)
+    /* A row names a target when it enters COMPENSATING, or when a cancel
+     * turns a compensation's end from FAILED into CANCELLED. */
+    if (d->to_state == ORDER_COMPENSATING && d->row->target != NOTARGET)
         s->target = d->row->target;
     s->state = d->to_state;
     if (d->step_changed) {

@@ -70,7 +70,14 @@ typedef enum {
 } saga_log_kind;
 
 /* A row's guard on the attempts of the current step (for deadlines only). */
-typedef enum { SAGA_GUARD_NONE = 0, SAGA_GUARD_ATTEMPTS_LEFT, SAGA_GUARD_ATTEMPTS_EXHAUSTED } saga_guard;
+/* TARGET_FAILED: the saga is compensating towards FAILED (a cancel then
+ * turns its end into CANCELLED). */
+typedef enum {
+    SAGA_GUARD_NONE = 0,
+    SAGA_GUARD_ATTEMPTS_LEFT,
+    SAGA_GUARD_ATTEMPTS_EXHAUSTED,
+    SAGA_GUARD_TARGET_FAILED
+} saga_guard;
 
 /* to_state of a row that ends compensation: the saga's remembered target. */
 #define SAGA_TO_TARGET ORDER_STATUS_COUNT

@@ -244,6 +244,10 @@ static const expectation rows[] = {
      S(COMPENSATING), ST(REFUND), 0, L(REPLY_RECEIVED)},
     {"refund deadline retries for ever", S(COMPENSATING), ST(REFUND), S(FAILED), 50, EV(STEP_DEADLINE_PASSED),
      S(COMPENSATING), ST(REFUND), A(SEND_REFUND), L(RETRY)},
+    {"cancel while releasing towards FAILED ends CANCELLED", S(COMPENSATING), ST(RELEASE), S(FAILED), 1,
+     EV(CANCEL_REQUESTED), S(COMPENSATING), ST(RELEASE), A(RECORD_CANCELLATION_REASON), L(STATE_CHANGED)},
+    {"cancel while refunding towards FAILED ends CANCELLED", S(COMPENSATING), ST(REFUND), S(FAILED), 1,
+     EV(CANCEL_REQUESTED), S(COMPENSATING), ST(REFUND), A(RECORD_CANCELLATION_REASON), L(STATE_CHANGED)},
 };
 
 static saga make_saga(order_status st, saga_step step, order_status target, int attempts)
@@ -307,6 +311,25 @@ static void no_row_moves_status_backwards(void **state)
 }
 
 /* ---- saga: ignored, conflicts, cancels, deadlines --------------------- */
+
+/* Stock refused, refund under way, then the client cancels: the refund that
+ * follows ends the order CANCELLED, not FAILED, with nothing sent twice. */
+static void a_cancel_during_a_failing_compensation_ends_cancelled(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_COMPENSATING, SAGA_STEP_REFUND, ORDER_FAILED, 1);
+    saga_decision d = saga_decide(&s, SAGA_EV_CANCEL_REQUESTED, &cfg);
+    assert_int_equal(d.kind, SAGA_DECISION_APPLY);
+    assert_int_equal(d.actions & SAGA_ACT_SEND_ANY, 0);
+    saga_apply(&s, &d, &cfg, 5000, CMD_ID);
+    assert_int_equal(s.target, ORDER_CANCELLED);
+    assert_int_equal(s.attempts, 1);
+    d = saga_decide(&s, SAGA_EV_PAYMENT_REFUNDED, &cfg);
+    assert_int_equal(d.to_state, ORDER_CANCELLED);
+    /* A second cancel changes nothing. */
+    d = saga_decide(&s, SAGA_EV_CANCEL_REQUESTED, &cfg);
+    assert_int_equal(d.kind, SAGA_DECISION_IGNORED);
+}
 
 static void expect_ignored(order_status st, saga_step step, saga_event ev)
 {
@@ -511,6 +534,7 @@ int main(void)
         cmocka_unit_test(every_row_decides_as_the_spec_says),
         cmocka_unit_test(no_row_moves_status_backwards),
         cmocka_unit_test(duplicate_and_late_replies_are_ignored),
+        cmocka_unit_test(a_cancel_during_a_failing_compensation_ends_cancelled),
         cmocka_unit_test(illegal_events_are_ignored),
         cmocka_unit_test(cancel_of_an_ended_order_conflicts),
         cmocka_unit_test(cancel_while_compensating_changes_nothing),
