@@ -248,6 +248,7 @@ main() {
     suite blackbox suite_blackbox pg
     suite pulsar suite_pulsar
     suite deploy suite_deploy
+    suite chaos-short scripts/chaos.sh --short
     suite fuzz-short scripts/fuzz.sh --short
     summary
     [ "$FAILED" -eq 0 ]
