@@ -117,8 +117,15 @@ static batch_result relay_batch(oms_outbox_relay *r)
 {
     oms_error err;
     oms_error_clear(&err);
+    /* The delete need not wait for the disk: the messages are already durable
+     * on the bus, so losing this commit in a crash only publishes them again,
+     * and every consumer drops a repeated event_id (inbox). */
     if (!run_simple(r->conn, "BEGIN"))
         return BATCH_FAILED;
+    if (!run_simple(r->conn, "SET LOCAL synchronous_commit = off")) {
+        run_simple(r->conn, "ROLLBACK");
+        return BATCH_FAILED;
+    }
     batch_result result = BATCH_FAILED;
     PGresult *lock = oms_pg_exec(r->arena, r->conn, "SELECT pg_try_advisory_xact_lock(" RELAY_LOCK_KEY ")", 0, NULL,
                                  &err);
