@@ -29,6 +29,9 @@ export OMS_SKIP_BUILD=1
 export PULSAR_DIR="$OMS_RUN_DIR/pulsar"
 export PULSAR_HOST=127.0.0.1 PULSAR_PORT=6650
 export SAGA_STEP_TIMEOUT_S="${SAGA_STEP_TIMEOUT_S:-5}"
+# A killed consumer (the recovery and chaos tests kill them) holds its key on
+# the pg bus until its lease ends: keep that short in tests.
+export BUS_LEASE_S="${BUS_LEASE_S:-10}"
 export LOG_LEVEL="${LOG_LEVEL:-info}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"

@@ -104,12 +104,13 @@ typedef struct oms_bus_options {
     int max_redeliveries;      /* N of SPEC section 4; default 5 */
     int consumer_threads;      /* per subscription; default 2 */
     int retry_base_delay_ms;   /* first redelivery delay; default 200, doubling, capped at 30 s */
+    int lease_ms;              /* pg: how long a claimed message stays with its consumer; default 60000 */
 } oms_bus_options;
 
 /* Reads MESSAGE_BUS (pg|pulsar, default pg), BUS_MAX_REDELIVERIES,
  * BUS_CONSUMER_THREADS and, for the transport chosen, its settings
- * (pg: POSTGRES_* with BUS_POSTGRES_DB, default "bus"; pulsar: PULSAR_HOST,
- * PULSAR_PORT), and builds the transport. Exits(2) on a bad setting; returns
+ * (pg: POSTGRES_* with BUS_POSTGRES_DB, default "bus", and BUS_LEASE_S,
+ * default 60, 5..3600; pulsar: PULSAR_HOST, PULSAR_PORT), and builds the transport. Exits(2) on a bad setting; returns
  * NULL with err only for resource failures. */
 oms_bus *oms_bus_from_env(const char *service_name, oms_error *err);
 

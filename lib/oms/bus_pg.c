@@ -1,12 +1,24 @@
 /* bus_pg.c -- the pg message transport: queues in a PostgreSQL database.
  *
  * Publishing inserts one bus_queue row per subscription of the topic and
- * NOTIFYs "oms_bus_<topic>", all in one transaction. A consumer thread claims,
- * with FOR UPDATE SKIP LOCKED, only the oldest row of its key (NOT EXISTS an
- * older row with the same key), keeps the row lock while the handler runs and
- * settles the row (delete, delay, dead-letter) in the same transaction: one
- * key is handled by one consumer at a time, in publish order, across
- * processes. A retried row keeps its place, so the rows behind it wait. */
+ * NOTIFYs "oms_bus_<topic>", all in one transaction. A consumer thread claims
+ * a message with a lease, in one short autocommit statement: it stamps
+ * leased_until (now + lease, BUS_LEASE_S, default 60 s) and lease_owner on
+ * the oldest row of its key (NOT EXISTS an older row with the same key) that
+ * nobody holds. No transaction stays open while the handler runs, so a
+ * blocked handler does not hold back the bus database's xmin horizon (which
+ * would keep every deleted row as a dead tuple the claim has to walk past).
+ * The leased row stays in the table until it is settled, so the NOT EXISTS
+ * keeps the next message of its key back: one key is handled by one consumer
+ * at a time, in publish order, across processes. Settling (delete, delay,
+ * dead-letter) is one statement that only touches the row while this
+ * consumer still owns the lease. A retried row keeps its place, so the rows
+ * behind it wait.
+ *
+ * A consumer that dies (SIGKILL) or whose handler runs past the lease lets
+ * another consumer take the message once the lease has expired: delivery is
+ * at least once, and the inbox of the receiving service dedupes. The late
+ * consumer's settlement then matches no row it owns and changes nothing. */
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,8 +40,11 @@
 #define BUS_MAX_DELAY_MS 30000
 #define BUS_REASON_MAX 256
 #define BUS_CHANNEL_MAX 128
+#define BUS_OWNER_MAX 160
+#define BUS_DEFAULT_LEASE_MS 60000
 
-static const oms_pg_migration bus_migration = {
+/* Applied in order; an applied entry is never edited: add a new one. */
+static const oms_pg_migration bus_migrations[] = {{
     .name = "000_oms_bus",
     .sql = "CREATE TABLE IF NOT EXISTS bus_subscription ("
            "  topic text NOT NULL,"
@@ -62,7 +77,18 @@ static const oms_pg_migration bus_migration = {
            "  ('payment-events', 'order-service'),"
            "  ('inventory-events', 'order-service')"
            "  ON CONFLICT DO NOTHING;",
-};
+},
+/* Leases instead of row locks held for the handler's run (see the top), and
+ * an index that serves the claim (topic, subscription, in id order) without
+ * walking the rows of other topics. The claim orders by id, so the
+ * available_at index is no longer used. */
+{
+    .name = "001_oms_bus_lease",
+    .sql = "ALTER TABLE bus_queue ADD COLUMN IF NOT EXISTS leased_until timestamptz,"
+           "  ADD COLUMN IF NOT EXISTS lease_owner text;"
+           "CREATE INDEX IF NOT EXISTS bus_queue_claim ON bus_queue (topic, subscription, id);"
+           "DROP INDEX IF EXISTS bus_queue_available;",
+}};
 
 typedef struct pg_bus pg_bus;
 
@@ -80,6 +106,7 @@ typedef struct consumer {
     bool started;
     PGconn *conn;
     oms_arena *arena;
+    char owner[BUS_OWNER_MAX]; /* lease_owner: unique per consumer thread */
 } consumer;
 
 struct pg_bus {
@@ -189,28 +216,41 @@ static int64_t retry_delay_ms(const pg_bus *bus, int attempts)
     return delay > BUS_MAX_DELAY_MS ? BUS_MAX_DELAY_MS : delay;
 }
 
+/* Runs one settling statement; false on failure. Matching no row (the lease
+ * was lost to another consumer) is not a failure: there is nothing to undo. */
+static bool settle_exec(consumer *cs, const char *sql, int n, const char *const *params, oms_error *err)
+{
+    PGresult *r = oms_pg_exec(cs->arena, cs->conn, sql, n, params, err);
+    if (!r)
+        return false;
+    if (strcmp(PQcmdTuples(r), "0") == 0)
+        oms_log(OMS_LOG_WARN, "bus_lease_lost", "topic", cs->sub->topic, "subscription", cs->sub->subscription,
+                "message_id", params[0], NULL);
+    return true;
+}
+
+/* Moves the row to the dead letters and deletes it, in one statement. */
 static bool dead_letter(consumer *cs, const char *id, int attempts, const char *reason, oms_error *err)
 {
     char attempts_text[16];
     snprintf(attempts_text, sizeof attempts_text, "%d", attempts);
-    const char *params[] = {id, reason, attempts_text};
-    if (!oms_pg_exec(cs->arena, cs->conn,
-                     "INSERT INTO bus_dead_letter (topic, subscription, key, payload, reason, attempts)"
-                     " SELECT topic || '-DLQ', subscription, key, payload, $2, $3::int FROM bus_queue WHERE id = $1",
-                     3, params, err))
-        return false;
-    const char *del[] = {id};
-    return oms_pg_exec(cs->arena, cs->conn, "DELETE FROM bus_queue WHERE id = $1", 1, del, err) != NULL;
+    const char *params[] = {id, cs->owner, reason, attempts_text};
+    return settle_exec(cs,
+                       "WITH moved AS (DELETE FROM bus_queue WHERE id = $1 AND lease_owner = $2"
+                       "   RETURNING topic, subscription, key, payload)"
+                       " INSERT INTO bus_dead_letter (topic, subscription, key, payload, reason, attempts)"
+                       " SELECT topic || '-DLQ', subscription, key, payload, $3, $4::int FROM moved",
+                       4, params, err);
 }
 
-/* Records the outcome of one delivery in the claim transaction. */
+/* Records the outcome of one delivery, if this consumer still owns the lease. */
 static bool settle(consumer *cs, const char *id, int attempts, oms_bus_disposition d, const char *reason,
                    oms_error *err)
 {
     pg_bus *bus = cs->bus;
     if (d == OMS_BUS_ACK) {
-        const char *params[] = {id};
-        return oms_pg_exec(cs->arena, cs->conn, "DELETE FROM bus_queue WHERE id = $1", 1, params, err) != NULL;
+        const char *params[] = {id, cs->owner};
+        return settle_exec(cs, "DELETE FROM bus_queue WHERE id = $1 AND lease_owner = $2", 2, params, err);
     }
     if (d == OMS_BUS_DEAD || attempts + 1 > bus->options.max_redeliveries) {
         oms_log(OMS_LOG_WARN, "message_dead_lettered", "topic", cs->sub->topic, "subscription",
@@ -219,29 +259,63 @@ static bool settle(consumer *cs, const char *id, int attempts, oms_bus_dispositi
     }
     char delay[32];
     snprintf(delay, sizeof delay, "%lld", (long long)retry_delay_ms(bus, attempts));
-    const char *params[] = {id, delay};
-    return oms_pg_exec(cs->arena, cs->conn,
+    const char *params[] = {id, cs->owner, delay};
+    return settle_exec(cs,
                        "UPDATE bus_queue SET attempts = attempts + 1,"
-                       " available_at = now() + make_interval(secs => $2::double precision / 1000) WHERE id = $1",
-                       2, params, err) != NULL;
+                       " available_at = now() + make_interval(secs => $3::double precision / 1000),"
+                       " leased_until = NULL, lease_owner = NULL WHERE id = $1 AND lease_owner = $2",
+                       3, params, err);
+}
+
+static bool consumer_connect(consumer *cs);
+
+static void consumer_disconnect(consumer *cs)
+{
+    /* Closed rather than returned: its LISTEN must not leak to another user. */
+    oms_pg_release(cs->bus->consumer_pool, cs->conn, true);
+    cs->conn = NULL;
+}
+
+/* Settles; when the connection broke meanwhile (e.g. PostgreSQL restarted
+ * while the handler ran), reconnects and tries once more, so that the key
+ * does not wait for the lease to expire. */
+static bool settle_or_reconnect(consumer *cs, const char *id, int attempts, oms_bus_disposition d,
+                                const char *reason, oms_error *err)
+{
+    if (settle(cs, id, attempts, d, reason, err))
+        return true;
+    if (PQstatus(cs->conn) == CONNECTION_OK)
+        return false;
+    consumer_disconnect(cs);
+    return consumer_connect(cs) && settle(cs, id, attempts, d, reason, err);
 }
 
 typedef enum { CLAIM_HANDLED, CLAIM_NONE, CLAIM_FAILED } claim_result;
+
+/* Leases the oldest free head of a key, in one autocommit statement. */
+static PGresult *claim(consumer *cs, oms_error *err)
+{
+    char lease[32];
+    snprintf(lease, sizeof lease, "%d", cs->bus->options.lease_ms);
+    const char *params[] = {cs->sub->topic, cs->sub->subscription, lease, cs->owner};
+    return oms_pg_exec(cs->arena, cs->conn,
+                       "UPDATE bus_queue SET leased_until = now() + make_interval(secs => $3::double precision / 1000),"
+                       " lease_owner = $4"
+                       " WHERE id = (SELECT id FROM bus_queue q"
+                       "   WHERE topic = $1 AND subscription = $2 AND available_at <= now()"
+                       "   AND (leased_until IS NULL OR leased_until < now())"
+                       "   AND NOT EXISTS (SELECT 1 FROM bus_queue p WHERE p.topic = q.topic"
+                       "     AND p.subscription = q.subscription AND p.key = q.key AND p.id < q.id)"
+                       "   ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                       " RETURNING id, key, payload, attempts",
+                       4, params, err);
+}
 
 static claim_result claim_and_handle(consumer *cs)
 {
     oms_error err;
     oms_error_clear(&err);
-    if (!run_simple(cs->conn, "BEGIN"))
-        return CLAIM_FAILED;
-    const char *params[] = {cs->sub->topic, cs->sub->subscription};
-    PGresult *r = oms_pg_exec(cs->arena, cs->conn,
-                              "SELECT id, key, payload, attempts FROM bus_queue q"
-                              " WHERE topic = $1 AND subscription = $2 AND available_at <= now()"
-                              " AND NOT EXISTS (SELECT 1 FROM bus_queue p WHERE p.topic = q.topic"
-                              "   AND p.subscription = q.subscription AND p.key = q.key AND p.id < q.id)"
-                              " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                              2, params, &err);
+    PGresult *r = claim(cs, &err);
     claim_result result = CLAIM_FAILED;
     if (r && PQntuples(r) == 0) {
         result = CLAIM_NONE;
@@ -261,13 +335,11 @@ static claim_result claim_and_handle(consumer *cs)
         oms_bus_disposition d = cs->sub->handler(cs->sub->ctx, &m, cs->arena, reason, sizeof reason);
         if (d != OMS_BUS_ACK && !reason[0])
             snprintf(reason, sizeof reason, "%s", d == OMS_BUS_DEAD ? "rejected by the handler" : "retry limit");
-        if (settle(cs, id, attempts, d, reason, &err) && run_simple(cs->conn, "COMMIT"))
+        if (settle_or_reconnect(cs, id, attempts, d, reason, &err))
             result = CLAIM_HANDLED;
         else
             oms_log(OMS_LOG_WARN, "bus_settle_failed", "topic", cs->sub->topic, "error", err.message, NULL);
     }
-    if (result != CLAIM_HANDLED)
-        run_simple(cs->conn, "ROLLBACK");
     oms_arena_reset(cs->arena);
     return result;
 }
@@ -328,19 +400,15 @@ static void *consumer_main(void *arg)
             wait_for_notify(cs->conn, BUS_WAIT_MS);
             continue;
         }
-        if (PQstatus(cs->conn) != CONNECTION_OK) {
+        if (cs->conn && PQstatus(cs->conn) != CONNECTION_OK) {
             oms_log(OMS_LOG_WARN, "bus_consumer_connection_lost", "topic", cs->sub->topic, NULL);
-            oms_pg_release(cs->bus->consumer_pool, cs->conn, true);
-            cs->conn = NULL;
+            consumer_disconnect(cs);
         }
         usleep((useconds_t)backoff * 1000);
         backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
     }
-    if (cs->conn) {
-        /* Closed rather than returned: its LISTEN must not leak to another user. */
-        oms_pg_release(cs->bus->consumer_pool, cs->conn, true);
-        cs->conn = NULL;
-    }
+    if (cs->conn)
+        consumer_disconnect(cs);
     return NULL;
 }
 
@@ -410,6 +478,18 @@ static void stop_consumers(pg_bus *bus)
     bus->consumer_pool = NULL;
 }
 
+/* host:pid:bus-instance:thread -- unique across processes and buses. */
+static void name_owner(consumer *cs, size_t index)
+{
+    static atomic_uint instances;
+    char host[64] = "";
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "?");
+    host[sizeof host - 1] = '\0';
+    snprintf(cs->owner, sizeof cs->owner, "%s:%ld:%u:%zu", host, (long)getpid(), atomic_fetch_add(&instances, 1),
+             index);
+}
+
 static oms_err bus_start(oms_bus *b, oms_error *err)
 {
     pg_bus *bus = b->self;
@@ -439,6 +519,7 @@ static oms_err bus_start(oms_bus *b, oms_error *err)
         cs->bus = bus;
         cs->sub = &bus->subs[i / (size_t)bus->options.consumer_threads];
         cs->arena = oms_arena_create(0);
+        name_owner(cs, i);
         if (!cs->arena || pthread_create(&cs->thread, NULL, consumer_main, cs) != 0) {
             stop_consumers(bus);
             return oms_error_set(err, OMS_EINTERNAL, NULL, "cannot start the bus consumer threads");
@@ -501,7 +582,7 @@ static char *copy_or_empty(const char *s)
 static oms_bus_options options_with_defaults(const oms_bus_options *o)
 {
     oms_bus_options r = {.service_name = "oms", .max_redeliveries = 5, .consumer_threads = 2,
-                         .retry_base_delay_ms = 200};
+                         .retry_base_delay_ms = 200, .lease_ms = BUS_DEFAULT_LEASE_MS};
     if (o) {
         if (o->service_name)
             r.service_name = o->service_name;
@@ -511,6 +592,8 @@ static oms_bus_options options_with_defaults(const oms_bus_options *o)
             r.consumer_threads = o->consumer_threads;
         if (o->retry_base_delay_ms > 0)
             r.retry_base_delay_ms = o->retry_base_delay_ms;
+        if (o->lease_ms > 0)
+            r.lease_ms = o->lease_ms;
     }
     return r;
 }
@@ -521,7 +604,7 @@ oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_option
         oms_error_set(err, OMS_EINVAL, "BUS_POSTGRES_DB", "the bus needs a database name");
         return NULL;
     }
-    oms_err rc = oms_pg_migrate_with(s, &bus_migration, 1, NULL, err);
+    oms_err rc = oms_pg_migrate_with(s, bus_migrations, sizeof bus_migrations / sizeof bus_migrations[0], NULL, err);
     if (rc != OMS_OK)
         return NULL;
     pg_bus *bus = calloc(1, sizeof *bus);
@@ -563,6 +646,7 @@ oms_bus *oms_bus_from_env(const char *service_name, oms_error *err)
         .max_redeliveries = (int)oms_config_long("BUS_MAX_REDELIVERIES", 5, 1, 1000),
         .consumer_threads = (int)oms_config_long("BUS_CONSUMER_THREADS", 2, 1, 64),
         .retry_base_delay_ms = (int)oms_config_long("BUS_RETRY_BASE_DELAY_MS", 200, 1, 30000),
+        .lease_ms = (int)oms_config_long("BUS_LEASE_S", 60, 5, 3600) * 1000,
     };
     if (strcmp(transport, "pulsar") == 0) {
         const char *host = oms_config_str("PULSAR_HOST", "localhost");

@@ -302,7 +302,7 @@ class Cluster:
     def _service_env(self, kind, port):
         env = {k: v for k, v in os.environ.items()
                if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "ASAN_OPTIONS", "UBSAN_OPTIONS",
-                        "LSAN_OPTIONS", "LOG_LEVEL")}
+                        "LSAN_OPTIONS", "LOG_LEVEL", "BUS_LEASE_S")}
         env.update({
             "PORT": str(port),
             "POSTGRES_HOST": "127.0.0.1",

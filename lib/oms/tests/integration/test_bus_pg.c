@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <cmocka.h>
 
@@ -98,16 +99,22 @@ static int teardown(void **state)
     return 0;
 }
 
-static oms_bus *make_bus(int threads, int max_redeliveries, const char *topic, oms_bus_handler handler)
+static oms_bus *make_leased_bus(int threads, int max_redeliveries, int lease_ms, const char *topic,
+                                oms_bus_handler handler, void *ctx)
 {
     oms_bus_options o = {.service_name = "test", .max_redeliveries = max_redeliveries, .consumer_threads = threads,
-                         .retry_base_delay_ms = 10};
+                         .retry_base_delay_ms = 10, .lease_ms = lease_ms};
     oms_error err;
     oms_bus *b = oms_bus_pg_create(&settings, &o, &err);
     assert_non_null(b);
-    assert_int_equal(oms_bus_subscribe(b, topic, "test-sub", handler, NULL, &err), OMS_OK);
+    assert_int_equal(oms_bus_subscribe(b, topic, "test-sub", handler, ctx, &err), OMS_OK);
     assert_int_equal(oms_bus_start(b, &err), OMS_OK);
     return b;
+}
+
+static oms_bus *make_bus(int threads, int max_redeliveries, const char *topic, oms_bus_handler handler)
+{
+    return make_leased_bus(threads, max_redeliveries, 0, topic, handler, NULL);
 }
 
 static void publish_one(oms_bus *b, const char *topic, const char *key, const char *payload)
@@ -277,6 +284,112 @@ static void consumers_and_publishers_reconnect_after_their_connections_are_kille
     oms_bus_destroy(b);
 }
 
+/* Sessions of the bus database (other than the checker's) that hold a
+ * transaction, an xid or a snapshot while not running a statement. */
+static long idle_sessions_holding_the_horizon(PGconn *c)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid()"
+             " AND state <> 'active' AND (state LIKE 'idle in transaction%%'"
+             "   OR backend_xid IS NOT NULL OR backend_xmin IS NOT NULL)",
+             dbname);
+    return it_long(c, sql);
+}
+
+static atomic_int slow_running;
+
+/* The key "slow" blocks its handler for 2 s; every other key is quick. */
+static oms_bus_disposition slow_on_one_key(void *ctx, const oms_bus_message *m, oms_arena *a, char *reason,
+                                           size_t reason_len)
+{
+    if (strcmp(m->key, "slow") == 0) {
+        atomic_store(&slow_running, 1);
+        it_sleep_ms(2000);
+        atomic_store(&slow_running, 0);
+    }
+    return record(ctx, m, a, reason, reason_len);
+}
+
+static void a_blocked_handler_holds_no_transaction_and_other_keys_flow(void **state)
+{
+    (void)state;
+    recorder_reset();
+    atomic_store(&slow_running, 0);
+    oms_bus *b = make_bus(2, 5, "t-block", slow_on_one_key);
+    publish_one(b, "t-block", "slow", "slow-0");
+    for (int waited = 0; !atomic_load(&slow_running) && waited < 5000; waited += 10)
+        it_sleep_ms(10);
+    assert_true(atomic_load(&slow_running));
+    for (int i = 0; i < 10; i++) {
+        char key[16], payload[16];
+        snprintf(key, sizeof key, "quick-%d", i);
+        snprintf(payload, sizeof payload, "quick-%d", i);
+        publish_one(b, "t-block", key, payload);
+    }
+    /* The ten quick ones arrive while "slow" is still in its handler... */
+    assert_true(wait_for_count(10, 1500));
+    assert_true(atomic_load(&slow_running));
+    /* ... and meanwhile no session of the bus database keeps a transaction open. */
+    PGconn *c = it_connect(&settings, "postgres");
+    for (int i = 0; i < 5 && atomic_load(&slow_running); i++) {
+        assert_int_equal(idle_sessions_holding_the_horizon(c), 0);
+        it_sleep_ms(50);
+    }
+    PQfinish(c);
+    assert_true(wait_for_count(11, 5000));
+    oms_bus_stop(b);
+    oms_bus_destroy(b);
+    assert_string_equal(rec.payloads[10], "slow-0");
+    c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-block'"), 0);
+    PQfinish(c);
+}
+
+/* ctx is the time, in ms, the first message "m" is held by this consumer. */
+static oms_bus_disposition hold_first(void *ctx, const oms_bus_message *m, oms_arena *a, char *reason,
+                                      size_t reason_len)
+{
+    oms_bus_disposition d = record(ctx, m, a, reason, reason_len);
+    if (strcmp(m->payload, "m") == 0)
+        it_sleep_ms(*(const int *)ctx);
+    return d;
+}
+
+static void an_expired_lease_lets_another_consumer_take_the_message_and_the_late_ack_deletes_nothing(void **state)
+{
+    (void)state;
+    recorder_reset();
+    static const int first_hold_ms = 1000, second_hold_ms = 2000;
+    /* The first consumer's lease (300 ms) runs out while its handler runs. */
+    oms_bus *first = make_leased_bus(1, 5, 300, "t-lease", hold_first, (void *)&first_hold_ms);
+    publish_one(first, "t-lease", "k", "m");
+    publish_one(first, "t-lease", "k", "m2");
+    assert_true(wait_for_count(1, 5000));
+    oms_bus *second = make_leased_bus(1, 5, 60000, "t-lease", hold_first, (void *)&second_hold_ms);
+    assert_true(wait_for_count(2, 5000));
+    /* The first consumer has acknowledged by now: "m" is still there, the second's. */
+    it_sleep_ms(first_hold_ms + 200);
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-lease' AND payload = 'm'"
+                                " AND leased_until > now()"),
+                     1);
+    assert_true(wait_for_count(3, 5000));
+    it_sleep_ms(300);
+    oms_bus_stop(first);
+    oms_bus_stop(second);
+    oms_bus_destroy(first);
+    oms_bus_destroy(second);
+    /* "m" twice (the redelivery of an expired lease is not a retry), then "m2" once. */
+    assert_int_equal(rec.count, 3);
+    assert_string_equal(rec.payloads[0], "m");
+    assert_string_equal(rec.payloads[1], "m");
+    assert_int_equal(rec.redeliveries[1], 0);
+    assert_string_equal(rec.payloads[2], "m2");
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-lease'"), 0);
+    PQfinish(c);
+}
+
 static void an_unreachable_bus_database_fails_creation(void **state)
 {
     (void)state;
@@ -296,6 +409,8 @@ int main(void)
         cmocka_unit_test(a_retried_message_is_dead_lettered_after_the_limit_and_the_next_of_its_key_flows),
         cmocka_unit_test(a_dead_message_goes_straight_to_the_dead_letter_table),
         cmocka_unit_test(consumers_and_publishers_reconnect_after_their_connections_are_killed),
+        cmocka_unit_test(a_blocked_handler_holds_no_transaction_and_other_keys_flow),
+        cmocka_unit_test(an_expired_lease_lets_another_consumer_take_the_message_and_the_late_ack_deletes_nothing),
         cmocka_unit_test(an_unreachable_bus_database_fails_creation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
