@@ -82,7 +82,9 @@ static oms_err add_instance(upstream_pool *pool, const char *item, size_t len, o
     }
     while (len > 0 && isspace((unsigned char)item[len - 1]))
         len--;
-    if (len > 0 && item[len - 1] == '/')
+    /* Paths are appended to the base URL: keep no trailing slash at all, so
+     * "http://host//" cannot make "http://host//orders". */
+    while (len > 0 && item[len - 1] == '/')
         len--;
     if (len == 0)
         return oms_error_set(err, OMS_EINVAL, NULL, "empty URL in the list");

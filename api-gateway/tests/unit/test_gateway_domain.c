@@ -152,6 +152,10 @@ static void url_list_parses_several_urls_and_trims(void **state)
     assert_string_equal(p.instances[0].base_url, "http://a:8001");
     assert_string_equal(p.instances[1].base_url, "http://10.0.0.2:8001");
     assert_string_equal(p.instances[2].base_url, "http://[::1]:9/api");
+    /* Every trailing slash goes (found by the gateway_config fuzzer). */
+    assert_int_equal(upstream_pool_parse(&p, "http://a:8001//,http://b/api//", &err), OMS_OK);
+    assert_string_equal(p.instances[0].base_url, "http://a:8001");
+    assert_string_equal(p.instances[1].base_url, "http://b/api");
 }
 
 static void url_list_rejects_what_is_not_an_http_url(void **state)
