@@ -76,6 +76,10 @@ void oms_http_respond_oms_error(oms_http_request *req, oms_http_response *res, c
 int oms_http_status_of(oms_err code);
 void oms_http_add_header(oms_http_request *req, oms_http_response *res, const char *name, const char *value);
 
+/* Value of query parameter `name`, which must be present and a UUID; else
+ * answers 400 naming the parameter and returns NULL. */
+const char *oms_http_query_uuid(oms_http_request *req, oms_http_response *res, const char *name);
+
 /* Parses the request body as JSON (released with the arena). On failure
  * answers 400 {"error":{"code":"invalid_json",...}} itself and returns NULL.
  * An empty body is invalid JSON. */

@@ -41,4 +41,15 @@ static inline void oms_tx_rollback(oms_tx_manager *m, oms_tx *tx)
     m->ops->rollback(m, tx);
 }
 
+/* Ends a unit of work by its outcome: commits when rc is OMS_OK (returning
+ * the commit's result), else rolls back and returns rc. */
+static inline oms_err oms_tx_finish(oms_tx_manager *m, oms_tx *tx, oms_err rc, oms_error *err)
+{
+    if (rc != OMS_OK) {
+        oms_tx_rollback(m, tx);
+        return rc;
+    }
+    return oms_tx_commit(m, tx, err);
+}
+
 #endif

@@ -5,16 +5,6 @@
 
 #include "inventory_app.h"
 
-/* Commits `tx` when rc is OMS_OK, else rolls it back; returns the outcome. */
-static oms_err finish(inventory_app *app, oms_tx *tx, oms_err rc, oms_error *err)
-{
-    if (rc != OMS_OK) {
-        oms_tx_rollback(app->tx, tx);
-        return rc;
-    }
-    return oms_tx_commit(app->tx, tx, err);
-}
-
 oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product *p, product *out, oms_error *err)
 {
     oms_err rc = inventory_validate_new_product(p, err);
@@ -25,7 +15,7 @@ oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product
     if (rc != OMS_OK)
         return rc;
     rc = product_repo_insert(app->products, tx, a, p, err);
-    rc = finish(app, tx, rc, err);
+    rc = oms_tx_finish(app->tx, tx, rc, err);
     if (rc == OMS_OK)
         *out = *p;
     return rc;
@@ -63,7 +53,7 @@ oms_err inventory_restock(inventory_app *app, oms_arena *a, const char *product_
     if (rc != OMS_OK)
         return rc;
     rc = restock_in(app, tx, a, product_id, quantity, out, err);
-    return finish(app, tx, rc, err);
+    return oms_tx_finish(app->tx, tx, rc, err);
 }
 
 /* Finds the locked product of `product_id` among `found` (sorted by the

@@ -10,12 +10,7 @@ static oms_err read_in_tx(inventory_app *app, read_fn fn, void *args, oms_error 
     oms_err rc = oms_tx_begin(app->tx, &tx, err);
     if (rc != OMS_OK)
         return rc;
-    rc = fn(app, tx, args, err);
-    if (rc != OMS_OK) {
-        oms_tx_rollback(app->tx, tx);
-        return rc;
-    }
-    return oms_tx_commit(app->tx, tx, err);
+    return oms_tx_finish(app->tx, tx, fn(app, tx, args, err), err);
 }
 
 typedef struct product_args {

@@ -76,15 +76,9 @@ static json_t *payment_json(const payment *p)
 
 static void get_payment(void *ctx, oms_http_request *req, oms_http_response *res)
 {
-    const char *order_id = oms_http_query(req, "order_id");
-    if (!order_id || order_id[0] == '\0') {
-        oms_http_respond_error(req, res, 400, "invalid_argument", "order_id is required", "order_id");
+    const char *order_id = oms_http_query_uuid(req, res, "order_id");
+    if (!order_id)
         return;
-    }
-    if (!oms_uuid_valid(order_id)) {
-        oms_http_respond_error(req, res, 400, "invalid_argument", "order_id must be a UUID", "order_id");
-        return;
-    }
     oms_error err;
     oms_error_clear(&err);
     payment p;

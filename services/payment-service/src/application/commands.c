@@ -15,11 +15,7 @@ oms_err payment_open_account(payment_app *app, oms_arena *a, const account *acct
         return rc;
     bool opened;
     rc = account_repo_open(app->accounts, tx, a, acct, true, &opened, err);
-    if (rc != OMS_OK) {
-        oms_tx_rollback(app->tx, tx);
-        return rc;
-    }
-    return oms_tx_commit(app->tx, tx, err);
+    return oms_tx_finish(app->tx, tx, rc, err);
 }
 
 /* The customer's account locked, opened first with the default credit when
