@@ -41,7 +41,8 @@ $(FB)/lib/liboms.a: $(call objs_f,$(OMS_SRCS_F))
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-HTTP_FAKE_OBJS := $(FB)/obj/lib/oms/http_fake_accessors.o $(FB)/obj/fuzz/support/fake_http.o
+HTTP_FAKE_OBJS := $(FB)/obj/lib/oms/http_fake_accessors.o $(FB)/obj/lib/oms/http_query.o \
+	$(FB)/obj/fuzz/support/fake_http.o
 $(FB)/obj/lib/oms/http_fake_accessors.o: lib/oms/http.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(CPPFLAGS_F) $(CFLAGS_F) -Doms_http_query=oms_http_query_mhd -Doms_http_header=oms_http_header_mhd \

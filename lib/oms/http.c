@@ -99,24 +99,6 @@ const char *oms_http_query(const oms_http_request *req, const char *name)
     return MHD_lookup_connection_value(st->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-const char *oms_http_query_uuid(oms_http_request *req, oms_http_response *res, const char *name)
-{
-    const char *value = oms_http_query(req, name);
-    if (!value || value[0] == '\0') {
-        char message[128];
-        snprintf(message, sizeof message, "%s is required", name);
-        oms_http_respond_error(req, res, 400, "invalid_argument", message, name);
-        return NULL;
-    }
-    if (!oms_uuid_valid(value)) {
-        char message[128];
-        snprintf(message, sizeof message, "%s must be a UUID", name);
-        oms_http_respond_error(req, res, 400, "invalid_argument", message, name);
-        return NULL;
-    }
-    return value;
-}
-
 const char *oms_http_header(const oms_http_request *req, const char *name)
 {
     const request_state *st = req->internal;
