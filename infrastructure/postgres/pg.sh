@@ -90,6 +90,9 @@ max_wal_size = 1GB
 fsync = on
 synchronous_commit = on
 full_page_writes = on
+# The outbox and bus queue tables churn thousands of rows a second; their
+# dead rows must go within seconds, not at the default one-minute nap.
+autovacuum_naptime = 10s
 max_worker_processes = 4
 max_parallel_workers = 2
 max_parallel_workers_per_gather = 1

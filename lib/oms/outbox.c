@@ -1,8 +1,12 @@
 /* outbox.c -- the transactional outbox, its relay thread, and the inbox side
- * (oms_handle_once).
+ * (oms_handle_once, oms_handle_batch).
  *
- * The relay holds one connection of the pool for its life, LISTENs on
- * "oms_outbox" and publishes pending rows in id order. Each batch runs in a
+ * The relay holds one connection of the pool for its life and publishes
+ * pending rows in id order. A commit that appended rows wakes it in-process
+ * (the pool's commit hook): no NOTIFY, whose cluster-wide lock would be held
+ * through every such commit's fsync and serialise them. Rows appended by
+ * another instance of the service are found by that instance's relay, or by
+ * the poll every RELAY_WAIT_MS. Each batch runs in a
  * transaction that first takes a transaction-scoped advisory lock, so only
  * one relay per database publishes at a time and per-key order holds across
  * instances; rows are deleted only after the bus said they are durable
@@ -10,12 +14,12 @@
  * receiver's inbox drops the duplicate). */
 #include "outbox.h"
 
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -25,11 +29,12 @@
 #define RELAY_LOCK_KEY "7243019846" /* pg_try_advisory_xact_lock key: one relay per database */
 #define RELAY_BATCH "256"
 #define RELAY_WAIT_MS 200
+#define RELAY_LOCKED_RETRY_MS 20 /* another instance's relay held the lock */
 #define RELAY_BACKOFF_MIN_MS 100
 #define RELAY_BACKOFF_MAX_MS 5000
 #define RELAY_ACQUIRE_TIMEOUT_MS 5000
 
-const oms_pg_migration oms_outbox_migration = {
+const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATIONS] = {{
     .name = "000_oms_outbox_inbox",
     .sql = "CREATE TABLE IF NOT EXISTS outbox ("
            "  id bigserial PRIMARY KEY,"
@@ -42,7 +47,16 @@ const oms_pg_migration oms_outbox_migration = {
            "  event_id uuid NOT NULL,"
            "  handled_at timestamptz NOT NULL DEFAULT now(),"
            "  PRIMARY KEY (consumer, event_id));",
-};
+},
+/* The outbox is a queue: every row is deleted within milliseconds. The
+ * default autovacuum trigger (20 % of the live rows) hardly ever fires on a
+ * table that holds a few rows, so its dead rows piled up by the ten
+ * thousand and the relay's read walked past all of them. */
+{
+    .name = "001_oms_outbox_autovacuum",
+    .sql = "ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,"
+           "  autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);",
+}};
 
 oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const char *key, const char *payload,
                           oms_error *err)
@@ -52,9 +66,8 @@ oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const cha
     const char *params[] = {topic, key, payload};
     if (!oms_pg_tx_exec(a, tx, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)", 3, params, err))
         return err ? err->code : OMS_EINTERNAL;
-    /* Delivered at commit only, so the relay wakes when the row is visible. */
-    if (!oms_pg_tx_exec(a, tx, "SELECT pg_notify('oms_outbox', '')", 0, NULL, err))
-        return err ? err->code : OMS_EINTERNAL;
+    /* The relay wakes after the commit, when the row is visible. */
+    oms_pg_tx_signal_commit(tx);
     return OMS_OK;
 }
 
@@ -68,6 +81,9 @@ struct oms_outbox_relay {
     oms_arena *arena;
     atomic_bool stopping;
     _Atomic int64_t flush_deadline_ms; /* monotonic; set by stop */
+    pthread_mutex_t wake_lock;
+    pthread_cond_t wake;
+    bool woken; /* a commit appended rows since the relay last looked */
 };
 
 static bool run_simple(PGconn *c, const char *sql)
@@ -78,7 +94,7 @@ static bool run_simple(PGconn *c, const char *sql)
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
 }
 
-typedef enum { BATCH_SENT, BATCH_EMPTY, BATCH_FAILED } batch_result;
+typedef enum { BATCH_SENT, BATCH_EMPTY, BATCH_LOCKED, BATCH_FAILED } batch_result;
 
 static batch_result publish_rows(oms_outbox_relay *r, PGresult *rows)
 {
@@ -130,7 +146,7 @@ static batch_result relay_batch(oms_outbox_relay *r)
     PGresult *lock = oms_pg_exec(r->arena, r->conn, "SELECT pg_try_advisory_xact_lock(" RELAY_LOCK_KEY ")", 0, NULL,
                                  &err);
     if (lock && strcmp(PQgetvalue(lock, 0, 0), "t") != 0) {
-        result = BATCH_EMPTY; /* another relay publishes for this database */
+        result = BATCH_LOCKED; /* another relay publishes for this database */
     } else if (lock) {
         PGresult *rows = oms_pg_exec(r->arena, r->conn,
                                      "SELECT id, topic, key, payload FROM outbox ORDER BY id LIMIT " RELAY_BATCH, 0,
@@ -148,18 +164,34 @@ static batch_result relay_batch(oms_outbox_relay *r)
     return result;
 }
 
-/* Sleeps until a NOTIFY arrives or `timeout_ms` passes. */
-static void wait_for_notify(PGconn *c, int timeout_ms)
+/* The pool's commit hook: a commit appended rows. */
+static void wake_relay(void *ctx)
 {
-    struct pollfd pfd = {.fd = PQsocket(c), .events = POLLIN};
-    if (pfd.fd < 0) {
-        usleep((useconds_t)timeout_ms * 1000);
-        return;
+    oms_outbox_relay *r = ctx;
+    pthread_mutex_lock(&r->wake_lock);
+    r->woken = true;
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->wake_lock);
+}
+
+/* Sleeps until a commit appends rows or `timeout_ms` passes. */
+static void wait_for_rows(oms_outbox_relay *r, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
     }
-    if (poll(&pfd, 1, timeout_ms) > 0)
-        PQconsumeInput(c);
-    for (PGnotify *n = PQnotifies(c); n; n = PQnotifies(c))
-        PQfreemem(n);
+    pthread_mutex_lock(&r->wake_lock);
+    while (!r->woken && !atomic_load(&r->stopping)) {
+        if (pthread_cond_timedwait(&r->wake, &r->wake_lock, &deadline) != 0)
+            break;
+    }
+    r->woken = false;
+    pthread_mutex_unlock(&r->wake_lock);
 }
 
 static bool relay_connect(oms_outbox_relay *r)
@@ -171,11 +203,6 @@ static bool relay_connect(oms_outbox_relay *r)
         oms_log(OMS_LOG_WARN, "outbox_relay_no_connection", "error", err.message, NULL);
         return false;
     }
-    if (!run_simple(r->conn, "LISTEN oms_outbox")) {
-        oms_pg_release(r->pool, r->conn, true);
-        r->conn = NULL;
-        return false;
-    }
     return true;
 }
 
@@ -183,8 +210,6 @@ static void relay_disconnect(oms_outbox_relay *r, bool broken)
 {
     if (!r->conn)
         return;
-    if (!broken)
-        broken = !run_simple(r->conn, "UNLISTEN *");
     oms_pg_release(r->pool, r->conn, broken);
     r->conn = NULL;
 }
@@ -222,7 +247,12 @@ static void *relay_main(void *arg)
             backoff = RELAY_BACKOFF_MIN_MS;
             if (stopping)
                 break; /* flushed */
-            wait_for_notify(r->conn, RELAY_WAIT_MS);
+            wait_for_rows(r, RELAY_WAIT_MS);
+            continue;
+        }
+        if (result == BATCH_LOCKED) {
+            /* The other relay may have read before our rows committed. */
+            sleep_ms(RELAY_LOCKED_RETRY_MS);
             continue;
         }
         if (PQstatus(r->conn) != CONNECTION_OK) {
@@ -253,7 +283,17 @@ oms_outbox_relay *oms_outbox_relay_start(oms_pg_pool *pool, oms_bus *bus, oms_er
         oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
         return NULL;
     }
+    pthread_mutex_init(&r->wake_lock, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    oms_pg_pool_set_commit_hook(pool, wake_relay, r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        oms_pg_pool_set_commit_hook(pool, NULL, NULL);
+        pthread_cond_destroy(&r->wake);
+        pthread_mutex_destroy(&r->wake_lock);
         oms_arena_destroy(r->arena);
         free(r);
         oms_error_set(err, OMS_EINTERNAL, NULL, "cannot start the outbox relay thread");
@@ -268,7 +308,11 @@ void oms_outbox_relay_stop(oms_outbox_relay *r, int grace_ms)
         return;
     atomic_store(&r->flush_deadline_ms, oms_monotonic_ms() + (grace_ms > 0 ? grace_ms : 0));
     atomic_store(&r->stopping, true);
+    wake_relay(r);
     pthread_join(r->thread, NULL);
+    oms_pg_pool_set_commit_hook(r->pool, NULL, NULL);
+    pthread_cond_destroy(&r->wake);
+    pthread_mutex_destroy(&r->wake_lock);
     oms_arena_destroy(r->arena);
     free(r);
 }
@@ -300,8 +344,11 @@ static void log_handled(const oms_bus_message *m, const oms_envelope *env, const
 
 static void set_reason(char *reason, size_t reason_len, const oms_error *err)
 {
-    if (reason && reason_len)
-        snprintf(reason, reason_len, "%s: %s", oms_err_name(err->code), err->message);
+    if (!reason || !reason_len)
+        return;
+    /* A long message is cut: the reason is for people. */
+    if (snprintf(reason, reason_len, "%s: %s", oms_err_name(err->code), err->message) >= (int)reason_len)
+        reason[reason_len - 1] = '\0';
 }
 
 /* Inside the transaction: inbox record, then the handler. */
@@ -360,4 +407,92 @@ oms_bus_disposition oms_handle_once(oms_pg_pool *pool, const char *consumer, con
     log_handled(m, &env, duplicate ? "duplicate" : names[d], start, d != OMS_BUS_ACK ? reason : NULL);
     oms_log_set_request_id(previous_id[0] ? previous_id : NULL);
     return d;
+}
+
+/* ---- a batch in one transaction ---- */
+
+typedef struct batch_item {
+    const oms_bus_message *m;
+    oms_bus_outcome *out;
+    oms_envelope env;
+    bool duplicate;
+} batch_item;
+
+/* Parses every envelope; an unparseable one is settled at once (DEAD, or
+ * RETRY when out of memory) and left out. Returns the items kept. */
+static size_t parse_batch(const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out,
+                          batch_item *items, int64_t start)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++) {
+        oms_error err;
+        oms_error_clear(&err);
+        out[i].reason[0] = '\0';
+        batch_item *it = &items[kept];
+        if (oms_envelope_parse(a, msgs[i].payload, msgs[i].payload_len, &it->env, &err) != OMS_OK) {
+            set_reason(out[i].reason, sizeof out[i].reason, &err);
+            out[i].disposition = err.code == OMS_ENOMEM ? OMS_BUS_RETRY : OMS_BUS_DEAD;
+            log_handled(&msgs[i], NULL, "dead", start, out[i].reason);
+            continue;
+        }
+        it->m = &msgs[i];
+        it->out = &out[i];
+        it->duplicate = false;
+        kept++;
+    }
+    return kept;
+}
+
+/* All items in one transaction; true only when every one was handled (or a
+ * duplicate) and the commit succeeded. */
+static bool handle_all_in_one_tx(oms_pg_pool *pool, const char *consumer, batch_item *items, size_t n,
+                                 oms_message_fn fn, void *ctx, oms_arena *a)
+{
+    oms_tx_manager *tm = oms_pg_tx_manager(pool);
+    oms_tx *tx = NULL;
+    oms_error err;
+    oms_error_clear(&err);
+    if (oms_tx_begin(tm, &tx, &err) != OMS_OK)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        oms_log_set_request_id(items[i].env.correlation_id);
+        if (handle_in_tx(tx, consumer, &items[i].env, fn, ctx, a, &items[i].duplicate, &err) != OMS_BUS_ACK) {
+            oms_tx_rollback(tm, tx);
+            return false;
+        }
+    }
+    return oms_tx_commit(tm, tx, &err) == OMS_OK;
+}
+
+void oms_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_message *msgs, size_t n,
+                      oms_message_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out)
+{
+    int64_t start = oms_monotonic_ms();
+    batch_item *items = oms_arena_calloc(a, n ? n : 1, sizeof *items);
+    if (!items) {
+        for (size_t i = 0; i < n; i++) {
+            out[i].disposition = OMS_BUS_RETRY;
+            snprintf(out[i].reason, sizeof out[i].reason, "out of memory");
+        }
+        return;
+    }
+    size_t kept = parse_batch(msgs, n, a, out, items, start);
+    char previous_id[129];
+    snprintf(previous_id, sizeof previous_id, "%s", oms_log_request_id());
+    bool together = kept > 1 && handle_all_in_one_tx(pool, consumer, items, kept, fn, ctx, a);
+    oms_log_set_request_id(previous_id[0] ? previous_id : NULL);
+    if (together) {
+        for (size_t i = 0; i < kept; i++) {
+            items[i].out->disposition = OMS_BUS_ACK;
+            log_handled(items[i].m, &items[i].env, items[i].duplicate ? "duplicate" : "ack", start, NULL);
+        }
+        return;
+    }
+    /* One message, or one of them failed (or the commit did): each on its
+     * own, so that a failing message holds back only itself. */
+    if (kept > 1)
+        oms_log_num(OMS_LOG_INFO, "message_batch_split", "messages", (double)kept, "consumer", consumer, NULL);
+    for (size_t i = 0; i < kept; i++)
+        items[i].out->disposition = oms_handle_once(pool, consumer, items[i].m, fn, ctx, a, items[i].out->reason,
+                                                    sizeof items[i].out->reason);
 }

@@ -41,4 +41,12 @@ typedef oms_err (*oms_message_fn)(void *ctx, oms_tx *tx, const oms_envelope *env
 oms_bus_disposition oms_handle_once(oms_pg_pool *pool, const char *consumer, const oms_bus_message *m,
                                     oms_message_fn fn, void *ctx, oms_arena *a, char *reason, size_t reason_len);
 
+/* The same for a batch (an oms_bus_batch_handler's work): every message in
+ * one transaction, one commit for all, and out[i] for each. When a message
+ * fails (or the commit does: a deadlock, the database gone), the transaction
+ * is rolled back and each message is handled again on its own with
+ * oms_handle_once, so only the failing one is retried or dead-lettered. */
+void oms_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_message *msgs, size_t n,
+                      oms_message_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out);
+
 #endif

@@ -25,6 +25,7 @@ struct oms_tx {
     oms_pg_pool *pool;
     PGconn *conn;
     bool broken;
+    bool signal_commit; /* call the pool's commit hook after a commit */
 };
 
 struct oms_pg_pool {
@@ -37,6 +38,8 @@ struct oms_pg_pool {
     pthread_mutex_t lock;
     pthread_cond_t freed;
     oms_tx_manager tx_manager;
+    void (*commit_hook)(void *ctx); /* under lock */
+    void *commit_hook_ctx;
 };
 
 /* ---- settings ---- */
@@ -213,6 +216,8 @@ static PGconn *open_connection(oms_pg_pool *p, oms_error *err)
         PQfinish(c);
         return NULL;
     }
+    /* Without a cache (out of memory) statements still run, unnamed. */
+    (void)oms_pg_stmt_cache_attach(c);
     return c;
 }
 
@@ -367,7 +372,7 @@ static void clear_result(void *r)
 PGresult *oms_pg_exec(oms_arena *a, PGconn *c, const char *sql, int nparams, const char *const *params,
                       oms_error *err)
 {
-    PGresult *r = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *r = oms_pg_stmt_exec(c, sql, nparams, params);
     ExecStatusType st = PQresultStatus(r);
     if (r && (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)) {
         if (a && oms_arena_on_reset(a, clear_result, r) != 0) {
@@ -403,6 +408,29 @@ PGconn *oms_pg_tx_conn(oms_tx *tx)
 void oms_pg_tx_mark_broken(oms_tx *tx)
 {
     tx->broken = true;
+}
+
+void oms_pg_tx_signal_commit(oms_tx *tx)
+{
+    tx->signal_commit = true;
+}
+
+void oms_pg_pool_set_commit_hook(oms_pg_pool *p, void (*hook)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&p->lock);
+    p->commit_hook = hook;
+    p->commit_hook_ctx = ctx;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Called under the pool's lock, so that set_commit_hook(NULL) returning
+ * means no call is in flight any more. */
+static void run_commit_hook(oms_pg_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->commit_hook)
+        p->commit_hook(p->commit_hook_ctx);
+    pthread_mutex_unlock(&p->lock);
 }
 
 PGresult *oms_pg_tx_exec(oms_arena *a, oms_tx *tx, const char *sql, int nparams, const char *const *params,
@@ -473,7 +501,11 @@ static oms_err pg_tx_commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
         rc = oms_error_set(err, OMS_EINTERNAL, NULL, "the transaction was rolled back");
     }
     PQclear(r);
+    oms_pg_pool *pool = tx->pool;
+    bool signal = rc == OMS_OK && tx->signal_commit;
     tx_finish(tx);
+    if (signal)
+        run_commit_hook(pool);
     return rc;
 }
 
@@ -684,5 +716,5 @@ oms_err oms_pg_migrate_with(const oms_pg_settings *s, const oms_pg_migration *bu
 
 oms_err oms_pg_migrate(const oms_pg_settings *s, const char *const *dirs, oms_error *err)
 {
-    return oms_pg_migrate_with(s, &oms_outbox_migration, 1, dirs, err);
+    return oms_pg_migrate_with(s, oms_outbox_migrations, OMS_OUTBOX_MIGRATIONS, dirs, err);
 }

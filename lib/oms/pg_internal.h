@@ -4,6 +4,7 @@
 #ifndef OMS_PG_INTERNAL_H
 #define OMS_PG_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "pg.h"
@@ -18,7 +19,22 @@ typedef struct oms_pg_migration {
 oms_err oms_pg_migrate_with(const oms_pg_settings *s, const oms_pg_migration *builtins, size_t builtin_count,
                             const char *const *dirs, oms_error *err);
 
-/* The outbox/inbox migration (outbox.c). */
-extern const oms_pg_migration oms_outbox_migration;
+/* The prepared-statement cache (pg_stmt.c). attach gives a connection its
+ * cache (false, and none, when out of memory); stmt_exec runs `sql` as a
+ * named prepared statement when the connection has a cache, else unnamed,
+ * and returns what PQexecParams would. */
+bool oms_pg_stmt_cache_attach(PGconn *conn);
+PGresult *oms_pg_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *params);
+
+/* After a transaction marked with oms_pg_tx_signal_commit commits, its pool
+ * calls `hook` (set by the outbox relay to wake itself; NULL clears it; one
+ * hook per pool). The hook runs under the pool's lock: it must be quick and
+ * must not touch the pool. */
+void oms_pg_tx_signal_commit(oms_tx *tx);
+void oms_pg_pool_set_commit_hook(oms_pg_pool *p, void (*hook)(void *ctx), void *ctx);
+
+/* The outbox/inbox migrations (outbox.c), applied before a service's own. */
+#define OMS_OUTBOX_MIGRATIONS 2
+extern const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATIONS];
 
 #endif

@@ -27,7 +27,8 @@ typedef struct bus_subscription {
     char topic[256];
     char subscription[256];
     char dlq_topic[300];
-    oms_bus_handler handler;
+    oms_bus_handler handler;             /* one of these two */
+    oms_bus_batch_handler batch_handler; /* called with one message at a time */
     void *ctx;
     struct bus_subscription *next;
 } bus_subscription;
@@ -218,7 +219,15 @@ static void handle_one(bus_worker *w, pulsar_message *m, oms_arena *arena)
     };
     char reason[257] = "";
     int64_t start = pulsar_now_ms();
-    oms_bus_disposition d = w->sub->handler(w->sub->ctx, &bm, arena, reason, sizeof reason - 1);
+    oms_bus_disposition d;
+    if (w->sub->batch_handler) {
+        oms_bus_outcome outcome = {.disposition = OMS_BUS_RETRY};
+        w->sub->batch_handler(w->sub->ctx, &bm, 1, arena, &outcome);
+        d = outcome.disposition;
+        snprintf(reason, sizeof reason, "%s", outcome.reason);
+    } else {
+        d = w->sub->handler(w->sub->ctx, &bm, arena, reason, sizeof reason - 1);
+    }
     reason[sizeof reason - 1] = '\0';
     oms_histogram_observe(w->bus->handle_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
     if (d >= OMS_BUS_ACK && d <= OMS_BUS_DEAD)
@@ -242,11 +251,12 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
-                             void *ctx, oms_error *err)
+static oms_err add_subscription(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
+                               oms_bus_batch_handler batch_handler, void *ctx, oms_error *err)
 {
     pulsar_bus *bus = self_of(b);
-    if (!topic || !subscription || !handler || strlen(topic) >= 256 || strlen(subscription) >= 256)
+    if (!topic || !subscription || (!handler && !batch_handler) || strlen(topic) >= 256 ||
+        strlen(subscription) >= 256)
         return oms_error_set(err, OMS_EINVAL, "topic", "pulsar: bad subscription");
     bus_subscription *s = calloc(1, sizeof *s);
     if (!s)
@@ -255,6 +265,7 @@ static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscrip
     snprintf(s->subscription, sizeof s->subscription, "%s", subscription);
     snprintf(s->dlq_topic, sizeof s->dlq_topic, "%s-DLQ", topic);
     s->handler = handler;
+    s->batch_handler = batch_handler;
     s->ctx = ctx;
     pthread_mutex_lock(&bus->mu);
     bool late = bus->started;
@@ -268,6 +279,18 @@ static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscrip
         return oms_error_set(err, OMS_ECONFLICT, NULL, "pulsar: subscribe after start");
     }
     return OMS_OK;
+}
+
+static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
+                             void *ctx, oms_error *err)
+{
+    return add_subscription(b, topic, subscription, handler, NULL, ctx, err);
+}
+
+static oms_err bus_subscribe_batch(oms_bus *b, const char *topic, const char *subscription,
+                                   oms_bus_batch_handler handler, void *ctx, oms_error *err)
+{
+    return add_subscription(b, topic, subscription, NULL, handler, ctx, err);
 }
 
 static void stop_workers(pulsar_bus *bus)
@@ -383,6 +406,7 @@ static void bus_destroy(oms_bus *b)
 static const oms_bus_ops pulsar_bus_ops = {
     .publish = bus_publish,
     .subscribe = bus_subscribe,
+    .subscribe_batch = bus_subscribe_batch,
     .start = bus_start,
     .healthy = bus_healthy,
     .stop = bus_stop,

@@ -54,13 +54,15 @@ static void migrate_creates_the_database_applies_files_in_order_and_twice_is_a_n
     oms_error err;
     assert_int_equal(oms_pg_migrate(&settings, dirs, &err), OMS_OK);
     PGconn *c = it_connect(&settings, dbname);
-    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), 3);
+    /* The two built-in outbox migrations, then the two files. */
+    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), 4);
     assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations WHERE name = '000_oms_outbox_inbox'"), 1);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations WHERE name = '001_oms_outbox_autovacuum'"), 1);
     assert_int_equal(it_long(c, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'widget'"), 3);
     assert_int_equal(it_long(c, "SELECT count(*) FROM outbox"), 0);
     assert_int_equal(it_long(c, "SELECT count(*) FROM inbox"), 0);
     assert_int_equal(oms_pg_migrate(&settings, dirs, &err), OMS_OK);
-    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), 3);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), 4);
     PQfinish(c);
 }
 

@@ -92,8 +92,14 @@ oms_bus_disposition inventory_on_command(void *ctx, const oms_bus_message *m, om
     return oms_handle_once(c->pool, INVENTORY_SUBSCRIPTION, m, dispatch, c->app, a, reason, reason_len);
 }
 
+/* A batch in one transaction (oms_handle_batch). */
+static void on_commands(void *ctx, const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out)
+{
+    inventory_consumer *c = ctx;
+    oms_handle_batch(c->pool, INVENTORY_SUBSCRIPTION, msgs, n, dispatch, c->app, a, out);
+}
+
 oms_err inventory_consumers_subscribe(oms_bus *bus, inventory_consumer *c, oms_error *err)
 {
-    return oms_bus_subscribe(bus, OMS_TOPIC_INVENTORY_COMMANDS, INVENTORY_SUBSCRIPTION, inventory_on_command, c,
-                             err);
+    return oms_bus_subscribe_batch(bus, OMS_TOPIC_INVENTORY_COMMANDS, INVENTORY_SUBSCRIPTION, on_commands, c, err);
 }

@@ -1,6 +1,7 @@
 /* bus_consumers.h -- inventory-commands -> inventory commands. Each message
- * is handled exactly once through oms_handle_once (inbox + the command + its
- * outbox reply in one transaction). */
+ * is handled exactly once (inbox + the command + its outbox reply in one
+ * transaction); the bus hands over batches, handled together by
+ * oms_handle_batch. */
 #ifndef INVENTORY_BUS_CONSUMERS_H
 #define INVENTORY_BUS_CONSUMERS_H
 

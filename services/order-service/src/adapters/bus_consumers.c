@@ -112,10 +112,17 @@ oms_bus_disposition bus_consumers_handle(void *ctx, const oms_bus_message *m, om
     return oms_handle_once(c->write_pool, ORDER_SUBSCRIPTION, m, dispatch, c, a, reason, reason_len);
 }
 
+/* A batch in one transaction (oms_handle_batch). */
+static void on_replies(void *ctx, const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out)
+{
+    bus_consumers *c = ctx;
+    oms_handle_batch(c->write_pool, ORDER_SUBSCRIPTION, msgs, n, dispatch, c, a, out);
+}
+
 oms_err bus_consumers_subscribe(bus_consumers *c, oms_bus *bus, oms_error *err)
 {
-    oms_err rc = oms_bus_subscribe(bus, OMS_TOPIC_PAYMENT_EVENTS, ORDER_SUBSCRIPTION, bus_consumers_handle, c, err);
+    oms_err rc = oms_bus_subscribe_batch(bus, OMS_TOPIC_PAYMENT_EVENTS, ORDER_SUBSCRIPTION, on_replies, c, err);
     if (rc == OMS_OK)
-        rc = oms_bus_subscribe(bus, OMS_TOPIC_INVENTORY_EVENTS, ORDER_SUBSCRIPTION, bus_consumers_handle, c, err);
+        rc = oms_bus_subscribe_batch(bus, OMS_TOPIC_INVENTORY_EVENTS, ORDER_SUBSCRIPTION, on_replies, c, err);
     return rc;
 }

@@ -81,7 +81,14 @@ oms_bus_disposition payment_on_command(void *ctx, const oms_bus_message *m, oms_
     return oms_handle_once(c->pool, PAYMENT_SUBSCRIPTION, m, dispatch, c->app, a, reason, reason_len);
 }
 
+/* A batch in one transaction (oms_handle_batch). */
+static void on_commands(void *ctx, const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out)
+{
+    payment_consumer *c = ctx;
+    oms_handle_batch(c->pool, PAYMENT_SUBSCRIPTION, msgs, n, dispatch, c->app, a, out);
+}
+
 oms_err payment_consumers_subscribe(oms_bus *bus, payment_consumer *c, oms_error *err)
 {
-    return oms_bus_subscribe(bus, OMS_TOPIC_PAYMENT_COMMANDS, PAYMENT_SUBSCRIPTION, payment_on_command, c, err);
+    return oms_bus_subscribe_batch(bus, OMS_TOPIC_PAYMENT_COMMANDS, PAYMENT_SUBSCRIPTION, on_commands, c, err);
 }

@@ -1,0 +1,148 @@
+/* pg_stmt.c -- a prepared-statement cache per connection.
+ *
+ * Every statement of the services is a fixed SQL text with parameters, run
+ * thousands of times per second. Sent unnamed, PostgreSQL parses, analyses
+ * and plans each one every time: about half of its CPU under load (perf:
+ * base_yyparse, copyObjectImpl, the catalog hash lookups). Here each text is
+ * prepared once per connection under a name and executed by that name after.
+ *
+ * The cache hangs on the PGconn through libpq's event system (libpq-events):
+ * PQinstanceData gives it back, PGEVT_CONNRESET empties it (a reset opens a
+ * new server session, which has no prepared statements) and PGEVT_CONNDESTROY
+ * frees it. A connection made elsewhere (tests) has no cache and runs its
+ * statements unnamed, as does a text once the cache is full. Prepared
+ * statements outlive a rolled-back transaction, so an entry stays valid for
+ * the life of the session. A server behind a transaction-pooling proxy that
+ * does not track prepared statements (PgBouncer before 1.21) cannot serve
+ * this; point POSTGRES_HOST at PostgreSQL itself. */
+#include <libpq-events.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pg_internal.h"
+
+#define STMT_SLOTS 256     /* open addressing; a power of two */
+#define STMT_MAX_CACHED 192 /* keeps probes short */
+#define STMT_NAME_MAX 24
+
+typedef struct stmt_entry {
+    char *sql; /* NULL: free slot */
+    uint32_t hash;
+    char name[STMT_NAME_MAX];
+} stmt_entry;
+
+typedef struct stmt_cache {
+    stmt_entry slots[STMT_SLOTS];
+    int count;
+    unsigned next_id;
+} stmt_cache;
+
+static void cache_clear(stmt_cache *c)
+{
+    for (int i = 0; i < STMT_SLOTS; i++) {
+        free(c->slots[i].sql);
+        c->slots[i].sql = NULL;
+    }
+    c->count = 0;
+}
+
+static int stmt_event(PGEventId id, void *info, void *pass_through)
+{
+    (void)pass_through;
+    if (id == PGEVT_CONNRESET) {
+        PGEventConnReset *e = info;
+        stmt_cache *c = PQinstanceData(e->conn, stmt_event);
+        if (c)
+            cache_clear(c);
+    } else if (id == PGEVT_CONNDESTROY) {
+        PGEventConnDestroy *e = info;
+        stmt_cache *c = PQinstanceData(e->conn, stmt_event);
+        if (c) {
+            cache_clear(c);
+            free(c);
+        }
+    }
+    return 1;
+}
+
+bool oms_pg_stmt_cache_attach(PGconn *conn)
+{
+    stmt_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return false;
+    if (!PQregisterEventProc(conn, stmt_event, "oms_pg_stmt", NULL) || !PQsetInstanceData(conn, stmt_event, c)) {
+        free(c);
+        return false;
+    }
+    return true;
+}
+
+/* FNV-1a: the texts are short and fixed, this is only for the slot. */
+static uint32_t hash_text(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The slot holding `sql`, or the free slot where it would go. */
+static stmt_entry *find_slot(stmt_cache *c, const char *sql, uint32_t hash)
+{
+    for (uint32_t i = 0; i < STMT_SLOTS; i++) {
+        stmt_entry *e = &c->slots[(hash + i) & (STMT_SLOTS - 1)];
+        if (!e->sql || (e->hash == hash && strcmp(e->sql, sql) == 0))
+            return e;
+    }
+    return NULL; /* unreachable while count < STMT_SLOTS */
+}
+
+/* Prepares `sql` into the free slot `e`; false (nothing cached) on failure,
+ * with the failed result in *failed for the caller to report. */
+static bool prepare_into(PGconn *conn, stmt_cache *c, stmt_entry *e, const char *sql, uint32_t hash, int nparams,
+                         PGresult **failed)
+{
+    char name[STMT_NAME_MAX];
+    snprintf(name, sizeof name, "oms_%u", c->next_id++);
+    PGresult *r = PQprepare(conn, name, sql, nparams, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        *failed = r;
+        return false;
+    }
+    PQclear(r);
+    char *copy = strdup(sql);
+    if (!copy) {
+        /* The statement exists on the server but is not remembered: harmless,
+         * this text is prepared again under a new name next time. */
+        return false;
+    }
+    e->sql = copy;
+    e->hash = hash;
+    memcpy(e->name, name, sizeof name);
+    c->count++;
+    return true;
+}
+
+PGresult *oms_pg_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
+{
+    stmt_cache *c = PQinstanceData(conn, stmt_event);
+    if (!c)
+        return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    uint32_t hash = hash_text(sql);
+    stmt_entry *e = find_slot(c, sql, hash);
+    if (e && !e->sql) {
+        if (c->count >= STMT_MAX_CACHED)
+            return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        PGresult *failed = NULL;
+        if (!prepare_into(conn, c, e, sql, hash, nparams, &failed)) {
+            if (failed)
+                return failed; /* a syntax error, an aborted transaction, a lost connection */
+            return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+        }
+    }
+    if (!e)
+        return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    return PQexecPrepared(conn, e->name, nparams, params, NULL, NULL, 0);
+}
