@@ -577,12 +577,19 @@ static void poll_once(pulsar_conn *conn)
     int n = poll(fds, 2, 1000);
     const char *why = NULL;
     if (n > 0 && (fds[1].revents & POLLIN)) {
+        /* Drain first, then clear the flag: cleared first, a sender could
+         * write its byte in between, the drain would swallow it and the
+         * flag would stay set with the pipe empty, so that no later send
+         * woke this thread again: every frame then waited for the next
+         * read or for poll's one-second timeout (idle latency of ~1 s per
+         * message after a burst). Data appended before the clear is
+         * written just below. */
         char drain[256];
+        while (read(conn->wake_read, drain, sizeof drain) > 0) {
+        }
         pthread_mutex_lock(&conn->mu);
         conn->wake_pending = false;
         pthread_mutex_unlock(&conn->mu);
-        while (read(conn->wake_read, drain, sizeof drain) > 0) {
-        }
     }
     if (n > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP)))
         why = read_frames(conn);

@@ -455,6 +455,83 @@ static void full_queue_fails_when_asked_to(void **state)
     pulsar_client_destroy(client);
 }
 
+
+/* ---- a send at idle after a burst goes out at once ---- */
+
+typedef struct burst_sender {
+    pulsar_producer *p;
+    int count;
+    int failed;
+} burst_sender;
+
+static void *burst_send(void *arg)
+{
+    burst_sender *b = arg;
+    oms_error err;
+    char key[32];
+    for (int i = 0; i < b->count; i++) {
+        snprintf(key, sizeof key, "k-%d", i % 50);
+        if (pulsar_producer_send(b->p, key, "burst", 5, NULL, 0, 10000, NULL, &err) != OMS_OK)
+            b->failed++;
+    }
+    return NULL;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int compare_ms(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The I/O thread is woken by a byte in a pipe, guarded by a "wake pending"
+ * flag. It used to clear the flag before draining the pipe: a sender that
+ * wrote its byte in between lost it to the drain and left the flag set with
+ * the pipe empty, so that every later frame waited for the next read or for
+ * poll's one-second timeout. Many concurrent senders make that interleaving
+ * likely; afterwards, one send at a time must still take milliseconds. */
+static void sends_stay_prompt_after_a_burst(void **state)
+{
+    (void)state;
+    char topic[128];
+    test_unique_topic("lp-burst", topic, sizeof topic);
+    pulsar_client *client = new_client();
+    oms_error err;
+    pulsar_producer *p = pulsar_producer_create(client, topic, NULL, &err);
+    assert_non_null(p);
+    enum { SENDERS = 8 };
+    burst_sender senders[SENDERS];
+    pthread_t threads[SENDERS];
+    for (int i = 0; i < SENDERS; i++) {
+        senders[i] = (burst_sender){.p = p, .count = 300};
+        assert_int_equal(pthread_create(&threads[i], NULL, burst_send, &senders[i]), 0);
+    }
+    for (int i = 0; i < SENDERS; i++) {
+        pthread_join(threads[i], NULL);
+        assert_int_equal(senders[i].failed, 0);
+    }
+    enum { ALONE = 15 };
+    int64_t took[ALONE];
+    for (int i = 0; i < ALONE; i++) {
+        sleep_ms(20);
+        int64_t start = now_ms();
+        assert_int_equal(pulsar_producer_send(p, "alone", "x", 1, NULL, 0, 10000, NULL, &err), OMS_OK);
+        took[i] = now_ms() - start;
+    }
+    qsort(took, ALONE, sizeof took[0], compare_ms);
+    printf("# send after a burst: median %lld ms, max %lld ms\n", (long long)took[ALONE / 2],
+           (long long)took[ALONE - 1]);
+    assert_true(took[ALONE / 2] < 300);
+    pulsar_producer_close(p);
+    pulsar_client_destroy(client);
+}
+
 /* ---- a hostile "broker": handshake, then a broken frame */
 #define HOSTILE_VARIANTS 5
 
@@ -584,6 +661,7 @@ int main(void)
     test_broker_address(host, sizeof host, &port);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hostile_frames_close_the_connection),
+        cmocka_unit_test(sends_stay_prompt_after_a_burst),
         cmocka_unit_test(message_round_trips_and_nack_redelivers),
         cmocka_unit_test(full_queue_fails_when_asked_to),
         cmocka_unit_test(batches_are_split_and_resolved_as_one_entry),
