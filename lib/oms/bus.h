@@ -66,11 +66,11 @@ typedef struct oms_bus_outcome {
     char reason[OMS_BUS_REASON_MAX]; /* why, on RETRY/DEAD; may stay empty */
 } oms_bus_outcome;
 
-/* Called on a consumer thread with up to the transport's batch size of
- * messages, in delivery order, and fills out[i] for each msgs[i]. The pg
- * transport hands over heads of distinct keys; Pulsar, one message at a
- * time. Handling a batch in one transaction is what lets a consumer keep up
- * with thousands of messages per second: one commit (one fsync) per batch
+/* Called on a consumer thread with 1 to batch_size messages, in delivery
+ * order, and fills out[i] for each msgs[i]. The pg transport hands over
+ * heads of distinct keys; Pulsar, what its consumer has received (several
+ * of one key come in their order). Handling a batch in one transaction is
+ * what lets a consumer keep up under load: one commit (one fsync) per batch
  * instead of per message. `arena` is reset after the call. */
 typedef void (*oms_bus_batch_handler)(void *ctx, const oms_bus_message *msgs, size_t n, oms_arena *arena,
                                       oms_bus_outcome *out);
@@ -127,7 +127,7 @@ typedef struct oms_bus_options {
     const char *service_name;  /* names consumers and producers */
     int max_redeliveries;      /* N of SPEC section 4; default 5 */
     int consumer_threads;      /* per subscription; default 1 */
-    int batch_size;            /* pg: messages claimed and handled together; default 64 */
+    int batch_size;            /* messages handed to a batch handler at once; default 64 */
     int retry_base_delay_ms;   /* first redelivery delay; default 200, doubling, capped at 30 s */
     int lease_ms;              /* pg: how long a claimed message stays with its consumer; default 60000 */
 } oms_bus_options;

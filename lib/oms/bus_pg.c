@@ -817,14 +817,14 @@ oms_bus *oms_bus_from_env(const char *service_name, oms_error *err)
     static const char *const transports[] = {"pg", "pulsar", NULL};
     const char *transport = oms_config_enum("MESSAGE_BUS", "pg", transports);
     bool pulsar = strcmp(transport, "pulsar") == 0;
-    /* pg: one thread per subscription handles whole batches in one
+    /* One thread per subscription handles whole batches, each in one
      * transaction; two would lock hot rows (a product's stock) in different
-     * orders and deadlock now and then. Pulsar hands over one message at a
-     * time, so two threads keep two in flight. */
+     * orders and deadlock now and then (each deadlock costs a second before
+     * PostgreSQL breaks it; the batch is then handled message by message). */
     oms_bus_options o = {
         .service_name = service_name,
         .max_redeliveries = (int)oms_config_long("BUS_MAX_REDELIVERIES", 5, 1, 1000),
-        .consumer_threads = (int)oms_config_long("BUS_CONSUMER_THREADS", pulsar ? 2 : 1, 1, 64),
+        .consumer_threads = (int)oms_config_long("BUS_CONSUMER_THREADS", 1, 1, 64),
         .batch_size = (int)oms_config_long("BUS_BATCH_SIZE", BUS_DEFAULT_BATCH, 1, 1000),
         .retry_base_delay_ms = (int)oms_config_long("BUS_RETRY_BASE_DELAY_MS", 200, 1, 30000),
         .lease_ms = (int)oms_config_long("BUS_LEASE_S", 60, 5, 3600) * 1000,

@@ -6,7 +6,9 @@
  * receipt is in. subscribe: per (topic, subscription), consumer_threads
  * Key_Shared consumers, each with one handler thread: the broker gives one
  * key to one consumer and that consumer's thread handles its messages in
- * order, so one key's messages are handled sequentially and in order.
+ * order, so one key's messages are handled sequentially and in order. A
+ * batch handler gets what the consumer has received, up to batch_size
+ * messages, in one call (messages of one key in their order).
  * RETRY negatively acknowledges with a delay of retry_base_delay_ms doubling
  * per redelivery (capped at 30 s); at max_redeliveries, and at once for DEAD,
  * the message goes to "<topic>-DLQ" and is then acknowledged. */
@@ -203,12 +205,15 @@ static void settle(bus_worker *w, pulsar_message *m, oms_bus_disposition d, cons
     pulsar_consumer_nack(w->consumer, m, retry_delay_ms(bus, m->redelivery_count));
 }
 
-static void handle_one(bus_worker *w, pulsar_message *m, oms_arena *arena)
+static void message_id_text(const pulsar_message *m, char *out, size_t len)
 {
-    char message_id[80];
-    snprintf(message_id, sizeof message_id, "%llu:%llu:%d", (unsigned long long)m->id.ledger,
-             (unsigned long long)m->id.entry, m->id.batch_index);
-    oms_bus_message bm = {
+    snprintf(out, len, "%llu:%llu:%d", (unsigned long long)m->id.ledger, (unsigned long long)m->id.entry,
+             m->id.batch_index);
+}
+
+static oms_bus_message bus_message_of(const bus_worker *w, const pulsar_message *m, const char *message_id)
+{
+    return (oms_bus_message){
         .topic = w->sub->topic,
         .subscription = w->sub->subscription,
         .key = m->key,
@@ -217,36 +222,87 @@ static void handle_one(bus_worker *w, pulsar_message *m, oms_arena *arena)
         .redelivery_count = m->redelivery_count,
         .message_id = message_id,
     };
-    char reason[257] = "";
-    int64_t start = pulsar_now_ms();
-    oms_bus_disposition d;
-    if (w->sub->batch_handler) {
-        oms_bus_outcome outcome = {.disposition = OMS_BUS_RETRY};
-        w->sub->batch_handler(w->sub->ctx, &bm, 1, arena, &outcome);
-        d = outcome.disposition;
-        snprintf(reason, sizeof reason, "%s", outcome.reason);
-    } else {
-        d = w->sub->handler(w->sub->ctx, &bm, arena, reason, sizeof reason - 1);
-    }
-    reason[sizeof reason - 1] = '\0';
-    oms_histogram_observe(w->bus->handle_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
+}
+
+static void count_outcome(bus_worker *w, oms_bus_disposition d)
+{
     if (d >= OMS_BUS_ACK && d <= OMS_BUS_DEAD)
         oms_counter_add(w->bus->handled[d], 1);
+}
+
+static void handle_one(bus_worker *w, pulsar_message *m, oms_arena *arena)
+{
+    char message_id[80];
+    message_id_text(m, message_id, sizeof message_id);
+    oms_bus_message bm = bus_message_of(w, m, message_id);
+    char reason[257] = "";
+    int64_t start = pulsar_now_ms();
+    oms_bus_disposition d = w->sub->handler(w->sub->ctx, &bm, arena, reason, sizeof reason - 1);
+    reason[sizeof reason - 1] = '\0';
+    oms_histogram_observe(w->bus->handle_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
+    count_outcome(w, d);
     settle(w, m, d, reason);
-    oms_arena_reset(arena);
+}
+
+/* The batch handler over what the consumer had received: one transaction
+ * for all of them, then each settled on its own. */
+static void handle_batch(bus_worker *w, pulsar_message **ms, size_t n, oms_arena *arena)
+{
+    oms_bus_message *bms = oms_arena_calloc(arena, n, sizeof *bms);
+    oms_bus_outcome *out = oms_arena_calloc(arena, n, sizeof *out);
+    char(*ids)[80] = oms_arena_calloc(arena, n, sizeof *ids);
+    if (!bms || !out || !ids) {
+        for (size_t i = 0; i < n; i++)
+            pulsar_consumer_nack(w->consumer, ms[i], retry_delay_ms(w->bus, ms[i]->redelivery_count));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        message_id_text(ms[i], ids[i], sizeof ids[i]);
+        bms[i] = bus_message_of(w, ms[i], ids[i]);
+        out[i].disposition = OMS_BUS_RETRY;
+    }
+    int64_t start = pulsar_now_ms();
+    w->sub->batch_handler(w->sub->ctx, bms, n, arena, out);
+    oms_histogram_observe(w->bus->handle_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
+    for (size_t i = 0; i < n; i++) {
+        out[i].reason[sizeof out[i].reason - 1] = '\0';
+        count_outcome(w, out[i].disposition);
+        settle(w, ms[i], out[i].disposition, out[i].reason);
+    }
+}
+
+/* Waits for one message, then takes whatever else has arrived already, up
+ * to the batch size: under load a batch fills up, and alone a message does
+ * not wait for company. */
+static size_t receive_batch(bus_worker *w, pulsar_message **ms, size_t max)
+{
+    if (pulsar_consumer_receive(w->consumer, RECEIVE_POLL_MS, &ms[0]) != OMS_OK)
+        return 0;
+    size_t n = 1;
+    while (n < max && pulsar_consumer_receive(w->consumer, 0, &ms[n]) == OMS_OK)
+        n++;
+    return n;
 }
 
 static void *worker_main(void *arg)
 {
     bus_worker *w = arg;
     oms_arena *arena = oms_arena_create(0);
-    while (arena && atomic_load(&w->bus->running)) {
-        pulsar_message *m = NULL;
-        if (pulsar_consumer_receive(w->consumer, RECEIVE_POLL_MS, &m) != OMS_OK)
+    size_t max = w->sub->batch_handler ? (size_t)w->bus->options.batch_size : 1;
+    pulsar_message **ms = calloc(max, sizeof *ms);
+    while (arena && ms && atomic_load(&w->bus->running)) {
+        size_t n = receive_batch(w, ms, max);
+        if (n == 0)
             continue;
-        handle_one(w, m, arena);
-        pulsar_message_free(m);
+        if (w->sub->batch_handler)
+            handle_batch(w, ms, n, arena);
+        else
+            handle_one(w, ms[0], arena);
+        for (size_t i = 0; i < n; i++)
+            pulsar_message_free(ms[i]);
+        oms_arena_reset(arena);
     }
+    free(ms);
     oms_arena_destroy(arena);
     return NULL;
 }
@@ -420,8 +476,11 @@ oms_bus *oms_bus_pulsar_create(const char *host, int port, const oms_bus_options
         oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
         return NULL;
     }
-    bus->options = (oms_bus_options){.max_redeliveries = 5, .consumer_threads = 2, .retry_base_delay_ms = 200};
+    bus->options =
+        (oms_bus_options){.max_redeliveries = 5, .consumer_threads = 1, .batch_size = 64, .retry_base_delay_ms = 200};
     if (o) {
+        if (o->batch_size > 0)
+            bus->options.batch_size = o->batch_size;
         if (o->max_redeliveries > 0)
             bus->options.max_redeliveries = o->max_redeliveries;
         if (o->consumer_threads > 0)
