@@ -63,8 +63,11 @@ oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const cha
 {
     if (!topic || !*topic || !key || !payload)
         return oms_error_set(err, OMS_EINVAL, NULL, "an outbox message needs a topic, a key and a payload");
+    (void)a;
     const char *params[] = {topic, key, payload};
-    if (!oms_pg_tx_exec(a, tx, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)", 3, params, err))
+    /* Deferred: it travels with the transaction's next statement or its commit. */
+    if (oms_pg_tx_exec_deferred(tx, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)", 3, params, err) !=
+        OMS_OK)
         return err ? err->code : OMS_EINTERNAL;
     /* The relay wakes after the commit, when the row is visible. */
     oms_pg_tx_signal_commit(tx);
@@ -464,6 +467,17 @@ static bool handle_all_in_one_tx(oms_pg_pool *pool, const char *consumer, batch_
     return oms_tx_commit(tm, tx, &err) == OMS_OK;
 }
 
+/* Whether a message before items[i] with the same key was not acknowledged. */
+static bool earlier_of_key_failed(const batch_item *items, size_t i)
+{
+    const char *key = items[i].m->key;
+    for (size_t j = 0; key && j < i; j++) {
+        if (items[j].out->disposition != OMS_BUS_ACK && items[j].m->key && strcmp(items[j].m->key, key) == 0)
+            return true;
+    }
+    return false;
+}
+
 void oms_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_message *msgs, size_t n,
                       oms_message_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out)
 {
@@ -492,7 +506,15 @@ void oms_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_mes
      * own, so that a failing message holds back only itself. */
     if (kept > 1)
         oms_log_num(OMS_LOG_INFO, "message_batch_split", "messages", (double)kept, "consumer", consumer, NULL);
-    for (size_t i = 0; i < kept; i++)
-        items[i].out->disposition = oms_handle_once(pool, consumer, items[i].m, fn, ctx, a, items[i].out->reason,
-                                                    sizeof items[i].out->reason);
+    for (size_t i = 0; i < kept; i++) {
+        batch_item *it = &items[i];
+        if (earlier_of_key_failed(items, i)) {
+            it->out->disposition = OMS_BUS_RETRY;
+            snprintf(it->out->reason, sizeof it->out->reason, "an earlier message of key %s was not handled",
+                     it->m->key ? it->m->key : "?");
+            continue;
+        }
+        it->out->disposition =
+            oms_handle_once(pool, consumer, it->m, fn, ctx, a, it->out->reason, sizeof it->out->reason);
+    }
 }

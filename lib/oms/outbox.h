@@ -13,7 +13,9 @@
 #include "bus.h"
 #include "pg.h"
 
-/* Inserts one pending row and NOTIFYs the relay (delivered at commit). */
+/* Inserts one pending row (deferred: it goes out with the transaction's next
+ * statement or its commit) and marks the transaction so that its commit
+ * wakes this process's relay. */
 oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const char *key, const char *payload,
                           oms_error *err);
 
@@ -45,7 +47,11 @@ oms_bus_disposition oms_handle_once(oms_pg_pool *pool, const char *consumer, con
  * one transaction, one commit for all, and out[i] for each. When a message
  * fails (or the commit does: a deadlock, the database gone), the transaction
  * is rolled back and each message is handled again on its own with
- * oms_handle_once, so only the failing one is retried or dead-lettered. */
+ * oms_handle_once, so only the failing one is retried or dead-lettered; a
+ * later message of the same key (Pulsar batches may hold several) is then
+ * not handled but retried, to keep the key's order. `fn` must keep its
+ * effects inside the transaction: on that path it runs twice for the good
+ * messages (its log lines show twice). */
 void oms_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_message *msgs, size_t n,
                       oms_message_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out);
 

@@ -26,6 +26,7 @@ struct oms_tx {
     PGconn *conn;
     bool broken;
     bool signal_commit; /* call the pool's commit hook after a commit */
+    int queued;         /* statements sent in pipeline mode, results not read yet */
 };
 
 struct oms_pg_pool {
@@ -400,8 +401,128 @@ oms_tx_manager *oms_pg_tx_manager(oms_pg_pool *p)
     return &p->tx_manager;
 }
 
+/* ---- deferred writes: libpq pipeline mode ----
+ *
+ * A deferred statement is sent at once into the connection's output buffer
+ * and its result read later, together with the next statement that needs
+ * an answer (or the COMMIT): one round trip for all of them, where each
+ * used to cost its own (two scheduler wake-ups and a send on each side). */
+
+/* Queues one statement (its prepare first, the first time on this connection). */
+static bool pipeline_send(oms_tx *tx, const char *sql, int nparams, const char *const *params, oms_error *err)
+{
+    PGconn *c = tx->conn;
+    if (PQpipelineStatus(c) == PQ_PIPELINE_OFF && !PQenterPipelineMode(c)) {
+        map_failure(c, NULL, err);
+        return false;
+    }
+    bool must_prepare = false;
+    const char *name = oms_pg_stmt_name(c, sql, &must_prepare);
+    if (name && must_prepare) {
+        if (!PQsendPrepare(c, name, sql, nparams, NULL))
+            goto failed;
+        tx->queued++;
+    }
+    int sent = name ? PQsendQueryPrepared(c, name, nparams, params, NULL, NULL, 0)
+                    : PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!sent)
+        goto failed;
+    tx->queued++;
+    return true;
+failed:
+    /* Nothing reaches the server on its own: the caller's next step drains. */
+    map_failure(c, NULL, err);
+    oms_pg_stmt_forget_all(c);
+    tx->broken = true;
+    return false;
+}
+
+/* Reads the results of one queued statement: the result, then libpq's NULL. */
+static PGresult *next_result(PGconn *c)
+{
+    PGresult *r = PQgetResult(c);
+    if (r) {
+        PGresult *extra;
+        while ((extra = PQgetResult(c)) != NULL)
+            PQclear(extra);
+    }
+    return r;
+}
+
+/* Syncs and reads every queued result. Returns the last one when it and all
+ * before it succeeded (the caller owns it), else NULL with the first error
+ * in err. Leaves pipeline mode. */
+static PGresult *pipeline_drain(oms_tx *tx, oms_error *err)
+{
+    PGconn *c = tx->conn;
+    PGresult *last = NULL;
+    bool ok = PQpipelineSync(c) == 1;
+    if (!ok)
+        map_failure(c, NULL, err);
+    for (int i = 0; ok && i < tx->queued; i++) {
+        PGresult *r = next_result(c);
+        ExecStatusType st = PQresultStatus(r);
+        if (!r || (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)) {
+            /* The first failure is the one to tell; the rest were skipped
+             * (PIPELINE_ABORTED) because of it. */
+            map_failure(c, st == PGRES_PIPELINE_ABORTED ? NULL : r, err);
+            ok = false;
+            for (int j = i + 1; r && j < tx->queued; j++)
+                PQclear(next_result(c));
+        }
+        if (ok && i == tx->queued - 1)
+            last = r;
+        else
+            PQclear(r);
+    }
+    tx->queued = 0;
+    /* The sync point, then back to normal mode; anything left is dropped. */
+    for (int i = 0; i < 4 && PQpipelineStatus(c) != PQ_PIPELINE_OFF && !PQexitPipelineMode(c); i++)
+        PQclear(PQgetResult(c));
+    if (PQpipelineStatus(c) != PQ_PIPELINE_OFF || PQstatus(c) != CONNECTION_OK)
+        tx->broken = true;
+    if (!ok) {
+        oms_pg_stmt_forget_all(c);
+        PQclear(last);
+        return NULL;
+    }
+    return last;
+}
+
+/* Runs sql after whatever is queued, in the same round trip. */
+static PGresult *pipeline_run(oms_tx *tx, const char *sql, int nparams, const char *const *params, oms_error *err)
+{
+    if (!pipeline_send(tx, sql, nparams, params, err)) {
+        oms_error ignored;
+        if (!tx->broken)
+            PQclear(pipeline_drain(tx, &ignored));
+        return NULL;
+    }
+    return pipeline_drain(tx, err);
+}
+
+oms_err oms_pg_tx_exec_deferred(oms_tx *tx, const char *sql, int nparams, const char *const *params,
+                                oms_error *err)
+{
+    if (!pipeline_send(tx, sql, nparams, params, err))
+        return err ? err->code : OMS_EINTERNAL;
+    return OMS_OK;
+}
+
+/* Reads what is queued, for a caller about to use the connection directly. */
+static void settle_queued(oms_tx *tx)
+{
+    if (tx->queued == 0)
+        return;
+    oms_error ignored;
+    /* A failure aborted the transaction on the server: the caller's next
+     * statement or commit says so. */
+    PQclear(pipeline_drain(tx, &ignored));
+}
+
 PGconn *oms_pg_tx_conn(oms_tx *tx)
 {
+    settle_queued(tx);
     return tx->conn;
 }
 
@@ -436,6 +557,14 @@ static void run_commit_hook(oms_pg_pool *p)
 PGresult *oms_pg_tx_exec(oms_arena *a, oms_tx *tx, const char *sql, int nparams, const char *const *params,
                          oms_error *err)
 {
+    if (tx->queued > 0) {
+        PGresult *r = pipeline_run(tx, sql, nparams, params, err);
+        if (r && a && oms_arena_on_reset(a, clear_result, r) != 0) {
+            oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+            return NULL; /* r was cleared by the arena */
+        }
+        return r;
+    }
     PGresult *r = oms_pg_exec(a, tx->conn, sql, nparams, params, err);
     if (!r && PQstatus(tx->conn) != CONNECTION_OK)
         tx->broken = true;
@@ -491,8 +620,22 @@ static oms_err pg_tx_commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
         tx_finish(tx);
         return oms_error_set(err, OMS_EINTERNAL, NULL, "commit of a failed transaction");
     }
-    PGresult *r = PQexec(tx->conn, "COMMIT");
     oms_err rc = OMS_OK;
+    oms_error queued_err;
+    oms_error_clear(&queued_err);
+    PGresult *r;
+    if (tx->queued > 0) {
+        /* The deferred writes and the COMMIT in one round trip. */
+        r = pipeline_run(tx, "COMMIT", 0, NULL, &queued_err);
+        if (!r) {
+            oms_error_set(err, queued_err.code, queued_err.field[0] ? queued_err.field : NULL, "%s",
+                          queued_err.message);
+            tx_finish(tx);
+            return queued_err.code;
+        }
+    } else {
+        r = PQexec(tx->conn, "COMMIT");
+    }
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         rc = map_failure(tx->conn, r, err);
         if (PQstatus(tx->conn) != CONNECTION_OK)
@@ -514,6 +657,7 @@ static void pg_tx_rollback(oms_tx_manager *m, oms_tx *tx)
     (void)m;
     if (!tx)
         return;
+    settle_queued(tx);
     if (PQstatus(tx->conn) == CONNECTION_OK && PQtransactionStatus(tx->conn) != PQTRANS_IDLE) {
         PGresult *r = PQexec(tx->conn, "ROLLBACK");
         if (PQresultStatus(r) != PGRES_COMMAND_OK)

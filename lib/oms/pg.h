@@ -69,6 +69,16 @@ PGresult *oms_pg_exec(oms_arena *a, PGconn *c, const char *sql, int nparams, con
 PGresult *oms_pg_tx_exec(oms_arena *a, oms_tx *tx, const char *sql, int nparams, const char *const *params,
                          oms_error *err);
 
+/* Queues a write whose only outcome of interest is success or failure (no
+ * rows, no count): it goes out with the next statement on the tx that needs
+ * an answer, or with the commit, in one round trip (libpq pipeline mode).
+ * A failure is reported by that later call instead (NULL, or the commit's
+ * error, with this statement's SQLSTATE mapped as above); the transaction
+ * is aborted either way. OMS_OK when queued. The parameters may be freed
+ * on return. */
+oms_err oms_pg_tx_exec_deferred(oms_tx *tx, const char *sql, int nparams, const char *const *params,
+                                oms_error *err);
+
 /* Value of row/col as text, or NULL when SQL NULL. */
 const char *oms_pg_value(const PGresult *r, int row, int col);
 

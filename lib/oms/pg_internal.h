@@ -25,6 +25,12 @@ oms_err oms_pg_migrate_with(const oms_pg_settings *s, const oms_pg_migration *bu
  * and returns what PQexecParams would. */
 bool oms_pg_stmt_cache_attach(PGconn *conn);
 PGresult *oms_pg_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *params);
+/* For pipeline mode: the name `sql` runs under, with *must_prepare set when
+ * the caller has to queue its PQsendPrepare first; NULL (send it unnamed)
+ * without a cache or when the cache is full. */
+const char *oms_pg_stmt_name(PGconn *conn, const char *sql, bool *must_prepare);
+/* Empties the cache: after a failed pipeline, whose prepares may not have run. */
+void oms_pg_stmt_forget_all(PGconn *conn);
 
 /* After a transaction marked with oms_pg_tx_signal_commit commits, its pool
  * calls `hook` (set by the outbox relay to wake itself; NULL clears it; one

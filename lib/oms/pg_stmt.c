@@ -12,7 +12,9 @@
  * frees it. A connection made elsewhere (tests) has no cache and runs its
  * statements unnamed, as does a text once the cache is full. Prepared
  * statements outlive a rolled-back transaction, so an entry stays valid for
- * the life of the session. A server behind a transaction-pooling proxy that
+ * the life of the session (a pipeline that fails forgets them all: its
+ * queued prepares may not have run; the names are never reused, so what the
+ * server still holds is only unused). A server behind a transaction-pooling proxy that
  * does not track prepared statements (PgBouncer before 1.21) cannot serve
  * this; point POSTGRES_HOST at PostgreSQL itself. */
 #include <libpq-events.h>
@@ -123,6 +125,40 @@ static bool prepare_into(PGconn *conn, stmt_cache *c, stmt_entry *e, const char 
     memcpy(e->name, name, sizeof name);
     c->count++;
     return true;
+}
+
+const char *oms_pg_stmt_name(PGconn *conn, const char *sql, bool *must_prepare)
+{
+    *must_prepare = false;
+    stmt_cache *c = PQinstanceData(conn, stmt_event);
+    if (!c)
+        return NULL;
+    uint32_t hash = hash_text(sql);
+    stmt_entry *e = find_slot(c, sql, hash);
+    if (!e)
+        return NULL;
+    if (e->sql)
+        return e->name;
+    if (c->count >= STMT_MAX_CACHED)
+        return NULL;
+    char *copy = strdup(sql);
+    if (!copy)
+        return NULL;
+    /* Reserved now; the caller queues the prepare ahead of the execution,
+     * and calls oms_pg_stmt_forget_all if the pipeline fails. */
+    e->sql = copy;
+    e->hash = hash;
+    snprintf(e->name, sizeof e->name, "oms_%u", c->next_id++);
+    c->count++;
+    *must_prepare = true;
+    return e->name;
+}
+
+void oms_pg_stmt_forget_all(PGconn *conn)
+{
+    stmt_cache *c = PQinstanceData(conn, stmt_event);
+    if (c)
+        cache_clear(c);
 }
 
 PGresult *oms_pg_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)

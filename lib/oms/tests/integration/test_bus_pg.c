@@ -400,6 +400,365 @@ static void an_unreachable_bus_database_fails_creation(void **state)
     assert_int_equal(err.code, OMS_EUNAVAILABLE);
 }
 
+
+/* ---- batch subscriptions ---- */
+
+#define BATCH_MAX_SEEN 512
+
+/* What a batch handler saw: every message with the call it came in. */
+typedef struct batch_recorder {
+    pthread_mutex_t lock;
+    int calls;
+    int call_sizes[BATCH_MAX_SEEN];
+    int same_key_in_one_call; /* calls holding two messages of one key */
+    int count;
+    char keys[BATCH_MAX_SEEN][32];
+    char payloads[BATCH_MAX_SEEN][32];
+    uint32_t redeliveries[BATCH_MAX_SEEN];
+    int call_of[BATCH_MAX_SEEN];
+    const char *retry_first; /* payload answered RETRY on its first delivery */
+    const char *dead;        /* payload answered DEAD with dead_reason */
+    const char *dead_reason;
+    const char *dead_silent; /* payload answered DEAD with no reason */
+    char topic[32];          /* the subscription's */
+    int malformed;           /* messages with a wrong topic, length or id */
+} batch_recorder;
+
+static batch_recorder brec = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void batch_recorder_reset(void)
+{
+    pthread_mutex_destroy(&brec.lock);
+    memset(&brec, 0, sizeof brec);
+    pthread_mutex_init(&brec.lock, NULL);
+}
+
+static void record_batch(void *ctx, const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out)
+{
+    (void)ctx;
+    (void)a;
+    pthread_mutex_lock(&brec.lock);
+    int call = brec.calls < BATCH_MAX_SEEN ? brec.calls++ : BATCH_MAX_SEEN - 1;
+    brec.call_sizes[call] = (int)n;
+    bool same_key = false;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < i; j++)
+            same_key = same_key || strcmp(msgs[i].key, msgs[j].key) == 0;
+        int k = brec.count < BATCH_MAX_SEEN ? brec.count++ : BATCH_MAX_SEEN - 1;
+        snprintf(brec.keys[k], sizeof brec.keys[k], "%s", msgs[i].key);
+        snprintf(brec.payloads[k], sizeof brec.payloads[k], "%s", msgs[i].payload);
+        brec.redeliveries[k] = msgs[i].redelivery_count;
+        brec.call_of[k] = call;
+        if (msgs[i].payload_len != strlen(msgs[i].payload) || !msgs[i].message_id || !*msgs[i].message_id ||
+            strcmp(msgs[i].topic, brec.topic) != 0 || strcmp(msgs[i].subscription, "test-sub") != 0)
+            brec.malformed++; /* checked by the test: no cmocka assert off the main thread */
+        const char *p = msgs[i].payload;
+        if (brec.retry_first && strcmp(p, brec.retry_first) == 0 && msgs[i].redelivery_count == 0) {
+            out[i].disposition = OMS_BUS_RETRY;
+            snprintf(out[i].reason, sizeof out[i].reason, "not yet");
+        } else if (brec.dead && strcmp(p, brec.dead) == 0) {
+            out[i].disposition = OMS_BUS_DEAD;
+            snprintf(out[i].reason, sizeof out[i].reason, "%s", brec.dead_reason);
+        } else if (brec.dead_silent && strcmp(p, brec.dead_silent) == 0) {
+            out[i].disposition = OMS_BUS_DEAD;
+        } else {
+            out[i].disposition = OMS_BUS_ACK;
+        }
+    }
+    if (same_key)
+        brec.same_key_in_one_call++;
+    pthread_mutex_unlock(&brec.lock);
+}
+
+static bool wait_for_batch_count(int n, int timeout_ms)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        pthread_mutex_lock(&brec.lock);
+        int count = brec.count;
+        pthread_mutex_unlock(&brec.lock);
+        if (count >= n)
+            return true;
+        it_sleep_ms(10);
+    }
+    return false;
+}
+
+/* A bus with a subscription to `topic` (a batch one to record_batch when
+ * `handler` is NULL), not started yet; the subscription is recorded so that
+ * what is published before start waits for it. */
+static oms_bus *make_unstarted_bus(int batch_size, int retry_base_delay_ms, int max_redeliveries, const char *topic,
+                                   oms_bus_handler handler)
+{
+    oms_bus_options o = {.service_name = "test", .max_redeliveries = max_redeliveries, .consumer_threads = 1,
+                         .batch_size = batch_size, .retry_base_delay_ms = retry_base_delay_ms};
+    oms_error err;
+    oms_bus *b = oms_bus_pg_create(&settings, &o, &err);
+    assert_non_null(b);
+    snprintf(brec.topic, sizeof brec.topic, "%s", topic);
+    if (handler)
+        assert_int_equal(oms_bus_subscribe(b, topic, "test-sub", handler, NULL, &err), OMS_OK);
+    else
+        assert_int_equal(oms_bus_subscribe_batch(b, topic, "test-sub", record_batch, NULL, &err), OMS_OK);
+    PGconn *c = it_connect(&settings, dbname);
+    const char *params[] = {topic};
+    PGresult *r = PQexecParams(c, "INSERT INTO bus_subscription VALUES ($1, 'test-sub') ON CONFLICT DO NOTHING", 1,
+                               NULL, params, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+    return b;
+}
+
+static oms_bus *make_batch_bus(int batch_size, int retry_base_delay_ms, const char *topic)
+{
+    return make_unstarted_bus(batch_size, retry_base_delay_ms, 5, topic, NULL);
+}
+
+static void start_bus(oms_bus *b)
+{
+    oms_error err;
+    assert_int_equal(oms_bus_start(b, &err), OMS_OK);
+}
+
+/* The index in brec of the delivery number `nth` (0 = first) of `payload`, or -1. */
+static int delivery_of(const char *payload, int nth)
+{
+    for (int i = 0; i < brec.count; i++) {
+        if (strcmp(brec.payloads[i], payload) == 0 && nth-- == 0)
+            return i;
+    }
+    return -1;
+}
+
+static int deliveries_of(const char *payload)
+{
+    int n = 0;
+    while (delivery_of(payload, n) >= 0)
+        n++;
+    return n;
+}
+
+#define BATCH_KEYS 50
+#define BATCH_PER_KEY 4
+
+static void a_batch_handler_gets_heads_of_distinct_keys_and_every_message_once_in_key_order(void **state)
+{
+    (void)state;
+    batch_recorder_reset();
+    oms_bus *b = make_batch_bus(0, 10, "t-batch"); /* 0: the default batch size, 64 */
+    /* Published before start, in four publishes of one message per key. */
+    for (int seq = 0; seq < BATCH_PER_KEY; seq++) {
+        oms_bus_outgoing msgs[BATCH_KEYS];
+        char keys[BATCH_KEYS][16], payloads[BATCH_KEYS][16];
+        for (int k = 0; k < BATCH_KEYS; k++) {
+            snprintf(keys[k], sizeof keys[k], "key-%d", k);
+            snprintf(payloads[k], sizeof payloads[k], "%d:%d", k, seq);
+            msgs[k] = (oms_bus_outgoing){"t-batch", keys[k], payloads[k], strlen(payloads[k])};
+        }
+        oms_error err;
+        assert_int_equal(oms_bus_publish(b, msgs, BATCH_KEYS, &err), OMS_OK);
+    }
+    start_bus(b);
+    assert_true(wait_for_batch_count(BATCH_KEYS * BATCH_PER_KEY, 10000));
+    it_sleep_ms(300);
+    oms_bus_stop(b);
+    oms_bus_destroy(b);
+
+    assert_int_equal(brec.count, BATCH_KEYS * BATCH_PER_KEY);
+    int seen[BATCH_KEYS][BATCH_PER_KEY] = {{0}};
+    int next_seq[BATCH_KEYS] = {0};
+    int last_call[BATCH_KEYS];
+    for (int k = 0; k < BATCH_KEYS; k++)
+        last_call[k] = -1;
+    for (int i = 0; i < brec.count; i++) {
+        int k = -1, seq = -1;
+        assert_int_equal(sscanf(brec.payloads[i], "%d:%d", &k, &seq), 2);
+        assert_true(k >= 0 && k < BATCH_KEYS && seq >= 0 && seq < BATCH_PER_KEY);
+        char key[16];
+        snprintf(key, sizeof key, "key-%d", k);
+        assert_string_equal(brec.keys[i], key);
+        assert_int_equal(brec.redeliveries[i], 0);
+        seen[k][seq]++;
+        /* Per key in publish order, each in a later call than the one before. */
+        assert_int_equal(seq, next_seq[k]);
+        next_seq[k] = seq + 1;
+        assert_true(brec.call_of[i] > last_call[k]);
+        last_call[k] = brec.call_of[i];
+    }
+    for (int k = 0; k < BATCH_KEYS; k++) {
+        for (int seq = 0; seq < BATCH_PER_KEY; seq++)
+            assert_int_equal(seen[k][seq], 1);
+    }
+    assert_int_equal(brec.same_key_in_one_call, 0);
+    assert_int_equal(brec.malformed, 0);
+    /* Everything was waiting: the first call had the head of every key. */
+    assert_int_equal(brec.call_sizes[0], BATCH_KEYS);
+    for (int i = 0; i < brec.calls; i++)
+        assert_true(brec.call_sizes[i] >= 1 && brec.call_sizes[i] <= 64);
+    assert_true(brec.calls < BATCH_KEYS * BATCH_PER_KEY / 2);
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-batch'"), 0);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_dead_letter WHERE topic = 't-batch-DLQ'"), 0);
+    PQfinish(c);
+}
+
+static void a_batch_never_exceeds_the_batch_size(void **state)
+{
+    (void)state;
+    batch_recorder_reset();
+    oms_bus *b = make_batch_bus(7, 10, "t-batch-size");
+    oms_bus_outgoing msgs[30];
+    char keys[30][16];
+    for (int k = 0; k < 30; k++) {
+        snprintf(keys[k], sizeof keys[k], "k%d", k);
+        msgs[k] = (oms_bus_outgoing){"t-batch-size", keys[k], keys[k], strlen(keys[k])};
+    }
+    oms_error err;
+    assert_int_equal(oms_bus_publish(b, msgs, 30, &err), OMS_OK);
+    start_bus(b);
+    assert_true(wait_for_batch_count(30, 10000));
+    it_sleep_ms(200);
+    oms_bus_stop(b);
+    oms_bus_destroy(b);
+    assert_int_equal(brec.count, 30);
+    /* 7 + 7 + 7 + 7 + 2, oldest first. */
+    assert_int_equal(brec.calls, 5);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(brec.call_sizes[i], 7);
+    assert_int_equal(brec.call_sizes[4], 2);
+    assert_int_equal(brec.malformed, 0);
+    for (int i = 0; i < 30; i++)
+        assert_string_equal(brec.payloads[i], keys[i]);
+}
+
+static void a_retried_message_of_a_batch_comes_back_alone_and_holds_back_only_its_key(void **state)
+{
+    (void)state;
+    batch_recorder_reset();
+    brec.retry_first = "B:0";
+    /* The retry waits 400 ms: long enough to see the other keys go on. */
+    oms_bus *b = make_batch_bus(0, 400, "t-batch-retry");
+    const char *order[] = {"A:0", "B:0", "C:0", "A:1", "B:1", "C:1"};
+    oms_bus_outgoing msgs[6];
+    char keys[6][2];
+    for (int i = 0; i < 6; i++) {
+        snprintf(keys[i], sizeof keys[i], "%c", order[i][0]);
+        msgs[i] = (oms_bus_outgoing){"t-batch-retry", keys[i], order[i], strlen(order[i])};
+    }
+    oms_error err;
+    assert_int_equal(oms_bus_publish(b, msgs, 6, &err), OMS_OK);
+    start_bus(b);
+    assert_true(wait_for_batch_count(7, 10000));
+    it_sleep_ms(300);
+    oms_bus_stop(b);
+    oms_bus_destroy(b);
+
+    assert_int_equal(brec.count, 7);
+    /* The first call: the three heads, B:0 among them. */
+    assert_int_equal(brec.call_sizes[0], 3);
+    assert_int_equal(brec.call_of[delivery_of("A:0", 0)], 0);
+    assert_int_equal(brec.call_of[delivery_of("B:0", 0)], 0);
+    assert_int_equal(brec.call_of[delivery_of("C:0", 0)], 0);
+    /* The acknowledged ones of that call are not delivered again. */
+    assert_int_equal(deliveries_of("A:0"), 1);
+    assert_int_equal(deliveries_of("C:0"), 1);
+    assert_int_equal(deliveries_of("A:1"), 1);
+    assert_int_equal(deliveries_of("C:1"), 1);
+    assert_int_equal(deliveries_of("B:1"), 1);
+    /* B:0 comes again, as a redelivery, after A:1 and C:1 flowed meanwhile ... */
+    assert_int_equal(deliveries_of("B:0"), 2);
+    int again = delivery_of("B:0", 1);
+    assert_int_equal(brec.redeliveries[again], 1);
+    assert_true(delivery_of("A:1", 0) < again);
+    assert_true(delivery_of("C:1", 0) < again);
+    /* ... and B:1 waited behind it. */
+    assert_true(delivery_of("B:1", 0) > again);
+    assert_true(brec.call_of[delivery_of("B:1", 0)] > brec.call_of[again]);
+    assert_int_equal(brec.same_key_in_one_call, 0);
+    assert_int_equal(brec.malformed, 0);
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-batch-retry'"), 0);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_dead_letter WHERE topic = 't-batch-retry-DLQ'"), 0);
+    PQfinish(c);
+}
+
+static void a_dead_message_of_a_batch_is_dead_lettered_with_its_reason_and_the_rest_flow(void **state)
+{
+    (void)state;
+    batch_recorder_reset();
+    brec.dead = "X:0";
+    brec.dead_reason = "bad shape: no order_id";
+    brec.dead_silent = "Z:0";
+    oms_bus *b = make_batch_bus(0, 10, "t-batch-dead");
+    const char *order[] = {"X:0", "Y:0", "Z:0", "X:1", "Y:1"};
+    oms_bus_outgoing msgs[5];
+    char keys[5][2];
+    for (int i = 0; i < 5; i++) {
+        snprintf(keys[i], sizeof keys[i], "%c", order[i][0]);
+        msgs[i] = (oms_bus_outgoing){"t-batch-dead", keys[i], order[i], strlen(order[i])};
+    }
+    oms_error err;
+    assert_int_equal(oms_bus_publish(b, msgs, 5, &err), OMS_OK);
+    start_bus(b);
+    assert_true(wait_for_batch_count(5, 10000));
+    it_sleep_ms(300);
+    oms_bus_stop(b);
+    oms_bus_destroy(b);
+
+    assert_int_equal(brec.count, 5);
+    assert_int_equal(brec.malformed, 0);
+    assert_int_equal(brec.call_sizes[0], 3);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(deliveries_of(order[i]), 1);
+    /* X:1 came after X:0 was dead-lettered. */
+    assert_true(delivery_of("X:1", 0) > delivery_of("X:0", 0));
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_dead_letter WHERE topic = 't-batch-dead-DLQ'"), 2);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_dead_letter WHERE topic = 't-batch-dead-DLQ'"
+                                " AND subscription = 'test-sub' AND key = 'X' AND payload = 'X:0'"
+                                " AND reason = 'bad shape: no order_id' AND attempts = 1"),
+                     1);
+    /* With no reason given, the dead letter still says why. */
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_dead_letter WHERE topic = 't-batch-dead-DLQ'"
+                                " AND key = 'Z' AND payload = 'Z:0' AND reason = 'rejected by the handler'"),
+                     1);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-batch-dead'"), 0);
+    PQfinish(c);
+}
+
+static void a_per_message_handler_over_a_claimed_batch_settles_each_message_on_its_own(void **state)
+{
+    (void)state;
+    recorder_reset();
+    rec.poison = "q1";
+    rec.poison_answer = OMS_BUS_RETRY;
+    /* One redelivery allowed: q1 is delivered twice, then dead-lettered. */
+    oms_bus *b = make_unstarted_bus(0, 10, 1, "t-batch-single", record);
+    for (int i = 0; i < 3; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "q%d", i);
+        publish_one(b, "t-batch-single", key, key);
+    }
+    start_bus(b);
+    assert_true(wait_for_count(4, 10000));
+    it_sleep_ms(300);
+    oms_bus_stop(b);
+    oms_bus_destroy(b);
+    assert_int_equal(rec.count, 4);
+    /* The three heads of the first claim, in publish order, then q1 again. */
+    assert_string_equal(rec.payloads[0], "q0");
+    assert_string_equal(rec.payloads[1], "q1");
+    assert_string_equal(rec.payloads[2], "q2");
+    assert_string_equal(rec.payloads[3], "q1");
+    assert_int_equal(rec.redeliveries[3], 1);
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_dead_letter WHERE topic = 't-batch-single-DLQ'"
+                                " AND payload = 'q1' AND reason = 'poison message' AND attempts = 2"),
+                     1);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-batch-single'"), 0);
+    PQfinish(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +771,11 @@ int main(void)
         cmocka_unit_test(a_blocked_handler_holds_no_transaction_and_other_keys_flow),
         cmocka_unit_test(an_expired_lease_lets_another_consumer_take_the_message_and_the_late_ack_deletes_nothing),
         cmocka_unit_test(an_unreachable_bus_database_fails_creation),
+        cmocka_unit_test(a_batch_handler_gets_heads_of_distinct_keys_and_every_message_once_in_key_order),
+        cmocka_unit_test(a_batch_never_exceeds_the_batch_size),
+        cmocka_unit_test(a_retried_message_of_a_batch_comes_back_alone_and_holds_back_only_its_key),
+        cmocka_unit_test(a_dead_message_of_a_batch_is_dead_lettered_with_its_reason_and_the_rest_flow),
+        cmocka_unit_test(a_per_message_handler_over_a_claimed_batch_settles_each_message_on_its_own),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -232,6 +232,337 @@ static void transactions_commit_or_roll_back_as_a_whole(void **state)
     oms_pg_pool_destroy(p);
 }
 
+
+/* ---- deferred writes (libpq pipeline mode) ---- */
+
+#define WIDGET_INSERT "INSERT INTO widget (id, name) VALUES ($1, $2)"
+
+/* Deferred writes reach the server with the next statement that needs an
+ * answer, which sees them; the commit carries the rest. */
+static void deferred_writes_go_out_with_the_next_statement_and_the_commit(void **state)
+{
+    (void)state;
+    oms_error err;
+    oms_pg_pool *p = oms_pg_pool_create("test", &settings, 1, &err);
+    oms_tx_manager *tm = oms_pg_tx_manager(p);
+    oms_arena *a = oms_arena_create(0);
+    oms_tx *tx = NULL;
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    char id_text[3][16];
+    for (int i = 0; i < 3; i++) {
+        snprintf(id_text[i], sizeof id_text[i], "%d", 100 + i);
+        const char *params[] = {id_text[i], "deferred"};
+        assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, params, &err), OMS_OK);
+    }
+    PGresult *r = oms_pg_tx_exec(a, tx, "SELECT count(*) FROM widget WHERE id BETWEEN 100 AND 102", 0, NULL, &err);
+    assert_non_null(r);
+    assert_string_equal(PQgetvalue(r, 0, 0), "3");
+    const char *last[] = {"103", "with the commit"};
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, last, &err), OMS_OK);
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_OK);
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE id BETWEEN 100 AND 103"), 4);
+    /* A rolled-back transaction with deferred writes leaves nothing, and
+     * the connection goes back to the pool in normal mode. */
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    const char *gone[] = {"104", "rolled back"};
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, gone, &err), OMS_OK);
+    oms_tx_rollback(tm, tx);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE id = 104"), 0);
+    PGconn *back = oms_pg_acquire(p, 1000, &err);
+    assert_non_null(back);
+    assert_int_equal(PQpipelineStatus(back), PQ_PIPELINE_OFF);
+    assert_non_null(oms_pg_exec(a, back, "SELECT 1", 0, NULL, &err));
+    oms_pg_release(p, back, false);
+    PQfinish(c);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+/* A deferred write that fails is reported by the next statement (with its
+ * own SQLSTATE mapping) and by the commit; nothing of the transaction
+ * stays, and the connection serves the next transaction. */
+static void a_failing_deferred_write_fails_the_next_statement_and_the_commit(void **state)
+{
+    (void)state;
+    oms_error err;
+    oms_pg_pool *p = oms_pg_pool_create("test", &settings, 1, &err);
+    oms_tx_manager *tm = oms_pg_tx_manager(p);
+    oms_arena *a = oms_arena_create(0);
+    oms_tx *tx = NULL;
+    const char *first[] = {"110", "first"};
+    const char *again[] = {"110", "the same id"};
+    const char *after[] = {"111", "after the failure"};
+
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, first, &err), OMS_OK);
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, again, &err), OMS_OK);
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, after, &err), OMS_OK);
+    oms_error_clear(&err);
+    assert_null(oms_pg_tx_exec(a, tx, "SELECT 1", 0, NULL, &err));
+    assert_int_equal(err.code, OMS_ECONFLICT);
+    assert_int_not_equal(oms_tx_commit(tm, tx, &err), OMS_OK);
+
+    /* Failing at the commit itself. */
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, first, &err), OMS_OK);
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, again, &err), OMS_OK);
+    oms_error_clear(&err);
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_ECONFLICT);
+
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE id IN (110, 111)"), 0);
+    /* The statements prepared in the failed pipelines were forgotten and
+     * are prepared again: the same text works now. */
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, first, &err), OMS_OK);
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_OK);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE id = 110"), 1);
+    PQfinish(c);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+/* ---- the prepared-statement cache (pg_stmt.c) ---- */
+
+#define STMT_SQL "SELECT $1::int + 1, $2::text"
+
+/* Prepared statements of this session whose text is `sql` (asked unnamed,
+ * so that asking does not prepare anything itself). */
+static long prepared_count(PGconn *c, const char *sql)
+{
+    const char *params[] = {sql};
+    PGresult *r = PQexecParams(c,
+                               sql ? "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1"
+                                   : "SELECT count(*) FROM pg_prepared_statements",
+                               sql ? 1 : 0, NULL, sql ? params : NULL, NULL, NULL, 0);
+    long v = PQresultStatus(r) == PGRES_TUPLES_OK ? atol(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    return v;
+}
+
+/* Runs STMT_SQL with n and text, and checks the row it answers. */
+static void run_stmt(oms_arena *a, PGconn *c, int n, const char *text)
+{
+    char number[16], expected[16];
+    snprintf(number, sizeof number, "%d", n);
+    snprintf(expected, sizeof expected, "%d", n + 1);
+    const char *params[] = {number, text};
+    oms_error err;
+    oms_error_clear(&err);
+    PGresult *r = oms_pg_exec(a, c, STMT_SQL, 2, params, &err);
+    if (!r)
+        fail_msg("%s: %s", STMT_SQL, err.message);
+    assert_int_equal(PQntuples(r), 1);
+    assert_string_equal(oms_pg_value(r, 0, 0), expected);
+    if (text)
+        assert_string_equal(oms_pg_value(r, 0, 1), text);
+    else
+        assert_null(oms_pg_value(r, 0, 1));
+}
+
+static void a_pooled_connection_prepares_a_statement_once_and_reruns_it_by_name(void **state)
+{
+    (void)state;
+    oms_error err;
+    oms_pg_pool *p = oms_pg_pool_create("test", &settings, 1, &err);
+    assert_non_null(p);
+    oms_arena *a = oms_arena_create(0);
+    PGconn *c = oms_pg_acquire(p, 1000, &err);
+    assert_non_null(c);
+    assert_int_equal(prepared_count(c, NULL), 0);
+    run_stmt(a, c, 1, "one");
+    assert_int_equal(prepared_count(c, STMT_SQL), 1);
+    run_stmt(a, c, 41, "forty-one");
+    run_stmt(a, c, -7, NULL);
+    /* Still one entry, under one of the cache's names, prepared by protocol. */
+    assert_int_equal(prepared_count(c, STMT_SQL), 1);
+    assert_int_equal(prepared_count(c, NULL), 1);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM pg_prepared_statements"
+                                " WHERE name LIKE 'oms\\_%' AND NOT from_sql"),
+                     1);
+
+    /* A second text has its own entry; the first still runs. */
+    const char *params[] = {"5"};
+    PGresult *r = oms_pg_exec(a, c, "SELECT $1::int * 2", 1, params, &err);
+    assert_non_null(r);
+    assert_string_equal(oms_pg_value(r, 0, 0), "10");
+    assert_int_equal(prepared_count(c, NULL), 2);
+    run_stmt(a, c, 2, "two");
+    assert_int_equal(prepared_count(c, NULL), 2);
+
+    /* Given back and borrowed again: the same session, the same entries. */
+    int pid = PQbackendPID(c);
+    oms_pg_release(p, c, false);
+    c = oms_pg_acquire(p, 1000, &err);
+    assert_non_null(c);
+    assert_int_equal(PQbackendPID(c), pid);
+    run_stmt(a, c, 3, "three");
+    assert_int_equal(prepared_count(c, STMT_SQL), 1);
+    assert_int_equal(prepared_count(c, NULL), 2);
+    oms_pg_release(p, c, false);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+static void a_reset_connection_prepares_its_statements_again(void **state)
+{
+    (void)state;
+    oms_error err;
+    oms_pg_pool *p = oms_pg_pool_create("test", &settings, 1, &err);
+    assert_non_null(p);
+    oms_arena *a = oms_arena_create(0);
+    PGconn *c = oms_pg_acquire(p, 1000, &err);
+    assert_non_null(c);
+    run_stmt(a, c, 1, "before");
+    assert_int_equal(prepared_count(c, STMT_SQL), 1);
+
+    /* PQreset: a new server session, without the statement; the cache must
+     * forget it too, or the next run asks for a statement that is gone. */
+    int pid = PQbackendPID(c);
+    PQreset(c);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    assert_int_not_equal(PQbackendPID(c), pid);
+    assert_int_equal(prepared_count(c, NULL), 0);
+    run_stmt(a, c, 2, "after reset");
+    run_stmt(a, c, 3, "again");
+    assert_int_equal(prepared_count(c, STMT_SQL), 1);
+    assert_int_equal(prepared_count(c, NULL), 1);
+
+    /* The pool's own reset: the server ends the session while the connection
+     * is idle in the pool; acquire resets it in place. */
+    pid = PQbackendPID(c);
+    oms_pg_release(p, c, false);
+    PGconn *killer = it_connect(&settings, "postgres");
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%d)", pid);
+    PQclear(PQexec(killer, sql));
+    PQfinish(killer);
+    it_sleep_ms(200);
+    c = oms_pg_acquire(p, 1000, &err);
+    assert_non_null(c);
+    assert_int_not_equal(PQbackendPID(c), pid);
+    run_stmt(a, c, 4, "after the pool's reset");
+    assert_int_equal(prepared_count(c, STMT_SQL), 1);
+    oms_pg_release(p, c, false);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+static void a_statement_that_cannot_be_prepared_fails_and_leaves_the_connection_usable(void **state)
+{
+    (void)state;
+    oms_error err;
+    oms_pg_pool *p = oms_pg_pool_create("test", &settings, 1, &err);
+    assert_non_null(p);
+    oms_arena *a = oms_arena_create(0);
+    PGconn *c = oms_pg_acquire(p, 1000, &err);
+    assert_non_null(c);
+    run_stmt(a, c, 1, "first");
+
+    /* A syntax error: NULL with PostgreSQL's message, twice (nothing cached). */
+    const char *params[] = {"1"};
+    for (int i = 0; i < 2; i++) {
+        oms_error_clear(&err);
+        assert_null(oms_pg_exec(a, c, "SELEC $1::int", 1, params, &err));
+        assert_int_equal(err.code, OMS_EINTERNAL);
+        assert_non_null(strstr(err.message, "syntax error"));
+        assert_int_equal(PQtransactionStatus(c), PQTRANS_IDLE);
+    }
+    assert_int_equal(prepared_count(c, "SELEC $1::int"), 0);
+    run_stmt(a, c, 2, "after the syntax error");
+    assert_int_equal(prepared_count(c, NULL), 1);
+
+    /* A text whose table does not exist yet fails to prepare; once the table
+     * exists the same text works (the failure was not remembered). */
+    const char *count_sql = "SELECT count(*) FROM stmt_later WHERE id > $1::int";
+    const char *zero[] = {"0"};
+    assert_null(oms_pg_exec(a, c, count_sql, 1, zero, &err));
+    assert_non_null(strstr(err.message, "stmt_later"));
+    assert_non_null(oms_pg_exec(a, c, "CREATE TEMP TABLE stmt_later (id int)", 0, NULL, &err));
+    assert_non_null(oms_pg_exec(a, c, "INSERT INTO stmt_later VALUES (1), (2)", 0, NULL, &err));
+    PGresult *r = oms_pg_exec(a, c, count_sql, 1, zero, &err);
+    assert_non_null(r);
+    assert_string_equal(oms_pg_value(r, 0, 0), "2");
+
+    /* Inside a transaction: the failure aborts it, a rollback recovers, and a
+     * statement first prepared in a rolled-back transaction stays usable
+     * (prepared statements are not transactional). */
+    assert_non_null(oms_pg_exec(a, c, "BEGIN", 0, NULL, &err));
+    const char *in_tx_sql = "SELECT $1::int - 1";
+    const char *ten[] = {"10"};
+    r = oms_pg_exec(a, c, in_tx_sql, 1, ten, &err);
+    assert_non_null(r);
+    assert_string_equal(oms_pg_value(r, 0, 0), "9");
+    assert_null(oms_pg_exec(a, c, "SELEC $1::int", 1, params, &err));
+    assert_int_equal(PQtransactionStatus(c), PQTRANS_INERROR);
+    assert_null(oms_pg_exec(a, c, in_tx_sql, 1, ten, &err)); /* the transaction is aborted */
+    assert_non_null(oms_pg_exec(a, c, "ROLLBACK", 0, NULL, &err));
+    r = oms_pg_exec(a, c, in_tx_sql, 1, ten, &err);
+    assert_non_null(r);
+    assert_string_equal(oms_pg_value(r, 0, 0), "9");
+    assert_int_equal(prepared_count(c, in_tx_sql), 1);
+    run_stmt(a, c, 3, "after the rollback");
+
+    oms_pg_release(p, c, false);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+static void past_the_cache_size_statements_still_run_unnamed(void **state)
+{
+    (void)state;
+    oms_error err;
+    oms_pg_pool *p = oms_pg_pool_create("test", &settings, 1, &err);
+    assert_non_null(p);
+    oms_arena *a = oms_arena_create(0);
+    PGconn *c = oms_pg_acquire(p, 1000, &err);
+    assert_non_null(c);
+    /* 300 distinct texts, each run twice: every answer right, and the number
+     * of prepared statements bounded by the cache. */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 300; i++) {
+            char sql[64], expected[16];
+            snprintf(sql, sizeof sql, "SELECT $1::int + %d", i);
+            snprintf(expected, sizeof expected, "%d", 1000 + i);
+            const char *params[] = {"1000"};
+            PGresult *r = oms_pg_exec(a, c, sql, 1, params, &err);
+            assert_non_null(r);
+            assert_string_equal(oms_pg_value(r, 0, 0), expected);
+        }
+        oms_arena_reset(a);
+    }
+    long prepared = prepared_count(c, NULL);
+    assert_true(prepared > 0);
+    assert_true(prepared < 300);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT $1::int + 0'"),
+                     1);
+    oms_pg_release(p, c, false);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+static void a_connection_made_outside_a_pool_runs_statements_unnamed(void **state)
+{
+    (void)state;
+    PGconn *c = it_connect(&settings, dbname);
+    oms_arena *a = oms_arena_create(0);
+    run_stmt(a, c, 1, "plain");
+    run_stmt(a, c, 2, "plain again");
+    assert_int_equal(prepared_count(c, NULL), 0);
+    oms_error err;
+    const char *params[] = {"1"};
+    assert_null(oms_pg_exec(a, c, "SELEC $1::int", 1, params, &err));
+    assert_non_null(strstr(err.message, "syntax error"));
+    run_stmt(a, c, 3, NULL);
+    PQreset(c);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    run_stmt(a, c, 4, "after reset");
+    assert_int_equal(prepared_count(c, NULL), 0);
+    oms_arena_destroy(a);
+    PQfinish(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -242,6 +573,13 @@ int main(void)
         cmocka_unit_test(a_connection_killed_while_borrowed_fails_unavailable_then_recovers),
         cmocka_unit_test(a_full_pool_times_out_and_an_unreachable_server_is_unavailable),
         cmocka_unit_test(transactions_commit_or_roll_back_as_a_whole),
+        cmocka_unit_test(deferred_writes_go_out_with_the_next_statement_and_the_commit),
+        cmocka_unit_test(a_failing_deferred_write_fails_the_next_statement_and_the_commit),
+        cmocka_unit_test(a_pooled_connection_prepares_a_statement_once_and_reruns_it_by_name),
+        cmocka_unit_test(a_reset_connection_prepares_its_statements_again),
+        cmocka_unit_test(a_statement_that_cannot_be_prepared_fails_and_leaves_the_connection_usable),
+        cmocka_unit_test(past_the_cache_size_statements_still_run_unnamed),
+        cmocka_unit_test(a_connection_made_outside_a_pool_runs_statements_unnamed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -71,7 +71,8 @@ static oms_err insert_line(oms_tx *tx, oms_arena *a, const char *order_id, const
     const char *params[] = {order_id, l->product_id, pg_int_param(a, l->quantity)};
     if (!params[2])
         return pg_out_of_memory(err);
-    return oms_pg_tx_exec(a, tx, sql, 3, params, err) ? OMS_OK : err->code;
+    /* Deferred: the lines travel with the transaction's next statement. */
+    return oms_pg_tx_exec_deferred(tx, sql, 3, params, err);
 }
 
 static oms_err insert(reservation_repo *repo, oms_tx *tx, oms_arena *a, const reservation *res, oms_error *err)

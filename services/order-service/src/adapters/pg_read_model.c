@@ -37,7 +37,7 @@ static oms_err project(order_read_model *m, oms_tx *tx, const order *o, oms_erro
     oms_err rc = OMS_OK;
     if (!items_text || !params[3] || !params[7] || !params[8])
         rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    else if (!oms_pg_tx_exec(a, tx,
+    else if (oms_pg_tx_exec_deferred(tx,
                              "INSERT INTO order_view (id, customer_id, status, total_cents, saga_id, failure_reason,"
                              " cancellation_reason, created_at, modified_at, items)"
                              " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9")
@@ -46,7 +46,7 @@ static oms_err project(order_read_model *m, oms_tx *tx, const order *o, oms_erro
                              " failure_reason = EXCLUDED.failure_reason,"
                              " cancellation_reason = EXCLUDED.cancellation_reason,"
                              " modified_at = EXCLUDED.modified_at",
-                             10, params, err))
+                             10, params, err) != OMS_OK)
         rc = err->code;
     oms_arena_destroy(a);
     return rc;

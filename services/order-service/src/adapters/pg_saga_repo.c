@@ -154,11 +154,12 @@ static oms_err append_in(oms_arena *a, void *arg, oms_error *err)
                             order_status_name(e->to_state),
                             e->event_id,
                             e->detail};
-    if (!oms_pg_tx_exec(a, w->tx,
-                        "INSERT INTO saga_step_log (saga_id, seq, at, kind, step, from_state, to_state, event_id,"
-                        " detail) SELECT $1, coalesce(max(seq), 0) + 1, " PG_MS_TO_TS("$2") ", $3, $4, $5, $6,"
-                        " $7, $8 FROM saga_step_log WHERE saga_id = $1",
-                        8, params, err))
+    /* Deferred: sent with the saga's next read or update, or the commit. */
+    if (oms_pg_tx_exec_deferred(w->tx,
+                                "INSERT INTO saga_step_log (saga_id, seq, at, kind, step, from_state, to_state,"
+                                " event_id, detail) SELECT $1, coalesce(max(seq), 0) + 1, " PG_MS_TO_TS("$2")
+                                ", $3, $4, $5, $6, $7, $8 FROM saga_step_log WHERE saga_id = $1",
+                                8, params, err) != OMS_OK)
         return err->code;
     return OMS_OK;
 }
