@@ -212,18 +212,10 @@ run_ceiling() {
     psql_bench postgres -c "DROP DATABASE IF EXISTS bench_ceiling" -c "CREATE DATABASE bench_ceiling"
     psql_bench bench_ceiling -f "$REPO/tools/bench/ceiling_schema.sql" >/dev/null
     : >"$CEILING"
-    local clients best_clients=1 best_tps=0
+    local clients
     for clients in $BENCH_CLIENTS; do
         pgbench_run as_coded "$clients" "$REPO/tools/bench/order_create.pgbench"
-        if awk -v a="$LAST_TPS" -v b="$best_tps" 'BEGIN { exit !(a > b) }'; then
-            best_tps="$LAST_TPS"
-            best_clients="$clients"
-        fi
     done
-    # Evidence for the report: the same transaction without its three
-    # pg_notify calls, at the best client count (NOTIFY serialises commits).
-    grep -v 'pg_notify' "$REPO/tools/bench/order_create.pgbench" >"$OUT/order_create_without_notify.pgbench"
-    pgbench_run without_notify "$best_clients" "$OUT/order_create_without_notify.pgbench"
     psql_bench postgres -c "DROP DATABASE bench_ceiling"
 }
 

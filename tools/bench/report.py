@@ -18,28 +18,33 @@ import platform
 import sys
 
 # Transactions one successful saga commits with the pg bus, counted from the
-# code (see TX_DERIVATION): the denominator of the ceiling.
+# code (see TX_DERIVATION), when no batch carries more than its messages:
+# the denominator of the ceiling. Claims, acknowledgements and outbox
+# deletes commit without waiting for the disk; the others are durable.
 TX_DERIVATION = [
     ("order-service: POST /orders (order, items, saga, 3 saga log rows, 3 outbox rows, read model; "
      "application/commands.c order_create)", 1),
-    ("order relay: publish OrderCreated + OrderStatusChanged + PaymentRequested to the bus, "
+    ("order relay: publish OrderCreated + OrderStatusChanged + PaymentRequested to the bus (one INSERT), "
      "then delete the outbox rows (lib/oms/outbox.c relay_batch: bus tx + outbox tx)", 2),
-    ("payment-service: claim PaymentRequested and ACK it (lib/oms/bus_pg.c claim_and_handle) "
-     "+ handle it once (lib/oms/outbox.c oms_handle_once: inbox, charge, outbox)", 2),
+    ("payment-service: claim PaymentRequested (lib/oms/bus_pg.c claim), handle it once "
+     "(lib/oms/outbox.c oms_handle_batch: inbox, charge, outbox), acknowledge it (settle_acks)", 3),
     ("payment relay: publish PaymentProcessed + delete the outbox row", 2),
-    ("order-service: claim + handle PaymentProcessed (saga to PAYMENT_CONFIRMED, "
-     "InventoryRequested + OrderStatusChanged in the outbox)", 2),
+    ("order-service: claim + handle + acknowledge PaymentProcessed (saga to PAYMENT_CONFIRMED, "
+     "InventoryRequested + OrderStatusChanged in the outbox)", 3),
     ("order relay: publish InventoryRequested + OrderStatusChanged + delete", 2),
-    ("inventory-service: claim + handle InventoryRequested (reserve, outbox)", 2),
+    ("inventory-service: claim + handle + acknowledge InventoryRequested (reserve, outbox)", 3),
     ("inventory relay: publish InventoryAllocated + delete", 2),
-    ("order-service: claim + handle InventoryAllocated (saga to INVENTORY_CONFIRMED, "
-     "OrderStatusChanged in the outbox)", 2),
+    ("order-service: claim + handle + acknowledge InventoryAllocated (saga to INVENTORY_CONFIRMED, "
+     "OrderStatusChanged in the outbox)", 3),
     ("order relay: publish OrderStatusChanged (order-events has no pg subscriber: no queue row) + delete", 2),
 ]
 TX_PER_SAGA = sum(n for _, n in TX_DERIVATION)
-# When every relay batch carries many sagas' messages, the relay's share
-# tends to zero: 1 create + 4 x (claim + handle).
-TX_PER_SAGA_BATCHED = 1 + 4 * 2
+# Under load a claim, a handling transaction, an acknowledgement and a relay
+# batch each carry up to 64 (BUS_BATCH_SIZE) or 256 (the relay) messages of
+# different sagas, so their share per saga tends to zero; what stays is the
+# create and, counted whole to stay on the safe side, one handling
+# transaction per message: 1 + 4.
+TX_PER_SAGA_BATCHED = 1 + 4
 
 SERVICES = ["gateway", "order", "inventory", "payment"]
 
@@ -160,19 +165,21 @@ def summarise_run(r):
 
 def build_report(runs, ceiling, meta, pulsar_skipped):
     summaries = [summarise_run(r) for r in runs]
-    without_notify = [c for c in ceiling if c.get("variant") == "without_notify"]
     ceiling = [c for c in ceiling if c.get("variant", "as_coded") == "as_coded"]
     best_tps = max((c["tps"] for c in ceiling), default=0.0)
     pg_closed = [s for s in summaries if s["bus"] == "pg" and s["mode"] == "closed"]
     best_pg = max((s["sagas_per_s"] for s in pg_closed), default=0.0)
     ceiling_sagas = best_tps / TX_PER_SAGA if TX_PER_SAGA else 0.0
+    ceiling_batched = best_tps / TX_PER_SAGA_BATCHED
     open_runs = [s for s in summaries if s["bus"] == "pg" and s["mode"] == "open"]
     max_rss = max((v for s in summaries if s["bus"] == "pg" for v in s["peak_rss_mib"].values()), default=0.0)
     targets = {
         "sagas_per_s": {"target": ">= %d" % TARGETS["sagas_per_s"], "value": best_pg,
                         "met": best_pg >= TARGETS["sagas_per_s"]},
-        "fraction_of_ceiling": {"target": ">= 0.5", "value": round(best_pg / ceiling_sagas, 2) if ceiling_sagas else None,
-                                "met": bool(ceiling_sagas) and best_pg >= TARGETS["ceiling_fraction"] * ceiling_sagas},
+        # Against the higher of the two ceilings (batches shared): the stricter test.
+        "fraction_of_ceiling": {"target": ">= 0.5 of tps / %d" % TX_PER_SAGA_BATCHED,
+                                "value": round(best_pg / ceiling_batched, 2) if ceiling_batched else None,
+                                "met": bool(ceiling_batched) and best_pg >= TARGETS["ceiling_fraction"] * ceiling_batched},
         "rss_per_process_mib": {"target": "< 32", "value": max_rss, "met": max_rss < TARGETS["rss_mib"]},
     }
     if open_runs:
@@ -188,7 +195,7 @@ def build_report(runs, ceiling, meta, pulsar_skipped):
                      "elapsed_s": meta.get("elapsed_s")},
         "transactions_per_saga": {"count": TX_PER_SAGA, "with_fully_batched_relays": TX_PER_SAGA_BATCHED,
                                   "derivation": [{"what": w, "transactions": n} for w, n in TX_DERIVATION]},
-        "ceiling": {"pgbench": ceiling, "without_notify": without_notify, "best_tps": best_tps, "sagas_per_s": round(ceiling_sagas, 1),
+        "ceiling": {"pgbench": ceiling, "best_tps": best_tps, "sagas_per_s": round(ceiling_sagas, 1),
                     "sagas_per_s_batched_relays": round(best_tps / TX_PER_SAGA_BATCHED, 1)},
         "runs": summaries,
         "best_pg_sagas_per_s": best_pg,
@@ -238,8 +245,6 @@ def ceiling_table(report):
     head = ["pgbench clients", "tps", "latency avg ms", "sagas/s allowed (tps / %d)" % TX_PER_SAGA]
     rows = [[str(c["clients"]), fmt(c["tps"]), fmt(c["latency_avg_ms"]), fmt(c["tps"] / TX_PER_SAGA)]
             for c in report["ceiling"]["pgbench"]]
-    rows += [["%d, without the 3 pg_notify" % c["clients"], fmt(c["tps"]), fmt(c["latency_avg_ms"]),
-              fmt(c["tps"] / TX_PER_SAGA)] for c in report["ceiling"].get("without_notify", [])]
     return head, rows
 
 
@@ -279,7 +284,7 @@ def print_terminal(report):
     print("transactions one successful saga commits: %d (counted from the code:" % TX_PER_SAGA)
     for d in report["transactions_per_saga"]["derivation"]:
         print("   %d  %s" % (d["transactions"], d["what"]))
-    print(")  -> ceiling %s sagas/s (best tps %s / %d); %s sagas/s if every relay batch were shared (/%d)"
+    print(")  -> ceiling %s sagas/s (best tps %s / %d); %s sagas/s with batches shared (/%d)"
           % (fmt(c["sagas_per_s"]), fmt(c["best_tps"]), TX_PER_SAGA, fmt(c["sagas_per_s_batched_relays"]),
              TX_PER_SAGA_BATCHED))
     print()
@@ -379,9 +384,9 @@ def write_docs(report, path, analysis_path):
         "utime+stime of each process (PostgreSQL: the postmaster and all its children) over the run "
         "and its drain, divided by the wall time (1.0 = one core busy).",
         "- The ceiling: `pgbench -M extended` with tools/bench/order_create.pgbench, the statements of one "
-        "`POST /orders` transaction (22 round trips: order, item, saga, 3 saga log rows, 3 outbox rows "
-        "with their `pg_notify`, read model insert and update, idempotency key, the saga's `FOR UPDATE` "
-        "and the order load) on a copy of the order-service tables, %s s per client count, on the same "
+        "`POST /orders` transaction (order, item, saga, 3 saga log rows, 3 outbox rows, read model "
+        "insert and update, idempotency key, the saga's `FOR UPDATE` and the order load; 12 round "
+        "trips, the deferred writes pipelined with the statement after them as the service sends them) on a copy of the order-service tables, %s s per client count, on the same "
         "PostgreSQL in the same run." % report["settings"]["pgbench_seconds"],
         "",
         "## Transactions per saga",
@@ -394,12 +399,13 @@ def write_docs(report, path, analysis_path):
     parts += ["| %d | %s |" % (n, w) for w, n in TX_DERIVATION]
     parts += [
         "",
-        "When a relay batch carries the messages of many sagas its share tends to zero and the count "
-        "to %d. The ceiling is the best pgbench tps divided by %d: **%s sagas/s** (%s with fully shared "
-        "relay batches). Every one of these transactions is counted as if it cost as much as the "
-        "order-creation one; most are smaller, so the ceiling is a lower estimate. With "
+        "Under load every claim, handling transaction, acknowledgement and relay batch carries the "
+        "messages of many sagas, so their share tends to zero; counting one handling transaction per "
+        "message anyway leaves %d. The ceiling is the best pgbench tps divided by %d: **%s sagas/s** "
+        "(%s with batches shared). Every one of these transactions is counted as if it cost as much as "
+        "the order-creation one; most are smaller, so the ceiling is a lower estimate. With "
         "`MESSAGE_BUS=pulsar` the bus transactions leave PostgreSQL: 1 create + 5 outbox deletes + "
-        "4 handlings = 10 per saga."
+        "4 handlings = 10 per saga, fewer when batched."
         % (TX_PER_SAGA_BATCHED, TX_PER_SAGA, fmt(c["sagas_per_s"]), fmt(c["sagas_per_s_batched_relays"])),
         "",
         "## Latest figures",

@@ -48,19 +48,22 @@ static oms_err insert_order(order_repo *r, oms_tx *tx, const order *o, oms_error
                             items_text};
     if (!items_text || !params[3] || !params[7] || !params[8]) {
         rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    } else if (!oms_pg_tx_exec(a, tx,
-                               "INSERT INTO orders (id, customer_id, status, total_cents, saga_id, failure_reason,"
-                               " cancellation_reason, created_at, modified_at)"
-                               " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9") ")",
-                               9, params, err)) {
-        rc = err->code;
-    } else if (!oms_pg_tx_exec(a, tx,
-                               "INSERT INTO order_items (order_id, line, product_id, quantity, unit_price_cents)"
-                               " SELECT $1, e.ordinality, e.value->>'product_id', (e.value->>'quantity')::bigint,"
-                               " (e.value->>'unit_price_cents')::bigint"
-                               " FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e",
-                               2, (const char *[]){o->id, items_text}, err)) {
-        rc = err->code;
+    } else {
+        /* Deferred (the id is new, so nothing is expected to conflict): both
+         * go out with the transaction's next statement. */
+        rc = oms_pg_tx_exec_deferred(tx,
+                                     "INSERT INTO orders (id, customer_id, status, total_cents, saga_id,"
+                                     " failure_reason, cancellation_reason, created_at, modified_at)"
+                                     " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9")
+                                     ")",
+                                     9, params, err);
+        if (rc == OMS_OK)
+            rc = oms_pg_tx_exec_deferred(tx,
+                                         "INSERT INTO order_items (order_id, line, product_id, quantity,"
+                                         " unit_price_cents) SELECT $1, e.ordinality, e.value->>'product_id',"
+                                         " (e.value->>'quantity')::bigint, (e.value->>'unit_price_cents')::bigint"
+                                         " FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e",
+                                         2, (const char *[]){o->id, items_text}, err);
     }
     oms_arena_destroy(a);
     return rc;

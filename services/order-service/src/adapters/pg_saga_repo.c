@@ -69,13 +69,12 @@ static oms_err insert_in(oms_arena *a, void *arg, oms_error *err)
                             s->payment_captured ? "t" : "f",
                             s->stock_reserved ? "t" : "f",
                             w->correlation_id ? w->correlation_id : ""};
-    if (!oms_pg_tx_exec(a, w->tx,
-                        "INSERT INTO sagas (id, order_id, state, current_step, target_state, command_id, attempts,"
-                        " deadline, version, payment_captured, stock_reserved, correlation_id)"
-                        " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", $9, $10, $11, $12)",
-                        12, params, err))
-        return err->code;
-    return OMS_OK;
+    /* Deferred: a new saga's id conflicts with nothing. */
+    return oms_pg_tx_exec_deferred(w->tx,
+                                   "INSERT INTO sagas (id, order_id, state, current_step, target_state, command_id,"
+                                   " attempts, deadline, version, payment_captured, stock_reserved, correlation_id)"
+                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", $9, $10, $11, $12)",
+                                   12, params, err);
 }
 
 static oms_err insert_saga(saga_repo *r, oms_tx *tx, const saga *s, const char *correlation_id, oms_error *err)
