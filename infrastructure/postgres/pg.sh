@@ -91,8 +91,9 @@ fsync = on
 synchronous_commit = on
 full_page_writes = on
 # The outbox and bus queue tables churn thousands of rows a second; their
-# dead rows must go within seconds, not at the default one-minute nap.
-autovacuum_naptime = 10s
+# dead rows must go within seconds, not at the default one-minute nap (each
+# claim walks past the dead index entries of the queue).
+autovacuum_naptime = 2s
 max_worker_processes = 4
 max_parallel_workers = 2
 max_parallel_workers_per_gather = 1

@@ -28,6 +28,7 @@
 
 #define RELAY_LOCK_KEY "7243019846" /* pg_try_advisory_xact_lock key: one relay per database */
 #define RELAY_BATCH "256"
+#define RELAY_BATCH_ROWS 256 /* the same, as a number */
 #define RELAY_WAIT_MS 200
 #define RELAY_LOCKED_RETRY_MS 20 /* another instance's relay held the lock */
 #define RELAY_BACKOFF_MIN_MS 100
@@ -87,6 +88,7 @@ struct oms_outbox_relay {
     pthread_mutex_t wake_lock;
     pthread_cond_t wake;
     bool woken; /* a commit appended rows since the relay last looked */
+    int last_batch_rows;
 };
 
 static bool run_simple(PGconn *c, const char *sql)
@@ -99,6 +101,7 @@ static bool run_simple(PGconn *c, const char *sql)
 
 typedef enum { BATCH_SENT, BATCH_EMPTY, BATCH_LOCKED, BATCH_FAILED } batch_result;
 
+/* rows: (got_lock, id, topic, key, payload), see relay_batch. */
 static batch_result publish_rows(oms_outbox_relay *r, PGresult *rows)
 {
     int n = PQntuples(rows);
@@ -109,16 +112,17 @@ static batch_result publish_rows(oms_outbox_relay *r, PGresult *rows)
     size_t used = 0;
     ids[used++] = '{';
     for (int i = 0; i < n; i++) {
-        used += (size_t)sprintf(ids + used, "%s%s", i ? "," : "", PQgetvalue(rows, i, 0));
-        msgs[i].topic = PQgetvalue(rows, i, 1);
-        msgs[i].key = PQgetvalue(rows, i, 2);
-        msgs[i].payload = PQgetvalue(rows, i, 3);
-        msgs[i].payload_len = (size_t)PQgetlength(rows, i, 3);
+        used += (size_t)sprintf(ids + used, "%s%s", i ? "," : "", PQgetvalue(rows, i, 1));
+        msgs[i].topic = PQgetvalue(rows, i, 2);
+        msgs[i].key = PQgetvalue(rows, i, 3);
+        msgs[i].payload = PQgetvalue(rows, i, 4);
+        msgs[i].payload_len = (size_t)PQgetlength(rows, i, 4);
     }
     ids[used++] = '}';
     ids[used] = '\0';
     oms_error err;
     oms_error_clear(&err);
+    r->last_batch_rows = n;
     if (oms_bus_publish(r->bus, msgs, (size_t)n, &err) != OMS_OK) {
         oms_log(OMS_LOG_WARN, "outbox_publish_failed", "error", err.message, NULL);
         return BATCH_FAILED;
@@ -139,26 +143,27 @@ static batch_result relay_batch(oms_outbox_relay *r)
     /* The delete need not wait for the disk: the messages are already durable
      * on the bus, so losing this commit in a crash only publishes them again,
      * and every consumer drops a repeated event_id (inbox). */
-    if (!run_simple(r->conn, "BEGIN"))
-        return BATCH_FAILED;
-    if (!run_simple(r->conn, "SET LOCAL synchronous_commit = off")) {
+    /* Two commands, no parameters: one round trip. */
+    if (!run_simple(r->conn, "BEGIN; SET LOCAL synchronous_commit = off")) {
         run_simple(r->conn, "ROLLBACK");
         return BATCH_FAILED;
     }
+    /* The lock and the read in one statement. The CTE calls a volatile
+     * function, so it runs once; the first column says whether the lock was
+     * had, and an empty outbox is one row with NULLs. */
     batch_result result = BATCH_FAILED;
-    PGresult *lock = oms_pg_exec(r->arena, r->conn, "SELECT pg_try_advisory_xact_lock(" RELAY_LOCK_KEY ")", 0, NULL,
-                                 &err);
-    if (lock && strcmp(PQgetvalue(lock, 0, 0), "t") != 0) {
+    PGresult *rows = oms_pg_exec(r->arena, r->conn,
+                                 "WITH l AS (SELECT pg_try_advisory_xact_lock(" RELAY_LOCK_KEY ") AS got)"
+                                 " SELECT l.got, o.id, o.topic, o.key, o.payload FROM l LEFT JOIN LATERAL"
+                                 " (SELECT id, topic, key, payload FROM outbox WHERE l.got"
+                                 "  ORDER BY id LIMIT " RELAY_BATCH ") o ON true ORDER BY o.id",
+                                 0, NULL, &err);
+    if (rows && PQntuples(rows) > 0 && strcmp(PQgetvalue(rows, 0, 0), "t") != 0)
         result = BATCH_LOCKED; /* another relay publishes for this database */
-    } else if (lock) {
-        PGresult *rows = oms_pg_exec(r->arena, r->conn,
-                                     "SELECT id, topic, key, payload FROM outbox ORDER BY id LIMIT " RELAY_BATCH, 0,
-                                     NULL, &err);
-        if (rows && PQntuples(rows) == 0)
-            result = BATCH_EMPTY;
-        else if (rows)
-            result = publish_rows(r, rows);
-    }
+    else if (rows && (PQntuples(rows) == 0 || PQgetisnull(rows, 0, 1)))
+        result = BATCH_EMPTY;
+    else if (rows)
+        result = publish_rows(r, rows);
     if (result == BATCH_SENT && !run_simple(r->conn, "COMMIT"))
         result = BATCH_FAILED;
     if (result != BATCH_SENT)
@@ -244,6 +249,11 @@ static void *relay_main(void *arg)
         batch_result result = relay_batch(r);
         if (result == BATCH_SENT) {
             backoff = RELAY_BACKOFF_MIN_MS;
+            /* A short batch took all there was: rows committed since then
+             * have set `woken`, so waiting costs nothing, where reading
+             * again at once mostly found nothing (a transaction each). */
+            if (!stopping && r->last_batch_rows < RELAY_BATCH_ROWS)
+                wait_for_rows(r, RELAY_WAIT_MS);
             continue;
         }
         if (result == BATCH_EMPTY) {

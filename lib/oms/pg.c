@@ -602,11 +602,11 @@ static oms_err pg_tx_begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
         /* No connection, whatever the reason, means the database is not usable now. */
         return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "%s", local.message);
     }
-    oms_err rc = run_command(tx->conn, "BEGIN", &local);
-    if (rc != OMS_OK) {
-        tx->broken = true;
+    /* Deferred: BEGIN travels with the transaction's first statement. The
+     * connection was idle and alive when acquired; a failure shows there. */
+    if (!pipeline_send(tx, "BEGIN", 0, NULL, &local)) {
         tx_finish(tx);
-        return oms_error_set(err, rc == OMS_EUNAVAILABLE ? rc : OMS_EUNAVAILABLE, NULL, "%s", local.message);
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "%s", local.message);
     }
     *out = tx;
     return OMS_OK;
