@@ -337,10 +337,16 @@ static oms_err insert_new_order(order_app *app, oms_tx *tx, oms_arena *a, const 
     }
     if (rc == OMS_OK)
         rc = order_read_model_project(app->read_model, tx, o, err);
+    if (rc != OMS_OK)
+        return rc;
+    /* The saga starts in the same transaction. What apply_event would read
+     * back (and lock) is what was just written: decide on it as it is. */
     event_context ev = {.detail = "order stored"};
-    if (rc == OMS_OK)
-        rc = apply_event(app, tx, a, o->id, SAGA_EV_START, &ev, r, err);
-    return rc;
+    r->order = *o;
+    r->decision = saga_decide(&s, SAGA_EV_START, &app->saga);
+    if (r->decision.kind != SAGA_DECISION_APPLY)
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "a new saga did not start");
+    return write_applied(app, tx, a, r, &s, correlation_id ? correlation_id : "", &ev, err);
 }
 
 /* One attempt: OMS_ECONFLICT from the key claim means another request with
