@@ -25,6 +25,7 @@
 #include "log.h"
 #include "pg_internal.h"
 #include "util.h"
+#include "wait.h"
 
 #define RELAY_LOCK_KEY "7243019846" /* pg_try_advisory_xact_lock key: one relay per database */
 #define RELAY_BATCH "256"
@@ -185,14 +186,7 @@ static void wake_relay(void *ctx)
 /* Sleeps until a commit appends rows or `timeout_ms` passes. */
 static void wait_for_rows(oms_outbox_relay *r, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    struct timespec deadline = oms_deadline_in(timeout_ms);
     pthread_mutex_lock(&r->wake_lock);
     while (!r->woken && !atomic_load(&r->stopping)) {
         if (pthread_cond_timedwait(&r->wake, &r->wake_lock, &deadline) != 0)
@@ -297,11 +291,7 @@ oms_outbox_relay *oms_outbox_relay_start(oms_pg_pool *pool, oms_bus *bus, oms_er
         return NULL;
     }
     pthread_mutex_init(&r->wake_lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&r->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    oms_cond_init_monotonic(&r->wake);
     oms_pg_pool_set_commit_hook(pool, wake_relay, r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         oms_pg_pool_set_commit_hook(pool, NULL, NULL);

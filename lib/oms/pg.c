@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pg_internal.h"
 #include "util.h"
+#include "wait.h"
 
 #define MIGRATION_LOCK_KEY "7243019845"  /* pg_advisory_lock key for migrations */
 #define MIGRATION_FILE_MAX (4 * 1024 * 1024)
@@ -137,11 +138,7 @@ oms_pg_pool *oms_pg_pool_create(const char *name, const oms_pg_settings *s, int 
     p->tx_manager.ops = &pg_tx_ops;
     p->tx_manager.self = p;
     pthread_mutex_init(&p->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->freed, &attr);
-    pthread_condattr_destroy(&attr);
+    oms_cond_init_monotonic(&p->freed);
     return p;
 }
 
@@ -230,21 +227,9 @@ static PGconn *open_connection_or_forget(oms_pg_pool *p, oms_error *err)
     return c;
 }
 
-static void deadline_after(struct timespec *ts, int timeout_ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += timeout_ms / 1000;
-    ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 PGconn *oms_pg_acquire(oms_pg_pool *p, int timeout_ms, oms_error *err)
 {
-    struct timespec deadline;
-    deadline_after(&deadline, timeout_ms > 0 ? timeout_ms : 0);
+    struct timespec deadline = oms_deadline_in(timeout_ms);
     pthread_mutex_lock(&p->lock);
     for (;;) {
         if (p->idle_count > 0) {

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "oms/log.h"
+#include "oms/wait.h"
 #include "pulsar/internal.h"
 
 typedef enum { CONN_DISCONNECTED, CONN_HANDSHAKING, CONN_READY } conn_state;
@@ -67,11 +68,7 @@ int64_t pulsar_now_ms(void)
 
 void pulsar_cond_init(pthread_cond_t *cond)
 {
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &attr);
-    pthread_condattr_destroy(&attr);
+    oms_cond_init_monotonic(cond);
 }
 
 bool pulsar_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_ms)
