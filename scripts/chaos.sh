@@ -9,7 +9,8 @@
 #
 # Builds the four programs and loadgen (unless OMS_SKIP_BUILD=1), makes the
 # Python environment .venv when requests is missing from it, and runs
-# tests/chaos/chaos.py, which starts its own PostgreSQL (port 55434, state in
+# tests/chaos/chaos.py, which starts its own PostgreSQL (port 25434, below the
+# ephemeral range where an outgoing connection could hold it; state in
 # .run/chaos), two instances of each service and a gateway (ports 19001-19013,
 # 19080), injects faults under load, and checks the invariants. The report is
 # printed and written to .run/chaos/report.json; logs are in .run/chaos/logs.
@@ -26,7 +27,7 @@ cd "$REPO"
 
 VENV="$REPO/.venv"
 RUN_DIR="${CHAOS_RUN_DIR:-$REPO/.run/chaos}"
-PG_PORT_CHAOS="${CHAOS_PG_PORT:-55434}"
+PG_PORT_CHAOS="${CHAOS_PG_PORT:-25434}"
 PROGRAM_NAMES=(api-gateway order-service inventory-service payment-service loadgen)
 
 say() { echo "chaos: $*"; }

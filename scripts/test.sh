@@ -14,15 +14,17 @@
 # binaries of the build suite and the .venv of python-env as they are).
 #
 # The test run uses its own ports and state, so it can run beside `make up`:
-#   OMS_RUN_DIR=.run/test, PostgreSQL 55433, gateway 18080, services 18001-18003,
-#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, admin 8081).
+#   OMS_RUN_DIR=.run/test, PostgreSQL 25433, gateway 18080, services 18001-18003,
+#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, admin 8081); all below Linux's
+#   ephemeral range (32768-60999): the chaos suite's PostgreSQL, then on 55434,
+#   once failed to start because an outgoing connection held that port.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO" || exit 1
 
 export OMS_RUN_DIR="$REPO/.run/test"
-export PG_PORT=55433
+export PG_PORT=25433
 export GATEWAY_PORT=18080 ORDER_PORT=18001 INVENTORY_PORT=18002 PAYMENT_PORT=18003
 export BIN_DIR="$REPO/build/asan/bin"
 export OMS_SKIP_BUILD=1

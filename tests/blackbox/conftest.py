@@ -7,7 +7,7 @@ on the test ports). Settings, from the environment:
                   (defaults http://127.0.0.1:18001 / 18002 / 18003)
   OMS_RUN_DIR     state of that run (default <repo>/.run/test): pids/ are used
                   to pause, kill and restart processes
-  PG_PORT         its PostgreSQL (default 55433), for the bus checks
+  PG_PORT         its PostgreSQL (default 25433), for the bus checks
   MESSAGE_BUS     pg | pulsar (default pg)
 """
 
@@ -33,7 +33,7 @@ SERVICE_URLS = {
     "payment": os.environ.get("PAYMENT_URL", "http://127.0.0.1:18003").rstrip("/"),
 }
 OMS_RUN_DIR = Path(os.environ.get("OMS_RUN_DIR", REPO / ".run" / "test"))
-PG_PORT = os.environ.get("PG_PORT", "55433")
+PG_PORT = os.environ.get("PG_PORT", "25433")
 MESSAGE_BUS = os.environ.get("MESSAGE_BUS", "pg")
 PSQL = "/usr/lib/postgresql/15/bin/psql"
 

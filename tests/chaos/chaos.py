@@ -2,7 +2,7 @@
 """chaos.py -- the invariants of SPEC section 6 under faults (make chaos).
 
 Starts a private PostgreSQL (infrastructure/postgres/pg.sh, OMS_RUN_DIR=.run/chaos,
-port 55434), with MESSAGE_BUS=pulsar a private broker too, two instances of each
+port 25434), with MESSAGE_BUS=pulsar a private broker too, two instances of each
 service and one gateway listing both; sets up products and accounts; sends
 mixed orders (normal, declined, short of stock, cancelled at random moments,
 retried with the same Idempotency-Key) while it kills, stops and restarts
@@ -55,7 +55,7 @@ def parse_args(argv):
     p.add_argument("--bus", default=os.environ.get("MESSAGE_BUS", "pg"), choices=["pg", "pulsar"])
     p.add_argument("--bin-dir", default=os.path.join(REPO, "build/release/bin"))
     p.add_argument("--run-dir", default=os.path.join(REPO, ".run/chaos"))
-    p.add_argument("--pg-port", type=int, default=55434)
+    p.add_argument("--pg-port", type=int, default=25434)
     p.add_argument("--pulsar-port", type=int, default=16650)
     p.add_argument("--pulsar-admin-port", type=int, default=18081)
     p.add_argument("--saga-timeout", type=int, default=3, help="SAGA_STEP_TIMEOUT_S of order-service")
