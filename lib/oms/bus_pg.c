@@ -40,6 +40,7 @@
 #define BUS_FOLLOW_UP_MS 20 /* after a partial batch, see consumer_main */
 #define BUS_MAX_DELAY_MS 30000
 #define BUS_CHANNEL_MAX 128
+#define BUS_CHANNEL_PREFIX "oms_bus_" /* + topic: what consumers LISTEN on */
 #define BUS_OWNER_MAX 160
 #define BUS_DEFAULT_LEASE_MS 60000
 #define BUS_DEFAULT_BATCH 64
@@ -143,7 +144,7 @@ struct pg_bus {
 
 static void channel_of(const char *topic, char *out, size_t len)
 {
-    snprintf(out, len, "oms_bus_%s", topic);
+    snprintf(out, len, BUS_CHANNEL_PREFIX "%s", topic);
 }
 
 static bool run_simple(PGconn *c, const char *sql)
@@ -208,7 +209,7 @@ static oms_err publish_statement(PGconn *c, oms_arena *a, const oms_bus_outgoing
         payload_lens[i] = msgs[i].payload_len;
     }
     const char *params[] = {array_literal(a, topics, NULL, n), array_literal(a, keys, NULL, n),
-                            array_literal(a, payloads, payload_lens, n)};
+                            array_literal(a, payloads, payload_lens, n), BUS_CHANNEL_PREFIX};
     if (!params[0] || !params[1] || !params[2])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     /* The channel is the one consumer_connect LISTENs on (channel_of). */
@@ -218,8 +219,8 @@ static oms_err publish_statement(PGconn *c, oms_arena *a, const oms_bus_outgoing
                      "   FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS m (topic, key, payload, n)"
                      "   JOIN bus_subscription s ON s.topic = m.topic ORDER BY m.n, s.subscription"
                      "   RETURNING topic)"
-                     " SELECT pg_notify('oms_bus_' || topic, '') FROM (SELECT DISTINCT topic FROM ins) t",
-                     3, params, err))
+                     " SELECT pg_notify($4 || topic, '') FROM (SELECT DISTINCT topic FROM ins) t",
+                     4, params, err))
         return err ? err->code : OMS_EINTERNAL;
     return OMS_OK;
 }
@@ -509,7 +510,7 @@ static bool consumer_connect(consumer *cs)
         return false;
     }
     /* LISTEN takes an identifier, not a parameter: the channel name is ours
-     * ("oms_bus_" + a topic from code) and quoted with PQescapeIdentifier. */
+     * (BUS_CHANNEL_PREFIX + a topic from code) and quoted with PQescapeIdentifier. */
     char channel[BUS_CHANNEL_MAX];
     channel_of(cs->sub->topic, channel, sizeof channel);
     char *ident = PQescapeIdentifier(cs->conn, channel, strlen(channel));

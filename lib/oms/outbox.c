@@ -28,8 +28,9 @@
 #include "wait.h"
 
 #define RELAY_LOCK_KEY "7243019846" /* pg_try_advisory_xact_lock key: one relay per database */
-#define RELAY_BATCH "256"
-#define RELAY_BATCH_ROWS 256 /* the same, as a number */
+#define RELAY_BATCH 256 /* rows per batch */
+#define TEXT_OF(x) #x
+#define TEXT_OF_VALUE(x) TEXT_OF(x)
 #define RELAY_WAIT_MS 200
 #define RELAY_LOCKED_RETRY_MS 20 /* another instance's relay held the lock */
 #define RELAY_BACKOFF_MIN_MS 100
@@ -157,7 +158,7 @@ static batch_result relay_batch(oms_outbox_relay *r)
                                  "WITH l AS (SELECT pg_try_advisory_xact_lock(" RELAY_LOCK_KEY ") AS got)"
                                  " SELECT l.got, o.id, o.topic, o.key, o.payload FROM l LEFT JOIN LATERAL"
                                  " (SELECT id, topic, key, payload FROM outbox WHERE l.got"
-                                 "  ORDER BY id LIMIT " RELAY_BATCH ") o ON true ORDER BY o.id",
+                                 "  ORDER BY id LIMIT " TEXT_OF_VALUE(RELAY_BATCH) ") o ON true ORDER BY o.id",
                                  0, NULL, &err);
     if (rows && PQntuples(rows) > 0 && strcmp(PQgetvalue(rows, 0, 0), "t") != 0)
         result = BATCH_LOCKED; /* another relay publishes for this database */
@@ -246,7 +247,7 @@ static void *relay_main(void *arg)
             /* A short batch took all there was: rows committed since then
              * have set `woken`, so waiting costs nothing, where reading
              * again at once mostly found nothing (a transaction each). */
-            if (!stopping && r->last_batch_rows < RELAY_BATCH_ROWS)
+            if (!stopping && r->last_batch_rows < RELAY_BATCH)
                 wait_for_rows(r, RELAY_WAIT_MS);
             continue;
         }

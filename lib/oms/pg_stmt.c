@@ -101,57 +101,49 @@ static stmt_entry *find_slot(stmt_cache *c, const char *sql, uint32_t hash)
     return NULL; /* unreachable while count < STMT_SLOTS */
 }
 
-/* Prepares `sql` into the free slot `e`; false (nothing cached) on failure,
- * with the failed result in *failed for the caller to report. */
-static bool prepare_into(PGconn *conn, stmt_cache *c, stmt_entry *e, const char *sql, uint32_t hash, int nparams,
-                         PGresult **failed)
+/* The entry for `sql`: the cached one (*fresh false), or one reserved now
+ * under a new name (*fresh true: the caller prepares it, and forgets it if
+ * that fails); NULL without a cache, when it is full or out of memory: run
+ * the text unnamed. */
+static stmt_entry *entry_for(PGconn *conn, const char *sql, bool *fresh)
 {
-    char name[STMT_NAME_MAX];
-    snprintf(name, sizeof name, "oms_%u", c->next_id++);
-    PGresult *r = PQprepare(conn, name, sql, nparams, NULL);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        *failed = r;
-        return false;
-    }
-    PQclear(r);
-    char *copy = strdup(sql);
-    if (!copy) {
-        /* The statement exists on the server but is not remembered: harmless,
-         * this text is prepared again under a new name next time. */
-        return false;
-    }
-    e->sql = copy;
-    e->hash = hash;
-    memcpy(e->name, name, sizeof name);
-    c->count++;
-    return true;
-}
-
-const char *oms_pg_stmt_name(PGconn *conn, const char *sql, bool *must_prepare)
-{
-    *must_prepare = false;
+    *fresh = false;
     stmt_cache *c = PQinstanceData(conn, stmt_event);
     if (!c)
         return NULL;
     uint32_t hash = hash_text(sql);
     stmt_entry *e = find_slot(c, sql, hash);
-    if (!e)
-        return NULL;
-    if (e->sql)
-        return e->name;
+    if (!e || e->sql)
+        return e;
     if (c->count >= STMT_MAX_CACHED)
         return NULL;
     char *copy = strdup(sql);
     if (!copy)
         return NULL;
-    /* Reserved now; the caller queues the prepare ahead of the execution,
-     * and calls oms_pg_stmt_forget_all if the pipeline fails. */
     e->sql = copy;
     e->hash = hash;
     snprintf(e->name, sizeof e->name, "oms_%u", c->next_id++);
     c->count++;
-    *must_prepare = true;
-    return e->name;
+    *fresh = true;
+    return e;
+}
+
+/* Undoes entry_for's reservation of `e` (its prepare failed). Safe for
+ * open addressing: nothing was placed after `e` in between. */
+static void forget_entry(PGconn *conn, stmt_entry *e)
+{
+    stmt_cache *c = PQinstanceData(conn, stmt_event);
+    free(e->sql);
+    e->sql = NULL;
+    c->count--;
+}
+
+const char *oms_pg_stmt_name(PGconn *conn, const char *sql, bool *must_prepare)
+{
+    /* Reserved now; the caller queues the prepare ahead of the execution,
+     * and calls oms_pg_stmt_forget_all if the pipeline fails. */
+    stmt_entry *e = entry_for(conn, sql, must_prepare);
+    return e ? e->name : NULL;
 }
 
 void oms_pg_stmt_forget_all(PGconn *conn)
@@ -163,19 +155,17 @@ void oms_pg_stmt_forget_all(PGconn *conn)
 
 PGresult *oms_pg_stmt_exec(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
-    stmt_cache *c = PQinstanceData(conn, stmt_event);
-    if (!c)
-        return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    uint32_t hash = hash_text(sql);
-    stmt_entry *e = find_slot(c, sql, hash);
-    if (e && !e->sql) {
-        if (c->count >= STMT_MAX_CACHED)
-            return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-        PGresult *failed = NULL;
-        if (!prepare_into(conn, c, e, sql, hash, nparams, &failed)) {
-            if (failed)
-                return failed; /* a syntax error, an aborted transaction, a lost connection */
-            return PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    bool fresh;
+    stmt_entry *e = entry_for(conn, sql, &fresh);
+    if (e && fresh) {
+        PGresult *r = PQprepare(conn, e->name, sql, nparams, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            forget_entry(conn, e);
+            if (r)
+                return r; /* a syntax error, an aborted transaction, a lost connection */
+            e = NULL;     /* out of memory in libpq: try it unnamed */
+        } else {
+            PQclear(r);
         }
     }
     if (!e)
