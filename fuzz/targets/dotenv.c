@@ -17,18 +17,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
+
 static jmp_buf on_exit_env;
 static FILE *open_file;
 static const uint8_t *input;
 static size_t input_size;
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "dotenv target: check failed: %s (line %d)\n", #cond, __LINE__);                       \
-            abort();                                                                                               \
-        }                                                                                                          \
-    } while (0)
 
 static FILE *fuzz_fopen(const char *path, const char *mode)
 {

@@ -12,14 +12,7 @@
 
 #include "oms/envelope.h"
 #include "oms/util.h"
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "envelope target: check failed: %s (line %d)\n", #cond, __LINE__);                     \
-            abort();                                                                                               \
-        }                                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -17,14 +17,7 @@
 #include "../../api-gateway/src/domain/api_keys.h"
 #include "../../api-gateway/src/domain/gateway_routes.h"
 #include "../../api-gateway/src/domain/upstream_pool.h"
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "gateway_config target: check failed: %s (line %d)\n", #cond, __LINE__);               \
-            abort();                                                                                               \
-        }                                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static char *next_part(char **p)
 {

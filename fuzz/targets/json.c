@@ -16,14 +16,7 @@
 
 #include "oms/json.h"
 #include "oms/money.h"
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "json target: check failed: %s (line %d)\n", #cond, __LINE__);                         \
-            abort();                                                                                               \
-        }                                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static void check_string(const json_t *obj, const char *key, size_t max_len, bool required)
 {

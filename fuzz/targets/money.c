@@ -11,14 +11,7 @@
 #include <string.h>
 
 #include "oms/money.h"
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "money target: check failed: %s (line %d)\n", #cond, __LINE__);                        \
-            abort();                                                                                               \
-        }                                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 static int64_t read_i64(const uint8_t *p)
 {

@@ -12,14 +12,7 @@
 #include <stdlib.h>
 
 #include "pulsar/frame.h"
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "pulsar_batch target: check failed: %s (line %d)\n", #cond, __LINE__);                 \
-            abort();                                                                                               \
-        }                                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -12,14 +12,7 @@
 #include <stdlib.h>
 
 #include "pulsar/frame.h"
-
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "pulsar_frame target: check failed: %s (line %d)\n", #cond, __LINE__);                 \
-            abort();                                                                                               \
-        }                                                                                                          \
-    } while (0)
+#include "fuzz_check.h"
 
 #define MAX_FRAME (PULSAR_DEFAULT_MAX_MESSAGE_SIZE + PULSAR_FRAME_MARGIN)
 
