@@ -48,6 +48,7 @@ export INVENTORY_PORT="${INVENTORY_PORT:-28002}"
 export PAYMENT_PORT="${PAYMENT_PORT:-28003}"
 export PULSAR_PORT="${BENCH_PULSAR_PORT:-26650}"
 export PULSAR_ADMIN_PORT="${BENCH_PULSAR_ADMIN_PORT:-28081}"
+export PULSAR_BOOKIE_PORT="${BENCH_PULSAR_BOOKIE_PORT:-23181}"
 export PULSAR_DIR="$OMS_RUN_DIR/pulsar"
 export PULSAR_HOST=127.0.0.1
 # Logging off the hot path: services still log warnings and errors.

@@ -27,7 +27,11 @@ cd "$REPO"
 
 VENV="$REPO/.venv"
 RUN_DIR="${CHAOS_RUN_DIR:-$REPO/.run/chaos}"
-PG_PORT_CHAOS="${CHAOS_PG_PORT:-25434}"
+# OMS_TEST_SLOT=N (as in scripts/test.sh) shifts every port of the run by 100*N.
+PORT_OFFSET=$((100 * ${OMS_TEST_SLOT:-0}))
+export CHAOS_PORT_OFFSET="$PORT_OFFSET"
+PG_PORT_CHAOS="${CHAOS_PG_PORT:-$((25434 + PORT_OFFSET))}"
+export PULSAR_BOOKIE_PORT=$((13181 + PORT_OFFSET))
 PROGRAM_NAMES=(api-gateway order-service inventory-service payment-service loadgen)
 
 say() { echo "chaos: $*"; }
@@ -102,7 +106,8 @@ main() {
     # In the background so that a SIGTERM to this script reaches the driver,
     # which then stops everything it started.
     "$VENV/bin/python" -u tests/chaos/chaos.py --bin-dir "$bin_dir" --run-dir "$RUN_DIR" \
-        --pg-port "$PG_PORT_CHAOS" --bus "${MESSAGE_BUS:-pg}" "${args[@]}" &
+        --pg-port "$PG_PORT_CHAOS" --pulsar-port $((16650 + PORT_OFFSET)) \
+        --pulsar-admin-port $((18081 + PORT_OFFSET)) --bus "${MESSAGE_BUS:-pg}" "${args[@]}" &
     local child=$! status=0
     trap 'kill -TERM "$child" 2>/dev/null || true' INT TERM HUP
     while :; do

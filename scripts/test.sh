@@ -15,21 +15,36 @@
 #
 # The test run uses its own ports and state, so it can run beside `make up`:
 #   OMS_RUN_DIR=.run/test, PostgreSQL 25433, gateway 18080, services 18001-18003,
-#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, admin 8081); all below Linux's
-#   ephemeral range (32768-60999): the chaos suite's PostgreSQL, then on 55434,
-#   once failed to start because an outgoing connection held that port.
+#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, admin 8081, bookie 3181); all below
+#   Linux's ephemeral range (32768-60999), where an outgoing connection could
+#   hold a port just when a server wants to listen on it.
+# OMS_TEST_SLOT=N (0-9, default 0) adds 100*N to every one of these ports (and
+# to the chaos suite's), so that several checkouts on one machine can each run
+# their tests at the same time.
 set -uo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO" || exit 1
 
+OMS_TEST_SLOT="${OMS_TEST_SLOT:-0}"
+if ! [[ "$OMS_TEST_SLOT" =~ ^[0-9]$ ]]; then
+    echo "test: OMS_TEST_SLOT=$OMS_TEST_SLOT: must be a digit from 0 to 9" >&2
+    exit 2
+fi
+export OMS_TEST_SLOT
+PORT_OFFSET=$((100 * OMS_TEST_SLOT))
+
 export OMS_RUN_DIR="$REPO/.run/test"
-export PG_PORT=25433
-export GATEWAY_PORT=18080 ORDER_PORT=18001 INVENTORY_PORT=18002 PAYMENT_PORT=18003
+export PG_PORT=$((25433 + PORT_OFFSET))
+export GATEWAY_PORT=$((18080 + PORT_OFFSET)) ORDER_PORT=$((18001 + PORT_OFFSET))
+export INVENTORY_PORT=$((18002 + PORT_OFFSET)) PAYMENT_PORT=$((18003 + PORT_OFFSET))
 export BIN_DIR="$REPO/build/asan/bin"
 export OMS_SKIP_BUILD=1
 export PULSAR_DIR="$OMS_RUN_DIR/pulsar"
-export PULSAR_HOST=127.0.0.1 PULSAR_PORT=6650
+export PULSAR_HOST=127.0.0.1 PULSAR_PORT=$((6650 + PORT_OFFSET))
+export PULSAR_ADMIN_PORT=$((8081 + PORT_OFFSET)) PULSAR_BOOKIE_PORT=$((3181 + PORT_OFFSET))
+export PULSAR_URL="pulsar://127.0.0.1:$PULSAR_PORT"
+export PULSAR_ADMIN_URL="http://127.0.0.1:$PULSAR_ADMIN_PORT"
 export SAGA_STEP_TIMEOUT_S="${SAGA_STEP_TIMEOUT_S:-5}"
 # A killed consumer (the recovery and chaos tests kill them) holds its key on
 # the pg bus until its lease ends: keep that short in tests.

@@ -16,6 +16,7 @@
 #   PULSAR_DIR         <repo>/.run/pulsar        (data, logs, pid, generated conf)
 #   PULSAR_PORT        6650                      (binary protocol)
 #   PULSAR_ADMIN_PORT  8081                      (HTTP admin API)
+#   PULSAR_BOOKIE_PORT 3181                      (the embedded bookie, 127.0.0.1)
 #   PULSAR_MEM         -Xms512m -Xmx1g -XX:MaxDirectMemorySize=1g
 #   PULSAR_WAIT_S      300
 #   PULSAR_FETCH_ROUTE distribution|jars       (default: distribution, then jars)
@@ -33,6 +34,7 @@ readonly HOME_DIR="$CACHE_ROOT/$VERSION"
 readonly RUN_DIR="${PULSAR_DIR:-$REPO_ROOT/.run/pulsar}"
 readonly BROKER_PORT="${PULSAR_PORT:-6650}"
 readonly ADMIN_PORT="${PULSAR_ADMIN_PORT:-8081}"
+readonly BOOKIE_PORT="${PULSAR_BOOKIE_PORT:-3181}"
 readonly MEM_OPTS="${PULSAR_MEM:--Xms512m -Xmx1g -XX:MaxDirectMemorySize=1g}"
 readonly WAIT_S="${PULSAR_WAIT_S:-300}"
 readonly STOP_GRACE_S=30
@@ -284,7 +286,7 @@ launch_broker() {
   local wipe="$1"
   local -a args opts
   mapfile -t opts < <(java_opts)
-  args=(-c "$CONF_FILE" -nfw -nss
+  args=(-c "$CONF_FILE" -nfw -nss --bookkeeper-port "$BOOKIE_PORT"
         --bookkeeper-dir "$DATA_DIR/bookkeeper"
         --metadata-dir "$DATA_DIR/metadata")
   if [[ "$wipe" == yes ]]; then
