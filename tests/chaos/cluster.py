@@ -155,14 +155,17 @@ class Supervisor:
                 pass
 
 
+# CHAOS_PORT_OFFSET (scripts/chaos.sh: 100 * OMS_TEST_SLOT) moves every port.
+PORT_OFFSET = int(os.environ.get("CHAOS_PORT_OFFSET", "0"))
+
+
 class Cluster:
     """Starts, faults and stops everything of one chaos run."""
 
-    # CHAOS_PORT_OFFSET (scripts/chaos.sh: 100 * OMS_TEST_SLOT) moves every port.
-    _OFFSET = int(os.environ.get("CHAOS_PORT_OFFSET", "0"))
-    SERVICE_PORTS = {name: (first + _OFFSET, second + _OFFSET) for name, (first, second) in
-                     {"order": (19001, 19011), "inventory": (19002, 19012), "payment": (19003, 19013)}.items()}
-    GATEWAY_PORT = 19080 + _OFFSET
+    SERVICE_PORTS = {"order": (19001 + PORT_OFFSET, 19011 + PORT_OFFSET),
+                     "inventory": (19002 + PORT_OFFSET, 19012 + PORT_OFFSET),
+                     "payment": (19003 + PORT_OFFSET, 19013 + PORT_OFFSET)}
+    GATEWAY_PORT = 19080 + PORT_OFFSET
     DATABASES = {"order": "orders", "inventory": "inventory", "payment": "payments"}
 
     def __init__(self, repo, run_dir, bin_dir, pg_port, bus, saga_timeout_s, default_credit,
