@@ -3,7 +3,7 @@
  *
  * The relay holds one connection of the pool for its life and publishes
  * pending rows in id order. A commit that appended rows wakes it in-process
- * (the pool's commit hook): no NOTIFY, whose cluster-wide lock would be held
+ * (a commit hook of that transaction): no NOTIFY, whose cluster-wide lock would be held
  * through every such commit's fsync and serialise them. Rows appended by
  * another instance of the service are found by that instance's relay, or by
  * the poll every RELAY_WAIT_MS. Each batch runs in a
@@ -61,25 +61,10 @@ const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATIONS] = {{
            "  autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);",
 }};
 
-oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const char *key, const char *payload,
-                          oms_error *err)
-{
-    if (!topic || !*topic || !key || !payload)
-        return oms_error_set(err, OMS_EINVAL, NULL, "an outbox message needs a topic, a key and a payload");
-    (void)a;
-    const char *params[] = {topic, key, payload};
-    /* Deferred: it travels with the transaction's next statement or its commit. */
-    if (oms_pg_tx_exec_deferred(tx, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)", 3, params, err) !=
-        OMS_OK)
-        return err ? err->code : OMS_EINTERNAL;
-    /* The relay wakes after the commit, when the row is visible. */
-    oms_pg_tx_signal_commit(tx);
-    return OMS_OK;
-}
-
 /* ---- the relay ---- */
 
 struct oms_outbox_relay {
+    oms_outbox_relay *next; /* in `relays` */
     oms_pg_pool *pool;
     oms_bus *bus;
     pthread_t thread;
@@ -92,6 +77,67 @@ struct oms_outbox_relay {
     bool woken; /* a commit appended rows since the relay last looked */
     int last_batch_rows;
 };
+
+/* The running relays, so that a commit can wake the one of its pool. A wake
+ * happens under the lock: once a relay is off the list, none is in flight. */
+static pthread_mutex_t relays_lock = PTHREAD_MUTEX_INITIALIZER;
+static oms_outbox_relay *relays;
+
+static void wake_relay(oms_outbox_relay *r)
+{
+    pthread_mutex_lock(&r->wake_lock);
+    r->woken = true;
+    pthread_cond_signal(&r->wake);
+    pthread_mutex_unlock(&r->wake_lock);
+}
+
+/* A commit hook: the transaction appended rows on `pool`. */
+static void wake_relays_of(void *pool)
+{
+    pthread_mutex_lock(&relays_lock);
+    for (oms_outbox_relay *r = relays; r; r = r->next) {
+        if (r->pool == pool)
+            wake_relay(r);
+    }
+    pthread_mutex_unlock(&relays_lock);
+}
+
+static void relay_register(oms_outbox_relay *r)
+{
+    pthread_mutex_lock(&relays_lock);
+    r->next = relays;
+    relays = r;
+    pthread_mutex_unlock(&relays_lock);
+}
+
+static void relay_unregister(oms_outbox_relay *r)
+{
+    pthread_mutex_lock(&relays_lock);
+    for (oms_outbox_relay **p = &relays; *p; p = &(*p)->next) {
+        if (*p == r) {
+            *p = r->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&relays_lock);
+}
+
+oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const char *key, const char *payload,
+                          oms_error *err)
+{
+    if (!topic || !*topic || !key || !payload)
+        return oms_error_set(err, OMS_EINVAL, NULL, "an outbox message needs a topic, a key and a payload");
+    (void)a;
+    const char *params[] = {topic, key, payload};
+    /* Deferred: it travels with the transaction's next statement or its commit. */
+    if (oms_pg_tx_exec_deferred(tx, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)", 3, params, err) !=
+        OMS_OK)
+        return err ? err->code : OMS_EINTERNAL;
+    /* The relay wakes after the commit, when the row is visible (once per
+     * transaction: the same hook is recorded once). */
+    oms_pg_pool *pool = oms_pg_tx_pool(tx);
+    return oms_tx_on_commit(oms_pg_tx_manager(pool), tx, wake_relays_of, pool, err);
+}
 
 static bool run_simple(PGconn *c, const char *sql)
 {
@@ -172,16 +218,6 @@ static batch_result relay_batch(oms_outbox_relay *r)
         run_simple(r->conn, "ROLLBACK");
     oms_arena_reset(r->arena);
     return result;
-}
-
-/* The pool's commit hook: a commit appended rows. */
-static void wake_relay(void *ctx)
-{
-    oms_outbox_relay *r = ctx;
-    pthread_mutex_lock(&r->wake_lock);
-    r->woken = true;
-    pthread_cond_signal(&r->wake);
-    pthread_mutex_unlock(&r->wake_lock);
 }
 
 /* Sleeps until a commit appends rows or `timeout_ms` passes. */
@@ -293,9 +329,9 @@ oms_outbox_relay *oms_outbox_relay_start(oms_pg_pool *pool, oms_bus *bus, oms_er
     }
     pthread_mutex_init(&r->wake_lock, NULL);
     oms_cond_init_monotonic(&r->wake);
-    oms_pg_pool_set_commit_hook(pool, wake_relay, r);
+    relay_register(r);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
-        oms_pg_pool_set_commit_hook(pool, NULL, NULL);
+        relay_unregister(r);
         pthread_cond_destroy(&r->wake);
         pthread_mutex_destroy(&r->wake_lock);
         oms_arena_destroy(r->arena);
@@ -314,7 +350,7 @@ void oms_outbox_relay_stop(oms_outbox_relay *r, int grace_ms)
     atomic_store(&r->stopping, true);
     wake_relay(r);
     pthread_join(r->thread, NULL);
-    oms_pg_pool_set_commit_hook(r->pool, NULL, NULL);
+    relay_unregister(r);
     pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->wake_lock);
     oms_arena_destroy(r->arena);

@@ -14,8 +14,8 @@
 #include "pg.h"
 
 /* Inserts one pending row (deferred: it goes out with the transaction's next
- * statement or its commit) and marks the transaction so that its commit
- * wakes this process's relay. */
+ * statement or its commit) and records a commit hook that wakes this
+ * process's relay of the tx's pool. */
 oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const char *key, const char *payload,
                           oms_error *err);
 
@@ -50,8 +50,9 @@ oms_bus_disposition oms_handle_once(oms_pg_pool *pool, const char *consumer, con
  * oms_handle_once, so only the failing one is retried or dead-lettered; a
  * later message of the same key (Pulsar batches may hold several) is then
  * not handled but retried, to keep the key's order. `fn` must keep its
- * effects inside the transaction: on that path it runs twice for the good
- * messages (its log lines show twice). */
+ * effects inside the transaction, or record them with oms_tx_on_commit: on
+ * that path it runs twice for the good messages, and only the hooks of the
+ * transaction that commits run. */
 void oms_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_message *msgs, size_t n,
                       oms_message_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out);
 

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "log.h"
 #include "pg_internal.h"
+#include "tx_hooks.h"
 #include "util.h"
 #include "wait.h"
 
@@ -26,8 +27,8 @@ struct oms_tx {
     oms_pg_pool *pool;
     PGconn *conn;
     bool broken;
-    bool signal_commit; /* call the pool's commit hook after a commit */
-    int queued;         /* statements sent in pipeline mode, results not read yet */
+    int queued; /* statements sent in pipeline mode, results not read yet */
+    oms_tx_hooks hooks;
 };
 
 struct oms_pg_pool {
@@ -40,8 +41,6 @@ struct oms_pg_pool {
     pthread_mutex_t lock;
     pthread_cond_t freed;
     oms_tx_manager tx_manager;
-    void (*commit_hook)(void *ctx); /* under lock */
-    void *commit_hook_ctx;
 };
 
 /* ---- settings ---- */
@@ -516,27 +515,9 @@ void oms_pg_tx_mark_broken(oms_tx *tx)
     tx->broken = true;
 }
 
-void oms_pg_tx_signal_commit(oms_tx *tx)
+oms_pg_pool *oms_pg_tx_pool(oms_tx *tx)
 {
-    tx->signal_commit = true;
-}
-
-void oms_pg_pool_set_commit_hook(oms_pg_pool *p, void (*hook)(void *ctx), void *ctx)
-{
-    pthread_mutex_lock(&p->lock);
-    p->commit_hook = hook;
-    p->commit_hook_ctx = ctx;
-    pthread_mutex_unlock(&p->lock);
-}
-
-/* Called under the pool's lock, so that set_commit_hook(NULL) returning
- * means no call is in flight any more. */
-static void run_commit_hook(oms_pg_pool *p)
-{
-    pthread_mutex_lock(&p->lock);
-    if (p->commit_hook)
-        p->commit_hook(p->commit_hook_ctx);
-    pthread_mutex_unlock(&p->lock);
+    return tx->pool;
 }
 
 PGresult *oms_pg_tx_exec(oms_arena *a, oms_tx *tx, const char *sql, int nparams, const char *const *params,
@@ -566,10 +547,23 @@ static oms_err run_command(PGconn *c, const char *sql, oms_error *err)
     return OMS_OK;
 }
 
-static void tx_finish(oms_tx *tx)
+/* Gives the connection back, runs the commit hooks when `committed`, and
+ * frees the tx with its hooks (dropped, when not committed). */
+static void release_tx(oms_tx *tx, bool committed)
 {
     oms_pg_release(tx->pool, tx->conn, tx->broken);
+    if (committed)
+        oms_tx_hooks_run(&tx->hooks);
+    else
+        oms_tx_hooks_drop(&tx->hooks);
     free(tx);
+}
+
+static oms_err pg_tx_on_commit(oms_tx_manager *m, oms_tx *tx, oms_tx_hook fn, void *ctx, size_t ctx_size,
+                               oms_error *err)
+{
+    (void)m;
+    return oms_tx_hooks_add(&tx->hooks, fn, ctx, ctx_size, err);
 }
 
 static oms_err pg_tx_begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
@@ -590,7 +584,7 @@ static oms_err pg_tx_begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
     /* Deferred: BEGIN travels with the transaction's first statement. The
      * connection was idle and alive when acquired; a failure shows there. */
     if (!pipeline_send(tx, "BEGIN", 0, NULL, &local)) {
-        tx_finish(tx);
+        release_tx(tx, false);
         return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "%s", local.message);
     }
     *out = tx;
@@ -602,7 +596,7 @@ static oms_err pg_tx_commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
     (void)m;
     if (PQtransactionStatus(tx->conn) == PQTRANS_INERROR) {
         /* COMMIT of a failed transaction silently rolls back: say so. */
-        tx_finish(tx);
+        release_tx(tx, false);
         return oms_error_set(err, OMS_EINTERNAL, NULL, "commit of a failed transaction");
     }
     oms_err rc = OMS_OK;
@@ -615,7 +609,7 @@ static oms_err pg_tx_commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
         if (!r) {
             oms_error_set(err, queued_err.code, queued_err.field[0] ? queued_err.field : NULL, "%s",
                           queued_err.message);
-            tx_finish(tx);
+            release_tx(tx, false);
             return queued_err.code;
         }
     } else {
@@ -629,11 +623,7 @@ static oms_err pg_tx_commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
         rc = oms_error_set(err, OMS_EINTERNAL, NULL, "the transaction was rolled back");
     }
     PQclear(r);
-    oms_pg_pool *pool = tx->pool;
-    bool signal = rc == OMS_OK && tx->signal_commit;
-    tx_finish(tx);
-    if (signal)
-        run_commit_hook(pool);
+    release_tx(tx, rc == OMS_OK);
     return rc;
 }
 
@@ -649,13 +639,14 @@ static void pg_tx_rollback(oms_tx_manager *m, oms_tx *tx)
             tx->broken = true;
         PQclear(r);
     }
-    tx_finish(tx);
+    release_tx(tx, false);
 }
 
 static const oms_tx_manager_ops pg_tx_ops = {
     .begin = pg_tx_begin,
     .commit = pg_tx_commit,
     .rollback = pg_tx_rollback,
+    .on_commit = pg_tx_on_commit,
 };
 
 /* ---- migrations ---- */

@@ -32,12 +32,9 @@ const char *oms_pg_stmt_name(PGconn *conn, const char *sql, bool *must_prepare);
 /* Empties the cache: after a failed pipeline, whose prepares may not have run. */
 void oms_pg_stmt_forget_all(PGconn *conn);
 
-/* After a transaction marked with oms_pg_tx_signal_commit commits, its pool
- * calls `hook` (set by the outbox relay to wake itself; NULL clears it; one
- * hook per pool). The hook runs under the pool's lock: it must be quick and
- * must not touch the pool. */
-void oms_pg_tx_signal_commit(oms_tx *tx);
-void oms_pg_pool_set_commit_hook(oms_pg_pool *p, void (*hook)(void *ctx), void *ctx);
+/* The pool an oms_tx of oms_pg_tx_manager runs on (the outbox wakes that
+ * pool's relay when the tx commits). */
+oms_pg_pool *oms_pg_tx_pool(oms_tx *tx);
 
 /* The outbox/inbox migrations (outbox.c), applied before a service's own. */
 #define OMS_OUTBOX_MIGRATIONS 2

@@ -7,10 +7,17 @@
 #ifndef OMS_TX_H
 #define OMS_TX_H
 
+#include <stddef.h>
+
 #include "err.h"
 
 typedef struct oms_tx oms_tx;
 typedef struct oms_tx_manager oms_tx_manager;
+
+/* Work that may happen only once the transaction is durable: a log line, a
+ * metric, waking a thread that reads what was written (PostgreSQL's pending
+ * NOTIFY, sent at commit only). */
+typedef void (*oms_tx_hook)(void *ctx);
 
 typedef struct oms_tx_manager_ops {
     /* Starts a transaction; *out valid until commit or rollback.
@@ -21,6 +28,10 @@ typedef struct oms_tx_manager_ops {
     oms_err (*commit)(oms_tx_manager *m, oms_tx *tx, oms_error *err);
     /* Rolls back and releases; never fails from the caller's point of view. */
     void (*rollback)(oms_tx_manager *m, oms_tx *tx);
+    /* Records fn(ctx) to run after tx commits; see oms_tx_on_commit. With
+     * ctx_size > 0 the tx keeps its own copy of that many bytes of ctx. */
+    oms_err (*on_commit)(oms_tx_manager *m, oms_tx *tx, oms_tx_hook fn, void *ctx, size_t ctx_size,
+                         oms_error *err);
 } oms_tx_manager_ops;
 
 struct oms_tx_manager {
@@ -39,6 +50,37 @@ static inline oms_err oms_tx_commit(oms_tx_manager *m, oms_tx *tx, oms_error *er
 static inline void oms_tx_rollback(oms_tx_manager *m, oms_tx *tx)
 {
     m->ops->rollback(m, tx);
+}
+
+/* The commit hooks of a unit of work.
+ *
+ * Records fn(ctx) to run once tx has committed: after a successful COMMIT,
+ * on the committing thread, before commit returns, with the connection
+ * already given back, in the order recorded. A rollback, or a commit that
+ * fails, drops every hook without calling it; so a batch rolled back and
+ * re-run message by message runs each message's hooks once. Recording the
+ * same fn and ctx (by pointer) twice on one tx runs it once.
+ *
+ * ctx must stay valid until commit or rollback returns: memory of the
+ * caller's arena (the request's or the message's), or a long-lived object.
+ * The tx never frees it. A hook must be quick and must not use tx.
+ *
+ * OMS_ENOMEM when the hook cannot be recorded; tx is unchanged and still
+ * usable (the caller usually rolls back). */
+static inline oms_err oms_tx_on_commit(oms_tx_manager *m, oms_tx *tx, oms_tx_hook fn, void *ctx, oms_error *err)
+{
+    return m->ops->on_commit(m, tx, fn, ctx, 0, err);
+}
+
+/* The same with a copy: the tx copies `size` bytes of `data` into memory it
+ * owns and passes that copy to fn; the copy is freed with the tx, after the
+ * hooks ran or when they were dropped. For a small record (a log line's
+ * fields) that has no arena to live in; `size` must not be 0. Copies are
+ * never merged. */
+static inline oms_err oms_tx_on_commit_copy(oms_tx_manager *m, oms_tx *tx, oms_tx_hook fn, const void *data,
+                                            size_t size, oms_error *err)
+{
+    return m->ops->on_commit(m, tx, fn, (void *)data, size, err);
 }
 
 /* Ends a unit of work by its outcome: commits when rc is OMS_OK (returning

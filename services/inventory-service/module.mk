@@ -17,7 +17,7 @@ $(eval $(call oms_program,inventory-service,$(INVENTORY_CORE) $(INVENTORY_PG) \
 $(eval $(call oms_pure_test,inventory_domain,$(INVENTORY_DOMAIN) lib/oms/err.c \
 	$(INVENTORY_DIR)/tests/unit/test_inventory_domain.c))
 $(eval $(call oms_pure_test,inventory_application,$(INVENTORY_CORE) lib/oms/err.c lib/oms/arena.c \
-	lib/oms/tests/support/test_tx.c $(INVENTORY_DIR)/tests/unit/memory_adapters.c \
+	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c $(INVENTORY_DIR)/tests/unit/memory_adapters.c \
 	$(INVENTORY_DIR)/tests/unit/test_inventory_application.c))
 
 $(eval $(call oms_test,integration,inventory_pg,$(INVENTORY_CORE) $(INVENTORY_PG) \

@@ -101,7 +101,7 @@ static void the_relay_publishes_committed_rows_in_order_and_never_rolled_back_on
     assert_non_null(relay);
     for (int i = 0; i < 250 && seen_count < 2; i++)
         it_sleep_ms(20);
-    /* A row appended while the relay runs wakes it (the pool's commit hook). */
+    /* A row appended while the relay runs wakes it (the tx's commit hook). */
     append_in_tx("third", true);
     for (int i = 0; i < 250 && seen_count < 3; i++)
         it_sleep_ms(20);
@@ -268,11 +268,33 @@ static char effect_called[64][OMS_UUID_LEN + 1];
 /* Writes an effect row for the message; its payload may ask for a note (a
  * deferred unique column: two equal notes fail only at commit) or a failure
  * ("busy" after the write, "invalid"). */
+/* The event_ids whose handling committed, as the commit hooks tell. */
+static int committed_calls;
+static char committed_ids[64][OMS_UUID_LEN + 1];
+
+static void note_committed(void *event_id)
+{
+    if (committed_calls < 64)
+        snprintf(committed_ids[committed_calls++], sizeof committed_ids[0], "%s", (const char *)event_id);
+}
+
+static int committed_for(const char *event_id)
+{
+    int n = 0;
+    for (int i = 0; i < committed_calls; i++)
+        n += strcmp(committed_ids[i], event_id) == 0;
+    return n;
+}
+
 static oms_err write_effect(void *ctx, oms_tx *tx, const oms_envelope *env, oms_arena *a, oms_error *err)
 {
     (void)ctx;
     if (effect_calls < 64)
         snprintf(effect_called[effect_calls++], sizeof effect_called[0], "%s", env->event_id);
+    char id[OMS_UUID_LEN + 1];
+    snprintf(id, sizeof id, "%s", env->event_id);
+    if (oms_tx_on_commit_copy(oms_pg_tx_manager(pool), tx, note_committed, id, sizeof id, err) != OMS_OK)
+        return err->code;
     json_t *note = json_object_get(env->payload, "note");
     const char *fail = json_string_value(json_object_get(env->payload, "fail"));
     const char *params[] = {env->event_id, json_is_string(note) ? json_string_value(note) : NULL};
@@ -374,44 +396,77 @@ static void handle_batch_commits_a_good_batch_in_one_transaction(void **state)
     oms_arena_destroy(a);
 }
 
+/* A batch of three whose middle message fails ("busy"), as handled. */
+typedef struct split_batch {
+    oms_arena *a;
+    char id[3][OMS_UUID_LEN + 1];
+    oms_bus_message msgs[3];
+    oms_bus_outcome out[3];
+} split_batch;
+
+/* Handles a split_batch and checks that only its middle message is retried. */
+static void handle_good_busy_good(split_batch *b)
+{
+    b->a = oms_arena_create(0);
+    b->msgs[0] = batch_message(b->a, "{}", b->id[0]);
+    b->msgs[1] = batch_message(b->a, "{\"fail\": \"busy\"}", b->id[1]);
+    b->msgs[2] = batch_message(b->a, "{}", b->id[2]);
+    memset(b->out, 0, sizeof b->out);
+    effect_calls = 0;
+    committed_calls = 0;
+    oms_handle_batch(pool, BATCH_CONSUMER, b->msgs, 3, write_effect, NULL, b->a, b->out);
+    assert_int_equal(b->out[0].disposition, OMS_BUS_ACK);
+    assert_int_equal(b->out[1].disposition, OMS_BUS_RETRY);
+    assert_int_equal(b->out[2].disposition, OMS_BUS_ACK);
+}
+
 static void handle_batch_retries_only_the_failing_message_and_commits_the_others(void **state)
 {
     (void)state;
-    oms_arena *a = oms_arena_create(0);
-    char id[3][OMS_UUID_LEN + 1];
-    oms_bus_message msgs[3] = {batch_message(a, "{}", id[0]), batch_message(a, "{\"fail\": \"busy\"}", id[1]),
-                               batch_message(a, "{}", id[2])};
-    oms_bus_outcome out[3];
-    memset(out, 0, sizeof out);
-    effect_calls = 0;
-    oms_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
-    assert_int_equal(out[0].disposition, OMS_BUS_ACK);
-    assert_int_equal(out[1].disposition, OMS_BUS_RETRY);
-    assert_int_equal(out[2].disposition, OMS_BUS_ACK);
-    assert_non_null(strstr(out[1].reason, "told to fail"));
+    split_batch b;
+    handle_good_busy_good(&b);
+    assert_non_null(strstr(b.out[1].reason, "told to fail"));
     PGconn *c = it_connect(&settings, dbname);
-    assert_int_equal(effects_of(c, id[0]), 1);
-    assert_int_equal(effects_of(c, id[1]), 0); /* written, then rolled back */
-    assert_int_equal(effects_of(c, id[2]), 1);
-    assert_int_equal(inbox_rows_of(c, id[0]), 1);
-    assert_int_equal(inbox_rows_of(c, id[1]), 0);
-    assert_int_equal(inbox_rows_of(c, id[2]), 1);
+    assert_int_equal(effects_of(c, b.id[0]), 1);
+    assert_int_equal(effects_of(c, b.id[1]), 0); /* written, then rolled back */
+    assert_int_equal(effects_of(c, b.id[2]), 1);
+    assert_int_equal(inbox_rows_of(c, b.id[0]), 1);
+    assert_int_equal(inbox_rows_of(c, b.id[1]), 0);
+    assert_int_equal(inbox_rows_of(c, b.id[2]), 1);
     /* The third was handled even though the second failed before it. */
-    assert_true(calls_for(id[2]) >= 1);
+    assert_true(calls_for(b.id[2]) >= 1);
     /* The whole batch delivered again: the committed two are duplicates (no
      * handler call), the failing one fails again on its own. */
     effect_calls = 0;
-    memset(out, 0, sizeof out);
-    oms_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
-    assert_int_equal(out[0].disposition, OMS_BUS_ACK);
-    assert_int_equal(out[1].disposition, OMS_BUS_RETRY);
-    assert_int_equal(out[2].disposition, OMS_BUS_ACK);
-    assert_int_equal(calls_for(id[0]), 0);
-    assert_int_equal(calls_for(id[2]), 0);
-    assert_true(calls_for(id[1]) >= 1);
-    assert_int_equal(effects_of(c, id[1]), 0);
+    memset(b.out, 0, sizeof b.out);
+    oms_handle_batch(pool, BATCH_CONSUMER, b.msgs, 3, write_effect, NULL, b.a, b.out);
+    assert_int_equal(b.out[0].disposition, OMS_BUS_ACK);
+    assert_int_equal(b.out[1].disposition, OMS_BUS_RETRY);
+    assert_int_equal(b.out[2].disposition, OMS_BUS_ACK);
+    assert_int_equal(calls_for(b.id[0]), 0);
+    assert_int_equal(calls_for(b.id[2]), 0);
+    assert_true(calls_for(b.id[1]) >= 1);
+    assert_int_equal(effects_of(c, b.id[1]), 0);
     PQfinish(c);
-    oms_arena_destroy(a);
+    oms_arena_destroy(b.a);
+}
+
+/* A batch rolled back and handled again message by message runs the commit
+ * hooks of what committed, once per message: a handler's log lines and
+ * counters kept as hooks are neither lost nor doubled. */
+static void handle_batch_runs_the_commit_hooks_of_each_committed_message_once(void **state)
+{
+    (void)state;
+    split_batch b;
+    handle_good_busy_good(&b);
+    /* The handler ran twice for the good ones (together, then alone)... */
+    assert_int_equal(calls_for(b.id[0]), 2);
+    /* ...and their hooks ran once; the failing one's never. */
+    assert_int_equal(committed_for(b.id[0]), 1);
+    assert_int_equal(committed_for(b.id[1]), 0);
+    assert_int_equal(committed_for(b.id[2]), 1);
+    assert_int_equal(committed_calls, 2);
+    oms_arena_destroy(b.a);
 }
 
 /* Pulsar batches may hold several messages of one key: once one of them
@@ -631,6 +686,7 @@ int main(void)
         cmocka_unit_test(invalid_input_and_bad_envelopes_are_dead),
         cmocka_unit_test(handle_batch_commits_a_good_batch_in_one_transaction),
         cmocka_unit_test(handle_batch_retries_only_the_failing_message_and_commits_the_others),
+        cmocka_unit_test(handle_batch_runs_the_commit_hooks_of_each_committed_message_once),
         cmocka_unit_test(handle_batch_keeps_a_key_in_order_when_one_of_its_messages_fails),
         cmocka_unit_test(handle_batch_acks_a_duplicate_without_calling_the_handler),
         cmocka_unit_test(handle_batch_dead_letters_an_unparseable_or_invalid_message_and_commits_the_rest),

@@ -323,6 +323,114 @@ static void a_failing_deferred_write_fails_the_next_statement_and_the_commit(voi
     oms_pg_pool_destroy(p);
 }
 
+/* ---- commit hooks ---- */
+
+/* What the hooks of one test saw. */
+typedef struct hook_log {
+    PGconn *observer; /* another session: sees only what is committed */
+    char order[16];   /* one letter per hook call */
+    size_t calls;
+    long rows_seen;   /* widget 120 as the observer saw it from the hook */
+} hook_log;
+
+static hook_log hooks_seen;
+
+static void note_hook(char letter)
+{
+    if (hooks_seen.calls < sizeof hooks_seen.order - 1)
+        hooks_seen.order[hooks_seen.calls] = letter;
+    hooks_seen.calls++;
+}
+
+static void hook_a(void *ctx)
+{
+    hook_log *log = ctx;
+    log->rows_seen = it_long(log->observer, "SELECT count(*) FROM widget WHERE id = 120");
+    note_hook('a');
+}
+
+/* ctx is the tx's copy of a letter. */
+static void hook_copied_letter(void *ctx)
+{
+    note_hook(*(const char *)ctx);
+}
+
+/* A pool of one connection for a hook test, with hooks_seen reset. */
+static oms_pg_pool *hook_test_start(void)
+{
+    oms_error err;
+    oms_pg_pool *p = oms_pg_pool_create("test", &settings, 1, &err);
+    assert_non_null(p);
+    memset(&hooks_seen, 0, sizeof hooks_seen);
+    hooks_seen.observer = it_connect(&settings, dbname);
+    hooks_seen.rows_seen = -1;
+    return p;
+}
+
+static void hook_test_end(oms_pg_pool *p)
+{
+    PQfinish(hooks_seen.observer);
+    oms_pg_pool_destroy(p);
+}
+
+/* Hooks run after the COMMIT (another session sees the row), in the order
+ * recorded, once for a repeated fn and ctx; a copy is the tx's own. */
+static void commit_hooks_run_after_the_commit_in_order_and_once_each(void **state)
+{
+    (void)state;
+    oms_error err;
+    oms_pg_pool *p = hook_test_start();
+    oms_tx_manager *tm = oms_pg_tx_manager(p);
+    oms_tx *tx = NULL;
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    const char *row[] = {"120", "hooked"};
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, row, &err), OMS_OK);
+    char letter = 'b';
+    assert_int_equal(oms_tx_on_commit_copy(tm, tx, hook_copied_letter, &letter, 1, &err), OMS_OK);
+    assert_int_equal(oms_tx_on_commit(tm, tx, hook_a, &hooks_seen, &err), OMS_OK);
+    letter = 'c'; /* the first copy keeps its 'b' */
+    assert_int_equal(oms_tx_on_commit_copy(tm, tx, hook_copied_letter, &letter, 1, &err), OMS_OK);
+    assert_int_equal(oms_tx_on_commit(tm, tx, hook_a, &hooks_seen, &err), OMS_OK); /* merged */
+    assert_int_equal(hooks_seen.calls, 0);
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_OK);
+    assert_string_equal(hooks_seen.order, "bac");
+    assert_int_equal(hooks_seen.rows_seen, 1);
+    hook_test_end(p);
+}
+
+/* A rollback, or a commit that fails, drops the hooks (and their copies)
+ * without calling them. */
+static void commit_hooks_are_dropped_on_rollback_and_on_a_failed_commit(void **state)
+{
+    (void)state;
+    oms_error err;
+    oms_pg_pool *p = hook_test_start();
+    oms_tx_manager *tm = oms_pg_tx_manager(p);
+    char letter = 'x';
+    oms_tx *tx = NULL;
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    assert_int_equal(oms_tx_on_commit(tm, tx, hook_a, &hooks_seen, &err), OMS_OK);
+    assert_int_equal(oms_tx_on_commit_copy(tm, tx, hook_copied_letter, &letter, 1, &err), OMS_OK);
+    oms_tx_rollback(tm, tx);
+    assert_int_equal(hooks_seen.calls, 0);
+
+    /* The same key twice: the commit fails (23505). */
+    const char *row[] = {"121", "twice"};
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, row, &err), OMS_OK);
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, WIDGET_INSERT, 2, row, &err), OMS_OK);
+    assert_int_equal(oms_tx_on_commit_copy(tm, tx, hook_copied_letter, &letter, 1, &err), OMS_OK);
+    assert_int_equal(oms_tx_on_commit(tm, tx, hook_a, &hooks_seen, &err), OMS_OK);
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_ECONFLICT);
+    assert_int_equal(hooks_seen.calls, 0);
+
+    /* The next transaction on the same connection starts with no hooks. */
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_OK);
+    assert_int_equal(hooks_seen.calls, 0);
+    hook_test_end(p);
+}
+
 /* ---- the prepared-statement cache (pg_stmt.c) ---- */
 
 #define STMT_SQL "SELECT $1::int + 1, $2::text"
@@ -575,6 +683,8 @@ int main(void)
         cmocka_unit_test(transactions_commit_or_roll_back_as_a_whole),
         cmocka_unit_test(deferred_writes_go_out_with_the_next_statement_and_the_commit),
         cmocka_unit_test(a_failing_deferred_write_fails_the_next_statement_and_the_commit),
+        cmocka_unit_test(commit_hooks_run_after_the_commit_in_order_and_once_each),
+        cmocka_unit_test(commit_hooks_are_dropped_on_rollback_and_on_a_failed_commit),
         cmocka_unit_test(a_pooled_connection_prepares_a_statement_once_and_reruns_it_by_name),
         cmocka_unit_test(a_reset_connection_prepares_its_statements_again),
         cmocka_unit_test(a_statement_that_cannot_be_prepared_fails_and_leaves_the_connection_usable),

@@ -33,17 +33,27 @@ static oms_err memory_commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
     memory_tx *t = memory_of(m);
     memcpy(t->committed, t->working, t->size);
     t->in_tx = false;
+    oms_tx_hooks_run(&t->hooks);
     return OMS_OK;
 }
 
 static void memory_rollback(oms_tx_manager *m, oms_tx *tx)
 {
     (void)tx;
-    memory_of(m)->in_tx = false;
+    memory_tx *t = memory_of(m);
+    t->in_tx = false;
+    oms_tx_hooks_drop(&t->hooks);
+}
+
+static oms_err memory_on_commit(oms_tx_manager *m, oms_tx *tx, oms_tx_hook fn, void *ctx, size_t ctx_size,
+                                oms_error *err)
+{
+    (void)tx;
+    return oms_tx_hooks_add(&memory_of(m)->hooks, fn, ctx, ctx_size, err);
 }
 
 static const oms_tx_manager_ops memory_ops = {.begin = memory_begin, .commit = memory_commit,
-                                              .rollback = memory_rollback};
+                                              .rollback = memory_rollback, .on_commit = memory_on_commit};
 
 void memory_tx_init(memory_tx *t, void *committed, void *working, size_t size)
 {

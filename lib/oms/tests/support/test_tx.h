@@ -1,7 +1,7 @@
 /* test_tx.h -- units of work for service tests: an in-memory transaction
  * manager for application tests without I/O, and running one command in a
  * transaction the way the inbox does (commit on success, else roll back).
- * Needs only lib/oms/err.c: usable in oms_pure_test tests. */
+ * Needs only lib/oms/err.c and tx_hooks.c: usable in oms_pure_test tests. */
 #ifndef OMS_TEST_TX_H
 #define OMS_TEST_TX_H
 
@@ -9,11 +9,13 @@
 #include <stddef.h>
 
 #include "oms/tx.h"
+#include "oms/tx_hooks.h"
 
 /* An oms_tx_manager over a caller's state of `size` bytes: begin copies
  * `committed` into `working` and hands `working` out as the oms_tx (adapters
- * cast it back to their state type); commit copies it back; rollback drops
- * it. A test thus sees exactly what a failed command left behind: nothing.
+ * cast it back to their state type); commit copies it back and runs the
+ * commit hooks; rollback drops both. A test thus sees exactly what a failed
+ * command left behind: nothing.
  * Single-threaded; a nested begin fails with OMS_EINTERNAL. */
 typedef struct memory_tx {
     oms_tx_manager manager; /* what the application gets */
@@ -21,6 +23,7 @@ typedef struct memory_tx {
     void *working;
     size_t size;
     bool in_tx;
+    oms_tx_hooks hooks;
 } memory_tx;
 
 void memory_tx_init(memory_tx *t, void *committed, void *working, size_t size);

@@ -30,6 +30,7 @@ static oms_err tx_commit(oms_tx_manager *t, oms_tx *tx, oms_error *err)
     mem_store *m = store_of(t->self);
     m->in_tx = false;
     m->commits++;
+    oms_tx_hooks_run(&m->commit_hooks);
     return OMS_OK;
 }
 
@@ -40,9 +41,17 @@ static void tx_rollback(oms_tx_manager *t, oms_tx *tx)
     m->data = m->snapshot;
     m->in_tx = false;
     m->rollbacks++;
+    oms_tx_hooks_drop(&m->commit_hooks);
 }
 
-static const oms_tx_manager_ops tx_ops = {tx_begin, tx_commit, tx_rollback};
+static oms_err tx_on_commit(oms_tx_manager *t, oms_tx *tx, oms_tx_hook fn, void *ctx, size_t ctx_size,
+                            oms_error *err)
+{
+    (void)tx;
+    return oms_tx_hooks_add(&store_of(t->self)->commit_hooks, fn, ctx, ctx_size, err);
+}
+
+static const oms_tx_manager_ops tx_ops = {tx_begin, tx_commit, tx_rollback, tx_on_commit};
 
 /* ---- orders ---- */
 

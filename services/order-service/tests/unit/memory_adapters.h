@@ -9,6 +9,7 @@
 
 #include "application/order_app.h"
 #include "application/queries.h"
+#include "oms/tx_hooks.h"
 
 #define MEM_ORDERS 32
 #define MEM_ITEMS 8
@@ -78,6 +79,7 @@ typedef struct mem_store {
     mem_data data;
     mem_data snapshot;
     bool in_tx;
+    oms_tx_hooks commit_hooks;
     int commits, rollbacks;
     int fail_outbox_after; /* > 0: the Nth send from now fails (OMS_EUNAVAILABLE) */
     char poison_order_id[OMS_UUID_LEN + 1]; /* every send for this order fails */
