@@ -36,7 +36,8 @@ $(FB)/obj/%.o: %.c
 # from the fuzz input instead of a libmicrohttpd connection.
 # Only the modules the targets use (not the database or bus ones), so that a
 # module in progress elsewhere in lib/oms does not stop the fuzz build.
-OMS_SRCS_F := $(addprefix lib/oms/,arena.c err.c json.c money.c envelope.c util.c log.c metrics.c config.c tx_hooks.c)
+OMS_SRCS_F := $(addprefix lib/oms/,arena.c err.c json.c money.c envelope.c util.c log.c metrics.c config.c tx_hooks.c \
+	saga_messages.c)
 $(FB)/lib/liboms.a: $(call objs_f,$(OMS_SRCS_F))
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
@@ -78,9 +79,9 @@ $(eval $(call fuzz_target,pulsar_batch,fuzz/targets/pulsar_batch.c lib/pulsar/fr
 $(eval $(call fuzz_target,gateway_config,fuzz/targets/gateway_config.c api-gateway/src/domain/api_keys.c \
 	api-gateway/src/domain/upstream_pool.c api-gateway/src/domain/gateway_routes.c,))
 
-# The in-memory transaction helper the services' memory adapters share (when
-# present in this tree).
-TEST_TX_F := $(wildcard lib/oms/tests/support/test_tx.c)
+# The in-memory transaction and reply helpers the services' memory adapters
+# share (when present in this tree).
+TEST_TX_F := $(wildcard lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c)
 HTTP_LIBS := $(HTTP_FAKE_OBJS) $(FB)/lib/liboms.a -lmicrohttpd -ljansson -luuid -lm $(if $(TEST_TX_F),-lcmocka)
 ORDER_SRCS_F := $(addprefix services/order-service/src/,domain/order.c domain/saga.c application/commands.c \
 	application/queries.c application/cursor.c adapters/http_api.c adapters/order_json.c) \

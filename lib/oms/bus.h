@@ -23,13 +23,6 @@
 #include "arena.h"
 #include "err.h"
 
-/* Well-known topics (SPEC section 4). */
-#define OMS_TOPIC_PAYMENT_COMMANDS "payment-commands"
-#define OMS_TOPIC_PAYMENT_EVENTS "payment-events"
-#define OMS_TOPIC_INVENTORY_COMMANDS "inventory-commands"
-#define OMS_TOPIC_INVENTORY_EVENTS "inventory-events"
-#define OMS_TOPIC_ORDER_EVENTS "order-events"
-
 typedef struct oms_bus_outgoing {
     const char *topic;
     const char *key;     /* the order_id */

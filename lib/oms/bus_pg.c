@@ -32,6 +32,7 @@
 #include "log.h"
 #include "pg.h"
 #include "pg_internal.h"
+#include "saga_messages.h"
 
 #define BUS_MAX_SUBSCRIPTIONS 16
 #define BUS_PUBLISH_POOL 4
@@ -45,7 +46,9 @@
 #define BUS_DEFAULT_LEASE_MS 60000
 #define BUS_DEFAULT_BATCH 64
 
-/* Applied in order; an applied entry is never edited: add a new one. */
+/* Applied in order; an applied entry is never edited: add a new one. (The
+ * first one lost its seed of bus_subscription rows, which every start now
+ * writes from the table of saga_messages.h: see seed_subscriptions.) */
 static const oms_pg_migration bus_migrations[] = {{
     .name = "000_oms_bus",
     .sql = "CREATE TABLE IF NOT EXISTS bus_subscription ("
@@ -71,14 +74,7 @@ static const oms_pg_migration bus_migrations[] = {{
            "  payload text NOT NULL,"
            "  reason text,"
            "  attempts int NOT NULL DEFAULT 0,"
-           "  created_at timestamptz NOT NULL DEFAULT now());"
-           /* Seeded, so nothing published before a consumer first starts is lost. */
-           "INSERT INTO bus_subscription (topic, subscription) VALUES"
-           "  ('payment-commands', 'payment-service'),"
-           "  ('inventory-commands', 'inventory-service'),"
-           "  ('payment-events', 'order-service'),"
-           "  ('inventory-events', 'order-service')"
-           "  ON CONFLICT DO NOTHING;",
+           "  created_at timestamptz NOT NULL DEFAULT now());",
 },
 /* Leases instead of row locks held for the handler's run (see the top), and
  * an index that serves the claim (topic, subscription, in id order) without
@@ -628,7 +624,8 @@ static oms_err bus_subscribe_batch(oms_bus *b, const char *topic, const char *su
     return rc;
 }
 
-static oms_err record_subscriptions(pg_bus *bus, oms_error *err)
+/* Records the (topic, subscription) pairs; known ones are left alone. */
+static oms_err record_subscriptions(pg_bus *bus, const oms_msg_subscription *pairs, size_t n, oms_error *err)
 {
     oms_error local;
     oms_error_clear(&local);
@@ -636,8 +633,8 @@ static oms_err record_subscriptions(pg_bus *bus, oms_error *err)
     if (!c)
         return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "bus database: %s", local.message);
     oms_err rc = OMS_OK;
-    for (size_t i = 0; i < bus->sub_count && rc == OMS_OK; i++) {
-        const char *params[] = {bus->subs[i].topic, bus->subs[i].subscription};
+    for (size_t i = 0; i < n && rc == OMS_OK; i++) {
+        const char *params[] = {pairs[i].topic, pairs[i].subscription};
         PGresult *r = oms_pg_exec(NULL, c,
                                   "INSERT INTO bus_subscription (topic, subscription) VALUES ($1, $2)"
                                   " ON CONFLICT DO NOTHING",
@@ -648,6 +645,24 @@ static oms_err record_subscriptions(pg_bus *bus, oms_error *err)
     }
     oms_pg_release(bus->pool, c, PQstatus(c) != CONNECTION_OK);
     return rc;
+}
+
+/* Every subscription of the system (saga_messages.h), recorded when the bus
+ * is made, so that nothing published before a consumer first starts is
+ * lost. */
+static oms_err seed_subscriptions(pg_bus *bus, oms_error *err)
+{
+    oms_msg_subscription pairs[BUS_MAX_SUBSCRIPTIONS];
+    size_t n = oms_msg_subscriptions(pairs, BUS_MAX_SUBSCRIPTIONS);
+    return record_subscriptions(bus, pairs, n < BUS_MAX_SUBSCRIPTIONS ? n : BUS_MAX_SUBSCRIPTIONS, err);
+}
+
+static oms_err record_own_subscriptions(pg_bus *bus, oms_error *err)
+{
+    oms_msg_subscription pairs[BUS_MAX_SUBSCRIPTIONS];
+    for (size_t i = 0; i < bus->sub_count; i++)
+        pairs[i] = (oms_msg_subscription){bus->subs[i].topic, bus->subs[i].subscription};
+    return record_subscriptions(bus, pairs, bus->sub_count, err);
 }
 
 static void stop_consumers(pg_bus *bus)
@@ -684,7 +699,7 @@ static oms_err bus_start(oms_bus *b, oms_error *err)
     pg_bus *bus = b->self;
     if (bus->started)
         return oms_error_set(err, OMS_EINVAL, NULL, "the bus is started already");
-    oms_err rc = record_subscriptions(bus, err);
+    oms_err rc = record_own_subscriptions(bus, err);
     if (rc != OMS_OK)
         return rc;
     size_t count = bus->sub_count * (size_t)bus->options.consumer_threads;
@@ -821,7 +836,7 @@ oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_option
         return NULL;
     }
     bus->pool = oms_pg_pool_create("bus", &bus->settings, BUS_PUBLISH_POOL, err);
-    if (!bus->pool) {
+    if (!bus->pool || seed_subscriptions(bus, err) != OMS_OK) {
         bus_free(bus);
         return NULL;
     }

@@ -7,7 +7,6 @@ INVENTORY_CORE := $(INVENTORY_DOMAIN) \
 INVENTORY_PG := $(INVENTORY_DIR)/src/adapters/pg_params.c \
 	$(INVENTORY_DIR)/src/adapters/pg_product_repo.c \
 	$(INVENTORY_DIR)/src/adapters/pg_reservation_repo.c \
-	$(INVENTORY_DIR)/src/adapters/outbox_inventory_events.c \
 	$(INVENTORY_DIR)/src/adapters/bus_consumers.c
 
 $(eval $(call oms_program,inventory-service,$(INVENTORY_CORE) $(INVENTORY_PG) \
@@ -17,7 +16,8 @@ $(eval $(call oms_program,inventory-service,$(INVENTORY_CORE) $(INVENTORY_PG) \
 $(eval $(call oms_pure_test,inventory_domain,$(INVENTORY_DOMAIN) lib/oms/err.c \
 	$(INVENTORY_DIR)/tests/unit/test_inventory_domain.c))
 $(eval $(call oms_pure_test,inventory_application,$(INVENTORY_CORE) lib/oms/err.c lib/oms/arena.c \
-	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c $(INVENTORY_DIR)/tests/unit/memory_adapters.c \
+	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c \
+	$(INVENTORY_DIR)/tests/unit/memory_adapters.c \
 	$(INVENTORY_DIR)/tests/unit/test_inventory_application.c))
 
 $(eval $(call oms_test,integration,inventory_pg,$(INVENTORY_CORE) $(INVENTORY_PG) \

@@ -7,7 +7,6 @@ PAYMENT_CORE := $(PAYMENT_DOMAIN) \
 PAYMENT_PG := $(PAYMENT_DIR)/src/adapters/pg_params.c \
 	$(PAYMENT_DIR)/src/adapters/pg_account_repo.c \
 	$(PAYMENT_DIR)/src/adapters/pg_payment_repo.c \
-	$(PAYMENT_DIR)/src/adapters/outbox_payment_events.c \
 	$(PAYMENT_DIR)/src/adapters/bus_consumers.c
 
 $(eval $(call oms_program,payment-service,$(PAYMENT_CORE) $(PAYMENT_PG) \
@@ -18,7 +17,8 @@ $(eval $(call oms_program,payment-service,$(PAYMENT_CORE) $(PAYMENT_PG) \
 $(eval $(call oms_pure_test,payment_domain,$(PAYMENT_DOMAIN) lib/oms/err.c \
 	$(PAYMENT_DIR)/tests/unit/test_payment_domain.c))
 $(eval $(call oms_pure_test,payment_application,$(PAYMENT_CORE) lib/oms/err.c lib/oms/arena.c lib/oms/util.c \
-	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c $(PAYMENT_DIR)/tests/unit/memory_adapters.c \
+	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c \
+	$(PAYMENT_DIR)/tests/unit/memory_adapters.c \
 	$(PAYMENT_DIR)/tests/unit/test_payment_application.c,-luuid))
 
 $(eval $(call oms_test,integration,payment_pg,$(PAYMENT_CORE) $(PAYMENT_PG) \

@@ -9,7 +9,7 @@
 
 typedef struct inventory_service {
     inventory_app app; /* the HTTP handlers' ctx */
-    inventory_consumer consumer;
+    oms_saga_consumer consumer;
 } inventory_service;
 
 static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
@@ -20,15 +20,15 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     inv->app = (inventory_app){.tx = oms_pg_tx_manager(pool),
                                .products = pg_product_repo(),
                                .reservations = pg_reservation_repo(),
-                               .events = outbox_inventory_events()};
-    inv->consumer = (inventory_consumer){.pool = pool, .app = &inv->app};
+                               .replies = oms_saga_outbox_replies()};
+    inv->consumer = inventory_consumer(pool, &inv->app);
     return OMS_OK;
 }
 
 static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
 {
     inventory_service *inv = ctx;
-    return inventory_consumers_subscribe(bus, &inv->consumer, err);
+    return oms_saga_subscribe(bus, &inv->consumer, err);
 }
 
 int main(void)

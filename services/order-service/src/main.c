@@ -32,7 +32,7 @@ typedef struct order_service {
     id_generator ids;
     order_app app;
     order_queries queries;
-    bus_consumers consumers;
+    oms_saga_consumer consumer;
 } order_service;
 
 static void read_settings(void *ctx, const oms_service_settings *common)
@@ -67,7 +67,7 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
                          .ids = &o->ids,
                          .saga = o->saga};
     o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock};
-    o->consumers = (bus_consumers){.app = &o->app, .write_pool = write_pool};
+    o->consumer = order_consumer(write_pool, &o->app);
     o->api = (http_api){.app = &o->app, .queries = &o->queries};
     return OMS_OK;
 }
@@ -75,7 +75,7 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
 static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
 {
     order_service *o = ctx;
-    return bus_consumers_subscribe(&o->consumers, bus, err);
+    return oms_saga_subscribe(bus, &o->consumer, err);
 }
 
 static oms_err start_scanner(void *ctx, oms_error *err)

@@ -13,7 +13,7 @@
 typedef struct payment_service {
     int64_t default_credit_cents;
     payment_app app; /* the HTTP handlers' ctx */
-    payment_consumer consumer;
+    oms_saga_consumer consumer;
 } payment_service;
 
 static void read_settings(void *ctx, const oms_service_settings *common)
@@ -31,16 +31,16 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     pay->app = (payment_app){.tx = oms_pg_tx_manager(pool),
                              .accounts = pg_account_repo(),
                              .payments = pg_payment_repo(),
-                             .events = outbox_payment_events(),
+                             .replies = oms_saga_outbox_replies(),
                              .default_credit_cents = pay->default_credit_cents};
-    pay->consumer = (payment_consumer){.pool = pool, .app = &pay->app};
+    pay->consumer = payment_consumer(pool, &pay->app);
     return OMS_OK;
 }
 
 static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
 {
     payment_service *pay = ctx;
-    return payment_consumers_subscribe(bus, &pay->consumer, err);
+    return oms_saga_subscribe(bus, &pay->consumer, err);
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 
 #include "it_common.h"
 #include "oms/bus.h"
+#include "oms/saga_messages.h"
 #include "oms/util.h"
 
 static char dbname[64];

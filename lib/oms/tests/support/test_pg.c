@@ -75,7 +75,7 @@ long test_outbox_count(oms_pg_pool *pool, oms_arena *a, const char *order_id)
     return (long)test_pg_query_int(pool, a, "SELECT count(*) FROM outbox WHERE key = $1", 1, params);
 }
 
-oms_bus_disposition test_deliver(oms_bus_handler handler, void *ctx, const char *topic, const char *subscription,
+oms_bus_disposition test_deliver(oms_bus_batch_handler handler, void *ctx, const char *topic, const char *subscription,
                                  const char *event_id, const char *event_type, const char *order_id,
                                  const char *payload_json)
 {
@@ -91,11 +91,11 @@ oms_bus_disposition test_deliver(oms_bus_handler handler, void *ctx, const char 
     assert_non_null(text);
     oms_bus_message m = {.topic = topic, .subscription = subscription, .key = order_id, .payload = text,
                          .payload_len = strlen(text), .message_id = "test"};
-    char reason[256] = "";
-    oms_bus_disposition d = handler(ctx, &m, handler_arena, reason, sizeof reason);
+    oms_bus_outcome out = {.disposition = OMS_BUS_RETRY};
+    handler(ctx, &m, 1, handler_arena, &out);
     oms_arena_destroy(handler_arena);
     oms_arena_destroy(message_arena);
-    return d;
+    return out.disposition;
 }
 
 void test_run_threads(void *(*fn)(void *), void *items, size_t n, size_t item_size)

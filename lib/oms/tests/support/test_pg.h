@@ -34,10 +34,11 @@ json_t *test_outbox_last(oms_pg_pool *pool, oms_arena *a, const char *order_id, 
 /* How many messages the outbox holds for `order_id`. */
 long test_outbox_count(oms_pg_pool *pool, oms_arena *a, const char *order_id);
 
-/* Hands `handler` (with `ctx`) the envelope {event_id, event_type, saga_id
- * and order_id = order_id, payload = payload_json} as the bus delivers it
- * on topic/subscription, keyed by the order; returns its disposition. */
-oms_bus_disposition test_deliver(oms_bus_handler handler, void *ctx, const char *topic, const char *subscription,
+/* Hands `handler` (with `ctx`) a batch of one message, the envelope
+ * {event_id, event_type, saga_id and order_id = order_id, payload =
+ * payload_json}, as the bus delivers it on topic/subscription, keyed by the
+ * order; returns its disposition. */
+oms_bus_disposition test_deliver(oms_bus_batch_handler handler, void *ctx, const char *topic, const char *subscription,
                                  const char *event_id, const char *event_type, const char *order_id,
                                  const char *payload_json);
 

@@ -5,7 +5,6 @@
 #ifndef INVENTORY_PG_ADAPTERS_H
 #define INVENTORY_PG_ADAPTERS_H
 
-#include "../application/ports/inventory_events.h"
 #include "../application/ports/product_repo.h"
 #include "../application/ports/reservation_repo.h"
 
@@ -13,8 +12,5 @@
 product_repo *pg_product_repo(void);
 /* Tables reservations and reservation_items. */
 reservation_repo *pg_reservation_repo(void);
-/* Replies written to the outbox table (oms_outbox_append) on topic
- * inventory-events, keyed by order id. */
-inventory_events *outbox_inventory_events(void);
 
 #endif

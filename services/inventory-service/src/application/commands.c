@@ -105,8 +105,16 @@ static oms_err take_stock(inventory_app *app, oms_tx *tx, oms_arena *a, const ch
     return OMS_OK;
 }
 
+/* InventoryAllocated for the order of `o`. */
+static oms_err answer_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, bool success,
+                              const char *reason, oms_error *err)
+{
+    oms_msg reply = {.type = OMS_MSG_INVENTORY_ALLOCATED, .as.inventory_allocated = {success, reason}};
+    return oms_reply_outbox_append(app->replies, tx, a, o, &reply, err);
+}
+
 /* First attempt for an order: reserve all or record the failure. */
-static oms_err attempt_reservation(inventory_app *app, oms_tx *tx, oms_arena *a, const command_origin *o,
+static oms_err attempt_reservation(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o,
                                    reservation_line *lines, size_t n, oms_error *err)
 {
     char reason[INVENTORY_REASON_MAX];
@@ -128,10 +136,10 @@ static oms_err attempt_reservation(inventory_app *app, oms_tx *tx, oms_arena *a,
         rc = reservation_repo_insert(app->reservations, tx, a, &res, err);
     if (rc != OMS_OK)
         return rc;
-    return inventory_events_allocated(app->events, tx, a, o, ok, ok ? NULL : reason, err);
+    return answer_reserve(app, tx, a, o, ok, ok ? NULL : reason, err);
 }
 
-oms_err inventory_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const command_origin *o,
+oms_err inventory_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o,
                           const reservation_line *lines, size_t n, oms_error *err)
 {
     reservation existing = {0};
@@ -140,9 +148,9 @@ oms_err inventory_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const co
         return rc;
     switch (inventory_plan_reserve(rc == OMS_OK, existing.state)) {
     case RESERVE_ANSWER_SUCCESS:
-        return inventory_events_allocated(app->events, tx, a, o, true, NULL, err);
+        return answer_reserve(app, tx, a, o, true, NULL, err);
     case RESERVE_ANSWER_FAILURE:
-        return inventory_events_allocated(app->events, tx, a, o, false,
+        return answer_reserve(app, tx, a, o, false,
                                           inventory_repeated_failure_reason(existing.state, existing.reason), err);
     case RESERVE_ATTEMPT:
         break;
@@ -155,7 +163,7 @@ oms_err inventory_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const co
     oms_error_clear(&invalid);
     if (inventory_merge_lines(lines, n, merged, &merged_n, &invalid) != OMS_OK) {
         const char *reason = oms_arena_sprintf(a, "invalid request: %s", invalid.message);
-        return inventory_events_allocated(app->events, tx, a, o, false, reason ? reason : "invalid request", err);
+        return answer_reserve(app, tx, a, o, false, reason ? reason : "invalid request", err);
     }
     return attempt_reservation(app, tx, a, o, merged, merged_n, err);
 }
@@ -176,7 +184,7 @@ static oms_err give_back(inventory_app *app, oms_tx *tx, oms_arena *a, const res
     return reservation_repo_set_state(app->reservations, tx, a, res->order_id, RESERVATION_RELEASED, err);
 }
 
-oms_err inventory_release(inventory_app *app, oms_tx *tx, oms_arena *a, const command_origin *o, oms_error *err)
+oms_err inventory_release(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, oms_error *err)
 {
     reservation existing = {0};
     oms_err rc = reservation_repo_find_for_update(app->reservations, tx, a, o->order_id, &existing, err);
@@ -200,5 +208,6 @@ oms_err inventory_release(inventory_app *app, oms_tx *tx, oms_arena *a, const co
     }
     if (rc != OMS_OK)
         return rc;
-    return inventory_events_released(app->events, tx, a, o, released, err);
+    oms_msg reply = {.type = OMS_MSG_INVENTORY_RELEASED, .as.inventory_released = {released}};
+    return oms_reply_outbox_append(app->replies, tx, a, o, &reply, err);
 }

@@ -12,8 +12,8 @@
 
 #include "../domain/inventory.h"
 #include "oms/arena.h"
+#include "oms/saga_messages.h"
 #include "oms/tx.h"
-#include "ports/inventory_events.h"
 #include "ports/product_repo.h"
 #include "ports/reservation_repo.h"
 
@@ -21,7 +21,7 @@ typedef struct inventory_app {
     oms_tx_manager *tx;
     product_repo *products;
     reservation_repo *reservations;
-    inventory_events *events;
+    oms_reply_outbox *replies; /* InventoryAllocated, InventoryReleased */
 } inventory_app;
 
 /* ---- commands ---- */
@@ -37,13 +37,13 @@ oms_err inventory_restock(inventory_app *app, oms_arena *a, const char *product_
 /* InventoryRequested: reserves every line or none, once per order, and queues
  * InventoryAllocated. Invalid lines are answered with a failure (nothing is
  * recorded: the same lines always fail the same way). Runs in `tx`. */
-oms_err inventory_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const command_origin *o,
+oms_err inventory_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o,
                           const reservation_line *lines, size_t n, oms_error *err);
 
 /* InventoryReleaseRequested: gives a RESERVED reservation's stock back, or
  * records a tombstone when none exists, and queues InventoryReleased. Runs in
  * `tx`. */
-oms_err inventory_release(inventory_app *app, oms_tx *tx, oms_arena *a, const command_origin *o, oms_error *err);
+oms_err inventory_release(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, oms_error *err);
 
 /* ---- queries ---- */
 

@@ -24,7 +24,7 @@
 typedef struct fixture {
     oms_pg_pool *pool;
     inventory_app app;
-    inventory_consumer consumer;
+    oms_saga_consumer consumer;
     oms_arena *arena;
 } fixture;
 
@@ -44,9 +44,9 @@ static int64_t query_int(const char *sql, int n, const char *const *params)
 
 static void new_order(char id[OMS_UUID_LEN + 1]) { oms_uuid_new(id); }
 
-static command_origin origin_of(const char *order_id, const char *command_id)
+static oms_command_origin origin_of(const char *order_id, const char *command_id)
 {
-    return (command_origin){.saga_id = order_id, .order_id = order_id, .correlation_id = "test",
+    return (oms_command_origin){.saga_id = order_id, .order_id = order_id, .correlation_id = "test",
                             .command_id = command_id};
 }
 
@@ -69,7 +69,7 @@ static product get(const char *id)
  * (test_tx_run, retrying on deadlock or serialization). */
 typedef struct reserve_args {
     oms_arena *arena;
-    command_origin origin;
+    oms_command_origin origin;
     const reservation_line *lines;
     size_t n;
 } reserve_args;
@@ -139,8 +139,8 @@ static int setup_all(void **state)
     fx.app = (inventory_app){.tx = oms_pg_tx_manager(fx.pool),
                              .products = pg_product_repo(),
                              .reservations = pg_reservation_repo(),
-                             .events = outbox_inventory_events()};
-    fx.consumer = (inventory_consumer){.pool = fx.pool, .app = &fx.app};
+                             .replies = oms_saga_outbox_replies()};
+    fx.consumer = inventory_consumer(fx.pool, &fx.app);
     return 0;
 }
 
@@ -412,8 +412,9 @@ static void same_request_twice_at_once_reserves_once(void **state)
 static oms_bus_disposition deliver(const char *event_id, const char *event_type, const char *order_id,
                                    const char *payload_json)
 {
-    return test_deliver(inventory_on_command, &fx.consumer, OMS_TOPIC_INVENTORY_COMMANDS, INVENTORY_SUBSCRIPTION,
-                        event_id, event_type, order_id, payload_json);
+    const oms_msg_def *commands = oms_msg_def_of(OMS_MSG_INVENTORY_REQUESTED);
+    return test_deliver(oms_saga_consume, &fx.consumer, commands->topic, commands->consumer, event_id, event_type,
+                        order_id, payload_json);
 }
 
 /* A message is handled once per event id; a re-sent command (new event id)

@@ -1,6 +1,7 @@
 /* memory_adapters.c -- the in-memory ports (see memory_adapters.h). */
 #include "memory_adapters.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,48 +184,13 @@ static oms_err r_set_state(reservation_repo *r, oms_tx *tx, oms_arena *a, const 
 static const reservation_repo_ops reservation_ops = {
     .find_for_update = r_find, .find = r_find, .insert = r_insert, .set_state = r_set_state};
 
-/* ---- events ---- */
-
-static oms_err record(inventory_events *e, oms_tx *tx, const char *type, const command_origin *o, bool flag,
-                      const char *reason, oms_error *err)
-{
-    mem_state *s = (mem_state *)tx;
-    if (((memory_world *)e->self)->fail_events)
-        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "outbox unavailable");
-    if (s->event_count == MEM_EVENTS)
-        return oms_error_set(err, OMS_EINTERNAL, NULL, "memory events full");
-    mem_event *m = &s->events[s->event_count++];
-    snprintf(m->type, sizeof m->type, "%s", type);
-    snprintf(m->order_id, sizeof m->order_id, "%s", o->order_id);
-    snprintf(m->command_id, sizeof m->command_id, "%s", o->command_id);
-    snprintf(m->reason, sizeof m->reason, "%s", reason ? reason : "");
-    m->flag = flag;
-    return OMS_OK;
-}
-
-static oms_err e_allocated(inventory_events *e, oms_tx *tx, oms_arena *a, const command_origin *o, bool success,
-                           const char *reason, oms_error *err)
-{
-    (void)a;
-    return record(e, tx, "InventoryAllocated", o, success, reason, err);
-}
-
-static oms_err e_released(inventory_events *e, oms_tx *tx, oms_arena *a, const command_origin *o, bool released,
-                          oms_error *err)
-{
-    (void)a;
-    return record(e, tx, "InventoryReleased", o, released, NULL, err);
-}
-
-static const inventory_events_ops event_ops = {.allocated = e_allocated, .released = e_released};
-
 void memory_world_init(memory_world *w)
 {
     memset(w, 0, sizeof *w);
     memory_tx_init(&w->tx, &w->committed, &w->working, sizeof w->committed);
     w->products = (product_repo){.ops = &product_ops, .self = w};
     w->reservations = (reservation_repo){.ops = &reservation_ops, .self = w};
-    w->events = (inventory_events){.ops = &event_ops, .self = w};
+    test_reply_outbox_init(&w->replies, offsetof(mem_state, replies), &w->fail_events);
     w->app = (inventory_app){.tx = &w->tx.manager, .products = &w->products, .reservations = &w->reservations,
-                             .events = &w->events};
+                             .replies = &w->replies.port};
 }

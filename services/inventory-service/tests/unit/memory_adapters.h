@@ -8,12 +8,12 @@
 #include <stdbool.h>
 
 #include "../../src/application/inventory_app.h"
+#include "oms/tests/support/test_replies.h"
 #include "oms/tests/support/test_tx.h"
 
 #define MEM_PRODUCTS 16
 #define MEM_RESERVATIONS 16
 #define MEM_LINES 8
-#define MEM_EVENTS 32
 #define MEM_LEDGER 64
 
 typedef struct mem_product {
@@ -32,15 +32,6 @@ typedef struct mem_reservation {
     size_t line_count;
 } mem_reservation;
 
-/* A reply as the outbox would have queued it. */
-typedef struct mem_event {
-    char type[32];
-    char order_id[64];
-    char command_id[64];
-    bool flag; /* success or released */
-    char reason[INVENTORY_REASON_MAX];
-} mem_event;
-
 typedef struct mem_ledger_entry {
     char product_id[INVENTORY_ID_MAX + 1];
     int64_t delta;
@@ -52,8 +43,7 @@ typedef struct mem_state {
     size_t product_count;
     mem_reservation reservations[MEM_RESERVATIONS];
     size_t reservation_count;
-    mem_event events[MEM_EVENTS];
-    size_t event_count;
+    test_reply_log replies;
     mem_ledger_entry ledger[MEM_LEDGER];
     size_t ledger_count;
 } mem_state;
@@ -65,7 +55,7 @@ typedef struct memory_world {
     memory_tx tx;
     product_repo products;
     reservation_repo reservations;
-    inventory_events events;
+    test_reply_outbox replies;
     inventory_app app;
 } memory_world;
 

@@ -1,26 +1,19 @@
-/* bus_consumers.h -- replies from payment and inventory (SPEC section 4) into
- * the saga commands. */
+/* bus_consumers.h -- replies from payment and inventory (SPEC section 4)
+ * into the saga commands, through the saga kit (oms/saga_bus.h): each
+ * message is handled exactly once (inbox row and command in one
+ * transaction), batches together. A payload that does not decode is
+ * dead-lettered; a message of a type the saga does not route is recorded in
+ * the order's saga log as ignored and acknowledged, and so is a reply for
+ * an order this service does not know. */
 #ifndef ORDER_BUS_CONSUMERS_H
 #define ORDER_BUS_CONSUMERS_H
 
 #include "application/commands.h"
-#include "oms/bus.h"
-#include "oms/pg.h"
+#include "oms/saga_bus.h"
 
-#define ORDER_SUBSCRIPTION "order-service"
-
-typedef struct bus_consumers {
-    order_app *app;
-    oms_pg_pool *write_pool; /* the inbox transaction runs here */
-} bus_consumers;
-
-/* Subscribes payment-events and inventory-events as "order-service". `c`
- * must outlive the bus's consumers. */
-oms_err bus_consumers_subscribe(bus_consumers *c, oms_bus *bus, oms_error *err);
-
-/* The handler of one message, for tests: oms_handle_once with consumer
- * "order-service" around the dispatch by event_type. */
-oms_bus_disposition bus_consumers_handle(void *ctx, const oms_bus_message *m, oms_arena *a, char *reason,
-                                         size_t reason_len);
+/* The consumer of payment-events and inventory-events over `app`, whose
+ * inbox transactions run on `pool` (the write database); subscribe it with
+ * oms_saga_subscribe. */
+oms_saga_consumer order_consumer(oms_pg_pool *pool, order_app *app);
 
 #endif

@@ -46,11 +46,6 @@ oms_err order_items_from_storage_json(oms_arena *a, const char *text, order *o, 
     return OMS_OK;
 }
 
-static json_t *nullable_string(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static json_t *time_json(int64_t ms)
 {
     char text[40];
@@ -71,10 +66,9 @@ json_t *order_document_json(const order *o)
     }
     if (!items)
         return NULL;
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o}", "id", o->id, "customer_id",
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s?, s:s?, s:o, s:o}", "id", o->id, "customer_id",
                      o->customer_id, "status", order_status_name(o->status), "items", items, "total_amount",
                      oms_json_money_value(o->total_cents), "saga_id", o->saga_id, "failure_reason",
-                     nullable_string(o->failure_reason), "cancellation_reason",
-                     nullable_string(o->cancellation_reason), "created_at", time_json(o->created_at_ms),
-                     "modified_at", time_json(o->modified_at_ms));
+                     o->failure_reason, "cancellation_reason", o->cancellation_reason, "created_at",
+                     time_json(o->created_at_ms), "modified_at", time_json(o->modified_at_ms));
 }

@@ -1,76 +1,62 @@
-/* pg_outbox.c -- the outbox port: each message becomes the SPEC envelope
- * (lib/oms/envelope.h) with the payload of docs/architecture.md, keyed by
- * order id, appended to the outbox table in the caller's transaction. */
-#include <string.h>
-
+/* pg_outbox.c -- the outbox port: each outbound message becomes its type's
+ * payload (the table of oms/saga_messages.h owns the members), filled from
+ * the order, and goes to the outbox in the caller's transaction
+ * (oms_saga_send), keyed by order id. */
 #include "adapters/pg_adapters.h"
-#include "oms/bus.h"
-#include "oms/envelope.h"
 #include "oms/json.h"
-#include "oms/outbox.h"
+#include "oms/saga_bus.h"
 
-static json_t *nullable(const char *s)
+/* InventoryRequested's lines: the order's items without their prices. */
+static oms_err lines_of(oms_arena *a, const order *o, oms_inventory_lines *out, oms_error *err)
 {
-    return s ? json_string(s) : json_null();
+    oms_inventory_line *lines = oms_arena_calloc(a, o->item_count ? o->item_count : 1, sizeof *lines);
+    if (!lines)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < o->item_count; i++)
+        lines[i] = (oms_inventory_line){o->items[i].product_id, o->items[i].quantity};
+    *out = (oms_inventory_lines){lines, o->item_count};
+    return OMS_OK;
 }
 
-static json_t *inventory_items(const order *o)
-{
-    json_t *items = json_array();
-    for (size_t i = 0; items && i < o->item_count; i++) {
-        json_t *item = json_pack("{s:s, s:I}", "product_id", o->items[i].product_id, "quantity",
-                                 (json_int_t)o->items[i].quantity);
-        if (!item || json_array_append_new(items, item) != 0) {
-            json_decref(items);
-            return NULL;
-        }
-    }
-    return items;
-}
-
-/* The payload and topic of each kind. */
-static json_t *payload_of(const outbound_message *m, const char **topic)
+/* The payload of `m` from its order. */
+static oms_err payload_of(oms_arena *a, const outbound_message *m, oms_msg *out, oms_error *err)
 {
     const order *o = m->order;
-    switch (m->kind) {
-    case OUTBOUND_PAYMENT_REQUESTED:
-        *topic = OMS_TOPIC_PAYMENT_COMMANDS;
-        return json_pack("{s:s, s:s, s:I}", "command_id", m->command_id, "customer_id", o->customer_id,
-                         "amount_cents", (json_int_t)o->total_cents);
-    case OUTBOUND_REFUND_REQUESTED:
-        *topic = OMS_TOPIC_PAYMENT_COMMANDS;
-        return json_pack("{s:s, s:s, s:o}", "command_id", m->command_id, "customer_id", o->customer_id, "reason",
-                         nullable(m->reason));
-    case OUTBOUND_INVENTORY_REQUESTED:
-        *topic = OMS_TOPIC_INVENTORY_COMMANDS;
-        return json_pack("{s:s, s:o}", "command_id", m->command_id, "items", inventory_items(o));
-    case OUTBOUND_INVENTORY_RELEASE_REQUESTED:
-        *topic = OMS_TOPIC_INVENTORY_COMMANDS;
-        return json_pack("{s:s, s:o}", "command_id", m->command_id, "reason", nullable(m->reason));
-    case OUTBOUND_ORDER_CREATED:
-        *topic = OMS_TOPIC_ORDER_EVENTS;
-        return json_pack("{s:o}", "order", order_document_json(o));
-    case OUTBOUND_ORDER_STATUS_CHANGED:
-        *topic = OMS_TOPIC_ORDER_EVENTS;
-        return json_pack("{s:s, s:s, s:o}", "status", order_status_name(o->status), "previous_status",
-                         order_status_name(m->previous_status), "reason", nullable(m->reason));
+    *out = (oms_msg){.type = m->type, .command_id = m->command_id};
+    switch (m->type) {
+    case OMS_MSG_PAYMENT_REQUESTED:
+        out->as.payment_requested = (oms_payment_requested){o->customer_id, o->total_cents};
+        return OMS_OK;
+    case OMS_MSG_REFUND_REQUESTED:
+        out->as.refund_requested = (oms_refund_requested){o->customer_id, m->reason};
+        return OMS_OK;
+    case OMS_MSG_INVENTORY_REQUESTED:
+        return lines_of(a, o, &out->as.inventory_requested.items, err);
+    case OMS_MSG_INVENTORY_RELEASE_REQUESTED:
+        out->as.inventory_release_requested.reason = m->reason;
+        return OMS_OK;
+    case OMS_MSG_ORDER_CREATED:
+        out->as.order_created.order = oms_json_own(a, order_document_json(o));
+        return out->as.order_created.order ? OMS_OK : oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    case OMS_MSG_ORDER_STATUS_CHANGED:
+        out->as.order_status_changed = (oms_order_status_changed){
+            order_status_name(o->status), order_status_name(m->previous_status), m->reason};
+        return OMS_OK;
+    default:
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "order-service does not send %s", oms_msg_name(m->type));
     }
-    return NULL;
 }
 
 static oms_err send_message(message_outbox *box, oms_tx *tx, oms_arena *a, const outbound_message *m,
                             char event_id_out[OMS_UUID_LEN + 1], oms_error *err)
 {
     (void)box;
-    const char *topic = NULL;
-    json_t *payload = oms_json_own(a, payload_of(m, &topic));
-    if (!payload)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory building %s", outbound_kind_event_type(m->kind));
-    char *text = oms_envelope_build(a, outbound_kind_event_type(m->kind), m->order->saga_id, m->order->id,
-                                    m->correlation_id ? m->correlation_id : "", payload, event_id_out);
-    if (!text)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory building an envelope");
-    return oms_outbox_append(a, tx, topic, m->order->id, text, err);
+    oms_msg msg;
+    oms_err rc = payload_of(a, m, &msg, err);
+    if (rc != OMS_OK)
+        return rc;
+    oms_saga_ref ref = {m->order->saga_id, m->order->id, m->correlation_id};
+    return oms_saga_send(tx, a, &ref, &msg, event_id_out, err);
 }
 
 static const message_outbox_ops ops = {.send = send_message};

@@ -116,15 +116,15 @@ static void log_saga_step(const saga *s, order_status from, saga_log_kind kind)
 
 typedef struct send_spec {
     unsigned action;
-    outbound_kind kind;
+    oms_msg_type type;
     bool compensation;
 } send_spec;
 
 static const send_spec sends[] = {
-    {SAGA_ACT_SEND_PAYMENT_REQUEST, OUTBOUND_PAYMENT_REQUESTED, false},
-    {SAGA_ACT_SEND_INVENTORY_REQUEST, OUTBOUND_INVENTORY_REQUESTED, false},
-    {SAGA_ACT_SEND_INVENTORY_RELEASE, OUTBOUND_INVENTORY_RELEASE_REQUESTED, true},
-    {SAGA_ACT_SEND_REFUND, OUTBOUND_REFUND_REQUESTED, true},
+    {SAGA_ACT_SEND_PAYMENT_REQUEST, OMS_MSG_PAYMENT_REQUESTED, false},
+    {SAGA_ACT_SEND_INVENTORY_REQUEST, OMS_MSG_INVENTORY_REQUESTED, false},
+    {SAGA_ACT_SEND_INVENTORY_RELEASE, OMS_MSG_INVENTORY_RELEASE_REQUESTED, true},
+    {SAGA_ACT_SEND_REFUND, OMS_MSG_REFUND_REQUESTED, true},
 };
 
 /* Whether the row's own log kind is about the send itself (then the send's
@@ -150,7 +150,7 @@ static oms_err send_commands(order_app *app, oms_tx *tx, oms_arena *a, const ste
         if (!(d->actions & sends[i].action))
             continue;
         outbound_message m = {
-            .kind = sends[i].kind,
+            .type = sends[i].type,
             .order = &r->order,
             .command_id = s->command_id,
             .reason = reason_of(&r->order),
@@ -164,7 +164,7 @@ static oms_err send_commands(order_app *app, oms_tx *tx, oms_arena *a, const ste
         if (kind_is_a_send(d->log_kind))
             kind = d->log_kind;
         const char *detail = oms_arena_sprintf(a, "%s sent (command %s, attempt %d)%s%s",
-                                               outbound_kind_event_type(sends[i].kind), s->command_id, s->attempts,
+                                               oms_msg_name(sends[i].type), s->command_id, s->attempts,
                                                ev->detail ? ": " : "", ev->detail ? ev->detail : "");
         rc = append_log(app, tx, s, kind, d->from_state, event_id, detail, err);
         if (rc != OMS_OK)
@@ -196,7 +196,7 @@ static oms_err announce_state_change(order_app *app, oms_tx *tx, oms_arena *a, c
         return rc;
     log_saga_step(s, d->from_state, SAGA_LOG_STATE_CHANGED);
     outbound_message changed = {
-        .kind = OUTBOUND_ORDER_STATUS_CHANGED,
+        .type = OMS_MSG_ORDER_STATUS_CHANGED,
         .order = &r->order,
         .reason = reason_of(&r->order),
         .previous_status = d->from_state,
@@ -331,7 +331,7 @@ static oms_err insert_new_order(order_app *app, oms_tx *tx, oms_arena *a, const 
     if (rc == OMS_OK)
         rc = append_log(app, tx, &s, SAGA_LOG_STATE_CHANGED, ORDER_CREATED, NULL, "saga started", err);
     if (rc == OMS_OK) {
-        outbound_message created = {.kind = OUTBOUND_ORDER_CREATED, .order = o, .correlation_id = correlation_id};
+        outbound_message created = {.type = OMS_MSG_ORDER_CREATED, .order = o, .correlation_id = correlation_id};
         char event_id[OMS_UUID_LEN + 1];
         rc = message_outbox_send(app->outbox, tx, a, &created, event_id, err);
     }

@@ -49,7 +49,7 @@ typedef struct process {
     id_generator ids;
     order_app app;
     order_queries queries;
-    bus_consumers consumers;
+    oms_saga_consumer consumer;
     oms_arena *a;
 } process;
 
@@ -68,7 +68,7 @@ static process *process_start(void)
     p->app = (order_app){oms_pg_tx_manager(p->pool), &p->orders, &p->sagas, &p->read_model, &p->outbox,
                          &p->clock,                  &p->ids,    saga_cfg};
     p->queries = (order_queries){&p->read_model, &p->clock};
-    p->consumers = (bus_consumers){&p->app, p->pool};
+    p->consumer = order_consumer(p->pool, &p->app);
     p->a = oms_arena_create(0);
     return p;
 }
@@ -386,6 +386,16 @@ static void create_writes_envelopes_to_the_outbox(void **state)
 
 /* ---- through the bus consumer --------------------------------------------------- */
 
+#define ORDER_SUBSCRIPTION (oms_msg_def_of(OMS_MSG_PAYMENT_PROCESSED)->consumer)
+
+/* Hands `m` to the consumer as the bus would: a batch of one. */
+static oms_bus_disposition handle(process *p, const oms_bus_message *m)
+{
+    oms_bus_outcome out = {.disposition = OMS_BUS_RETRY};
+    oms_saga_consume(&p->consumer, m, 1, p->a, &out);
+    return out.disposition;
+}
+
 static oms_bus_disposition deliver(process *p, const char *topic, const char *event_type, const order *o,
                                    json_t *payload, char event_id[OMS_UUID_LEN + 1])
 {
@@ -393,8 +403,7 @@ static oms_bus_disposition deliver(process *p, const char *topic, const char *ev
     json_decref(payload);
     oms_bus_message m = {.topic = topic, .subscription = ORDER_SUBSCRIPTION, .key = o->id, .payload = text,
                          .payload_len = strlen(text), .message_id = "it"};
-    char reason[256] = "";
-    return bus_consumers_handle(&p->consumers, &m, p->a, reason, sizeof reason);
+    return handle(p, &m);
 }
 
 static order_status status_of(process *p, const char *id)
@@ -443,11 +452,10 @@ static void the_same_event_id_is_handled_once(void **state)
     json_decref(declined);
     oms_bus_message m = {.topic = OMS_TOPIC_PAYMENT_EVENTS, .subscription = ORDER_SUBSCRIPTION, .key = o.id,
                          .payload = text, .payload_len = strlen(text), .message_id = "it"};
-    char reason[256];
-    assert_int_equal(bus_consumers_handle(&p->consumers, &m, p->a, reason, sizeof reason), OMS_BUS_ACK);
+    assert_int_equal(handle(p, &m), OMS_BUS_ACK);
     const char *params[] = {o.saga_id};
     long steps = sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params);
-    assert_int_equal(bus_consumers_handle(&p->consumers, &m, p->a, reason, sizeof reason), OMS_BUS_ACK);
+    assert_int_equal(handle(p, &m), OMS_BUS_ACK);
     assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params), steps);
     assert_int_equal(status_of(p, o.id), ORDER_FAILED);
     process_stop(p);

@@ -444,7 +444,7 @@ static oms_err outbox_send(message_outbox *o, oms_tx *tx, oms_arena *a, const ou
         return oms_error_set(err, OMS_ENOMEM, NULL, "outbox full");
     mem_message *row = &m->data.messages[m->data.message_count++];
     memset(row, 0, sizeof *row);
-    row->kind = msg->kind;
+    row->type = msg->type;
     snprintf(row->order_id, sizeof row->order_id, "%s", msg->order->id);
     snprintf(row->command_id, sizeof row->command_id, "%s", msg->command_id ? msg->command_id : "");
     snprintf(row->reason, sizeof row->reason, "%s", msg->reason ? msg->reason : "");
@@ -515,19 +515,19 @@ size_t mem_order_count(const mem_store *m)
     return n;
 }
 
-const mem_message *mem_last_message(const mem_store *m, const char *order_id, outbound_kind kind)
+const mem_message *mem_last_message(const mem_store *m, const char *order_id, oms_msg_type type)
 {
     for (size_t i = m->data.message_count; i-- > 0;)
-        if (m->data.messages[i].kind == kind && strcmp(m->data.messages[i].order_id, order_id) == 0)
+        if (m->data.messages[i].type == type && strcmp(m->data.messages[i].order_id, order_id) == 0)
             return &m->data.messages[i];
     return NULL;
 }
 
-size_t mem_message_count(const mem_store *m, const char *order_id, outbound_kind kind)
+size_t mem_message_count(const mem_store *m, const char *order_id, oms_msg_type type)
 {
     size_t n = 0;
     for (size_t i = 0; i < m->data.message_count; i++)
-        n += m->data.messages[i].kind == kind && strcmp(m->data.messages[i].order_id, order_id) == 0;
+        n += m->data.messages[i].type == type && strcmp(m->data.messages[i].order_id, order_id) == 0;
     return n;
 }
 

@@ -48,7 +48,7 @@ typedef struct mem_log {
 } mem_log;
 
 typedef struct mem_message {
-    outbound_kind kind;
+    oms_msg_type type;
     char order_id[OMS_UUID_LEN + 1];
     char command_id[OMS_UUID_LEN + 1];
     char event_id[OMS_UUID_LEN + 1];
@@ -104,9 +104,9 @@ const mem_saga *mem_find_saga(const mem_store *m, const char *order_id);
 const mem_order *mem_find_order(const mem_store *m, const char *order_id);
 const mem_order *mem_find_view(const mem_store *m, const char *order_id);
 size_t mem_order_count(const mem_store *m);
-/* The last message of `kind` for the order, or NULL. */
-const mem_message *mem_last_message(const mem_store *m, const char *order_id, outbound_kind kind);
-size_t mem_message_count(const mem_store *m, const char *order_id, outbound_kind kind);
+/* The last message of `type` for the order, or NULL. */
+const mem_message *mem_last_message(const mem_store *m, const char *order_id, oms_msg_type type);
+size_t mem_message_count(const mem_store *m, const char *order_id, oms_msg_type type);
 size_t mem_log_count(const mem_store *m, const char *saga_id, saga_log_kind kind);
 
 #endif

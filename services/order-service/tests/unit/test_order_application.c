@@ -96,13 +96,13 @@ static void create_stores_order_and_requests_payment_in_one_transaction(void **s
     create(f, "customer-1", id);
     assert_int_equal(status_of(f, id), ORDER_PENDING_PAYMENT);
     assert_int_equal(f->m->commits, 1);
-    const mem_message *pay = mem_last_message(f->m, id, OUTBOUND_PAYMENT_REQUESTED);
+    const mem_message *pay = mem_last_message(f->m, id, OMS_MSG_PAYMENT_REQUESTED);
     assert_non_null(pay);
     assert_int_equal(pay->amount_cents, 2 * 1050 + 99);
     assert_string_equal(pay->correlation_id, "req-1");
     assert_string_equal(pay->command_id, mem_find_saga(f->m, id)->s.command_id);
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_ORDER_CREATED), 1);
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_ORDER_STATUS_CHANGED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_ORDER_CREATED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_ORDER_STATUS_CHANGED), 1);
     const mem_saga *s = mem_find_saga(f->m, id);
     assert_int_equal(s->s.attempts, 1);
     assert_true(s->s.deadline_ms == f->m->now_ms + 30000);
@@ -197,7 +197,7 @@ static void happy_path_payment_then_stock_confirms(void **state)
     create(f, "c", id);
     assert_int_equal(deliver(f, order_on_payment_processed, id, true, NULL), OMS_OK);
     assert_int_equal(status_of(f, id), ORDER_PAYMENT_CONFIRMED);
-    const mem_message *inv = mem_last_message(f->m, id, OUTBOUND_INVENTORY_REQUESTED);
+    const mem_message *inv = mem_last_message(f->m, id, OMS_MSG_INVENTORY_REQUESTED);
     assert_non_null(inv);
     assert_int_equal(inv->item_count, 2);
     assert_string_equal(inv->correlation_id, "req-1"); /* carried from the POST */
@@ -217,7 +217,7 @@ static void declined_payment_fails_with_its_reason(void **state)
     assert_int_equal(deliver(f, order_on_payment_processed, id, false, "insufficient funds"), OMS_OK);
     assert_int_equal(status_of(f, id), ORDER_FAILED);
     assert_string_equal(mem_find_view(f->m, id)->failure_reason, "insufficient funds");
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 0);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 0);
 }
 
 static void refused_stock_refunds_then_fails(void **state)
@@ -228,7 +228,7 @@ static void refused_stock_refunds_then_fails(void **state)
     deliver(f, order_on_payment_processed, id, true, NULL);
     assert_int_equal(deliver(f, order_on_inventory_allocated, id, false, "out of stock"), OMS_OK);
     assert_int_equal(status_of(f, id), ORDER_COMPENSATING);
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 1);
     assert_int_equal(deliver(f, order_on_payment_refunded, id, true, NULL), OMS_OK);
     assert_int_equal(status_of(f, id), ORDER_FAILED);
     assert_string_equal(mem_find_order(f->m, id)->failure_reason, "out of stock");
@@ -250,7 +250,7 @@ static void cancel_while_pending_payment_refunds_and_honours_a_late_capture(void
     assert_int_equal(cancel(f, id, "changed my mind", &o, &conflict), OMS_OK);
     assert_int_equal(o.status, ORDER_COMPENSATING);
     assert_string_equal(o.cancellation_reason, "changed my mind");
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 1);
     assert_int_equal(deliver(f, order_on_payment_processed, id, true, NULL), OMS_OK); /* late capture */
     assert_true(mem_find_saga(f->m, id)->s.payment_captured);
     assert_int_equal(status_of(f, id), ORDER_COMPENSATING);
@@ -270,10 +270,10 @@ static void cancel_after_confirmation_releases_stock_before_refunding(void **sta
     order_conflict conflict;
     assert_int_equal(cancel(f, id, NULL, &o, &conflict), OMS_OK);
     assert_int_equal(o.status, ORDER_COMPENSATING);
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_INVENTORY_RELEASE_REQUESTED), 1);
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 0);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_INVENTORY_RELEASE_REQUESTED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 0);
     assert_int_equal(deliver(f, order_on_inventory_released, id, true, NULL), OMS_OK);
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 1);
     assert_int_equal(deliver(f, order_on_payment_refunded, id, true, NULL), OMS_OK);
     assert_int_equal(status_of(f, id), ORDER_CANCELLED);
     assert_string_equal(mem_find_order(f->m, id)->cancellation_reason, "cancelled by the client");
@@ -327,14 +327,14 @@ static void passed_deadline_resends_same_command_then_compensates(void **state)
     fixture *f = *state;
     char id[OMS_UUID_LEN + 1];
     create(f, "c", id);
-    const mem_message *first = mem_last_message(f->m, id, OUTBOUND_PAYMENT_REQUESTED);
+    const mem_message *first = mem_last_message(f->m, id, OMS_MSG_PAYMENT_REQUESTED);
     char command_id[OMS_UUID_LEN + 1], event_id[OMS_UUID_LEN + 1];
     memcpy(command_id, first->command_id, sizeof command_id);
     memcpy(event_id, first->event_id, sizeof event_id);
     assert_int_equal(run_deadlines(f), 0); /* not yet */
     f->m->now_ms += 30001;
     assert_int_equal(run_deadlines(f), 1);
-    const mem_message *again = mem_last_message(f->m, id, OUTBOUND_PAYMENT_REQUESTED);
+    const mem_message *again = mem_last_message(f->m, id, OMS_MSG_PAYMENT_REQUESTED);
     assert_string_equal(again->command_id, command_id);
     assert_string_not_equal(again->event_id, event_id);
     const mem_saga *s = mem_find_saga(f->m, id);
@@ -346,7 +346,7 @@ static void passed_deadline_resends_same_command_then_compensates(void **state)
     f->m->now_ms += 120001; /* third attempt's deadline: attempts exhausted */
     assert_int_equal(run_deadlines(f), 1);
     assert_int_equal(status_of(f, id), ORDER_COMPENSATING);
-    assert_int_equal(mem_message_count(f->m, id, OUTBOUND_REFUND_REQUESTED), 1);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 1);
     assert_int_equal(mem_log_count(f->m, s->s.id, SAGA_LOG_TIMEOUT), 1);
     assert_string_equal(mem_find_order(f->m, id)->failure_reason, "payment service did not answer in time");
     deliver(f, order_on_payment_refunded, id, true, NULL);
@@ -365,7 +365,7 @@ static void a_failing_saga_does_not_block_the_deadline_scan(void **state)
     assert_int_equal(run_deadlines(f), 1);
     assert_int_equal(mem_find_saga(f->m, good)->s.attempts, 2);
     assert_int_equal(mem_find_saga(f->m, bad)->s.attempts, 1);
-    assert_int_equal(mem_message_count(f->m, good, OUTBOUND_PAYMENT_REQUESTED), 2);
+    assert_int_equal(mem_message_count(f->m, good, OMS_MSG_PAYMENT_REQUESTED), 2);
 }
 
 /* A deadline already handled (by another process) is not handled twice. */
@@ -390,7 +390,7 @@ static void cancel_messages_carry_the_cancel_request_id(void **state)
     order_conflict conflict;
     oms_error err;
     assert_int_equal(order_cancel(&f->m->app, f->a, id, NULL, "cancel-req", &o, &conflict, &err), OMS_OK);
-    assert_string_equal(mem_last_message(f->m, id, OUTBOUND_REFUND_REQUESTED)->correlation_id, "cancel-req");
+    assert_string_equal(mem_last_message(f->m, id, OMS_MSG_REFUND_REQUESTED)->correlation_id, "cancel-req");
 }
 
 static void queries_page_newest_first_with_an_opaque_cursor(void **state)

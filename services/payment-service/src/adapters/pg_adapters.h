@@ -6,15 +6,11 @@
 #define PAYMENT_PG_ADAPTERS_H
 
 #include "../application/ports/account_repo.h"
-#include "../application/ports/payment_events.h"
 #include "../application/ports/payment_repo.h"
 
 /* Tables accounts and account_ledger (migrations/001_init.sql). */
 account_repo *pg_account_repo(void);
 /* Table payments. */
 payment_repo *pg_payment_repo(void);
-/* Replies written to the outbox table (oms_outbox_append) on topic
- * payment-events, keyed by order id. */
-payment_events *outbox_payment_events(void);
 
 #endif

@@ -18,6 +18,15 @@ oms_err payment_open_account(payment_app *app, oms_arena *a, const account *acct
     return oms_tx_finish(app->tx, tx, rc, err);
 }
 
+/* PaymentProcessed for the order of `o`. */
+static oms_err answer_charge(payment_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, bool success,
+                             const char *payment_id, int64_t amount_cents, const char *reason, oms_error *err)
+{
+    oms_msg reply = {.type = OMS_MSG_PAYMENT_PROCESSED,
+                     .as.payment_processed = {success, payment_id, amount_cents, reason}};
+    return oms_reply_outbox_append(app->replies, tx, a, o, &reply, err);
+}
+
 /* The customer's account locked, opened first with the default credit when
  * the customer has none. */
 static oms_err lock_or_open_account(payment_app *app, oms_tx *tx, oms_arena *a, const char *customer_id,
@@ -32,7 +41,7 @@ static oms_err lock_or_open_account(payment_app *app, oms_tx *tx, oms_arena *a, 
 }
 
 /* First request for an order: capture or decline, record it, answer. */
-static oms_err first_charge(payment_app *app, oms_tx *tx, oms_arena *a, const command_origin *o,
+static oms_err first_charge(payment_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o,
                             const char *customer_id, int64_t amount_cents, oms_error *err)
 {
     account acct;
@@ -51,11 +60,11 @@ static oms_err first_charge(payment_app *app, oms_tx *tx, oms_arena *a, const co
         rc = payment_repo_insert(app->payments, tx, a, &p, err);
     if (rc != OMS_OK)
         return rc;
-    return payment_events_processed(app->events, tx, a, o, p.status == PAYMENT_CAPTURED, payment_id, amount_cents,
+    return answer_charge(app, tx, a, o, p.status == PAYMENT_CAPTURED, payment_id, amount_cents,
                                     p.reason, err);
 }
 
-oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const command_origin *o, const char *customer_id,
+oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, const char *customer_id,
                        int64_t amount_cents, oms_error *err)
 {
     payment existing = {0};
@@ -63,7 +72,7 @@ oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const command
     if (rc == OMS_OK) {
         const char *reason;
         bool success = payment_repeated_answer(existing.status, existing.reason, &reason);
-        return payment_events_processed(app->events, tx, a, o, success, existing.payment_id, existing.amount_cents,
+        return answer_charge(app, tx, a, o, success, existing.payment_id, existing.amount_cents,
                                         reason, err);
     }
     if (rc != OMS_ENOTFOUND)
@@ -73,7 +82,7 @@ oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const command
     if (payment_validate_customer_id(customer_id, "customer_id", &invalid) != OMS_OK ||
         payment_validate_amount(amount_cents, &invalid) != OMS_OK) {
         const char *reason = oms_arena_sprintf(a, "invalid request: %s", invalid.message);
-        return payment_events_processed(app->events, tx, a, o, false, NULL, amount_cents,
+        return answer_charge(app, tx, a, o, false, NULL, amount_cents,
                                         reason ? reason : "invalid request", err);
     }
     return first_charge(app, tx, a, o, customer_id, amount_cents, err);
@@ -90,7 +99,7 @@ static oms_err give_back(payment_app *app, oms_tx *tx, oms_arena *a, const payme
     return payment_repo_set_status(app->payments, tx, a, p->order_id, PAYMENT_REFUNDED, err);
 }
 
-static oms_err record_tombstone(payment_app *app, oms_tx *tx, oms_arena *a, const command_origin *o,
+static oms_err record_tombstone(payment_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o,
                                 const char *customer_id, const char **payment_id, oms_error *err)
 {
     char *id = oms_arena_alloc(a, OMS_UUID_LEN + 1);
@@ -107,7 +116,7 @@ static oms_err record_tombstone(payment_app *app, oms_tx *tx, oms_arena *a, cons
     return payment_repo_insert(app->payments, tx, a, &tombstone, err);
 }
 
-oms_err payment_refund(payment_app *app, oms_tx *tx, oms_arena *a, const command_origin *o, const char *customer_id,
+oms_err payment_refund(payment_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, const char *customer_id,
                        oms_error *err)
 {
     payment existing = {0};
@@ -133,5 +142,6 @@ oms_err payment_refund(payment_app *app, oms_tx *tx, oms_arena *a, const command
     }
     if (rc != OMS_OK)
         return rc;
-    return payment_events_refunded(app->events, tx, a, o, payment_id, refunded, err);
+    oms_msg reply = {.type = OMS_MSG_PAYMENT_REFUNDED, .as.payment_refunded = {payment_id, refunded}};
+    return oms_reply_outbox_append(app->replies, tx, a, o, &reply, err);
 }

@@ -12,16 +12,16 @@
 
 #include "../domain/payment.h"
 #include "oms/arena.h"
+#include "oms/saga_messages.h"
 #include "oms/tx.h"
 #include "ports/account_repo.h"
-#include "ports/payment_events.h"
 #include "ports/payment_repo.h"
 
 typedef struct payment_app {
     oms_tx_manager *tx;
     account_repo *accounts;
     payment_repo *payments;
-    payment_events *events;
+    oms_reply_outbox *replies; /* PaymentProcessed, PaymentRefunded */
     int64_t default_credit_cents; /* opening balance of an account opened by a payment request */
 } payment_app;
 
@@ -36,14 +36,14 @@ oms_err payment_open_account(payment_app *app, oms_arena *a, const account *acct
  * has none); a repeated one answers the recorded outcome. Invalid input is
  * answered with a failure and records nothing. Queues PaymentProcessed. Runs
  * in `tx`. */
-oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const command_origin *o, const char *customer_id,
+oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, const char *customer_id,
                        int64_t amount_cents, oms_error *err);
 
 /* RefundRequested: gives a CAPTURED payment back, or records a tombstone
  * (DECLINED "cancelled before payment", amount 0) when the order has no
  * payment, so a late request never charges. Queues PaymentRefunded. Runs in
  * `tx`. */
-oms_err payment_refund(payment_app *app, oms_tx *tx, oms_arena *a, const command_origin *o, const char *customer_id,
+oms_err payment_refund(payment_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, const char *customer_id,
                        oms_error *err);
 
 /* ---- queries ---- */

@@ -26,7 +26,7 @@
 typedef struct fixture {
     oms_pg_pool *pool;
     payment_app app;
-    payment_consumer consumer;
+    oms_saga_consumer consumer;
     oms_arena *arena;
 } fixture;
 
@@ -44,9 +44,9 @@ static int64_t query_int(const char *sql, int n, const char *const *params)
     return test_pg_query_int(fx.pool, fx.arena, sql, n, params);
 }
 
-static command_origin origin_of(const char *order_id, const char *command_id)
+static oms_command_origin origin_of(const char *order_id, const char *command_id)
 {
-    return (command_origin){.saga_id = order_id, .order_id = order_id, .correlation_id = "test",
+    return (oms_command_origin){.saga_id = order_id, .order_id = order_id, .correlation_id = "test",
                             .command_id = command_id};
 }
 
@@ -75,7 +75,7 @@ static payment payment_of(const char *order_id)
 
 typedef struct command_args {
     oms_arena *arena;
-    command_origin origin;
+    oms_command_origin origin;
     const char *customer_id;
     int64_t amount_cents;
 } command_args;
@@ -149,9 +149,9 @@ static int setup_all(void **state)
     fx.app = (payment_app){.tx = oms_pg_tx_manager(fx.pool),
                            .accounts = pg_account_repo(),
                            .payments = pg_payment_repo(),
-                           .events = outbox_payment_events(),
+                           .replies = oms_saga_outbox_replies(),
                            .default_credit_cents = DEFAULT_CREDIT};
-    fx.consumer = (payment_consumer){.pool = fx.pool, .app = &fx.app};
+    fx.consumer = payment_consumer(fx.pool, &fx.app);
     return 0;
 }
 
@@ -387,7 +387,8 @@ static void same_request_at_once_charges_once(void **state)
 static oms_bus_disposition deliver(const char *event_id, const char *event_type, const char *order_id,
                                    const char *payload_json)
 {
-    return test_deliver(payment_on_command, &fx.consumer, OMS_TOPIC_PAYMENT_COMMANDS, PAYMENT_SUBSCRIPTION, event_id,
+    const oms_msg_def *commands = oms_msg_def_of(OMS_MSG_PAYMENT_REQUESTED);
+    return test_deliver(oms_saga_consume, &fx.consumer, commands->topic, commands->consumer, event_id,
                         event_type, order_id, payload_json);
 }
 

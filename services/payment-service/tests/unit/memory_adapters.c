@@ -1,6 +1,7 @@
 /* memory_adapters.c -- the in-memory ports (see memory_adapters.h). */
 #include "memory_adapters.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -133,50 +134,13 @@ static oms_err p_set_status(payment_repo *r, oms_tx *tx, oms_arena *a, const cha
 static const payment_repo_ops payment_ops = {
     .find_for_update = p_find, .find = p_find, .insert = p_insert, .set_status = p_set_status};
 
-/* ---- events ---- */
-
-static oms_err record(payment_events *e, oms_tx *tx, const char *type, const command_origin *o, bool success,
-                      const char *payment_id, int64_t amount_cents, const char *reason, oms_error *err)
-{
-    mem_state *s = STATE(tx);
-    if (WORLD_OF(e)->fail_events)
-        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "outbox unavailable");
-    if (s->event_count == MEM_EVENTS)
-        return oms_error_set(err, OMS_EINTERNAL, NULL, "memory events full");
-    mem_event *m = &s->events[s->event_count++];
-    snprintf(m->type, sizeof m->type, "%s", type);
-    snprintf(m->order_id, sizeof m->order_id, "%s", o->order_id);
-    snprintf(m->command_id, sizeof m->command_id, "%s", o->command_id);
-    snprintf(m->payment_id, sizeof m->payment_id, "%s", payment_id ? payment_id : "");
-    snprintf(m->reason, sizeof m->reason, "%s", reason ? reason : "");
-    m->success = success;
-    m->amount_cents = amount_cents;
-    return OMS_OK;
-}
-
-static oms_err e_processed(payment_events *e, oms_tx *tx, oms_arena *a, const command_origin *o, bool success,
-                           const char *payment_id, int64_t amount_cents, const char *reason, oms_error *err)
-{
-    (void)a;
-    return record(e, tx, "PaymentProcessed", o, success, payment_id, amount_cents, reason, err);
-}
-
-static oms_err e_refunded(payment_events *e, oms_tx *tx, oms_arena *a, const command_origin *o,
-                          const char *payment_id, int64_t amount_cents, oms_error *err)
-{
-    (void)a;
-    return record(e, tx, "PaymentRefunded", o, true, payment_id, amount_cents, NULL, err);
-}
-
-static const payment_events_ops event_ops = {.processed = e_processed, .refunded = e_refunded};
-
 void memory_world_init(memory_world *w, int64_t default_credit_cents)
 {
     memset(w, 0, sizeof *w);
     memory_tx_init(&w->tx, &w->committed, &w->working, sizeof w->committed);
     w->accounts = (account_repo){.ops = &account_ops, .self = w};
     w->payments = (payment_repo){.ops = &payment_ops, .self = w};
-    w->events = (payment_events){.ops = &event_ops, .self = w};
+    test_reply_outbox_init(&w->replies, offsetof(mem_state, replies), &w->fail_events);
     w->app = (payment_app){.tx = &w->tx.manager, .accounts = &w->accounts, .payments = &w->payments,
-                           .events = &w->events, .default_credit_cents = default_credit_cents};
+                           .replies = &w->replies.port, .default_credit_cents = default_credit_cents};
 }

@@ -8,11 +8,11 @@
 #include <stdbool.h>
 
 #include "../../src/application/payment_app.h"
+#include "oms/tests/support/test_replies.h"
 #include "oms/tests/support/test_tx.h"
 
 #define MEM_ACCOUNTS 16
 #define MEM_PAYMENTS 16
-#define MEM_EVENTS 32
 #define MEM_LEDGER 64
 
 typedef struct mem_account {
@@ -30,17 +30,6 @@ typedef struct mem_payment {
     bool has_reason;
 } mem_payment;
 
-/* A reply as the outbox would have queued it. */
-typedef struct mem_event {
-    char type[32];
-    char order_id[64];
-    char command_id[64];
-    bool success;
-    char payment_id[64];
-    int64_t amount_cents;
-    char reason[PAYMENT_REASON_MAX];
-} mem_event;
-
 typedef struct mem_ledger_entry {
     char customer_id[PAYMENT_CUSTOMER_ID_MAX + 1];
     int64_t delta;
@@ -52,8 +41,7 @@ typedef struct mem_state {
     size_t account_count;
     mem_payment payments[MEM_PAYMENTS];
     size_t payment_count;
-    mem_event events[MEM_EVENTS];
-    size_t event_count;
+    test_reply_log replies;
     mem_ledger_entry ledger[MEM_LEDGER];
     size_t ledger_count;
 } mem_state;
@@ -65,7 +53,7 @@ typedef struct memory_world {
     memory_tx tx;
     account_repo accounts;
     payment_repo payments;
-    payment_events events;
+    test_reply_outbox replies;
     payment_app app;
 } memory_world;
 
