@@ -415,8 +415,7 @@ static const char *method_label(const char *method)
 static void record(request_state *st, int status)
 {
     double seconds = now_seconds() - st->start_s;
-    char labels[256], status_text[16];
-    snprintf(status_text, sizeof status_text, "%d", status);
+    char labels[256];
     snprintf(labels, sizeof labels, "route=\"%s\",method=\"%s\",status=\"%d\"", st->route_name,
              method_label(st->req.method), status);
     oms_counter_add(oms_metrics_counter("http_requests_total", "HTTP requests by route, method and status.", labels),
@@ -424,8 +423,13 @@ static void record(request_state *st, int status)
     snprintf(labels, sizeof labels, "route=\"%s\"", st->route_name);
     oms_histogram_observe(
         oms_metrics_histogram("http_request_duration_seconds", "HTTP request latency by route.", labels), seconds);
-    oms_log_num(OMS_LOG_INFO, "http_request", "duration_ms", seconds * 1000.0, "method", st->req.method, "path",
-                st->req.path, "route", st->route_name, "status", status_text, "client_ip", st->req.client_ip, NULL);
+    oms_log_access(&(oms_log_access_line){.status = status,
+                                          .client_ip = st->req.client_ip,
+                                          .method = st->req.method,
+                                          .route = st->route_name,
+                                          .path = st->req.path,
+                                          .duration_ms = seconds * 1000.0,
+                                          .client_request_id = st->req.client_request_id});
 }
 
 static enum MHD_Result queue(request_state *st)
@@ -489,12 +493,19 @@ static request_state *begin_request(oms_http_server *srv, struct MHD_Connection 
     st->req.body = "";
     st->req.client_ip = client_ip(a, conn);
     const char *given = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
+    if (!valid_request_id(given))
+        given = NULL;
     char made[OMS_UUID_LEN + 1];
-    if (!valid_request_id(given)) {
+    if (!given || srv->cfg.make_request_ids) {
         oms_uuid_new(made);
-        given = made;
+        st->req.request_id = oms_arena_strdup(a, made);
+    } else {
+        st->req.request_id = oms_arena_strdup(a, given);
     }
-    st->req.request_id = oms_arena_strdup(a, given);
+    if (given && srv->cfg.make_request_ids && !(st->req.client_request_id = oms_arena_strdup(a, given))) {
+        oms_arena_destroy(a);
+        return NULL;
+    }
     st->res.content_type = "application/json";
     if (!st->req.method || !st->req.path || !st->req.request_id) {
         oms_arena_destroy(a);

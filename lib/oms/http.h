@@ -7,8 +7,11 @@
  *  - bodies bounded to 64 KiB (413 as soon as the declared or received length
  *    exceeds it), 415 when a request with a body is not application/json;
  *  - X-Request-Id: taken from the request (1..128 chars of [A-Za-z0-9._-]) or
- *    made (a UUID), echoed in the response, set as the thread's log request id;
- *  - one JSON log line per request; request counters and latency histograms;
+ *    made (a UUID; always on a listener with make_request_ids), echoed in the
+ *    response, set as the thread's log request id;
+ *  - one JSON access line per request (oms_log_access: status and client
+ *    address first, the path cut at 512 bytes); request counters and latency
+ *    histograms;
  *  - GET /health, GET /ready (through the `ready` callback) and GET /metrics;
  *  - a per-request arena reset when the response is queued.
  * Handlers run on the server's worker threads and may block (database calls).
@@ -32,6 +35,8 @@ typedef struct oms_http_request {
     const char *body;       /* NUL-terminated copy in the arena; "" when none */
     size_t body_len;
     const char *request_id; /* never NULL */
+    const char *client_request_id; /* the client's X-Request-Id when the server
+                                    * made request_id (make_request_ids); else NULL */
     const char *client_ip;  /* textual peer address */
     const char *params[OMS_HTTP_MAX_PARAMS]; /* captured `{}` segments */
     int param_count;
@@ -110,6 +115,11 @@ typedef struct oms_http_config {
      * return false after filling `res` to answer without routing. NULL: none.
      * /health, /ready and /metrics bypass it. */
     bool (*admit)(void *ctx, oms_http_request *req, oms_http_response *res);
+    /* A public listener (the gateway) does not let clients choose the request
+     * id that follows the request through every process: it always makes one,
+     * and keeps a valid client X-Request-Id as req->client_request_id (logged
+     * as client_request_id). false: a valid X-Request-Id is the request id. */
+    bool make_request_ids;
 } oms_http_config;
 
 typedef struct oms_http_server oms_http_server;

@@ -4,7 +4,12 @@
  *
  * Thread-safe: a line is written with one write(2). The request id of the
  * current thread (set by the HTTP server and the message consumer) is added
- * to every line automatically. */
+ * to every line automatically.
+ *
+ * A line is always one valid JSON object in valid UTF-8, at most 8 KiB: a
+ * value is cut after 2 KiB (between two characters), a field that does not
+ * fit whole is left out, bytes that are not UTF-8 become U+FFFD, and a line
+ * that lost anything ends with "truncated":true. */
 #ifndef OMS_LOG_H
 #define OMS_LOG_H
 
@@ -28,5 +33,24 @@ void oms_log(oms_log_level level, const char *event, ...) __attribute__((sentine
  * status: oms_log_num(OMS_LOG_INFO, "http_request", "duration_ms", 3.2, "path", p, NULL) */
 void oms_log_num(oms_log_level level, const char *event, const char *num_key, double num_value, ...)
     __attribute__((sentinel));
+
+/* The access line of one HTTP request (the HTTP server writes it, event
+ * "http_request"). status and client_ip come right after the common fields,
+ * so that no path, however long, pushes them out of the line; a path longer
+ * than OMS_LOG_ACCESS_PATH_MAX bytes is cut there (maybe inside a character,
+ * which then shows as U+FFFD) and "path_length" gives its full length.
+ * client_request_id (NULL: left out) is the X-Request-Id a client sent to a
+ * listener that makes its own request ids. */
+#define OMS_LOG_ACCESS_PATH_MAX 512
+typedef struct oms_log_access_line {
+    int status;
+    const char *client_ip;
+    const char *method;
+    const char *route;
+    const char *path;
+    double duration_ms;
+    const char *client_request_id;
+} oms_log_access_line;
+void oms_log_access(const oms_log_access_line *line);
 
 #endif

@@ -77,6 +77,15 @@ static void slow(void *ctx, oms_http_request *req, oms_http_response *res)
     oms_http_respond_text(req, res, 200, "application/json", "{\"slow\":true}", 13);
 }
 
+static void whoami(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    json_t *doc = json_pack("{s:s, s:s?}", "request_id", req->request_id, "client_request_id",
+                            req->client_request_id);
+    oms_http_respond_json(req, res, 200, doc);
+    json_decref(doc);
+}
+
 static bool ready(void *ctx, char *why, size_t why_len)
 {
     (void)ctx;
@@ -91,6 +100,7 @@ static const oms_http_route routes[] = {
     {"POST", "/upload", upload, "upload"},
     {"POST", "/invalid", fail_validation, "invalid"},
     {"GET", "/slow", slow, "slow"},
+    {"GET", "/whoami", whoami, "whoami"},
 };
 
 static int free_port(void)
@@ -332,6 +342,29 @@ static void the_request_id_is_echoed_or_made(void **state)
     assert_int_equal(strcspn(made + 14, "\r\n"), 36);
 }
 
+/* A public listener (the gateway) makes every request id itself and keeps
+ * the client's apart (review M9). */
+static void a_listener_making_request_ids_keeps_the_clients_apart(void **state)
+{
+    (void)state;
+    int main_port = port;
+    port = free_port();
+    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = port, .routes = routes,
+                           .route_count = sizeof routes / sizeof routes[0], .make_request_ids = true};
+    oms_error err;
+    oms_http_server *own = oms_http_server_start(&cfg, &err);
+    assert_non_null(own);
+    call_on(NULL, "GET", "/whoami", NULL, NULL, 0, "forged-id-123");
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"client_request_id\":\"forged-id-123\""));
+    assert_null(strstr(r.body, "\"request_id\":\"forged-id-123\""));
+    assert_null(strcasestr(r.headers, "X-Request-Id: forged-id-123"));
+    call_on(NULL, "GET", "/whoami", NULL, NULL, 0, NULL);
+    assert_non_null(strstr(r.body, "\"client_request_id\":null"));
+    oms_http_server_stop(own, 1000);
+    port = main_port;
+}
+
 static void one_connection_serves_several_requests(void **state)
 {
     (void)state;
@@ -473,6 +506,7 @@ int main(void)
         cmocka_unit_test(bad_json_is_400_invalid_json),
         cmocka_unit_test(an_oms_error_maps_to_its_status_and_names_the_field),
         cmocka_unit_test(the_request_id_is_echoed_or_made),
+        cmocka_unit_test(a_listener_making_request_ids_keeps_the_clients_apart),
         cmocka_unit_test(one_connection_serves_several_requests),
         cmocka_unit_test(metrics_count_requests_per_route_and_status),
         cmocka_unit_test(a_blocking_handler_does_not_stall_other_requests),

@@ -85,6 +85,86 @@ static void lines_below_the_level_are_dropped_and_numbers_are_numbers(void **sta
     json_decref(doc);
 }
 
+static char long_text[8200];
+
+static void log_long_values(void)
+{
+    memset(long_text, 'A', 8100);
+    long_text[8100] = '\0';
+    oms_log_init("svc", OMS_LOG_INFO);
+    oms_log(OMS_LOG_INFO, "long", "first", long_text, "second", long_text, "third", long_text, "fourth", long_text,
+            "short", "kept", NULL);
+}
+
+/* The review's M9: a long value used to cut the line inside a string. */
+static void a_line_with_long_values_stays_one_valid_json_object(void **state)
+{
+    (void)state;
+    const char *out = captured(log_long_values);
+    size_t len = strlen(out);
+    assert_true(len <= 8192);
+    assert_int_equal(out[len - 1], '\n');
+    json_error_t e;
+    json_t *doc = json_loads(out, 0, &e);
+    assert_non_null(doc);
+    assert_int_equal(json_string_length(json_object_get(doc, "first")), 2048);
+    assert_string_equal(json_string_value(json_object_get(doc, "short")), "kept");
+    assert_true(json_is_true(json_object_get(doc, "truncated")));
+    assert_string_equal(json_string_value(json_object_get(doc, "event")), "long");
+    json_decref(doc);
+}
+
+static void log_bad_utf8(void)
+{
+    oms_log_init("svc", OMS_LOG_INFO);
+    /* a stray continuation byte, an overlong '/', a surrogate, a cut sequence, then good UTF-8 */
+    oms_log(OMS_LOG_INFO, "bytes", "value", "a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xe2\x82" "\xc3\xa9", NULL);
+}
+
+static void bytes_that_are_not_utf8_become_replacement_characters(void **state)
+{
+    (void)state;
+    const char *out = captured(log_bad_utf8);
+    json_error_t e;
+    json_t *doc = json_loads(out, 0, &e); /* jansson refuses invalid UTF-8 */
+    assert_non_null(doc);
+    const char *value = json_string_value(json_object_get(doc, "value"));
+    assert_non_null(strstr(value, "a\xef\xbf\xbd" "b"));
+    assert_non_null(strstr(value, "\xc3\xa9"));
+    assert_null(strstr(value, "\xc0"));
+    json_decref(doc);
+}
+
+static void log_access_with_a_long_path(void)
+{
+    static char path[8200];
+    path[0] = '/';
+    memset(path + 1, 'A', 8100);
+    path[8101] = '\0';
+    oms_log_init("api-gateway", OMS_LOG_INFO);
+    oms_log_access(&(oms_log_access_line){.status = 404, .client_ip = "203.0.113.7", .method = "GET",
+                                          .route = "not_found", .path = path, .duration_ms = 0.25,
+                                          .client_request_id = "forged-id-123"});
+}
+
+static void an_access_line_keeps_status_and_client_whatever_the_path(void **state)
+{
+    (void)state;
+    const char *out = captured(log_access_with_a_long_path);
+    json_error_t e;
+    json_t *doc = json_loads(out, 0, &e);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "event")), "http_request");
+    assert_int_equal(json_integer_value(json_object_get(doc, "status")), 404);
+    assert_string_equal(json_string_value(json_object_get(doc, "client_ip")), "203.0.113.7");
+    assert_string_equal(json_string_value(json_object_get(doc, "route")), "not_found");
+    assert_string_equal(json_string_value(json_object_get(doc, "client_request_id")), "forged-id-123");
+    assert_int_equal(json_string_length(json_object_get(doc, "path")), OMS_LOG_ACCESS_PATH_MAX);
+    assert_int_equal(json_integer_value(json_object_get(doc, "path_length")), 8101);
+    assert_true(strstr(out, "\"status\"") < strstr(out, "\"path\""));
+    json_decref(doc);
+}
+
 static void uuids_are_v4_and_validated(void **state)
 {
     (void)state;
@@ -136,6 +216,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(each_line_is_one_json_object_with_the_request_id_and_escaped_values),
         cmocka_unit_test(lines_below_the_level_are_dropped_and_numbers_are_numbers),
+        cmocka_unit_test(a_line_with_long_values_stays_one_valid_json_object),
+        cmocka_unit_test(bytes_that_are_not_utf8_become_replacement_characters),
+        cmocka_unit_test(an_access_line_keeps_status_and_client_whatever_the_path),
         cmocka_unit_test(uuids_are_v4_and_validated),
         cmocka_unit_test(times_format_as_rfc3339_utc_with_milliseconds),
         cmocka_unit_test(a_stop_signal_ends_the_wait_with_its_number),
