@@ -213,7 +213,7 @@ json_t *oms_http_json_body(oms_http_request *req, oms_http_response *res)
     json_t *doc = NULL;
     oms_error err;
     oms_error_clear(&err);
-    oms_err rc = oms_json_parse(req->arena, req->body, req->body_len, &doc, &err);
+    oms_err rc = oms_json_parse_request(req->arena, req->body, req->body_len, &doc, &err);
     if (rc == OMS_ENOMEM) {
         respond_out_of_memory(res);
         return NULL;

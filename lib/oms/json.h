@@ -18,6 +18,18 @@
  * bad JSON; OMS_ENOMEM when out of memory. Duplicate object keys are rejected. */
 oms_err oms_json_parse(oms_arena *a, const char *text, size_t len, json_t **out, oms_error *err);
 
+/* The same for an HTTP request body, which keeps what a client wrote:
+ * - a real number (or an integer beyond 64 bits) is kept as its text, so
+ *   that oms_json_money judges the amount the client wrote, not the nearest
+ *   double; the readers below treat it as the number it is (a string reader
+ *   refuses it, oms_json_integer says "whole number" or "from .. to ..");
+ *   a caller reading such a member with jansson directly sees a string;
+ * - NUL (\u0000) is allowed in string values (oms_json_string refuses it in
+ *   the fields it reads), and in an object key it becomes U+FFFD, so that an
+ *   extra property nobody reads cannot turn a valid body into a 400.
+ * Errors name the line and column of the text as sent. */
+oms_err oms_json_parse_request(oms_arena *a, const char *text, size_t len, json_t **out, oms_error *err);
+
 /* Ties `v` (one reference) to the arena: json_decref at reset. Returns v, or
  * NULL when v is NULL or memory is exhausted (v is then released). */
 json_t *oms_json_own(oms_arena *a, json_t *v);
@@ -36,9 +48,12 @@ oms_err oms_json_string(const json_t *obj, const char *key, const char *path, si
 oms_err oms_json_integer(const json_t *obj, const char *key, const char *path, int64_t min, int64_t max,
                          int64_t *out, oms_error *err);
 
-/* Money: a JSON number with at most two decimals, in [min_cents, max_cents],
- * into cents. Integers are exact; reals are taken from their shortest decimal
- * form that round-trips (so 10.1 is 10.10 and 10.001 is refused). */
+/* Money: a JSON number that is a whole number of cents, in [min_cents,
+ * max_cents], into cents. Judged on the number's text as the client wrote it
+ * (a document from oms_json_parse_request): 10.0000000000000001 and 10.001
+ * are refused; zeros past the second decimal are exact and accepted
+ * (10.500 is 10.50), so are exponents that land on whole cents (1.05e1).
+ * A real in a document from oms_json_parse has no text kept and is refused. */
 oms_err oms_json_money(const json_t *obj, const char *key, const char *path, int64_t min_cents, int64_t max_cents,
                        int64_t *out, oms_error *err);
 

@@ -18,6 +18,14 @@
  * exact), for anything that is not a decimal, or for overflow. */
 oms_err oms_money_parse(const char *text, int64_t *cents);
 
+/* Parses the text of a JSON number (`len` bytes: "10.25", "1.025e1",
+ * "1025E-2", "10.500") exactly, never through a double, into cents.
+ * OMS_EINVAL when it is not a number or not a whole number of cents (a
+ * non-zero digit below the second decimal, as in "10.0000000000000001";
+ * zeros there are exact and accepted); OMS_ETOOLARGE when it does not fit in
+ * int64 cents. */
+oms_err oms_money_parse_number(const char *text, size_t len, int64_t *cents);
+
 /* Writes cents as a decimal with exactly two fraction digits ("10.25", "0.05",
  * "-3.00") into buf (at least OMS_MONEY_TEXT_MAX bytes). Returns buf. */
 char *oms_money_format(int64_t cents, char *buf);

@@ -3,11 +3,12 @@
 
 import socket
 import uuid
+from decimal import Decimal
 from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import BASE_URL, assert_error
+from conftest import BASE_URL, assert_error, body_of
 
 GOOD_ITEM = {"product_id": "product-1", "quantity": 1, "unit_price": 1}
 
@@ -47,11 +48,40 @@ def test_bad_quantity_is_400(system, quantity):
     assert_error(system.api.post("/orders", order_body(items=[item(quantity=quantity)])), 400, field="quantity")
 
 
-@pytest.mark.parametrize("price", ["10.999", "-1", "1000000.01", "\"10\""])
+# 10.0000000000000001 and 10.0099999999999999999 read as doubles are 10.00 and
+# 10.01: the amount is judged on the number's text (review L1).
+@pytest.mark.parametrize("price", ["10.999", "-1", "1000000.01", "\"10\"", "10.0000000000000001",
+                                   "10.0099999999999999999", "1e400", "123456789012345678901234567890"])
 def test_bad_unit_price_is_400(system, price):
     raw = ('{"customer_id": "customer-bb", "items": [{"product_id": "product-1", "quantity": 1, '
            f'"unit_price": {price}}}]}}')
     assert_error(system.api.post("/orders", raw=raw), 400, field="unit_price")
+
+
+def post_raw_order(system, price, order_extra="", item_extra=""):
+    """POST /orders for a fresh product and funded customer, with the unit
+    price and extra members written as raw JSON text."""
+    product = system.make_product(stock=5)
+    customer = system.make_customer(balance="100.00")
+    raw = (f'{{"customer_id": "{customer}", {order_extra}"items": [{{"product_id": "{product}", "quantity": 1, '
+           f'{item_extra}"unit_price": {price}}}]}}')
+    return system.api.post("/orders", raw=raw)
+
+
+# Zeros past the second decimal are exact: 10.500 is 10.50 (docs/architecture.md).
+@pytest.mark.parametrize("price, total", [("10.500", "10.50"), ("1.05e1", "10.50"), ("1025e-2", "10.25")])
+def test_exact_unit_prices_written_otherwise_are_accepted(system, price, total):
+    response = post_raw_order(system, price)
+    assert response.status_code == 201, response.text
+    assert body_of(response)["total_amount"] == Decimal(total)
+
+
+# The document allows extra properties: whatever they hold, they do not make
+# a valid body invalid (issue 11: a huge integer, a NUL in a key).
+def test_extra_properties_with_huge_numbers_or_nul_keys_are_ignored(system):
+    response = post_raw_order(system, "1.25", order_extra='"note": 123456789012345678901234567890, '
+                              '"x\\u0000y": 1e999, ', item_extra='"z": 1e-999, ')
+    assert response.status_code == 201, response.text
 
 
 def test_no_items_is_400(system):

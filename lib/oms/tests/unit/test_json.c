@@ -29,7 +29,7 @@ static json_t *parse(const char *text)
 {
     json_t *v = NULL;
     oms_error err;
-    assert_int_equal(oms_json_parse(arena, text, strlen(text), &v, &err), OMS_OK);
+    assert_int_equal(oms_json_parse_request(arena, text, strlen(text), &v, &err), OMS_OK);
     return v;
 }
 
@@ -47,9 +47,15 @@ static int64_t money_ok(const char *text)
     return cents;
 }
 
-static void money_reals_are_read_from_their_shortest_decimal(void **state)
+static void money_is_read_from_the_numbers_text(void **state)
 {
     (void)state;
+    assert_int_equal(money_ok("{\"price\": 10.500}"), 1050);
+    assert_int_equal(money_ok("{\"price\": 1.05e1}"), 1050);
+    assert_int_equal(money_ok("{\"price\": 1025e-2}"), 1025);
+    assert_int_equal(money_ok("{\"price\": 1.001e1}"), 1001);
+    assert_int_equal(money_ok("{\"price\": 0.0}"), 0);
+    assert_int_equal(money_ok("{\"price\": 999999.99}"), 99999999);
     assert_int_equal(money_ok("{\"price\": 10.1}"), 1010);
     assert_int_equal(money_ok("{\"price\": 0.29}"), 29);
     assert_int_equal(money_ok("{\"price\": 1000000.00}"), 100000000);
@@ -80,6 +86,83 @@ static void money_with_a_third_decimal_or_out_of_range_is_refused_naming_the_fie
     assert_int_equal(money_of("{\"price\": \"10\"}", &cents, &err), OMS_EINVAL);
     assert_int_equal(money_of("{}", &cents, &err), OMS_EINVAL);
     assert_int_equal(money_of("{\"price\": 92233720368547758}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": 123456789012345678901234567890}", &cents, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "must be from"));
+}
+
+/* The review's L1: a double cannot tell these from 10.00 or 10.01. */
+static void money_with_a_digit_below_a_cent_is_refused_whatever_a_double_makes_of_it(void **state)
+{
+    (void)state;
+    int64_t cents = -1;
+    oms_error err;
+    assert_int_equal(money_of("{\"price\": 10.0000000000000001}", &cents, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "at most two decimals"));
+    assert_int_equal(money_of("{\"price\": 10.0099999999999999999}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": 1.0000000000000000000000000000000000000000000000001}", &cents, &err),
+                     OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": 1.0001e1}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(money_of("{\"price\": 1e-400}", &cents, &err), OMS_EINVAL);
+    assert_int_equal(cents, -1);
+}
+
+/* Only what a reader reads can make a body invalid: an extra property may
+ * hold any number and any key (issue 11's schemathesis remarks). */
+static void extra_properties_with_huge_numbers_or_nul_keys_leave_a_body_valid(void **state)
+{
+    (void)state;
+    json_t *doc = parse("{\"q\":5,\"extra\":123456789012345678901234567890,\"huge\":1e999,"
+                        "\"a\\u0000b\":1,\"s\":\"x\\u0000y\",\"price\":2.50}");
+    int64_t n = 0, cents = 0;
+    oms_error err;
+    assert_int_equal(oms_json_integer(doc, "q", "q", 1, 10, &n, &err), OMS_OK);
+    assert_int_equal(n, 5);
+    assert_int_equal(oms_json_money(doc, "price", "price", 0, 1000, &cents, &err), OMS_OK);
+    assert_int_equal(cents, 250);
+    assert_int_equal(oms_json_integer(doc, "extra", "extra", 1, 10, &n, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "from 1 to 10"));
+    assert_int_equal(oms_json_money(doc, "huge", "huge", 0, 1000, &cents, &err), OMS_EINVAL);
+    const char *s = NULL;
+    assert_int_equal(oms_json_string(doc, "s", "s", 10, true, &s, &err), OMS_EINVAL);
+    assert_non_null(json_object_get(doc, "a\xef\xbf\xbd" "b"));
+}
+
+static void a_number_where_a_string_belongs_is_refused(void **state)
+{
+    (void)state;
+    json_t *doc = parse("{\"id\":1.5,\"n\":7}");
+    const char *s = NULL;
+    oms_error err;
+    assert_int_equal(oms_json_string(doc, "id", "id", 64, true, &s, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "must be a string"));
+    assert_int_equal(oms_json_string(doc, "n", "n", 64, true, &s, &err), OMS_EINVAL);
+}
+
+/* Errors point at the text the client sent, not at the rewritten one. */
+static void a_bad_request_body_names_the_place_in_what_was_sent(void **state)
+{
+    (void)state;
+    json_t *v = NULL;
+    oms_error err;
+    const char *text = "{\"a\": 1.5,\n \"b\": }";
+    assert_int_equal(oms_json_parse_request(arena, text, strlen(text), &v, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "line 2, column 7"));
+    text = "{\"a\": 1e999, \"b\": 1.2.3}";
+    assert_int_equal(oms_json_parse_request(arena, text, strlen(text), &v, &err), OMS_EINVAL);
+    text = "{\"a\": 01}";
+    assert_int_equal(oms_json_parse_request(arena, text, strlen(text), &v, &err), OMS_EINVAL);
+}
+
+/* oms_json_parse (messages, stored JSON) keeps no text: a real is no money. */
+static void a_real_without_its_text_is_not_money(void **state)
+{
+    (void)state;
+    json_t *v = NULL;
+    oms_error err;
+    const char *text = "{\"price\": 10.25}";
+    assert_int_equal(oms_json_parse(arena, text, strlen(text), &v, &err), OMS_OK);
+    int64_t cents = 0;
+    assert_int_equal(oms_json_money(v, "price", "price", 0, 100000, &cents, &err), OMS_EINVAL);
 }
 
 static void money_values_dump_as_exact_decimals(void **state)
@@ -180,7 +263,14 @@ static void strings_that_look_like_money_markers_stay_strings(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(money_reals_are_read_from_their_shortest_decimal, setup, teardown),
+        cmocka_unit_test_setup_teardown(money_is_read_from_the_numbers_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(money_with_a_digit_below_a_cent_is_refused_whatever_a_double_makes_of_it,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(extra_properties_with_huge_numbers_or_nul_keys_leave_a_body_valid, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_number_where_a_string_belongs_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_bad_request_body_names_the_place_in_what_was_sent, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_real_without_its_text_is_not_money, setup, teardown),
         cmocka_unit_test_setup_teardown(money_integers_are_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(strings_that_look_like_money_markers_stay_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(money_with_a_third_decimal_or_out_of_range_is_refused_naming_the_field, setup,

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -75,6 +76,53 @@ static void overflow_is_refused_and_extremes_parse(void **state)
     refused("99999999999999999999");
 }
 
+static oms_err number(const char *text, int64_t *cents)
+{
+    return oms_money_parse_number(text, strlen(text), cents);
+}
+
+static int64_t number_ok(const char *text)
+{
+    int64_t c = -12345;
+    assert_int_equal(number(text, &c), OMS_OK);
+    return c;
+}
+
+static void json_number_texts_parse_exactly_exponents_included(void **state)
+{
+    (void)state;
+    assert_int_equal(number_ok("10.25"), 1025);
+    assert_int_equal(number_ok("1.025e1"), 1025);
+    assert_int_equal(number_ok("1025E-2"), 1025);
+    assert_int_equal(number_ok("1e+2"), 10000);
+    assert_int_equal(number_ok("0.000e5"), 0);
+    assert_int_equal(number_ok("0e-999999999999"), 0);
+    assert_int_equal(number_ok("-0.50"), -50);
+    assert_int_equal(number_ok("10.5000000000000000000000000000"), 1050);
+    assert_int_equal(number_ok("92233720368547758.07"), INT64_MAX);
+}
+
+static void json_number_texts_below_a_cent_or_too_large_are_refused(void **state)
+{
+    (void)state;
+    int64_t c = 77;
+    assert_int_equal(number("10.0000000000000001", &c), OMS_EINVAL);
+    assert_int_equal(number("1.0001e1", &c), OMS_EINVAL);
+    assert_int_equal(number("1e-3", &c), OMS_EINVAL);
+    assert_int_equal(number("5e-999999999999", &c), OMS_EINVAL);
+    assert_int_equal(number("1e17", &c), OMS_ETOOLARGE);
+    assert_int_equal(number("1e999999999999", &c), OMS_ETOOLARGE);
+    assert_int_equal(number("92233720368547758.08", &c), OMS_ETOOLARGE);
+    assert_int_equal(number("123456789012345678901234567890", &c), OMS_ETOOLARGE);
+    assert_int_equal(number("1e", &c), OMS_EINVAL);
+    assert_int_equal(number("1.e2", &c), OMS_EINVAL);
+    assert_int_equal(number("e2", &c), OMS_EINVAL);
+    assert_int_equal(number("1e2x", &c), OMS_EINVAL);
+    assert_int_equal(c, 77);
+    assert_int_equal(oms_money_parse_number("10.255", 4, &c), OMS_OK); /* only len bytes count */
+    assert_int_equal(c, 1020);
+}
+
 static void cents_format_with_exactly_two_decimals(void **state)
 {
     (void)state;
@@ -107,6 +155,8 @@ int main(void)
         cmocka_unit_test(a_third_significant_decimal_is_refused),
         cmocka_unit_test(anything_but_a_plain_decimal_is_refused),
         cmocka_unit_test(overflow_is_refused_and_extremes_parse),
+        cmocka_unit_test(json_number_texts_parse_exactly_exponents_included),
+        cmocka_unit_test(json_number_texts_below_a_cent_or_too_large_are_refused),
         cmocka_unit_test(cents_format_with_exactly_two_decimals),
         cmocka_unit_test(arithmetic_reports_overflow),
     };
