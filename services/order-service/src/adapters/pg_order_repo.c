@@ -26,12 +26,9 @@ oms_err pg_int_value(const PGresult *r, int row, int col, int64_t *out, oms_erro
     return OMS_OK;
 }
 
-static oms_err insert_order(order_repo *r, oms_tx *tx, const order *o, oms_error *err)
+static oms_err insert_order(order_repo *r, oms_tx *tx, oms_arena *a, const order *o, oms_error *err)
 {
     (void)r;
-    oms_arena *a = oms_arena_create(0);
-    if (!a)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     oms_err rc = OMS_OK;
     json_t *items = order_items_storage_json(o);
     char *items_text = items ? oms_json_dump(a, items, NULL) : NULL;
@@ -65,11 +62,10 @@ static oms_err insert_order(order_repo *r, oms_tx *tx, const order *o, oms_error
                                          " FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e",
                                          2, (const char *[]){o->id, items_text}, err);
     }
-    oms_arena_destroy(a);
     return rc;
 }
 
-static oms_err load_order(order_repo *r, oms_tx *tx, const char *order_id, oms_arena *a, order *out,
+static oms_err load_order(order_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, order *out,
                           oms_error *err)
 {
     (void)r;
@@ -104,73 +100,52 @@ static oms_err load_order(order_repo *r, oms_tx *tx, const char *order_id, oms_a
     return rc;
 }
 
-static oms_err update_order(order_repo *r, oms_tx *tx, const order *o, oms_error *err)
+static oms_err update_order(order_repo *r, oms_tx *tx, oms_arena *a, const order *o, oms_error *err)
 {
     (void)r;
-    oms_arena *a = oms_arena_create(0);
-    if (!a)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     const char *params[] = {o->id, order_status_name(o->status), o->failure_reason, o->cancellation_reason,
                             pg_int_text(a, o->modified_at_ms)};
-    oms_err rc = OMS_OK;
-    PGresult *res = params[4] ? oms_pg_tx_exec(a, tx,
-                                               "UPDATE orders SET status = $2, failure_reason = $3,"
-                                               " cancellation_reason = $4, modified_at = " PG_MS_TO_TS("$5")
-                                               " WHERE id = $1",
-                                               5, params, err)
-                              : NULL;
     if (!params[4])
-        rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    else if (!res)
-        rc = err->code;
-    else if (strcmp(PQcmdTuples(res), "1") != 0)
-        rc = oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", o->id);
-    oms_arena_destroy(a);
-    return rc;
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    PGresult *res = oms_pg_tx_exec(a, tx,
+                                   "UPDATE orders SET status = $2, failure_reason = $3,"
+                                   " cancellation_reason = $4, modified_at = " PG_MS_TO_TS("$5") " WHERE id = $1",
+                                   5, params, err);
+    if (!res)
+        return err->code;
+    if (strcmp(PQcmdTuples(res), "1") != 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", o->id);
+    return OMS_OK;
 }
 
-static oms_err find_idempotency_key(order_repo *r, oms_tx *tx, const char *key,
+static oms_err find_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, const char *key,
                                     char fingerprint[ORDER_FINGERPRINT_LEN + 1], char order_id[OMS_UUID_LEN + 1],
                                     oms_error *err)
 {
     (void)r;
-    oms_arena *a = oms_arena_create(0);
-    if (!a)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    oms_err rc = OMS_OK;
     PGresult *res = oms_pg_tx_exec(a, tx, "SELECT request_hash, order_id FROM idempotency_keys WHERE key = $1", 1,
                                    (const char *[]){key}, err);
-    if (!res) {
-        rc = err->code;
-    } else if (PQntuples(res) == 0) {
-        rc = oms_error_set(err, OMS_ENOTFOUND, NULL, "idempotency key unused");
-    } else {
-        snprintf(fingerprint, ORDER_FINGERPRINT_LEN + 1, "%s", oms_pg_value(res, 0, 0));
-        snprintf(order_id, OMS_UUID_LEN + 1, "%s", oms_pg_value(res, 0, 1));
-    }
-    oms_arena_destroy(a);
-    return rc;
+    if (!res)
+        return err->code;
+    if (PQntuples(res) == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "idempotency key unused");
+    snprintf(fingerprint, ORDER_FINGERPRINT_LEN + 1, "%s", oms_pg_value(res, 0, 0));
+    snprintf(order_id, OMS_UUID_LEN + 1, "%s", oms_pg_value(res, 0, 1));
+    return OMS_OK;
 }
 
 /* The unique index makes a concurrent duplicate wait for the first
  * transaction; lock_timeout bounds that wait (55P03 -> OMS_EBUSY). */
-static oms_err claim_idempotency_key(order_repo *r, oms_tx *tx, const char *key, const char *fingerprint,
-                                     const char *order_id, oms_error *err)
+static oms_err claim_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, const char *key,
+                                     const char *fingerprint, const char *order_id, oms_error *err)
 {
     (void)r;
-    oms_arena *a = oms_arena_create(0);
-    if (!a)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    oms_err rc = OMS_OK;
-    if (!oms_pg_tx_exec(a, tx, "SET LOCAL lock_timeout = '10s'", 0, NULL, err))
-        rc = err->code;
-    else if (!oms_pg_tx_exec(a, tx, "INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3)",
-                             3, (const char *[]){key, fingerprint, order_id}, err))
-        rc = err->code;
-    else if (!oms_pg_tx_exec(a, tx, "SET LOCAL lock_timeout = 0", 0, NULL, err))
-        rc = err->code;
-    oms_arena_destroy(a);
-    return rc;
+    if (!oms_pg_tx_exec(a, tx, "SET LOCAL lock_timeout = '10s'", 0, NULL, err) ||
+        !oms_pg_tx_exec(a, tx, "INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3)", 3,
+                        (const char *[]){key, fingerprint, order_id}, err) ||
+        !oms_pg_tx_exec(a, tx, "SET LOCAL lock_timeout = 0", 0, NULL, err))
+        return err->code;
+    return OMS_OK;
 }
 
 static const order_repo_ops ops = {

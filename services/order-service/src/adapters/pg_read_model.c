@@ -15,12 +15,9 @@
     "id, customer_id, status, total_cents, saga_id, failure_reason, cancellation_reason, "                   \
     PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS("modified_at") ", items::text"
 
-static oms_err project(order_read_model *m, oms_tx *tx, const order *o, oms_error *err)
+static oms_err project(order_read_model *m, oms_tx *tx, oms_arena *a, const order *o, oms_error *err)
 {
     (void)m;
-    oms_arena *a = oms_arena_create(0);
-    if (!a)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     json_t *items = order_items_storage_json(o);
     char *items_text = items ? oms_json_dump(a, items, NULL) : NULL;
     json_decref(items);
@@ -34,22 +31,18 @@ static oms_err project(order_read_model *m, oms_tx *tx, const order *o, oms_erro
                             pg_int_text(a, o->created_at_ms),
                             pg_int_text(a, o->modified_at_ms),
                             items_text};
-    oms_err rc = OMS_OK;
     if (!items_text || !params[3] || !params[7] || !params[8])
-        rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    else if (oms_pg_tx_exec_deferred(tx,
-                             "INSERT INTO order_view (id, customer_id, status, total_cents, saga_id, failure_reason,"
-                             " cancellation_reason, created_at, modified_at, items)"
-                             " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9")
-                             ", $10::jsonb)"
-                             " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
-                             " failure_reason = EXCLUDED.failure_reason,"
-                             " cancellation_reason = EXCLUDED.cancellation_reason,"
-                             " modified_at = EXCLUDED.modified_at",
-                             10, params, err) != OMS_OK)
-        rc = err->code;
-    oms_arena_destroy(a);
-    return rc;
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    return oms_pg_tx_exec_deferred(tx,
+                                   "INSERT INTO order_view (id, customer_id, status, total_cents, saga_id,"
+                                   " failure_reason, cancellation_reason, created_at, modified_at, items)"
+                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9")
+                                   ", $10::jsonb)"
+                                   " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+                                   " failure_reason = EXCLUDED.failure_reason,"
+                                   " cancellation_reason = EXCLUDED.cancellation_reason,"
+                                   " modified_at = EXCLUDED.modified_at",
+                                   10, params, err);
 }
 
 /* Runs one read on a borrowed connection of the read pool. */
@@ -127,16 +120,12 @@ static oms_err list_orders(order_read_model *m, oms_arena *a, const order_list_f
     return OMS_OK;
 }
 
-static oms_err count_by_customer(order_read_model *m, const char *customer_id, int64_t *count, oms_error *err)
+static oms_err count_by_customer(order_read_model *m, oms_arena *a, const char *customer_id, int64_t *count,
+                                 oms_error *err)
 {
-    oms_arena *a = oms_arena_create(0);
-    if (!a)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     PGresult *r = read_query(m, a, "SELECT count(*) FROM order_view WHERE customer_id = $1", 1,
                              (const char *[]){customer_id}, err);
-    oms_err rc = r ? pg_int_value(r, 0, 0, count, err) : err->code;
-    oms_arena_destroy(a);
-    return rc;
+    return r ? pg_int_value(r, 0, 0, count, err) : err->code;
 }
 
 static oms_err get_saga(order_read_model *m, oms_arena *a, const char *order_id, saga *out, oms_error *err)

@@ -36,27 +36,11 @@ static const char *target_param(const saga *s)
     return order_status_is_final(s->target) ? order_status_name(s->target) : NULL;
 }
 
-static oms_err with_arena(oms_err (*fn)(oms_arena *a, void *arg, oms_error *err), void *arg, oms_error *err)
+/* Deferred: a new saga's id conflicts with nothing. */
+static oms_err insert_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, const char *correlation_id,
+                           oms_error *err)
 {
-    oms_arena *a = oms_arena_create(0);
-    if (!a)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    oms_err rc = fn(a, arg, err);
-    oms_arena_destroy(a);
-    return rc;
-}
-
-typedef struct saga_write {
-    oms_tx *tx;
-    const saga *s;
-    const char *correlation_id;
-    int64_t expected_version;
-} saga_write;
-
-static oms_err insert_in(oms_arena *a, void *arg, oms_error *err)
-{
-    saga_write *w = arg;
-    const saga *s = w->s;
+    (void)r;
     const char *params[] = {s->id,
                             s->order_id,
                             order_status_name(s->state),
@@ -68,23 +52,15 @@ static oms_err insert_in(oms_arena *a, void *arg, oms_error *err)
                             pg_int_text(a, s->version),
                             s->payment_captured ? "t" : "f",
                             s->stock_reserved ? "t" : "f",
-                            w->correlation_id ? w->correlation_id : ""};
-    /* Deferred: a new saga's id conflicts with nothing. */
-    return oms_pg_tx_exec_deferred(w->tx,
+                            correlation_id ? correlation_id : ""};
+    return oms_pg_tx_exec_deferred(tx,
                                    "INSERT INTO sagas (id, order_id, state, current_step, target_state, command_id,"
                                    " attempts, deadline, version, payment_captured, stock_reserved, correlation_id)"
                                    " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", $9, $10, $11, $12)",
                                    12, params, err);
 }
 
-static oms_err insert_saga(saga_repo *r, oms_tx *tx, const saga *s, const char *correlation_id, oms_error *err)
-{
-    (void)r;
-    saga_write w = {.tx = tx, .s = s, .correlation_id = correlation_id};
-    return with_arena(insert_in, &w, err);
-}
-
-static oms_err load_for_update(saga_repo *r, oms_tx *tx, const char *order_id, oms_arena *a, saga *out,
+static oms_err load_for_update(saga_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, saga *out,
                                const char **correlation_id_out, oms_error *err)
 {
     (void)r;
@@ -99,10 +75,10 @@ static oms_err load_for_update(saga_repo *r, oms_tx *tx, const char *order_id, o
     return pg_saga_from_row(res, 0, out, err);
 }
 
-static oms_err update_in(oms_arena *a, void *arg, oms_error *err)
+static oms_err update_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, int64_t expected_version,
+                           oms_error *err)
 {
-    saga_write *w = arg;
-    const saga *s = w->s;
+    (void)r;
     const char *params[] = {s->id,
                             order_status_name(s->state),
                             saga_step_name(s->step),
@@ -113,8 +89,8 @@ static oms_err update_in(oms_arena *a, void *arg, oms_error *err)
                             pg_int_text(a, s->version),
                             s->payment_captured ? "t" : "f",
                             s->stock_reserved ? "t" : "f",
-                            pg_int_text(a, w->expected_version)};
-    PGresult *res = oms_pg_tx_exec(a, w->tx,
+                            pg_int_text(a, expected_version)};
+    PGresult *res = oms_pg_tx_exec(a, tx,
                                    "UPDATE sagas SET state = $2, current_step = $3, target_state = $4,"
                                    " command_id = $5, attempts = $6, deadline = " PG_MS_TO_TS("$7") ","
                                    " version = $8, payment_captured = $9, stock_reserved = $10, modified_at = now()"
@@ -127,25 +103,13 @@ static oms_err update_in(oms_arena *a, void *arg, oms_error *err)
     return OMS_OK;
 }
 
-static oms_err update_saga(saga_repo *r, oms_tx *tx, const saga *s, int64_t expected_version, oms_error *err)
+/* seq = last + 1: safe because the saga row is locked by the caller.
+ * Deferred: sent with the saga's next read or update, or the commit. */
+static oms_err append_log(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, const saga_log_entry *e,
+                          oms_error *err)
 {
     (void)r;
-    saga_write w = {.tx = tx, .s = s, .expected_version = expected_version};
-    return with_arena(update_in, &w, err);
-}
-
-typedef struct log_write {
-    oms_tx *tx;
-    const char *saga_id;
-    const saga_log_entry *e;
-} log_write;
-
-/* seq = last + 1: safe because the saga row is locked by the caller. */
-static oms_err append_in(oms_arena *a, void *arg, oms_error *err)
-{
-    log_write *w = arg;
-    const saga_log_entry *e = w->e;
-    const char *params[] = {w->saga_id,
+    const char *params[] = {saga_id,
                             pg_int_text(a, e->at_ms),
                             saga_log_kind_name(e->kind),
                             saga_step_name(e->step),
@@ -153,24 +117,14 @@ static oms_err append_in(oms_arena *a, void *arg, oms_error *err)
                             order_status_name(e->to_state),
                             e->event_id,
                             e->detail};
-    /* Deferred: sent with the saga's next read or update, or the commit. */
-    if (oms_pg_tx_exec_deferred(w->tx,
-                                "INSERT INTO saga_step_log (saga_id, seq, at, kind, step, from_state, to_state,"
-                                " event_id, detail) SELECT $1, coalesce(max(seq), 0) + 1, " PG_MS_TO_TS("$2")
-                                ", $3, $4, $5, $6, $7, $8 FROM saga_step_log WHERE saga_id = $1",
-                                8, params, err) != OMS_OK)
-        return err->code;
-    return OMS_OK;
+    return oms_pg_tx_exec_deferred(tx,
+                                   "INSERT INTO saga_step_log (saga_id, seq, at, kind, step, from_state, to_state,"
+                                   " event_id, detail) SELECT $1, coalesce(max(seq), 0) + 1, " PG_MS_TO_TS("$2")
+                                   ", $3, $4, $5, $6, $7, $8 FROM saga_step_log WHERE saga_id = $1",
+                                   8, params, err);
 }
 
-static oms_err append_log(saga_repo *r, oms_tx *tx, const char *saga_id, const saga_log_entry *e, oms_error *err)
-{
-    (void)r;
-    log_write w = {.tx = tx, .saga_id = saga_id, .e = e};
-    return with_arena(append_in, &w, err);
-}
-
-static oms_err lock_due(saga_repo *r, oms_tx *tx, int64_t now_ms, int limit, oms_arena *a,
+static oms_err lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, int limit,
                         char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err)
 {
     (void)r;

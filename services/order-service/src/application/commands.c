@@ -40,8 +40,8 @@ bool order_idempotency_key_valid(const char *key)
     return true;
 }
 
-static oms_err append_log(order_app *app, oms_tx *tx, const saga *s, saga_log_kind kind, order_status from,
-                          const char *event_id, const char *detail, oms_error *err)
+static oms_err append_log(order_app *app, oms_tx *tx, oms_arena *a, const saga *s, saga_log_kind kind,
+                          order_status from, const char *event_id, const char *detail, oms_error *err)
 {
     saga_log_entry e = {
         .at_ms = clock_now_ms(app->clock),
@@ -52,7 +52,7 @@ static oms_err append_log(order_app *app, oms_tx *tx, const saga *s, saga_log_ki
         .event_id = event_id,
         .detail = detail,
     };
-    return saga_repo_append_log(app->sagas, tx, s->id, &e, err);
+    return saga_repo_append_log(app->sagas, tx, a, s->id, &e, err);
 }
 
 static void count_saga_step(saga_log_kind kind)
@@ -166,7 +166,7 @@ static oms_err send_commands(order_app *app, oms_tx *tx, oms_arena *a, const ste
         const char *detail = oms_arena_sprintf(a, "%s sent (command %s, attempt %d)%s%s",
                                                oms_msg_name(sends[i].type), s->command_id, s->attempts,
                                                ev->detail ? ": " : "", ev->detail ? ev->detail : "");
-        rc = append_log(app, tx, s, kind, d->from_state, event_id, detail, err);
+        rc = append_log(app, tx, a, s, kind, d->from_state, event_id, detail, err);
         if (rc != OMS_OK)
             return rc;
         log_saga_step(s, d->from_state, kind);
@@ -191,7 +191,7 @@ static oms_err announce_state_change(order_app *app, oms_tx *tx, oms_arena *a, c
     const saga_decision *d = &r->decision;
     const char *detail =
         oms_arena_sprintf(a, "%s -> %s", order_status_name(d->from_state), order_status_name(d->to_state));
-    oms_err rc = append_log(app, tx, s, SAGA_LOG_STATE_CHANGED, d->from_state, NULL, detail, err);
+    oms_err rc = append_log(app, tx, a, s, SAGA_LOG_STATE_CHANGED, d->from_state, NULL, detail, err);
     if (rc != OMS_OK)
         return rc;
     log_saga_step(s, d->from_state, SAGA_LOG_STATE_CHANGED);
@@ -223,7 +223,7 @@ static oms_err write_applied(order_app *app, oms_tx *tx, oms_arena *a, step_resu
 
     oms_err rc = OMS_OK;
     if (!kind_is_a_send(d->log_kind)) {
-        rc = append_log(app, tx, s, d->log_kind, d->from_state, ev->event_id, ev->detail, err);
+        rc = append_log(app, tx, a, s, d->log_kind, d->from_state, ev->event_id, ev->detail, err);
         if (rc != OMS_OK)
             return rc;
         log_saga_step(s, d->from_state, d->log_kind);
@@ -235,11 +235,11 @@ static oms_err write_applied(order_app *app, oms_tx *tx, oms_arena *a, step_resu
     }
     rc = send_commands(app, tx, a, r, s, correlation_id, ev, err);
     if (rc == OMS_OK)
-        rc = saga_repo_update(app->sagas, tx, s, expected_version, err);
+        rc = saga_repo_update(app->sagas, tx, a, s, expected_version, err);
     if (rc == OMS_OK)
-        rc = order_repo_update(app->orders, tx, &r->order, err);
+        rc = order_repo_update(app->orders, tx, a, &r->order, err);
     if (rc == OMS_OK)
-        rc = order_read_model_project(app->read_model, tx, &r->order, err);
+        rc = order_read_model_project(app->read_model, tx, a, &r->order, err);
     return rc;
 }
 
@@ -249,7 +249,7 @@ static oms_err write_ignored(order_app *app, oms_tx *tx, oms_arena *a, const sag
     const char *detail = oms_arena_sprintf(a, "%s ignored in %s/%s%s%s", saga_event_name(event),
                                            order_status_name(s->state), saga_step_name(s->step),
                                            ev->detail ? ": " : "", ev->detail ? ev->detail : "");
-    oms_err rc = append_log(app, tx, s, SAGA_LOG_IGNORED_REPLY, s->state, ev->event_id, detail, err);
+    oms_err rc = append_log(app, tx, a, s, SAGA_LOG_IGNORED_REPLY, s->state, ev->event_id, detail, err);
     if (rc == OMS_OK)
         log_saga_step(s, s->state, SAGA_LOG_IGNORED_REPLY);
     return rc;
@@ -266,14 +266,14 @@ static oms_err apply_event(order_app *app, oms_tx *tx, oms_arena *a, const char 
 {
     saga s;
     const char *correlation_id = "";
-    oms_err rc = saga_repo_load_for_update(app->sagas, tx, order_id, a, &s, &correlation_id, err);
+    oms_err rc = saga_repo_load_for_update(app->sagas, tx, a, order_id, &s, &correlation_id, err);
     if (rc != OMS_OK)
         return rc;
     if (event == SAGA_EV_STEP_DEADLINE_PASSED && !deadline_passed(&s, clock_now_ms(app->clock))) {
         out->decision = (saga_decision){.kind = SAGA_DECISION_IGNORED};
         return OMS_OK; /* handled meanwhile by another process: nothing to do, nothing to log */
     }
-    rc = order_repo_load(app->orders, tx, order_id, a, &out->order, err);
+    rc = order_repo_load(app->orders, tx, a, order_id, &out->order, err);
     if (rc != OMS_OK)
         return rc;
     out->decision = saga_decide(&s, event, &app->saga);
@@ -303,13 +303,13 @@ static oms_err replay_idempotent(order_app *app, oms_arena *a, const char *key, 
         return rc;
     char stored_fp[ORDER_FINGERPRINT_LEN + 1];
     char order_id[OMS_UUID_LEN + 1];
-    rc = order_repo_find_idempotency_key(app->orders, tx, key, stored_fp, order_id, err);
+    rc = order_repo_find_idempotency_key(app->orders, tx, a, key, stored_fp, order_id, err);
     if (rc == OMS_OK && strcmp(stored_fp, fingerprint) != 0) {
         *conflict = ORDER_CONFLICT_KEY_REUSED;
         rc = oms_error_set(err, OMS_ECONFLICT, "Idempotency-Key",
                            "this Idempotency-Key was used for a different request");
     } else if (rc == OMS_OK) {
-        rc = order_repo_load(app->orders, tx, order_id, a, out, err);
+        rc = order_repo_load(app->orders, tx, a, order_id, out, err);
     }
     oms_tx_rollback(app->tx, tx);
     return rc;
@@ -321,22 +321,22 @@ static oms_err insert_new_order(order_app *app, oms_tx *tx, oms_arena *a, const 
 {
     oms_err rc = OMS_OK;
     if (key)
-        rc = order_repo_claim_idempotency_key(app->orders, tx, key, fingerprint, o->id, err);
+        rc = order_repo_claim_idempotency_key(app->orders, tx, a, key, fingerprint, o->id, err);
     if (rc == OMS_OK)
-        rc = order_repo_insert(app->orders, tx, o, err);
+        rc = order_repo_insert(app->orders, tx, a, o, err);
     saga s;
     saga_init(&s, o->saga_id, o->id);
     if (rc == OMS_OK)
-        rc = saga_repo_insert(app->sagas, tx, &s, correlation_id, err);
+        rc = saga_repo_insert(app->sagas, tx, a, &s, correlation_id, err);
     if (rc == OMS_OK)
-        rc = append_log(app, tx, &s, SAGA_LOG_STATE_CHANGED, ORDER_CREATED, NULL, "saga started", err);
+        rc = append_log(app, tx, a, &s, SAGA_LOG_STATE_CHANGED, ORDER_CREATED, NULL, "saga started", err);
     if (rc == OMS_OK) {
         outbound_message created = {.type = OMS_MSG_ORDER_CREATED, .order = o, .correlation_id = correlation_id};
         char event_id[OMS_UUID_LEN + 1];
         rc = message_outbox_send(app->outbox, tx, a, &created, event_id, err);
     }
     if (rc == OMS_OK)
-        rc = order_read_model_project(app->read_model, tx, o, err);
+        rc = order_read_model_project(app->read_model, tx, a, o, err);
     if (rc != OMS_OK)
         return rc;
     /* The saga starts in the same transaction. What apply_event would read
@@ -507,14 +507,14 @@ oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const
 {
     saga s;
     const char *correlation_id = NULL;
-    oms_err rc = saga_repo_load_for_update(app->sagas, tx, order_id, a, &s, &correlation_id, err);
+    oms_err rc = saga_repo_load_for_update(app->sagas, tx, a, order_id, &s, &correlation_id, err);
     if (rc == OMS_ENOTFOUND)
         return OMS_OK;
     if (rc != OMS_OK)
         return rc;
     const char *detail = oms_arena_sprintf(a, "unknown event_type %s ignored", event_type);
     discard_step_lines();
-    rc = append_log(app, tx, &s, SAGA_LOG_IGNORED_REPLY, s.state, event_id, detail, err);
+    rc = append_log(app, tx, a, &s, SAGA_LOG_IGNORED_REPLY, s.state, event_id, detail, err);
     if (rc == OMS_OK)
         log_saga_step(&s, s.state, SAGA_LOG_IGNORED_REPLY);
     return finish_message_command(rc);
@@ -570,7 +570,7 @@ oms_err order_on_step_deadlines(order_app *app, oms_arena *a, int limit, size_t 
         return rc;
     char(*order_ids)[OMS_UUID_LEN + 1] = NULL;
     size_t count = 0;
-    rc = saga_repo_lock_due(app->sagas, tx, clock_now_ms(app->clock), limit, a, &order_ids, &count, err);
+    rc = saga_repo_lock_due(app->sagas, tx, a, clock_now_ms(app->clock), limit, &order_ids, &count, err);
     if (rc != OMS_OK) {
         oms_tx_rollback(app->tx, tx);
         return rc;

@@ -94,7 +94,7 @@ oms_err order_query_customer(order_queries *q, oms_arena *a, const char *custome
     if (!customer_id || customer_id[0] == '\0' || strlen(customer_id) > ORDER_CUSTOMER_ID_MAX)
         return oms_error_set(err, OMS_EINVAL, "customer_id", "customer_id must be 1 to %d characters", ORDER_CUSTOMER_ID_MAX);
     order_list_filter f = {.customer_id = customer_id, .limit = ORDER_CUSTOMER_ORDERS_MAX};
-    oms_err rc = order_read_model_count_by_customer(q->read_model, customer_id, total, err);
+    oms_err rc = order_read_model_count_by_customer(q->read_model, a, customer_id, total, err);
     if (rc == OMS_OK)
         rc = order_read_model_list(q->read_model, a, &f, orders, count, err);
     return rc;

@@ -165,7 +165,7 @@ static void order_repo_round_trips_an_order_with_items_and_reasons(void **state)
     oms_error err;
     assert_int_equal(oms_tx_begin(p->app.tx, &tx, &err), OMS_OK);
     order loaded;
-    assert_int_equal(order_repo_load(&p->orders, tx, o.id, p->a, &loaded, &err), OMS_OK);
+    assert_int_equal(order_repo_load(&p->orders, tx, p->a, o.id, &loaded, &err), OMS_OK);
     assert_string_equal(loaded.customer_id, "repo-customer");
     assert_int_equal(loaded.item_count, 2);
     assert_string_equal(loaded.items[1].product_id, "product-2");
@@ -175,12 +175,12 @@ static void order_repo_round_trips_an_order_with_items_and_reasons(void **state)
     assert_null(loaded.failure_reason);
     loaded.failure_reason = "it's \"quoted\"";
     loaded.modified_at_ms = fake_now_ms + 5;
-    assert_int_equal(order_repo_update(&p->orders, tx, &loaded, &err), OMS_OK);
+    assert_int_equal(order_repo_update(&p->orders, tx, p->a, &loaded, &err), OMS_OK);
     order again;
-    assert_int_equal(order_repo_load(&p->orders, tx, o.id, p->a, &again, &err), OMS_OK);
+    assert_int_equal(order_repo_load(&p->orders, tx, p->a, o.id, &again, &err), OMS_OK);
     assert_string_equal(again.failure_reason, "it's \"quoted\"");
     assert_true(again.modified_at_ms == fake_now_ms + 5);
-    assert_int_equal(order_repo_load(&p->orders, tx, "99999999-9999-4999-8999-999999999999", p->a, &again, &err),
+    assert_int_equal(order_repo_load(&p->orders, tx, p->a, "99999999-9999-4999-8999-999999999999", &again, &err),
                      OMS_ENOTFOUND);
     oms_tx_rollback(p->app.tx, tx);
     process_stop(p);
@@ -267,7 +267,7 @@ static void saga_repo_checks_versions_and_numbers_the_log(void **state)
     assert_int_equal(oms_tx_begin(p->app.tx, &tx, &err), OMS_OK);
     saga s;
     const char *correlation = NULL;
-    assert_int_equal(saga_repo_load_for_update(&p->sagas, tx, o.id, p->a, &s, &correlation, &err), OMS_OK);
+    assert_int_equal(saga_repo_load_for_update(&p->sagas, tx, p->a, o.id, &s, &correlation, &err), OMS_OK);
     assert_string_equal(correlation, "it-request");
     assert_int_equal(s.state, ORDER_PENDING_PAYMENT);
     assert_int_equal(s.step, SAGA_STEP_PAYMENT);
@@ -277,9 +277,9 @@ static void saga_repo_checks_versions_and_numbers_the_log(void **state)
     int64_t version = s.version;
     s.version++;
     s.attempts = 2;
-    assert_int_equal(saga_repo_update(&p->sagas, tx, &s, version, &err), OMS_OK);
+    assert_int_equal(saga_repo_update(&p->sagas, tx, p->a, &s, version, &err), OMS_OK);
     s.version++;
-    assert_int_equal(saga_repo_update(&p->sagas, tx, &s, version, &err), OMS_ECONFLICT); /* stale */
+    assert_int_equal(saga_repo_update(&p->sagas, tx, p->a, &s, version, &err), OMS_ECONFLICT); /* stale */
     oms_tx_rollback(p->app.tx, tx);
     const char *params[] = {s.id};
     long steps = sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params);
@@ -302,14 +302,14 @@ static void lock_due_skips_sagas_locked_elsewhere(void **state)
     char(*ids1)[OMS_UUID_LEN + 1];
     char(*ids2)[OMS_UUID_LEN + 1];
     size_t n1 = 0, n2 = 0;
-    assert_int_equal(saga_repo_lock_due(&p->sagas, tx1, later, 2, p->a, &ids1, &n1, &err), OMS_OK);
-    assert_int_equal(saga_repo_lock_due(&q->sagas, tx2, later, 1000, q->a, &ids2, &n2, &err), OMS_OK);
+    assert_int_equal(saga_repo_lock_due(&p->sagas, tx1, p->a, later, 2, &ids1, &n1, &err), OMS_OK);
+    assert_int_equal(saga_repo_lock_due(&q->sagas, tx2, q->a, later, 1000, &ids2, &n2, &err), OMS_OK);
     assert_int_equal(n1, 2);
     assert_true(n2 >= 1);
     for (size_t i = 0; i < n2; i++)
         for (size_t j = 0; j < n1; j++)
             assert_string_not_equal(ids2[i], ids1[j]);
-    assert_int_equal(saga_repo_lock_due(&q->sagas, tx2, fake_now_ms - 1, 1000, q->a, &ids2, &n2, &err), OMS_OK);
+    assert_int_equal(saga_repo_lock_due(&q->sagas, tx2, q->a, fake_now_ms - 1, 1000, &ids2, &n2, &err), OMS_OK);
     assert_int_equal(n2, 0); /* nothing is due before its deadline */
     oms_tx_rollback(p->app.tx, tx1);
     oms_tx_rollback(q->app.tx, tx2);

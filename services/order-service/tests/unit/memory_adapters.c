@@ -119,9 +119,10 @@ static mem_order *free_slot(mem_order *table)
     return NULL;
 }
 
-static oms_err order_insert(order_repo *r, oms_tx *tx, const order *o, oms_error *err)
+static oms_err order_insert(order_repo *r, oms_tx *tx, oms_arena *a, const order *o, oms_error *err)
 {
     (void)tx;
+    (void)a;
     mem_store *m = store_of(r->self);
     if (find_in(m->data.orders, o->id))
         return oms_error_set(err, OMS_ECONFLICT, NULL, "order exists");
@@ -132,7 +133,7 @@ static oms_err order_insert(order_repo *r, oms_tx *tx, const order *o, oms_error
     return OMS_OK;
 }
 
-static oms_err order_load(order_repo *r, oms_tx *tx, const char *id, oms_arena *a, order *out, oms_error *err)
+static oms_err order_load(order_repo *r, oms_tx *tx, oms_arena *a, const char *id, order *out, oms_error *err)
 {
     (void)tx;
     mem_order *row = find_in(store_of(r->self)->data.orders, id);
@@ -141,9 +142,10 @@ static oms_err order_load(order_repo *r, oms_tx *tx, const char *id, oms_arena *
     return copy_order_out(a, row, out, err);
 }
 
-static oms_err order_update(order_repo *r, oms_tx *tx, const order *o, oms_error *err)
+static oms_err order_update(order_repo *r, oms_tx *tx, oms_arena *a, const order *o, oms_error *err)
 {
     (void)tx;
+    (void)a;
     mem_order *row = find_in(store_of(r->self)->data.orders, o->id);
     if (!row)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "order not found");
@@ -159,10 +161,11 @@ static mem_key *find_key(mem_store *m, const char *key)
     return NULL;
 }
 
-static oms_err key_find(order_repo *r, oms_tx *tx, const char *key, char fp[17], char order_id[OMS_UUID_LEN + 1],
-                        oms_error *err)
+static oms_err key_find(order_repo *r, oms_tx *tx, oms_arena *a, const char *key, char fp[17],
+                        char order_id[OMS_UUID_LEN + 1], oms_error *err)
 {
     (void)tx;
+    (void)a;
     mem_key *k = find_key(store_of(r->self), key);
     if (!k)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "unused");
@@ -171,10 +174,11 @@ static oms_err key_find(order_repo *r, oms_tx *tx, const char *key, char fp[17],
     return OMS_OK;
 }
 
-static oms_err key_claim(order_repo *r, oms_tx *tx, const char *key, const char *fp, const char *order_id,
-                         oms_error *err)
+static oms_err key_claim(order_repo *r, oms_tx *tx, oms_arena *a, const char *key, const char *fp,
+                         const char *order_id, oms_error *err)
 {
     (void)tx;
+    (void)a;
     mem_store *m = store_of(r->self);
     if (find_key(m, key))
         return oms_error_set(err, OMS_ECONFLICT, NULL, "key taken");
@@ -203,9 +207,11 @@ static mem_saga *find_saga(mem_store *m, const char *order_id)
     return NULL;
 }
 
-static oms_err saga_insert(saga_repo *r, oms_tx *tx, const saga *s, const char *correlation_id, oms_error *err)
+static oms_err saga_insert(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, const char *correlation_id,
+                           oms_error *err)
 {
     (void)tx;
+    (void)a;
     mem_store *m = store_of(r->self);
     if (find_saga(m, s->order_id))
         return oms_error_set(err, OMS_ECONFLICT, NULL, "saga exists");
@@ -221,7 +227,7 @@ static oms_err saga_insert(saga_repo *r, oms_tx *tx, const saga *s, const char *
     return oms_error_set(err, OMS_ENOMEM, NULL, "store full");
 }
 
-static oms_err saga_load(saga_repo *r, oms_tx *tx, const char *order_id, oms_arena *a, saga *out,
+static oms_err saga_load(saga_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, saga *out,
                          const char **correlation_id, oms_error *err)
 {
     (void)tx;
@@ -234,9 +240,11 @@ static oms_err saga_load(saga_repo *r, oms_tx *tx, const char *order_id, oms_are
     return OMS_OK;
 }
 
-static oms_err saga_update(saga_repo *r, oms_tx *tx, const saga *s, int64_t expected_version, oms_error *err)
+static oms_err saga_update(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, int64_t expected_version,
+                           oms_error *err)
 {
     (void)tx;
+    (void)a;
     mem_saga *row = find_saga(store_of(r->self), s->order_id);
     if (!row)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "no saga");
@@ -246,9 +254,11 @@ static oms_err saga_update(saga_repo *r, oms_tx *tx, const saga *s, int64_t expe
     return OMS_OK;
 }
 
-static oms_err saga_append(saga_repo *r, oms_tx *tx, const char *saga_id, const saga_log_entry *e, oms_error *err)
+static oms_err saga_append(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, const saga_log_entry *e,
+                           oms_error *err)
 {
     (void)tx;
+    (void)a;
     mem_store *m = store_of(r->self);
     if (m->data.log_count >= MEM_LOG)
         return oms_error_set(err, OMS_ENOMEM, NULL, "log full");
@@ -269,7 +279,7 @@ static oms_err saga_append(saga_repo *r, oms_tx *tx, const char *saga_id, const 
     return OMS_OK;
 }
 
-static oms_err saga_lock_due(saga_repo *r, oms_tx *tx, int64_t now_ms, int limit, oms_arena *a,
+static oms_err saga_lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, int limit,
                              char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err)
 {
     (void)tx;
@@ -301,9 +311,10 @@ static const saga_repo_ops saga_ops = {saga_insert, saga_load, saga_update, saga
 
 /* ---- read model ---- */
 
-static oms_err view_project(order_read_model *rm, oms_tx *tx, const order *o, oms_error *err)
+static oms_err view_project(order_read_model *rm, oms_tx *tx, oms_arena *a, const order *o, oms_error *err)
 {
     (void)tx;
+    (void)a;
     mem_store *m = store_of(rm->self);
     mem_order *row = find_in(m->data.view, o->id);
     if (!row)
@@ -371,8 +382,10 @@ static oms_err view_list(order_read_model *rm, oms_arena *a, const order_list_fi
     return OMS_OK;
 }
 
-static oms_err view_count(order_read_model *rm, const char *customer_id, int64_t *count, oms_error *err)
+static oms_err view_count(order_read_model *rm, oms_arena *a, const char *customer_id, int64_t *count,
+                          oms_error *err)
 {
+    (void)a;
     (void)err;
     mem_store *m = store_of(rm->self);
     *count = 0;
@@ -384,7 +397,7 @@ static oms_err view_count(order_read_model *rm, const char *customer_id, int64_t
 
 static oms_err view_saga(order_read_model *rm, oms_arena *a, const char *order_id, saga *out, oms_error *err)
 {
-    return saga_load(&store_of(rm->self)->sagas, NULL, order_id, a, out, NULL, err);
+    return saga_load(&store_of(rm->self)->sagas, NULL, a, order_id, out, NULL, err);
 }
 
 static oms_err view_steps(order_read_model *rm, oms_arena *a, const char *saga_id, saga_log_entry **out,

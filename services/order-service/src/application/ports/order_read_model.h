@@ -2,7 +2,7 @@
  * row of the read model inside the caller's write transaction, so an order
  * is readable the moment its command commits; every other call reads on the
  * read model's own connections (READ_POSTGRES_*), outside any transaction.
- * Results live in the caller's arena. */
+ * Every call allocates in the caller's arena `a`; results live there. */
 #ifndef ORDER_PORT_ORDER_READ_MODEL_H
 #define ORDER_PORT_ORDER_READ_MODEL_H
 
@@ -36,13 +36,14 @@ typedef struct saga_list_filter {
 typedef struct order_read_model order_read_model;
 typedef struct order_read_model_ops {
     /* Upserts the order's read row in the write transaction. */
-    oms_err (*project)(order_read_model *m, oms_tx *tx, const order *o, oms_error *err);
+    oms_err (*project)(order_read_model *m, oms_tx *tx, oms_arena *a, const order *o, oms_error *err);
     /* OMS_ENOTFOUND when unknown. */
     oms_err (*get)(order_read_model *m, oms_arena *a, const char *order_id, order *out, oms_error *err);
     /* Newest first (created_at, then id, descending), at most filter->limit. */
     oms_err (*list)(order_read_model *m, oms_arena *a, const order_list_filter *f, order **out, size_t *count,
                     oms_error *err);
-    oms_err (*count_by_customer)(order_read_model *m, const char *customer_id, int64_t *count, oms_error *err);
+    oms_err (*count_by_customer)(order_read_model *m, oms_arena *a, const char *customer_id, int64_t *count,
+                                 oms_error *err);
     /* The order's saga; OMS_ENOTFOUND when unknown. */
     oms_err (*get_saga)(order_read_model *m, oms_arena *a, const char *order_id, saga *out, oms_error *err);
     /* The saga's log in seq order. */
@@ -57,9 +58,10 @@ struct order_read_model {
     void *self;
 };
 
-static inline oms_err order_read_model_project(order_read_model *m, oms_tx *tx, const order *o, oms_error *err)
+static inline oms_err order_read_model_project(order_read_model *m, oms_tx *tx, oms_arena *a, const order *o,
+                                               oms_error *err)
 {
-    return m->ops->project(m, tx, o, err);
+    return m->ops->project(m, tx, a, o, err);
 }
 static inline oms_err order_read_model_get(order_read_model *m, oms_arena *a, const char *id, order *out,
                                            oms_error *err)
@@ -71,10 +73,10 @@ static inline oms_err order_read_model_list(order_read_model *m, oms_arena *a, c
 {
     return m->ops->list(m, a, f, out, count, err);
 }
-static inline oms_err order_read_model_count_by_customer(order_read_model *m, const char *customer_id,
+static inline oms_err order_read_model_count_by_customer(order_read_model *m, oms_arena *a, const char *customer_id,
                                                          int64_t *count, oms_error *err)
 {
-    return m->ops->count_by_customer(m, customer_id, count, err);
+    return m->ops->count_by_customer(m, a, customer_id, count, err);
 }
 static inline oms_err order_read_model_get_saga(order_read_model *m, oms_arena *a, const char *order_id, saga *out,
                                                 oms_error *err)

@@ -1,6 +1,7 @@
 /* saga_repo.h -- the saga record of SPEC section 5: one row of current state
  * per saga and an append-only step log. Every call runs inside the caller's
- * unit of work (oms_tx); none commits by itself. */
+ * unit of work (oms_tx) and allocates in the caller's arena `a`; none
+ * commits by itself. */
 #ifndef ORDER_PORT_SAGA_REPO_H
 #define ORDER_PORT_SAGA_REPO_H
 
@@ -25,52 +26,55 @@ typedef struct saga_log_entry {
 typedef struct saga_repo saga_repo;
 typedef struct saga_repo_ops {
     /* Stores a new saga. OMS_ECONFLICT when it (or one for the order) exists. */
-    oms_err (*insert)(saga_repo *r, oms_tx *tx, const saga *s, const char *correlation_id, oms_error *err);
+    oms_err (*insert)(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, const char *correlation_id,
+                      oms_error *err);
     /* Loads the order's saga and locks it until the transaction ends, so two
      * processes never decide on the same saga at once. *correlation_id_out
-     * (arena) is the request id that started it. OMS_ENOTFOUND when unknown. */
-    oms_err (*load_for_update)(saga_repo *r, oms_tx *tx, const char *order_id, oms_arena *a, saga *out,
+     * is the request id that started it. OMS_ENOTFOUND when unknown. */
+    oms_err (*load_for_update)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, saga *out,
                                const char **correlation_id_out, oms_error *err);
     /* Saves the saga if its stored version is still expected_version (then
      * stored as s->version). OMS_ECONFLICT when someone changed it meanwhile. */
-    oms_err (*update)(saga_repo *r, oms_tx *tx, const saga *s, int64_t expected_version, oms_error *err);
+    oms_err (*update)(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, int64_t expected_version,
+                      oms_error *err);
     /* Appends one log row (seq assigned). */
-    oms_err (*append_log)(saga_repo *r, oms_tx *tx, const char *saga_id, const saga_log_entry *e, oms_error *err);
+    oms_err (*append_log)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, const saga_log_entry *e,
+                          oms_error *err);
     /* Locks up to `limit` unfinished sagas whose deadline is before now_ms,
      * oldest deadline first, skipping those another transaction holds; their
-     * order ids go to order_ids (arena array) and *count. */
-    oms_err (*lock_due)(saga_repo *r, oms_tx *tx, int64_t now_ms, int limit, oms_arena *a, char (**order_ids)[OMS_UUID_LEN + 1],
-                        size_t *count, oms_error *err);
+     * order ids go to order_ids (an array in `a`) and *count. */
+    oms_err (*lock_due)(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, int limit,
+                        char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err);
 } saga_repo_ops;
 struct saga_repo {
     const saga_repo_ops *ops;
     void *self;
 };
 
-static inline oms_err saga_repo_insert(saga_repo *r, oms_tx *tx, const saga *s, const char *correlation_id,
-                                       oms_error *err)
+static inline oms_err saga_repo_insert(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s,
+                                       const char *correlation_id, oms_error *err)
 {
-    return r->ops->insert(r, tx, s, correlation_id, err);
+    return r->ops->insert(r, tx, a, s, correlation_id, err);
 }
-static inline oms_err saga_repo_load_for_update(saga_repo *r, oms_tx *tx, const char *order_id, oms_arena *a,
+static inline oms_err saga_repo_load_for_update(saga_repo *r, oms_tx *tx, oms_arena *a, const char *order_id,
                                                 saga *out, const char **correlation_id_out, oms_error *err)
 {
-    return r->ops->load_for_update(r, tx, order_id, a, out, correlation_id_out, err);
+    return r->ops->load_for_update(r, tx, a, order_id, out, correlation_id_out, err);
 }
-static inline oms_err saga_repo_update(saga_repo *r, oms_tx *tx, const saga *s, int64_t expected_version,
-                                       oms_error *err)
+static inline oms_err saga_repo_update(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s,
+                                       int64_t expected_version, oms_error *err)
 {
-    return r->ops->update(r, tx, s, expected_version, err);
+    return r->ops->update(r, tx, a, s, expected_version, err);
 }
-static inline oms_err saga_repo_append_log(saga_repo *r, oms_tx *tx, const char *saga_id, const saga_log_entry *e,
-                                           oms_error *err)
+static inline oms_err saga_repo_append_log(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id,
+                                           const saga_log_entry *e, oms_error *err)
 {
-    return r->ops->append_log(r, tx, saga_id, e, err);
+    return r->ops->append_log(r, tx, a, saga_id, e, err);
 }
-static inline oms_err saga_repo_lock_due(saga_repo *r, oms_tx *tx, int64_t now_ms, int limit, oms_arena *a,
+static inline oms_err saga_repo_lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, int limit,
                                          char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err)
 {
-    return r->ops->lock_due(r, tx, now_ms, limit, a, order_ids, count, err);
+    return r->ops->lock_due(r, tx, a, now_ms, limit, order_ids, count, err);
 }
 
 #endif
