@@ -24,30 +24,44 @@ struct gateway {
     oms_http_server *server;
 };
 
-static void read_pool(const char *name, const char *fallback, upstream_pool *pool)
+static oms_err parse_pool(const char *value, void *pool, oms_error *err)
 {
-    const char *value = oms_config_str(name, fallback);
-    oms_error err;
-    oms_error_clear(&err);
-    if (upstream_pool_parse(pool, value, &err) != OMS_OK)
-        oms_config_fail(name, value, err.message);
+    return upstream_pool_parse(pool, value, err);
 }
 
-void gateway_settings_from_env(gateway_settings *s)
+static oms_err parse_api_keys(const char *value, void *keys, oms_error *err)
 {
-    s->port = (int)oms_config_long("PORT", 8080, 1, 65535);
+    return api_key_set_parse(keys, value, err);
+}
+
+#define URLS "comma-separated http:// URLs, tried in turn"
+
+void gateway_settings_add(oms_settings *t, gateway_settings *s)
+{
     s->bind_address = NULL;
-    s->http_threads = (int)oms_config_long("HTTP_THREADS", 16, 1, 1024);
-    read_pool("ORDER_SERVICE_URL", "http://localhost:8001", &s->pools[GATEWAY_ORDER_SERVICE]);
-    read_pool("INVENTORY_SERVICE_URL", "http://localhost:8002", &s->pools[GATEWAY_INVENTORY_SERVICE]);
-    read_pool("PAYMENT_SERVICE_URL", "http://localhost:8003", &s->pools[GATEWAY_PAYMENT_SERVICE]);
-    const char *keys = oms_config_str("API_KEYS", NULL);
-    oms_error err;
-    oms_error_clear(&err);
-    if (api_key_set_parse(&s->api_keys, keys, &err) != OMS_OK)
-        oms_config_fail("API_KEYS", NULL, err.message); /* the keys are secrets: not echoed */
-    s->rate_limit_rps = oms_config_long("RATE_LIMIT_RPS", 0, 0, TOKEN_BUCKET_MAX_RATE);
-    s->upstream_timeout_ms = (int)oms_config_long("UPSTREAM_TIMEOUT_MS", 5000, 1, 600000);
+    const oms_setting rows[] = {
+        {.name = "PORT", .kind = OMS_SETTING_INT, .fallback = "8080", .min = 1, .max = 65535, .target = &s->port,
+         .doc = "Port of the HTTP server."},
+        {.name = "HTTP_THREADS", .kind = OMS_SETTING_INT, .fallback = "16", .min = 1, .max = 1024,
+         .target = &s->http_threads, .doc = "HTTP worker threads."},
+        {.name = "ORDER_SERVICE_URL", .kind = OMS_SETTING_PARSED, .fallback = "http://localhost:8001",
+         .parse = parse_pool, .bounds = URLS, .target = &s->pools[GATEWAY_ORDER_SERVICE],
+         .doc = "order-service instances."},
+        {.name = "INVENTORY_SERVICE_URL", .kind = OMS_SETTING_PARSED, .fallback = "http://localhost:8002",
+         .parse = parse_pool, .bounds = URLS, .target = &s->pools[GATEWAY_INVENTORY_SERVICE],
+         .doc = "inventory-service instances."},
+        {.name = "PAYMENT_SERVICE_URL", .kind = OMS_SETTING_PARSED, .fallback = "http://localhost:8003",
+         .parse = parse_pool, .bounds = URLS, .target = &s->pools[GATEWAY_PAYMENT_SERVICE],
+         .doc = "payment-service instances."},
+        {.name = "API_KEYS", .kind = OMS_SETTING_PARSED, .parse = parse_api_keys, .bounds = "comma-separated keys",
+         .target = &s->api_keys, .flags = OMS_SETTING_SECRET,
+         .doc = "Keys a client must send in X-API-Key; unset: no key needed."},
+        {.name = "RATE_LIMIT_RPS", .kind = OMS_SETTING_LONG, .fallback = "0", .min = 0, .max = TOKEN_BUCKET_MAX_RATE,
+         .target = &s->rate_limit_rps, .doc = "Requests per second per client; 0: no limit."},
+        {.name = "UPSTREAM_TIMEOUT_MS", .kind = OMS_SETTING_INT, .fallback = "5000", .min = 1, .max = 600000,
+         .target = &s->upstream_timeout_ms, .doc = "How long a request to a service may take."},
+    };
+    oms_settings_add(t, "api-gateway", rows, sizeof rows / sizeof rows[0]);
 }
 
 gateway *gateway_start(const gateway_settings *s, oms_error *err)

@@ -1,5 +1,5 @@
 /* gateway.h -- the composition root: settings in, a running gateway out.
- * main.c reads the settings from the environment; the integration tests
+ * main.c loads the settings from the environment; the integration tests
  * build them directly and run the gateway in-process. */
 #ifndef GATEWAY_GATEWAY_H
 #define GATEWAY_GATEWAY_H
@@ -7,6 +7,7 @@
 #include "domain/api_keys.h"
 #include "domain/gateway_routes.h"
 #include "domain/upstream_pool.h"
+#include "oms/config.h"
 #include "oms/err.h"
 
 typedef struct gateway_settings {
@@ -21,9 +22,9 @@ typedef struct gateway_settings {
 
 typedef struct gateway gateway;
 
-/* Reads every setting of the gateway from the environment (after .env);
- * a bad one stops the process with one line naming it (exit 2). */
-void gateway_settings_from_env(gateway_settings *s);
+/* Contributes the gateway's rows to the process's settings table, loaded
+ * into `s` (a bad value stops the process with one line naming it, exit 2). */
+void gateway_settings_add(oms_settings *t, gateway_settings *s);
 
 /* Starts serving; NULL with err filled (port in use, out of memory).
  * `s` is copied. */

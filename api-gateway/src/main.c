@@ -3,14 +3,21 @@
 #include <stdlib.h>
 
 #include "gateway.h"
+#include "oms/config.h"
 #include "oms/log.h"
 #include "oms/process.h"
 
-int main(void)
+int main(int argc, char **argv)
 {
-    oms_process_init("api-gateway");
     static gateway_settings settings; /* large (API keys): not on the stack */
-    gateway_settings_from_env(&settings);
+    static oms_settings table;
+    oms_process_settings process;
+    oms_settings_init(&table, "api-gateway");
+    oms_process_settings_add(&table, &process);
+    gateway_settings_add(&table, &settings);
+    oms_settings_handle_args(&table, argc, argv);
+    oms_settings_load(&table, ".env");
+    oms_process_init("api-gateway", &process);
     oms_error err;
     oms_error_clear(&err);
     gateway *g = gateway_start(&settings, &err);

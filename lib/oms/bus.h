@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "arena.h"
+#include "config.h"
 #include "err.h"
 
 typedef struct oms_bus_outgoing {
@@ -118,19 +119,41 @@ static inline void oms_bus_destroy(oms_bus *b)
 
 typedef struct oms_bus_options {
     const char *service_name;  /* names consumers and producers */
-    int max_redeliveries;      /* N of SPEC section 4; default 5 */
-    int consumer_threads;      /* per subscription; default 1 */
-    int batch_size;            /* messages handed to a batch handler at once; default 64 */
-    int retry_base_delay_ms;   /* first redelivery delay; default 200, doubling, capped at 30 s */
-    int lease_ms;              /* pg: how long a claimed message stays with its consumer; default 60000 */
+    int max_redeliveries;      /* N of SPEC section 4; 0: OMS_BUS_DEFAULT_MAX_REDELIVERIES */
+    int consumer_threads;      /* per subscription; 0: OMS_BUS_DEFAULT_CONSUMER_THREADS */
+    int batch_size;            /* messages handed to a batch handler at once; 0: OMS_BUS_DEFAULT_BATCH_SIZE */
+    int retry_base_delay_ms;   /* first redelivery delay, doubling, capped at 30 s; 0: the default */
+    int lease_ms;              /* pg: how long a claimed message stays with its consumer; 0: the default */
 } oms_bus_options;
 
-/* Reads MESSAGE_BUS (pg|pulsar, default pg), BUS_MAX_REDELIVERIES,
- * BUS_CONSUMER_THREADS and, for the transport chosen, its settings
- * (pg: POSTGRES_* with BUS_POSTGRES_DB, default "bus", and BUS_LEASE_S,
- * default 60, 5..3600; pulsar: PULSAR_HOST, PULSAR_PORT), and builds the transport. Exits(2) on a bad setting; returns
- * NULL with err only for resource failures. */
-oms_bus *oms_bus_from_env(const char *service_name, oms_error *err);
+/* The defaults of oms_bus_options (and of the settings below). */
+#define OMS_BUS_DEFAULT_MAX_REDELIVERIES 5
+#define OMS_BUS_DEFAULT_CONSUMER_THREADS 1
+#define OMS_BUS_DEFAULT_BATCH_SIZE 64
+#define OMS_BUS_DEFAULT_RETRY_BASE_DELAY_MS 200
+#define OMS_BUS_DEFAULT_LEASE_S 60
+
+/* A process's bus settings (bus.c). */
+typedef struct oms_bus_settings {
+    const char *transport;   /* MESSAGE_BUS: "pg" or "pulsar" */
+    const char *pg_database; /* BUS_POSTGRES_DB */
+    const char *pulsar_host; /* PULSAR_HOST */
+    int pulsar_port;         /* PULSAR_PORT */
+    oms_bus_options options; /* BUS_MAX_REDELIVERIES, BUS_CONSUMER_THREADS, BUS_BATCH_SIZE,
+                                BUS_RETRY_BASE_DELAY_MS (service_name and lease_ms: see create) */
+    int lease_s;             /* BUS_LEASE_S */
+} oms_bus_settings;
+
+/* Contributes the bus's rows to a process's settings table, loaded into `s`. */
+void oms_bus_settings_add(oms_settings *t, oms_bus_settings *s);
+
+/* Builds the transport `s` chooses: pulsar, or pg on the database
+ * `s->pg_database` of `server` (the service's POSTGRES_* server).
+ * `service_name` names consumers and producers. NULL with err when it
+ * cannot be made. */
+struct oms_pg_settings;
+oms_bus *oms_bus_create(const oms_bus_settings *s, const char *service_name, const struct oms_pg_settings *server,
+                        oms_error *err);
 
 /* The pg transport: queues in the database described by `s` (created and
  * migrated by this call: tables bus_subscription, bus_queue, bus_dead_letter). */

@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #include "bus.h"
-#include "config.h"
 #include "log.h"
 #include "pg.h"
 #include "pg_internal.h"
@@ -43,8 +42,6 @@
 #define BUS_CHANNEL_MAX 128
 #define BUS_CHANNEL_PREFIX "oms_bus_" /* + topic: what consumers LISTEN on */
 #define BUS_OWNER_MAX 160
-#define BUS_DEFAULT_LEASE_MS 60000
-#define BUS_DEFAULT_BATCH 64
 
 /* Applied in order; an applied entry is never edited: add a new one. (The
  * first one lost its seed of bus_subscription rows, which every start now
@@ -786,9 +783,12 @@ static char *copy_or_empty(const char *s)
 
 static oms_bus_options options_with_defaults(const oms_bus_options *o)
 {
-    oms_bus_options r = {.service_name = "oms", .max_redeliveries = 5, .consumer_threads = 1,
-                         .batch_size = BUS_DEFAULT_BATCH, .retry_base_delay_ms = 200,
-                         .lease_ms = BUS_DEFAULT_LEASE_MS};
+    oms_bus_options r = {.service_name = "oms",
+                         .max_redeliveries = OMS_BUS_DEFAULT_MAX_REDELIVERIES,
+                         .consumer_threads = OMS_BUS_DEFAULT_CONSUMER_THREADS,
+                         .batch_size = OMS_BUS_DEFAULT_BATCH_SIZE,
+                         .retry_base_delay_ms = OMS_BUS_DEFAULT_RETRY_BASE_DELAY_MS,
+                         .lease_ms = OMS_BUS_DEFAULT_LEASE_S * 1000};
     if (o) {
         if (o->service_name)
             r.service_name = o->service_name;
@@ -843,30 +843,4 @@ oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_option
     bus->bus.ops = &pg_bus_ops;
     bus->bus.self = bus;
     return &bus->bus;
-}
-
-oms_bus *oms_bus_from_env(const char *service_name, oms_error *err)
-{
-    static const char *const transports[] = {"pg", "pulsar", NULL};
-    const char *transport = oms_config_enum("MESSAGE_BUS", "pg", transports);
-    bool pulsar = strcmp(transport, "pulsar") == 0;
-    /* One thread per subscription handles whole batches, each in one
-     * transaction; two would lock hot rows (a product's stock) in different
-     * orders and deadlock now and then (each deadlock costs a second before
-     * PostgreSQL breaks it; the batch is then handled message by message). */
-    oms_bus_options o = {
-        .service_name = service_name,
-        .max_redeliveries = (int)oms_config_long("BUS_MAX_REDELIVERIES", 5, 1, 1000),
-        .consumer_threads = (int)oms_config_long("BUS_CONSUMER_THREADS", 1, 1, 64),
-        .batch_size = (int)oms_config_long("BUS_BATCH_SIZE", BUS_DEFAULT_BATCH, 1, 1000),
-        .retry_base_delay_ms = (int)oms_config_long("BUS_RETRY_BASE_DELAY_MS", 200, 1, 30000),
-        .lease_ms = (int)oms_config_long("BUS_LEASE_S", 60, 5, 3600) * 1000,
-    };
-    if (pulsar) {
-        const char *host = oms_config_str("PULSAR_HOST", "localhost");
-        int port = (int)oms_config_long("PULSAR_PORT", 6650, 1, 65535);
-        return oms_bus_pulsar_create(host, port, &o, err);
-    }
-    oms_pg_settings s = oms_pg_settings_from_env(NULL, "BUS_POSTGRES_DB", "bus");
-    return oms_bus_pg_create(&s, &o, err);
 }

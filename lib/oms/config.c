@@ -1,17 +1,19 @@
-/* config.c -- settings from the environment and `.env`. Every failure is one
- * line on stderr and exit(2): a process never runs half-configured. */
+/* config.c -- the settings table of a process, loaded from the environment
+ * and `.env`. Every failure is one line on stderr and exit(2): a process
+ * never runs half-configured. */
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "money.h"
 
 #define DOTENV_LINE_MAX 4096
+#define SAME_AS_DEPTH 8 /* a chain of same_as longer than this is a loop */
 
-void oms_config_fail(const char *name, const char *value, const char *why)
+static void config_fail(const char *name, const char *value, const char *why) __attribute__((noreturn));
+static void config_fail(const char *name, const char *value, const char *why)
 {
     if (value)
         fprintf(stderr, "config: %s=%s: %s\n", name, value, why);
@@ -119,57 +121,162 @@ const char *oms_config_str(const char *name, const char *fallback)
     return v;
 }
 
-const char *oms_config_required(const char *name)
+/* ---- the table ---- */
+
+static void table_abort(const char *what, const char *name) __attribute__((noreturn));
+static void table_abort(const char *what, const char *name)
 {
-    const char *v = oms_config_str(name, NULL);
-    if (!v)
-        oms_config_fail(name, NULL, "must be set");
+    fprintf(stderr, "config: settings table: %s %s\n", what, name);
+    fflush(stderr);
+    abort();
+}
+
+void oms_settings_init(oms_settings *t, const char *process)
+{
+    memset(t, 0, sizeof *t);
+    t->process = process;
+}
+
+void oms_settings_add(oms_settings *t, const char *module, const oms_setting *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (oms_settings_find(t, rows[i].name))
+            table_abort("a second row for", rows[i].name);
+        if (t->count == OMS_SETTINGS_MAX)
+            table_abort("no room for", rows[i].name);
+        t->module[t->count] = module;
+        t->rows[t->count++] = rows[i];
+    }
+}
+
+const oms_setting *oms_settings_find(const oms_settings *t, const char *name)
+{
+    for (size_t i = 0; i < t->count; i++) {
+        if (strcmp(t->rows[i].name, name) == 0)
+            return &t->rows[i];
+    }
+    return NULL;
+}
+
+/* A row's text and the variable it came from (NULL: a default). */
+typedef struct setting_value {
+    const char *text;
+    const char *from;
+} setting_value;
+
+static setting_value value_of(const oms_settings *t, const oms_setting *row, int depth)
+{
+    setting_value v = {oms_config_str(row->name, NULL), row->name};
+    if (!v.text && row->same_as) {
+        const oms_setting *other = oms_settings_find(t, row->same_as);
+        if (!other || depth == SAME_AS_DEPTH)
+            table_abort("a same_as that leads nowhere:", row->name);
+        v = value_of(t, other, depth + 1);
+    }
+    if (!v.text)
+        v = (setting_value){row->fallback, NULL};
     return v;
 }
 
-long oms_config_long(const char *name, long fallback, long min, long max)
+static void fail_on(const oms_setting *row, setting_value v, const char *why) __attribute__((noreturn));
+static void fail_on(const oms_setting *row, setting_value v, const char *why)
 {
-    const char *v = oms_config_str(name, NULL);
-    if (!v)
-        return fallback;
+    const char *name = v.from ? v.from : row->name;
+    config_fail(name, row->flags & OMS_SETTING_SECRET ? NULL : v.text, why);
+}
+
+static long integer_of(const oms_setting *row, setting_value v)
+{
     char *end = NULL;
     errno = 0;
-    long n = strtol(v, &end, 10);
-    if (errno || end == v || *end != '\0' || n < min || n > max) {
+    long n = strtol(v.text, &end, 10);
+    if (errno || end == v.text || *end != '\0' || n < row->min || n > row->max) {
         char why[128];
-        snprintf(why, sizeof why, "must be an integer from %ld to %ld", min, max);
-        oms_config_fail(name, v, why);
+        snprintf(why, sizeof why, "must be an integer from %ld to %ld", row->min, row->max);
+        fail_on(row, v, why);
     }
     return n;
 }
 
-const char *oms_config_enum(const char *name, const char *fallback, const char *const *allowed)
+static const char *enum_of(const oms_setting *row, setting_value v)
 {
-    const char *v = oms_config_str(name, NULL);
-    if (!v)
-        return fallback;
-    for (const char *const *a = allowed; *a; a++) {
-        if (strcmp(*a, v) == 0)
+    for (const char *const *a = row->allowed; *a; a++) {
+        if (strcmp(*a, v.text) == 0)
             return *a;
     }
     char why[256] = "must be one of";
     size_t used = strlen(why);
-    for (const char *const *a = allowed; *a && used < sizeof why; a++) {
-        int n = snprintf(why + used, sizeof why - used, "%s %s", a == allowed ? "" : ",", *a);
+    for (const char *const *a = row->allowed; *a && used < sizeof why; a++) {
+        int n = snprintf(why + used, sizeof why - used, "%s %s", a == row->allowed ? "" : ",", *a);
         if (n < 0)
             break;
         used += (size_t)n;
     }
-    oms_config_fail(name, v, why);
+    fail_on(row, v, why);
 }
 
-int64_t oms_config_money(const char *name, int64_t fallback_cents)
+static int64_t money_of(const oms_setting *row, setting_value v)
 {
-    const char *v = oms_config_str(name, NULL);
-    if (!v)
-        return fallback_cents;
     int64_t cents = 0;
-    if (oms_money_parse(v, &cents) != OMS_OK || cents < 0)
-        oms_config_fail(name, v, "must be a non-negative amount with at most two decimals");
+    if (oms_money_parse(v.text, &cents) != OMS_OK || cents < 0)
+        fail_on(row, v, "must be a non-negative amount with at most two decimals");
     return cents;
+}
+
+static void parse_into(const oms_setting *row, setting_value v)
+{
+    oms_error err;
+    oms_error_clear(&err);
+    if (row->parse(v.text, row->target, &err) != OMS_OK)
+        fail_on(row, v, err.message[0] ? err.message : "is not valid");
+}
+
+/* Stores a present value (v.text != NULL) by the row's kind. */
+static void store(const oms_setting *row, setting_value v)
+{
+    switch (row->kind) {
+    case OMS_SETTING_TEXT:
+        *(const char **)row->target = v.text;
+        break;
+    case OMS_SETTING_INT:
+        *(int *)row->target = (int)integer_of(row, v);
+        break;
+    case OMS_SETTING_LONG:
+        *(long *)row->target = integer_of(row, v);
+        break;
+    case OMS_SETTING_INT_TEXT:
+        integer_of(row, v);
+        *(const char **)row->target = v.text;
+        break;
+    case OMS_SETTING_ENUM:
+        *(const char **)row->target = enum_of(row, v);
+        break;
+    case OMS_SETTING_MONEY:
+        *(int64_t *)row->target = money_of(row, v);
+        break;
+    case OMS_SETTING_PARSED:
+        parse_into(row, v);
+        break;
+    }
+}
+
+static void load_row(const oms_settings *t, const oms_setting *row)
+{
+    setting_value v = value_of(t, row, 0);
+    if (!v.text && (row->flags & OMS_SETTING_REQUIRED))
+        config_fail(row->name, NULL, "must be set");
+    if (v.text)
+        store(row, v);
+    else if (row->kind == OMS_SETTING_PARSED)
+        parse_into(row, v); /* unset: the parser says what that means */
+    else if (row->kind == OMS_SETTING_TEXT || row->kind == OMS_SETTING_INT_TEXT || row->kind == OMS_SETTING_ENUM)
+        *(const char **)row->target = NULL;
+}
+
+void oms_settings_load(const oms_settings *t, const char *dotenv_path)
+{
+    if (dotenv_path)
+        oms_config_load_dotenv(dotenv_path);
+    for (size_t i = 0; i < t->count; i++)
+        load_row(t, &t->rows[i]);
 }

@@ -45,40 +45,30 @@ struct oms_pg_pool {
 
 /* ---- settings ---- */
 
-/* prefix+name, else name, else fallback; empty counts as unset. */
-static const char *setting(const char *prefix, const char *name, const char *fallback)
+void oms_pg_settings_add(oms_settings *t, const char *db_var, const char *db_default, oms_pg_settings *s)
 {
-    if (prefix) {
-        char full[128];
-        snprintf(full, sizeof full, "%s%s", prefix, name);
-        const char *v = oms_config_str(full, NULL);
-        if (v)
-            return v;
-    }
-    return oms_config_str(name, fallback);
+    const oms_setting rows[OMS_PG_SETTING_ROWS] = {
+        {.name = "POSTGRES_HOST", .kind = OMS_SETTING_TEXT, .fallback = "localhost", .target = &s->host,
+         .doc = "Host of the PostgreSQL server."},
+        {.name = "POSTGRES_PORT", .kind = OMS_SETTING_INT_TEXT, .fallback = "5432", .min = 1, .max = 65535,
+         .target = &s->port, .doc = "Port of the PostgreSQL server."},
+        {.name = "POSTGRES_USER", .kind = OMS_SETTING_TEXT, .fallback = "postgres", .target = &s->user,
+         .doc = "PostgreSQL user."},
+        {.name = "POSTGRES_PASSWORD", .kind = OMS_SETTING_TEXT, .fallback = "", .target = &s->password,
+         .flags = OMS_SETTING_SECRET, .doc = "PostgreSQL password (empty: none)."},
+        {.name = db_var, .kind = OMS_SETTING_TEXT, .fallback = db_default, .target = &s->dbname,
+         .flags = db_default ? 0 : OMS_SETTING_REQUIRED, .doc = "The database (created at start when missing)."},
+    };
+    oms_settings_add(t, "pg", rows, OMS_PG_SETTING_ROWS);
 }
 
-oms_pg_settings oms_pg_settings_from_env(const char *prefix, const char *db_var, const char *db_fallback)
+oms_pg_settings oms_pg_settings_from_env(const char *db_var, const char *db_default)
 {
-    oms_pg_settings s;
-    s.host = setting(prefix, "POSTGRES_HOST", "localhost");
-    s.port = setting(prefix, "POSTGRES_PORT", "5432");
-    s.user = setting(prefix, "POSTGRES_USER", "postgres");
-    s.password = setting(prefix, "POSTGRES_PASSWORD", "");
-    s.dbname = setting(prefix, db_var ? db_var : "POSTGRES_DB", db_fallback);
-    char *end = NULL;
-    long port = strtol(s.port, &end, 10);
-    if (end == s.port || *end != '\0' || port < 1 || port > 65535) {
-        char name[128] = "POSTGRES_PORT";
-        if (prefix) {
-            snprintf(name, sizeof name, "%sPOSTGRES_PORT", prefix);
-            if (!oms_config_str(name, NULL))
-                snprintf(name, sizeof name, "POSTGRES_PORT");
-        }
-        oms_config_fail(name, s.port, "must be an integer from 1 to 65535");
-    }
-    if (!s.dbname)
-        oms_config_fail(db_var ? db_var : "POSTGRES_DB", NULL, "must be set");
+    static oms_settings table; /* large; callers are single-threaded start-up code and tests */
+    oms_pg_settings s = {0};
+    oms_settings_init(&table, NULL);
+    oms_pg_settings_add(&table, db_var, db_default, &s);
+    oms_settings_load(&table, NULL);
     return s;
 }
 

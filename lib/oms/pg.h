@@ -10,20 +10,25 @@
 #include <stdbool.h>
 
 #include "arena.h"
+#include "config.h"
 #include "err.h"
 #include "tx.h"
 
-/* Connection settings as read from POSTGRES_* (see oms_pg_settings_from_env). */
+/* Connection settings (POSTGRES_*), as text for libpq. */
 typedef struct oms_pg_settings {
     const char *host, *port, *user, *password, *dbname;
 } oms_pg_settings;
 
-/* Reads POSTGRES_HOST (localhost), POSTGRES_PORT (5432), POSTGRES_USER
- * (postgres), POSTGRES_PASSWORD (empty), and `db_var` (e.g. "POSTGRES_DB")
- * with fallback `db_fallback`, with `prefix` prepended to every name when
- * not NULL (e.g. "READ_" for READ_POSTGRES_HOST, each falling back to the
- * unprefixed value). Exits(2) on a bad port. */
-oms_pg_settings oms_pg_settings_from_env(const char *prefix, const char *db_var, const char *db_fallback);
+#define OMS_PG_SETTING_ROWS 5
+/* Contributes the rows of a database's connection settings, loaded into `s`:
+ * POSTGRES_HOST (localhost), POSTGRES_PORT (5432, 1..65535), POSTGRES_USER
+ * (postgres), POSTGRES_PASSWORD (empty; never echoed) and `db_var` (e.g.
+ * "POSTGRES_DB", default `db_default`; required when that is NULL). */
+void oms_pg_settings_add(oms_settings *t, const char *db_var, const char *db_default, oms_pg_settings *s);
+
+/* The same rows, loaded at once from the environment: for tests and tools.
+ * Exits(2) on a bad value, as a process's table does. */
+oms_pg_settings oms_pg_settings_from_env(const char *db_var, const char *db_default);
 
 typedef struct oms_pg_pool oms_pg_pool;
 

@@ -21,18 +21,26 @@ static void stop_signals(sigset_t *set)
     sigaddset(set, SIGINT);
 }
 
-void oms_process_init(const char *service_name)
+static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
+
+void oms_process_settings_add(oms_settings *t, oms_process_settings *s)
+{
+    const oms_setting rows[] = {
+        {.name = "LOG_LEVEL", .kind = OMS_SETTING_ENUM, .fallback = "info", .allowed = levels, .target = &s->log_level,
+         .doc = "The lowest level of the log lines written."},
+    };
+    oms_settings_add(t, "process", rows, 1);
+}
+
+void oms_process_init(const char *service_name, const oms_process_settings *s)
 {
     sigset_t set;
     stop_signals(&set);
     sigaddset(&set, SIGPIPE); /* a closed peer is an EPIPE, never a dead process */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    oms_config_load_dotenv(".env");
-    static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
-    const char *level = oms_config_enum("LOG_LEVEL", "info", levels);
     oms_log_level min = OMS_LOG_INFO;
-    for (int i = 0; levels[i]; i++) {
-        if (strcmp(levels[i], level) == 0)
+    for (int i = 0; levels[i] && s && s->log_level; i++) {
+        if (strcmp(levels[i], s->log_level) == 0)
             min = (oms_log_level)i;
     }
     oms_log_init(service_name, min);

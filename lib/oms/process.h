@@ -9,10 +9,20 @@
 
 #include <stdbool.h>
 
-/* Blocks SIGTERM/SIGINT/SIGPIPE in the calling thread (call first in main,
- * before any thread starts, so that threads inherit the mask) and loads
- * `.env` plus LOG_LEVEL, initialising logging for `service_name`. */
-void oms_process_init(const char *service_name);
+#include "config.h"
+
+/* What every process reads: LOG_LEVEL (debug|info|warn|error). */
+typedef struct oms_process_settings {
+    const char *log_level;
+} oms_process_settings;
+
+/* Contributes LOG_LEVEL to the process's table, loaded into `s`. */
+void oms_process_settings_add(oms_settings *t, oms_process_settings *s);
+
+/* Blocks SIGTERM/SIGINT/SIGPIPE in the calling thread (call in main after
+ * loading the settings, before any thread starts, so that threads inherit
+ * the mask) and initialises logging for `service_name` at s's level. */
+void oms_process_init(const char *service_name, const oms_process_settings *s);
 
 /* Waits for SIGTERM or SIGINT; returns the signal number. */
 int oms_process_wait(void);

@@ -25,7 +25,9 @@ typedef struct service_pool {
 
 struct oms_service {
     const oms_service_def *def;
+    oms_settings table;
     oms_service_settings settings;
+    char port_default[16];
     char migrations_default[256];
     service_pool pools[MAX_POOLS]; /* [0] is the write pool */
     size_t pool_count;
@@ -49,27 +51,49 @@ static bool is_name_char(char c)
 }
 
 /* SERVICE_NAME goes into every log line: a plain, short name or a stop. */
-static const char *read_service_name(const char *builtin)
+static oms_err parse_service_name(const char *value, void *target, oms_error *err)
 {
-    const char *name = oms_config_str("SERVICE_NAME", builtin);
-    size_t len = strlen(name);
+    size_t len = strlen(value);
     bool plain = len <= SERVICE_NAME_MAX;
     for (size_t i = 0; plain && i < len; i++)
-        plain = is_name_char(name[i]);
+        plain = is_name_char(value[i]);
     if (!plain)
-        oms_config_fail("SERVICE_NAME", name, "must be 1 to 63 letters, digits, '.', '_' or '-'");
-    return name;
+        return oms_error_set(err, OMS_EINVAL, NULL, "must be 1 to 63 letters, digits, '.', '_' or '-'");
+    *(const char **)target = value;
+    return OMS_OK;
 }
 
-static void read_common_settings(oms_service *svc)
+/* The table: the common rows, the bus's, then the service's own. */
+static void build_settings(oms_service *svc)
 {
     const oms_service_def *def = svc->def;
+    oms_service_settings *s = &svc->settings;
+    snprintf(svc->port_default, sizeof svc->port_default, "%d", def->port);
     snprintf(svc->migrations_default, sizeof svc->migrations_default, "services/%s/migrations", def->name);
-    svc->settings.port = (int)oms_config_long("PORT", def->port, 1, 65535);
-    svc->settings.http_threads = (int)oms_config_long("HTTP_THREADS", 16, 1, 1024);
-    svc->settings.pool_size = (int)oms_config_long("DB_POOL_SIZE", 16, 1, 1024);
-    svc->settings.db = oms_pg_settings_from_env(NULL, "POSTGRES_DB", def->database);
-    svc->settings.migrations_dir = oms_config_str("MIGRATIONS_DIR", svc->migrations_default);
+    oms_settings_init(&svc->table, def->name);
+    const oms_setting name = {.name = "SERVICE_NAME", .kind = OMS_SETTING_PARSED, .fallback = def->name,
+                              .parse = parse_service_name, .bounds = "1 to 63 of [A-Za-z0-9._-]",
+                              .target = &s->name,
+                              .doc = "The name in log lines (subscriptions and inbox keep the built-in one)."};
+    oms_settings_add(&svc->table, "service", &name, 1);
+    oms_process_settings_add(&svc->table, &s->process);
+    const oms_setting rows[] = {
+        {.name = "PORT", .kind = OMS_SETTING_INT, .fallback = svc->port_default, .min = 1, .max = 65535,
+         .target = &s->port, .doc = "Port of the HTTP server."},
+        {.name = "HTTP_THREADS", .kind = OMS_SETTING_INT, .fallback = "16", .min = 1, .max = 1024,
+         .target = &s->http_threads, .doc = "HTTP worker threads."},
+        {.name = "DB_POOL_SIZE", .kind = OMS_SETTING_INT, .fallback = "16", .min = 1, .max = 1024,
+         .target = &s->pool_size, .doc = "Connections per database pool (the outbox relay keeps one)."},
+    };
+    oms_settings_add(&svc->table, "service", rows, sizeof rows / sizeof rows[0]);
+    oms_pg_settings_add(&svc->table, "POSTGRES_DB", def->database, &s->db);
+    const oms_setting migrations = {.name = "MIGRATIONS_DIR", .kind = OMS_SETTING_TEXT,
+                                    .fallback = svc->migrations_default, .target = &s->migrations_dir,
+                                    .doc = "The directory of the service's *.sql migrations."};
+    oms_settings_add(&svc->table, "service", &migrations, 1);
+    if (def->add_settings)
+        def->add_settings(def->ctx, &svc->table);
+    oms_bus_settings_add(&svc->table, &s->bus);
 }
 
 /* ---- /ready ---- */
@@ -141,7 +165,7 @@ static const char *start_storage(oms_service *svc, oms_error *err)
         return "migrate";
     if (!add_pool(svc, def->pool_name ? def->pool_name : def->database, &svc->settings.db, "database", err))
         return "database pool";
-    svc->bus = oms_bus_from_env(def->name, err);
+    svc->bus = oms_bus_create(&svc->settings.bus, def->name, &svc->settings.db, err);
     if (!svc->bus)
         return "message bus";
     if (def->wire(def->ctx, svc, err) != OMS_OK)
@@ -199,16 +223,14 @@ static int start_failed(const oms_service *svc, const char *step, const oms_erro
 
 /* ---- the life ---- */
 
-int oms_service_main(const oms_service_def *def)
+int oms_service_main(const oms_service_def *def, int argc, char **argv)
 {
     oms_service *svc = &the_service;
     *svc = (oms_service){.def = def};
-    oms_config_load_dotenv(".env"); /* before SERVICE_NAME; oms_process_init reads it again, harmlessly */
-    svc->settings.name = read_service_name(def->name);
-    oms_process_init(svc->settings.name);
-    read_common_settings(svc);
-    if (def->read_settings)
-        def->read_settings(def->ctx, &svc->settings);
+    build_settings(svc);
+    oms_settings_handle_args(&svc->table, argc, argv);
+    oms_settings_load(&svc->table, ".env");
+    oms_process_init(svc->settings.name, &svc->settings.process);
     oms_error err;
     oms_error_clear(&err);
     const char *failed = start_service(svc, &err);
@@ -221,6 +243,11 @@ int oms_service_main(const oms_service_def *def)
     stop_service(svc);
     oms_log(OMS_LOG_INFO, "stopped", NULL);
     return 0;
+}
+
+const oms_service_settings *oms_service_settings_of(oms_service *svc)
+{
+    return &svc->settings;
 }
 
 oms_pg_pool *oms_service_pool(oms_service *svc)

@@ -5,10 +5,12 @@
  * A service's main() describes itself in an oms_service_def (its built-in
  * name, defaults, routes and a few hooks for what is its own) and hands it to
  * oms_service_main, which does, in this order:
- *   signals and `.env` (oms_process_init, logging under SERVICE_NAME);
- *   the common settings, then the service's own (hook read_settings);
+ *   the settings table: the common rows, the bus's, the service's own (hook
+ *   add_settings); --print-settings answered from it; `.env` and the whole
+ *   table loaded (a bad value exits 2 naming it);
+ *   signals and logging under SERVICE_NAME (oms_process_init);
  *   migrations, retried while the database is unreachable;
- *   the write pool; the bus (oms_bus_from_env); hook wire (adapters into the
+ *   the write pool; the bus (oms_bus_create); hook wire (adapters into the
  *   application's ports, extra pools); the outbox relay; hook subscribe;
  *   bus start; hook start (the service's own threads); the HTTP server, whose
  *   /ready pings every pool and asks the bus;
@@ -26,18 +28,22 @@
 #include <stddef.h>
 
 #include "bus.h"
+#include "config.h"
 #include "err.h"
 #include "http.h"
 #include "pg.h"
+#include "process.h"
 
 /* The settings every service reads (docs/architecture.md, "Settings"). */
 typedef struct oms_service_settings {
-    const char *name;           /* SERVICE_NAME (the built-in name): the name in logs */
-    int port;                   /* PORT (the def's port), 1..65535 */
-    int http_threads;           /* HTTP_THREADS (16), 1..1024 */
-    int pool_size;              /* DB_POOL_SIZE (16), 1..1024, for every pool */
-    oms_pg_settings db;         /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
-    const char *migrations_dir; /* MIGRATIONS_DIR (services/<built-in name>/migrations) */
+    const char *name;             /* SERVICE_NAME (the built-in name): the name in logs */
+    oms_process_settings process; /* LOG_LEVEL */
+    int port;                     /* PORT (the def's port), 1..65535 */
+    int http_threads;             /* HTTP_THREADS (16), 1..1024 */
+    int pool_size;                /* DB_POOL_SIZE (16), 1..1024, for every pool */
+    oms_pg_settings db;           /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
+    const char *migrations_dir;   /* MIGRATIONS_DIR (services/<built-in name>/migrations) */
+    oms_bus_settings bus;         /* MESSAGE_BUS, BUS_*, PULSAR_* */
 } oms_service_settings;
 
 typedef struct oms_service oms_service;
@@ -56,9 +62,10 @@ typedef struct oms_service_def {
     size_t route_count;
     void *http_ctx; /* handed to the HTTP handlers */
     void *ctx;      /* handed to the hooks */
-    /* Optional: reads the service's own settings (exiting 2 on a bad one, as
-     * oms_config does), after the common ones and before anything starts. */
-    void (*read_settings)(void *ctx, const oms_service_settings *common);
+    /* Optional: contributes the service's own rows to the settings table
+     * (after the common ones; a row may default to a common setting with
+     * same_as). They are loaded with the rest, before anything starts. */
+    void (*add_settings)(void *ctx, oms_settings *t);
     /* Plugs the adapters into the application's ports; the write pool
      * (oms_service_pool) and the bus exist; may add pools. */
     oms_err (*wire)(void *ctx, oms_service *svc, oms_error *err);
@@ -72,10 +79,14 @@ typedef struct oms_service_def {
 } oms_service_def;
 
 /* Runs the service from start to stop: the whole of main() but the service's
- * own settings and wiring. Returns the exit status: 0 after a clean stop, 1
- * when a step failed to start (logged as "start_failed" with the step, and
+ * own settings and wiring; main's arguments answer --print-settings (see
+ * oms_settings_handle_args). Returns the exit status: 0 after a clean stop,
+ * 1 when a step failed to start (logged as "start_failed" with the step, and
  * one line on stderr). A bad setting exits 2 with one line naming it. */
-int oms_service_main(const oms_service_def *def);
+int oms_service_main(const oms_service_def *def, int argc, char **argv);
+
+/* The common settings as loaded, for hook wire and later. */
+const oms_service_settings *oms_service_settings_of(oms_service *svc);
 
 /* The write pool (POSTGRES_*), for hook wire and later. */
 oms_pg_pool *oms_service_pool(oms_service *svc);

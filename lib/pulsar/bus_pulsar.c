@@ -477,7 +477,10 @@ oms_bus *oms_bus_pulsar_create(const char *host, int port, const oms_bus_options
         return NULL;
     }
     bus->options =
-        (oms_bus_options){.max_redeliveries = 5, .consumer_threads = 1, .batch_size = 64, .retry_base_delay_ms = 200};
+        (oms_bus_options){.max_redeliveries = OMS_BUS_DEFAULT_MAX_REDELIVERIES,
+                          .consumer_threads = OMS_BUS_DEFAULT_CONSUMER_THREADS,
+                          .batch_size = OMS_BUS_DEFAULT_BATCH_SIZE,
+                          .retry_base_delay_ms = OMS_BUS_DEFAULT_RETRY_BASE_DELAY_MS};
     if (o) {
         if (o->batch_size > 0)
             bus->options.batch_size = o->batch_size;

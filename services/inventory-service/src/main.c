@@ -31,7 +31,7 @@ static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
     return oms_saga_subscribe(bus, &inv->consumer, err);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static inventory_service inv;
     const oms_service_def def = {.name = "inventory-service",
@@ -43,5 +43,5 @@ int main(void)
                                  .ctx = &inv,
                                  .wire = wire,
                                  .subscribe = subscribe};
-    return oms_service_main(&def);
+    return oms_service_main(&def, argc, argv);
 }

@@ -35,12 +35,27 @@ typedef struct order_service {
     oms_saga_consumer consumer;
 } order_service;
 
-static void read_settings(void *ctx, const oms_service_settings *common)
+/* The read model's pool defaults to the write settings, one by one. */
+static void add_settings(void *ctx, oms_settings *t)
 {
     order_service *o = ctx;
-    o->saga.step_timeout_s = (int)oms_config_long("SAGA_STEP_TIMEOUT_S", 30, 1, 3600);
-    o->saga.max_attempts = (int)oms_config_long("SAGA_MAX_ATTEMPTS", 5, 1, 100);
-    o->read_db = oms_pg_settings_from_env("READ_", "POSTGRES_DB", common->db.dbname);
+    const oms_setting rows[] = {
+        {.name = "SAGA_STEP_TIMEOUT_S", .kind = OMS_SETTING_INT, .fallback = "30", .min = 1, .max = 3600,
+         .target = &o->saga.step_timeout_s, .doc = "How long a saga step waits for its reply before it is sent again."},
+        {.name = "SAGA_MAX_ATTEMPTS", .kind = OMS_SETTING_INT, .fallback = "5", .min = 1, .max = 100,
+         .target = &o->saga.max_attempts, .doc = "Sends of a forward step's command before the saga compensates."},
+        {.name = "READ_POSTGRES_HOST", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_HOST",
+         .target = &o->read_db.host, .doc = "Read model pool: host of the PostgreSQL server."},
+        {.name = "READ_POSTGRES_PORT", .kind = OMS_SETTING_INT_TEXT, .same_as = "POSTGRES_PORT", .min = 1,
+         .max = 65535, .target = &o->read_db.port, .doc = "Read model pool: port of the PostgreSQL server."},
+        {.name = "READ_POSTGRES_USER", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_USER",
+         .target = &o->read_db.user, .doc = "Read model pool: PostgreSQL user."},
+        {.name = "READ_POSTGRES_PASSWORD", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_PASSWORD",
+         .target = &o->read_db.password, .flags = OMS_SETTING_SECRET, .doc = "Read model pool: password."},
+        {.name = "READ_POSTGRES_DB", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_DB",
+         .target = &o->read_db.dbname, .doc = "Read model pool: the database."},
+    };
+    oms_settings_add(t, "order-service", rows, sizeof rows / sizeof rows[0]);
 }
 
 /* Plugs the adapters into the application's ports; queries read the read
@@ -91,7 +106,7 @@ static void stop_scanner(void *ctx)
     deadline_scanner_stop(o->scanner);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static order_service o;
     size_t route_count = 0;
@@ -106,10 +121,10 @@ int main(void)
                                  .route_count = route_count,
                                  .http_ctx = &o.api,
                                  .ctx = &o,
-                                 .read_settings = read_settings,
+                                 .add_settings = add_settings,
                                  .wire = wire,
                                  .subscribe = subscribe,
                                  .start = start_scanner,
                                  .stop = stop_scanner};
-    return oms_service_main(&def);
+    return oms_service_main(&def, argc, argv);
 }

@@ -16,11 +16,13 @@ typedef struct payment_service {
     oms_saga_consumer consumer;
 } payment_service;
 
-static void read_settings(void *ctx, const oms_service_settings *common)
+static void add_settings(void *ctx, oms_settings *t)
 {
-    (void)common;
     payment_service *pay = ctx;
-    pay->default_credit_cents = oms_config_money("DEFAULT_CREDIT", 100000);
+    const oms_setting credit = {.name = "DEFAULT_CREDIT", .kind = OMS_SETTING_MONEY, .fallback = "1000.00",
+                                .target = &pay->default_credit_cents,
+                                .doc = "Opening balance of an account opened by a payment request."};
+    oms_settings_add(t, "payment-service", &credit, 1);
 }
 
 static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
@@ -43,7 +45,7 @@ static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
     return oms_saga_subscribe(bus, &pay->consumer, err);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static payment_service pay;
     const oms_service_def def = {.name = "payment-service",
@@ -53,8 +55,8 @@ int main(void)
                                  .route_count = payment_http_route_count,
                                  .http_ctx = &pay.app,
                                  .ctx = &pay,
-                                 .read_settings = read_settings,
+                                 .add_settings = add_settings,
                                  .wire = wire,
                                  .subscribe = subscribe};
-    return oms_service_main(&def);
+    return oms_service_main(&def, argc, argv);
 }

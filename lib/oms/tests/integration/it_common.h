@@ -14,7 +14,7 @@
 static inline oms_pg_settings it_settings(char *buf, size_t len, const char *name)
 {
     snprintf(buf, len, "%s_%d", name, (int)getpid());
-    return oms_pg_settings_from_env(NULL, "OMS_IT_UNUSED_DB", buf);
+    return oms_pg_settings_from_env("OMS_IT_UNUSED_DB", buf);
 }
 
 static inline PGconn *it_connect(const oms_pg_settings *s, const char *dbname)

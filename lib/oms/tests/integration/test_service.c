@@ -49,12 +49,11 @@ static void hello(void *ctx, oms_http_request *req, oms_http_response *res)
 
 static const oms_http_route routes[] = {{"GET", "/hello", hello, "hello"}};
 
-static void read_settings(void *ctx, const oms_service_settings *common)
+static void add_settings(void *ctx, oms_settings *t)
 {
-    test_service *t = ctx;
-    t->dead_db = common->db;
-    t->dead_db.port = "1";
-    record("read_settings");
+    (void)ctx;
+    (void)t;
+    record("add_settings");
 }
 
 static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
@@ -63,6 +62,8 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     record("wire");
     if (!oms_service_pool(svc))
         return oms_error_set(err, OMS_EINTERNAL, NULL, "no write pool");
+    t->dead_db = oms_service_settings_of(svc)->db;
+    t->dead_db.port = "1";
     if (t->unreachable_pool && !oms_service_add_pool(svc, "dead", &t->dead_db, "read database", err))
         return err->code;
     return OMS_OK;
@@ -102,9 +103,10 @@ static pid_t spawn(test_service t)
         _exit(99);
     const oms_service_def def = {.name = "test-service", .port = 8000, .database = "unused",
                                  .routes = routes, .route_count = 1, .ctx = &t,
-                                 .read_settings = read_settings, .wire = wire, .subscribe = subscribe,
+                                 .add_settings = add_settings, .wire = wire, .subscribe = subscribe,
                                  .start = start, .stop = stop};
-    exit(oms_service_main(&def));
+    char *argv[] = {"test-service", NULL};
+    exit(oms_service_main(&def, 1, argv));
 }
 
 static int wait_exit(pid_t pid)
@@ -187,7 +189,7 @@ static void runs_until_sigterm_and_stops_in_reverse(void **state)
     assert_int_equal(wait_exit(pid), 0);
     unsetenv("SERVICE_NAME");
     char text[8192];
-    assert_string_equal(read_file(events_path, text, sizeof text), "read_settings wire subscribe start stop ");
+    assert_string_equal(read_file(events_path, text, sizeof text), "add_settings wire subscribe start stop ");
     const char *stopped = "\"service\":\"renamed-service\",\"event\":\"stopped\"";
     assert_non_null(strstr(read_file(log_path, text, sizeof text), stopped));
 }
@@ -213,7 +215,7 @@ static void failed_start_exits_1_naming_the_step(void **state)
     pid_t pid = spawn((test_service){.fail_start = true});
     assert_int_equal(wait_exit(pid), 1);
     char text[8192];
-    assert_string_equal(read_file(events_path, text, sizeof text), "read_settings wire subscribe start ");
+    assert_string_equal(read_file(events_path, text, sizeof text), "add_settings wire subscribe start ");
     assert_string_equal(read_file(err_path, text, sizeof text),
                         "test-service: cannot start (start): scanner refused\n");
 }

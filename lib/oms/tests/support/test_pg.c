@@ -18,7 +18,7 @@
 
 oms_pg_pool *test_pg_open(const char *default_db, const char *default_migrations, const char *pool_name)
 {
-    oms_pg_settings s = oms_pg_settings_from_env(NULL, "TEST_DB", default_db);
+    oms_pg_settings s = oms_pg_settings_from_env("TEST_DB", default_db);
     const char *dirs[] = {oms_config_str("MIGRATIONS_DIR", default_migrations), NULL};
     oms_error err;
     if (oms_pg_migrate(&s, dirs, &err) != OMS_OK) {

@@ -1,4 +1,5 @@
-/* Unit tests of oms/config.c; exiting cases run in a child process. */
+/* Unit tests of oms/config.c: `.env` and the settings table; exiting cases
+ * run in a child process. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "oms/config.h"
 
@@ -24,18 +26,31 @@ static void write_dotenv(const char *content)
     fclose(f);
 }
 
-/* Runs fn in a child; returns its exit status (or -1 when it did not exit). */
+static char stderr_text[512];
+
+/* Runs fn in a child; returns its exit status (or -1 when it did not exit)
+ * and keeps what it wrote on stderr in stderr_text. */
 static int exit_status_of(void (*fn)(void))
 {
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/oms_config_test_%d.err", (int)getpid());
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
+        if (!freopen(path, "w", stderr))
+            _exit(99);
         fn();
         _exit(0);
     }
     int status = 0;
     waitpid(pid, &status, 0);
+    stderr_text[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        stderr_text[fread(stderr_text, 1, sizeof stderr_text - 1, f)] = '\0';
+        fclose(f);
+    }
+    unlink(path);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -75,69 +90,254 @@ static void a_malformed_dotenv_line_exits_with_status_two(void **state)
     unlink(dotenv_path);
 }
 
-static void integers_in_range_and_fallbacks(void **state)
+/* ---- the settings table ---- */
+
+static oms_settings table;
+static int t_int;
+static long t_long;
+static const char *t_text, *t_enum, *t_port;
+static int64_t t_money;
+static const char *const buses[] = {"pg", "pulsar", NULL};
+
+/* One row of each kind, the way a module contributes them. */
+static void add_rows(void)
+{
+    const oms_setting rows[] = {
+        {.name = "OMS_T_INT", .kind = OMS_SETTING_INT, .fallback = "42", .min = 1, .max = 65535, .target = &t_int,
+         .doc = "an int"},
+        {.name = "OMS_T_LONG", .kind = OMS_SETTING_LONG, .fallback = "0", .min = 0, .max = 1000000,
+         .target = &t_long, .doc = "a long"},
+        {.name = "OMS_T_TEXT", .kind = OMS_SETTING_TEXT, .target = &t_text, .doc = "a text"},
+        {.name = "OMS_T_PORT", .kind = OMS_SETTING_INT_TEXT, .fallback = "5432", .min = 1, .max = 65535,
+         .target = &t_port, .doc = "a port kept as text"},
+        {.name = "OMS_T_BUS", .kind = OMS_SETTING_ENUM, .fallback = "pg", .allowed = buses, .target = &t_enum,
+         .doc = "an enum"},
+        {.name = "OMS_T_MONEY", .kind = OMS_SETTING_MONEY, .fallback = "1000.00", .target = &t_money,
+         .doc = "money"},
+    };
+    oms_settings_init(&table, "test");
+    oms_settings_add(&table, "test", rows, sizeof rows / sizeof rows[0]);
+}
+
+static void unset_rows(void)
+{
+    const char *names[] = {"OMS_T_INT", "OMS_T_LONG", "OMS_T_TEXT", "OMS_T_PORT", "OMS_T_BUS", "OMS_T_MONEY",
+                           "OMS_T_READ_PORT", "OMS_T_SECRET", "OMS_T_REQUIRED"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        unsetenv(names[i]);
+}
+
+static void defaults_apply_when_unset_or_empty(void **state)
 {
     (void)state;
-    setenv("OMS_T_PORT", "8080", 1);
-    assert_int_equal(oms_config_long("OMS_T_PORT", 1, 1, 65535), 8080);
-    unsetenv("OMS_T_UNSET");
-    assert_int_equal(oms_config_long("OMS_T_UNSET", 42, 1, 65535), 42);
-    setenv("OMS_T_EMPTY", "", 1);
-    assert_int_equal(oms_config_long("OMS_T_EMPTY", 7, 1, 65535), 7);
-    assert_string_equal(oms_config_str("OMS_T_EMPTY", "fb"), "fb");
+    unset_rows();
+    setenv("OMS_T_LONG", "", 1);
+    add_rows();
+    oms_settings_load(&table, NULL);
+    assert_int_equal(t_int, 42);
+    assert_int_equal(t_long, 0);
+    assert_null(t_text);
+    assert_string_equal(t_port, "5432");
+    assert_string_equal(t_enum, "pg");
+    assert_int_equal(t_money, 100000);
 }
 
-static void read_bad_port(void)
-{
-    setenv("OMS_T_BAD", "abc", 1);
-    oms_config_long("OMS_T_BAD", 1, 1, 65535);
-}
-
-static void read_out_of_range(void)
-{
-    setenv("OMS_T_BAD", "70000", 1);
-    oms_config_long("OMS_T_BAD", 1, 1, 65535);
-}
-
-static void read_missing_required(void)
-{
-    unsetenv("OMS_T_REQUIRED");
-    oms_config_required("OMS_T_REQUIRED");
-}
-
-static void read_bad_enum(void)
-{
-    static const char *const allowed[] = {"pg", "pulsar", NULL};
-    setenv("OMS_T_BUS", "kafka", 1);
-    oms_config_enum("OMS_T_BUS", "pg", allowed);
-}
-
-static void read_bad_money(void)
-{
-    setenv("OMS_T_MONEY", "10.001", 1);
-    oms_config_money("OMS_T_MONEY", 0);
-}
-
-static void a_bad_integer_enum_money_or_missing_setting_exits_with_status_two(void **state)
+static void set_values_are_loaded_by_kind(void **state)
 {
     (void)state;
-    assert_int_equal(exit_status_of(read_bad_port), 2);
-    assert_int_equal(exit_status_of(read_out_of_range), 2);
-    assert_int_equal(exit_status_of(read_missing_required), 2);
-    assert_int_equal(exit_status_of(read_bad_enum), 2);
-    assert_int_equal(exit_status_of(read_bad_money), 2);
-}
-
-static void enum_and_money_settings_are_read(void **state)
-{
-    (void)state;
-    static const char *const allowed[] = {"pg", "pulsar", NULL};
+    unset_rows();
+    setenv("OMS_T_INT", "8080", 1);
+    setenv("OMS_T_LONG", "1000000", 1);
+    setenv("OMS_T_TEXT", "some text", 1);
+    setenv("OMS_T_PORT", "6543", 1);
     setenv("OMS_T_BUS", "pulsar", 1);
-    assert_string_equal(oms_config_enum("OMS_T_BUS", "pg", allowed), "pulsar");
     setenv("OMS_T_MONEY", "1000.5", 1);
-    assert_int_equal(oms_config_money("OMS_T_MONEY", 0), 100050);
-    unsetenv("OMS_T_MONEY");
-    assert_int_equal(oms_config_money("OMS_T_MONEY", 100000), 100000);
+    add_rows();
+    oms_settings_load(&table, NULL);
+    assert_int_equal(t_int, 8080);
+    assert_int_equal(t_long, 1000000);
+    assert_string_equal(t_text, "some text");
+    assert_string_equal(t_port, "6543");
+    assert_string_equal(t_enum, "pulsar");
+    assert_int_equal(t_money, 100050);
+    unset_rows();
+}
+
+static void load_with(const char *name, const char *value)
+{
+    unset_rows();
+    setenv(name, value, 1);
+    add_rows();
+    oms_settings_load(&table, NULL);
+}
+
+static void load_bad_int(void)
+{
+    load_with("OMS_T_INT", "abc");
+}
+
+static void load_int_out_of_range(void)
+{
+    load_with("OMS_T_INT", "70000");
+}
+
+static void load_bad_port_text(void)
+{
+    load_with("OMS_T_PORT", "0");
+}
+
+static void load_bad_enum(void)
+{
+    load_with("OMS_T_BUS", "kafka");
+}
+
+static void load_bad_money(void)
+{
+    load_with("OMS_T_MONEY", "10.001");
+}
+
+/* A bad value stops the process: exit 2 and one line naming the setting. */
+static void a_bad_value_exits_with_status_two_and_one_line_naming_it(void **state)
+{
+    (void)state;
+    assert_int_equal(exit_status_of(load_bad_int), 2);
+    assert_string_equal(stderr_text, "config: OMS_T_INT=abc: must be an integer from 1 to 65535\n");
+    assert_int_equal(exit_status_of(load_int_out_of_range), 2);
+    assert_string_equal(stderr_text, "config: OMS_T_INT=70000: must be an integer from 1 to 65535\n");
+    assert_int_equal(exit_status_of(load_bad_port_text), 2);
+    assert_string_equal(stderr_text, "config: OMS_T_PORT=0: must be an integer from 1 to 65535\n");
+    assert_int_equal(exit_status_of(load_bad_enum), 2);
+    assert_string_equal(stderr_text, "config: OMS_T_BUS=kafka: must be one of pg, pulsar\n");
+    assert_int_equal(exit_status_of(load_bad_money), 2);
+    assert_string_equal(stderr_text,
+                        "config: OMS_T_MONEY=10.001: must be a non-negative amount with at most two decimals\n");
+}
+
+static const char *t_read_port, *t_secret, *t_required;
+
+static oms_err parse_secret(const char *value, void *target, oms_error *err)
+{
+    if (value && strchr(value, ' '))
+        return oms_error_set(err, OMS_EINVAL, NULL, "must not contain a space");
+    *(const char **)target = value;
+    return OMS_OK;
+}
+
+/* The rows of add_rows, then one that defaults to OMS_T_PORT, a secret and
+ * a required one. */
+static void add_more_rows(void)
+{
+    add_rows();
+    const oms_setting rows[] = {
+        {.name = "OMS_T_READ_PORT", .kind = OMS_SETTING_INT_TEXT, .same_as = "OMS_T_PORT", .min = 1, .max = 65535,
+         .target = &t_read_port, .doc = "the read port"},
+        {.name = "OMS_T_SECRET", .kind = OMS_SETTING_PARSED, .parse = parse_secret, .target = &t_secret,
+         .flags = OMS_SETTING_SECRET, .bounds = "no spaces", .doc = "a secret"},
+        {.name = "OMS_T_REQUIRED", .kind = OMS_SETTING_TEXT, .target = &t_required, .flags = OMS_SETTING_REQUIRED,
+         .doc = "must be given"},
+    };
+    oms_settings_add(&table, "more", rows, sizeof rows / sizeof rows[0]);
+}
+
+static void same_as_takes_the_other_settings_value_then_its_default(void **state)
+{
+    (void)state;
+    unset_rows();
+    setenv("OMS_T_REQUIRED", "here", 1);
+    add_more_rows();
+    oms_settings_load(&table, NULL);
+    assert_string_equal(t_read_port, "5432"); /* OMS_T_PORT's default */
+    assert_null(t_secret);                    /* the parser was told: unset */
+    setenv("OMS_T_PORT", "6000", 1);
+    oms_settings_load(&table, NULL);
+    assert_string_equal(t_read_port, "6000");
+    setenv("OMS_T_READ_PORT", "7000", 1);
+    setenv("OMS_T_SECRET", "s3cret", 1);
+    oms_settings_load(&table, NULL);
+    assert_string_equal(t_read_port, "7000");
+    assert_string_equal(t_secret, "s3cret");
+    unset_rows();
+}
+
+static void load_bad_secret(void)
+{
+    unset_rows();
+    setenv("OMS_T_REQUIRED", "here", 1);
+    setenv("OMS_T_SECRET", "two words", 1);
+    add_more_rows();
+    oms_settings_load(&table, NULL);
+}
+
+static void load_without_required(void)
+{
+    unset_rows();
+    add_more_rows();
+    oms_settings_load(&table, NULL);
+}
+
+static void a_secret_is_never_echoed_and_a_required_one_must_be_set(void **state)
+{
+    (void)state;
+    assert_int_equal(exit_status_of(load_bad_secret), 2);
+    assert_string_equal(stderr_text, "config: OMS_T_SECRET: must not contain a space\n");
+    assert_int_equal(exit_status_of(load_without_required), 2);
+    assert_string_equal(stderr_text, "config: OMS_T_REQUIRED: must be set\n");
+}
+
+static void add_a_second_row_of_one_name(void)
+{
+    add_rows();
+    const oms_setting again = {.name = "OMS_T_INT", .kind = OMS_SETTING_INT, .fallback = "1", .min = 1, .max = 2,
+                               .target = &t_int};
+    oms_settings_add(&table, "again", &again, 1);
+}
+
+static void a_name_is_in_the_table_once(void **state)
+{
+    (void)state;
+    assert_int_equal(exit_status_of(add_a_second_row_of_one_name), -1); /* aborted */
+    assert_non_null(strstr(stderr_text, "a second row for OMS_T_INT"));
+}
+
+/* --print-settings: every row, with its default, bounds and doc. */
+static void the_table_prints_as_text_and_as_json(void **state)
+{
+    (void)state;
+    add_more_rows();
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    oms_settings_print(&table, out, false);
+    fclose(out);
+    assert_non_null(strstr(text, "OMS_T_INT\n    default: 42\n    integer: 1..65535 (test)\n    an int\n"));
+    assert_non_null(strstr(text, "OMS_T_READ_PORT\n    default: OMS_T_PORT's value\n"));
+    assert_non_null(strstr(text, "OMS_T_REQUIRED\n    default: none (required)\n"));
+    free(text);
+
+    out = open_memstream(&text, &len);
+    oms_settings_print(&table, out, true);
+    fclose(out);
+    json_error_t error;
+    json_t *doc = json_loads(text, 0, &error);
+    free(text);
+    assert_non_null(doc);
+    assert_string_equal(json_string_value(json_object_get(doc, "process")), "test");
+    json_t *rows = json_object_get(doc, "settings");
+    assert_int_equal(json_array_size(rows), table.count);
+    json_t *bus = json_array_get(rows, 4);
+    assert_string_equal(json_string_value(json_object_get(bus, "name")), "OMS_T_BUS");
+    assert_string_equal(json_string_value(json_object_get(bus, "kind")), "enum");
+    assert_string_equal(json_string_value(json_object_get(bus, "default")), "pg");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(bus, "allowed"), 1)), "pulsar");
+    json_t *port = json_array_get(rows, 3);
+    assert_int_equal(json_integer_value(json_object_get(port, "max")), 65535);
+    json_t *secret = json_array_get(rows, 7);
+    assert_true(json_is_true(json_object_get(secret, "secret")));
+    assert_string_equal(json_string_value(json_object_get(secret, "module")), "more");
+    json_t *read_port = json_array_get(rows, 6);
+    assert_string_equal(json_string_value(json_object_get(read_port, "same_as")), "OMS_T_PORT");
+    assert_true(json_is_null(json_object_get(read_port, "default")) || !json_object_get(read_port, "default"));
+    json_decref(doc);
 }
 
 int main(void)
@@ -146,9 +346,13 @@ int main(void)
         cmocka_unit_test(dotenv_values_load_but_the_environment_wins),
         cmocka_unit_test(a_missing_dotenv_file_is_fine),
         cmocka_unit_test(a_malformed_dotenv_line_exits_with_status_two),
-        cmocka_unit_test(integers_in_range_and_fallbacks),
-        cmocka_unit_test(a_bad_integer_enum_money_or_missing_setting_exits_with_status_two),
-        cmocka_unit_test(enum_and_money_settings_are_read),
+        cmocka_unit_test(defaults_apply_when_unset_or_empty),
+        cmocka_unit_test(set_values_are_loaded_by_kind),
+        cmocka_unit_test(a_bad_value_exits_with_status_two_and_one_line_naming_it),
+        cmocka_unit_test(same_as_takes_the_other_settings_value_then_its_default),
+        cmocka_unit_test(a_secret_is_never_echoed_and_a_required_one_must_be_set),
+        cmocka_unit_test(a_name_is_in_the_table_once),
+        cmocka_unit_test(the_table_prints_as_text_and_as_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

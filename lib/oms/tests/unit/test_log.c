@@ -198,7 +198,7 @@ static void a_stop_signal_ends_the_wait_with_its_number(void **state)
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        oms_process_init("test");
+        oms_process_init("test", NULL);
         if (oms_process_stopping())
             _exit(10);
         kill(getpid(), SIGTERM); /* blocked: stays pending until sigwait */

@@ -105,7 +105,7 @@ static int setup_database(void **state)
     static char dbname[64];
     const char *name = getenv("TEST_DB");
     snprintf(dbname, sizeof dbname, "%s", name && *name ? name : "it_orders");
-    db = oms_pg_settings_from_env(NULL, "TEST_DB", dbname);
+    db = oms_pg_settings_from_env("TEST_DB", dbname);
     db.dbname = dbname;
     oms_pg_settings admin = db;
     admin.dbname = "postgres";
