@@ -83,8 +83,8 @@ $(eval $(call fuzz_target,gateway_config,fuzz/targets/gateway_config.c api-gatew
 # share (when present in this tree).
 TEST_TX_F := $(wildcard lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c)
 HTTP_LIBS := $(HTTP_FAKE_OBJS) $(FB)/lib/liboms.a -lmicrohttpd -ljansson -luuid -lm $(if $(TEST_TX_F),-lcmocka)
-ORDER_SRCS_F := $(addprefix services/order-service/src/,domain/order.c domain/saga.c application/commands.c \
-	application/queries.c application/cursor.c adapters/http_api.c adapters/order_json.c) \
+ORDER_SRCS_F := $(addprefix services/order-service/src/,domain/order.c domain/saga.c application/saga_runner.c \
+	application/commands.c application/queries.c application/cursor.c adapters/http_api.c adapters/order_json.c) \
 	services/order-service/tests/unit/memory_adapters.c
 INVENTORY_SRCS_F := $(addprefix services/inventory-service/src/,domain/inventory.c application/commands.c \
 	application/queries.c adapters/http_api.c) services/inventory-service/tests/unit/memory_adapters.c $(TEST_TX_F)

@@ -1,8 +1,8 @@
 # services/order-service -- the order API and the saga orchestrator.
 ORDER_DIR := services/order-service
 ORDER_DOMAIN_SRCS := $(ORDER_DIR)/src/domain/order.c $(ORDER_DIR)/src/domain/saga.c
-ORDER_APP_SRCS := $(ORDER_DIR)/src/application/commands.c $(ORDER_DIR)/src/application/queries.c \
-	$(ORDER_DIR)/src/application/cursor.c
+ORDER_APP_SRCS := $(ORDER_DIR)/src/application/saga_runner.c $(ORDER_DIR)/src/application/commands.c \
+	$(ORDER_DIR)/src/application/queries.c $(ORDER_DIR)/src/application/cursor.c
 ORDER_PG_SRCS := $(ORDER_DIR)/src/adapters/pg_order_repo.c $(ORDER_DIR)/src/adapters/pg_saga_repo.c \
 	$(ORDER_DIR)/src/adapters/pg_read_model.c $(ORDER_DIR)/src/adapters/pg_outbox.c \
 	$(ORDER_DIR)/src/adapters/system_clock.c $(ORDER_DIR)/src/adapters/order_json.c
@@ -20,11 +20,16 @@ $(eval $(call oms_program,order-service,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $
 $(eval $(call oms_pure_test,order_domain,$(ORDER_DOMAIN_SRCS) lib/oms/err.c lib/oms/money.c \
 	$(ORDER_DIR)/tests/unit/test_order_domain.c))
 
-# The application over in-memory adapters (liboms for arena, log, util).
-$(eval $(call oms_test,unit,order_application,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) \
-	$(ORDER_DIR)/tests/unit/memory_adapters.c $(ORDER_DIR)/tests/unit/test_order_application.c))
+# The application over in-memory adapters needs no I/O library either: the
+# pure lib modules it uses (its log lines and metrics are plain C; libuuid
+# for util.c's ids).
+$(eval $(call oms_pure_test,order_application,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) lib/oms/err.c lib/oms/money.c \
+	lib/oms/arena.c lib/oms/util.c lib/oms/log.c lib/oms/metrics.c lib/oms/tx_hooks.c lib/oms/saga_messages.c \
+	lib/oms/tests/support/test_metrics.c $(ORDER_DIR)/tests/unit/memory_adapters.c \
+	$(ORDER_DIR)/tests/unit/test_order_application.c,-luuid))
 
 # Against a real PostgreSQL (POSTGRES_*; database TEST_DB, default it_orders).
 $(eval $(call oms_test,integration,order_pg,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_PG_SRCS) \
 	$(ORDER_DIR)/src/adapters/deadline_scanner.c $(ORDER_DIR)/src/adapters/bus_consumers.c \
-	$(ORDER_DIR)/src/adapters/http_api.c $(ORDER_DIR)/tests/integration/test_order_pg.c))
+	$(ORDER_DIR)/src/adapters/http_api.c lib/oms/tests/support/test_metrics.c \
+	$(ORDER_DIR)/tests/integration/test_order_pg.c))

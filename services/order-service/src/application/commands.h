@@ -3,9 +3,10 @@
  * Each command is one unit of work: it locks the saga (FOR UPDATE), asks the
  * domain's transition table what to do, and writes the order status, the
  * saga row (version + 1), its log rows, the outbox messages and the read
- * model row in the same transaction. Commands started by HTTP begin and
- * commit their own transaction; commands started by a message run inside
- * the message's inbox transaction (oms_handle_once), which commits them. */
+ * model row in the same transaction (the saga runner, saga_runner.h, writes
+ * them). Commands started by HTTP begin and commit their own transaction;
+ * commands started by a message run inside the message's inbox transaction
+ * (oms_saga_consume), which commits them. */
 #ifndef ORDER_COMMANDS_H
 #define ORDER_COMMANDS_H
 

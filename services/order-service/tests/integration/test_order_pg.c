@@ -24,6 +24,7 @@
 #include "oms/envelope.h"
 #include "oms/json.h"
 #include "oms/log.h"
+#include "oms/tests/support/test_metrics.h"
 #include "oms/pg.h"
 
 static oms_pg_settings db;
@@ -396,13 +397,21 @@ static oms_bus_disposition handle(process *p, const oms_bus_message *m)
     return out.disposition;
 }
 
-static oms_bus_disposition deliver(process *p, const char *topic, const char *event_type, const order *o,
-                                   json_t *payload, char event_id[OMS_UUID_LEN + 1])
+/* A reply about `o` as the bus hands it over (taking `payload`'s reference). */
+static oms_bus_message reply_message(process *p, const char *topic, const char *event_type, const order *o,
+                                     json_t *payload, char event_id[OMS_UUID_LEN + 1])
 {
     char *text = oms_envelope_build(p->a, event_type, o->saga_id, o->id, "it-reply", payload, event_id);
     json_decref(payload);
-    oms_bus_message m = {.topic = topic, .subscription = ORDER_SUBSCRIPTION, .key = o->id, .payload = text,
-                         .payload_len = strlen(text), .message_id = "it"};
+    assert_non_null(text);
+    return (oms_bus_message){.topic = topic, .subscription = ORDER_SUBSCRIPTION, .key = o->id, .payload = text,
+                             .payload_len = strlen(text), .message_id = "it"};
+}
+
+static oms_bus_disposition deliver(process *p, const char *topic, const char *event_type, const order *o,
+                                   json_t *payload, char event_id[OMS_UUID_LEN + 1])
+{
+    oms_bus_message m = reply_message(p, topic, event_type, o, payload, event_id);
     return handle(p, &m);
 }
 
@@ -458,6 +467,79 @@ static void the_same_event_id_is_handled_once(void **state)
     assert_int_equal(handle(p, &m), OMS_BUS_ACK);
     assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params), steps);
     assert_int_equal(status_of(p, o.id), ORDER_FAILED);
+    process_stop(p);
+}
+
+
+/* Standard output, with info lines, goes to a file while the test looks
+ * (the log lines). */
+typedef struct captured_stdout {
+    FILE *file;
+    int saved;
+} captured_stdout;
+
+#define LOG_NAME "order-pg-test"
+
+static captured_stdout capture_stdout(void)
+{
+    captured_stdout c = {.file = tmpfile()};
+    assert_non_null(c.file);
+    oms_log_init(LOG_NAME, OMS_LOG_INFO);
+    fflush(stdout);
+    c.saved = dup(STDOUT_FILENO);
+    assert_true(c.saved >= 0 && dup2(fileno(c.file), STDOUT_FILENO) >= 0);
+    return c;
+}
+
+/* Restores stdout and returns how many captured lines hold both strings. */
+static long release_stdout(captured_stdout *c, const char *needle, const char *other)
+{
+    fflush(stdout);
+    dup2(c->saved, STDOUT_FILENO);
+    close(c->saved);
+    oms_log_init(LOG_NAME, OMS_LOG_WARN);
+    rewind(c->file);
+    char line[4096];
+    long n = 0;
+    while (fgets(line, sizeof line, c->file))
+        n += strstr(line, needle) && strstr(line, other);
+    fclose(c->file);
+    return n;
+}
+
+/* A batch that fails as a whole is rolled back and handled again message by
+ * message (oms_handle_batch): the good message's saga steps are logged and
+ * counted once, by the commit that kept them, not also by the attempt that
+ * was rolled back. */
+static void a_split_batch_logs_and_counts_each_step_once(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order good = create_order(p, "split-customer", NULL, NULL);
+    order other = create_order(p, "split-customer", NULL, NULL);
+    const char *params[] = {good.saga_id};
+    const char *rows_sql = "SELECT count(*) FROM saga_step_log WHERE saga_id = $1";
+    long rows_before = sql_long(rows_sql, 1, params);
+    long counted_before = test_metric_sum(p->a, "order_saga_steps_total");
+    char event_id[OMS_UUID_LEN + 1];
+    oms_bus_message batch[2] = {
+        reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &good, json_pack("{s:b}", "success", 1),
+                      event_id),
+        /* malformed: fails the batch, dead-lettered on its own */
+        reply_message(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &other,
+                      json_pack("{s:s}", "success", "yes"), event_id),
+    };
+    oms_bus_outcome out[2];
+    captured_stdout c = capture_stdout();
+    oms_saga_consume(&p->consumer, batch, 2, p->a, out);
+    long lines = release_stdout(&c, "\"event\":\"saga_step\"", good.id);
+    assert_int_equal(out[0].disposition, OMS_BUS_ACK);
+    assert_int_equal(out[1].disposition, OMS_BUS_DEAD);
+    assert_int_equal(status_of(p, good.id), ORDER_PAYMENT_CONFIRMED);
+    long written = sql_long(rows_sql, 1, params) - rows_before;
+    assert_int_equal(written, 3); /* reply received, state changed, InventoryRequested sent */
+    assert_int_equal(lines, written);
+    assert_int_equal(test_metric_sum(p->a, "order_saga_steps_total") - counted_before, written);
     process_stop(p);
 }
 
@@ -704,7 +786,7 @@ static void http_api_answers_as_the_spec_says(void **state)
 
 int main(void)
 {
-    oms_log_init("order-pg-test", OMS_LOG_WARN);
+    oms_log_init(LOG_NAME, OMS_LOG_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(order_repo_round_trips_an_order_with_items_and_reasons),
         cmocka_unit_test(idempotency_key_is_claimed_once),
@@ -715,6 +797,7 @@ int main(void)
         cmocka_unit_test(create_writes_envelopes_to_the_outbox),
         cmocka_unit_test(replies_drive_the_saga_once_each),
         cmocka_unit_test(the_same_event_id_is_handled_once),
+        cmocka_unit_test(a_split_batch_logs_and_counts_each_step_once),
         cmocka_unit_test(unfinished_sagas_resume_after_a_crash),
         cmocka_unit_test(cancel_confirmed_order_releases_then_refunds),
         cmocka_unit_test(http_api_answers_as_the_spec_says),

@@ -13,6 +13,7 @@
 #include "application/queries.h"
 #include "memory_adapters.h"
 #include "oms/log.h"
+#include "oms/tests/support/test_metrics.h"
 
 static const saga_settings cfg = {.step_timeout_s = 30, .max_attempts = 3};
 
@@ -307,6 +308,32 @@ static void duplicate_reply_is_logged_and_changes_nothing(void **state)
     assert_int_equal(mem_log_count(f->m, before.id, SAGA_LOG_IGNORED_REPLY), 1);
 }
 
+
+/* A step's log line and count belong to its unit of work: none while it is
+ * open, none when it rolls back, one per log row once it commits. */
+static void saga_steps_are_counted_once_their_transaction_commits(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    const char *saga_id = mem_find_saga(f->m, id)->s.id;
+    saga_reply r = {.order_id = id, .event_id = "abababab-0000-4000-8000-000000000002", .success = true};
+    long before = test_metric_sum(f->a, "order_saga_steps_total");
+    size_t rows_before = f->m->data.log_count;
+    oms_tx *tx = NULL;
+    oms_error err;
+    assert_int_equal(oms_tx_begin(&f->m->tx, &tx, &err), OMS_OK);
+    assert_int_equal(order_on_payment_processed(&f->m->app, tx, f->a, &r, &err), OMS_OK);
+    assert_int_equal(test_metric_sum(f->a, "order_saga_steps_total"), before);
+    oms_tx_rollback(&f->m->tx, tx);
+    assert_int_equal(test_metric_sum(f->a, "order_saga_steps_total"), before);
+    assert_int_equal(deliver(f, order_on_payment_processed, id, true, NULL), OMS_OK);
+    size_t rows = f->m->data.log_count - rows_before;
+    assert_int_equal(rows, 3);
+    assert_int_equal(mem_log_count(f->m, saga_id, SAGA_LOG_STATE_CHANGED), 3);
+    assert_int_equal(test_metric_sum(f->a, "order_saga_steps_total") - before, (long)rows);
+}
+
 static void reply_for_unknown_order_is_not_found(void **state)
 {
     fixture *f = *state;
@@ -509,6 +536,7 @@ int main(void)
         T(cancel_after_confirmation_releases_stock_before_refunding),
         T(cancel_of_an_ended_order_conflicts_and_unknown_is_not_found),
         T(duplicate_reply_is_logged_and_changes_nothing),
+        T(saga_steps_are_counted_once_their_transaction_commits),
         T(reply_for_unknown_order_is_not_found),
         T(passed_deadline_resends_same_command_then_compensates),
         T(a_failing_saga_does_not_block_the_deadline_scan),

@@ -1,0 +1,274 @@
+/* saga_runner.c -- see saga_runner.h. */
+#include "application/saga_runner.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "oms/log.h"
+#include "oms/metrics.h"
+
+/* ---- the log of a step: a row now, a line and a count at commit ---- */
+
+/* What the commit hook writes; copied into the transaction (no pointers). */
+typedef struct step_line {
+    char order_id[OMS_UUID_LEN + 1], saga_id[OMS_UUID_LEN + 1];
+    order_status from, to;
+    saga_step step;
+    saga_log_kind kind;
+} step_line;
+
+static void count_saga_step(saga_log_kind kind)
+{
+    static oms_counter *counters[SAGA_LOG_KIND_COUNT];
+    oms_counter *c = __atomic_load_n(&counters[kind], __ATOMIC_ACQUIRE);
+    if (!c) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "kind=\"%s\"", saga_log_kind_name(kind));
+        c = oms_metrics_counter("order_saga_steps_total", "Saga log rows written, by kind.", labels);
+        __atomic_store_n(&counters[kind], c, __ATOMIC_RELEASE);
+    }
+    oms_counter_add(c, 1);
+}
+
+static void write_step_line(void *ctx)
+{
+    const step_line *l = ctx;
+    count_saga_step(l->kind);
+    oms_log(OMS_LOG_INFO, "saga_step", "order_id", l->order_id, "saga_id", l->saga_id, "from",
+            order_status_name(l->from), "to", order_status_name(l->to), "step", saga_step_name(l->step), "kind",
+            saga_log_kind_name(l->kind), NULL);
+}
+
+static oms_err append_row(order_app *app, oms_tx *tx, oms_arena *a, const saga *s, saga_log_kind kind,
+                          order_status from, const char *event_id, const char *detail, oms_error *err)
+{
+    saga_log_entry e = {
+        .at_ms = clock_now_ms(app->clock),
+        .kind = kind,
+        .step = s->step,
+        .from_state = from,
+        .to_state = s->state,
+        .event_id = event_id,
+        .detail = detail,
+    };
+    return saga_repo_append_log(app->sagas, tx, a, s->id, &e, err);
+}
+
+/* A log row, and its line and count once tx commits. */
+static oms_err log_step(order_app *app, oms_tx *tx, oms_arena *a, const saga *s, saga_log_kind kind,
+                        order_status from, const char *event_id, const char *detail, oms_error *err)
+{
+    oms_err rc = append_row(app, tx, a, s, kind, from, event_id, detail, err);
+    if (rc != OMS_OK)
+        return rc;
+    step_line l = {.from = from, .to = s->state, .step = s->step, .kind = kind};
+    memcpy(l.order_id, s->order_id, sizeof l.order_id);
+    memcpy(l.saga_id, s->id, sizeof l.saga_id);
+    return oms_tx_on_commit_copy(app->tx, tx, write_step_line, &l, sizeof l, err);
+}
+
+/* ---- writing a decision ---- */
+
+/* The commands a decision's actions send, in the order they go to the
+ * outbox (so a release goes out before a refund: stock back, then money). */
+typedef struct send_spec {
+    unsigned action;
+    oms_msg_type type;
+    bool compensation;
+} send_spec;
+
+static const send_spec sends[] = {
+    {SAGA_ACT_SEND_PAYMENT_REQUEST, OMS_MSG_PAYMENT_REQUESTED, false},
+    {SAGA_ACT_SEND_INVENTORY_REQUEST, OMS_MSG_INVENTORY_REQUESTED, false},
+    {SAGA_ACT_SEND_INVENTORY_RELEASE, OMS_MSG_INVENTORY_RELEASE_REQUESTED, true},
+    {SAGA_ACT_SEND_REFUND, OMS_MSG_REFUND_REQUESTED, true},
+};
+
+/* Whether the row's own log kind is about the send itself (then the send's
+ * event_id goes into that row instead of a separate one). */
+static bool kind_is_a_send(saga_log_kind k)
+{
+    return k == SAGA_LOG_COMMAND_SENT || k == SAGA_LOG_COMPENSATION_SENT || k == SAGA_LOG_RETRY;
+}
+
+static const char *reason_of(const order *o)
+{
+    if (o->status == ORDER_COMPENSATING || order_status_is_final(o->status))
+        return o->cancellation_reason ? o->cancellation_reason : o->failure_reason;
+    return o->failure_reason;
+}
+
+/* Sends the commands the decision asks for and logs each. */
+static oms_err send_commands(order_app *app, oms_tx *tx, oms_arena *a, const saga_outcome *r, const saga *s,
+                             const char *correlation_id, const saga_event_context *ev, oms_error *err)
+{
+    const saga_decision *d = &r->decision;
+    for (size_t i = 0; i < sizeof sends / sizeof sends[0]; i++) {
+        if (!(d->actions & sends[i].action))
+            continue;
+        outbound_message m = {
+            .type = sends[i].type,
+            .order = &r->order,
+            .command_id = s->command_id,
+            .reason = reason_of(&r->order),
+            .correlation_id = correlation_id,
+        };
+        char event_id[OMS_UUID_LEN + 1];
+        oms_err rc = message_outbox_send(app->outbox, tx, a, &m, event_id, err);
+        if (rc != OMS_OK)
+            return rc;
+        saga_log_kind kind = sends[i].compensation ? SAGA_LOG_COMPENSATION_SENT : SAGA_LOG_COMMAND_SENT;
+        if (kind_is_a_send(d->log_kind))
+            kind = d->log_kind;
+        const char *detail = oms_arena_sprintf(a, "%s sent (command %s, attempt %d)%s%s", oms_msg_name(sends[i].type),
+                                               s->command_id, s->attempts, ev->detail ? ": " : "",
+                                               ev->detail ? ev->detail : "");
+        rc = log_step(app, tx, a, s, kind, d->from_state, event_id, detail, err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    return OMS_OK;
+}
+
+static void record_reasons(order *o, const saga_decision *d, const saga_event_context *ev)
+{
+    const char *fallback = d->row->default_reason;
+    const char *reason = ev->reason && ev->reason[0] ? ev->reason : fallback;
+    if ((d->actions & SAGA_ACT_RECORD_FAILURE_REASON) && !o->failure_reason)
+        o->failure_reason = reason;
+    if ((d->actions & SAGA_ACT_RECORD_CANCELLATION_REASON) && !o->cancellation_reason)
+        o->cancellation_reason = reason;
+}
+
+/* STATE_CHANGED in the log and OrderStatusChanged on order-events. */
+static oms_err announce_state_change(order_app *app, oms_tx *tx, oms_arena *a, const saga_outcome *r,
+                                     const saga *s, const char *correlation_id, oms_error *err)
+{
+    const saga_decision *d = &r->decision;
+    const char *detail =
+        oms_arena_sprintf(a, "%s -> %s", order_status_name(d->from_state), order_status_name(d->to_state));
+    oms_err rc = log_step(app, tx, a, s, SAGA_LOG_STATE_CHANGED, d->from_state, NULL, detail, err);
+    if (rc != OMS_OK)
+        return rc;
+    outbound_message changed = {
+        .type = OMS_MSG_ORDER_STATUS_CHANGED,
+        .order = &r->order,
+        .reason = reason_of(&r->order),
+        .previous_status = d->from_state,
+        .correlation_id = correlation_id,
+    };
+    char event_id[OMS_UUID_LEN + 1];
+    return message_outbox_send(app->outbox, tx, a, &changed, event_id, err);
+}
+
+/* Writes an APPLY decision: logs, outbox, saga, order, read model. */
+static oms_err write_applied(order_app *app, oms_tx *tx, oms_arena *a, saga_outcome *r, saga *s,
+                             const char *correlation_id, const saga_event_context *ev, oms_error *err)
+{
+    const saga_decision *d = &r->decision;
+    int64_t now = clock_now_ms(app->clock);
+    int64_t expected_version = s->version;
+    char command_id[OMS_UUID_LEN + 1] = "";
+    if (d->step_changed && d->to_step != SAGA_STEP_NONE)
+        id_generator_new(app->ids, command_id);
+    saga_apply(s, d, &app->saga, now, command_id);
+    record_reasons(&r->order, d, ev);
+    r->order.status = s->state;
+    r->order.modified_at_ms = now;
+
+    oms_err rc = OMS_OK;
+    if (!kind_is_a_send(d->log_kind))
+        rc = log_step(app, tx, a, s, d->log_kind, d->from_state, ev->event_id, ev->detail, err);
+    if (rc == OMS_OK && d->state_changed)
+        rc = announce_state_change(app, tx, a, r, s, correlation_id, err);
+    if (rc == OMS_OK)
+        rc = send_commands(app, tx, a, r, s, correlation_id, ev, err);
+    if (rc == OMS_OK)
+        rc = saga_repo_update(app->sagas, tx, a, s, expected_version, err);
+    if (rc == OMS_OK)
+        rc = order_repo_update(app->orders, tx, a, &r->order, err);
+    if (rc == OMS_OK)
+        rc = order_read_model_project(app->read_model, tx, a, &r->order, err);
+    return rc;
+}
+
+static oms_err write_ignored(order_app *app, oms_tx *tx, oms_arena *a, const saga *s, saga_event event,
+                             const saga_event_context *ev, oms_error *err)
+{
+    const char *detail = oms_arena_sprintf(a, "%s ignored in %s/%s%s%s", saga_event_name(event),
+                                           order_status_name(s->state), saga_step_name(s->step),
+                                           ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+    return log_step(app, tx, a, s, SAGA_LOG_IGNORED_REPLY, s->state, ev->event_id, detail, err);
+}
+
+static bool deadline_passed(const saga *s, int64_t now_ms)
+{
+    return s->deadline_ms != 0 && s->deadline_ms < now_ms;
+}
+
+/* ---- the entry points ---- */
+
+oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, saga_event event,
+                          const saga_event_context *ev, saga_outcome *out, oms_error *err)
+{
+    saga s;
+    const char *correlation_id = "";
+    oms_err rc = saga_repo_load_for_update(app->sagas, tx, a, order_id, &s, &correlation_id, err);
+    if (rc != OMS_OK)
+        return rc;
+    if (event == SAGA_EV_STEP_DEADLINE_PASSED && !deadline_passed(&s, clock_now_ms(app->clock))) {
+        out->decision = (saga_decision){.kind = SAGA_DECISION_IGNORED};
+        return OMS_OK; /* handled meanwhile by another process: nothing to do, nothing to log */
+    }
+    rc = order_repo_load(app->orders, tx, a, order_id, &out->order, err);
+    if (rc != OMS_OK)
+        return rc;
+    out->decision = saga_decide(&s, event, &app->saga);
+    switch (out->decision.kind) {
+    case SAGA_DECISION_CONFLICT:
+        return oms_error_set(err, OMS_ECONFLICT, NULL, "order %s already ended in %s", order_id,
+                             order_status_name(s.state));
+    case SAGA_DECISION_IGNORED:
+        return write_ignored(app, tx, a, &s, event, ev, err);
+    case SAGA_DECISION_APPLY:
+        break;
+    }
+    if (ev->correlation_id && ev->correlation_id[0])
+        correlation_id = ev->correlation_id;
+    return write_applied(app, tx, a, out, &s, correlation_id ? correlation_id : "", ev, err);
+}
+
+oms_err saga_runner_create(order_app *app, oms_tx *tx, oms_arena *a, const order *o, const char *correlation_id,
+                           saga *s, oms_error *err)
+{
+    saga_init(s, o->saga_id, o->id);
+    oms_err rc = saga_repo_insert(app->sagas, tx, a, s, correlation_id, err);
+    if (rc != OMS_OK)
+        return rc;
+    return append_row(app, tx, a, s, SAGA_LOG_STATE_CHANGED, ORDER_CREATED, NULL, "saga started", err);
+}
+
+oms_err saga_runner_start(order_app *app, oms_tx *tx, oms_arena *a, saga *s, const order *o,
+                          const char *correlation_id, saga_outcome *out, oms_error *err)
+{
+    saga_event_context ev = {.detail = "order stored"};
+    out->order = *o;
+    out->decision = saga_decide(s, SAGA_EV_START, &app->saga);
+    if (out->decision.kind != SAGA_DECISION_APPLY)
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "a new saga did not start");
+    return write_applied(app, tx, a, out, s, correlation_id ? correlation_id : "", &ev, err);
+}
+
+oms_err saga_runner_ignore_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
+                                   const char *event_id, const char *event_type, oms_error *err)
+{
+    saga s;
+    const char *correlation_id = NULL;
+    oms_err rc = saga_repo_load_for_update(app->sagas, tx, a, order_id, &s, &correlation_id, err);
+    if (rc == OMS_ENOTFOUND)
+        return OMS_OK;
+    if (rc != OMS_OK)
+        return rc;
+    const char *detail = oms_arena_sprintf(a, "unknown event_type %s ignored", event_type);
+    return log_step(app, tx, a, &s, SAGA_LOG_IGNORED_REPLY, s.state, event_id, detail, err);
+}

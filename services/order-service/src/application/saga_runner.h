@@ -1,0 +1,56 @@
+/* saga_runner.h -- the saga engine of order-service. Every event (the start,
+ * a cancel, a reply, a passed deadline) goes through saga_runner_apply: lock
+ * the saga, ask the domain's transition table (domain/saga.h) what to do,
+ * and write that decision -- the order's status and reasons, the saga row,
+ * its log, the commands and the status event in the outbox, the read model
+ * -- all in the caller's unit of work, so they can never disagree. The use
+ * cases (commands.c) pick the event and own the transaction, as Eventuate
+ * keeps SagaManagerImpl apart from CreateOrderSaga.
+ *
+ * Each log row of a step is also a "saga_step" log line and one count of
+ * order_saga_steps_total, emitted by a commit hook of the unit of work
+ * (oms_tx_on_commit): once the step is durable, never for a step rolled
+ * back, once however often a batch is re-run. */
+#ifndef ORDER_SAGA_RUNNER_H
+#define ORDER_SAGA_RUNNER_H
+
+#include "application/order_app.h"
+
+/* What the event brings besides its kind. */
+typedef struct saga_event_context {
+    const char *event_id;       /* incoming message, or NULL (HTTP, deadline) */
+    const char *reason;         /* reply's or client's reason; may be NULL */
+    const char *detail;         /* for the log row */
+    const char *correlation_id; /* for the messages sent; NULL or "": the saga's (its creating request) */
+} saga_event_context;
+
+/* One step of one saga, as decided and written. */
+typedef struct saga_outcome {
+    order order;            /* as written (strings in the caller's arena) */
+    saga_decision decision; /* IGNORED also when a deadline was handled meanwhile */
+} saga_outcome;
+
+/* Applies `event` to the saga of `order_id` inside tx: an APPLY decision is
+ * written as above, an IGNORED one as an IGNORED_REPLY log row (a deadline
+ * that is no longer due writes nothing). OMS_ENOTFOUND when the order has no
+ * saga; OMS_ECONFLICT (decision CONFLICT in *out) for a cancel of an ended
+ * saga; else a store error. */
+oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, saga_event event,
+                          const saga_event_context *ev, saga_outcome *out, oms_error *err);
+
+/* Stores the saga of a new order (CREATED, its first log row "saga started")
+ * into *s. */
+oms_err saga_runner_create(order_app *app, oms_tx *tx, oms_arena *a, const order *o, const char *correlation_id,
+                           saga *s, oms_error *err);
+
+/* Applies START to the saga saga_runner_create just stored, deciding on it
+ * as written instead of reading it back. */
+oms_err saga_runner_start(order_app *app, oms_tx *tx, oms_arena *a, saga *s, const order *o,
+                          const char *correlation_id, saga_outcome *out, oms_error *err);
+
+/* Records in the order's saga log a message of a type the saga does not know
+ * (IGNORED_REPLY). OMS_OK, nothing written, when the order has no saga. */
+oms_err saga_runner_ignore_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
+                                   const char *event_id, const char *event_type, oms_error *err);
+
+#endif
