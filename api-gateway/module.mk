@@ -1,17 +1,24 @@
 # api-gateway -- the HTTP entry point of SPEC section 2: routes to the three
-# services with keep-alive, balancing and failover; API keys; rate limits.
+# services with keep-alive, balancing and failover; principals and roles
+# (API keys, JWTs: SPEC 7); rate limits.
 #
 #   build/<flavour>/bin/api-gateway
 #   build/<flavour>/tests/unit/gateway_domain   domain and application, no I/O
 #   build/<flavour>/tests/unit/gateway_proxy    the gateway in-process against
 #                                               fake services on loopback
+#   build/<flavour>/tests/unit/gateway_auth     credentials end to end: keys and
+#                                               tokens the test makes (libjwt,
+#                                               OpenSSL), a capturing service
 
 GATEWAY_DOMAIN_SRCS := \
 	api-gateway/src/domain/token_bucket.c \
 	api-gateway/src/domain/rate_limiter.c \
 	api-gateway/src/domain/upstream_pool.c \
 	api-gateway/src/domain/gateway_routes.c \
-	api-gateway/src/domain/api_keys.c
+	api-gateway/src/domain/principal.c \
+	api-gateway/src/domain/api_keys.c \
+	api-gateway/src/domain/token_claims.c \
+	api-gateway/src/domain/request_checks.c
 
 GATEWAY_OPENAPI_C := $(BUILD)/gen/api-gateway/openapi_document.c
 
@@ -23,6 +30,8 @@ GATEWAY_SRCS := $(GATEWAY_DOMAIN_SRCS) $(GATEWAY_APPLICATION_SRCS) \
 	api-gateway/src/adapters/curl_upstream.c \
 	api-gateway/src/adapters/system_clock.c \
 	api-gateway/src/adapters/http_api.c \
+	api-gateway/src/adapters/jwt_verifier.c \
+	api-gateway/src/adapters/sha256_fingerprint.c \
 	api-gateway/src/gateway.c \
 	$(GATEWAY_OPENAPI_C)
 
@@ -38,7 +47,15 @@ $(GATEWAY_OPENAPI_C): api-gateway/openapi.yaml
 	  echo 'const size_t gateway_openapi_yaml_len = sizeof gateway_openapi_yaml - 1;'; \
 	} > $@.tmp && mv $@.tmp $@
 
+# JWT signatures (libjwt) and key fingerprints (OpenSSL's libcrypto).
+GATEWAY_LDLIBS := -ljwt -lcrypto
+$(BUILD)/bin/api-gateway $(BUILD)/tests/unit/gateway_proxy $(BUILD)/tests/unit/gateway_auth: LDLIBS += $(GATEWAY_LDLIBS)
+
 $(eval $(call oms_program,api-gateway,$(GATEWAY_SRCS) api-gateway/src/main.c))
 $(eval $(call oms_test,unit,gateway_domain,$(GATEWAY_DOMAIN_SRCS) $(GATEWAY_APPLICATION_SRCS) \
 	api-gateway/tests/unit/test_gateway_domain.c api-gateway/tests/unit/test_gateway_application.c))
-$(eval $(call oms_test,unit,gateway_proxy,$(GATEWAY_SRCS) api-gateway/tests/integration/test_gateway_proxy.c))
+GATEWAY_HARNESS := api-gateway/tests/support/gateway_harness.c
+$(eval $(call oms_test,unit,gateway_proxy,$(GATEWAY_SRCS) $(GATEWAY_HARNESS) \
+	api-gateway/tests/integration/test_gateway_proxy.c))
+$(eval $(call oms_test,unit,gateway_auth,$(GATEWAY_SRCS) $(GATEWAY_HARNESS) \
+	api-gateway/tests/integration/test_gateway_auth.c))

@@ -77,7 +77,8 @@ $(eval $(call fuzz_target,dotenv,fuzz/targets/dotenv.c,))
 $(eval $(call fuzz_target,pulsar_frame,fuzz/targets/pulsar_frame.c lib/pulsar/frame.c $(PULSAR_GEN_C_F),-lprotobuf-c))
 $(eval $(call fuzz_target,pulsar_batch,fuzz/targets/pulsar_batch.c lib/pulsar/frame.c $(PULSAR_GEN_C_F),-lprotobuf-c))
 $(eval $(call fuzz_target,gateway_config,fuzz/targets/gateway_config.c api-gateway/src/domain/api_keys.c \
-	api-gateway/src/domain/upstream_pool.c api-gateway/src/domain/gateway_routes.c,))
+	api-gateway/src/domain/principal.c api-gateway/src/domain/upstream_pool.c \
+	api-gateway/src/domain/request_checks.c,))
 
 # The in-memory transaction and reply helpers the services' memory adapters
 # share (when present in this tree).

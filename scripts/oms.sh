@@ -19,8 +19,11 @@
 #   OMS_SKIP_BUILD=0          1: do not run make first
 #   OMS_READY_TIMEOUT_S=60    how long to wait for /ready
 #   OMS_STOP_TIMEOUT_S=20     how long a process may take to stop before SIGKILL
-# Everything else in the environment (LOG_LEVEL, SAGA_STEP_TIMEOUT_S, ...) is
-# passed on to the processes as it is.
+#   OMS_LOCAL_RUN=1           the gateway's local-run switch (docs: README, Security)
+#   INTERNAL_API_KEY          the gateway-to-services credential; default: one
+#                             made for $OMS_RUN_DIR (internal-api-key, mode 0600)
+# Everything else in the environment (LOG_LEVEL, SAGA_STEP_TIMEOUT_S, API_KEYS,
+# JWT_*, ...) is passed on to the processes as it is.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,7 +79,28 @@ port_of() {
     esac
 }
 
+# The credential the gateway presents to the services (X-OMS-Internal-Key,
+# docs/architecture.md): INTERNAL_API_KEY from the environment when set, else
+# a random one made once per run directory (mode 0600), passed by file name
+# so that it never shows on a command line. Prints the setting for env(1):
+# NAME=VALUE with `name` the gateway's or the services' variable.
+internal_key_setting() {
+    local name="$1"
+    if [ -n "${INTERNAL_API_KEY:-}" ]; then
+        echo "$name=$INTERNAL_API_KEY"
+        return 0
+    fi
+    local file="$OMS_RUN_DIR/internal-api-key"
+    if [ ! -s "$file" ]; then
+        (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+    fi
+    echo "${name}_FILE=$file"
+}
+
 # The environment of one process, as NAME=VALUE words for env(1).
+# OMS_LOCAL_RUN=1 tells the gateway this is a local run: without API_KEYS or
+# a JWT key it then serves every request as admin (it refuses to start so
+# anywhere else); RATE_LIMIT_RPS is off unless set.
 env_of() {
     local name="$1"
     local common=(PORT="$(port_of "$name")" POSTGRES_HOST=127.0.0.1 POSTGRES_PORT="$PG_PORT"
@@ -84,6 +108,8 @@ env_of() {
     case "$name" in
         gateway)
             echo SERVICE_NAME=api-gateway "${common[@]}" \
+                OMS_LOCAL_RUN="${OMS_LOCAL_RUN:-1}" RATE_LIMIT_RPS="${RATE_LIMIT_RPS:-0}" \
+                "$(internal_key_setting INTERNAL_API_KEY)" \
                 ORDER_SERVICE_URL="http://127.0.0.1:$ORDER_PORT" \
                 INVENTORY_SERVICE_URL="http://127.0.0.1:$INVENTORY_PORT" \
                 PAYMENT_SERVICE_URL="http://127.0.0.1:$PAYMENT_PORT"
@@ -96,6 +122,7 @@ env_of() {
                 payment) database=payments ;;
             esac
             echo SERVICE_NAME="$name-service" "${common[@]}" POSTGRES_DB="$database" \
+                "$(internal_key_setting INTERNAL_API_KEYS)" \
                 MIGRATIONS_DIR="$REPO/services/$name-service/migrations"
             ;;
     esac

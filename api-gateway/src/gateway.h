@@ -4,6 +4,9 @@
 #ifndef GATEWAY_GATEWAY_H
 #define GATEWAY_GATEWAY_H
 
+#include <stdbool.h>
+
+#include "adapters/jwt_verifier.h"
 #include "domain/api_keys.h"
 #include "domain/gateway_routes.h"
 #include "domain/upstream_pool.h"
@@ -15,9 +18,18 @@ typedef struct gateway_settings {
     const char *bind_address; /* NULL: all interfaces */
     int http_threads;
     upstream_pool pools[GATEWAY_SERVICE_COUNT];
-    api_key_set api_keys; /* count 0: off */
-    long rate_limit_rps;  /* 0: off */
+    const char *upstream_ca_file; /* NULL: the system's CA certificates */
     int upstream_timeout_ms;
+    /* Credential sources (SPEC 7); with none at all, only a local run
+     * starts, and it serves every request as admin. */
+    api_key_set api_keys;     /* count 0: none */
+    jwt_keys jwt;             /* NULL members: none */
+    const char *jwt_issuer;   /* NULL: not checked */
+    const char *jwt_audience; /* NULL: not checked */
+    long jwt_leeway_s;
+    int local_run;            /* 1: OMS_LOCAL_RUN=1 (scripts/oms.sh) */
+    const char *internal_key; /* sent to the services as X-OMS-Internal-Key; NULL: none */
+    long rate_limit_rps;      /* 0: off */
 } gateway_settings;
 
 typedef struct gateway gateway;
@@ -26,8 +38,14 @@ typedef struct gateway gateway;
  * into `s` (a bad value stops the process with one line naming it, exit 2). */
 void gateway_settings_add(oms_settings *t, gateway_settings *s);
 
-/* Starts serving; NULL with err filled (port in use, out of memory).
- * `s` is copied. */
+/* The checks across the loaded settings, the same way: outside a local run
+ * a credential source and INTERNAL_API_KEY are required; a JWT key must be
+ * usable. */
+void gateway_settings_check(const gateway_settings *s);
+
+/* Starts serving; NULL with err filled (port in use, bad key, out of
+ * memory, no credential source outside a local run). `s` is copied; the
+ * strings it points to must outlive the gateway. */
 gateway *gateway_start(const gateway_settings *s, oms_error *err);
 
 /* Stops the server (letting requests in flight finish) and frees all. */

@@ -17,6 +17,7 @@ int main(int argc, char **argv)
     gateway_settings_add(&table, &settings);
     oms_settings_handle_args(&table, argc, argv);
     oms_settings_load(&table, ".env");
+    gateway_settings_check(&settings);
     oms_process_init("api-gateway", &process);
     oms_error err;
     oms_error_clear(&err);

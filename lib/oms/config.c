@@ -4,13 +4,16 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "money.h"
 
 #define DOTENV_LINE_MAX 4096
 #define SAME_AS_DEPTH 8 /* a chain of same_as longer than this is a loop */
+#define SETTING_FILE_MAX (64 * 1024)
 
 static void config_fail(const char *name, const char *value, const char *why) __attribute__((noreturn));
 static void config_fail(const char *name, const char *value, const char *why)
@@ -164,9 +167,63 @@ typedef struct setting_value {
     const char *from;
 } setting_value;
 
+/* Contents of the files settings were read from: kept for the process's
+ * lifetime (targets point into them). */
+static char *file_values[OMS_SETTINGS_MAX];
+static size_t file_value_count;
+
+/* The text of `path` without one trailing newline, or NULL with `why`. */
+static char *read_setting_file(const char *path, const char **why)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        *why = "cannot open the file";
+        return NULL;
+    }
+    char *buf = malloc(SETTING_FILE_MAX + 1);
+    size_t n = buf ? fread(buf, 1, SETTING_FILE_MAX + 1, f) : 0;
+    bool failed = !buf || ferror(f);
+    fclose(f);
+    *why = !buf ? "out of memory" : failed ? "cannot read the file" : n > SETTING_FILE_MAX ? "the file is too large"
+                                                                                       : NULL;
+    if (*why) {
+        free(buf);
+        return NULL;
+    }
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The value of <NAME>_FILE's file, or `from_env` when that is not set. */
+static setting_value value_from_file(const oms_setting *row, setting_value from_env)
+{
+    static char names[OMS_SETTINGS_MAX][96];
+    if (file_value_count == OMS_SETTINGS_MAX)
+        table_abort("too many settings read from files, at", row->name);
+    char *name = names[file_value_count];
+    snprintf(name, sizeof names[0], "%s_FILE", row->name);
+    const char *path = oms_config_str(name, NULL);
+    if (!path)
+        return from_env;
+    if (from_env.text)
+        config_fail(row->name, NULL, "set it or its _FILE, not both");
+    const char *why = NULL;
+    char *text = read_setting_file(path, &why);
+    if (!text)
+        config_fail(name, path, why);
+    file_values[file_value_count++] = text;
+    return (setting_value){*text ? text : NULL, name};
+}
+
 static setting_value value_of(const oms_settings *t, const oms_setting *row, int depth)
 {
     setting_value v = {oms_config_str(row->name, NULL), row->name};
+    if (row->flags & OMS_SETTING_FILE)
+        v = value_from_file(row, v);
     if (!v.text && row->same_as) {
         const oms_setting *other = oms_settings_find(t, row->same_as);
         if (!other || depth == SAME_AS_DEPTH)
@@ -260,11 +317,18 @@ static void store(const oms_setting *row, setting_value v)
     }
 }
 
+static bool is_placeholder(const char *text)
+{
+    return strncasecmp(text, "change-me", 9) == 0 || strncasecmp(text, "changeme", 8) == 0;
+}
+
 static void load_row(const oms_settings *t, const oms_setting *row)
 {
     setting_value v = value_of(t, row, 0);
     if (!v.text && (row->flags & OMS_SETTING_REQUIRED))
         config_fail(row->name, NULL, "must be set");
+    if (v.text && (row->flags & OMS_SETTING_NO_PLACEHOLDER) && is_placeholder(v.text))
+        fail_on(row, v, "is a published placeholder: set a value of your own");
     if (v.text)
         store(row, v);
     else if (row->kind == OMS_SETTING_PARSED)
@@ -279,4 +343,9 @@ void oms_settings_load(const oms_settings *t, const char *dotenv_path)
         oms_config_load_dotenv(dotenv_path);
     for (size_t i = 0; i < t->count; i++)
         load_row(t, &t->rows[i]);
+}
+
+void oms_settings_fail(const char *name, const char *why)
+{
+    config_fail(name, NULL, why);
 }

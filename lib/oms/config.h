@@ -29,6 +29,13 @@ typedef enum oms_setting_kind {
 
 #define OMS_SETTING_SECRET 1u   /* the value is never echoed (API keys) */
 #define OMS_SETTING_REQUIRED 2u /* unset (and no same_as value) stops the process */
+/* The value may instead be the contents of the file named by <NAME>_FILE (a
+ * secret mount; one trailing newline dropped); setting both stops the
+ * process. */
+#define OMS_SETTING_FILE 4u
+/* A value starting with a placeholder this repository ships ("change-me",
+ * "changeme") stops the process: a secret of one's own is required. */
+#define OMS_SETTING_NO_PLACEHOLDER 8u
 
 /* Parses `value` (NULL when unset without default) into `target`; on a bad
  * value returns OMS_EINVAL with err's message saying why, for the one line. */
@@ -82,6 +89,10 @@ void oms_settings_print(const oms_settings *t, FILE *out, bool json);
 /* Loads `.env` (see oms_config_load_dotenv), then every row in table order
  * into its target; exits(2) with one line at the first bad value. */
 void oms_settings_load(const oms_settings *t, const char *dotenv_path);
+
+/* For a check across settings after the load (e.g. "one of these must be
+ * set"): the same one line, "config: <name>: <why>", and exit(2). */
+void oms_settings_fail(const char *name, const char *why) __attribute__((noreturn));
 
 /* Loads KEY=VALUE lines of `path` (comments '#', blank lines, optional quotes)
  * into the environment without overriding variables already set. A missing

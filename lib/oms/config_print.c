@@ -48,6 +48,8 @@ static void print_text_row(FILE *out, const oms_setting *row, const char *module
     fprintf(out, "%s\n    default: %s%s\n    %s%s%s (%s)\n    %s\n", row->name, fallback,
             row->flags & OMS_SETTING_REQUIRED ? " (required)" : "", kind_names[row->kind], bounds[0] ? ": " : "",
             bounds, module, row->doc ? row->doc : "");
+    if (row->flags & OMS_SETTING_FILE)
+        fprintf(out, "    or the contents of the file named by %s_FILE\n", row->name);
 }
 
 static json_t *row_json(const oms_setting *row, const char *module)
@@ -58,6 +60,8 @@ static json_t *row_json(const oms_setting *row, const char *module)
                           "kind", kind_names[row->kind], "default", row->fallback, "same_as", row->same_as,
                           "bounds", bounds, "required", (row->flags & OMS_SETTING_REQUIRED) != 0, "secret",
                           (row->flags & OMS_SETTING_SECRET) != 0, "doc", row->doc ? row->doc : "");
+    if (o)
+        json_object_set_new(o, "file", json_boolean((row->flags & OMS_SETTING_FILE) != 0));
     if (o && is_integer_kind(row->kind)) {
         json_object_set_new(o, "min", json_integer(row->min));
         json_object_set_new(o, "max", json_integer(row->max));

@@ -273,6 +273,7 @@ static const oms_http_route *find_route(oms_http_server *srv, request_state *st,
             if (!route_matches(st->req.arena, r->pattern, st->req.path, st->req.params, &count))
                 return NULL;
             st->req.param_count = count;
+            st->req.route_data = r->data;
             return r;
         }
         *path_known = true;
@@ -366,8 +367,6 @@ static void dispatch(oms_http_server *srv, request_state *st)
         oms_http_respond_error(req, res, 413, "payload_too_large", "the request body exceeds 64 KiB", NULL);
         return;
     }
-    if (serve_builtin(srv, st))
-        return;
     if (!is_utf8(req->path)) {
         st->route_name = "invalid_path";
         oms_http_respond_error(req, res, 400, "invalid_path", "the path must be valid UTF-8", NULL);
@@ -377,6 +376,8 @@ static void dispatch(oms_http_server *srv, request_state *st)
         st->route_name = "admission";
         return;
     }
+    if (serve_builtin(srv, st))
+        return;
     char allow[ALLOW_MAX];
     bool path_known = false;
     const oms_http_route *route = find_route(srv, st, allow, sizeof allow, &path_known);

@@ -40,6 +40,9 @@ typedef struct oms_http_request {
     const char *client_ip;  /* textual peer address */
     const char *params[OMS_HTTP_MAX_PARAMS]; /* captured `{}` segments */
     int param_count;
+    const void *route_data; /* the matched route's `data` */
+    const void *auth;       /* set by the admit hook for the handler (the
+                             * gateway's principal); NULL otherwise */
     oms_arena *arena;       /* lives until the response is sent */
     void *internal;         /* the server's; do not touch */
 } oms_http_request;
@@ -97,6 +100,7 @@ typedef struct oms_http_route {
     const char *pattern;   /* "/orders/{}"; matched segment by segment */
     oms_http_handler handler;
     const char *name;      /* label for logs and metrics, e.g. "get_order" */
+    const void *data;      /* the caller's, handed to the handler as req->route_data */
 } oms_http_route;
 
 /* Whether the process can serve: fills `why` ("database: connection refused")
@@ -111,9 +115,11 @@ typedef struct oms_http_config {
     size_t route_count;
     void *ctx;                /* passed to handlers and ready */
     oms_http_ready_fn ready;  /* NULL: always ready */
-    /* Called before routing, e.g. for API keys and rate limits in the gateway:
-     * return false after filling `res` to answer without routing. NULL: none.
-     * /health, /ready and /metrics bypass it. */
+    /* Called before routing and before /health, /ready and /metrics, e.g.
+     * for credentials and rate limits in the gateway (so the built-ins are
+     * rate-limited too: an admit that requires a credential lets those paths
+     * through itself): return false after filling `res` to answer without
+     * routing. NULL: none. */
     bool (*admit)(void *ctx, oms_http_request *req, oms_http_response *res);
     /* A public listener (the gateway) does not let clients choose the request
      * id that follows the request through every process: it always makes one,

@@ -328,6 +328,8 @@ class Cluster:
         env.setdefault("LOG_LEVEL", "info")
         if kind == "gateway":
             env["SERVICE_NAME"] = "api-gateway"
+            env["OMS_LOCAL_RUN"] = "1"  # no credential source: every request is served as admin
+            env["RATE_LIMIT_RPS"] = "0"  # the load comes from one address
             for service in ("order", "inventory", "payment"):
                 urls = ",".join(f"http://127.0.0.1:{p}" for p in self.SERVICE_PORTS[service])
                 env[f"{service.upper()}_SERVICE_URL"] = urls

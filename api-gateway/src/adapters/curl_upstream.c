@@ -24,6 +24,7 @@ typedef struct curl_upstream {
     int idle_max;
     atomic_uint_fast64_t connections_opened;
     oms_counter *connections_metric;
+    char *ca_file; /* NULL: the system's CA certificates */
 } curl_upstream;
 
 /* A growing response body; freed by the caller after copying to the arena. */
@@ -142,14 +143,26 @@ static bool append_header(struct curl_slist **list, const char *name, const char
 
 /* The headers passed on; "Expect:" and "Content-Type:" with no value stop
  * libcurl from adding its own. */
+/* A header with an empty value is left out (libcurl would send none). */
+static bool append_optional(struct curl_slist **list, const char *name, const char *value)
+{
+    return !value || !*value || append_header(list, name, value);
+}
+
+static bool append_identity(struct curl_slist **list, const upstream_request *rq)
+{
+    return append_optional(list, "X-OMS-Internal-Key", rq->internal_key) &&
+           append_optional(list, "X-OMS-Role", rq->role) && append_optional(list, "X-OMS-Subject", rq->subject) &&
+           append_optional(list, "X-OMS-Principal", rq->principal_id);
+}
+
 static struct curl_slist *request_headers(const upstream_request *rq, bool *ok)
 {
     struct curl_slist *list = NULL;
     *ok = append_header(&list, "Expect", NULL) && append_header(&list, "Content-Type", rq->content_type) &&
-          (!rq->idempotency_key || append_header(&list, "Idempotency-Key", rq->idempotency_key)) &&
-          (!rq->accept || append_header(&list, "Accept", rq->accept)) &&
-          (!rq->request_id || append_header(&list, "X-Request-Id", rq->request_id)) &&
-          (!rq->forwarded_for || append_header(&list, "X-Forwarded-For", rq->forwarded_for));
+          append_optional(&list, "Idempotency-Key", rq->idempotency_key) &&
+          append_optional(&list, "Accept", rq->accept) && append_optional(&list, "X-Request-Id", rq->request_id) &&
+          append_optional(&list, "X-Forwarded-For", rq->forwarded_for) && append_identity(&list, rq);
     return list;
 }
 
@@ -166,12 +179,19 @@ static void set_method_and_body(CURL *h, const upstream_request *rq)
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_len);
 }
 
-static void set_options(CURL *h, const char *url, const upstream_request *rq, struct curl_slist *headers,
-                        body_buffer *body)
+/* The path is sent as the gateway matched it (PATH_AS_IS: libcurl would
+ * otherwise remove dot-segments; the gateway refuses them anyway). An https
+ * instance must present a certificate valid for its host name, signed by a
+ * CA of `ca_file` (libcurl's defaults verify both). */
+static void set_options(curl_upstream *u, CURL *h, const char *url, const upstream_request *rq,
+                        struct curl_slist *headers, body_buffer *body)
 {
     long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : 5000;
     curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http");
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+    if (u->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, u->ca_file);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout < CONNECT_TIMEOUT_MAX_MS ? timeout : CONNECT_TIMEOUT_MAX_MS);
@@ -183,8 +203,9 @@ static void set_options(CURL *h, const char *url, const upstream_request *rq, st
     set_method_and_body(h, rq);
 }
 
-/* A timeout before anything was sent (connect phase) is as safe to retry
- * elsewhere as a refused connection. */
+/* A timeout before anything was sent (connect phase), or a TLS handshake
+ * that failed (the instance's certificate is not trusted), is as safe to
+ * retry elsewhere as a refused connection. */
 static upstream_outcome classify_failure(CURL *h, CURLcode rc, const body_buffer *body)
 {
     curl_off_t sent = 0;
@@ -192,6 +213,9 @@ static upstream_outcome classify_failure(CURL *h, CURLcode rc, const body_buffer
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
         return UPSTREAM_CONNECT_FAILED;
     case CURLE_OPERATION_TIMEDOUT:
         return sent == 0 ? UPSTREAM_CONNECT_FAILED : UPSTREAM_TIMEOUT;
@@ -258,7 +282,7 @@ static upstream_outcome exchange(curl_upstream *u, CURL *h, const char *url, con
         return UPSTREAM_NO_MEMORY;
     }
     body_buffer body = {0};
-    set_options(h, url, rq, headers, &body);
+    set_options(u, h, url, rq, headers, &body);
     CURLcode rc = curl_easy_perform(h);
     count_connections(u, h);
     upstream_outcome result;
@@ -295,7 +319,7 @@ static upstream_outcome curl_send(upstream_client *c, const char *base_url, cons
 
 static const upstream_client_ops curl_upstream_ops = {.send = curl_send};
 
-upstream_client *curl_upstream_create(int max_idle_handles, oms_error *err)
+upstream_client *curl_upstream_create(int max_idle_handles, const char *ca_file, oms_error *err)
 {
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         oms_error_set(err, OMS_EINTERNAL, NULL, "libcurl failed to initialise");
@@ -303,9 +327,11 @@ upstream_client *curl_upstream_create(int max_idle_handles, oms_error *err)
     }
     curl_upstream *u = calloc(1, sizeof *u);
     CURL **idle = calloc((size_t)(max_idle_handles > 0 ? max_idle_handles : 1), sizeof *idle);
-    if (!u || !idle) {
+    char *ca_copy = ca_file ? strdup(ca_file) : NULL;
+    if (!u || !idle || (ca_file && !ca_copy)) {
         free(u);
         free(idle);
+        free(ca_copy);
         curl_global_cleanup();
         oms_error_set(err, OMS_ENOMEM, NULL, "out of memory for the upstream client");
         return NULL;
@@ -313,6 +339,7 @@ upstream_client *curl_upstream_create(int max_idle_handles, oms_error *err)
     pthread_mutex_init(&u->lock, NULL);
     u->idle = idle;
     u->idle_max = max_idle_handles > 0 ? max_idle_handles : 1;
+    u->ca_file = ca_copy;
     atomic_init(&u->connections_opened, 0);
     u->connections_metric = oms_metrics_counter("gateway_upstream_connections_opened_total",
                                                 "TCP connections opened to the services", NULL);
@@ -329,6 +356,7 @@ void curl_upstream_destroy(upstream_client *c)
     for (int i = 0; i < u->idle_count; i++)
         curl_easy_cleanup(u->idle[i]);
     free(u->idle);
+    free(u->ca_file);
     pthread_mutex_destroy(&u->lock);
     free(u);
     curl_global_cleanup();

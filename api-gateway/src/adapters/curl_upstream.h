@@ -12,9 +12,10 @@
 #include "oms/err.h"
 
 /* Keeps at most `max_idle_handles` idle handles (the rest are closed when
- * returned). Call once at start: initialises libcurl globally. NULL with
- * err filled on failure. */
-upstream_client *curl_upstream_create(int max_idle_handles, oms_error *err);
+ * returned). https instances are verified against the CA certificates of
+ * `ca_file` (PEM; NULL: the system's). Call once at start: initialises
+ * libcurl globally. NULL with err filled on failure. */
+upstream_client *curl_upstream_create(int max_idle_handles, const char *ca_file, oms_error *err);
 void curl_upstream_destroy(upstream_client *c);
 
 /* TCP connections opened so far (libcurl's CURLINFO_NUM_CONNECTS summed):

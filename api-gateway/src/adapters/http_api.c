@@ -1,11 +1,13 @@
-/* http_api.c -- routes -> proxy; outcomes -> HTTP statuses (the one place
- * where they are mapped). */
+/* http_api.c -- requests -> admission, authorization, proxy; outcomes ->
+ * HTTP statuses (the one place where they are mapped). */
 #include "http_api.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "../domain/request_checks.h"
+#include "oms/json.h"
 #include "openapi_document.h"
 
 /* The query parameters of SPEC section 2, passed on when present. */
@@ -13,33 +15,170 @@ static const char *const forwarded_query[] = {
     "customer_id", "status", "limit", "cursor", "include_saga_history", "state", "stuck", "order_id",
 };
 
-static void add_query(const oms_http_request *req, upstream_request *rq)
+/* ---- admission ---- */
+
+/* The token of "Authorization: Bearer <token>", or NULL. */
+static const char *bearer_token(const oms_http_request *req)
+{
+    const char *auth = oms_http_header(req, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        return auth + 7;
+    return NULL;
+}
+
+static void respond_unauthorized(oms_http_request *req, oms_http_response *res, const char *why)
+{
+    oms_http_respond_error(req, res, 401, "unauthorized", why, NULL);
+    oms_http_add_header(req, res, "WWW-Authenticate", "Bearer");
+}
+
+static void respond_rate_limited(oms_http_request *req, oms_http_response *res, int64_t retry_after_s)
+{
+    char seconds[24];
+    snprintf(seconds, sizeof seconds, "%lld", (long long)retry_after_s);
+    oms_http_respond_error(req, res, 429, "rate_limited", "too many requests; retry later", NULL);
+    oms_http_add_header(req, res, "Retry-After", seconds);
+}
+
+static bool admit(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    gateway_http *g = ctx;
+    admission_result *result = oms_arena_alloc(req->arena, sizeof *result);
+    if (!result) {
+        oms_http_respond_error(req, res, 503, "service_unavailable", "the gateway is out of memory", NULL);
+        return false;
+    }
+    admission_request rq = {.path = req->path,
+                            .api_key = oms_http_header(req, "X-API-Key"),
+                            .bearer = bearer_token(req),
+                            .client_ip = req->client_ip};
+    switch (admission_decide(g->admission, &rq, result)) {
+    case ADMIT_OK:
+        break;
+    case ADMIT_UNAUTHORIZED:
+        respond_unauthorized(req, res, result->why.message);
+        return false;
+    case ADMIT_RATE_LIMITED:
+        respond_rate_limited(req, res, result->retry_after_s);
+        return false;
+    case ADMIT_NO_MEMORY:
+        oms_http_respond_error(req, res, 503, "service_unavailable", "the gateway is out of memory", NULL);
+        return false;
+    }
+    if (!request_path_is_canonical(req->path)) {
+        oms_http_respond_error(req, res, 400, "invalid_path",
+                               "the path must not have empty, '.' or '..' segments", NULL);
+        return false;
+    }
+    req->auth = result->authenticated ? &result->who : NULL;
+    return true;
+}
+
+/* ---- authorization (SPEC 7) ---- */
+
+/* The body's `field` when it is a JSON object holding that string, else
+ * NULL (a body the service will refuse itself: it parses the same way). */
+static const char *body_string(oms_http_request *req, const char *field)
+{
+    json_t *doc = NULL;
+    oms_error err;
+    if (oms_json_parse_request(req->arena, req->body, req->body_len, &doc, &err) != OMS_OK || !json_is_object(doc))
+        return NULL;
+    const json_t *value = json_object_get(doc, field);
+    return json_is_string(value) ? json_string_value(value) : NULL;
+}
+
+/* Whether `who` may use `route` on this request; answers 403 or 404 itself
+ * when not. A customer reaching for another customer's data by its id in the
+ * path gets 404 (nothing to enumerate), the same as an unknown id. */
+static bool authorized(oms_http_request *req, oms_http_response *res, const gateway_route *route,
+                       const principal *who)
+{
+    if (!principal_may(who, route->roles)) {
+        char message[128];
+        snprintf(message, sizeof message, "the %s role may not %s %s", role_name(who->role), route->method,
+                 route->pattern);
+        oms_http_respond_error(req, res, 403, "forbidden", message, NULL);
+        return false;
+    }
+    if (route->customer_param >= 0 && route->customer_param < req->param_count &&
+        principal_is_other_customer(who, req->params[route->customer_param])) {
+        oms_http_respond_error(req, res, 404, "not_found", "no such resource", NULL);
+        return false;
+    }
+    const char *claimed = route->customer_field && who->role == ROLE_CUSTOMER ? body_string(req, route->customer_field)
+                                                                              : NULL;
+    if (claimed && principal_is_other_customer(who, claimed)) {
+        oms_http_respond_error(req, res, 403, "forbidden", "a customer may only act for itself",
+                               route->customer_field);
+        return false;
+    }
+    return true;
+}
+
+/* ---- the upstream request ---- */
+
+static void add_query_param(upstream_request *rq, const char *name, const char *value)
+{
+    if (rq->query_count == UPSTREAM_MAX_QUERY)
+        return;
+    rq->query[rq->query_count].name = name;
+    rq->query[rq->query_count].value = value;
+    rq->query_count++;
+}
+
+/* The SPEC's query parameters; for a customer, the route's customer
+ * parameter is its own id whatever it sent. */
+static void add_query(const oms_http_request *req, const gateway_route *route, const principal *who,
+                      upstream_request *rq)
 {
     size_t n = sizeof forwarded_query / sizeof forwarded_query[0];
-    for (size_t i = 0; i < n && rq->query_count < UPSTREAM_MAX_QUERY; i++) {
-        const char *value = oms_http_query(req, forwarded_query[i]);
-        if (!value)
-            continue;
-        rq->query[rq->query_count].name = forwarded_query[i];
-        rq->query[rq->query_count].value = value;
-        rq->query_count++;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = forwarded_query[i];
+        bool scoped = who->role == ROLE_CUSTOMER && route->customer_query && strcmp(route->customer_query, name) == 0;
+        const char *value = scoped ? who->subject : oms_http_query(req, name);
+        if (value)
+            add_query_param(rq, name, value);
     }
 }
 
-static void make_upstream_request(oms_http_request *req, upstream_request *rq)
+/* A client header passed on, or NULL; *ok turns false (and `res` is a 400)
+ * when its value could smuggle a second header. */
+static const char *passed_header(oms_http_request *req, oms_http_response *res, const char *name, bool *ok)
 {
+    const char *value = oms_http_header(req, name);
+    if (!value || !*ok || request_header_value_is_safe(value))
+        return value;
+    char message[96];
+    snprintf(message, sizeof message, "the %s header has a control character", name);
+    oms_http_respond_error(req, res, 400, "invalid_header", message, name);
+    *ok = false;
+    return NULL;
+}
+
+static bool make_upstream_request(gateway_http *g, oms_http_request *req, oms_http_response *res,
+                                  const gateway_route *route, const principal *who, upstream_request *rq)
+{
+    bool ok = true;
     memset(rq, 0, sizeof *rq);
     rq->method = req->method;
     rq->path = req->path;
     rq->body = req->body;
     rq->body_len = req->body_len;
-    rq->content_type = oms_http_header(req, "Content-Type");
-    rq->idempotency_key = oms_http_header(req, "Idempotency-Key");
-    rq->accept = oms_http_header(req, "Accept");
+    rq->content_type = passed_header(req, res, "Content-Type", &ok);
+    rq->idempotency_key = passed_header(req, res, "Idempotency-Key", &ok);
+    rq->accept = passed_header(req, res, "Accept", &ok);
     rq->request_id = req->request_id;
     rq->forwarded_for = req->client_ip;
-    add_query(req, rq);
+    rq->internal_key = g->internal_key;
+    rq->role = role_name(who->role);
+    rq->subject = who->subject;
+    rq->principal_id = who->id;
+    add_query(req, route, who, rq);
+    return ok;
 }
+
+/* ---- answers ---- */
 
 static void pass_answer(oms_http_request *req, oms_http_response *res, const upstream_response *out)
 {
@@ -51,6 +190,18 @@ static void pass_answer(oms_http_request *req, oms_http_response *res, const ups
         oms_http_add_header(req, res, "Retry-After", out->retry_after);
 }
 
+/* A timeout or a broken answer comes after the request was sent: a write may
+ * have been applied, and only the same Idempotency-Key makes a retry safe. */
+static void respond_after_sending(oms_http_request *req, oms_http_response *res, int status, const char *code,
+                                  const char *what, gateway_service s)
+{
+    char message[256];
+    bool write = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+    snprintf(message, sizeof message, "%s %s%s", gateway_service_name(s), what,
+             write ? "; the request may have been applied: retry it with the same Idempotency-Key" : "");
+    oms_http_respond_error(req, res, status, code, message, NULL);
+}
+
 static void respond_failure(oms_http_request *req, oms_http_response *res, proxy_outcome o, gateway_service s)
 {
     char message[128];
@@ -60,12 +211,10 @@ static void respond_failure(oms_http_request *req, oms_http_response *res, proxy
         oms_http_respond_error(req, res, 503, "service_unavailable", message, NULL);
         return;
     case PROXY_TIMEOUT:
-        snprintf(message, sizeof message, "%s did not answer in time", gateway_service_name(s));
-        oms_http_respond_error(req, res, 504, "upstream_timeout", message, NULL);
+        respond_after_sending(req, res, 504, "upstream_timeout", "did not answer in time", s);
         return;
     case PROXY_BAD_GATEWAY:
-        snprintf(message, sizeof message, "%s gave an invalid answer", gateway_service_name(s));
-        oms_http_respond_error(req, res, 502, "bad_gateway", message, NULL);
+        respond_after_sending(req, res, 502, "bad_gateway", "gave an invalid answer", s);
         return;
     case PROXY_NO_MEMORY:
     case PROXY_OK:
@@ -74,16 +223,22 @@ static void respond_failure(oms_http_request *req, oms_http_response *res, proxy
     oms_http_respond_error(req, res, 503, "service_unavailable", "the gateway is out of memory", NULL);
 }
 
+/* ---- handlers ---- */
+
 static void proxy_handler(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     gateway_http *g = ctx;
-    const gateway_route *route = NULL;
-    if (gateway_route_lookup(req->method, req->path, &route) != GATEWAY_ROUTE_FOUND || route->service == GATEWAY_SELF) {
-        oms_http_respond_error(req, res, 404, "not_found", "no such route", NULL);
+    const gateway_route *route = req->route_data;
+    const principal *who = req->auth;
+    if (!who) { /* every proxied path needs one: admission made sure */
+        respond_unauthorized(req, res, "a credential is required");
         return;
     }
+    if (!authorized(req, res, route, who))
+        return;
     upstream_request rq;
-    make_upstream_request(req, &rq);
+    if (!make_upstream_request(g, req, res, route, who, &rq))
+        return;
     upstream_response out;
     proxy_outcome o = proxy_forward(g->proxy, route->service, &rq, req->arena, &out);
     if (o == PROXY_OK)
@@ -99,54 +254,11 @@ static void openapi_handler(void *ctx, oms_http_request *req, oms_http_response 
                           gateway_openapi_yaml_len);
 }
 
-static bool ready(void *ctx, char *why, size_t why_len)
-{
-    gateway_http *g = ctx;
-    oms_arena *arena = oms_arena_create(0);
-    if (!arena) {
-        snprintf(why, why_len, "out of memory");
-        return false;
-    }
-    bool ok = proxy_ready(g->proxy, arena, why, why_len);
-    oms_arena_destroy(arena);
-    return ok;
-}
-
-/* The key from X-API-Key, else from "Authorization: Bearer <key>". */
-static const char *presented_key(const oms_http_request *req)
-{
-    const char *key = oms_http_header(req, "X-API-Key");
-    if (key)
-        return key;
-    const char *auth = oms_http_header(req, "Authorization");
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
-        return auth + 7;
-    return NULL;
-}
-
-static bool admit(void *ctx, oms_http_request *req, oms_http_response *res)
-{
-    gateway_http *g = ctx;
-    int64_t retry_after_s = 0;
-    admission_verdict v = admission_decide(g->admission, req->path, presented_key(req), req->client_ip, &retry_after_s);
-    if (v == ADMIT_OK)
-        return true;
-    if (v == ADMIT_UNAUTHORIZED) {
-        oms_http_respond_error(req, res, 401, "unauthorized", "a valid X-API-Key header is required", NULL);
-        oms_http_add_header(req, res, "WWW-Authenticate", "Bearer");
-        return false;
-    }
-    char seconds[24];
-    snprintf(seconds, sizeof seconds, "%lld", (long long)retry_after_s);
-    oms_http_respond_error(req, res, 429, "rate_limited", "too many requests; retry later", NULL);
-    oms_http_add_header(req, res, "Retry-After", seconds);
-    return false;
-}
-
-void gateway_http_configure(gateway_http *g, proxy *p, admission *a, oms_http_config *cfg)
+void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char *internal_key, oms_http_config *cfg)
 {
     g->proxy = p;
     g->admission = a;
+    g->internal_key = internal_key;
     g->route_count = 0;
     for (size_t i = 0; i < gateway_route_count && i < sizeof g->routes / sizeof g->routes[0]; i++) {
         const gateway_route *r = &gateway_routes[i];
@@ -155,12 +267,14 @@ void gateway_http_configure(gateway_http *g, proxy *p, admission *a, oms_http_co
             .pattern = r->pattern,
             .handler = r->service == GATEWAY_SELF ? openapi_handler : proxy_handler,
             .name = r->name,
+            .data = r,
         };
         g->route_count++;
     }
     cfg->routes = g->routes;
     cfg->route_count = g->route_count;
     cfg->ctx = g;
-    cfg->ready = ready;
+    cfg->ready = NULL; /* ready when it can serve: upstreams answer for their own routes (SPEC 1) */
     cfg->admit = admit;
+    cfg->make_request_ids = true;
 }

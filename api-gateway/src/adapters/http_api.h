@@ -1,6 +1,8 @@
 /* http_api.h -- the gateway's HTTP face: the route table handed to the
- * lib/oms server, the admit hook (API keys, rate limit), readiness, and the
- * proxy handler that maps proxy outcomes to SPEC error bodies. */
+ * lib/oms server (each row carrying its gateway_route), the admit hook
+ * (credentials, rate limit, path checks), the authorization of each route
+ * (SPEC 7), and the proxy handler that passes the verified principal on and
+ * maps proxy outcomes to SPEC error bodies. */
 #ifndef GATEWAY_HTTP_API_H
 #define GATEWAY_HTTP_API_H
 
@@ -11,14 +13,15 @@
 #include "oms/http.h"
 
 typedef struct gateway_http {
-    proxy *proxy;         /* not owned */
-    admission *admission; /* not owned */
+    proxy *proxy;             /* not owned */
+    admission *admission;     /* not owned */
+    const char *internal_key; /* sent as X-OMS-Internal-Key; NULL: none; not owned */
     oms_http_route routes[32];
     size_t route_count;
 } gateway_http;
 
-/* Fills `g` and `cfg` (routes, ctx, ready, admit); the caller sets the
- * port, threads and bind address. `g` must outlive the server. */
-void gateway_http_configure(gateway_http *g, proxy *p, admission *a, oms_http_config *cfg);
+/* Fills `g` and `cfg` (routes, ctx, admit, own request ids); the caller sets
+ * the port, threads and bind address. `g` must outlive the server. */
+void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char *internal_key, oms_http_config *cfg);
 
 #endif

@@ -1,6 +1,8 @@
 /* system_clock.c -- see system_clock.h. */
 #include "system_clock.h"
 
+#include <time.h>
+
 #include "oms/util.h"
 
 static int64_t monotonic_now(gateway_clock *c)
@@ -9,7 +11,13 @@ static int64_t monotonic_now(gateway_clock *c)
     return oms_monotonic_ms();
 }
 
-static const gateway_clock_ops system_clock_ops = {.now_ms = monotonic_now};
+static int64_t wall_now(gateway_clock *c)
+{
+    (void)c;
+    return (int64_t)time(NULL);
+}
+
+static const gateway_clock_ops system_clock_ops = {.now_ms = monotonic_now, .wall_s = wall_now};
 static gateway_clock the_clock = {.ops = &system_clock_ops, .self = NULL};
 
 gateway_clock *system_clock(void)

@@ -9,7 +9,6 @@
 #include "oms/metrics.h"
 
 #define DETAIL_MAX 256
-#define HEALTH_TIMEOUT_MAX_MS 2000
 
 void proxy_init(proxy *p, const upstream_pool pools[GATEWAY_SERVICE_COUNT], upstream_client *client,
                 gateway_clock *clock, int timeout_ms)
@@ -21,7 +20,6 @@ void proxy_init(proxy *p, const upstream_pool pools[GATEWAY_SERVICE_COUNT], upst
     p->client = client;
     p->clock = clock;
     p->timeout_ms = timeout_ms;
-    p->health_timeout_ms = timeout_ms < HEALTH_TIMEOUT_MAX_MS ? timeout_ms : HEALTH_TIMEOUT_MAX_MS;
 }
 
 void proxy_destroy(proxy *p)
@@ -47,13 +45,6 @@ static void mark_down(proxy *p, proxy_service *svc, int index)
     int64_t now = gateway_clock_now_ms(p->clock);
     pthread_mutex_lock(&svc->lock);
     upstream_pool_mark_down(&svc->pool, index, now, PROXY_MARK_DOWN_MS);
-    pthread_mutex_unlock(&svc->lock);
-}
-
-static void mark_up(proxy_service *svc, int index)
-{
-    pthread_mutex_lock(&svc->lock);
-    upstream_pool_mark_up(&svc->pool, index);
     pthread_mutex_unlock(&svc->lock);
 }
 
@@ -143,51 +134,4 @@ proxy_outcome proxy_forward(proxy *p, gateway_service service, upstream_request 
         oms_log(OMS_LOG_WARN, "upstream_failure", "upstream_service", gateway_service_name(service), "outcome",
                 "all_instances_marked_down", NULL);
     return outcome_to_proxy(last);
-}
-
-/* Whether one instance answers GET /health with 200. */
-static bool instance_healthy(proxy *p, const char *url, oms_arena *arena)
-{
-    upstream_request rq = {.method = "GET", .path = "/health", .timeout_ms = p->health_timeout_ms};
-    upstream_response out;
-    char detail[DETAIL_MAX] = "";
-    upstream_outcome o = upstream_client_send(p->client, url, &rq, arena, &out, detail, sizeof detail);
-    return o == UPSTREAM_OK && out.status == 200;
-}
-
-static bool service_ready(proxy *p, proxy_service *svc, oms_arena *arena)
-{
-    char url[UPSTREAM_URL_MAX];
-    pthread_mutex_lock(&svc->lock);
-    int count = svc->pool.count;
-    pthread_mutex_unlock(&svc->lock);
-    for (int i = 0; i < count; i++) {
-        pthread_mutex_lock(&svc->lock);
-        memcpy(url, svc->pool.instances[i].base_url, sizeof url);
-        pthread_mutex_unlock(&svc->lock);
-        if (instance_healthy(p, url, arena)) {
-            mark_up(svc, i);
-            return true;
-        }
-    }
-    return false;
-}
-
-bool proxy_ready(proxy *p, oms_arena *arena, char *why, size_t why_len)
-{
-    size_t used = 0;
-    why[0] = '\0';
-    for (int s = 0; s < GATEWAY_SERVICE_COUNT; s++) {
-        if (service_ready(p, &p->services[s], arena))
-            continue;
-        int n = snprintf(why + used, why_len - used, "%s%s", used ? ", " : "",
-                         gateway_service_name((gateway_service)s));
-        if (n > 0 && (size_t)n < why_len - used)
-            used += (size_t)n;
-    }
-    if (used == 0)
-        return true;
-    if (used < why_len)
-        snprintf(why + used, why_len - used, ": no instance answers GET /health");
-    return false;
 }

@@ -38,7 +38,6 @@ typedef struct proxy {
     upstream_client *client; /* not owned */
     gateway_clock *clock;    /* not owned */
     int timeout_ms;
-    int health_timeout_ms;
 } proxy;
 
 /* Sets up `p` over the given pools (copied); `client` and `clock` must
@@ -51,11 +50,5 @@ void proxy_destroy(proxy *p);
  * PROXY_OK `out` holds the answer, allocated in `arena`. */
 proxy_outcome proxy_forward(proxy *p, gateway_service service, upstream_request *rq, oms_arena *arena,
                             upstream_response *out);
-
-/* Whether at least one instance of every service answers GET /health with
- * 200. When not, names every service down in `why` ("order-service,
- * payment-service: no instance answers GET /health"). An instance that
- * answers has its down mark cleared. */
-bool proxy_ready(proxy *p, oms_arena *arena, char *why, size_t why_len);
 
 #endif

@@ -1,13 +1,18 @@
-/* gateway_routes.h -- which service answers which request (SPEC section 2).
+/* gateway_routes.h -- the gateway's public API (SPEC 2) and who may use
+ * each route (SPEC 7).
  *
- * The one table of the gateway's public API: the HTTP adapter registers
- * every row with the server (which answers 404/405 for the rest) and the
- * proxy looks the service of a request up here. Patterns use the server's
- * syntax: "{}" matches one non-empty path segment. */
+ * The one table: the HTTP adapter registers every row with the server, which
+ * matches a request once and hands the handler its row (404/405 for the
+ * rest). Patterns use the server's syntax: "{}" matches one non-empty path
+ * segment. A row also says what a customer may reach through it: the
+ * customer_id in the path, in the query or in the body must be its own. */
 #ifndef GATEWAY_ROUTES_H
 #define GATEWAY_ROUTES_H
 
+#include <stdbool.h>
 #include <stddef.h>
+
+#include "principal.h"
 
 typedef enum {
     GATEWAY_ORDER_SERVICE = 0,
@@ -21,10 +26,18 @@ typedef struct gateway_route {
     const char *method;
     const char *pattern;
     gateway_service service;
-    const char *name; /* label for logs and metrics */
+    const char *name;    /* label for logs and metrics */
+    gateway_roles roles; /* who may use it */
+    /* For a customer: the `{}` of the path that is a customer_id and must be
+     * its own (404 otherwise), or -1. */
+    int customer_param;
+    /* For a customer: the query parameter set to its own customer_id
+     * whatever it sent (lists are filtered by the principal), or NULL. */
+    const char *customer_query;
+    /* For a customer: the body field that, when present, must be its own
+     * customer_id (403 otherwise), or NULL. */
+    const char *customer_field;
 } gateway_route;
-
-typedef enum { GATEWAY_ROUTE_FOUND, GATEWAY_ROUTE_WRONG_METHOD, GATEWAY_ROUTE_NOT_FOUND } gateway_route_match;
 
 /* The table, in a stable order. */
 extern const gateway_route gateway_routes[];
@@ -33,11 +46,8 @@ extern const size_t gateway_route_count;
 /* "order-service", "inventory-service", "payment-service", "api-gateway". */
 const char *gateway_service_name(gateway_service s);
 
-/* Finds the route of `method` and `path` (no query string). FOUND sets
- * *out; WRONG_METHOD when the path exists for other methods only. */
-gateway_route_match gateway_route_lookup(const char *method, const char *path, const gateway_route **out);
-
-/* Whether `path` matches `pattern` segment by segment. */
-int gateway_route_pattern_matches(const char *pattern, const char *path);
+/* Whether `path` is served to anyone, without a credential: GET /health,
+ * /ready, /metrics and /openapi.yaml (SPEC 7). */
+bool gateway_path_is_public(const char *path);
 
 #endif

@@ -1,41 +1,41 @@
-/* rate_limiter.c -- open addressing with linear probing over a fixed table;
- * see rate_limiter.h for the bounded-memory policy. */
+/* rate_limiter.c -- open addressing with linear probing over a fixed table,
+ * a doubly linked recency list threaded through the slots, and deletion by
+ * backward shift (no tombstones), so the least recently seen client can be
+ * forgotten in O(1) amortised. See rate_limiter.h for the policy. */
 #include "rate_limiter.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define MIN_SLOTS 16
-#define MAX_SLOTS ((size_t)1 << 20)
-#define TABLE_FULL_RETRY_MS 1000
+#define MIN_CLIENTS 12
+#define MAX_SLOTS ((size_t)1 << 24)
+#define NONE UINT32_MAX
 
 oms_err rate_limiter_init(rate_limiter *rl, int64_t rate_per_s, size_t max_clients)
 {
-    if (rate_per_s < 1 || rate_per_s > TOKEN_BUCKET_MAX_RATE || max_clients > MAX_SLOTS)
+    if (rate_per_s < 1 || rate_per_s > TOKEN_BUCKET_MAX_RATE || max_clients > MAX_SLOTS / 4 * 3)
         return OMS_EINVAL;
-    size_t cap = MIN_SLOTS;
-    while (cap < max_clients)
+    if (max_clients < MIN_CLIENTS)
+        max_clients = MIN_CLIENTS;
+    size_t cap = 16;
+    while (cap / 4 * 3 < max_clients)
         cap *= 2;
     rate_limiter_slot *slots = calloc(cap, sizeof *slots);
     if (!slots)
         return OMS_ENOMEM;
-    rl->rate_per_s = rate_per_s;
-    rl->capacity = cap;
-    rl->used = 0;
-    rl->slots = slots;
+    *rl = (rate_limiter){.rate_per_s = rate_per_s, .capacity = cap, .max_clients = max_clients,
+                         .newest = NONE, .oldest = NONE, .slots = slots};
     return OMS_OK;
 }
 
 void rate_limiter_destroy(rate_limiter *rl)
 {
     free(rl->slots);
-    rl->slots = NULL;
-    rl->capacity = 0;
-    rl->used = 0;
+    *rl = (rate_limiter){.newest = NONE, .oldest = NONE};
 }
 
-/* FNV-1a: the identities are short and not chosen to collide on purpose
- * (a collision costs one extra probe, never a wrong answer). */
+/* FNV-1a: the identities are short, and a collision costs one extra probe,
+ * never a wrong answer. */
 static size_t hash_id(const char *id)
 {
     uint64_t h = 14695981039346656037ULL;
@@ -46,44 +46,92 @@ static size_t hash_id(const char *id)
     return (size_t)h;
 }
 
-/* The slot holding `id`, or the free slot where it would go, or NULL when
- * the table has no free slot. */
-static rate_limiter_slot *probe(rate_limiter *rl, const char *id)
+/* The slot holding `id`, or the free slot where it would go (there is
+ * always one: the table is at most 3/4 full). */
+static uint32_t probe(const rate_limiter *rl, const char *id, size_t hash)
 {
     size_t mask = rl->capacity - 1;
-    size_t i = hash_id(id) & mask;
-    for (size_t n = 0; n < rl->capacity; n++, i = (i + 1) & mask) {
-        rate_limiter_slot *s = &rl->slots[i];
-        if (s->id[0] == '\0' || strcmp(s->id, id) == 0)
-            return s;
-    }
-    return NULL;
+    size_t i = hash & mask;
+    while (rl->slots[i].id[0] != '\0' && strcmp(rl->slots[i].id, id) != 0)
+        i = (i + 1) & mask;
+    return (uint32_t)i;
 }
 
-/* Rebuilds the table without the clients whose bucket is full again. */
-static void forget_idle_clients(rate_limiter *rl, int64_t now_ms)
+static void unlink_slot(rate_limiter *rl, uint32_t i)
 {
-    size_t cap = rl->capacity;
-    rate_limiter_slot *old = rl->slots;
-    rate_limiter_slot *fresh = calloc(cap, sizeof *fresh);
-    if (!fresh)
-        return; /* keep the old table; a new client may be refused */
-    rl->slots = fresh;
-    rl->used = 0;
-    for (size_t i = 0; i < cap; i++) {
-        if (old[i].id[0] == '\0' || token_bucket_is_full(&old[i].bucket, rl->rate_per_s, now_ms))
+    rate_limiter_slot *s = &rl->slots[i];
+    if (s->newer != NONE)
+        rl->slots[s->newer].older = s->older;
+    else
+        rl->newest = s->older;
+    if (s->older != NONE)
+        rl->slots[s->older].newer = s->newer;
+    else
+        rl->oldest = s->newer;
+}
+
+static void link_newest(rate_limiter *rl, uint32_t i)
+{
+    rate_limiter_slot *s = &rl->slots[i];
+    s->newer = NONE;
+    s->older = rl->newest;
+    if (rl->newest != NONE)
+        rl->slots[rl->newest].newer = i;
+    rl->newest = i;
+    if (rl->oldest == NONE)
+        rl->oldest = i;
+}
+
+/* Moves the client of slot `from` into the free slot `to`, list links
+ * included. */
+static void move_slot(rate_limiter *rl, uint32_t from, uint32_t to)
+{
+    rl->slots[to] = rl->slots[from];
+    rate_limiter_slot *s = &rl->slots[to];
+    if (s->newer != NONE)
+        rl->slots[s->newer].older = to;
+    else
+        rl->newest = to;
+    if (s->older != NONE)
+        rl->slots[s->older].newer = to;
+    else
+        rl->oldest = to;
+}
+
+/* Whether `home` lies cyclically in (hole, at]: then the client at `at`
+ * must stay where it is, since a probe from `home` never passes the hole. */
+static bool stays(size_t home, size_t hole, size_t at)
+{
+    return hole <= at ? (hole < home && home <= at) : (hole < home || home <= at);
+}
+
+/* Frees slot `hole`, shifting back the clients after it that probed past. */
+static void remove_slot(rate_limiter *rl, uint32_t hole)
+{
+    size_t mask = rl->capacity - 1;
+    unlink_slot(rl, hole);
+    for (size_t at = (hole + 1) & mask; rl->slots[at].id[0] != '\0'; at = (at + 1) & mask) {
+        if (stays(rl->slots[at].hash & mask, hole, at))
             continue;
-        rate_limiter_slot *s = probe(rl, old[i].id);
-        *s = old[i];
-        rl->used++;
+        move_slot(rl, (uint32_t)at, hole);
+        hole = (uint32_t)at;
     }
-    free(old);
+    memset(&rl->slots[hole], 0, sizeof rl->slots[hole]);
+    rl->used--;
 }
 
-/* Keeps the load under 3/4 so that probes stay short. */
-static bool table_crowded(const rate_limiter *rl)
+static uint32_t insert(rate_limiter *rl, const char *id, size_t hash, int64_t now_ms)
 {
-    return (rl->used + 1) * 4 > rl->capacity * 3;
+    if (rl->used == rl->max_clients)
+        remove_slot(rl, rl->oldest);
+    uint32_t i = probe(rl, id, hash); /* again: the removal may have moved the free slot */
+    rate_limiter_slot *s = &rl->slots[i];
+    strcpy(s->id, id);
+    s->hash = hash;
+    token_bucket_init(&s->bucket, rl->rate_per_s, now_ms);
+    link_newest(rl, i);
+    rl->used++;
+    return i;
 }
 
 bool rate_limiter_admit(rate_limiter *rl, const char *client_id, int64_t now_ms, int64_t *retry_after_ms)
@@ -92,23 +140,16 @@ bool rate_limiter_admit(rate_limiter *rl, const char *client_id, int64_t now_ms,
     size_t n = strnlen(client_id, sizeof id - 1);
     memcpy(id, client_id, n);
     id[n] = '\0';
-
-    rate_limiter_slot *s = probe(rl, id);
-    if (s && s->id[0] == '\0' && table_crowded(rl)) {
-        forget_idle_clients(rl, now_ms);
-        s = table_crowded(rl) ? NULL : probe(rl, id);
-    }
-    if (!s) {
-        *retry_after_ms = TABLE_FULL_RETRY_MS;
-        return false;
-    }
-    if (s->id[0] == '\0') {
-        memcpy(s->id, id, n + 1);
-        token_bucket_init(&s->bucket, rl->rate_per_s, now_ms);
-        rl->used++;
+    size_t hash = hash_id(id);
+    uint32_t i = probe(rl, id, hash);
+    if (rl->slots[i].id[0] == '\0') {
+        i = insert(rl, id, hash, now_ms);
+    } else {
+        unlink_slot(rl, i);
+        link_newest(rl, i);
     }
     int64_t wait_ms = 0;
-    if (token_bucket_take(&s->bucket, rl->rate_per_s, now_ms, &wait_ms))
+    if (token_bucket_take(&rl->slots[i].bucket, rl->rate_per_s, now_ms, &wait_ms))
         return true;
     *retry_after_ms = wait_ms > 0 ? wait_ms : 1;
     return false;

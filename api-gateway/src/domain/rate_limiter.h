@@ -1,10 +1,12 @@
 /* rate_limiter.h -- one token bucket per client, in a bounded table.
  *
  * Pure C, not thread-safe (the caller holds a lock). A client is named by a
- * short identity string ("key:3", "ip:127.0.0.1"). Memory is bounded: when
- * the table fills up, clients whose bucket has refilled completely are
- * forgotten (they are indistinguishable from new ones); if every slot still
- * belongs to an active client, a new client is refused until one refills. */
+ * short identity string ("key:ab12...", "ip:127.0.0.1"). Memory is bounded:
+ * when `max_clients` clients are known, a new one takes the place of the
+ * client that was seen least recently, whose bucket is forgotten (it starts
+ * full again if that client comes back). So no client is ever refused
+ * because the table is full: an attacker with many addresses can only make
+ * the limiter forget buckets, which never refuses anyone else. */
 #ifndef GATEWAY_RATE_LIMITER_H
 #define GATEWAY_RATE_LIMITER_H
 
@@ -15,23 +17,27 @@
 #include "oms/err.h"
 #include "token_bucket.h"
 
-#define RATE_LIMITER_ID_MAX 80
+#define RATE_LIMITER_ID_MAX 96
 
 typedef struct rate_limiter_slot {
     char id[RATE_LIMITER_ID_MAX]; /* "" when the slot is free */
+    size_t hash;
     token_bucket bucket;
+    uint32_t newer, older; /* the recency list, by slot index */
 } rate_limiter_slot;
 
 typedef struct rate_limiter {
     int64_t rate_per_s;
-    size_t capacity; /* slots, a power of two */
+    size_t capacity;    /* slots, a power of two */
+    size_t max_clients; /* at most 3/4 of the slots, so probes stay short */
     size_t used;
+    uint32_t newest, oldest; /* ends of the recency list */
     rate_limiter_slot *slots;
 } rate_limiter;
 
-/* A limiter of `rate_per_s` (1..TOKEN_BUCKET_MAX_RATE) for at most
- * `max_clients` concurrently active clients (rounded up to a power of two,
- * at least 16). OMS_ENOMEM or OMS_EINVAL; nothing to free on failure. */
+/* A limiter of `rate_per_s` (1..TOKEN_BUCKET_MAX_RATE) remembering at most
+ * `max_clients` (at least 12) clients. OMS_ENOMEM or OMS_EINVAL; nothing to
+ * free on failure. */
 oms_err rate_limiter_init(rate_limiter *rl, int64_t rate_per_s, size_t max_clients);
 void rate_limiter_destroy(rate_limiter *rl);
 

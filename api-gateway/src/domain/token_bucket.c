@@ -50,10 +50,3 @@ bool token_bucket_take(token_bucket *b, int64_t rate_per_s, int64_t now_ms, int6
     }
     return false;
 }
-
-bool token_bucket_is_full(const token_bucket *b, int64_t rate_per_s, int64_t now_ms)
-{
-    token_bucket probe = *b;
-    refill(&probe, rate_per_s, now_ms);
-    return probe.milli_tokens >= capacity(rate_per_s);
-}

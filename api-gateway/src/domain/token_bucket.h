@@ -28,8 +28,5 @@ void token_bucket_init(token_bucket *b, int64_t rate_per_s, int64_t now_ms);
  * nothing. */
 bool token_bucket_take(token_bucket *b, int64_t rate_per_s, int64_t now_ms, int64_t *retry_after_ms);
 
-/* Whether the bucket would be full at `now_ms`: such a client is
- * indistinguishable from a new one and may be forgotten. */
-bool token_bucket_is_full(const token_bucket *b, int64_t rate_per_s, int64_t now_ms);
 
 #endif

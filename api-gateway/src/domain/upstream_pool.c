@@ -4,8 +4,6 @@
 #include <ctype.h>
 #include <string.h>
 
-#define SCHEME "http://"
-#define SCHEME_LEN (sizeof SCHEME - 1)
 
 static bool host_char(char c)
 {
@@ -59,12 +57,25 @@ static bool path_ok(const char *s, size_t len)
     return true;
 }
 
+/* Length of "http://" or "https://" at the start of url, or 0. */
+static size_t scheme_length(const char *url, size_t len)
+{
+    static const char *const schemes[] = {"http://", "https://"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        size_t n = strlen(schemes[i]);
+        if (len > n && strncmp(url, schemes[i], n) == 0)
+            return n;
+    }
+    return 0;
+}
+
 static bool url_ok(const char *url, size_t len)
 {
-    if (len <= SCHEME_LEN || strncmp(url, SCHEME, SCHEME_LEN) != 0)
+    size_t scheme = scheme_length(url, len);
+    if (scheme == 0)
         return false;
-    const char *rest = url + SCHEME_LEN;
-    size_t rest_len = len - SCHEME_LEN;
+    const char *rest = url + scheme;
+    size_t rest_len = len - scheme;
     size_t host = host_length(rest, rest_len);
     if (host == 0)
         return false;
@@ -91,7 +102,7 @@ static oms_err add_instance(upstream_pool *pool, const char *item, size_t len, o
     if (len >= UPSTREAM_URL_MAX)
         return oms_error_set(err, OMS_EINVAL, NULL, "URL longer than %d characters", UPSTREAM_URL_MAX - 1);
     if (!url_ok(item, len))
-        return oms_error_set(err, OMS_EINVAL, NULL, "'%.*s' is not an http://host[:port] URL", (int)len, item);
+        return oms_error_set(err, OMS_EINVAL, NULL, "'%.*s' is not an http(s)://host[:port] URL", (int)len, item);
     if (pool->count == UPSTREAM_MAX_INSTANCES)
         return oms_error_set(err, OMS_EINVAL, NULL, "more than %d URLs", UPSTREAM_MAX_INSTANCES);
     upstream_instance *in = &pool->instances[pool->count++];
@@ -137,10 +148,4 @@ void upstream_pool_mark_down(upstream_pool *pool, int index, int64_t now_ms, int
 {
     if (index >= 0 && index < pool->count)
         pool->instances[index].down_until_ms = now_ms + for_ms;
-}
-
-void upstream_pool_mark_up(upstream_pool *pool, int index)
-{
-    if (index >= 0 && index < pool->count)
-        pool->instances[index].down_until_ms = 0;
 }

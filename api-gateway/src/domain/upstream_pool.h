@@ -17,7 +17,7 @@
 #define UPSTREAM_URL_MAX 256
 
 typedef struct upstream_instance {
-    char base_url[UPSTREAM_URL_MAX]; /* "http://host:port[/prefix]", no trailing '/' */
+    char base_url[UPSTREAM_URL_MAX]; /* "http[s]://host:port[/prefix]", no trailing '/' */
     int64_t down_until_ms;           /* skipped while now < down_until_ms */
 } upstream_instance;
 
@@ -32,7 +32,7 @@ typedef uint32_t upstream_tried;
 
 /* Fills `pool` from a comma-separated list of base URLs ("http://a:8001,
  * http://b:8001"; blanks around items are ignored, one trailing '/' is
- * dropped). Each must be http://host[:port][/path] with a host of letters,
+ * dropped). Each must be http[s]://host[:port][/path] with a host of letters,
  * digits, '.', '-' or a bracketed IPv6 address, a port of 1..65535 and no
  * query, fragment, user info, '%' or blank. OMS_EINVAL with a message naming
  * the bad item; `pool` is untouched then. */
@@ -45,8 +45,5 @@ int upstream_pool_pick(upstream_pool *pool, int64_t now_ms, upstream_tried tried
 
 /* Marks instance `index` down until now_ms + for_ms. */
 void upstream_pool_mark_down(upstream_pool *pool, int index, int64_t now_ms, int64_t for_ms);
-
-/* Clears the mark of instance `index` (it answered). */
-void upstream_pool_mark_up(upstream_pool *pool, int index);
 
 #endif

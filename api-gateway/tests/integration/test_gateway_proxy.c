@@ -20,93 +20,11 @@
 
 #include <cmocka.h>
 
+#include "../../src/adapters/sha256_fingerprint.h"
 #include "../../src/gateway.h"
+#include "../support/gateway_harness.h"
 #include "oms/http.h"
 #include "oms/log.h"
-
-#define SLOW_MS 1500
-
-/* ---- fake services ---- */
-
-typedef struct fake_service {
-    const char *name;
-    int port;
-    atomic_int requests;
-    oms_http_server *server;
-} fake_service;
-
-/* Echoes what arrived, so a test can check what the gateway passed on. */
-static void echo(void *ctx, oms_http_request *req, oms_http_response *res)
-{
-    fake_service *f = ctx;
-    atomic_fetch_add(&f->requests, 1);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}", "server", f->name,
-                            "method", req->method, "path", req->path, "body", req->body, "customer_id",
-                            oms_http_query(req, "customer_id"), "limit", oms_http_query(req, "limit"),
-                            "content_type", oms_http_header(req, "Content-Type"), "idempotency_key",
-                            oms_http_header(req, "Idempotency-Key"), "accept", oms_http_header(req, "Accept"),
-                            "request_id", oms_http_header(req, "X-Request-Id"), "unknown_param",
-                            oms_http_query(req, "unknown"));
-    int status = strcmp(req->method, "POST") == 0 ? 201 : 200;
-    oms_http_respond_json(req, res, status, doc);
-    json_decref(doc);
-    if (status == 201)
-        oms_http_add_header(req, res, "Location", "/orders/o-1");
-}
-
-static void slow(void *ctx, oms_http_request *req, oms_http_response *res)
-{
-    fake_service *f = ctx;
-    atomic_fetch_add(&f->requests, 1);
-    usleep(SLOW_MS * 1000);
-    oms_http_respond_error(req, res, 200, "late", "too late", NULL);
-}
-
-static const oms_http_route fake_routes[] = {
-    {"POST", "/orders", echo, "create"},
-    {"GET", "/orders", echo, "list"},
-    {"GET", "/orders/{}", echo, "get"},
-    {"POST", "/orders/{}/cancel", slow, "slow_cancel"},
-    {"GET", "/orders/{}/saga", slow, "slow_saga"},
-    {"GET", "/products/{}", echo, "get_product"},
-    {"GET", "/accounts/{}", echo, "get_account"},
-};
-
-/* A port nobody listens on right now (bound then released). */
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t len = sizeof a;
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void fake_start(fake_service *f, const char *name)
-{
-    f->name = name;
-    atomic_init(&f->requests, 0);
-    f->port = free_port();
-    oms_http_config cfg = {.bind_address = "127.0.0.1",
-                           .port = f->port,
-                           .threads = 4,
-                           .routes = fake_routes,
-                           .route_count = sizeof fake_routes / sizeof fake_routes[0],
-                           .ctx = f};
-    oms_error err;
-    f->server = oms_http_server_start(&cfg, &err);
-    if (!f->server)
-        fail_msg("fake %s: %s", name, err.message);
-}
-
-static void fake_stop(fake_service *f)
-{
-    oms_http_server_stop(f->server, 3000);
-    f->server = NULL;
-}
 
 /* A listener that answers anything with bytes that are not HTTP. */
 typedef struct garbage_server {
@@ -254,208 +172,59 @@ static void relay_stop(relay *r)
 
 /* ---- the gateway under test ---- */
 
-typedef struct world {
-    fake_service order_a, order_b, inventory, payment;
-    int dead_port; /* nobody listens there */
-    gateway *gw;
-    int gw_port;
-    CURL *client;
-} world;
-
-static char *url_of(int port)
-{
-    static __thread char text[64];
-    snprintf(text, sizeof text, "http://127.0.0.1:%d", port);
-    return text;
-}
-
-static void settings_for(world *w, gateway_settings *s, const char *order_urls)
-{
-    memset(s, 0, sizeof *s);
-    w->gw_port = free_port();
-    s->port = w->gw_port;
-    s->bind_address = "127.0.0.1";
-    s->http_threads = 4;
-    s->upstream_timeout_ms = 400;
-    oms_error err;
-    assert_int_equal(upstream_pool_parse(&s->pools[GATEWAY_ORDER_SERVICE], order_urls, &err), OMS_OK);
-    assert_int_equal(upstream_pool_parse(&s->pools[GATEWAY_INVENTORY_SERVICE], url_of(w->inventory.port), &err),
-                     OMS_OK);
-    assert_int_equal(upstream_pool_parse(&s->pools[GATEWAY_PAYMENT_SERVICE], url_of(w->payment.port), &err), OMS_OK);
-}
-
-static void gateway_up(world *w, const gateway_settings *s)
-{
-    oms_error err;
-    w->gw = gateway_start(s, &err);
-    if (!w->gw)
-        fail_msg("gateway: %s", err.message);
-}
-
-static int setup(void **state)
-{
-    world *w = calloc(1, sizeof *w);
-    fake_start(&w->order_a, "order-a");
-    fake_start(&w->order_b, "order-b");
-    fake_start(&w->inventory, "inventory");
-    fake_start(&w->payment, "payment");
-    w->dead_port = free_port();
-    w->client = curl_easy_init();
-    *state = w;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    world *w = *state;
-    gateway_stop(w->gw);
-    curl_easy_cleanup(w->client);
-    fake_stop(&w->order_a);
-    fake_stop(&w->order_b);
-    fake_stop(&w->inventory);
-    if (w->payment.server)
-        fake_stop(&w->payment);
-    free(w);
-    return 0;
-}
-
 /* Starts the gateway with order-service at `order_urls` (a printf format
  * of ports) and default everything else. */
 static void start_default(world *w, const char *order_urls)
 {
     static gateway_settings s;
-    settings_for(w, &s, order_urls);
-    gateway_up(w, &s);
-}
-
-/* ---- a client ---- */
-
-typedef struct reply {
-    long status;
-    char body[65536];
-    size_t len;
-    char request_id[160];
-    char location[160];
-    char content_type[160];
-    char retry_after[32];
-    char allow[160];
-    json_t *json; /* parsed body, or NULL */
-} reply;
-
-static size_t collect(char *data, size_t size, size_t n, void *userdata)
-{
-    reply *r = userdata;
-    size_t bytes = size * n;
-    size_t room = sizeof r->body - 1 - r->len;
-    size_t take = bytes < room ? bytes : room;
-    memcpy(r->body + r->len, data, take);
-    r->len += take;
-    r->body[r->len] = '\0';
-    return bytes;
-}
-
-static void copy_header(CURL *h, const char *name, char *out, size_t len)
-{
-    struct curl_header *hdr = NULL;
-    out[0] = '\0';
-    if (curl_easy_header(h, name, 0, CURLH_HEADER, -1, &hdr) == CURLHE_OK)
-        snprintf(out, len, "%s", hdr->value);
-}
-
-/* One request to the gateway; `headers` ends with NULL. */
-static reply *call(world *w, const char *method, const char *target, const char *body, ...)
-{
-    reply *r = calloc(1, sizeof *r);
-    char url[512];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", w->gw_port, target);
-    CURL *h = w->client;
-    curl_easy_reset(h);
-    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
-    va_list ap;
-    va_start(ap, body);
-    for (const char *hdr = va_arg(ap, const char *); hdr; hdr = va_arg(ap, const char *))
-        list = curl_slist_append(list, hdr);
-    va_end(ap);
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 10000L);
-    CURLcode rc = curl_easy_perform(h);
-    curl_slist_free_all(list);
-    if (rc != CURLE_OK)
-        fail_msg("%s %s: %s", method, target, curl_easy_strerror(rc));
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
-    copy_header(h, "X-Request-Id", r->request_id, sizeof r->request_id);
-    copy_header(h, "Location", r->location, sizeof r->location);
-    copy_header(h, "Content-Type", r->content_type, sizeof r->content_type);
-    copy_header(h, "Retry-After", r->retry_after, sizeof r->retry_after);
-    copy_header(h, "Allow", r->allow, sizeof r->allow);
-    r->json = json_loads(r->body, 0, NULL);
-    return r;
-}
-
-static void reply_free(reply *r)
-{
-    json_decref(r->json);
-    free(r);
-}
-
-static const char *field(const reply *r, const char *name)
-{
-    const json_t *v = json_object_get(r->json, name);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static const char *error_code(const reply *r)
-{
-    const json_t *e = json_object_get(r->json, "error");
-    const json_t *c = json_object_get(e, "code");
-    return json_is_string(c) ? json_string_value(c) : "(no error body)";
+    world_settings(w, &s, order_urls);
+    world_start(w, &s);
 }
 
 /* ---- tests ---- */
 
 /* SPEC 2: method, path, query, body and headers reach the service; its
- * status, body, Content-Type and Location come back. */
+ * status, body, Content-Type and Location come back. A client's
+ * X-Request-Id is not taken (M9): the gateway's own id reaches the service
+ * and the client. */
 static void forwards_the_request_and_returns_the_answer(void **state)
 {
     world *w = *state;
-    start_default(w, url_of(w->order_a.port));
+    start_default(w, harness_url_of(w->order_a.port));
     reply *r = call(w, "POST", "/orders", "{\"customer_id\":\"c1\"}", "Content-Type: application/json",
                     "Idempotency-Key: idem-42", "Accept: application/json", "X-Request-Id: req-abc.1", NULL);
     assert_int_equal(r->status, 201);
     assert_string_equal(r->location, "/orders/o-1");
     assert_string_equal(r->content_type, "application/json");
-    assert_string_equal(field(r, "server"), "order-a");
-    assert_string_equal(field(r, "method"), "POST");
-    assert_string_equal(field(r, "path"), "/orders");
-    assert_string_equal(field(r, "body"), "{\"customer_id\":\"c1\"}");
-    assert_string_equal(field(r, "content_type"), "application/json");
-    assert_string_equal(field(r, "idempotency_key"), "idem-42");
-    assert_string_equal(field(r, "accept"), "application/json");
-    assert_string_equal(field(r, "request_id"), "req-abc.1");
-    assert_string_equal(r->request_id, "req-abc.1");
+    assert_string_equal(reply_field(r, "server"), "order-a");
+    assert_string_equal(reply_field(r, "method"), "POST");
+    assert_string_equal(reply_field(r, "path"), "/orders");
+    assert_string_equal(reply_field(r, "body"), "{\"customer_id\":\"c1\"}");
+    assert_string_equal(reply_field(r, "content_type"), "application/json");
+    assert_string_equal(reply_field(r, "idempotency_key"), "idem-42");
+    assert_string_equal(reply_field(r, "accept"), "application/json");
+    assert_string_not_equal(r->request_id, "req-abc.1");
+    assert_string_equal(reply_field(r, "request_id"), r->request_id);
+    assert_string_equal(reply_field(r, "role"), "admin"); /* a local run without credentials */
+    assert_string_equal(reply_field(r, "principal"), "local");
+    assert_null(reply_field(r, "internal_key"));
     reply_free(r);
 
     r = call(w, "GET", "/orders?customer_id=c%201%26x&limit=5&unknown=1", NULL, NULL);
     assert_int_equal(r->status, 200);
-    assert_string_equal(field(r, "method"), "GET");
-    assert_string_equal(field(r, "customer_id"), "c 1&x");
-    assert_string_equal(field(r, "limit"), "5");
+    assert_string_equal(reply_field(r, "method"), "GET");
+    assert_string_equal(reply_field(r, "customer_id"), "c 1&x");
+    assert_string_equal(reply_field(r, "limit"), "5");
     reply_free(r);
 
     r = call(w, "GET", "/products/p%201", NULL, NULL);
     assert_int_equal(r->status, 200);
-    assert_string_equal(field(r, "server"), "inventory");
-    assert_string_equal(field(r, "path"), "/products/p 1");
+    assert_string_equal(reply_field(r, "server"), "inventory");
+    assert_string_equal(reply_field(r, "path"), "/products/p 1");
     reply_free(r);
 
     r = call(w, "GET", "/accounts/c1", NULL, NULL);
-    assert_string_equal(field(r, "server"), "payment");
+    assert_string_equal(reply_field(r, "server"), "payment");
     reply_free(r);
 }
 
@@ -464,11 +233,11 @@ static void forwards_the_request_and_returns_the_answer(void **state)
 static void the_gateway_request_id_reaches_the_service(void **state)
 {
     world *w = *state;
-    start_default(w, url_of(w->order_a.port));
+    start_default(w, harness_url_of(w->order_a.port));
     reply *r = call(w, "GET", "/orders/o-9", NULL, NULL);
     assert_int_equal(r->status, 200);
     assert_true(strlen(r->request_id) > 0);
-    assert_string_equal(field(r, "request_id"), r->request_id);
+    assert_string_equal(reply_field(r, "request_id"), r->request_id);
     reply_free(r);
 }
 
@@ -476,7 +245,7 @@ static void the_gateway_request_id_reaches_the_service(void **state)
 static void repeated_requests_reuse_the_upstream_connection(void **state)
 {
     world *w = *state;
-    start_default(w, url_of(w->order_a.port));
+    start_default(w, harness_url_of(w->order_a.port));
     reply *r = call(w, "GET", "/orders/first", NULL, NULL);
     assert_int_equal(r->status, 200);
     reply_free(r);
@@ -498,7 +267,7 @@ static void the_service_accepts_one_connection_for_many_requests(void **state)
     world *w = *state;
     relay r;
     relay_start(&r, w->order_a.port);
-    start_default(w, url_of(r.port));
+    start_default(w, harness_url_of(r.port));
     for (int i = 0; i < 10; i++) {
         reply *rep = call(w, "GET", "/orders/again", NULL, NULL);
         assert_int_equal(rep->status, 200);
@@ -508,6 +277,13 @@ static void the_service_accepts_one_connection_for_many_requests(void **state)
     gateway_stop(w->gw); /* closes the gateway's side of the relayed connection */
     w->gw = NULL;
     relay_stop(&r);
+}
+
+static size_t discard(char *data, size_t size, size_t n, void *userdata)
+{
+    (void)data;
+    (void)userdata;
+    return size * n;
 }
 
 typedef struct load_worker {
@@ -522,10 +298,8 @@ static void *load(void *arg)
     char url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/orders/x", lw->w->gw_port);
     for (int i = 0; i < 25; i++) {
-        reply r = {0};
         curl_easy_setopt(h, CURLOPT_URL, url);
-        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
         long status = 0;
         if (curl_easy_perform(h) == CURLE_OK && curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status) == CURLE_OK &&
             status == 200)
@@ -586,7 +360,7 @@ static void fails_over_to_the_next_url_when_one_is_down(void **state)
         reply *r = call(w, i % 2 ? "GET" : "POST", i % 2 ? "/orders/x" : "/orders", i % 2 ? NULL : "{}",
                         "Content-Type: application/json", NULL);
         assert_true(r->status == 200 || r->status == 201);
-        assert_string_equal(field(r, "server"), "order-b");
+        assert_string_equal(reply_field(r, "server"), "order-b");
         reply_free(r);
     }
     assert_int_equal(atomic_load(&w->order_b.requests), 4);
@@ -597,13 +371,13 @@ static void all_instances_down_is_503(void **state)
 {
     world *w = *state;
     char urls[128];
-    int other_dead = free_port();
+    int other_dead = harness_free_port();
     snprintf(urls, sizeof urls, "http://127.0.0.1:%d,http://127.0.0.1:%d", w->dead_port, other_dead);
     start_default(w, urls);
     for (int i = 0; i < 2; i++) { /* connect failure, then marked down */
         reply *r = call(w, "GET", "/orders/x", NULL, NULL);
         assert_int_equal(r->status, 503);
-        assert_string_equal(error_code(r), "service_unavailable");
+        assert_string_equal(reply_error_code(r), "service_unavailable");
         reply_free(r);
     }
 }
@@ -616,9 +390,11 @@ static void slow_service_is_504_and_post_is_not_retried(void **state)
     char urls[128];
     snprintf(urls, sizeof urls, "http://127.0.0.1:%d,http://127.0.0.1:%d", w->order_a.port, w->order_b.port);
     start_default(w, urls);
-    reply *r = call(w, "POST", "/orders/o-1/cancel", "{\"reason\":\"x\"}", "Content-Type: application/json", NULL);
+    reply *r = call(w, "POST", "/orders/slow/cancel", "{\"reason\":\"x\"}", "Content-Type: application/json", NULL);
     assert_int_equal(r->status, 504);
-    assert_string_equal(error_code(r), "upstream_timeout");
+    assert_string_equal(reply_error_code(r), "upstream_timeout");
+    assert_non_null(strstr(r->body, "may have been applied")); /* M2 */
+    assert_non_null(strstr(r->body, "same Idempotency-Key"));
     reply_free(r);
     int total = atomic_load(&w->order_a.requests) + atomic_load(&w->order_b.requests);
     assert_int_equal(total, 1);
@@ -631,9 +407,10 @@ static void slow_get_is_tried_on_the_other_instance_then_504(void **state)
     char urls[128];
     snprintf(urls, sizeof urls, "http://127.0.0.1:%d,http://127.0.0.1:%d", w->order_a.port, w->order_b.port);
     start_default(w, urls);
-    reply *r = call(w, "GET", "/orders/o-1/saga", NULL, NULL);
+    reply *r = call(w, "GET", "/orders/slow/saga", NULL, NULL);
     assert_int_equal(r->status, 504);
-    assert_string_equal(error_code(r), "upstream_timeout");
+    assert_string_equal(reply_error_code(r), "upstream_timeout");
+    assert_null(strstr(r->body, "Idempotency-Key")); /* a read is safe to repeat */
     reply_free(r);
     assert_int_equal(atomic_load(&w->order_a.requests), 1);
     assert_int_equal(atomic_load(&w->order_b.requests), 1);
@@ -644,7 +421,7 @@ static void slow_get_is_tried_on_the_other_instance_then_504(void **state)
 static void oversized_or_non_json_bodies_are_refused(void **state)
 {
     world *w = *state;
-    start_default(w, url_of(w->order_a.port));
+    start_default(w, harness_url_of(w->order_a.port));
     size_t big_len = 70 * 1024;
     char *big = malloc(big_len + 1);
     memset(big, ' ', big_len);
@@ -667,30 +444,33 @@ static void invalid_answer_is_502(void **state)
     world *w = *state;
     garbage_server g;
     garbage_start(&g);
-    start_default(w, url_of(g.port));
+    start_default(w, harness_url_of(g.port));
     reply *r = call(w, "GET", "/orders/x", NULL, NULL);
     assert_int_equal(r->status, 502);
-    assert_string_equal(error_code(r), "bad_gateway");
+    assert_string_equal(reply_error_code(r), "bad_gateway");
     reply_free(r);
     gateway_stop(w->gw);
     w->gw = NULL;
     garbage_stop(&g);
 }
 
-/* API_KEYS set: a request without a valid key is 401; X-API-Key or a Bearer
- * token passes; /health and /openapi.yaml need none. */
+/* API_KEYS set: a request without a valid key is 401 with
+ * WWW-Authenticate; X-API-Key or a Bearer token passes; /health and
+ * /openapi.yaml need none. */
 static void api_keys_are_required_when_configured(void **state)
 {
     world *w = *state;
     static gateway_settings s;
-    settings_for(w, &s, url_of(w->order_a.port));
+    world_settings(w, &s, harness_url_of(w->order_a.port));
+    s.local_run = false;
     oms_error err;
-    assert_int_equal(api_key_set_parse(&s.api_keys, "k-one,k-two", &err), OMS_OK);
-    gateway_up(w, &s);
+    assert_int_equal(api_key_set_parse(&s.api_keys, "k-one:admin,k-two:viewer", sha256_fingerprint, &err), OMS_OK);
+    world_start(w, &s);
 
     reply *r = call(w, "GET", "/orders/x", NULL, NULL);
     assert_int_equal(r->status, 401);
-    assert_string_equal(error_code(r), "unauthorized");
+    assert_string_equal(reply_error_code(r), "unauthorized");
+    assert_string_equal(r->www_authenticate, "Bearer");
     reply_free(r);
     r = call(w, "GET", "/orders/x", NULL, "X-API-Key: k-wrong", NULL);
     assert_int_equal(r->status, 401);
@@ -707,31 +487,46 @@ static void api_keys_are_required_when_configured(void **state)
     r = call(w, "GET", "/openapi.yaml", NULL, NULL);
     assert_int_equal(r->status, 200);
     reply_free(r);
+    assert_int_equal(atomic_load(&w->order_a.requests), 2);
 }
 
-/* RATE_LIMIT_RPS=2: a burst of 2, then 429 rate_limited with Retry-After. */
+/* No credential source outside a local run: the gateway does not start. */
+static void no_credential_source_outside_a_local_run_does_not_start(void **state)
+{
+    world *w = *state;
+    static gateway_settings s;
+    world_settings(w, &s, harness_url_of(w->order_a.port));
+    s.local_run = false;
+    oms_error err;
+    oms_error_clear(&err);
+    assert_null(gateway_start(&s, &err));
+    assert_int_equal(err.code, OMS_EINVAL);
+}
+
+/* RATE_LIMIT_RPS=2: a burst of 2, then 429 rate_limited with Retry-After,
+ * the built-ins included (H1: they are served after admission). */
 static void rate_limit_answers_429_with_retry_after(void **state)
 {
     world *w = *state;
     static gateway_settings s;
-    settings_for(w, &s, url_of(w->order_a.port));
+    world_settings(w, &s, harness_url_of(w->order_a.port));
     s.rate_limit_rps = 2;
-    gateway_up(w, &s);
+    world_start(w, &s);
     for (int i = 0; i < 2; i++) {
         reply *r = call(w, "GET", "/orders/x", NULL, NULL);
         assert_int_equal(r->status, 200);
         reply_free(r);
     }
-    reply *r = call(w, "GET", "/orders/x", NULL, NULL);
-    assert_int_equal(r->status, 429);
-    assert_string_equal(error_code(r), "rate_limited");
-    assert_string_equal(r->retry_after, "1");
-    reply_free(r);
-    r = call(w, "GET", "/health", NULL, NULL); /* never limited */
-    assert_int_equal(r->status, 200);
-    reply_free(r);
+    const char *paths[] = {"/orders/x", "/health", "/ready", "/metrics"};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        reply *r = call(w, "GET", paths[i], NULL, NULL);
+        assert_int_equal(r->status, 429);
+        assert_string_equal(reply_error_code(r), "rate_limited");
+        assert_string_equal(r->retry_after, "1");
+        reply_free(r);
+    }
     usleep(600 * 1000);
-    r = call(w, "GET", "/orders/x", NULL, NULL);
+    reply *r = call(w, "GET", "/orders/x", NULL, NULL);
     assert_int_equal(r->status, 200);
     reply_free(r);
 }
@@ -741,14 +536,14 @@ static void rate_limit_answers_429_with_retry_after(void **state)
 static void unknown_path_is_404_and_wrong_method_is_405(void **state)
 {
     world *w = *state;
-    start_default(w, url_of(w->order_a.port));
+    start_default(w, harness_url_of(w->order_a.port));
     reply *r = call(w, "GET", "/nowhere", NULL, NULL);
     assert_int_equal(r->status, 404);
-    assert_string_equal(error_code(r), "not_found");
+    assert_string_equal(reply_error_code(r), "not_found");
     reply_free(r);
     r = call(w, "DELETE", "/orders/x", NULL, NULL);
     assert_int_equal(r->status, 405);
-    assert_string_equal(error_code(r), "method_not_allowed");
+    assert_string_equal(reply_error_code(r), "method_not_allowed");
     assert_string_equal(r->allow, "GET");
     reply_free(r);
     assert_int_equal(atomic_load(&w->order_a.requests), 0);
@@ -758,7 +553,7 @@ static void unknown_path_is_404_and_wrong_method_is_405(void **state)
 static void serves_the_embedded_openapi_document(void **state)
 {
     world *w = *state;
-    start_default(w, url_of(w->order_a.port));
+    start_default(w, harness_url_of(w->order_a.port));
     reply *r = call(w, "GET", "/openapi.yaml", NULL, NULL);
     assert_int_equal(r->status, 200);
     assert_non_null(strstr(r->content_type, "yaml"));
@@ -767,21 +562,53 @@ static void serves_the_embedded_openapi_document(void **state)
     reply_free(r);
 }
 
-/* /ready: 200 while every service has an instance up; 503 naming the one
- * that is down. */
-static void ready_names_the_service_that_is_down(void **state)
+/* M4: /ready is "the gateway can serve": 200 with payment-service down,
+ * while the routes of payment-service answer 503 and the others still work. */
+static void ready_stays_200_while_a_service_is_down(void **state)
 {
     world *w = *state;
-    start_default(w, url_of(w->order_a.port));
+    start_default(w, harness_url_of(w->order_a.port));
+    fake_stop(&w->payment);
     reply *r = call(w, "GET", "/ready", NULL, NULL);
     assert_int_equal(r->status, 200);
     reply_free(r);
-    fake_stop(&w->payment);
-    r = call(w, "GET", "/ready", NULL, NULL);
+    r = call(w, "GET", "/accounts/c1", NULL, NULL);
     assert_int_equal(r->status, 503);
-    assert_non_null(strstr(r->body, "payment-service"));
-    assert_null(strstr(r->body, "order-service"));
+    assert_string_equal(reply_error_code(r), "service_unavailable");
     reply_free(r);
+    r = call(w, "GET", "/orders/o-1", NULL, NULL);
+    assert_int_equal(r->status, 200);
+    reply_free(r);
+}
+
+/* M5: a path with an empty, "." or ".." segment (sent as it is, or
+ * percent-encoded) is refused with 400 before any route or service sees it. */
+static void dot_and_empty_segments_are_refused(void **state)
+{
+    world *w = *state;
+    start_default(w, harness_url_of(w->order_a.port));
+    const char *targets[] = {"/customers/../orders", "/customers/%2e%2e/orders", "/orders/./x", "/orders//saga",
+                             "/orders/x/", "//orders"};
+    for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+        reply *r = call(w, "GET", targets[i], NULL, NULL);
+        if (r->status != 400)
+            fail_msg("%s: %ld %s", targets[i], r->status, r->body);
+        assert_string_equal(reply_error_code(r), "invalid_path");
+        reply_free(r);
+    }
+    assert_int_equal(atomic_load(&w->order_a.requests), 0);
+}
+
+/* L12: a header value with a bare CR is refused (400), never forwarded. */
+static void header_values_with_a_carriage_return_are_refused(void **state)
+{
+    world *w = *state;
+    start_default(w, harness_url_of(w->order_a.port));
+    reply *r = call(w, "GET", "/orders/x", NULL, "Accept: application/json\rX-Injected: yes", NULL);
+    assert_int_equal(r->status, 400);
+    assert_string_equal(reply_error_code(r), "invalid_header");
+    reply_free(r);
+    assert_int_equal(atomic_load(&w->order_a.requests), 0);
 }
 
 int main(void)
@@ -789,23 +616,26 @@ int main(void)
     oms_log_init("gateway-test", OMS_LOG_WARN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(forwards_the_request_and_returns_the_answer, setup, teardown),
-        cmocka_unit_test_setup_teardown(the_gateway_request_id_reaches_the_service, setup, teardown),
-        cmocka_unit_test_setup_teardown(repeated_requests_reuse_the_upstream_connection, setup, teardown),
-        cmocka_unit_test_setup_teardown(the_service_accepts_one_connection_for_many_requests, setup, teardown),
-        cmocka_unit_test_setup_teardown(requests_are_balanced_round_robin, setup, teardown),
-        cmocka_unit_test_setup_teardown(concurrent_requests_are_all_answered, setup, teardown),
-        cmocka_unit_test_setup_teardown(fails_over_to_the_next_url_when_one_is_down, setup, teardown),
-        cmocka_unit_test_setup_teardown(all_instances_down_is_503, setup, teardown),
-        cmocka_unit_test_setup_teardown(slow_service_is_504_and_post_is_not_retried, setup, teardown),
-        cmocka_unit_test_setup_teardown(slow_get_is_tried_on_the_other_instance_then_504, setup, teardown),
-        cmocka_unit_test_setup_teardown(oversized_or_non_json_bodies_are_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(invalid_answer_is_502, setup, teardown),
-        cmocka_unit_test_setup_teardown(api_keys_are_required_when_configured, setup, teardown),
-        cmocka_unit_test_setup_teardown(rate_limit_answers_429_with_retry_after, setup, teardown),
-        cmocka_unit_test_setup_teardown(unknown_path_is_404_and_wrong_method_is_405, setup, teardown),
-        cmocka_unit_test_setup_teardown(serves_the_embedded_openapi_document, setup, teardown),
-        cmocka_unit_test_setup_teardown(ready_names_the_service_that_is_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(forwards_the_request_and_returns_the_answer, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(the_gateway_request_id_reaches_the_service, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(repeated_requests_reuse_the_upstream_connection, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(the_service_accepts_one_connection_for_many_requests, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(requests_are_balanced_round_robin, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(concurrent_requests_are_all_answered, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(fails_over_to_the_next_url_when_one_is_down, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(all_instances_down_is_503, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(slow_service_is_504_and_post_is_not_retried, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(slow_get_is_tried_on_the_other_instance_then_504, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(oversized_or_non_json_bodies_are_refused, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(invalid_answer_is_502, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(api_keys_are_required_when_configured, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(no_credential_source_outside_a_local_run_does_not_start, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(rate_limit_answers_429_with_retry_after, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(unknown_path_is_404_and_wrong_method_is_405, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(serves_the_embedded_openapi_document, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(ready_stays_200_while_a_service_is_down, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(dot_and_empty_segments_are_refused, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(header_values_with_a_carriage_return_are_refused, world_setup, world_teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();

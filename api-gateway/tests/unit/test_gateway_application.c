@@ -1,6 +1,7 @@
-/* test_gateway_application.c -- the proxy's failover policy and admission,
- * with an in-memory upstream client and a fake clock (no I/O). Part of the
- * gateway_domain binary (its main lives in test_gateway_domain.c). */
+/* test_gateway_application.c -- the proxy's failover policy and admission
+ * (credentials, rate limits), with an in-memory upstream client, a fake
+ * token verifier and a fake clock (no I/O). Part of the gateway_domain
+ * binary (its main lives in test_gateway_domain.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +27,12 @@ static int64_t fake_now(gateway_clock *c)
     return ((fake_clock *)c->self)->now;
 }
 
-static const gateway_clock_ops fake_clock_ops = {.now_ms = fake_now};
+static int64_t fake_wall(gateway_clock *c)
+{
+    return 1700000000 + ((fake_clock *)c->self)->now / 1000;
+}
+
+static const gateway_clock_ops fake_clock_ops = {.now_ms = fake_now, .wall_s = fake_wall};
 
 #define MAX_CALLS 32
 
@@ -181,76 +187,182 @@ static void bad_answer_is_bad_gateway_without_retry(void **state)
     fixture_free(fx);
 }
 
-/* Ready only when every service has an instance answering /health. */
-static void ready_names_every_service_down(void **state)
+/* ---- admission ---- */
+
+/* A verifier that trusts tokens of the form "jwt.<role>.<sub>.<exp offset>"
+ * and refuses the rest as badly signed: the claims checks are the
+ * application's, the signature the adapter's (tested in gateway_auth). */
+static oms_err fake_verify(token_verifier *v, const char *token, token_claims *claims, oms_error *err)
 {
-    (void)state;
-    fixture *fx = fixture_new(UPSTREAM_CONNECT_FAILED, UPSTREAM_OK);
-    char why[256];
-    assert_true(proxy_ready(&fx->proxy, fx->arena, why, sizeof why));
-    fx->upstream.outcomes[1] = UPSTREAM_CONNECT_FAILED;
-    fx->upstream.outcomes[3] = UPSTREAM_TIMEOUT;
-    assert_false(proxy_ready(&fx->proxy, fx->arena, why, sizeof why));
-    assert_string_equal(why, "order-service, payment-service: no instance answers GET /health");
-    fixture_free(fx);
+    (void)v;
+    char role[32], sub[32];
+    long exp_offset = 0;
+    if (sscanf(token, "jwt.%31[a-z].%31[a-z0-9-].%ld", role, sub, &exp_offset) != 3)
+        return oms_error_set(err, OMS_EINVAL, NULL, "the token's signature is not valid");
+    token_text_claim_set(&claims->role, role, strlen(role));
+    token_text_claim_set(&claims->sub, sub, strlen(sub));
+    claims->has_exp = true;
+    claims->exp = 1700000000 + exp_offset;
+    return OMS_OK;
 }
 
-/* ---- admission ---- */
+static const token_verifier_ops fake_verifier_ops = {.verify = fake_verify};
+static token_verifier fake_verifier = {.ops = &fake_verifier_ops, .self = NULL};
+
+static bool plain_fingerprint(const char *key, char out[API_KEY_FINGERPRINT_LEN + 1])
+{
+    snprintf(out, API_KEY_FINGERPRINT_LEN + 1, "%016zx", strlen(key));
+    return true;
+}
 
 static api_key_set keys;
 
-/* Keys required: none or a wrong one is refused, the public document is not. */
-static void admission_requires_a_valid_key_when_keys_are_set(void **state)
-{
-    (void)state;
-    fake_clock clock = {.port = {.ops = &fake_clock_ops, .self = &clock}, .now = 0};
-    oms_error err;
-    assert_int_equal(api_key_set_parse(&keys, "k1,k2", &err), OMS_OK);
+typedef struct gate {
+    fake_clock clock;
     admission a;
-    assert_int_equal(admission_init(&a, &keys, 0, &clock.port), OMS_OK);
-    int64_t retry = 0;
-    assert_int_equal(admission_decide(&a, "/orders", NULL, "1.2.3.4", &retry), ADMIT_UNAUTHORIZED);
-    assert_int_equal(admission_decide(&a, "/orders", "k3", "1.2.3.4", &retry), ADMIT_UNAUTHORIZED);
-    assert_int_equal(admission_decide(&a, "/orders", "k2", "1.2.3.4", &retry), ADMIT_OK);
-    assert_int_equal(admission_decide(&a, "/openapi.yaml", NULL, "1.2.3.4", &retry), ADMIT_OK);
-    admission_destroy(&a);
+} gate;
+
+static gate *gate_new(const char *key_list, bool with_tokens, bool open, long rate)
+{
+    static gate g;
+    memset(&g, 0, sizeof g);
+    g.clock = (fake_clock){.port = {.ops = &fake_clock_ops, .self = &g.clock}, .now = 0};
+    oms_error err;
+    assert_int_equal(api_key_set_parse(&keys, key_list, plain_fingerprint, &err), OMS_OK);
+    admission_config cfg = {.keys = &keys,
+                            .tokens = with_tokens ? &fake_verifier : NULL,
+                            .policy = {.leeway_s = 0},
+                            .open = open,
+                            .rate_per_s = rate};
+    assert_int_equal(admission_init(&g.a, &cfg, &g.clock.port), OMS_OK);
+    return &g;
 }
 
-/* Rate per client: a key has its own bucket apart from its address; the
- * wait is given in whole seconds. */
+static admission_verdict ask(gate *g, const char *path, const char *api_key, const char *bearer, const char *ip,
+                             admission_result *out)
+{
+    admission_request rq = {.path = path, .api_key = api_key, .bearer = bearer, .client_ip = ip};
+    return admission_decide(&g->a, &rq, out);
+}
+
+/* SPEC 7: no, a wrong, an expired or a badly signed credential is 401 on
+ * every path but the public ones. */
+static void admission_refuses_missing_wrong_expired_and_badly_signed_credentials(void **state)
+{
+    (void)state;
+    gate *g = gate_new("k1:admin,k2:customer:alice", true, false, 0);
+    admission_result r;
+    assert_int_equal(ask(g, "/orders", NULL, NULL, "1.2.3.4", &r), ADMIT_UNAUTHORIZED);
+    assert_non_null(strstr(r.why.message, "credential"));
+    assert_int_equal(ask(g, "/orders", "k3", NULL, "1.2.3.4", &r), ADMIT_UNAUTHORIZED);
+    assert_int_equal(ask(g, "/orders", NULL, "k3", "1.2.3.4", &r), ADMIT_UNAUTHORIZED);
+    assert_int_equal(ask(g, "/orders", NULL, "jwt.admin.root.-1", "1.2.3.4", &r), ADMIT_UNAUTHORIZED);
+    assert_non_null(strstr(r.why.message, "expired"));
+    assert_int_equal(ask(g, "/orders", NULL, "jwt.admin.root", "1.2.3.4", &r), ADMIT_UNAUTHORIZED);
+    assert_non_null(strstr(r.why.message, "signature"));
+    assert_int_equal(ask(g, "/orders", "jwt.admin.root.60", NULL, "1.2.3.4", &r), ADMIT_UNAUTHORIZED); /* not a key */
+    const char *open_paths[] = {"/health", "/ready", "/metrics", "/openapi.yaml"};
+    for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++) {
+        assert_int_equal(ask(g, open_paths[i], NULL, NULL, "1.2.3.4", &r), ADMIT_OK);
+        assert_false(r.authenticated);
+    }
+    admission_destroy(&g->a);
+}
+
+/* A valid key (header or bearer) or token gives its principal. */
+static void admission_gives_the_principal_of_a_valid_credential(void **state)
+{
+    (void)state;
+    gate *g = gate_new("k1:admin,k2:customer:alice", true, false, 0);
+    admission_result r;
+    assert_int_equal(ask(g, "/orders", "k2", NULL, "1.2.3.4", &r), ADMIT_OK);
+    assert_true(r.authenticated);
+    assert_int_equal(r.who.role, ROLE_CUSTOMER);
+    assert_string_equal(r.who.subject, "alice");
+    assert_string_equal(r.who.id, "key:0000000000000002");
+    assert_int_equal(ask(g, "/orders", NULL, "k1", "1.2.3.4", &r), ADMIT_OK);
+    assert_int_equal(r.who.role, ROLE_ADMIN);
+    assert_int_equal(ask(g, "/orders", NULL, "jwt.viewer.v-1.60", "1.2.3.4", &r), ADMIT_OK);
+    assert_int_equal(r.who.role, ROLE_VIEWER);
+    assert_string_equal(r.who.id, "jwt:v-1");
+    assert_int_equal(ask(g, "/orders", "k1", "jwt.customer.bob.60", "1.2.3.4", &r), ADMIT_OK); /* X-API-Key wins */
+    assert_int_equal(r.who.role, ROLE_ADMIN);
+    admission_destroy(&g->a);
+}
+
+/* Without a verifier, a token is only a wrong key. */
+static void admission_without_a_jwt_key_refuses_tokens(void **state)
+{
+    (void)state;
+    gate *g = gate_new("k1:admin", false, false, 0);
+    admission_result r;
+    assert_int_equal(ask(g, "/orders", NULL, "jwt.admin.root.60", "1.2.3.4", &r), ADMIT_UNAUTHORIZED);
+    admission_destroy(&g->a);
+}
+
+/* Rate per client: a principal has its own bucket apart from its address;
+ * the wait is given in whole seconds. */
 static void admission_limits_each_client_separately(void **state)
 {
     (void)state;
-    fake_clock clock = {.port = {.ops = &fake_clock_ops, .self = &clock}, .now = 0};
-    oms_error err;
-    assert_int_equal(api_key_set_parse(&keys, "k1", &err), OMS_OK);
-    admission a;
-    assert_int_equal(admission_init(&a, &keys, 1, &clock.port), OMS_OK);
-    int64_t retry = 0;
-    assert_int_equal(admission_decide(&a, "/orders", "k1", "1.2.3.4", &retry), ADMIT_OK);
-    assert_int_equal(admission_decide(&a, "/orders", "k1", "1.2.3.4", &retry), ADMIT_RATE_LIMITED);
-    assert_int_equal(retry, 1);
-    assert_int_equal(admission_decide(&a, "/openapi.yaml", NULL, "1.2.3.4", &retry), ADMIT_OK); /* the IP's bucket */
-    clock.now = 999;
-    assert_int_equal(admission_decide(&a, "/orders", "k1", "1.2.3.4", &retry), ADMIT_RATE_LIMITED);
-    clock.now = 1000;
-    assert_int_equal(admission_decide(&a, "/orders", "k1", "1.2.3.4", &retry), ADMIT_OK);
-    admission_destroy(&a);
+    gate *g = gate_new("k1:admin", true, false, 1);
+    admission_result r;
+    assert_int_equal(ask(g, "/orders", "k1", NULL, "1.2.3.4", &r), ADMIT_OK);
+    assert_int_equal(ask(g, "/orders", "k1", NULL, "1.2.3.4", &r), ADMIT_RATE_LIMITED);
+    assert_int_equal(r.retry_after_s, 1);
+    assert_int_equal(ask(g, "/orders", NULL, "jwt.admin.root.60", "1.2.3.4", &r), ADMIT_OK); /* another principal */
+    assert_int_equal(ask(g, "/openapi.yaml", NULL, NULL, "1.2.3.4", &r), ADMIT_OK);         /* the IP's bucket */
+    g->clock.now = 999;
+    assert_int_equal(ask(g, "/orders", "k1", NULL, "1.2.3.4", &r), ADMIT_RATE_LIMITED);
+    g->clock.now = 1000;
+    assert_int_equal(ask(g, "/orders", "k1", NULL, "1.2.3.4", &r), ADMIT_OK);
+    admission_destroy(&g->a);
 }
 
-/* Both off: everything is admitted. */
-static void admission_is_open_when_unconfigured(void **state)
+/* H1: the built-ins are limited like everything else, and a refused
+ * credential costs its address a token (guessing keys is limited). */
+static void admission_limits_built_ins_and_refused_credentials(void **state)
 {
     (void)state;
-    fake_clock clock = {.port = {.ops = &fake_clock_ops, .self = &clock}, .now = 0};
-    oms_error err;
-    assert_int_equal(api_key_set_parse(&keys, NULL, &err), OMS_OK);
-    admission a;
-    assert_int_equal(admission_init(&a, &keys, 0, &clock.port), OMS_OK);
-    int64_t retry = 0;
-    for (int i = 0; i < 100; i++)
-        assert_int_equal(admission_decide(&a, "/orders", NULL, "1.2.3.4", &retry), ADMIT_OK);
-    admission_destroy(&a);
+    gate *g = gate_new("k1:admin", true, false, 2);
+    admission_result r;
+    assert_int_equal(ask(g, "/metrics", NULL, NULL, "5.6.7.8", &r), ADMIT_OK);
+    assert_int_equal(ask(g, "/orders", "guess", NULL, "5.6.7.8", &r), ADMIT_UNAUTHORIZED);
+    assert_int_equal(ask(g, "/ready", NULL, NULL, "5.6.7.8", &r), ADMIT_RATE_LIMITED);
+    assert_int_equal(ask(g, "/orders", "guess", NULL, "5.6.7.8", &r), ADMIT_RATE_LIMITED);
+    assert_int_equal(ask(g, "/orders", "k1", NULL, "5.6.7.8", &r), ADMIT_OK); /* the key has its own bucket */
+    admission_destroy(&g->a);
+}
+
+/* L3: with the table full of addresses, a valid key is still admitted. */
+static void admission_admits_a_valid_key_when_the_table_is_full(void **state)
+{
+    (void)state;
+    gate *g = gate_new("k1:admin", false, false, 1);
+    admission_result r;
+    char ip[32];
+    for (int i = 0; i < 13000; i++) {
+        snprintf(ip, sizeof ip, "10.1.%d.%d", i / 256, i % 256);
+        assert_int_equal(ask(g, "/orders", "wrong", NULL, ip, &r), ADMIT_UNAUTHORIZED);
+    }
+    assert_int_equal(ask(g, "/orders", "k1", NULL, "10.9.9.9", &r), ADMIT_OK);
+    admission_destroy(&g->a);
+}
+
+/* No credential source (a local run): every request is the local admin,
+ * still rate-limited by address. */
+static void admission_open_serves_everyone_as_the_local_admin(void **state)
+{
+    (void)state;
+    gate *g = gate_new(NULL, false, true, 0);
+    admission_result r;
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(ask(g, "/orders", NULL, NULL, "1.2.3.4", &r), ADMIT_OK);
+        assert_true(r.authenticated);
+        assert_int_equal(r.who.role, ROLE_ADMIN);
+        assert_string_equal(r.who.id, "local");
+    }
+    admission_destroy(&g->a);
 }
 
 int run_application_tests(void)
@@ -261,10 +373,13 @@ int run_application_tests(void)
         cmocka_unit_test(post_timeout_is_not_retried),
         cmocka_unit_test(get_timeout_is_retried_on_another_instance),
         cmocka_unit_test(bad_answer_is_bad_gateway_without_retry),
-        cmocka_unit_test(ready_names_every_service_down),
-        cmocka_unit_test(admission_requires_a_valid_key_when_keys_are_set),
+        cmocka_unit_test(admission_refuses_missing_wrong_expired_and_badly_signed_credentials),
+        cmocka_unit_test(admission_gives_the_principal_of_a_valid_credential),
+        cmocka_unit_test(admission_without_a_jwt_key_refuses_tokens),
         cmocka_unit_test(admission_limits_each_client_separately),
-        cmocka_unit_test(admission_is_open_when_unconfigured),
+        cmocka_unit_test(admission_limits_built_ins_and_refused_credentials),
+        cmocka_unit_test(admission_admits_a_valid_key_when_the_table_is_full),
+        cmocka_unit_test(admission_open_serves_everyone_as_the_local_admin),
     };
     return cmocka_run_group_tests_name("application", tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* test_gateway_domain.c -- the gateway's pure decisions: token buckets and
- * the per-client table, round robin with failover and mark-down, URL list
- * and API key parsing, route lookup. Time is a plain number (a fake clock).
- * The binary also runs the application group (test_gateway_application.c). */
+ * the per-client table, round robin with failover and mark-down, URL lists,
+ * principals and API keys, token claims, the route table and the request
+ * checks. Time is a plain number (a fake clock). The binary also runs the
+ * application group (test_gateway_application.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,10 @@
 
 #include "../../src/domain/api_keys.h"
 #include "../../src/domain/gateway_routes.h"
+#include "../../src/domain/principal.h"
 #include "../../src/domain/rate_limiter.h"
+#include "../../src/domain/request_checks.h"
+#include "../../src/domain/token_claims.h"
 #include "../../src/domain/token_bucket.h"
 #include "../../src/domain/upstream_pool.h"
 #include "oms/log.h"
@@ -101,41 +105,58 @@ static void limiter_keeps_one_bucket_per_client(void **state)
     rate_limiter_destroy(&rl);
 }
 
-/* Many clients over time: idle ones are forgotten so memory stays bounded
- * and new clients are still admitted. */
-static void limiter_forgets_idle_clients_when_full(void **state)
+/* L3: more clients than the table holds: every newcomer is admitted (the
+ * least recently seen client is forgotten), never refused for lack of room. */
+static void limiter_admits_every_new_client_when_full(void **state)
 {
     (void)state;
     rate_limiter rl;
-    assert_int_equal(rate_limiter_init(&rl, 10, 16), OMS_OK);
+    assert_int_equal(rate_limiter_init(&rl, 1, 12288), OMS_OK);
     int64_t wait = 0;
     char id[32];
-    for (int i = 0; i < 1000; i++) {
-        snprintf(id, sizeof id, "ip:client-%d", i);
-        assert_true(rate_limiter_admit(&rl, id, (int64_t)i * 1000, &wait));
+    for (int i = 0; i < 13000; i++) {
+        snprintf(id, sizeof id, "ip:10.0.%d.%d", i / 256, i % 256);
+        assert_true(rate_limiter_admit(&rl, id, 0, &wait));
     }
-    assert_true(rl.used <= rl.capacity);
+    assert_int_equal(rl.used, 12288);
+    assert_true(rate_limiter_admit(&rl, "key:0123456789abcdef", 0, &wait)); /* a valid key, at full load */
+    assert_false(rate_limiter_admit(&rl, "ip:10.0.50.199", 0, &wait));      /* a recent client keeps its bucket */
+    assert_true(rate_limiter_admit(&rl, "ip:10.0.0.0", 0, &wait));          /* the oldest was forgotten */
     rate_limiter_destroy(&rl);
 }
 
-/* When every slot belongs to an active client, a new client is refused
- * (bounded memory) with a retry hint, while known clients keep working. */
-static void limiter_refuses_new_clients_when_all_slots_are_active(void **state)
+/* The table against a model of least-recently-used memory, over a long
+ * random sequence with many collisions: a remembered client (its one token
+ * spent) is refused, a forgotten or new one admitted. This exercises the
+ * backward-shift removal on every wrap of the table. */
+static void limiter_remembers_exactly_the_most_recent_clients(void **state)
 {
     (void)state;
+    enum { MAX = 12, IDS = 40, STEPS = 20000 };
     rate_limiter rl;
-    assert_int_equal(rate_limiter_init(&rl, 1, 16), OMS_OK);
-    int64_t wait = 0;
-    char id[32];
-    int admitted = 0;
-    for (int i = 0; i < 16; i++) {
-        snprintf(id, sizeof id, "ip:c%d", i);
-        admitted += rate_limiter_admit(&rl, id, 0, &wait);
+    assert_int_equal(rate_limiter_init(&rl, 1, MAX), OMS_OK);
+    int model[MAX]; /* ids, most recent first */
+    int known = 0;
+    unsigned seed = 12345;
+    for (int step = 0; step < STEPS; step++) {
+        seed = seed * 1103515245u + 12345u;
+        int who = (int)((seed >> 16) % IDS);
+        int at = -1;
+        for (int k = 0; k < known; k++)
+            if (model[k] == who)
+                at = k;
+        bool expected = at < 0;
+        if (at < 0)
+            at = known < MAX ? known++ : MAX - 1;
+        memmove(&model[1], &model[0], (size_t)at * sizeof model[0]);
+        model[0] = who;
+        char id[16];
+        snprintf(id, sizeof id, "c%d", who);
+        int64_t wait = 0;
+        if (rate_limiter_admit(&rl, id, 0, &wait) != expected)
+            fail_msg("step %d: client %d %s", step, who, expected ? "refused" : "admitted twice");
+        assert_true(rl.used == (size_t)known);
     }
-    assert_int_equal(admitted, 12); /* load kept under 3/4 of 16 */
-    assert_false(rate_limiter_admit(&rl, "ip:newcomer", 0, &wait));
-    assert_true(wait >= 1);
-    assert_true(rate_limiter_admit(&rl, "ip:newcomer", 1000, &wait)); /* the others refilled */
     rate_limiter_destroy(&rl);
 }
 
@@ -156,6 +177,9 @@ static void url_list_parses_several_urls_and_trims(void **state)
     assert_int_equal(upstream_pool_parse(&p, "http://a:8001//,http://b/api//", &err), OMS_OK);
     assert_string_equal(p.instances[0].base_url, "http://a:8001");
     assert_string_equal(p.instances[1].base_url, "http://b/api");
+    /* TLS to the services. */
+    assert_int_equal(upstream_pool_parse(&p, "https://orders.internal:8443,http://b:1", &err), OMS_OK);
+    assert_string_equal(p.instances[0].base_url, "https://orders.internal:8443");
 }
 
 static void url_list_rejects_what_is_not_an_http_url(void **state)
@@ -163,7 +187,7 @@ static void url_list_rejects_what_is_not_an_http_url(void **state)
     (void)state;
     const char *bad[] = {
         "",
-        "https://a:8001",
+        "ftp://a:8001",
         "a:8001",
         "http://",
         "http://a:0",
@@ -263,90 +287,324 @@ static void all_marked_down_gives_no_instance(void **state)
     for (int i = 0; i < 3; i++)
         upstream_pool_mark_down(&p, i, 0, 1000);
     assert_int_equal(upstream_pool_pick(&p, 500, 0), -1);
-    upstream_pool_mark_up(&p, 2);
-    assert_int_equal(upstream_pool_pick(&p, 500, 0), 2);
+    assert_true(upstream_pool_pick(&p, 1000, 0) >= 0); /* the marks expire */
+}
+
+/* ---- principals ---- */
+
+static void roles_nest_and_the_customer_stands_apart(void **state)
+{
+    (void)state;
+    gateway_role r;
+    assert_true(role_parse("operator", 8, &r));
+    assert_int_equal(r, ROLE_OPERATOR);
+    assert_false(role_parse("operators", 9, &r));
+    assert_false(role_parse("Admin", 5, &r));
+    assert_false(role_parse("", 0, &r));
+    principal viewer = {.role = ROLE_VIEWER}, admin = {.role = ROLE_ADMIN};
+    principal alice = {.role = ROLE_CUSTOMER, .subject = "alice"};
+    assert_true(principal_may(&viewer, ROLES_VIEWER));
+    assert_false(principal_may(&viewer, ROLES_OPERATOR));
+    assert_true(principal_may(&admin, ROLES_OPERATOR));
+    assert_false(principal_may(&alice, ROLES_VIEWER));
+    assert_true(principal_may(&alice, ROLES_CUSTOMER | ROLES_ADMIN));
+    assert_false(principal_may(&admin, ROLES_CUSTOMER));
+    assert_false(principal_is_other_customer(&alice, "alice"));
+    assert_true(principal_is_other_customer(&alice, "bob"));
+    assert_false(principal_is_other_customer(&admin, "bob"));
 }
 
 /* ---- API keys ---- */
 
-static void api_keys_match_any_configured_key(void **state)
+/* A fake fingerprint: the key's first characters, padded. */
+static bool test_fingerprint(const char *key, char out[API_KEY_FINGERPRINT_LEN + 1])
 {
-    (void)state;
-    static api_key_set set;
-    oms_error err;
-    assert_int_equal(api_key_set_parse(&set, "alpha, beta,gamma", &err), OMS_OK);
-    assert_int_equal(set.count, 3);
-    int index = -1;
-    assert_true(api_key_set_match(&set, "beta", &index));
-    assert_int_equal(index, 1);
-    assert_false(api_key_set_match(&set, "bet", NULL));
-    assert_false(api_key_set_match(&set, "betaa", NULL));
-    assert_false(api_key_set_match(&set, "", NULL));
-    assert_false(api_key_set_match(&set, NULL, NULL));
+    snprintf(out, API_KEY_FINGERPRINT_LEN + 1, "%-16.16s", key);
+    for (int i = 0; i < API_KEY_FINGERPRINT_LEN; i++)
+        out[i] = out[i] == ' ' ? '0' : out[i];
+    return true;
 }
 
-static void api_keys_unset_means_off_and_bad_lists_are_refused(void **state)
+static bool failing_fingerprint(const char *key, char out[API_KEY_FINGERPRINT_LEN + 1])
+{
+    (void)key;
+    (void)out;
+    return false;
+}
+
+static void api_keys_carry_a_role_and_a_subject(void **state)
 {
     (void)state;
     static api_key_set set;
     oms_error err;
-    assert_int_equal(api_key_set_parse(&set, NULL, &err), OMS_OK);
+    assert_int_equal(api_key_set_parse(&set, "k1:customer:customer-1, k2:admin ,k3:viewer:ops-team", test_fingerprint,
+                                       &err),
+                     OMS_OK);
+    assert_int_equal(set.count, 3);
+    const principal *p = api_key_set_match(&set, "k1");
+    assert_non_null(p);
+    assert_int_equal(p->role, ROLE_CUSTOMER);
+    assert_string_equal(p->subject, "customer-1");
+    assert_string_equal(p->id, "key:k100000000000000");
+    p = api_key_set_match(&set, "k2");
+    assert_non_null(p);
+    assert_int_equal(p->role, ROLE_ADMIN);
+    assert_string_equal(p->subject, "");
+    p = api_key_set_match(&set, "k3");
+    assert_int_equal(p->role, ROLE_VIEWER);
+    assert_string_equal(p->subject, "ops-team");
+    assert_null(api_key_set_match(&set, "k"));
+    assert_null(api_key_set_match(&set, "k22"));
+    assert_null(api_key_set_match(&set, "k1:customer:customer-1"));
+    assert_null(api_key_set_match(&set, ""));
+    assert_null(api_key_set_match(&set, NULL));
+}
+
+static void api_keys_unset_means_none_and_bad_lists_are_refused(void **state)
+{
+    (void)state;
+    static api_key_set set;
+    oms_error err;
+    assert_int_equal(api_key_set_parse(&set, NULL, test_fingerprint, &err), OMS_OK);
     assert_int_equal(set.count, 0);
-    assert_false(api_key_set_match(&set, "anything", NULL));
-    assert_int_equal(api_key_set_parse(&set, "a,,b", &err), OMS_EINVAL);
-    assert_int_equal(api_key_set_parse(&set, "a b", &err), OMS_EINVAL);
-    char long_key[API_KEY_MAX_LEN + 2];
-    memset(long_key, 'k', sizeof long_key - 1);
-    long_key[sizeof long_key - 1] = '\0';
-    assert_int_equal(api_key_set_parse(&set, long_key, &err), OMS_EINVAL);
-    assert_false(api_key_set_match(&set, long_key, NULL));
+    assert_null(api_key_set_match(&set, "anything"));
+    const char *bad[] = {
+        "k1",                      /* no role */
+        "k1:",                     /* empty role */
+        "k1:root",                 /* unknown role */
+        "k1:customer",             /* a customer without a subject */
+        "k1:customer:",            /* empty subject */
+        "k1:admin:a b",            /* blank in the subject */
+        "k1:admin,,k2:admin",      /* empty entry */
+        "k1:admin,",               /* trailing comma */
+        ":admin",                  /* empty key */
+        "k 1:admin",               /* blank in the key */
+        "k1:admin,k1:viewer",      /* the same key twice */
+        "k1:customer:a:b",         /* ':' in the subject */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        set.count = 7;
+        oms_error_clear(&err);
+        if (api_key_set_parse(&set, bad[i], test_fingerprint, &err) != OMS_EINVAL)
+            fail_msg("accepted '%s'", bad[i]);
+        assert_int_equal(set.count, 7); /* untouched */
+        assert_null(strstr(err.message, "k1")); /* a key is never echoed */
+    }
+    char long_key[API_KEY_MAX_LEN + 16];
+    memset(long_key, 'k', API_KEY_MAX_LEN + 1);
+    strcpy(long_key + API_KEY_MAX_LEN + 1, ":admin");
+    assert_int_equal(api_key_set_parse(&set, long_key, test_fingerprint, &err), OMS_EINVAL);
+    assert_int_equal(api_key_set_parse(&set, "k1:admin", failing_fingerprint, &err), OMS_EINTERNAL);
+}
+
+/* ---- token claims ---- */
+
+#define NOW 1700000000
+
+static token_claims valid_claims(const char *role, const char *sub)
+{
+    token_claims c;
+    memset(&c, 0, sizeof c);
+    c.has_exp = true;
+    c.exp = NOW + 60;
+    if (role)
+        token_text_claim_set(&c.role, role, strlen(role));
+    if (sub)
+        token_text_claim_set(&c.sub, sub, strlen(sub));
+    return c;
+}
+
+static oms_err judge(const token_claims *c, const token_policy *policy, principal *out, oms_error *err)
+{
+    oms_error_clear(err);
+    return token_claims_check(c, policy, NOW, out, err);
+}
+
+static void token_claims_make_a_principal(void **state)
+{
+    (void)state;
+    token_policy policy = {.leeway_s = 30};
+    principal p;
+    oms_error err;
+    token_claims c = valid_claims("customer", "alice");
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_OK);
+    assert_int_equal(p.role, ROLE_CUSTOMER);
+    assert_string_equal(p.subject, "alice");
+    assert_string_equal(p.id, "jwt:alice");
+    c = valid_claims("operator", NULL);
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_OK);
+    assert_int_equal(p.role, ROLE_OPERATOR);
+    assert_string_equal(p.subject, "");
+    assert_string_equal(p.id, "jwt-role:operator");
+}
+
+static void token_claims_refuse_expired_early_and_unscoped_tokens(void **state)
+{
+    (void)state;
+    token_policy policy = {.leeway_s = 30};
+    principal p;
+    oms_error err;
+    token_claims c = valid_claims("admin", "root");
+    c.has_exp = false;
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL); /* exp is required */
+    assert_non_null(strstr(err.message, "exp"));
+    c = valid_claims("admin", "root");
+    c.exp = NOW - 30;
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "expired"));
+    c.exp = NOW - 29; /* within the leeway */
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_OK);
+    c = valid_claims("admin", "root");
+    c.has_nbf = true;
+    c.nbf = NOW + 31;
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "not valid yet"));
+    c.nbf = NOW + 30;
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_OK);
+    c = valid_claims("admin", "root");
+    c.malformed = true;
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL);
+}
+
+static void token_claims_check_issuer_and_audience_when_configured(void **state)
+{
+    (void)state;
+    token_policy policy = {.issuer = "https://idp.example", .audience = "oms-api", .leeway_s = 0};
+    principal p;
+    oms_error err;
+    token_claims c = valid_claims("viewer", "v1");
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL); /* no iss */
+    token_text_claim_set(&c.iss, "https://idp.example", 19);
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL); /* no aud */
+    assert_non_null(strstr(err.message, "aud"));
+    token_text_claim_set(&c.aud[0], "other", 5);
+    token_text_claim_set(&c.aud[1], "oms-api", 7);
+    c.aud_count = 2;
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_OK);
+    token_text_claim_set(&c.iss, "https://evil.example", 20);
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL);
+    assert_non_null(strstr(err.message, "iss"));
+    token_policy unchecked = {.leeway_s = 0};
+    assert_int_equal(judge(&c, &unchecked, &p, &err), OMS_OK);
+}
+
+static void token_claims_need_a_known_role_and_a_valid_subject(void **state)
+{
+    (void)state;
+    token_policy policy = {.leeway_s = 0};
+    principal p;
+    oms_error err;
+    token_claims c = valid_claims(NULL, "alice");
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL);
+    c = valid_claims("superuser", "alice");
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL);
+    c = valid_claims("customer", NULL);
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL); /* a customer needs sub */
+    c = valid_claims("customer", "a b");
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL);
+    char long_sub[PRINCIPAL_SUBJECT_MAX + 2];
+    memset(long_sub, 's', sizeof long_sub - 1);
+    long_sub[sizeof long_sub - 1] = '\0';
+    c = valid_claims("customer", long_sub);
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_EINVAL);
+    long_sub[PRINCIPAL_SUBJECT_MAX] = '\0';
+    c = valid_claims("customer", long_sub);
+    assert_int_equal(judge(&c, &policy, &p, &err), OMS_OK);
 }
 
 /* ---- routes ---- */
 
-static void routes_send_each_path_to_its_service(void **state)
+static const gateway_route *route_named(const char *name)
+{
+    for (size_t i = 0; i < gateway_route_count; i++)
+        if (strcmp(gateway_routes[i].name, name) == 0)
+            return &gateway_routes[i];
+    fail_msg("no route %s", name);
+    return NULL;
+}
+
+/* SPEC 7's table: admins alone change the catalog and open accounts;
+ * viewers read everything; customers read the catalog and their own data. */
+static void routes_carry_the_roles_of_spec_7(void **state)
 {
     (void)state;
-    struct {
-        const char *method, *path;
-        gateway_service service;
-    } cases[] = {
-        {"POST", "/orders", GATEWAY_ORDER_SERVICE},
-        {"GET", "/orders", GATEWAY_ORDER_SERVICE},
-        {"GET", "/orders/abc", GATEWAY_ORDER_SERVICE},
-        {"POST", "/orders/abc/cancel", GATEWAY_ORDER_SERVICE},
-        {"GET", "/orders/abc/saga", GATEWAY_ORDER_SERVICE},
-        {"GET", "/customers/c1/orders", GATEWAY_ORDER_SERVICE},
-        {"GET", "/sagas", GATEWAY_ORDER_SERVICE},
-        {"POST", "/products", GATEWAY_INVENTORY_SERVICE},
-        {"GET", "/products", GATEWAY_INVENTORY_SERVICE},
-        {"GET", "/products/p1", GATEWAY_INVENTORY_SERVICE},
-        {"POST", "/products/p1/stock", GATEWAY_INVENTORY_SERVICE},
-        {"GET", "/reservations", GATEWAY_INVENTORY_SERVICE},
-        {"POST", "/accounts", GATEWAY_PAYMENT_SERVICE},
-        {"GET", "/accounts/c1", GATEWAY_PAYMENT_SERVICE},
-        {"GET", "/payments", GATEWAY_PAYMENT_SERVICE},
-        {"GET", "/openapi.yaml", GATEWAY_SELF},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const gateway_route *r = NULL;
-        assert_int_equal(gateway_route_lookup(cases[i].method, cases[i].path, &r), GATEWAY_ROUTE_FOUND);
-        assert_int_equal(r->service, cases[i].service);
+    const char *admin_only[] = {"create_product", "set_product_price", "restock_product", "create_account"};
+    for (size_t i = 0; i < sizeof admin_only / sizeof admin_only[0]; i++)
+        assert_int_equal(route_named(admin_only[i])->roles, ROLES_ADMIN);
+    const char *viewer_only[] = {"list_sagas", "get_reservations"};
+    for (size_t i = 0; i < sizeof viewer_only / sizeof viewer_only[0]; i++)
+        assert_int_equal(route_named(viewer_only[i])->roles, ROLES_VIEWER);
+    const char *customer_reads[] = {"list_orders", "get_order", "get_order_saga", "get_customer_orders",
+                                    "list_products", "get_product", "get_account", "get_payments"};
+    for (size_t i = 0; i < sizeof customer_reads / sizeof customer_reads[0]; i++)
+        assert_int_equal(route_named(customer_reads[i])->roles, ROLES_CUSTOMER | ROLES_VIEWER);
+    assert_int_equal(route_named("create_order")->roles, ROLES_CUSTOMER | ROLES_ADMIN);
+    assert_int_equal(route_named("cancel_order")->roles, ROLES_CUSTOMER | ROLES_OPERATOR);
+    assert_string_equal(route_named("create_order")->customer_field, "customer_id");
+    assert_string_equal(route_named("list_orders")->customer_query, "customer_id");
+    assert_int_equal(route_named("get_customer_orders")->customer_param, 0);
+    assert_int_equal(route_named("get_account")->customer_param, 0);
+}
+
+/* Every route is one row: no two rows share a method and pattern, and a
+ * customer parameter names one of the pattern's `{}`. */
+static void routes_are_unique_and_well_formed(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < gateway_route_count; i++) {
+        const gateway_route *r = &gateway_routes[i];
+        int wildcards = 0;
+        for (const char *p = strstr(r->pattern, "{}"); p; p = strstr(p + 2, "{}"))
+            wildcards++;
+        assert_true(r->customer_param < wildcards);
+        assert_true(r->roles != 0);
+        for (size_t j = i + 1; j < gateway_route_count; j++)
+            assert_false(strcmp(r->method, gateway_routes[j].method) == 0 &&
+                         strcmp(r->pattern, gateway_routes[j].pattern) == 0);
     }
 }
 
-static void routes_tell_wrong_method_from_unknown_path(void **state)
+static void public_paths_are_the_built_ins_and_the_document(void **state)
 {
     (void)state;
-    const gateway_route *r = NULL;
-    assert_int_equal(gateway_route_lookup("DELETE", "/orders/abc", &r), GATEWAY_ROUTE_WRONG_METHOD);
-    assert_int_equal(gateway_route_lookup("GET", "/orders/abc/cancel", &r), GATEWAY_ROUTE_WRONG_METHOD);
-    assert_int_equal(gateway_route_lookup("PUT", "/products", &r), GATEWAY_ROUTE_WRONG_METHOD);
-    assert_int_equal(gateway_route_lookup("GET", "/nope", &r), GATEWAY_ROUTE_NOT_FOUND);
-    assert_int_equal(gateway_route_lookup("GET", "/orders/", &r), GATEWAY_ROUTE_NOT_FOUND);
-    assert_int_equal(gateway_route_lookup("GET", "/orders/a/b", &r), GATEWAY_ROUTE_NOT_FOUND);
-    assert_int_equal(gateway_route_lookup("GET", "/orders//saga", &r), GATEWAY_ROUTE_NOT_FOUND);
-    assert_int_equal(gateway_route_lookup("GET", "/", &r), GATEWAY_ROUTE_NOT_FOUND);
+    assert_true(gateway_path_is_public("/health"));
+    assert_true(gateway_path_is_public("/ready"));
+    assert_true(gateway_path_is_public("/metrics"));
+    assert_true(gateway_path_is_public("/openapi.yaml"));
+    assert_false(gateway_path_is_public("/orders"));
+    assert_false(gateway_path_is_public("/health/"));
+    assert_false(gateway_path_is_public("/"));
+}
+
+/* ---- request checks ---- */
+
+/* M5: what is matched is what is forwarded: no segment a URL library would
+ * resolve into another route. */
+static void paths_with_dot_or_empty_segments_are_not_canonical(void **state)
+{
+    (void)state;
+    const char *good[] = {"/", "/orders", "/orders/abc", "/orders/a.b/saga", "/products/..x", "/x/.../y"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        if (!request_path_is_canonical(good[i]))
+            fail_msg("refused '%s'", good[i]);
+    const char *bad[] = {"",          "orders",        "//orders", "/orders/",        "/orders//saga",
+                         "/customers/../orders", "/./orders", "/orders/.", "/orders/..", "/a/b/../../orders"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (request_path_is_canonical(bad[i]))
+            fail_msg("accepted '%s'", bad[i]);
+}
+
+/* L12: a value that could carry a second header is refused. */
+static void header_values_with_control_characters_are_unsafe(void **state)
+{
+    (void)state;
+    assert_true(request_header_value_is_safe("application/json; charset=utf-8"));
+    assert_true(request_header_value_is_safe("a\tb"));
+    assert_true(request_header_value_is_safe(""));
+    assert_false(request_header_value_is_safe("application/json\rX-Injected: yes"));
+    assert_false(request_header_value_is_safe("a\nb"));
+    assert_false(request_header_value_is_safe("a\x01" "b"));
+    assert_false(request_header_value_is_safe("a\x7f"));
 }
 
 int main(void)
@@ -358,8 +616,8 @@ int main(void)
         cmocka_unit_test(bucket_never_exceeds_its_burst),
         cmocka_unit_test(bucket_ignores_a_clock_going_backwards),
         cmocka_unit_test(limiter_keeps_one_bucket_per_client),
-        cmocka_unit_test(limiter_forgets_idle_clients_when_full),
-        cmocka_unit_test(limiter_refuses_new_clients_when_all_slots_are_active),
+        cmocka_unit_test(limiter_admits_every_new_client_when_full),
+        cmocka_unit_test(limiter_remembers_exactly_the_most_recent_clients),
         cmocka_unit_test(url_list_parses_several_urls_and_trims),
         cmocka_unit_test(url_list_rejects_what_is_not_an_http_url),
         cmocka_unit_test(url_list_rejects_more_than_the_maximum),
@@ -367,10 +625,18 @@ int main(void)
         cmocka_unit_test(failover_tries_each_instance_once),
         cmocka_unit_test(marked_down_instance_is_skipped_until_it_expires),
         cmocka_unit_test(all_marked_down_gives_no_instance),
-        cmocka_unit_test(api_keys_match_any_configured_key),
-        cmocka_unit_test(api_keys_unset_means_off_and_bad_lists_are_refused),
-        cmocka_unit_test(routes_send_each_path_to_its_service),
-        cmocka_unit_test(routes_tell_wrong_method_from_unknown_path),
+        cmocka_unit_test(roles_nest_and_the_customer_stands_apart),
+        cmocka_unit_test(api_keys_carry_a_role_and_a_subject),
+        cmocka_unit_test(api_keys_unset_means_none_and_bad_lists_are_refused),
+        cmocka_unit_test(token_claims_make_a_principal),
+        cmocka_unit_test(token_claims_refuse_expired_early_and_unscoped_tokens),
+        cmocka_unit_test(token_claims_check_issuer_and_audience_when_configured),
+        cmocka_unit_test(token_claims_need_a_known_role_and_a_valid_subject),
+        cmocka_unit_test(routes_carry_the_roles_of_spec_7),
+        cmocka_unit_test(routes_are_unique_and_well_formed),
+        cmocka_unit_test(public_paths_are_the_built_ins_and_the_document),
+        cmocka_unit_test(paths_with_dot_or_empty_segments_are_not_canonical),
+        cmocka_unit_test(header_values_with_control_characters_are_unsafe),
     };
     oms_log_init("gateway-test", OMS_LOG_ERROR); /* upstream failures are expected here */
     int failed = cmocka_run_group_tests_name("domain", tests, NULL, NULL);

@@ -1,5 +1,5 @@
-/* clock.h -- where the gateway reads time, so that rate limits and
- * mark-down periods can be tested with a fake clock. */
+/* clock.h -- where the gateway reads time, so that rate limits, mark-down
+ * periods and token expiry can be tested with a fake clock. */
 #ifndef GATEWAY_CLOCK_H
 #define GATEWAY_CLOCK_H
 
@@ -9,6 +9,8 @@ typedef struct gateway_clock gateway_clock;
 typedef struct gateway_clock_ops {
     /* Milliseconds on a clock that never goes backwards. */
     int64_t (*now_ms)(gateway_clock *c);
+    /* Seconds since the epoch (the time a token's exp and nbf are read on). */
+    int64_t (*wall_s)(gateway_clock *c);
 } gateway_clock_ops;
 struct gateway_clock {
     const gateway_clock_ops *ops;
@@ -18,6 +20,11 @@ struct gateway_clock {
 static inline int64_t gateway_clock_now_ms(gateway_clock *c)
 {
     return c->ops->now_ms(c);
+}
+
+static inline int64_t gateway_clock_wall_s(gateway_clock *c)
+{
+    return c->ops->wall_s(c);
 }
 
 #endif

@@ -31,6 +31,14 @@ typedef struct upstream_request {
     const char *accept;
     const char *request_id;
     const char *forwarded_for;
+    /* Who sent it, as the gateway verified it (docs/architecture.md, "The
+     * gateway and the services"): X-OMS-Internal-Key (NULL: none),
+     * X-OMS-Role, X-OMS-Subject ("": not sent), X-OMS-Principal. Never a
+     * client's header: those are not forwarded. */
+    const char *internal_key;
+    const char *role;
+    const char *subject;
+    const char *principal_id;
     int timeout_ms;
 } upstream_request;
 

@@ -47,7 +47,7 @@ static void hello(void *ctx, oms_http_request *req, oms_http_response *res)
     oms_http_respond_text(req, res, 200, "text/plain", "hello", 5);
 }
 
-static const oms_http_route routes[] = {{"GET", "/hello", hello, "hello"}};
+static const oms_http_route routes[] = {{"GET", "/hello", hello, "hello", NULL}};
 
 static void add_settings(void *ctx, oms_settings *t)
 {

@@ -284,6 +284,61 @@ static void a_secret_is_never_echoed_and_a_required_one_must_be_set(void **state
     assert_string_equal(stderr_text, "config: OMS_T_REQUIRED: must be set\n");
 }
 
+/* ---- secrets from files, placeholders ---- */
+
+static const char *t_key;
+static char key_file[64];
+
+static void load_key(void)
+{
+    const oms_setting row = {.name = "OMS_T_KEY", .kind = OMS_SETTING_TEXT, .target = &t_key,
+                             .flags = OMS_SETTING_SECRET | OMS_SETTING_FILE | OMS_SETTING_NO_PLACEHOLDER,
+                             .doc = "a secret"};
+    oms_settings_init(&table, "test");
+    oms_settings_add(&table, "test", &row, 1);
+    oms_settings_load(&table, NULL);
+}
+
+static void write_key_file(const char *content)
+{
+    snprintf(key_file, sizeof key_file, "/tmp/oms_config_test_%d.key", (int)getpid());
+    FILE *f = fopen(key_file, "w");
+    assert_non_null(f);
+    fputs(content, f);
+    fclose(f);
+}
+
+/* A secret mount: OMS_T_KEY_FILE names the file; one trailing newline goes.
+ * Both set, an unreadable file or a published placeholder stop the process
+ * with one line that never shows the secret. */
+static void a_secret_may_come_from_a_file_and_never_be_a_placeholder(void **state)
+{
+    (void)state;
+    write_key_file("from-the-file\n");
+    setenv("OMS_T_KEY_FILE", key_file, 1);
+    load_key();
+    assert_string_equal(t_key, "from-the-file");
+    setenv("OMS_T_KEY", "from-the-env", 1);
+    assert_int_equal(exit_status_of(load_key), 2);
+    assert_string_equal(stderr_text, "config: OMS_T_KEY: set it or its _FILE, not both\n");
+    unsetenv("OMS_T_KEY");
+    write_key_file("change-me-please\n");
+    assert_int_equal(exit_status_of(load_key), 2);
+    assert_non_null(strstr(stderr_text, "config: OMS_T_KEY_FILE: is a published placeholder"));
+    assert_null(strstr(stderr_text, "please"));
+    unlink(key_file);
+    assert_int_equal(exit_status_of(load_key), 2);
+    assert_non_null(strstr(stderr_text, "cannot open the file"));
+    unsetenv("OMS_T_KEY_FILE");
+    setenv("OMS_T_KEY", "ChangeMe123", 1);
+    assert_int_equal(exit_status_of(load_key), 2);
+    assert_string_equal(stderr_text, "config: OMS_T_KEY: is a published placeholder: set a value of your own\n");
+    setenv("OMS_T_KEY", "a-real-secret", 1);
+    load_key();
+    assert_string_equal(t_key, "a-real-secret");
+    unsetenv("OMS_T_KEY");
+}
+
 static void add_a_second_row_of_one_name(void)
 {
     add_rows();
@@ -351,6 +406,7 @@ int main(void)
         cmocka_unit_test(a_bad_value_exits_with_status_two_and_one_line_naming_it),
         cmocka_unit_test(same_as_takes_the_other_settings_value_then_its_default),
         cmocka_unit_test(a_secret_is_never_echoed_and_a_required_one_must_be_set),
+        cmocka_unit_test(a_secret_may_come_from_a_file_and_never_be_a_placeholder),
         cmocka_unit_test(a_name_is_in_the_table_once),
         cmocka_unit_test(the_table_prints_as_text_and_as_json),
     };

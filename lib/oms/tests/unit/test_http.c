@@ -95,12 +95,12 @@ static bool ready(void *ctx, char *why, size_t why_len)
 }
 
 static const oms_http_route routes[] = {
-    {"GET", "/orders/{}", get_order, "get_order"},
-    {"POST", "/orders/{}/cancel", cancel_order, "cancel_order"},
-    {"POST", "/upload", upload, "upload"},
-    {"POST", "/invalid", fail_validation, "invalid"},
-    {"GET", "/slow", slow, "slow"},
-    {"GET", "/whoami", whoami, "whoami"},
+    {"GET", "/orders/{}", get_order, "get_order", NULL},
+    {"POST", "/orders/{}/cancel", cancel_order, "cancel_order", NULL},
+    {"POST", "/upload", upload, "upload", NULL},
+    {"POST", "/invalid", fail_validation, "invalid", NULL},
+    {"GET", "/slow", slow, "slow", NULL},
+    {"GET", "/whoami", whoami, "whoami", NULL},
 };
 
 static int free_port(void)

@@ -191,10 +191,10 @@ static void get_reservation(void *ctx, oms_http_request *req, oms_http_response 
 }
 
 const oms_http_route inventory_http_routes[] = {
-    {"POST", "/products", create_product, "create_product"},
-    {"GET", "/products", list_products, "list_products"},
-    {"GET", "/products/{}", get_product, "get_product"},
-    {"POST", "/products/{}/stock", restock, "restock"},
-    {"GET", "/reservations", get_reservation, "get_reservation"},
+    {"POST", "/products", create_product, "create_product", NULL},
+    {"GET", "/products", list_products, "list_products", NULL},
+    {"GET", "/products/{}", get_product, "get_product", NULL},
+    {"POST", "/products/{}/stock", restock, "restock", NULL},
+    {"GET", "/reservations", get_reservation, "get_reservation", NULL},
 };
 const size_t inventory_http_route_count = sizeof inventory_http_routes / sizeof inventory_http_routes[0];

@@ -344,13 +344,13 @@ static void cancel_order(void *ctx, oms_http_request *req, oms_http_response *re
 }
 
 static const oms_http_route routes[] = {
-    {"POST", "/orders", post_order, "create_order"},
-    {"GET", "/orders", list_orders, "list_orders"},
-    {"GET", "/orders/{}", get_order, "get_order"},
-    {"POST", "/orders/{}/cancel", cancel_order, "cancel_order"},
-    {"GET", "/orders/{}/saga", get_order_saga, "get_order_saga"},
-    {"GET", "/customers/{}/orders", customer_orders, "customer_orders"},
-    {"GET", "/sagas", list_sagas, "list_sagas"},
+    {"POST", "/orders", post_order, "create_order", NULL},
+    {"GET", "/orders", list_orders, "list_orders", NULL},
+    {"GET", "/orders/{}", get_order, "get_order", NULL},
+    {"POST", "/orders/{}/cancel", cancel_order, "cancel_order", NULL},
+    {"GET", "/orders/{}/saga", get_order_saga, "get_order_saga", NULL},
+    {"GET", "/customers/{}/orders", customer_orders, "customer_orders", NULL},
+    {"GET", "/sagas", list_sagas, "list_sagas", NULL},
 };
 
 const oms_http_route *http_api_routes(size_t *count)

@@ -90,8 +90,8 @@ static void get_payment(void *ctx, oms_http_request *req, oms_http_response *res
 }
 
 const oms_http_route payment_http_routes[] = {
-    {"POST", "/accounts", open_account, "open_account"},
-    {"GET", "/accounts/{}", get_account, "get_account"},
-    {"GET", "/payments", get_payment, "get_payment"},
+    {"POST", "/accounts", open_account, "open_account", NULL},
+    {"GET", "/accounts/{}", get_account, "get_account", NULL},
+    {"GET", "/payments", get_payment, "get_payment", NULL},
 };
 const size_t payment_http_route_count = sizeof payment_http_routes / sizeof payment_http_routes[0];
