@@ -167,24 +167,31 @@ suite_venv() {
     VENV_OK=1
 }
 
-# The black-box suite against the whole system (asan build) on MESSAGE_BUS=$1.
+# The black-box suite against the whole system (asan build) on MESSAGE_BUS=$1,
+# with authentication on: the gateway gets one admin key made for the run
+# (API_KEYS), which the suites send (API_KEY).
 suite_blackbox() {
     needs_venv || return 1
-    local bus="$1" status
+    local bus="$1" status key
+    key="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
     # A fresh cluster: integration tests may have left their own tables behind.
     [ "$bus" = pg ] && "$PG_SH" destroy >/dev/null
     rm -rf "$OMS_RUN_DIR/logs" "$OMS_RUN_DIR/logs-$bus"
-    if ! MESSAGE_BUS="$bus" "$OMS_SH" up; then
+    if ! API_KEYS="$key:admin" MESSAGE_BUS="$bus" "$OMS_SH" up; then
         show_logs
         MESSAGE_BUS="$bus" "$OMS_SH" down
         return 1
     fi
-    MESSAGE_BUS="$bus" run_pytest tests/blackbox
+    API_KEYS="$key:admin" API_KEY="$key" MESSAGE_BUS="$bus" run_pytest tests/blackbox
     status=$?
-    # The OpenAPI document against the running gateway (schemathesis): once,
-    # on the embedded default.
+    # Once, on the embedded default: the OpenAPI document against the running
+    # gateway (schemathesis), and the gateway's credentials and roles (SPEC 7,
+    # with gateways of its own in front of the same services).
     if [ "$bus" = pg ] && [ -d tests/api_schema ]; then
-        run_pytest tests/api_schema || status=1
+        API_KEY="$key" run_pytest tests/api_schema || status=1
+    fi
+    if [ "$bus" = pg ] && [ -d tests/security ]; then
+        run_pytest tests/security || status=1
     fi
     [ "$status" -ne 0 ] && show_logs
     MESSAGE_BUS="$bus" "$OMS_SH" down || status=1

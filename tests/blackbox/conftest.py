@@ -9,6 +9,9 @@ on the test ports). Settings, from the environment:
                   to pause, kill and restart processes
   PG_PORT         its PostgreSQL (default 25433), for the bus checks
   MESSAGE_BUS     pg | pulsar (default pg)
+  API_KEY         sent as X-API-Key on every request when set: an admin key of
+                  the gateway's API_KEYS (scripts/test.sh runs the suite with
+                  authentication on)
 """
 
 import contextlib
@@ -36,6 +39,7 @@ OMS_RUN_DIR = Path(os.environ.get("OMS_RUN_DIR", REPO / ".run" / "test"))
 PG_PORT = os.environ.get("PG_PORT", "25433")
 MESSAGE_BUS = os.environ.get("MESSAGE_BUS", "pg")
 PSQL = "/usr/lib/postgresql/15/bin/psql"
+API_KEY = os.environ.get("API_KEY", "")
 
 # Orders should end in well under 10 s each; the margin covers the ASan build
 # on a 2-core machine and saga retries (SAGA_STEP_TIMEOUT_S is 5 in the tests).
@@ -65,6 +69,8 @@ class Api:
 
     def request(self, method, path, body=None, headers=None, raw=None):
         all_headers = {"Content-Type": "application/json"}
+        if API_KEY:
+            all_headers["X-API-Key"] = API_KEY
         all_headers.update(headers or {})
         data = raw if raw is not None else (None if body is None else json.dumps(body))
         if data is None and method == "GET":

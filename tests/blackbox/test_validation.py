@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import BASE_URL, assert_error, body_of
+from conftest import API_KEY, BASE_URL, assert_error, body_of
 
 GOOD_ITEM = {"product_id": "product-1", "quantity": 1, "unit_price": 1}
 
@@ -116,7 +116,8 @@ def _raw_post(path, body, content_type="application/json"):
     """POSTs with a plain socket, so a server that answers before reading the
     whole body (413) is seen as it answers."""
     url = urlsplit(BASE_URL)
-    head = (f"POST {path} HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Type: {content_type}\r\n"
+    key = f"X-API-Key: {API_KEY}\r\n" if API_KEY else ""
+    head = (f"POST {path} HTTP/1.1\r\nHost: {url.hostname}\r\nContent-Type: {content_type}\r\n{key}"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
     with socket.create_connection((url.hostname, url.port), timeout=15) as s:
         try:
