@@ -35,7 +35,8 @@ static oms_err parse_key(const char *text, size_t len, int position, api_key_ent
     return OMS_OK;
 }
 
-/* "role" or "role:subject" after the key's ':'. */
+/* "role" or "role:subject" after the key's ':'; the subject is all the rest
+ * (it may hold ':' itself). */
 static oms_err parse_grant(const char *text, size_t len, int position, principal *who, oms_error *err)
 {
     const char *colon = memchr(text, ':', len);
@@ -53,7 +54,7 @@ static oms_err parse_grant(const char *text, size_t len, int position, principal
     size_t subject_len = len - role_len - 1;
     if (!subject_is_valid(colon + 1, subject_len))
         return oms_error_set(err, OMS_EINVAL, NULL,
-                             "entry %d: the subject must be 1..%d printable characters without blanks, ',' or ':'",
+                             "entry %d: the subject must be 1..%d printable characters without blanks or ','",
                              position, PRINCIPAL_SUBJECT_MAX);
     memcpy(who->subject, colon + 1, subject_len);
     return OMS_OK;

@@ -35,7 +35,7 @@ typedef struct api_key_set {
  * entries ignored). A key is 1..API_KEY_MAX_LEN printable ASCII characters
  * without blanks, ',' or ':'; the role is customer, viewer, operator or
  * admin; a customer needs a subject (its customer_id, see
- * subject_is_valid). At most API_KEYS_MAX entries, no key twice. A NULL or
+ * subject_is_valid; everything after the role's ':', so it may hold ':'). At most API_KEYS_MAX entries, no key twice. A NULL or
  * empty list gives an empty set. OMS_EINVAL naming the problem (never the
  * key), OMS_EINTERNAL when a fingerprint fails; `set` is untouched then. */
 oms_err api_key_set_parse(api_key_set *set, const char *list, api_key_fingerprint_fn fingerprint, oms_error *err);

@@ -32,7 +32,7 @@ bool subject_is_valid(const char *text, size_t len)
         return false;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
-        if (c <= ' ' || c >= 0x7f || c == ',' || c == ':')
+        if (c <= ' ' || c >= 0x7f || c == ',')
             return false;
     }
     return true;

@@ -45,8 +45,8 @@ const char *role_name(gateway_role role);
 bool role_parse(const char *text, size_t len, gateway_role *out);
 
 /* Whether `len` bytes at `text` make a valid subject: 1..PRINCIPAL_SUBJECT_MAX
- * printable ASCII characters, no blank, no ',' or ':' (they separate the
- * fields of API_KEYS). */
+ * printable ASCII characters, no blank and no ',' (it separates the entries
+ * of API_KEYS); ':' is allowed (ids such as "tenant:42"). */
 bool subject_is_valid(const char *text, size_t len);
 
 /* Whether `p` may use something open to `allowed`. */

@@ -59,7 +59,7 @@ static oms_err make_principal(const token_claims *c, principal *out, oms_error *
     }
     if (c->sub.too_long || !subject_is_valid(c->sub.value, strlen(c->sub.value)))
         return oms_error_set(err, OMS_EINVAL, NULL,
-                             "the token's subject (sub) must be 1..%d printable characters without blanks, ',' or ':'",
+                             "the token's subject (sub) must be 1..%d printable characters without blanks or ','",
                              PRINCIPAL_SUBJECT_MAX);
     snprintf(out->subject, sizeof out->subject, "%s", c->sub.value);
     snprintf(out->id, sizeof out->id, "jwt:%s", c->sub.value);

@@ -337,10 +337,11 @@ static void api_keys_carry_a_role_and_a_subject(void **state)
     (void)state;
     static api_key_set set;
     oms_error err;
-    assert_int_equal(api_key_set_parse(&set, "k1:customer:customer-1, k2:admin ,k3:viewer:ops-team", test_fingerprint,
-                                       &err),
+    assert_int_equal(api_key_set_parse(&set, "k1:customer:customer-1, k2:admin ,k3:viewer:ops-team,k4:customer:t:42",
+                                       test_fingerprint, &err),
                      OMS_OK);
-    assert_int_equal(set.count, 3);
+    assert_int_equal(set.count, 4);
+    assert_string_equal(api_key_set_match(&set, "k4")->subject, "t:42"); /* the rest after the role */
     const principal *p = api_key_set_match(&set, "k1");
     assert_non_null(p);
     assert_int_equal(p->role, ROLE_CUSTOMER);
@@ -380,7 +381,7 @@ static void api_keys_unset_means_none_and_bad_lists_are_refused(void **state)
         ":admin",                  /* empty key */
         "k 1:admin",               /* blank in the key */
         "k1:admin,k1:viewer",      /* the same key twice */
-        "k1:customer:a:b",         /* ':' in the subject */
+        "k1:customer:a,b",         /* ',' in the subject (two entries, the second bad) */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         set.count = 7;

@@ -17,13 +17,19 @@
 
 static char dotenv_path[64];
 
-static void write_dotenv(const char *content)
+/* Writes `content` to /tmp/oms_config_test_<pid>.<suffix>, named in `path`. */
+static void write_test_file(char path[64], const char *suffix, const char *content)
 {
-    snprintf(dotenv_path, sizeof dotenv_path, "/tmp/oms_config_test_%d.env", (int)getpid());
-    FILE *f = fopen(dotenv_path, "w");
+    snprintf(path, 64, "/tmp/oms_config_test_%d.%s", (int)getpid(), suffix);
+    FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs(content, f);
     fclose(f);
+}
+
+static void write_dotenv(const char *content)
+{
+    write_test_file(dotenv_path, "env", content);
 }
 
 static char stderr_text[512];
@@ -301,11 +307,7 @@ static void load_key(void)
 
 static void write_key_file(const char *content)
 {
-    snprintf(key_file, sizeof key_file, "/tmp/oms_config_test_%d.key", (int)getpid());
-    FILE *f = fopen(key_file, "w");
-    assert_non_null(f);
-    fputs(content, f);
-    fclose(f);
+    write_test_file(key_file, "key", content);
 }
 
 /* A secret mount: OMS_T_KEY_FILE names the file; one trailing newline goes.
