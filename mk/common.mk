@@ -1,5 +1,6 @@
-# mk/common.mk -- compiler settings and the three macros every module.mk uses.
+# mk/common.mk -- compiler settings and the macros every module.mk uses.
 #
+#   $(eval $(call oms_library,NAME,SOURCES))        -> $(BUILD)/lib/NAME.a
 #   $(eval $(call oms_program,NAME,SOURCES))        -> $(BUILD)/bin/NAME
 #   $(eval $(call oms_test,KIND,NAME,SOURCES))      -> $(BUILD)/tests/KIND/NAME
 #       KIND is unit (no I/O, always run), integration (needs PostgreSQL:
@@ -9,8 +10,11 @@
 #       a unit test linking only SOURCES, cmocka and LIBS (e.g. -luuid): no
 #       liboms, no I/O library, so the build itself proves that the code under
 #       test (a domain, an application over in-memory ports) needs none.
-# Programs and oms_test tests link the shared libraries (liboms, libpulsar)
-# and every system library; the linker keeps only what is used.
+# Programs and oms_test tests link the shared libraries and every system
+# library; the linker keeps only what is used. The libraries are layered, each
+# using only those after it, so they link in this order without a group:
+# liboms_service (a service's life and the bus factory, which names both
+# transports), libpulsar (the pulsar transport), liboms (everything else).
 
 SANITIZE ?= 0
 ifeq ($(SANITIZE),1)
@@ -46,9 +50,21 @@ PROGRAMS :=
 UNIT_TESTS :=
 INTEGRATION_TESTS :=
 PULSAR_TESTS :=
-OMS_LIBS := $(BUILD)/lib/libpulsar.a $(BUILD)/lib/liboms.a
+OMS_LIBS := $(BUILD)/lib/liboms_service.a $(BUILD)/lib/libpulsar.a $(BUILD)/lib/liboms.a
 
 objs = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+# An archive is made afresh, and also whenever its list of members changes:
+# `ar` alone would keep the object of a source that was removed or renamed.
+.PHONY: oms_force
+define oms_library
+$(BUILD)/lib/$(1).members: oms_force
+	@mkdir -p $$(@D)
+	@echo '$(call objs,$(2))' | cmp -s - $$@ || echo '$(call objs,$(2))' > $$@
+$(BUILD)/lib/$(1).a: $(call objs,$(2)) $(BUILD)/lib/$(1).members
+	@rm -f $$@
+	$$(AR) rcs $$@ $(call objs,$(2))
+endef
 
 # The flags a build directory was made with: when they change (a new
 # hardening flag, another OPT), every object is rebuilt instead of linking
@@ -67,14 +83,14 @@ define oms_program
 PROGRAMS += $(BUILD)/bin/$(1)
 $(BUILD)/bin/$(1): $(call objs,$(2)) $(OMS_LIBS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call objs,$(2)) -Wl,--start-group $(OMS_LIBS) -Wl,--end-group $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call objs,$(2)) $(OMS_LIBS) $$(LDLIBS)
 endef
 
 define oms_test
 $(if $(filter unit,$(1)),UNIT_TESTS,$(if $(filter pulsar,$(1)),PULSAR_TESTS,INTEGRATION_TESTS)) += $(BUILD)/tests/$(1)/$(2)
 $(BUILD)/tests/$(1)/$(2): $(call objs,$(3)) $(OMS_LIBS)
 	@mkdir -p $$(@D)
-	$$(CC) $$(LDFLAGS) -o $$@ $(call objs,$(3)) -Wl,--start-group $(OMS_LIBS) -Wl,--end-group $$(TEST_LDLIBS) $$(LDLIBS)
+	$$(CC) $$(LDFLAGS) -o $$@ $(call objs,$(3)) $(OMS_LIBS) $$(TEST_LDLIBS) $$(LDLIBS)
 endef
 
 define oms_pure_test

@@ -47,25 +47,22 @@ typedef enum {
     OMS_BUS_DEAD   /* can never succeed (unparseable): dead-letter now */
 } oms_bus_disposition;
 
-/* Called on a consumer thread with an arena that is reset after the call.
- * `reason` (optional, up to 256 bytes) says why on RETRY/DEAD; it is stored
- * with a dead letter. */
-typedef oms_bus_disposition (*oms_bus_handler)(void *ctx, const oms_bus_message *m, oms_arena *arena, char *reason,
-                                               size_t reason_len);
-
 /* The outcome of one message of a batch. */
 #define OMS_BUS_REASON_MAX 256
 typedef struct oms_bus_outcome {
     oms_bus_disposition disposition;
-    char reason[OMS_BUS_REASON_MAX]; /* why, on RETRY/DEAD; may stay empty */
+    char reason[OMS_BUS_REASON_MAX]; /* why, on RETRY/DEAD (stored with a dead letter); may stay empty */
 } oms_bus_outcome;
 
-/* Called on a consumer thread with 1 to batch_size messages, in delivery
- * order, and fills out[i] for each msgs[i]. The pg transport hands over
- * heads of distinct keys; Pulsar, what its consumer has received (several
- * of one key come in their order). Handling a batch in one transaction is
- * what lets a consumer keep up under load: one commit (one fsync) per batch
- * instead of per message. `arena` is reset after the call. */
+/* The one handler type: called on a consumer thread with 1 to batch_size
+ * messages, in delivery order, and fills out[i] for each msgs[i]. The pg
+ * transport hands over heads of distinct keys; Pulsar, what its consumer
+ * has received (several of one key come in their order: a handler that
+ * fails one must not acknowledge a later one of the same key). Handling a
+ * batch in one transaction is what lets a consumer keep up under load: one
+ * commit (one fsync) per batch instead of per message. A handler that wants
+ * one message at a time loops (or runs with batch_size 1). `arena` is reset
+ * after the call. */
 typedef void (*oms_bus_batch_handler)(void *ctx, const oms_bus_message *msgs, size_t n, oms_arena *arena,
                                       oms_bus_outcome *out);
 
@@ -74,11 +71,8 @@ typedef struct oms_bus oms_bus;
 typedef struct oms_bus_ops {
     oms_err (*publish)(oms_bus *b, const oms_bus_outgoing *msgs, size_t n, oms_error *err);
     /* Registers a handler for (topic, subscription) before start. */
-    oms_err (*subscribe)(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
+    oms_err (*subscribe)(oms_bus *b, const char *topic, const char *subscription, oms_bus_batch_handler handler,
                          void *ctx, oms_error *err);
-    /* Same with a batch handler. */
-    oms_err (*subscribe_batch)(oms_bus *b, const char *topic, const char *subscription,
-                               oms_bus_batch_handler handler, void *ctx, oms_error *err);
     /* Starts the consumer threads. Fails without calling any handler. */
     oms_err (*start)(oms_bus *b, oms_error *err);
     /* For /ready: whether the transport can publish and consume now. */
@@ -99,14 +93,9 @@ static inline oms_err oms_bus_publish(oms_bus *b, const oms_bus_outgoing *msgs, 
     return b->ops->publish(b, msgs, n, err);
 }
 static inline oms_err oms_bus_subscribe(oms_bus *b, const char *topic, const char *subscription,
-                                        oms_bus_handler handler, void *ctx, oms_error *err)
+                                        oms_bus_batch_handler handler, void *ctx, oms_error *err)
 {
     return b->ops->subscribe(b, topic, subscription, handler, ctx, err);
-}
-static inline oms_err oms_bus_subscribe_batch(oms_bus *b, const char *topic, const char *subscription,
-                                              oms_bus_batch_handler handler, void *ctx, oms_error *err)
-{
-    return b->ops->subscribe_batch(b, topic, subscription, handler, ctx, err);
 }
 static inline oms_err oms_bus_start(oms_bus *b, oms_error *err) { return b->ops->start(b, err); }
 static inline bool oms_bus_healthy(oms_bus *b, char *why, size_t len) { return b->ops->healthy(b, why, len); }

@@ -104,8 +104,7 @@ typedef struct pg_bus pg_bus;
 typedef struct bus_subscription {
     char *topic;
     char *subscription;
-    oms_bus_handler handler;             /* one of these two */
-    oms_bus_batch_handler batch_handler;
+    oms_bus_batch_handler handler;
     void *ctx;
 } bus_subscription;
 
@@ -131,8 +130,7 @@ struct pg_bus {
     size_t consumer_count;
     atomic_bool stopping;
     bool started;
-    oms_pg_settings settings;   /* strings owned below */
-    char *host, *port, *user, *password, *dbname;
+    oms_pg_settings settings;   /* owned copies (oms_pg_settings_copy) */
 };
 
 static void channel_of(const char *topic, char *out, size_t len)
@@ -140,44 +138,7 @@ static void channel_of(const char *topic, char *out, size_t len)
     snprintf(out, len, BUS_CHANNEL_PREFIX "%s", topic);
 }
 
-static bool run_simple(PGconn *c, const char *sql)
-{
-    PGresult *r = PQexec(c, sql);
-    ExecStatusType st = PQresultStatus(r);
-    PQclear(r);
-    return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-}
-
 /* ---- publish ---- */
-
-/* A text[] literal of the given strings: each element double-quoted, with
- * '"' and '\\' escaped. `lens` may be NULL (NUL-terminated strings). */
-static char *array_literal(oms_arena *a, const char *const *items, const size_t *lens, size_t n)
-{
-    size_t size = 3;
-    for (size_t i = 0; i < n; i++)
-        size += 2 * (lens ? lens[i] : strlen(items[i])) + 3;
-    char *out = oms_arena_alloc(a, size);
-    if (!out)
-        return NULL;
-    char *p = out;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        size_t len = lens ? lens[i] : strlen(items[i]);
-        if (i)
-            *p++ = ',';
-        *p++ = '"';
-        for (size_t j = 0; j < len; j++) {
-            if (items[i][j] == '"' || items[i][j] == '\\')
-                *p++ = '\\';
-            *p++ = items[i][j];
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
 
 /* Every message in one autocommit statement (one round trip, one durable
  * commit): one row per subscription of its topic, in message order (ids,
@@ -201,8 +162,8 @@ static oms_err publish_statement(PGconn *c, oms_arena *a, const oms_bus_outgoing
         payloads[i] = msgs[i].payload;
         payload_lens[i] = msgs[i].payload_len;
     }
-    const char *params[] = {array_literal(a, topics, NULL, n), array_literal(a, keys, NULL, n),
-                            array_literal(a, payloads, payload_lens, n), BUS_CHANNEL_PREFIX};
+    const char *params[] = {oms_pg_array_param(a, topics, NULL, n), oms_pg_array_param(a, keys, NULL, n),
+                            oms_pg_array_param(a, payloads, payload_lens, n), BUS_CHANNEL_PREFIX};
     if (!params[0] || !params[1] || !params[2])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     /* The channel is the one consumer_connect LISTENs on (channel_of). */
@@ -320,22 +281,19 @@ typedef struct claimed_batch {
 /* Deletes every acknowledged message of the batch in one statement. */
 static bool settle_acks(consumer *cs, const claimed_batch *b, oms_error *err)
 {
-    char *ids = oms_arena_alloc(cs->arena, (size_t)b->n * 24 + 3);
-    if (!ids)
+    const char **acked_ids = oms_arena_calloc(cs->arena, (size_t)b->n, sizeof *acked_ids);
+    if (!acked_ids)
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory"), false;
-    size_t used = 0;
-    ids[used++] = '{';
     int acked = 0;
     for (int i = 0; i < b->n; i++) {
-        if (b->out[i].disposition != OMS_BUS_ACK)
-            continue;
-        used += (size_t)sprintf(ids + used, "%s%s", acked ? "," : "", PQgetvalue(b->rows, i, 0));
-        acked++;
+        if (b->out[i].disposition == OMS_BUS_ACK)
+            acked_ids[acked++] = PQgetvalue(b->rows, i, 0);
     }
-    ids[used++] = '}';
-    ids[used] = '\0';
     if (acked == 0)
         return true;
+    const char *ids = oms_pg_array_param(cs->arena, acked_ids, NULL, (size_t)acked);
+    if (!ids)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory"), false;
     const char *params[] = {ids, cs->owner};
     PGresult *r = oms_pg_exec(cs->arena, cs->conn,
                               "DELETE FROM bus_queue WHERE id = ANY($1::bigint[]) AND lease_owner = $2", 2, params,
@@ -434,18 +392,6 @@ static bool batch_from_rows(consumer *cs, PGresult *rows, claimed_batch *b)
     return true;
 }
 
-static void run_handler(consumer *cs, claimed_batch *b)
-{
-    const bus_subscription *sub = cs->sub;
-    if (sub->batch_handler) {
-        sub->batch_handler(sub->ctx, b->msgs, (size_t)b->n, cs->arena, b->out);
-        return;
-    }
-    for (int i = 0; i < b->n; i++)
-        b->out[i].disposition =
-            sub->handler(sub->ctx, &b->msgs[i], cs->arena, b->out[i].reason, sizeof b->out[i].reason);
-}
-
 static claim_result claim_and_handle(consumer *cs)
 {
     oms_error err;
@@ -456,7 +402,7 @@ static claim_result claim_and_handle(consumer *cs)
     if (rows && PQntuples(rows) == 0) {
         result = CLAIM_NONE;
     } else if (rows && batch_from_rows(cs, rows, &b)) {
-        run_handler(cs, &b);
+        cs->sub->handler(cs->sub->ctx, b.msgs, (size_t)b.n, cs->arena, b.out);
         if (settle_or_reconnect(cs, &b, &err))
             result = b.n < cs->bus->options.batch_size ? CLAIM_HANDLED_SOME : CLAIM_HANDLED;
         else
@@ -511,18 +457,18 @@ static bool consumer_connect(consumer *cs)
     bool ok = ident != NULL;
     if (ok) {
         snprintf(sql, sizeof sql, "LISTEN %s", ident);
-        ok = run_simple(cs->conn, sql);
+        ok = oms_pg_run(cs->conn, sql, NULL) == OMS_OK;
     }
     /* Claims and settlements need not wait for the disk: losing one in a
      * crash only delivers its messages again (the receiver's inbox drops a
      * repeat), and it never loses one, since publishing commits durably. */
     if (ok)
-        ok = run_simple(cs->conn, "SET synchronous_commit = off");
+        ok = oms_pg_run(cs->conn, "SET synchronous_commit = off", NULL) == OMS_OK;
     /* The claim is planned once per connection: planned for each call
      * (PostgreSQL's default while a custom plan looks cheaper) it cost more
      * CPU than running it. Its generic plan walks the claim index. */
     if (ok)
-        ok = run_simple(cs->conn, "SET plan_cache_mode = force_generic_plan");
+        ok = oms_pg_run(cs->conn, "SET plan_cache_mode = force_generic_plan", NULL) == OMS_OK;
     PQfreemem(ident);
     if (!ok) {
         oms_pg_release(cs->bus->consumer_pool, cs->conn, true);
@@ -597,25 +543,13 @@ static oms_err add_subscription(pg_bus *bus, const char *topic, const char *subs
     return OMS_OK;
 }
 
-static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
-                             void *ctx, oms_error *err)
+static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription,
+                             oms_bus_batch_handler handler, void *ctx, oms_error *err)
 {
-    bus_subscription *s;
+    bus_subscription *s = NULL;
     oms_err rc = add_subscription(b->self, topic, subscription, handler != NULL, err, &s);
     if (rc == OMS_OK) {
         s->handler = handler;
-        s->ctx = ctx;
-    }
-    return rc;
-}
-
-static oms_err bus_subscribe_batch(oms_bus *b, const char *topic, const char *subscription,
-                                   oms_bus_batch_handler handler, void *ctx, oms_error *err)
-{
-    bus_subscription *s;
-    oms_err rc = add_subscription(b->self, topic, subscription, handler != NULL, err, &s);
-    if (rc == OMS_OK) {
-        s->batch_handler = handler;
         s->ctx = ctx;
     }
     return rc;
@@ -751,11 +685,7 @@ static void bus_free(pg_bus *bus)
     }
     oms_pg_pool_destroy(bus->pool);
     free(bus->service_name);
-    free(bus->host);
-    free(bus->port);
-    free(bus->user);
-    free(bus->password);
-    free(bus->dbname);
+    oms_pg_settings_free(&bus->settings);
     free(bus);
 }
 
@@ -769,17 +699,11 @@ static void bus_destroy(oms_bus *b)
 static const oms_bus_ops pg_bus_ops = {
     .publish = bus_publish,
     .subscribe = bus_subscribe,
-    .subscribe_batch = bus_subscribe_batch,
     .start = bus_start,
     .healthy = bus_healthy,
     .stop = bus_stop,
     .destroy = bus_destroy,
 };
-
-static char *copy_or_empty(const char *s)
-{
-    return strdup(s ? s : "");
-}
 
 static oms_bus_options options_with_defaults(const oms_bus_options *o)
 {
@@ -812,7 +736,7 @@ oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_option
         oms_error_set(err, OMS_EINVAL, "BUS_POSTGRES_DB", "the bus needs a database name");
         return NULL;
     }
-    oms_err rc = oms_pg_migrate_with(s, bus_migrations, sizeof bus_migrations / sizeof bus_migrations[0], NULL, err);
+    oms_err rc = oms_pg_migrate(s, bus_migrations, sizeof bus_migrations / sizeof bus_migrations[0], NULL, err);
     if (rc != OMS_OK)
         return NULL;
     pg_bus *bus = calloc(1, sizeof *bus);
@@ -821,16 +745,10 @@ oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_option
         return NULL;
     }
     bus->options = options_with_defaults(o);
-    bus->service_name = copy_or_empty(bus->options.service_name);
+    bus->service_name = strdup(bus->options.service_name);
     bus->options.service_name = bus->service_name;
-    bus->host = copy_or_empty(s->host);
-    bus->port = copy_or_empty(s->port);
-    bus->user = copy_or_empty(s->user);
-    bus->password = copy_or_empty(s->password);
-    bus->dbname = copy_or_empty(s->dbname);
-    bus->settings = (oms_pg_settings){bus->host, bus->port, bus->user, bus->password, bus->dbname};
     atomic_init(&bus->stopping, false);
-    if (!bus->service_name || !bus->host || !bus->port || !bus->user || !bus->password || !bus->dbname) {
+    if (!bus->service_name || oms_pg_settings_copy(s, &bus->settings) != OMS_OK) {
         bus_free(bus);
         oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
         return NULL;

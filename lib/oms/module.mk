@@ -2,10 +2,13 @@
 # libpq's header lives in /usr/include/postgresql on Debian; every module that
 # includes oms/pg.h needs it, so the flag is added for the whole build here.
 
-OMS_SRCS := $(wildcard lib/oms/*.c)
-$(BUILD)/lib/liboms.a: $(call objs,$(OMS_SRCS))
-	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+# liboms_service: a service process's life (service.c) and the bus factory
+# (bus.c), the one place that names both transports; above libpulsar and
+# liboms (see mk/common.mk).
+OMS_SERVICE_SRCS := lib/oms/service.c lib/oms/bus.c
+OMS_SRCS := $(filter-out $(OMS_SERVICE_SRCS),$(wildcard lib/oms/*.c))
+$(eval $(call oms_library,liboms,$(OMS_SRCS)))
+$(eval $(call oms_library,liboms_service,$(OMS_SERVICE_SRCS)))
 
 # Tests: unit (no external service; oms_http uses a loopback port of its own)
 # and integration (a real PostgreSQL from POSTGRES_*).
@@ -19,6 +22,6 @@ $(eval $(call oms_test,unit,oms_http,lib/oms/tests/unit/test_http.c))
 $(eval $(call oms_test,unit,oms_log,lib/oms/tests/unit/test_log.c))
 $(eval $(call oms_test,unit,oms_saga_messages,lib/oms/tests/unit/test_saga_messages.c))
 $(eval $(call oms_test,integration,oms_pg,lib/oms/tests/integration/test_pg.c))
-$(eval $(call oms_test,integration,oms_bus_pg,lib/oms/tests/integration/test_bus_pg.c))
-$(eval $(call oms_test,integration,oms_outbox,lib/oms/tests/integration/test_outbox.c))
+$(eval $(call oms_test,integration,oms_bus_pg,lib/oms/tests/integration/test_bus_pg.c lib/oms/tests/support/test_bus.c))
+$(eval $(call oms_test,integration,oms_outbox,lib/oms/tests/integration/test_outbox.c lib/oms/tests/support/test_bus.c))
 $(eval $(call oms_test,integration,oms_service,lib/oms/tests/integration/test_service.c))

@@ -1,5 +1,7 @@
-/* pg.h -- PostgreSQL access for adapters: a connection pool, the oms_tx
- * adapter, parameterised statements, SQLSTATE mapping and migrations.
+/* pg.h -- PostgreSQL access for adapters: connection settings and a pool
+ * (pg_pool.c), the oms_tx adapter (pg_tx.c), parameterised statements with
+ * SQLSTATE mapping and the conversions every adapter needs (pg_exec.c), and
+ * migrations (pg_migrate.c).
  *
  * Every statement is parameterised ($1, $2, ...); no SQL is ever built from
  * outside text. */
@@ -8,6 +10,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "arena.h"
 #include "config.h"
@@ -30,6 +33,12 @@ void oms_pg_settings_add(oms_settings *t, const char *db_var, const char *db_def
  * Exits(2) on a bad value, as a process's table does. */
 oms_pg_settings oms_pg_settings_from_env(const char *db_var, const char *db_default);
 
+/* Copies the five strings of `s` (NULL as empty) into one allocation that
+ * `out` then points into; free it with oms_pg_settings_free. OMS_ENOMEM
+ * leaves *out empty. */
+oms_err oms_pg_settings_copy(const oms_pg_settings *s, oms_pg_settings *out);
+void oms_pg_settings_free(oms_pg_settings *s);
+
 typedef struct oms_pg_pool oms_pg_pool;
 
 /* A pool of up to `size` connections, opened lazily; creation itself does not
@@ -51,11 +60,6 @@ bool oms_pg_ping(oms_pg_pool *p, char *why, size_t why_len);
 /* The oms_tx_manager adapter over a pool. Its transactions are READ COMMITTED
  * unless stated otherwise by the caller's statements. Valid as long as the pool. */
 oms_tx_manager *oms_pg_tx_manager(oms_pg_pool *p);
-
-/* The connection behind an oms_tx made by oms_pg_tx_manager: for pg adapters only. */
-PGconn *oms_pg_tx_conn(oms_tx *tx);
-/* Marks the tx's connection broken, so it is discarded on release. */
-void oms_pg_tx_mark_broken(oms_tx *tx);
 
 /* Runs a parameterised statement (text parameters; NULL entries are SQL NULL).
  * Returns the result (owned by the arena) when its status is COMMAND_OK or
@@ -84,14 +88,48 @@ PGresult *oms_pg_tx_exec(oms_arena *a, oms_tx *tx, const char *sql, int nparams,
 oms_err oms_pg_tx_exec_deferred(oms_tx *tx, const char *sql, int nparams, const char *const *params,
                                 oms_error *err);
 
-/* Value of row/col as text, or NULL when SQL NULL. */
+/* Runs `sql` as it is (no parameters; several statements allowed: our own
+ * text only, such as "BEGIN; SET LOCAL ..."); OMS_OK, or the first
+ * failure mapped as above (err may be NULL). */
+oms_err oms_pg_run(PGconn *c, const char *sql, oms_error *err);
+
+/* ---- parameters and values: what every pg adapter converts ---- */
+
+/* Value of row/col as text, or NULL when SQL NULL (or out of range). */
 const char *oms_pg_value(const PGresult *r, int row, int col);
 
-/* Applies, in name order and each in its own transaction, every *.sql file of
- * each directory in `dirs` (NULL-terminated) not yet recorded in the table
- * schema_migrations, under an advisory lock so that concurrent starters do
- * not race. Creates the database `s->dbname` first when it does not exist
- * (connecting to "postgres"). Logs each file applied. */
-oms_err oms_pg_migrate(const oms_pg_settings *s, const char *const *dirs, oms_error *err);
+/* A copy in the arena of the text at row/col; NULL for SQL NULL or when
+ * memory is exhausted. */
+const char *oms_pg_text_value(oms_arena *a, const PGresult *r, int row, int col);
+
+/* The integer at row/col into *out; OMS_EINTERNAL (naming the column) for
+ * SQL NULL or text that is not an integer: the schema promised one. */
+oms_err oms_pg_int_value(const PGresult *r, int row, int col, int64_t *out, oms_error *err);
+
+/* The decimal text of v, for a parameter; NULL when memory is exhausted. */
+const char *oms_pg_int_param(oms_arena *a, int64_t v);
+
+/* An array literal ({"a","b"}) of the n strings, each double-quoted with '"'
+ * and '\' escaped, for a `$1::text[]` (or `$1::bigint[]`, `$1::uuid[]`)
+ * parameter. `lens` gives their lengths (NULL: NUL-terminated). NULL when
+ * memory is exhausted. */
+const char *oms_pg_array_param(oms_arena *a, const char *const *items, const size_t *lens, size_t n);
+
+/* ---- migrations ---- */
+
+/* One migration built into a library (the outbox's, the pg bus's). */
+typedef struct oms_pg_migration {
+    const char *name; /* recorded in schema_migrations, e.g. "000_oms_outbox_inbox" */
+    const char *sql;
+} oms_pg_migration;
+
+/* Applies `builtins` (in the given order; builtin_count may be 0), then, in
+ * name order, every *.sql file of each directory in `dirs` (NULL-terminated;
+ * NULL: none), each in its own transaction and only when it is not yet
+ * recorded in the table schema_migrations, under an advisory lock so that
+ * concurrent starters do not race. Creates the database `s->dbname` first
+ * when it does not exist (connecting to "postgres"). Logs each one applied. */
+oms_err oms_pg_migrate(const oms_pg_settings *s, const oms_pg_migration *builtins, size_t builtin_count,
+                       const char *const *dirs, oms_error *err);
 
 #endif

@@ -1,6 +1,6 @@
-/* pg_internal.h -- lib/oms only: migrations embedded in the library (the
- * outbox/inbox tables, the pg bus tables), applied by the same machinery as
- * a service's migration files. Not for services. */
+/* pg_internal.h -- what the pg modules of lib/oms share among themselves
+ * (pg_pool.c, pg_exec.c, pg_tx.c, pg_migrate.c, pg_stmt.c, and the outbox
+ * and the pg bus, which run on raw connections). Not for services. */
 #ifndef OMS_PG_INTERNAL_H
 #define OMS_PG_INTERNAL_H
 
@@ -9,15 +9,27 @@
 
 #include "pg.h"
 
-typedef struct oms_pg_migration {
-    const char *name; /* recorded in schema_migrations, e.g. "000_oms_outbox_inbox" */
-    const char *sql;
-} oms_pg_migration;
+/* A new connection to `dbname` on the server of `s`, labelled `app_name`
+ * (application_name); check PQstatus. */
+PGconn *oms_pg_connect(const oms_pg_settings *s, const char *dbname, const char *app_name);
 
-/* oms_pg_migrate with `builtins` applied first (in the given order), then the
- * files of `dirs` (NULL allowed). */
-oms_err oms_pg_migrate_with(const oms_pg_settings *s, const oms_pg_migration *builtins, size_t builtin_count,
-                            const char *const *dirs, oms_error *err);
+/* The first line of `text` (NULL as empty) into out. */
+void oms_pg_first_line(const char *text, char *out, size_t len);
+
+/* Fills err from a failed result (r may be NULL: out of memory or no
+ * connection), mapping its SQLSTATE as oms_pg_exec documents; returns the code. */
+oms_err oms_pg_map_failure(PGconn *c, const PGresult *r, oms_error *err);
+
+/* Ties a successful result to `a` (PQclear at reset; a NULL: the caller
+ * keeps it). NULL with OMS_ENOMEM when that fails (r is then cleared). */
+PGresult *oms_pg_own_result(oms_arena *a, PGresult *r, oms_error *err);
+
+/* The transaction manager's ops (pg_tx.c), installed by every pool. */
+extern const oms_tx_manager_ops oms_pg_tx_ops;
+
+/* The pool an oms_tx of oms_pg_tx_manager runs on (the outbox wakes that
+ * pool's relay when the tx commits). */
+oms_pg_pool *oms_pg_tx_pool(oms_tx *tx);
 
 /* The prepared-statement cache (pg_stmt.c). attach gives a connection its
  * cache (false, and none, when out of memory); stmt_exec runs `sql` as a
@@ -31,13 +43,5 @@ PGresult *oms_pg_stmt_exec(PGconn *conn, const char *sql, int nparams, const cha
 const char *oms_pg_stmt_name(PGconn *conn, const char *sql, bool *must_prepare);
 /* Empties the cache: after a failed pipeline, whose prepares may not have run. */
 void oms_pg_stmt_forget_all(PGconn *conn);
-
-/* The pool an oms_tx of oms_pg_tx_manager runs on (the outbox wakes that
- * pool's relay when the tx commits). */
-oms_pg_pool *oms_pg_tx_pool(oms_tx *tx);
-
-/* The outbox/inbox migrations (outbox.c), applied before a service's own. */
-#define OMS_OUTBOX_MIGRATIONS 2
-extern const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATIONS];
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "inbox.h"
 #include "outbox.h"
 #include "saga_codec.h"
 
@@ -82,7 +83,7 @@ static oms_err dispatch(void *ctx, oms_tx *tx, const oms_envelope *env, oms_aren
 void oms_saga_consume(void *consumer, const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out)
 {
     oms_saga_consumer *c = consumer;
-    oms_handle_batch(c->pool, subscription_of(c), msgs, n, dispatch, c, a, out);
+    oms_inbox_handle_batch(c->pool, subscription_of(c), msgs, n, dispatch, c, a, out);
 }
 
 /* Whether every route belongs to the same subscription. */
@@ -115,7 +116,7 @@ oms_err oms_saga_subscribe(oms_bus *bus, oms_saga_consumer *c, oms_error *err)
         if (topic_seen(c, i))
             continue;
         const char *topic = oms_msg_def_of(c->routes[i].type)->topic;
-        oms_err rc = oms_bus_subscribe_batch(bus, topic, subscription, oms_saga_consume, c, err);
+        oms_err rc = oms_bus_subscribe(bus, topic, subscription, oms_saga_consume, c, err);
         if (rc != OMS_OK)
             return rc;
     }

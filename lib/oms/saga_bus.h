@@ -63,7 +63,7 @@ oms_err oms_saga_subscribe(oms_bus *bus, oms_saga_consumer *c, oms_error *err);
 
 /* The batch handler oms_saga_subscribe registers (`consumer` is the
  * oms_saga_consumer), for tests that hand messages over as the bus would:
- * the batch in one inbox transaction (oms_handle_batch), out[i] for each. */
+ * the batch in one inbox transaction (oms_inbox_handle_batch), out[i] for each. */
 void oms_saga_consume(void *consumer, const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out);
 
 #endif

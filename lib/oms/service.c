@@ -122,12 +122,12 @@ static bool service_ready(void *http_ctx, char *why, size_t why_len)
  * database that is not reachable yet; any other failure stops at once. */
 static oms_err migrate(const oms_service_settings *s, oms_error *err)
 {
-    const char *dirs[] = {s->migrations_dir, NULL}; /* oms_pg_migrate adds the outbox/inbox tables */
-    oms_err rc = oms_pg_migrate(&s->db, dirs, err);
+    const char *dirs[] = {s->migrations_dir, NULL}; /* after the outbox/inbox tables */
+    oms_err rc = oms_pg_migrate(&s->db, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, err);
     for (int attempt = 1; rc == OMS_EUNAVAILABLE && attempt < MIGRATE_ATTEMPTS; attempt++) {
         oms_log(OMS_LOG_WARN, "database_unavailable", "error", err->message, NULL);
         sleep(1);
-        rc = oms_pg_migrate(&s->db, dirs, err);
+        rc = oms_pg_migrate(&s->db, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, err);
     }
     return rc;
 }

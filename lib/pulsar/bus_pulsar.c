@@ -6,9 +6,9 @@
  * receipt is in. subscribe: per (topic, subscription), consumer_threads
  * Key_Shared consumers, each with one handler thread: the broker gives one
  * key to one consumer and that consumer's thread handles its messages in
- * order, so one key's messages are handled sequentially and in order. A
- * batch handler gets what the consumer has received, up to batch_size
- * messages, in one call (messages of one key in their order).
+ * order, so one key's messages are handled sequentially and in order. The
+ * handler gets what the consumer has received, up to batch_size messages,
+ * in one call (messages of one key in their order).
  * RETRY negatively acknowledges with a delay of retry_base_delay_ms doubling
  * per redelivery (capped at 30 s); at max_redeliveries, and at once for DEAD,
  * the message goes to "<topic>-DLQ" and is then acknowledged. */
@@ -29,8 +29,7 @@ typedef struct bus_subscription {
     char topic[256];
     char subscription[256];
     char dlq_topic[300];
-    oms_bus_handler handler;             /* one of these two */
-    oms_bus_batch_handler batch_handler; /* called with one message at a time */
+    oms_bus_batch_handler handler;
     void *ctx;
     struct bus_subscription *next;
 } bus_subscription;
@@ -230,20 +229,6 @@ static void count_outcome(bus_worker *w, oms_bus_disposition d)
         oms_counter_add(w->bus->handled[d], 1);
 }
 
-static void handle_one(bus_worker *w, pulsar_message *m, oms_arena *arena)
-{
-    char message_id[80];
-    message_id_text(m, message_id, sizeof message_id);
-    oms_bus_message bm = bus_message_of(w, m, message_id);
-    char reason[257] = "";
-    int64_t start = pulsar_now_ms();
-    oms_bus_disposition d = w->sub->handler(w->sub->ctx, &bm, arena, reason, sizeof reason - 1);
-    reason[sizeof reason - 1] = '\0';
-    oms_histogram_observe(w->bus->handle_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
-    count_outcome(w, d);
-    settle(w, m, d, reason);
-}
-
 /* The batch handler over what the consumer had received: one transaction
  * for all of them, then each settled on its own. */
 static void handle_batch(bus_worker *w, pulsar_message **ms, size_t n, oms_arena *arena)
@@ -262,7 +247,7 @@ static void handle_batch(bus_worker *w, pulsar_message **ms, size_t n, oms_arena
         out[i].disposition = OMS_BUS_RETRY;
     }
     int64_t start = pulsar_now_ms();
-    w->sub->batch_handler(w->sub->ctx, bms, n, arena, out);
+    w->sub->handler(w->sub->ctx, bms, n, arena, out);
     oms_histogram_observe(w->bus->handle_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
     for (size_t i = 0; i < n; i++) {
         out[i].reason[sizeof out[i].reason - 1] = '\0';
@@ -288,16 +273,13 @@ static void *worker_main(void *arg)
 {
     bus_worker *w = arg;
     oms_arena *arena = oms_arena_create(0);
-    size_t max = w->sub->batch_handler ? (size_t)w->bus->options.batch_size : 1;
+    size_t max = (size_t)w->bus->options.batch_size;
     pulsar_message **ms = calloc(max, sizeof *ms);
     while (arena && ms && atomic_load(&w->bus->running)) {
         size_t n = receive_batch(w, ms, max);
         if (n == 0)
             continue;
-        if (w->sub->batch_handler)
-            handle_batch(w, ms, n, arena);
-        else
-            handle_one(w, ms[0], arena);
+        handle_batch(w, ms, n, arena);
         for (size_t i = 0; i < n; i++)
             pulsar_message_free(ms[i]);
         oms_arena_reset(arena);
@@ -307,11 +289,11 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static oms_err add_subscription(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
-                               oms_bus_batch_handler batch_handler, void *ctx, oms_error *err)
+static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription, oms_bus_batch_handler handler,
+                             void *ctx, oms_error *err)
 {
     pulsar_bus *bus = self_of(b);
-    if (!topic || !subscription || (!handler && !batch_handler) || strlen(topic) >= 256 ||
+    if (!topic || !subscription || !handler || strlen(topic) >= 256 ||
         strlen(subscription) >= 256)
         return oms_error_set(err, OMS_EINVAL, "topic", "pulsar: bad subscription");
     bus_subscription *s = calloc(1, sizeof *s);
@@ -321,7 +303,6 @@ static oms_err add_subscription(oms_bus *b, const char *topic, const char *subsc
     snprintf(s->subscription, sizeof s->subscription, "%s", subscription);
     snprintf(s->dlq_topic, sizeof s->dlq_topic, "%s-DLQ", topic);
     s->handler = handler;
-    s->batch_handler = batch_handler;
     s->ctx = ctx;
     pthread_mutex_lock(&bus->mu);
     bool late = bus->started;
@@ -335,18 +316,6 @@ static oms_err add_subscription(oms_bus *b, const char *topic, const char *subsc
         return oms_error_set(err, OMS_ECONFLICT, NULL, "pulsar: subscribe after start");
     }
     return OMS_OK;
-}
-
-static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription, oms_bus_handler handler,
-                             void *ctx, oms_error *err)
-{
-    return add_subscription(b, topic, subscription, handler, NULL, ctx, err);
-}
-
-static oms_err bus_subscribe_batch(oms_bus *b, const char *topic, const char *subscription,
-                                   oms_bus_batch_handler handler, void *ctx, oms_error *err)
-{
-    return add_subscription(b, topic, subscription, NULL, handler, ctx, err);
 }
 
 static void stop_workers(pulsar_bus *bus)
@@ -462,7 +431,6 @@ static void bus_destroy(oms_bus *b)
 static const oms_bus_ops pulsar_bus_ops = {
     .publish = bus_publish,
     .subscribe = bus_subscribe,
-    .subscribe_batch = bus_subscribe_batch,
     .start = bus_start,
     .healthy = bus_healthy,
     .stop = bus_stop,

@@ -13,15 +13,12 @@ $(PULSAR_GEN_C) $(PULSAR_GEN_H) &: lib/pulsar/pulsar_api.proto
 PULSAR_SRCS := $(wildcard lib/pulsar/*.c)
 PULSAR_TOOL_SRCS := lib/pulsar/tools/pulsar_tool.c
 PULSAR_TEST_SRCS := $(wildcard lib/pulsar/tests/unit/*.c lib/pulsar/tests/pulsar/*.c)
-PULSAR_OBJS := $(call objs,$(PULSAR_SRCS) $(PULSAR_GEN_C))
 
 # Every object of this module needs the generated header before it compiles
 # (after the first build, the .d files track it precisely).
 $(call objs,$(PULSAR_SRCS) $(PULSAR_TOOL_SRCS) $(PULSAR_TEST_SRCS)): | $(PULSAR_GEN_H)
 
-$(BUILD)/lib/libpulsar.a: $(PULSAR_OBJS)
-	@mkdir -p $(@D)
-	$(AR) rcs $@ $^
+$(eval $(call oms_library,libpulsar,$(PULSAR_SRCS) $(PULSAR_GEN_C)))
 
 $(eval $(call oms_program,oms-pulsar,$(PULSAR_TOOL_SRCS)))
 
@@ -29,4 +26,4 @@ $(eval $(call oms_test,unit,pulsar_frame,lib/pulsar/tests/unit/test_pulsar_frame
 $(eval $(call oms_test,pulsar,pulsar_broker,lib/pulsar/tests/pulsar/test_pulsar_broker.c \
 	lib/pulsar/tests/pulsar/broker_util.c))
 $(eval $(call oms_test,pulsar,pulsar_bus,lib/pulsar/tests/pulsar/test_pulsar_bus.c \
-	lib/pulsar/tests/pulsar/broker_util.c))
+	lib/pulsar/tests/pulsar/broker_util.c lib/oms/tests/support/test_bus.c))

@@ -2,7 +2,7 @@
 service databases, the bus and the API, plus snapshots during the run.
 
 Table and column names follow services/*/migrations/001_init.sql and the
-outbox/inbox and bus tables of lib/oms (outbox.c, bus_pg.c)."""
+outbox/inbox and bus tables of lib/oms (outbox.c, inbox.c, bus_pg.c)."""
 import subprocess
 import threading
 import time

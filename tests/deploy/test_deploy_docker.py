@@ -58,7 +58,7 @@ def test_context_leaves_out_local_state_and_secrets():
     patterns = dockerignore_patterns()
     for rel in (".env", ".git/config", ".venv/bin/python", "build/release/bin/api-gateway", ".run/pg/x"):
         assert ignored(rel, patterns), rel
-    for rel in ("Makefile", "mk/common.mk", "lib/oms/pg.c", "scripts/deps.sh",
+    for rel in ("Makefile", "mk/common.mk", "lib/oms/pg_pool.c", "scripts/deps.sh",
                 "services/order-service/migrations/001_init.sql", "api-gateway/openapi.yaml"):
         assert not ignored(rel, patterns), rel
 

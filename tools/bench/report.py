@@ -27,7 +27,7 @@ TX_DERIVATION = [
     ("order relay: publish OrderCreated + OrderStatusChanged + PaymentRequested to the bus (one INSERT), "
      "then delete the outbox rows (lib/oms/outbox.c relay_batch: bus tx + outbox tx)", 2),
     ("payment-service: claim PaymentRequested (lib/oms/bus_pg.c claim), handle it once "
-     "(lib/oms/outbox.c oms_handle_batch: inbox, charge, outbox), acknowledge it (settle_acks)", 3),
+     "(lib/oms/inbox.c oms_inbox_handle_batch: inbox, charge, outbox), acknowledge it (settle_acks)", 3),
     ("payment relay: publish PaymentProcessed + delete the outbox row", 2),
     ("order-service: claim + handle + acknowledge PaymentProcessed (saga to PAYMENT_CONFIRMED, "
      "InventoryRequested + OrderStatusChanged in the outbox)", 3),

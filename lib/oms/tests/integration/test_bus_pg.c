@@ -12,6 +12,7 @@
 #include "oms/bus.h"
 #include "oms/saga_messages.h"
 #include "oms/util.h"
+#include "oms/tests/support/test_bus.h"
 
 static char dbname[64];
 static oms_pg_settings settings;
@@ -101,19 +102,19 @@ static int teardown(void **state)
 }
 
 static oms_bus *make_leased_bus(int threads, int max_redeliveries, int lease_ms, const char *topic,
-                                oms_bus_handler handler, void *ctx)
+                                test_bus_fn handler, void *ctx)
 {
     oms_bus_options o = {.service_name = "test", .max_redeliveries = max_redeliveries, .consumer_threads = threads,
                          .retry_base_delay_ms = 10, .lease_ms = lease_ms};
     oms_error err;
     oms_bus *b = oms_bus_pg_create(&settings, &o, &err);
     assert_non_null(b);
-    assert_int_equal(oms_bus_subscribe(b, topic, "test-sub", handler, ctx, &err), OMS_OK);
+    assert_int_equal(test_bus_subscribe_each(b, topic, "test-sub", handler, ctx, &err), OMS_OK);
     assert_int_equal(oms_bus_start(b, &err), OMS_OK);
     return b;
 }
 
-static oms_bus *make_bus(int threads, int max_redeliveries, const char *topic, oms_bus_handler handler)
+static oms_bus *make_bus(int threads, int max_redeliveries, const char *topic, test_bus_fn handler)
 {
     return make_leased_bus(threads, max_redeliveries, 0, topic, handler, NULL);
 }
@@ -488,7 +489,7 @@ static bool wait_for_batch_count(int n, int timeout_ms)
  * `handler` is NULL), not started yet; the subscription is recorded so that
  * what is published before start waits for it. */
 static oms_bus *make_unstarted_bus(int batch_size, int retry_base_delay_ms, int max_redeliveries, const char *topic,
-                                   oms_bus_handler handler)
+                                   test_bus_fn handler)
 {
     oms_bus_options o = {.service_name = "test", .max_redeliveries = max_redeliveries, .consumer_threads = 1,
                          .batch_size = batch_size, .retry_base_delay_ms = retry_base_delay_ms};
@@ -497,9 +498,9 @@ static oms_bus *make_unstarted_bus(int batch_size, int retry_base_delay_ms, int 
     assert_non_null(b);
     snprintf(brec.topic, sizeof brec.topic, "%s", topic);
     if (handler)
-        assert_int_equal(oms_bus_subscribe(b, topic, "test-sub", handler, NULL, &err), OMS_OK);
+        assert_int_equal(test_bus_subscribe_each(b, topic, "test-sub", handler, NULL, &err), OMS_OK);
     else
-        assert_int_equal(oms_bus_subscribe_batch(b, topic, "test-sub", record_batch, NULL, &err), OMS_OK);
+        assert_int_equal(oms_bus_subscribe(b, topic, "test-sub", record_batch, NULL, &err), OMS_OK);
     PGconn *c = it_connect(&settings, dbname);
     const char *params[] = {topic};
     PGresult *r = PQexecParams(c, "INSERT INTO bus_subscription VALUES ($1, 'test-sub') ON CONFLICT DO NOTHING", 1,

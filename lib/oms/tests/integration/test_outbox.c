@@ -1,5 +1,6 @@
-/* Integration tests of oms/outbox.c: the relay, oms_handle_once and oms_handle_batch, over a
- * real PostgreSQL and the real pg bus. */
+/* Integration tests of oms/outbox.c and oms/inbox.c: the relay,
+ * oms_inbox_handle and oms_inbox_handle_batch, over a real PostgreSQL and
+ * the real pg bus. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +11,9 @@
 
 #include "it_common.h"
 #include "oms/json.h"
+#include "oms/inbox.h"
 #include "oms/outbox.h"
+#include "oms/tests/support/test_bus.h"
 #include "oms/util.h"
 
 #define SAGA "0b8f5a9e-2c1d-4e5f-8a7b-6c5d4e3f2a1b"
@@ -45,7 +48,7 @@ static int setup(void **state)
     it_drop_database(&settings);
     it_drop_database(&bus_settings);
     oms_error err;
-    if (oms_pg_migrate(&settings, NULL, &err) != OMS_OK)
+    if (oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, NULL, &err) != OMS_OK)
         return -1;
     pool = oms_pg_pool_create("outbox-test", &settings, 4, &err);
     /* What the batch tests' handler writes; `note` is checked at commit. */
@@ -89,7 +92,7 @@ static void the_relay_publishes_committed_rows_in_order_and_never_rolled_back_on
     oms_bus_options o = {.consumer_threads = 1};
     oms_bus *bus = oms_bus_pg_create(&bus_settings, &o, &err);
     assert_non_null(bus);
-    assert_int_equal(oms_bus_subscribe(bus, "t-outbox", "test", collect, NULL, &err), OMS_OK);
+    assert_int_equal(test_bus_subscribe_each(bus, "t-outbox", "test", collect, NULL, &err), OMS_OK);
     assert_int_equal(oms_bus_start(bus, &err), OMS_OK);
 
     append_in_tx("first", true);
@@ -152,7 +155,7 @@ static void the_relay_recovers_when_its_connection_is_killed(void **state)
     oms_bus_options o = {.consumer_threads = 1};
     oms_bus *bus = oms_bus_pg_create(&bus_settings, &o, &err);
     assert_non_null(bus);
-    assert_int_equal(oms_bus_subscribe(bus, "t-outbox", "test", collect, NULL, &err), OMS_OK);
+    assert_int_equal(test_bus_subscribe_each(bus, "t-outbox", "test", collect, NULL, &err), OMS_OK);
     assert_int_equal(oms_bus_start(bus, &err), OMS_OK);
     oms_outbox_relay *relay = oms_outbox_relay_start(pool, bus, &err);
     it_sleep_ms(300);
@@ -207,13 +210,13 @@ static void handle_once_skips_an_event_id_seen_before(void **state)
     oms_bus_message m = message_of(text);
     char reason[256] = "";
     handled = 0;
-    assert_int_equal(oms_handle_once(pool, "payment-service", &m, count_handling, NULL, a, reason, sizeof reason),
+    assert_int_equal(oms_inbox_handle(pool, "payment-service", &m, count_handling, NULL, a, reason, sizeof reason),
                      OMS_BUS_ACK);
-    assert_int_equal(oms_handle_once(pool, "payment-service", &m, count_handling, NULL, a, reason, sizeof reason),
+    assert_int_equal(oms_inbox_handle(pool, "payment-service", &m, count_handling, NULL, a, reason, sizeof reason),
                      OMS_BUS_ACK);
     assert_int_equal(handled, 1);
     /* Another consumer has its own inbox. */
-    assert_int_equal(oms_handle_once(pool, "audit", &m, count_handling, NULL, a, reason, sizeof reason), OMS_BUS_ACK);
+    assert_int_equal(oms_inbox_handle(pool, "audit", &m, count_handling, NULL, a, reason, sizeof reason), OMS_BUS_ACK);
     assert_int_equal(handled, 2);
     oms_arena_destroy(a);
 }
@@ -229,10 +232,10 @@ static void a_failing_handler_is_retried_and_leaves_no_inbox_record(void **state
     char reason[256] = "";
     handled = 0;
     oms_err busy = OMS_EBUSY;
-    assert_int_equal(oms_handle_once(pool, "payment-service", &m, count_handling, &busy, a, reason, sizeof reason),
+    assert_int_equal(oms_inbox_handle(pool, "payment-service", &m, count_handling, &busy, a, reason, sizeof reason),
                      OMS_BUS_RETRY);
     assert_non_null(strstr(reason, "told to fail"));
-    assert_int_equal(oms_handle_once(pool, "payment-service", &m, count_handling, NULL, a, reason, sizeof reason),
+    assert_int_equal(oms_inbox_handle(pool, "payment-service", &m, count_handling, NULL, a, reason, sizeof reason),
                      OMS_BUS_ACK);
     assert_int_equal(handled, 2);
     oms_arena_destroy(a);
@@ -248,16 +251,16 @@ static void invalid_input_and_bad_envelopes_are_dead(void **state)
     oms_bus_message m = message_of(text);
     char reason[256] = "";
     oms_err invalid = OMS_EINVAL;
-    assert_int_equal(oms_handle_once(pool, "payment-service", &m, count_handling, &invalid, a, reason, sizeof reason),
+    assert_int_equal(oms_inbox_handle(pool, "payment-service", &m, count_handling, &invalid, a, reason, sizeof reason),
                      OMS_BUS_DEAD);
     oms_bus_message junk = message_of("{not json");
-    assert_int_equal(oms_handle_once(pool, "payment-service", &junk, count_handling, NULL, a, reason, sizeof reason),
+    assert_int_equal(oms_inbox_handle(pool, "payment-service", &junk, count_handling, NULL, a, reason, sizeof reason),
                      OMS_BUS_DEAD);
     assert_true(reason[0] != '\0');
     oms_arena_destroy(a);
 }
 
-/* ---- oms_handle_batch ---- */
+/* ---- oms_inbox_handle_batch ---- */
 
 #define BATCH_CONSUMER "batch-consumer"
 
@@ -375,7 +378,7 @@ static void handle_batch_commits_a_good_batch_in_one_transaction(void **state)
     oms_bus_outcome out[3];
     memset(out, 0xA5, sizeof out); /* whatever was there: every outcome is written */
     effect_calls = 0;
-    oms_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
     PGconn *c = it_connect(&settings, dbname);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(out[i].disposition, OMS_BUS_ACK);
@@ -388,7 +391,7 @@ static void handle_batch_commits_a_good_batch_in_one_transaction(void **state)
     /* All six rows (three effects, three inbox records) in one transaction. */
     assert_int_equal(transactions_of(c, id[0], id[1], id[2]), 1);
     /* Handled again (a redelivery): duplicates, the handler is not called. */
-    oms_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
     for (int i = 0; i < 3; i++)
         assert_int_equal(out[i].disposition, OMS_BUS_ACK);
     assert_int_equal(effect_calls, 3);
@@ -414,7 +417,7 @@ static void handle_good_busy_good(split_batch *b)
     memset(b->out, 0, sizeof b->out);
     effect_calls = 0;
     committed_calls = 0;
-    oms_handle_batch(pool, BATCH_CONSUMER, b->msgs, 3, write_effect, NULL, b->a, b->out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, b->msgs, 3, write_effect, NULL, b->a, b->out);
     assert_int_equal(b->out[0].disposition, OMS_BUS_ACK);
     assert_int_equal(b->out[1].disposition, OMS_BUS_RETRY);
     assert_int_equal(b->out[2].disposition, OMS_BUS_ACK);
@@ -439,7 +442,7 @@ static void handle_batch_retries_only_the_failing_message_and_commits_the_others
      * handler call), the failing one fails again on its own. */
     effect_calls = 0;
     memset(b.out, 0, sizeof b.out);
-    oms_handle_batch(pool, BATCH_CONSUMER, b.msgs, 3, write_effect, NULL, b.a, b.out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, b.msgs, 3, write_effect, NULL, b.a, b.out);
     assert_int_equal(b.out[0].disposition, OMS_BUS_ACK);
     assert_int_equal(b.out[1].disposition, OMS_BUS_RETRY);
     assert_int_equal(b.out[2].disposition, OMS_BUS_ACK);
@@ -486,7 +489,7 @@ static void handle_batch_keeps_a_key_in_order_when_one_of_its_messages_fails(voi
     oms_bus_outcome out[4];
     memset(out, 0, sizeof out);
     effect_calls = 0;
-    oms_handle_batch(pool, BATCH_CONSUMER, msgs, 4, write_effect, NULL, a, out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, msgs, 4, write_effect, NULL, a, out);
     assert_int_equal(out[0].disposition, OMS_BUS_RETRY);
     assert_int_equal(out[1].disposition, OMS_BUS_ACK);
     assert_int_equal(out[2].disposition, OMS_BUS_RETRY);
@@ -509,14 +512,14 @@ static void handle_batch_acks_a_duplicate_without_calling_the_handler(void **sta
     char seen_id[OMS_UUID_LEN + 1], id[2][OMS_UUID_LEN + 1];
     oms_bus_message seen_before = batch_message(a, "{}", seen_id);
     char reason[256] = "";
-    assert_int_equal(oms_handle_once(pool, BATCH_CONSUMER, &seen_before, write_effect, NULL, a, reason,
+    assert_int_equal(oms_inbox_handle(pool, BATCH_CONSUMER, &seen_before, write_effect, NULL, a, reason,
                                      sizeof reason),
                      OMS_BUS_ACK);
     oms_bus_message msgs[3] = {batch_message(a, "{}", id[0]), seen_before, batch_message(a, "{}", id[1])};
     oms_bus_outcome out[3];
     memset(out, 0, sizeof out);
     effect_calls = 0;
-    oms_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
     for (int i = 0; i < 3; i++)
         assert_int_equal(out[i].disposition, OMS_BUS_ACK);
     assert_int_equal(calls_for(seen_id), 0);
@@ -533,7 +536,7 @@ static void handle_batch_acks_a_duplicate_without_calling_the_handler(void **sta
     oms_bus_message twice = batch_message(a, "{}", twice_id);
     oms_bus_message pair[2] = {twice, twice};
     effect_calls = 0;
-    oms_handle_batch(pool, BATCH_CONSUMER, pair, 2, write_effect, NULL, a, out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, pair, 2, write_effect, NULL, a, out);
     assert_int_equal(out[0].disposition, OMS_BUS_ACK);
     assert_int_equal(out[1].disposition, OMS_BUS_ACK);
     assert_int_equal(effect_calls, 1);
@@ -552,7 +555,7 @@ static void handle_batch_dead_letters_an_unparseable_or_invalid_message_and_comm
     oms_bus_outcome out[3];
     memset(out, 0, sizeof out);
     effect_calls = 0;
-    oms_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
     assert_int_equal(out[0].disposition, OMS_BUS_ACK);
     assert_int_equal(out[1].disposition, OMS_BUS_DEAD);
     assert_true(out[1].reason[0] != '\0');
@@ -568,7 +571,7 @@ static void handle_batch_dead_letters_an_unparseable_or_invalid_message_and_comm
     char vid[3][OMS_UUID_LEN + 1];
     oms_bus_message more[3] = {batch_message(a, "{}", vid[0]), batch_message(a, "{\"fail\": \"invalid\"}", vid[1]),
                                batch_message(a, "{}", vid[2])};
-    oms_handle_batch(pool, BATCH_CONSUMER, more, 3, write_effect, NULL, a, out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, more, 3, write_effect, NULL, a, out);
     assert_int_equal(out[0].disposition, OMS_BUS_ACK);
     assert_int_equal(out[1].disposition, OMS_BUS_DEAD);
     assert_non_null(strstr(out[1].reason, "told it is invalid"));
@@ -593,7 +596,7 @@ static void handle_batch_handles_each_message_alone_when_the_commit_fails(void *
                                batch_message(a, "{\"note\": \"same\"}", id[1]), batch_message(a, "{}", id[2])};
     oms_bus_outcome out[3];
     memset(out, 0, sizeof out);
-    oms_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
     assert_int_equal(out[0].disposition, OMS_BUS_ACK);
     assert_int_equal(out[1].disposition, OMS_BUS_RETRY);
     assert_true(out[1].reason[0] != '\0');
@@ -636,7 +639,7 @@ static void a_commit_that_appended_rows_wakes_the_relay_at_once(void **state)
     oms_bus_options o = {.consumer_threads = 1};
     oms_bus *bus = oms_bus_pg_create(&bus_settings, &o, &err);
     assert_non_null(bus);
-    assert_int_equal(oms_bus_subscribe(bus, "t-wake", "test", collect, NULL, &err), OMS_OK);
+    assert_int_equal(test_bus_subscribe_each(bus, "t-wake", "test", collect, NULL, &err), OMS_OK);
     assert_int_equal(oms_bus_start(bus, &err), OMS_OK);
     oms_outbox_relay *relay = oms_outbox_relay_start(pool, bus, &err);
     assert_non_null(relay);

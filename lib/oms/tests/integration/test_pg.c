@@ -1,4 +1,5 @@
-/* Integration tests of oms/pg.c against a real PostgreSQL (POSTGRES_*). */
+/* Integration tests of the pg modules of lib/oms (pool, statements, tx,
+ * migrations) against a real PostgreSQL (POSTGRES_*). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include "it_common.h"
+#include "oms/outbox.h"
 
 static char dbname[64];
 static oms_pg_settings settings;
@@ -52,7 +54,7 @@ static void migrate_creates_the_database_applies_files_in_order_and_twice_is_a_n
     (void)state;
     const char *dirs[] = {migrations_dir, NULL};
     oms_error err;
-    assert_int_equal(oms_pg_migrate(&settings, dirs, &err), OMS_OK);
+    assert_int_equal(oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err), OMS_OK);
     PGconn *c = it_connect(&settings, dbname);
     /* The two built-in outbox migrations, then the two files. */
     assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), 4);
@@ -61,7 +63,7 @@ static void migrate_creates_the_database_applies_files_in_order_and_twice_is_a_n
     assert_int_equal(it_long(c, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'widget'"), 3);
     assert_int_equal(it_long(c, "SELECT count(*) FROM outbox"), 0);
     assert_int_equal(it_long(c, "SELECT count(*) FROM inbox"), 0);
-    assert_int_equal(oms_pg_migrate(&settings, dirs, &err), OMS_OK);
+    assert_int_equal(oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err), OMS_OK);
     assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), 4);
     PQfinish(c);
 }
@@ -76,7 +78,7 @@ static void a_failing_migration_is_rolled_back_and_reported(void **state)
     write_file(path, "CREATE TABLE half_done (id int); SELECT no_such_function();");
     const char *dirs[] = {migrations_dir, dir, NULL};
     oms_error err;
-    assert_int_not_equal(oms_pg_migrate(&settings, dirs, &err), OMS_OK);
+    assert_int_not_equal(oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err), OMS_OK);
     assert_non_null(strstr(err.message, "003_bad.sql"));
     PGconn *c = it_connect(&settings, dbname);
     assert_int_equal(it_long(c, "SELECT count(*) FROM pg_tables WHERE tablename = 'half_done'"), 0);

@@ -12,6 +12,7 @@
 
 #include "oms/config.h"
 #include "oms/envelope.h"
+#include "oms/outbox.h"
 
 #define TEST_POOL_SIZE 16
 #define MAX_THREADS 64
@@ -21,7 +22,7 @@ oms_pg_pool *test_pg_open(const char *default_db, const char *default_migrations
     oms_pg_settings s = oms_pg_settings_from_env("TEST_DB", default_db);
     const char *dirs[] = {oms_config_str("MIGRATIONS_DIR", default_migrations), NULL};
     oms_error err;
-    if (oms_pg_migrate(&s, dirs, &err) != OMS_OK) {
+    if (oms_pg_migrate(&s, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err) != OMS_OK) {
         fprintf(stderr, "migrate: %s\n", err.message);
         return NULL;
     }

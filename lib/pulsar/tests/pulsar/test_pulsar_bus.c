@@ -16,6 +16,7 @@
 #include "broker_util.h"
 #include "oms/bus.h"
 #include "oms/log.h"
+#include "oms/tests/support/test_bus.h"
 #include "pulsar/pulsar.h"
 
 static char host[256];
@@ -101,15 +102,16 @@ static void bus_delivers_in_key_order_and_dead_letters(void **state)
     test_unique_topic("lp-bus", topic, sizeof topic);
     snprintf(dlq, sizeof dlq, "%s-DLQ", topic);
     oms_error err;
+    /* One message at a time (batch_size 1): the handler looks at each alone. */
     oms_bus_options o = {.service_name = "bus-test", .max_redeliveries = 2, .consumer_threads = 2,
-                         .retry_base_delay_ms = 50};
+                         .batch_size = 1, .retry_base_delay_ms = 50};
     oms_bus *bus = oms_bus_pulsar_create(host, port, &o, &err);
     assert_non_null(bus);
     handler_state s = {.acked = test_seen_create(KEYS * PER_KEY)};
     pthread_mutex_init(&s.mu, NULL);
     for (int k = 0; k < KEYS; k++)
         s.last_seq[k] = -1;
-    assert_int_equal(oms_bus_subscribe(bus, topic, "svc", handler, &s, &err), OMS_OK);
+    assert_int_equal(test_bus_subscribe_each(bus, topic, "svc", handler, &s, &err), OMS_OK);
     assert_int_equal(oms_bus_start(bus, &err), OMS_OK);
     char why[128] = "";
     assert_true(oms_bus_healthy(bus, why, sizeof why));

@@ -24,6 +24,7 @@
 #include "oms/envelope.h"
 #include "oms/json.h"
 #include "oms/log.h"
+#include "oms/outbox.h"
 #include "oms/tests/support/test_metrics.h"
 #include "oms/pg.h"
 
@@ -132,7 +133,7 @@ static int setup_database(void **state)
         return -1;
     const char *dir = getenv("ORDER_MIGRATIONS_DIR");
     const char *dirs[] = {dir ? dir : "services/order-service/migrations", NULL};
-    if (oms_pg_migrate(&db, dirs, &err) != OMS_OK) {
+    if (oms_pg_migrate(&db, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err) != OMS_OK) {
         fprintf(stderr, "migrate: %s\n", err.message);
         return -1;
     }
@@ -508,7 +509,7 @@ static long release_stdout(captured_stdout *c, const char *needle, const char *o
 }
 
 /* A batch that fails as a whole is rolled back and handled again message by
- * message (oms_handle_batch): the good message's saga steps are logged and
+ * message (oms_inbox_handle_batch): the good message's saga steps are logged and
  * counted once, by the commit that kept them, not also by the attempt that
  * was rolled back. */
 static void a_split_batch_logs_and_counts_each_step_once(void **state)

@@ -2,7 +2,7 @@
  * plugged into (by main.c or a test), its commands and its queries.
  *
  * Commands change state. HTTP commands run their own unit of work; message
- * commands run inside the caller's (the inbox transaction of oms_handle_once),
+ * commands run inside the caller's (the inbox transaction of oms_inbox_handle),
  * so that "message handled", the state change and the reply commit together.
  * Queries only read. */
 #ifndef PAYMENT_APP_H

@@ -1,0 +1,37 @@
+/* inbox.h -- handling a message exactly once (SPEC section 4): the
+ * receiving side of the outbox. The inbox table (consumer, event_id) is
+ * created with the outbox's (oms_outbox_migrations). */
+#ifndef OMS_INBOX_H
+#define OMS_INBOX_H
+
+#include "bus.h"
+#include "envelope.h"
+#include "pg.h"
+
+/* What handles one message inside the inbox's transaction: OMS_OK to
+ * acknowledge, OMS_EINVAL when it can never succeed, anything else to retry. */
+typedef oms_err (*oms_inbox_fn)(void *ctx, oms_tx *tx, const oms_envelope *env, oms_arena *a, oms_error *err);
+
+/* Begins a transaction on `pool`, records m's event_id for `consumer` in the
+ * inbox table (skipping, with OMS_BUS_ACK, an event_id seen before), calls
+ * `fn` with the transaction and the parsed envelope, and commits. Returns:
+ * ACK after commit or for a duplicate; DEAD when the envelope cannot be parsed
+ * or fn returns OMS_EINVAL; RETRY for anything else (database down, conflict,
+ * fn failing), with `reason` filled. */
+oms_bus_disposition oms_inbox_handle(oms_pg_pool *pool, const char *consumer, const oms_bus_message *m,
+                                     oms_inbox_fn fn, void *ctx, oms_arena *a, char *reason, size_t reason_len);
+
+/* The same for a batch (an oms_bus_batch_handler's work): every message in
+ * one transaction, one commit for all, and out[i] for each. When a message
+ * fails (or the commit does: a deadlock, the database gone), the transaction
+ * is rolled back and each message is handled again on its own with
+ * oms_inbox_handle, so only the failing one is retried or dead-lettered; a
+ * later message of the same key (Pulsar batches may hold several) is then
+ * not handled but retried, to keep the key's order. `fn` must keep its
+ * effects inside the transaction, or record them with oms_tx_on_commit: on
+ * that path it runs twice for the good messages, and only the hooks of the
+ * transaction that commits run. */
+void oms_inbox_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_message *msgs, size_t n,
+                            oms_inbox_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out);
+
+#endif

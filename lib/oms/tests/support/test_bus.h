@@ -1,0 +1,22 @@
+/* test_bus.h -- one message at a time over the bus's one handler type (a
+ * batch handler), for tests whose handler looks at a single message. */
+#ifndef OMS_TEST_BUS_H
+#define OMS_TEST_BUS_H
+
+#include <stddef.h>
+
+#include "oms/bus.h"
+
+/* Handles one message; `reason` (reason_len bytes) says why on RETRY/DEAD. */
+typedef oms_bus_disposition (*test_bus_fn)(void *ctx, const oms_bus_message *m, oms_arena *a, char *reason,
+                                           size_t reason_len);
+
+/* oms_bus_subscribe with a batch handler that calls fn(ctx, ...) for each
+ * message of a batch in order; a message after one of the same key that was
+ * not acknowledged is retried without a call (the key's order). With the
+ * pulsar transport, pass batch_size 1 for the bus to hand over one message
+ * at a time. At most 64 such subscriptions per test program. */
+oms_err test_bus_subscribe_each(oms_bus *b, const char *topic, const char *subscription, test_bus_fn fn, void *ctx,
+                                oms_error *err);
+
+#endif
