@@ -42,7 +42,7 @@ ARG PORT=8000
 # hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-        libpq5 libmicrohttpd12 libjansson4 libcurl4 libuuid1 libprotobuf-c1 libjwt0 libssl3 \
+        libpq5 libmicrohttpd12 libgnutls30 libjansson4 libcurl4 libuuid1 libprotobuf-c1 libjwt0 libssl3 \
         curl ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 oms \

@@ -53,6 +53,9 @@ export PULSAR_DIR="$OMS_RUN_DIR/pulsar"
 export PULSAR_HOST=127.0.0.1
 # Logging off the hot path: services still log warnings and errors.
 export LOG_LEVEL="${LOG_LEVEL:-warn}"
+# Every client of the bench comes from 127.0.0.1: no per-address connection
+# cap (it guards a public listener against one address taking many).
+export HTTP_PER_IP_CONNECTIONS="${HTTP_PER_IP_CONNECTIONS:-0}"
 # Every customer's account opens with enough credit for any number of orders.
 export DEFAULT_CREDIT="${DEFAULT_CREDIT:-1000000000.00}"
 export BIN_DIR="$REPO/build/release/bin"

@@ -15,6 +15,7 @@
 #
 # The test run uses its own ports and state, so it can run beside `make up`:
 #   OMS_RUN_DIR=.run/test, PostgreSQL 25433, gateway 18080, services 18001-18003,
+#   the http-server suite's own gateways 18090-18092,
 #   Pulsar PULSAR_DIR=.run/test/pulsar (6650, admin 8081, bookie 3181); all below
 #   Linux's ephemeral range (32768-60999), where an outgoing connection could
 #   hold a port just when a server wants to listen on it.
@@ -233,6 +234,12 @@ suite_pulsar() {
     return "$status"
 }
 
+# The HTTP server against slow, idle and many clients and over TLS
+# (tests/http_server: the release gateway alone; about 30 s).
+suite_http_server() {
+    run_pytest tests/http_server
+}
+
 suite_deploy() {
     if [ ! -d tests/deploy ]; then
         note "no tests/deploy"
@@ -272,6 +279,7 @@ main() {
     suite unit suite_unit
     suite integration suite_integration
     suite python-env suite_venv
+    suite http-server suite_http_server
     suite blackbox suite_blackbox pg
     suite pulsar suite_pulsar
     suite deploy suite_deploy

@@ -19,6 +19,10 @@
 #define GRACE_MS 5000
 #define PUBLIC_KEY_MAX (16 * 1024)
 #define INTERNAL_KEY_MIN 16
+/* Each handler thread proxies one request at a time and waits on a service:
+ * enough to keep the three services' handler threads busy (docs/architecture.md,
+ * "The gateway's pool size"). */
+#define DEFAULT_HTTP_THREADS "64"
 
 struct gateway {
     gateway_settings settings;
@@ -141,10 +145,9 @@ void gateway_settings_add(oms_settings *t, gateway_settings *s)
     const oms_setting rows[] = {
         {.name = "PORT", .kind = OMS_SETTING_INT, .fallback = "8080", .min = 1, .max = 65535, .target = &s->port,
          .doc = "Port of the HTTP server."},
-        {.name = "HTTP_THREADS", .kind = OMS_SETTING_INT, .fallback = "16", .min = 1, .max = 1024,
-         .target = &s->http_threads, .doc = "HTTP worker threads."},
     };
     oms_settings_add(t, "api-gateway", rows, sizeof rows / sizeof rows[0]);
+    oms_http_settings_add(t, &s->http, &s->tls, DEFAULT_HTTP_THREADS);
     add_upstream_rows(t, s);
     add_credential_rows(t, s);
 }
@@ -212,7 +215,9 @@ gateway *gateway_start(const gateway_settings *s, oms_error *err)
         free(g);
         return NULL;
     }
-    g->client = curl_upstream_create(s->http_threads + 4, s->upstream_ca_file, err);
+    /* One upstream handle per handler thread (each proxies one request at
+     * a time), and a few more for /ready's checks. */
+    g->client = curl_upstream_create(s->http.threads + 4, s->upstream_ca_file, err);
     if (!g->client) {
         admission_destroy(&g->admission);
         jwt_verifier_destroy(g->tokens);
@@ -220,7 +225,7 @@ gateway *gateway_start(const gateway_settings *s, oms_error *err)
         return NULL;
     }
     proxy_init(&g->proxy, g->settings.pools, g->client, system_clock(), s->upstream_timeout_ms);
-    oms_http_config cfg = {.bind_address = s->bind_address, .port = s->port, .threads = s->http_threads};
+    oms_http_config cfg = {.bind_address = s->bind_address, .port = s->port, .limits = s->http, .tls = s->tls};
     gateway_http_configure(&g->http, &g->proxy, &g->admission, g->settings.internal_key, &cfg);
     g->server = oms_http_server_start(&cfg, err);
     if (!g->server) {

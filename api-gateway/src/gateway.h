@@ -12,11 +12,13 @@
 #include "domain/upstream_pool.h"
 #include "oms/config.h"
 #include "oms/err.h"
+#include "oms/http.h"
 
 typedef struct gateway_settings {
     int port;
     const char *bind_address; /* NULL: all interfaces */
-    int http_threads;
+    oms_http_limits http;     /* HTTP_*: threads, connection caps, deadlines */
+    oms_http_tls tls;         /* TLS_CERT_FILE, TLS_KEY_FILE: HTTPS when set */
     upstream_pool pools[GATEWAY_SERVICE_COUNT];
     const char *upstream_ca_file; /* NULL: the system's CA certificates */
     int upstream_timeout_ms;

@@ -54,15 +54,16 @@ static arena_block *block_new(size_t size)
     return b;
 }
 
-oms_arena *oms_arena_create(size_t block_size)
+oms_arena *oms_arena_create(size_t first_block)
 {
     oms_arena *a = malloc(sizeof *a);
     if (!a)
         return NULL;
-    a->block_size = block_size ? align_block(block_size) : ARENA_DEFAULT_BLOCK;
+    size_t first = first_block ? align_block(first_block) : ARENA_DEFAULT_BLOCK;
+    a->block_size = first > ARENA_DEFAULT_BLOCK ? first : ARENA_DEFAULT_BLOCK;
     a->cleanups = NULL;
     a->extra = NULL;
-    a->first = block_new(a->block_size);
+    a->first = block_new(first);
     if (!a->first) {
         free(a);
         return NULL;

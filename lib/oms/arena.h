@@ -12,9 +12,12 @@
 
 typedef struct oms_arena oms_arena;
 
-/* A new arena whose blocks are at least `block_size` bytes (0: 8 KiB).
- * Returns NULL when memory is exhausted. */
-oms_arena *oms_arena_create(size_t block_size);
+/* A new arena whose first block has `first_block` bytes (0: 8 KiB); the
+ * blocks it grows by have 8 KiB (or `first_block` if larger, or what one big
+ * allocation needs). A small first block suits an arena that many idle
+ * owners hold at once (an HTTP request waiting for its body). Returns NULL
+ * when memory is exhausted. */
+oms_arena *oms_arena_create(size_t first_block);
 
 /* Frees every block. NULL is allowed. */
 void oms_arena_destroy(oms_arena *a);

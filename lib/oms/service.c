@@ -13,6 +13,7 @@
 #include "process.h"
 
 #define DEFAULT_HTTP_GRACE_MS 10000
+#define DEFAULT_HTTP_THREADS "16" /* as many as DB_POOL_SIZE's default: handlers wait on the pool */
 #define DEFAULT_RELAY_GRACE_MS 5000
 #define MIGRATE_ATTEMPTS 30 /* one a second: the database may still be starting (compose, CI) */
 #define MAX_POOLS 4
@@ -80,12 +81,11 @@ static void build_settings(oms_service *svc)
     const oms_setting rows[] = {
         {.name = "PORT", .kind = OMS_SETTING_INT, .fallback = svc->port_default, .min = 1, .max = 65535,
          .target = &s->port, .doc = "Port of the HTTP server."},
-        {.name = "HTTP_THREADS", .kind = OMS_SETTING_INT, .fallback = "16", .min = 1, .max = 1024,
-         .target = &s->http_threads, .doc = "HTTP worker threads."},
         {.name = "DB_POOL_SIZE", .kind = OMS_SETTING_INT, .fallback = "16", .min = 1, .max = 1024,
          .target = &s->pool_size, .doc = "Connections per database pool (the outbox relay keeps one)."},
     };
     oms_settings_add(&svc->table, "service", rows, sizeof rows / sizeof rows[0]);
+    oms_http_settings_add(&svc->table, &s->http, &s->tls, DEFAULT_HTTP_THREADS);
     oms_pg_settings_add(&svc->table, "POSTGRES_DB", def->database, &s->db);
     const oms_setting migrations = {.name = "MIGRATIONS_DIR", .kind = OMS_SETTING_TEXT,
                                     .fallback = svc->migrations_default, .target = &s->migrations_dir,
@@ -148,7 +148,8 @@ static oms_pg_pool *add_pool(oms_service *svc, const char *name, const oms_pg_se
 static oms_err start_http(oms_service *svc, oms_error *err)
 {
     const oms_http_config http = {.port = svc->settings.port,
-                                  .threads = svc->settings.http_threads,
+                                  .limits = svc->settings.http,
+                                  .tls = svc->settings.tls,
                                   .routes = svc->def->routes,
                                   .route_count = svc->def->route_count,
                                   .ctx = svc->def->http_ctx,

@@ -39,7 +39,8 @@ typedef struct oms_service_settings {
     const char *name;             /* SERVICE_NAME (the built-in name): the name in logs */
     oms_process_settings process; /* LOG_LEVEL */
     int port;                     /* PORT (the def's port), 1..65535 */
-    int http_threads;             /* HTTP_THREADS (16), 1..1024 */
+    oms_http_limits http;         /* HTTP_* (oms_http_settings_add) */
+    oms_http_tls tls;             /* TLS_CERT_FILE, TLS_KEY_FILE: HTTPS when set */
     int pool_size;                /* DB_POOL_SIZE (16), 1..1024, for every pool */
     oms_pg_settings db;           /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
     const char *migrations_dir;   /* MIGRATIONS_DIR (services/<built-in name>/migrations) */

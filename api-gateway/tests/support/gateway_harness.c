@@ -98,7 +98,7 @@ void fake_start(fake_service *f, const char *name)
     f->port = harness_free_port();
     oms_http_config cfg = {.bind_address = "127.0.0.1",
                            .port = f->port,
-                           .threads = 4,
+                           .limits = {.threads = 4},
                            .routes = fake_routes,
                            .route_count = sizeof fake_routes / sizeof fake_routes[0],
                            .ctx = f};
@@ -230,7 +230,7 @@ void world_settings(world *w, gateway_settings *s, const char *order_urls)
     w->gw_port = harness_free_port();
     s->port = w->gw_port;
     s->bind_address = "127.0.0.1";
-    s->http_threads = 4;
+    s->http.threads = 4;
     s->upstream_timeout_ms = 400;
     s->local_run = true;
     oms_error err;

@@ -709,7 +709,7 @@ static void http_api_answers_as_the_spec_says(void **state)
     size_t count = 0;
     const oms_http_route *routes = http_api_routes(&count);
     http_port = 30000 + (int)(getpid() % 20000);
-    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = http_port, .threads = 2, .routes = routes,
+    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = http_port, .limits = {.threads = 2}, .routes = routes,
                            .route_count = count, .ctx = &api};
     oms_error err;
     oms_http_server *server = oms_http_server_start(&cfg, &err);
