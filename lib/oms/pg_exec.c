@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pg.h"
 #include "pg_internal.h"
 
@@ -47,7 +48,15 @@ oms_err oms_pg_map_failure(PGconn *c, const PGresult *r, oms_error *err)
         code = OMS_EINTERNAL;
     if (code == OMS_EUNAVAILABLE && !line[0])
         snprintf(line, sizeof line, "connection to the database lost");
-    return oms_error_set(err, code, NULL, "%s", line);
+    /* These reach a client as 400 or 409: a fixed sentence, not PostgreSQL's
+     * (which names constraints, columns and values); the detail is logged. */
+    const char *fixed = code == OMS_EINVAL      ? "a value is outside what the database accepts"
+                        : code == OMS_ECONFLICT ? "it conflicts with what is stored"
+                                                : NULL;
+    if (!fixed)
+        return oms_error_set(err, code, NULL, "%s", line);
+    oms_log(OMS_LOG_INFO, "database_refused", "sqlstate", state, "message", line, NULL);
+    return oms_error_set(err, code, NULL, "%s", fixed);
 }
 
 static void clear_result(void *r)

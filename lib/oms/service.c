@@ -102,15 +102,19 @@ static bool service_ready(void *http_ctx, char *why, size_t why_len)
 {
     (void)http_ctx;
     oms_service *svc = &the_service;
+    /* The answer names what is down, never where it is (hosts and ports stay
+     * in the log line). */
     char detail[200];
     for (size_t i = 0; i < svc->pool_count; i++) {
         if (!oms_pg_ping(svc->pools[i].pool, detail, sizeof detail)) {
-            snprintf(why, why_len, "%s: %s", svc->pools[i].label, detail);
+            snprintf(why, why_len, "%s unavailable", svc->pools[i].label);
+            oms_log(OMS_LOG_WARN, "not_ready", "reason", why, "detail", detail, NULL);
             return false;
         }
     }
     if (!oms_bus_healthy(svc->bus, detail, sizeof detail)) {
-        snprintf(why, why_len, "message bus: %s", detail);
+        snprintf(why, why_len, "message bus unavailable");
+        oms_log(OMS_LOG_WARN, "not_ready", "reason", why, "detail", detail, NULL);
         return false;
     }
     return true;

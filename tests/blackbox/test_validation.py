@@ -1,6 +1,7 @@
 """Every bad input of SPEC 2 is answered with its 4xx and the SPEC error body
 (never a 500), through the gateway."""
 
+import base64
 import socket
 import uuid
 from decimal import Decimal
@@ -82,6 +83,15 @@ def test_extra_properties_with_huge_numbers_or_nul_keys_are_ignored(system):
     response = post_raw_order(system, "1.25", order_extra='"note": 123456789012345678901234567890, '
                               '"x\\u0000y": 1e999, ', item_extra='"z": 1e-999, ')
     assert response.status_code == 201, response.text
+
+
+# PostgreSQL refuses the timestamp of this cursor (22008): the client gets a
+# 400 with a fixed sentence, not PostgreSQL's words (review L11).
+def test_a_database_refusal_is_400_with_a_fixed_message(system):
+    plain = f"900000000000000000:{uuid.uuid4()}".encode()
+    cursor = base64.urlsafe_b64encode(plain).decode().rstrip("=")
+    error = assert_error(system.api.get(f"/orders?cursor={cursor}"), 400)
+    assert error["message"] == "a value is outside what the database accepts", error
 
 
 def test_no_items_is_400(system):

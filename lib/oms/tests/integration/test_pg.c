@@ -100,12 +100,17 @@ static void sqlstates_map_to_oms_errors(void **state)
     assert_non_null(oms_pg_exec(a, c, "INSERT INTO widget (id, name) VALUES ($1, $2)", 2, params, &err));
     assert_null(oms_pg_exec(a, c, "INSERT INTO widget (id, name) VALUES ($1, $2)", 2, params, &err));
     assert_int_equal(err.code, OMS_ECONFLICT);
+    /* What reaches a client as 409 or 400 is a fixed sentence, never
+     * PostgreSQL's, which names constraints and values (review L11). */
+    assert_string_equal(err.message, "it conflicts with what is stored");
     const char *bad_int[] = {"abc", "x"};
     assert_null(oms_pg_exec(a, c, "INSERT INTO widget (id, name) VALUES ($1, $2)", 2, bad_int, &err));
     assert_int_equal(err.code, OMS_EINVAL);
+    assert_string_equal(err.message, "a value is outside what the database accepts");
     const char *null_name[] = {"2", NULL};
     assert_null(oms_pg_exec(a, c, "INSERT INTO widget (id, name) VALUES ($1, $2)", 2, null_name, &err));
     assert_int_equal(err.code, OMS_EINVAL);
+    assert_null(strstr(err.message, "widget"));
     assert_null(oms_pg_exec(a, c, "SELECT * FROM no_such_table", 0, NULL, &err));
     assert_int_equal(err.code, OMS_EINTERNAL);
     assert_null(oms_pg_exec(a, c, "SET statement_timeout = 50; SELECT pg_sleep(1)", 0, NULL, &err));
