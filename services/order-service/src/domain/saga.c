@@ -7,13 +7,20 @@
 
 #include <string.h>
 
+/* Short names for the columns' values: an order status, a step, an event,
+ * an action, a log kind; NOTARGET fills the target column of a row that does
+ * not start a compensation (any status would do: it is not read). */
 #define S(x) ORDER_##x
 #define ST(x) SAGA_STEP_##x
 #define EV(x) SAGA_EV_##x
 #define A(x) SAGA_ACT_##x
 #define LOG(x) SAGA_LOG_##x
-#define NOTARGET ORDER_CREATED /* unused target */
+#define NOTARGET ORDER_CREATED
 
+/* The columns of a row (saga_transition, saga.h), in order:
+ *   from state, current step, event, guard
+ *     -> to state, next step, target (where a compensation it starts ends),
+ *        actions, log kind, default reason (when the event brings none). */
 static const saga_transition table[] = {
     /* The order is stored: ask for the payment. */
     {S(CREATED), ST(NONE), EV(START), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
@@ -275,11 +282,4 @@ void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64
         s->deadline_ms = 0;
     }
     s->version++;
-}
-
-bool saga_is_stuck(const saga *s, int64_t now_ms)
-{
-    if (order_status_is_final(s->state))
-        return false;
-    return s->state == ORDER_COMPENSATING || (s->deadline_ms != 0 && s->deadline_ms < now_ms);
 }

@@ -3,7 +3,8 @@
  * A saga is in a state (the order's status) and waits for one step (the
  * command whose reply it needs). An event (a reply, a cancel, a passed
  * deadline) is looked up in a transition table of rows
- *   {from_state, current_step, event, guard} -> {to_state, next_step, actions, log kind}
+ *   {from_state, current_step, event, guard}
+ *     -> {to_state, next_step, target, actions, log_kind, default_reason}
  * and the decision says what to do; saga_apply then moves the saga. The
  * application carries out the actions (messages, reasons) and writes the log.
  * Nothing here does I/O. */
@@ -69,14 +70,12 @@ typedef enum {
     SAGA_LOG_KIND_COUNT
 } saga_log_kind;
 
-/* A row's guard on the attempts of the current step (for deadlines only). */
-/* TARGET_FAILED: the saga is compensating towards FAILED (a cancel then
- * turns its end into CANCELLED). */
+/* What a row needs of the saga besides its state, step and event. */
 typedef enum {
     SAGA_GUARD_NONE = 0,
-    SAGA_GUARD_ATTEMPTS_LEFT,
-    SAGA_GUARD_ATTEMPTS_EXHAUSTED,
-    SAGA_GUARD_TARGET_FAILED
+    SAGA_GUARD_ATTEMPTS_LEFT,      /* the current step may be sent again (deadlines) */
+    SAGA_GUARD_ATTEMPTS_EXHAUSTED, /* it may not: compensate (deadlines) */
+    SAGA_GUARD_TARGET_FAILED       /* compensating towards FAILED (a cancel then ends it CANCELLED) */
 } saga_guard;
 
 /* to_state of a row that ends compensation: the saga's remembered target. */
@@ -155,8 +154,5 @@ void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64
 /* The deadline of attempt `attempt` (1-based) of a step started now:
  * now + step_timeout * 2^(attempt-1), the factor capped at 16. */
 int64_t saga_deadline_for(const saga_settings *cfg, int attempt, int64_t now_ms);
-
-/* Whether a saga is stuck for operators: past its deadline or compensating. */
-bool saga_is_stuck(const saga *s, int64_t now_ms);
 
 #endif

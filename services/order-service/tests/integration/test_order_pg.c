@@ -544,6 +544,45 @@ static void a_split_batch_logs_and_counts_each_step_once(void **state)
     process_stop(p);
 }
 
+/* Whether GET /sagas?stuck=true lists the saga of `order_id` now. */
+static bool listed_as_stuck(process *p, const char *order_id)
+{
+    saga *sagas;
+    size_t n;
+    oms_error err;
+    assert_int_equal(order_query_sagas(&p->queries, p->a, NULL, "true", &sagas, &n, &err), OMS_OK);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(sagas[i].order_id, order_id) == 0)
+            return true;
+    return false;
+}
+
+/* SPEC 5's stuck sagas as the read model's SQL finds them: not ended, and
+ * compensating or past the current step's deadline. */
+static void read_model_lists_stuck_sagas(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order waiting = create_order(p, "stuck-customer", NULL, NULL);
+    order compensating = create_order(p, "stuck-customer", NULL, NULL);
+    order failed = create_order(p, "stuck-customer", NULL, NULL);
+    order cancelled;
+    order_conflict conflict;
+    oms_error err;
+    assert_int_equal(order_cancel(&p->app, p->a, compensating.id, NULL, "", &cancelled, &conflict, &err), OMS_OK);
+    char event_id[OMS_UUID_LEN + 1];
+    assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &failed,
+                             json_pack("{s:b}", "success", 0), event_id),
+                     OMS_BUS_ACK);
+    assert_false(listed_as_stuck(p, waiting.id));
+    assert_true(listed_as_stuck(p, compensating.id));
+    assert_false(listed_as_stuck(p, failed.id));
+    __atomic_add_fetch(&fake_now_ms, 31000, __ATOMIC_SEQ_CST); /* past the payment step's 30 s */
+    assert_true(listed_as_stuck(p, waiting.id));
+    assert_false(listed_as_stuck(p, failed.id));
+    process_stop(p);
+}
+
 /* ---- restart: every unfinished saga resumes ---------------------------------------- */
 
 static void unfinished_sagas_resume_after_a_crash(void **state)
@@ -802,6 +841,7 @@ int main(void)
         cmocka_unit_test(unfinished_sagas_resume_after_a_crash),
         cmocka_unit_test(cancel_confirmed_order_releases_then_refunds),
         cmocka_unit_test(http_api_answers_as_the_spec_says),
+        cmocka_unit_test(read_model_lists_stuck_sagas),
     };
     return cmocka_run_group_tests_name("order_pg", tests, setup_database, NULL);
 }

@@ -420,6 +420,14 @@ static oms_err view_steps(order_read_model *rm, oms_arena *a, const char *saga_i
     return OMS_OK;
 }
 
+/* The read model's rule for stuck_only (order_read_model.h). */
+static bool stuck(const saga *s, int64_t now_ms)
+{
+    if (order_status_is_final(s->state))
+        return false;
+    return s->state == ORDER_COMPENSATING || (s->deadline_ms != 0 && s->deadline_ms < now_ms);
+}
+
 static oms_err view_sagas(order_read_model *rm, oms_arena *a, const saga_list_filter *f, saga **out, size_t *count,
                           oms_error *err)
 {
@@ -431,7 +439,7 @@ static oms_err view_sagas(order_read_model *rm, oms_arena *a, const saga_list_fi
     for (int i = 0; i < MEM_ORDERS && (int)*count < f->limit; i++) {
         const mem_saga *row = &m->data.sagas[i];
         if (!row->used || (f->has_state && row->s.state != f->state) ||
-            (f->stuck_only && !saga_is_stuck(&row->s, f->now_ms)))
+            (f->stuck_only && !stuck(&row->s, f->now_ms)))
             continue;
         (*out)[(*count)++] = row->s;
     }

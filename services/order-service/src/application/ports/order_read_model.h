@@ -28,7 +28,7 @@ typedef struct order_list_filter {
 typedef struct saga_list_filter {
     bool has_state;
     order_status state;
-    bool stuck_only;          /* past deadline or compensating */
+    bool stuck_only;          /* stuck for operators: not ended, and COMPENSATING or past its deadline */
     int64_t now_ms;
     int limit;
 } saga_list_filter;
