@@ -42,7 +42,7 @@ $(FB)/lib/liboms.a: $(call objs_f,$(OMS_SRCS_F))
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 
-HTTP_FAKE_OBJS := $(FB)/obj/lib/oms/http_fake_accessors.o $(FB)/obj/lib/oms/http_query.o \
+HTTP_FAKE_OBJS := $(FB)/obj/lib/oms/http_fake_accessors.o $(FB)/obj/lib/oms/http_query.o $(FB)/obj/lib/oms/http_doc.o \
 	$(FB)/obj/fuzz/support/fake_http.o
 $(FB)/obj/lib/oms/http_fake_accessors.o: lib/oms/http.c
 	@mkdir -p $(@D)
@@ -56,9 +56,13 @@ $(PULSAR_GEN_C_F) $(PULSAR_GEN_H_F) &: lib/pulsar/pulsar_api.proto
 	protoc-c --c_out=$(@D) --proto_path=lib/pulsar $<
 $(call objs_f,lib/pulsar/frame.c fuzz/targets/pulsar_frame.c fuzz/targets/pulsar_batch.c): | $(PULSAR_GEN_H_F)
 
-# Service sources include "domain/...", "application/..." relative to src/.
+# Service sources include "domain/...", "application/...", "adapters/..." relative to src/.
 $(FB)/obj/services/order-service/%.o: CPPFLAGS_F += -Iservices/order-service/src
 $(FB)/obj/fuzz/targets/http_order.o: CPPFLAGS_F += -Iservices/order-service/src -Iservices/order-service/tests/unit
+$(FB)/obj/services/payment-service/%.o: CPPFLAGS_F += -Iservices/payment-service/src
+$(FB)/obj/fuzz/targets/http_payment.o: CPPFLAGS_F += -Iservices/payment-service/src -Iservices/payment-service/tests/unit
+$(FB)/obj/services/inventory-service/%.o: CPPFLAGS_F += -Iservices/inventory-service/src
+$(FB)/obj/fuzz/targets/http_inventory.o: CPPFLAGS_F += -Iservices/inventory-service/src -Iservices/inventory-service/tests/unit
 
 # ---- the targets -------------------------------------------------------------
 FUZZ_TARGETS :=

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "../../services/inventory-service/src/adapters/http_api.h"
-#include "../../services/inventory-service/tests/unit/memory_adapters.h"
+#include "adapters/http_api.h"
+#include "memory_adapters.h"
 #include "http_driver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -22,10 +22,9 @@ static void seed_order(mem_store *m, oms_arena *a)
     order_create_request create = {.customer_id = "cust-1", .items = &item, .item_count = 1};
     order created;
     order_create_outcome outcome;
-    order_conflict conflict;
     oms_error err;
     oms_error_clear(&err);
-    if (order_create(&m->app, a, &create, "seed-key", "seed", &created, &outcome, &conflict, &err) != OMS_OK)
+    if (order_create(&m->app, a, &create, "seed-key", "seed", &created, &outcome, &err) != OMS_OK)
         abort();
 }
 

@@ -29,12 +29,21 @@ oms_err oms_error_set(oms_error *e, oms_err code, const char *field, const char 
     if (!e)
         return code;
     e->code = code;
+    e->reason[0] = '\0';
     snprintf(e->field, sizeof e->field, "%s", field ? field : "");
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
     va_end(ap);
     return code;
+}
+
+oms_err oms_error_reason(oms_error *e, oms_err code, const char *reason)
+{
+    if (!e)
+        return code;
+    snprintf(e->reason, sizeof e->reason, "%s", reason ? reason : "");
+    return e->code;
 }
 
 void oms_error_clear(oms_error *e)
@@ -44,4 +53,5 @@ void oms_error_clear(oms_error *e)
     e->code = OMS_OK;
     e->field[0] = '\0';
     e->message[0] = '\0';
+    e->reason[0] = '\0';
 }

@@ -23,11 +23,15 @@ typedef enum {
 } oms_err;
 
 /* Detail of a failure. `field` names the offending input field ("items[2].quantity")
- * or is empty; `message` is one human sentence. Both are always NUL-terminated. */
+ * or is empty; `message` is one human sentence; `reason` is a stable machine
+ * name that refines `code` where a client must tell failures apart
+ * ("idempotency_key_reused", "order_ended"), or empty. All are always
+ * NUL-terminated. */
 typedef struct oms_error {
     oms_err code;
     char field[96];
     char message[256];
+    char reason[48];
 } oms_error;
 
 /* A stable lowercase name for the code: "invalid_argument", "not_found", ... */
@@ -38,6 +42,11 @@ const char *oms_err_name(oms_err code);
  * `field` may be NULL. */
 oms_err oms_error_set(oms_error *e, oms_err code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Sets e->reason (when e is not NULL) after oms_error_set, which empties it;
+ * returns e's code (`code` when e is NULL), so a callee can write
+ * `return oms_error_reason(err, oms_error_set(err, OMS_ECONFLICT, ...), "order_ended");`. */
+oms_err oms_error_reason(oms_error *e, oms_err code, const char *reason);
 
 /* Clears `e` to OMS_OK with empty strings. */
 void oms_error_clear(oms_error *e);

@@ -127,7 +127,8 @@ void oms_http_respond_oms_error(oms_http_request *req, oms_http_response *res, c
 {
     oms_err code = err ? err->code : OMS_EINTERNAL;
     const char *message = err && err->message[0] ? err->message : oms_err_name(code);
-    oms_http_respond_error(req, res, oms_http_status_of(code), oms_err_name(code), message, err ? err->field : NULL);
+    const char *name = err && err->reason[0] ? err->reason : oms_err_name(code);
+    oms_http_respond_error(req, res, oms_http_status_of(code), name, message, err ? err->field : NULL);
 }
 
 void oms_http_add_header(oms_http_request *req, oms_http_response *res, const char *name, const char *value)

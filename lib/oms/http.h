@@ -84,6 +84,9 @@ typedef struct oms_http_response {
 /* Response builders; all copy into req->arena. On memory exhaustion they
  * degrade to a fixed 500 body (the only 500 the server makes by itself). */
 void oms_http_respond_json(oms_http_request *req, oms_http_response *res, int status, const json_t *doc);
+/* The same for a document a handler just built (http_doc.c): takes its
+ * reference (NULL, a failed build, answers 500 out of memory). */
+void oms_http_respond_doc(oms_http_request *req, oms_http_response *res, int status, json_t *doc);
 void oms_http_respond_text(oms_http_request *req, oms_http_response *res, int status, const char *content_type,
                            const char *body, size_t len);
 /* The SPEC error body {"error":{"code","message","field"}} with `field` null
@@ -92,7 +95,8 @@ void oms_http_respond_error(oms_http_request *req, oms_http_response *res, int s
                             const char *message, const char *field);
 /* Maps err->code once (EINVAL 400, ENOTFOUND 404, ECONFLICT/EBUSY 409, ETOOLARGE 413,
  * EUNSUPPORTED 415, EUNAVAILABLE 503, ETIMEOUT 504, else 500) and answers with
- * the error body made of err. */
+ * the error body made of err (its code is err->reason when set, else the
+ * name of err->code). */
 void oms_http_respond_oms_error(oms_http_request *req, oms_http_response *res, const oms_error *err);
 int oms_http_status_of(oms_err code);
 void oms_http_add_header(oms_http_request *req, oms_http_response *res, const char *name, const char *value);

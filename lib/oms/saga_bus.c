@@ -37,10 +37,9 @@ static oms_err append_reply(oms_reply_outbox *o, oms_tx *tx, oms_arena *a, const
 
 static const oms_reply_outbox_ops reply_ops = {.append = append_reply};
 
-oms_reply_outbox *oms_saga_outbox_replies(void)
+oms_reply_outbox oms_saga_reply_outbox(void)
 {
-    static oms_reply_outbox replies = {.ops = &reply_ops, .self = NULL};
-    return &replies;
+    return (oms_reply_outbox){.ops = &reply_ops, .self = NULL};
 }
 
 /* ---- consuming ---- */

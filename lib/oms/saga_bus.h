@@ -19,8 +19,8 @@ oms_err oms_saga_send(oms_tx *tx, oms_arena *a, const oms_saga_ref *ref, const o
                       char event_id_out[OMS_UUID_LEN + 1], oms_error *err);
 
 /* The reply port (saga_messages.h) over oms_saga_send: the reply carries the
- * command's ids and command_id. Stateless; valid for the process's life. */
-oms_reply_outbox *oms_saga_outbox_replies(void);
+ * command's ids and command_id. Stateless: one value serves every thread. */
+oms_reply_outbox oms_saga_reply_outbox(void);
 
 /* What a handler gets: the parsed envelope, the ids to answer with, and the
  * decoded message. */

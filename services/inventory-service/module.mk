@@ -9,6 +9,9 @@ INVENTORY_PG := $(INVENTORY_DIR)/src/adapters/pg_params.c \
 	$(INVENTORY_DIR)/src/adapters/pg_reservation_repo.c \
 	$(INVENTORY_DIR)/src/adapters/bus_consumers.c
 
+# Sources of this service include "domain/...", "application/...", "adapters/...".
+$(BUILD)/obj/$(INVENTORY_DIR)/%.o: CPPFLAGS += -I$(INVENTORY_DIR)/src
+
 $(eval $(call oms_program,inventory-service,$(INVENTORY_CORE) $(INVENTORY_PG) \
 	$(INVENTORY_DIR)/src/adapters/http_api.c $(INVENTORY_DIR)/src/main.c))
 

@@ -9,6 +9,9 @@ PAYMENT_PG := $(PAYMENT_DIR)/src/adapters/pg_params.c \
 	$(PAYMENT_DIR)/src/adapters/pg_payment_repo.c \
 	$(PAYMENT_DIR)/src/adapters/bus_consumers.c
 
+# Sources of this service include "domain/...", "application/...", "adapters/...".
+$(BUILD)/obj/$(PAYMENT_DIR)/%.o: CPPFLAGS += -I$(PAYMENT_DIR)/src
+
 $(eval $(call oms_program,payment-service,$(PAYMENT_CORE) $(PAYMENT_PG) \
 	$(PAYMENT_DIR)/src/adapters/http_api.c $(PAYMENT_DIR)/src/main.c))
 

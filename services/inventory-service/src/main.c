@@ -8,6 +8,9 @@
 #include "oms/service.h"
 
 typedef struct inventory_service {
+    product_repo products;
+    reservation_repo reservations;
+    oms_reply_outbox replies;
     inventory_app app; /* the HTTP handlers' ctx */
     oms_saga_consumer consumer;
 } inventory_service;
@@ -17,10 +20,13 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     (void)err;
     inventory_service *inv = ctx;
     oms_pg_pool *pool = oms_service_pool(svc);
+    inv->products = pg_product_repo();
+    inv->reservations = pg_reservation_repo();
+    inv->replies = oms_saga_reply_outbox();
     inv->app = (inventory_app){.tx = oms_pg_tx_manager(pool),
-                               .products = pg_product_repo(),
-                               .reservations = pg_reservation_repo(),
-                               .replies = oms_saga_outbox_replies()};
+                               .products = &inv->products,
+                               .reservations = &inv->reservations,
+                               .replies = &inv->replies};
     inv->consumer = inventory_consumer(pool, &inv->app);
     return OMS_OK;
 }

@@ -11,6 +11,7 @@
 #include "adapters/deadline_scanner.h"
 #include "adapters/http_api.h"
 #include "adapters/pg_adapters.h"
+#include "adapters/uuid_generator.h"
 #include "oms/config.h"
 #include "oms/service.h"
 
@@ -27,8 +28,8 @@ typedef struct order_service {
     order_repo orders;
     saga_repo sagas;
     order_read_model read_model;
-    message_outbox outbox;
-    clock_port clock;
+    order_outbox outbox;
+    oms_clock clock;
     id_generator ids;
     order_app app;
     order_queries queries;
@@ -70,8 +71,8 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     o->orders = pg_order_repo();
     o->sagas = pg_saga_repo();
     o->read_model = pg_read_model(o->read_pool);
-    o->outbox = pg_outbox();
-    o->clock = system_clock();
+    o->outbox = pg_order_outbox();
+    o->clock = oms_wall_clock();
     o->ids = uuid_generator();
     o->app = (order_app){.tx = oms_pg_tx_manager(write_pool),
                          .orders = &o->orders,

@@ -12,6 +12,9 @@
 
 typedef struct payment_service {
     int64_t default_credit_cents;
+    account_repo accounts;
+    payment_repo payments;
+    oms_reply_outbox replies;
     payment_app app; /* the HTTP handlers' ctx */
     oms_saga_consumer consumer;
 } payment_service;
@@ -30,10 +33,13 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     (void)err;
     payment_service *pay = ctx;
     oms_pg_pool *pool = oms_service_pool(svc);
+    pay->accounts = pg_account_repo();
+    pay->payments = pg_payment_repo();
+    pay->replies = oms_saga_reply_outbox();
     pay->app = (payment_app){.tx = oms_pg_tx_manager(pool),
-                             .accounts = pg_account_repo(),
-                             .payments = pg_payment_repo(),
-                             .replies = oms_saga_outbox_replies(),
+                             .accounts = &pay->accounts,
+                             .payments = &pay->payments,
+                             .replies = &pay->replies,
                              .default_credit_cents = pay->default_credit_cents};
     pay->consumer = payment_consumer(pool, &pay->app);
     return OMS_OK;

@@ -32,6 +32,33 @@ oms_pg_pool *test_pg_open(const char *default_db, const char *default_migrations
     return pool;
 }
 
+int test_pg_fixture_open(test_pg_fixture *f, const char *default_db, const char *default_migrations,
+                         const char *pool_name)
+{
+    f->pool = test_pg_open(default_db, default_migrations, pool_name);
+    f->arena = oms_arena_create(0);
+    return f->pool && f->arena ? 0 : -1;
+}
+
+void test_pg_fixture_close(test_pg_fixture *f)
+{
+    oms_arena_destroy(f->arena);
+    oms_pg_pool_destroy(f->pool);
+    *f = (test_pg_fixture){0};
+}
+
+void test_pg_fixture_clean(test_pg_fixture *f, const char *truncate_sql)
+{
+    oms_arena_reset(f->arena);
+    test_pg_query(f->pool, f->arena, truncate_sql, 0, NULL);
+}
+
+oms_command_origin test_origin(const char *order_id, const char *command_id)
+{
+    return (oms_command_origin){
+        .saga_id = order_id, .order_id = order_id, .correlation_id = "test", .command_id = command_id};
+}
+
 PGresult *test_pg_query(oms_pg_pool *pool, oms_arena *a, const char *sql, int n, const char *const *params)
 {
     oms_error err;

@@ -12,12 +12,33 @@
 #include "oms/arena.h"
 #include "oms/bus.h"
 #include "oms/pg.h"
+#include "oms/saga_messages.h"
 
 /* Migrates database TEST_DB (default `default_db`; never POSTGRES_DB, as a
  * test empties its tables) with the migrations of MIGRATIONS_DIR (default
  * `default_migrations`), then opens a pool of 16 connections on it labelled
  * `pool_name`. NULL, with the reason on stderr, when either fails. */
 oms_pg_pool *test_pg_open(const char *default_db, const char *default_migrations, const char *pool_name);
+
+/* The part of a service's integration fixture that every service has: the
+ * pool on its migrated test database, and an arena for what the test reads. */
+typedef struct test_pg_fixture {
+    oms_pg_pool *pool;
+    oms_arena *arena;
+} test_pg_fixture;
+
+/* test_pg_open and an arena; 0, or -1 (a cmocka group setup's failure) when
+ * either cannot be had. */
+int test_pg_fixture_open(test_pg_fixture *f, const char *default_db, const char *default_migrations,
+                         const char *pool_name);
+void test_pg_fixture_close(test_pg_fixture *f);
+/* Between tests: resets the arena and runs `truncate_sql` (the service's
+ * tables, its outbox and inbox). */
+void test_pg_fixture_clean(test_pg_fixture *f, const char *truncate_sql);
+
+/* The origin of a command the test runs: its saga id is the order id, its
+ * correlation id "test". */
+oms_command_origin test_origin(const char *order_id, const char *command_id);
 
 /* Runs a parameterised statement on a connection of `pool`; the result lives
  * in `a`. Fails the test on any error. */

@@ -6,7 +6,7 @@
 #ifndef INVENTORY_BUS_CONSUMERS_H
 #define INVENTORY_BUS_CONSUMERS_H
 
-#include "../application/inventory_app.h"
+#include "application/inventory_app.h"
 #include "oms/saga_bus.h"
 
 /* The consumer of inventory-commands over `app`, whose inbox transactions

@@ -2,8 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../application/inventory_app.h"
-#include "http_api.h"
+#include "adapters/http_api.h"
+#include "application/inventory_app.h"
 #include "oms/json.h"
 #include "oms/util.h"
 
@@ -16,15 +16,6 @@ static json_t *product_json(const product *p)
 }
 
 /* Answers with `doc` (taking its reference), or 500 when it could not be built. */
-static void respond_doc(oms_http_request *req, oms_http_response *res, int status, json_t *doc)
-{
-    if (!oms_json_own(req->arena, doc)) {
-        oms_http_respond_error(req, res, 500, "internal", "out of memory", NULL);
-        return;
-    }
-    oms_http_respond_json(req, res, status, doc);
-}
-
 static void respond_error(oms_http_request *req, oms_http_response *res, const oms_error *err)
 {
     oms_http_respond_oms_error(req, res, err);
@@ -69,7 +60,7 @@ static void create_product(void *ctx, oms_http_request *req, oms_http_response *
     const char *location = oms_arena_sprintf(req->arena, "/products/%s", created.product_id);
     if (location)
         oms_http_add_header(req, res, "Location", location);
-    respond_doc(req, res, 201, product_json(&created));
+    oms_http_respond_doc(req, res, 201, product_json(&created));
 }
 
 /* ?limit= : absent means all; else 1..LIST_LIMIT_MAX. */
@@ -110,7 +101,7 @@ static void list_products(void *ctx, oms_http_request *req, oms_http_response *r
             items = NULL;
         }
     }
-    respond_doc(req, res, 200, items ? json_pack("{s:o}", "products", items) : NULL);
+    oms_http_respond_doc(req, res, 200, items ? json_pack("{s:o}", "products", items) : NULL);
 }
 
 static void get_product(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -125,7 +116,7 @@ static void get_product(void *ctx, oms_http_request *req, oms_http_response *res
         respond_error(req, res, &err);
         return;
     }
-    respond_doc(req, res, 200, product_json(&p));
+    oms_http_respond_doc(req, res, 200, product_json(&p));
 }
 
 static void restock(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -152,7 +143,7 @@ static void restock(void *ctx, oms_http_request *req, oms_http_response *res)
         respond_error(req, res, &err);
         return;
     }
-    respond_doc(req, res, 200, product_json(&p));
+    oms_http_respond_doc(req, res, 200, product_json(&p));
 }
 
 static json_t *reservation_json(const reservation *r)
@@ -187,7 +178,7 @@ static void get_reservation(void *ctx, oms_http_request *req, oms_http_response 
         respond_error(req, res, &err);
         return;
     }
-    respond_doc(req, res, 200, reservation_json(&r));
+    oms_http_respond_doc(req, res, 200, reservation_json(&r));
 }
 
 const oms_http_route inventory_http_routes[] = {

@@ -1,5 +1,5 @@
 /* pg_params.c -- text parameters and values for the pg adapters. */
-#include "pg_params.h"
+#include "adapters/pg_params.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -2,8 +2,8 @@
  * stock change and its ledger entry are one statement, so they cannot part. */
 #include <stdlib.h>
 
-#include "pg_adapters.h"
-#include "pg_params.h"
+#include "adapters/pg_adapters.h"
+#include "adapters/pg_params.h"
 
 #define PRODUCT_COLUMNS "product_id, name, stock, reserved"
 
@@ -126,8 +126,7 @@ static const product_repo_ops ops = {
     .change_stock = change_stock,
 };
 
-product_repo *pg_product_repo(void)
+product_repo pg_product_repo(void)
 {
-    static product_repo repo = {.ops = &ops, .self = NULL};
-    return &repo;
+    return (product_repo){.ops = &ops, .self = NULL};
 }

@@ -1,6 +1,6 @@
 /* pg_reservation_repo.c -- reservations and their lines in PostgreSQL. */
-#include "pg_adapters.h"
-#include "pg_params.h"
+#include "adapters/pg_adapters.h"
+#include "adapters/pg_params.h"
 
 static oms_err read_lines(oms_tx *tx, oms_arena *a, reservation *out, oms_error *err)
 {
@@ -114,8 +114,7 @@ static const reservation_repo_ops ops = {
     .set_state = set_state,
 };
 
-reservation_repo *pg_reservation_repo(void)
+reservation_repo pg_reservation_repo(void)
 {
-    static reservation_repo repo = {.ops = &ops, .self = NULL};
-    return &repo;
+    return (reservation_repo){.ops = &ops, .self = NULL};
 }

@@ -3,7 +3,7 @@
  * sequences them over the ports. */
 #include <string.h>
 
-#include "inventory_app.h"
+#include "application/inventory_app.h"
 
 oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product *p, product *out, oms_error *err)
 {

@@ -10,12 +10,12 @@
 
 #include <stddef.h>
 
-#include "../domain/inventory.h"
+#include "application/ports/product_repo.h"
+#include "application/ports/reservation_repo.h"
+#include "domain/inventory.h"
 #include "oms/arena.h"
 #include "oms/saga_messages.h"
 #include "oms/tx.h"
-#include "ports/product_repo.h"
-#include "ports/reservation_repo.h"
 
 typedef struct inventory_app {
     oms_tx_manager *tx;

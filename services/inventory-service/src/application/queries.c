@@ -1,6 +1,6 @@
 /* queries.c -- what reads inventory. Each query runs in a short transaction
  * of its own that only reads. */
-#include "inventory_app.h"
+#include "application/inventory_app.h"
 
 typedef oms_err (*read_fn)(inventory_app *app, oms_tx *tx, void *args, oms_error *err);
 

@@ -1,5 +1,5 @@
 /* inventory.c -- the stock and reservation rules (see inventory.h). */
-#include "inventory.h"
+#include "domain/inventory.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "../../src/adapters/bus_consumers.h"
-#include "../../src/adapters/pg_adapters.h"
-#include "../../src/application/inventory_app.h"
+#include "adapters/bus_consumers.h"
+#include "adapters/pg_adapters.h"
+#include "application/inventory_app.h"
 #include "oms/json.h"
 #include "oms/pg.h"
 #include "oms/tests/support/test_pg.h"
@@ -22,10 +22,12 @@
 #include "oms/util.h"
 
 typedef struct fixture {
-    oms_pg_pool *pool;
+    test_pg_fixture db;
+    product_repo products;
+    reservation_repo reservations;
+    oms_reply_outbox replies;
     inventory_app app;
     oms_saga_consumer consumer;
-    oms_arena *arena;
 } fixture;
 
 static fixture fx;
@@ -34,34 +36,28 @@ static fixture fx;
 
 static PGresult *query(const char *sql, int n, const char *const *params)
 {
-    return test_pg_query(fx.pool, fx.arena, sql, n, params);
+    return test_pg_query(fx.db.pool, fx.db.arena, sql, n, params);
 }
 
 static int64_t query_int(const char *sql, int n, const char *const *params)
 {
-    return test_pg_query_int(fx.pool, fx.arena, sql, n, params);
+    return test_pg_query_int(fx.db.pool, fx.db.arena, sql, n, params);
 }
 
 static void new_order(char id[OMS_UUID_LEN + 1]) { oms_uuid_new(id); }
-
-static oms_command_origin origin_of(const char *order_id, const char *command_id)
-{
-    return (oms_command_origin){.saga_id = order_id, .order_id = order_id, .correlation_id = "test",
-                            .command_id = command_id};
-}
 
 static void create(const char *id, int64_t stock)
 {
     oms_error err;
     product p = {.product_id = id, .name = "test product", .stock = stock}, out;
-    assert_int_equal(inventory_create_product(&fx.app, fx.arena, &p, &out, &err), OMS_OK);
+    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, &p, &out, &err), OMS_OK);
 }
 
 static product get(const char *id)
 {
     oms_error err;
     product p;
-    assert_int_equal(inventory_get_product(&fx.app, fx.arena, id, &p, &err), OMS_OK);
+    assert_int_equal(inventory_get_product(&fx.app, fx.db.arena, id, &p, &err), OMS_OK);
     return p;
 }
 
@@ -88,25 +84,25 @@ static oms_err do_release(void *p, oms_tx *tx, oms_error *err)
 
 static oms_err reserve(const char *order_id, const reservation_line *lines, size_t n)
 {
-    reserve_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-1"), .lines = lines, .n = n};
+    reserve_args a = {.arena = fx.db.arena, .origin = test_origin(order_id, "cmd-1"), .lines = lines, .n = n};
     return test_tx_run(fx.app.tx, do_reserve, &a);
 }
 
 static oms_err release(const char *order_id)
 {
-    reserve_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-2")};
+    reserve_args a = {.arena = fx.db.arena, .origin = test_origin(order_id, "cmd-2")};
     return test_tx_run(fx.app.tx, do_release, &a);
 }
 
 /* The payload of the last reply of `event_type` queued for the order. */
 static json_t *last_reply(const char *order_id, const char *event_type)
 {
-    return test_outbox_last(fx.pool, fx.arena, order_id, event_type);
+    return test_outbox_last(fx.db.pool, fx.db.arena, order_id, event_type);
 }
 
 static long replies(const char *order_id)
 {
-    return test_outbox_count(fx.pool, fx.arena, order_id);
+    return test_outbox_count(fx.db.pool, fx.db.arena, order_id);
 }
 
 /* SPEC invariant 1 for every product: the ledger sums to the stock, and
@@ -132,31 +128,30 @@ static void assert_stock_invariant(void)
 static int setup_all(void **state)
 {
     (void)state;
-    fx.pool = test_pg_open("it_inventory", "services/inventory-service/migrations", "inventory-test");
-    fx.arena = oms_arena_create(0);
-    if (!fx.pool || !fx.arena)
+    if (test_pg_fixture_open(&fx.db, "it_inventory", "services/inventory-service/migrations", "inventory-test") != 0)
         return -1;
-    fx.app = (inventory_app){.tx = oms_pg_tx_manager(fx.pool),
-                             .products = pg_product_repo(),
-                             .reservations = pg_reservation_repo(),
-                             .replies = oms_saga_outbox_replies()};
-    fx.consumer = inventory_consumer(fx.pool, &fx.app);
+    fx.products = pg_product_repo();
+    fx.reservations = pg_reservation_repo();
+    fx.replies = oms_saga_reply_outbox();
+    fx.app = (inventory_app){.tx = oms_pg_tx_manager(fx.db.pool),
+                             .products = &fx.products,
+                             .reservations = &fx.reservations,
+                             .replies = &fx.replies};
+    fx.consumer = inventory_consumer(fx.db.pool, &fx.app);
     return 0;
 }
 
 static int teardown_all(void **state)
 {
     (void)state;
-    oms_arena_destroy(fx.arena);
-    oms_pg_pool_destroy(fx.pool);
+    test_pg_fixture_close(&fx.db);
     return 0;
 }
 
 static int clean(void **state)
 {
     (void)state;
-    oms_arena_reset(fx.arena);
-    query("TRUNCATE products, reservations, reservation_items, stock_ledger, outbox, inbox", 0, NULL);
+    test_pg_fixture_clean(&fx.db, "TRUNCATE products, reservations, reservation_items, stock_ledger, outbox, inbox");
     return 0;
 }
 
@@ -174,8 +169,8 @@ static void created_product_is_readable_and_unique(void **state)
     assert_int_equal(p.reserved, 0);
     oms_error err;
     product dup = {.product_id = "p-1", .name = "again", .stock = 1}, out;
-    assert_int_equal(inventory_create_product(&fx.app, fx.arena, &dup, &out, &err), OMS_ECONFLICT);
-    assert_int_equal(inventory_get_product(&fx.app, fx.arena, "nope", &p, &err), OMS_ENOTFOUND);
+    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, &dup, &out, &err), OMS_ECONFLICT);
+    assert_int_equal(inventory_get_product(&fx.app, fx.db.arena, "nope", &p, &err), OMS_ENOTFOUND);
     assert_stock_invariant();
 }
 
@@ -189,11 +184,11 @@ static void products_list_in_id_order(void **state)
     oms_error err;
     product *list;
     size_t n;
-    assert_int_equal(inventory_list_products(&fx.app, fx.arena, 0, &list, &n, &err), OMS_OK);
+    assert_int_equal(inventory_list_products(&fx.app, fx.db.arena, 0, &list, &n, &err), OMS_OK);
     assert_int_equal(n, 3);
     assert_string_equal(list[0].product_id, "a");
     assert_string_equal(list[2].product_id, "c");
-    assert_int_equal(inventory_list_products(&fx.app, fx.arena, 2, &list, &n, &err), OMS_OK);
+    assert_int_equal(inventory_list_products(&fx.app, fx.db.arena, 2, &list, &n, &err), OMS_OK);
     assert_int_equal(n, 2);
 }
 
@@ -204,11 +199,11 @@ static void restock_adds_stock(void **state)
     create("p-1", 1);
     oms_error err;
     product p;
-    assert_int_equal(inventory_restock(&fx.app, fx.arena, "p-1", 5, &p, &err), OMS_OK);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, "p-1", 5, &p, &err), OMS_OK);
     assert_int_equal(p.stock, 6);
     assert_int_equal(get("p-1").stock, 6);
-    assert_int_equal(inventory_restock(&fx.app, fx.arena, "ghost", 5, &p, &err), OMS_ENOTFOUND);
-    assert_int_equal(inventory_restock(&fx.app, fx.arena, "p-1", 0, &p, &err), OMS_EINVAL);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, "ghost", 5, &p, &err), OMS_ENOTFOUND);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, "p-1", 0, &p, &err), OMS_EINVAL);
     assert_int_equal(query_int("SELECT count(*) FROM stock_ledger WHERE kind = 'RESTOCK'", 0, NULL), 1);
     assert_stock_invariant();
 }
@@ -238,7 +233,7 @@ static void reservation_takes_every_line_once(void **state)
 
     oms_error err;
     reservation r;
-    assert_int_equal(inventory_get_reservation(&fx.app, fx.arena, order, &r, &err), OMS_OK);
+    assert_int_equal(inventory_get_reservation(&fx.app, fx.db.arena, order, &r, &err), OMS_OK);
     assert_int_equal(r.state, RESERVATION_RESERVED);
     assert_int_equal(r.line_count, 2);
     assert_string_equal(r.lines[0].product_id, "a");
@@ -264,12 +259,12 @@ static void short_line_reserves_nothing_and_is_remembered(void **state)
 
     oms_error err;
     product p;
-    assert_int_equal(inventory_restock(&fx.app, fx.arena, "b", 10, &p, &err), OMS_OK);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, "b", 10, &p, &err), OMS_OK);
     assert_int_equal(reserve(order, lines, 2), OMS_OK);
     assert_int_equal(get("b").stock, 11);
     assert_true(json_is_false(json_object_get(last_reply(order, "InventoryAllocated"), "success")));
     reservation r;
-    assert_int_equal(inventory_get_reservation(&fx.app, fx.arena, order, &r, &err), OMS_ENOTFOUND);
+    assert_int_equal(inventory_get_reservation(&fx.app, fx.db.arena, order, &r, &err), OMS_ENOTFOUND);
     assert_stock_invariant();
 }
 
@@ -329,7 +324,7 @@ static void release_before_request_blocks_the_request(void **state)
     assert_true(json_is_false(json_object_get(last_reply(order, "InventoryAllocated"), "success")));
     oms_error err;
     reservation r;
-    assert_int_equal(inventory_get_reservation(&fx.app, fx.arena, order, &r, &err), OMS_OK);
+    assert_int_equal(inventory_get_reservation(&fx.app, fx.db.arena, order, &r, &err), OMS_OK);
     assert_int_equal(r.state, RESERVATION_RELEASED);
     assert_int_equal(r.line_count, 0);
 }
@@ -349,7 +344,7 @@ static void *reserve_worker(void *p)
 {
     worker *w = p;
     oms_arena *a = oms_arena_create(0);
-    reserve_args args = {.arena = a, .origin = origin_of(w->order, "cmd-c"), .lines = w->lines, .n = w->n};
+    reserve_args args = {.arena = a, .origin = test_origin(w->order, "cmd-c"), .lines = w->lines, .n = w->n};
     w->rc = test_tx_run(fx.app.tx, do_reserve, &args);
     oms_arena_destroy(a);
     return NULL;

@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "../../src/application/inventory_app.h"
+#include "application/inventory_app.h"
 #include "oms/tests/support/test_replies.h"
 #include "oms/tests/support/test_tx.h"
 

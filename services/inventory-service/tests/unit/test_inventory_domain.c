@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/domain/inventory.h"
+#include "domain/inventory.h"
 
 /* A new product with a valid id, name and stock is accepted. */
 static void valid_new_product_is_accepted(void **state)

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "oms/log.h"
+#include "oms/wait.h"
 
 struct deadline_scanner {
     order_app *app;
@@ -43,17 +44,11 @@ static void scan_until_idle(deadline_scanner *s, oms_arena *a)
     }
 }
 
-/* Sleeps interval_ms unless stopped; returns false once stopping. */
+/* Sleeps interval_ms (on the monotonic clock: a wall-clock jump neither
+ * stretches nor cuts it) unless stopped; returns false once stopping. */
 static bool wait_interval(deadline_scanner *s)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += s->interval_ms / 1000;
-    until.tv_nsec += (long)(s->interval_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = oms_deadline_in(s->interval_ms);
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         if (pthread_cond_timedwait(&s->wake, &s->lock, &until) == ETIMEDOUT)
@@ -88,7 +83,7 @@ deadline_scanner *deadline_scanner_start(order_app *app, int interval_ms, oms_er
     s->app = app;
     s->interval_ms = interval_ms > 0 ? interval_ms : DEADLINE_SCAN_INTERVAL_MS;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_cond_init(&s->wake, NULL);
+    oms_cond_init_monotonic(&s->wake);
     if (pthread_create(&s->thread, NULL, scanner_main, s) != 0) {
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->wake);

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "adapters/pg_adapters.h"
+#include "adapters/order_json.h"
 #include "oms/json.h"
 
 /* A query parameter, NULL when absent or empty ("?state=&stuck=true"). */
@@ -72,28 +72,6 @@ static json_t *orders_json(const order *orders, size_t count)
     return list;
 }
 
-/* Answers with `doc` (owned here), or 500 out of memory when NULL. */
-static void respond_doc(oms_http_request *req, oms_http_response *res, int status, json_t *doc)
-{
-    if (!doc) {
-        oms_http_respond_error(req, res, 500, "out_of_memory", "out of memory", NULL);
-        return;
-    }
-    oms_http_respond_json(req, res, status, doc);
-    json_decref(doc);
-}
-
-static void respond_conflict(oms_http_request *req, oms_http_response *res, order_conflict c, const oms_error *err)
-{
-    static const char *const codes[] = {
-        [ORDER_CONFLICT_NONE] = "conflict",
-        [ORDER_CONFLICT_KEY_REUSED] = "idempotency_key_reused",
-        [ORDER_CONFLICT_REQUEST_IN_PROGRESS] = "request_in_progress",
-        [ORDER_CONFLICT_ORDER_ENDED] = "order_ended",
-    };
-    oms_http_respond_error(req, res, 409, codes[c], err->message, err->field[0] ? err->field : NULL);
-}
-
 /* ---- POST /orders --------------------------------------------------------- */
 
 static oms_err decode_item(oms_arena *a, const json_t *item, size_t i, order_item *out, oms_error *err)
@@ -146,7 +124,7 @@ static oms_err decode_create(oms_arena *a, const json_t *body, order_create_requ
 
 static void respond_order(oms_http_request *req, oms_http_response *res, int status, const order *o)
 {
-    respond_doc(req, res, status, order_document_json(o));
+    oms_http_respond_doc(req, res, status, order_document_json(o));
 }
 
 static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -170,13 +148,7 @@ static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
     }
     order created;
     order_create_outcome outcome;
-    order_conflict conflict;
-    oms_err rc = order_create(api->app, req->arena, &create, key, req->request_id, &created, &outcome, &conflict,
-                              &err);
-    if (rc != OMS_OK && conflict != ORDER_CONFLICT_NONE) {
-        respond_conflict(req, res, conflict, &err);
-        return;
-    }
+    oms_err rc = order_create(api->app, req->arena, &create, key, req->request_id, &created, &outcome, &err);
     if (rc != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
@@ -213,7 +185,7 @@ static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
         }
         json_object_set_new(doc, "saga_history", steps_json(&h));
     }
-    respond_doc(req, res, 200, doc);
+    oms_http_respond_doc(req, res, 200, doc);
 }
 
 static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -226,7 +198,7 @@ static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
-    respond_doc(req, res, 200, saga_json(&h.saga, steps_json(&h)));
+    oms_http_respond_doc(req, res, 200, saga_json(&h.saga, steps_json(&h)));
 }
 
 /* ---- lists ----------------------------------------------------------------- */
@@ -251,7 +223,7 @@ static void list_orders(void *ctx, oms_http_request *req, oms_http_response *res
     json_t *doc = orders ? json_pack("{s:o, s:o}", "orders", orders, "next_cursor",
                                      page.next_cursor[0] ? json_string(page.next_cursor) : json_null())
                          : NULL;
-    respond_doc(req, res, 200, doc);
+    oms_http_respond_doc(req, res, 200, doc);
 }
 
 static void customer_orders(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -270,7 +242,7 @@ static void customer_orders(void *ctx, oms_http_request *req, oms_http_response 
     json_t *doc = list ? json_pack("{s:s, s:o, s:I}", "customer_id", req->params[0], "orders", list, "total_orders",
                                    (json_int_t)total)
                        : NULL;
-    respond_doc(req, res, 200, doc);
+    oms_http_respond_doc(req, res, 200, doc);
 }
 
 static void list_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -293,7 +265,7 @@ static void list_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
             list = NULL;
         }
     }
-    respond_doc(req, res, 200, list ? json_pack("{s:o}", "sagas", list) : NULL);
+    oms_http_respond_doc(req, res, 200, list ? json_pack("{s:o}", "sagas", list) : NULL);
 }
 
 /* ---- POST /orders/{id}/cancel ---------------------------------------------- */
@@ -333,11 +305,8 @@ static void cancel_order(void *ctx, oms_http_request *req, oms_http_response *re
         return;
     }
     order o;
-    order_conflict conflict = ORDER_CONFLICT_NONE;
-    oms_err rc = order_cancel(api->app, req->arena, order_id, reason, req->request_id, &o, &conflict, &err);
-    if (rc != OMS_OK && conflict != ORDER_CONFLICT_NONE)
-        respond_conflict(req, res, conflict, &err);
-    else if (rc != OMS_OK)
+    oms_err rc = order_cancel(api->app, req->arena, order_id, reason, req->request_id, &o, &err);
+    if (rc != OMS_OK)
         oms_http_respond_oms_error(req, res, &err);
     else
         respond_order(req, res, 202, &o);

@@ -1,6 +1,6 @@
 /* order_json.c -- the order as JSON: the SPEC document (HTTP, OrderCreated)
  * and the items column of the read model. */
-#include "adapters/pg_adapters.h"
+#include "adapters/order_json.h"
 
 #include <stdio.h>
 #include <string.h>

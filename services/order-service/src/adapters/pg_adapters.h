@@ -4,10 +4,7 @@
 #ifndef ORDER_PG_ADAPTERS_H
 #define ORDER_PG_ADAPTERS_H
 
-#include <jansson.h>
-
-#include "application/ports/clock.h"
-#include "application/ports/id_generator.h"
+#include "adapters/order_json.h"
 #include "application/ports/order_read_model.h"
 #include "application/ports/order_repo.h"
 #include "application/ports/outbox.h"
@@ -19,9 +16,7 @@ saga_repo pg_saga_repo(void);
 /* Reads through `read_pool` (READ_POSTGRES_*); project() writes in the tx. */
 order_read_model pg_read_model(oms_pg_pool *read_pool);
 /* Serialises messages into envelopes and oms_outbox_append's them. */
-message_outbox pg_outbox(void);
-clock_port system_clock(void);
-id_generator uuid_generator(void);
+order_outbox pg_order_outbox(void);
 
 /* SQL for ms since the epoch <-> timestamptz, exact to the millisecond. */
 #define PG_MS_TO_TS(param) "(timestamptz 'epoch' + (" param ")::bigint * interval '1 millisecond')"
@@ -38,14 +33,5 @@ oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err);
 const char *pg_int_text(oms_arena *a, int64_t v);
 /* Parses a column holding a bigint. */
 oms_err pg_int_value(const PGresult *r, int row, int col, int64_t *out, oms_error *err);
-
-/* Order JSON shared by the HTTP API, the messages and the read model
- * (order_json.c). Items of the read model: [{"product_id","quantity",
- * "unit_price_cents"}]. */
-json_t *order_items_storage_json(const order *o);
-oms_err order_items_from_storage_json(oms_arena *a, const char *text, order *o, oms_error *err);
-/* The SPEC order document (money via oms_json_money_value; dump with
- * oms_json_dump). NULL on exhaustion. */
-json_t *order_document_json(const order *o);
 
 #endif

@@ -28,7 +28,7 @@ bool order_idempotency_key_valid(const char *key)
 
 /* Looks the key up; OMS_OK with *out when it names an earlier order. */
 static oms_err replay_idempotent(order_app *app, oms_arena *a, const char *key, const char *fingerprint, order *out,
-                                 order_conflict *conflict, oms_error *err)
+                                 oms_error *err)
 {
     oms_tx *tx = NULL;
     oms_err rc = oms_tx_begin(app->tx, &tx, err);
@@ -38,9 +38,9 @@ static oms_err replay_idempotent(order_app *app, oms_arena *a, const char *key, 
     char order_id[OMS_UUID_LEN + 1];
     rc = order_repo_find_idempotency_key(app->orders, tx, a, key, stored_fp, order_id, err);
     if (rc == OMS_OK && strcmp(stored_fp, fingerprint) != 0) {
-        *conflict = ORDER_CONFLICT_KEY_REUSED;
         rc = oms_error_set(err, OMS_ECONFLICT, "Idempotency-Key",
                            "this Idempotency-Key was used for a different request");
+        oms_error_reason(err, rc, ORDER_REASON_KEY_REUSED);
     } else if (rc == OMS_OK) {
         rc = order_repo_load(app->orders, tx, a, order_id, out, err);
     }
@@ -63,7 +63,7 @@ static oms_err insert_new_order(order_app *app, oms_tx *tx, oms_arena *a, const 
     if (rc == OMS_OK) {
         outbound_message created = {.type = OMS_MSG_ORDER_CREATED, .order = o, .correlation_id = correlation_id};
         char event_id[OMS_UUID_LEN + 1];
-        rc = message_outbox_send(app->outbox, tx, a, &created, event_id, err);
+        rc = order_outbox_send(app->outbox, tx, a, &created, event_id, err);
     }
     if (rc == OMS_OK)
         rc = order_read_model_project(app->read_model, tx, a, o, err);
@@ -91,10 +91,8 @@ static oms_err try_create(order_app *app, oms_arena *a, const order *o, const ch
 }
 
 oms_err order_create(order_app *app, oms_arena *a, const order_create_request *req, const char *idempotency_key,
-                     const char *correlation_id, order *out, order_create_outcome *outcome,
-                     order_conflict *conflict, oms_error *err)
+                     const char *correlation_id, order *out, order_create_outcome *outcome, oms_error *err)
 {
-    *conflict = ORDER_CONFLICT_NONE;
     *outcome = ORDER_CREATE_NEW;
     int64_t total = 0;
     oms_err rc = order_validate_create(req, &total, err);
@@ -103,7 +101,7 @@ oms_err order_create(order_app *app, oms_arena *a, const order_create_request *r
     char fingerprint[ORDER_FINGERPRINT_LEN + 1];
     order_request_fingerprint(req, fingerprint);
     if (idempotency_key) {
-        rc = replay_idempotent(app, a, idempotency_key, fingerprint, out, conflict, err);
+        rc = replay_idempotent(app, a, idempotency_key, fingerprint, out, err);
         if (rc == OMS_OK)
             *outcome = ORDER_CREATE_REPLAYED;
         if (rc != OMS_ENOTFOUND)
@@ -113,19 +111,19 @@ oms_err order_create(order_app *app, oms_arena *a, const order_create_request *r
     char order_id[OMS_UUID_LEN + 1], saga_id[OMS_UUID_LEN + 1];
     id_generator_new(app->ids, order_id);
     id_generator_new(app->ids, saga_id);
-    order_init(&o, req, order_id, saga_id, total, clock_now_ms(app->clock));
+    order_init(&o, req, order_id, saga_id, total, oms_clock_now_ms(app->clock));
     rc = try_create(app, a, &o, idempotency_key, fingerprint, correlation_id ? correlation_id : "", out, err);
     if (rc == OMS_ECONFLICT && idempotency_key) {
         /* A concurrent request with the same key committed while we waited. */
-        rc = replay_idempotent(app, a, idempotency_key, fingerprint, out, conflict, err);
+        rc = replay_idempotent(app, a, idempotency_key, fingerprint, out, err);
         if (rc == OMS_OK)
             *outcome = ORDER_CREATE_REPLAYED;
         else if (rc == OMS_ENOTFOUND)
             rc = OMS_EBUSY;
     }
     if (rc == OMS_EBUSY && idempotency_key) {
-        *conflict = ORDER_CONFLICT_REQUEST_IN_PROGRESS;
         rc = oms_error_set(err, OMS_EBUSY, "Idempotency-Key", "a request with this Idempotency-Key is in progress");
+        oms_error_reason(err, rc, ORDER_REASON_REQUEST_IN_PROGRESS);
     }
     return rc;
 }
@@ -133,9 +131,8 @@ oms_err order_create(order_app *app, oms_arena *a, const order_create_request *r
 /* ---- cancel and replies --------------------------------------------------- */
 
 oms_err order_cancel(order_app *app, oms_arena *a, const char *order_id, const char *reason,
-                     const char *correlation_id, order *out, order_conflict *conflict, oms_error *err)
+                     const char *correlation_id, order *out, oms_error *err)
 {
-    *conflict = ORDER_CONFLICT_NONE;
     if (reason && strnlen(reason, ORDER_REASON_MAX + 1) > ORDER_REASON_MAX)
         return oms_error_set(err, OMS_EINVAL, "reason", "reason must be at most %d characters", ORDER_REASON_MAX);
     oms_tx *tx = NULL;
@@ -153,7 +150,7 @@ oms_err order_cancel(order_app *app, oms_arena *a, const char *order_id, const c
     if (rc != OMS_OK) {
         oms_tx_rollback(app->tx, tx);
         if (rc == OMS_ECONFLICT && r.decision.kind == SAGA_DECISION_CONFLICT)
-            *conflict = ORDER_CONFLICT_ORDER_ENDED;
+            oms_error_reason(err, rc, ORDER_REASON_ORDER_ENDED);
         if (rc == OMS_ENOTFOUND)
             oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", order_id);
         return rc;
@@ -253,7 +250,7 @@ oms_err order_on_step_deadlines(order_app *app, oms_arena *a, int limit, size_t 
         return rc;
     char(*order_ids)[OMS_UUID_LEN + 1] = NULL;
     size_t count = 0;
-    rc = saga_repo_lock_due(app->sagas, tx, a, clock_now_ms(app->clock), limit, &order_ids, &count, err);
+    rc = saga_repo_lock_due(app->sagas, tx, a, oms_clock_now_ms(app->clock), limit, &order_ids, &count, err);
     if (rc != OMS_OK) {
         oms_tx_rollback(app->tx, tx);
         return rc;

@@ -22,13 +22,10 @@ typedef enum {
     ORDER_CREATE_REPLAYED,    /* 200: the first order of this Idempotency-Key */
 } order_create_outcome;
 
-/* Which conflict, for the HTTP error code. */
-typedef enum {
-    ORDER_CONFLICT_NONE = 0,
-    ORDER_CONFLICT_KEY_REUSED,        /* same key, different request: "idempotency_key_reused" */
-    ORDER_CONFLICT_REQUEST_IN_PROGRESS, /* same key still being handled: "request_in_progress" */
-    ORDER_CONFLICT_ORDER_ENDED,       /* cancel of a FAILED/CANCELLED order: "order_ended" */
-} order_conflict;
+/* The conflicts a client tells apart, as oms_error.reason (the error body's code). */
+#define ORDER_REASON_KEY_REUSED "idempotency_key_reused"     /* same key, different request */
+#define ORDER_REASON_REQUEST_IN_PROGRESS "request_in_progress" /* same key still being handled */
+#define ORDER_REASON_ORDER_ENDED "order_ended"               /* cancel of a FAILED/CANCELLED order */
 
 /* Whether an Idempotency-Key is acceptable: 1..128 printable ASCII characters. */
 bool order_idempotency_key_valid(const char *key);
@@ -37,17 +34,17 @@ bool order_idempotency_key_valid(const char *key);
  * PENDING_PAYMENT with PaymentRequested, OrderCreated and OrderStatusChanged
  * in the outbox, and the read model row -- all in one transaction. With an
  * idempotency key (may be NULL) a repeat returns the first order.
- * OMS_EINVAL (field in err), OMS_ECONFLICT / OMS_EBUSY with *conflict set,
- * OMS_EUNAVAILABLE. *out's strings live in `a`. */
+ * OMS_EINVAL (field in err), OMS_ECONFLICT (reason ORDER_REASON_KEY_REUSED),
+ * OMS_EBUSY (ORDER_REASON_REQUEST_IN_PROGRESS), OMS_EUNAVAILABLE. *out's
+ * strings live in `a`. */
 oms_err order_create(order_app *app, oms_arena *a, const order_create_request *req, const char *idempotency_key,
-                     const char *correlation_id, order *out, order_create_outcome *outcome,
-                     order_conflict *conflict, oms_error *err);
+                     const char *correlation_id, order *out, order_create_outcome *outcome, oms_error *err);
 
 /* Cancels (reason may be NULL, at most 500 bytes): the order becomes
  * COMPENSATING while something must be given back (or stays so).
- * OMS_ENOTFOUND, OMS_ECONFLICT (ORDER_CONFLICT_ORDER_ENDED) when it ended. */
+ * OMS_ENOTFOUND, OMS_ECONFLICT (reason ORDER_REASON_ORDER_ENDED) when it ended. */
 oms_err order_cancel(order_app *app, oms_arena *a, const char *order_id, const char *reason,
-                     const char *correlation_id, order *out, order_conflict *conflict, oms_error *err);
+                     const char *correlation_id, order *out, oms_error *err);
 
 /* A reply from payment or inventory, decoded by the bus adapter. */
 typedef struct saga_reply {

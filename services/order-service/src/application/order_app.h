@@ -3,13 +3,13 @@
 #ifndef ORDER_APP_H
 #define ORDER_APP_H
 
-#include "application/ports/clock.h"
 #include "application/ports/id_generator.h"
 #include "application/ports/order_read_model.h"
 #include "application/ports/order_repo.h"
 #include "application/ports/outbox.h"
 #include "application/ports/saga_repo.h"
 #include "domain/saga.h"
+#include "oms/clock.h"
 #include "oms/tx.h"
 
 typedef struct order_app {
@@ -17,8 +17,8 @@ typedef struct order_app {
     order_repo *orders;
     saga_repo *sagas;
     order_read_model *read_model; /* project() on writes; reads in queries */
-    message_outbox *outbox;
-    clock_port *clock;
+    order_outbox *outbox;
+    oms_clock *clock;
     id_generator *ids;
     saga_settings saga;
 } order_app;

@@ -103,7 +103,7 @@ oms_err order_query_customer(order_queries *q, oms_arena *a, const char *custome
 oms_err order_query_sagas(order_queries *q, oms_arena *a, const char *state, const char *stuck, saga **out,
                           size_t *count, oms_error *err)
 {
-    saga_list_filter f = {.now_ms = clock_now_ms(q->clock), .limit = ORDER_LIST_MAX_LIMIT};
+    saga_list_filter f = {.now_ms = oms_clock_now_ms(q->clock), .limit = ORDER_LIST_MAX_LIMIT};
     if (state) {
         if (!order_status_parse(state, &f.state))
             return oms_error_set(err, OMS_EINVAL, "state", "state must be a saga state (a status name)");

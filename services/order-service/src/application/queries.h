@@ -17,7 +17,7 @@
 
 typedef struct order_queries {
     order_read_model *read_model;
-    clock_port *clock;
+    oms_clock *clock;
 } order_queries;
 
 /* OMS_ENOTFOUND when unknown (or not a UUID). */

@@ -43,7 +43,7 @@ static oms_err append_row(order_app *app, oms_tx *tx, oms_arena *a, const saga *
                           order_status from, const char *event_id, const char *detail, oms_error *err)
 {
     saga_log_entry e = {
-        .at_ms = clock_now_ms(app->clock),
+        .at_ms = oms_clock_now_ms(app->clock),
         .kind = kind,
         .step = s->step,
         .from_state = from,
@@ -114,7 +114,7 @@ static oms_err send_commands(order_app *app, oms_tx *tx, oms_arena *a, const sag
             .correlation_id = correlation_id,
         };
         char event_id[OMS_UUID_LEN + 1];
-        oms_err rc = message_outbox_send(app->outbox, tx, a, &m, event_id, err);
+        oms_err rc = order_outbox_send(app->outbox, tx, a, &m, event_id, err);
         if (rc != OMS_OK)
             return rc;
         saga_log_kind kind = sends[i].compensation ? SAGA_LOG_COMPENSATION_SENT : SAGA_LOG_COMMAND_SENT;
@@ -158,7 +158,7 @@ static oms_err announce_state_change(order_app *app, oms_tx *tx, oms_arena *a, c
         .correlation_id = correlation_id,
     };
     char event_id[OMS_UUID_LEN + 1];
-    return message_outbox_send(app->outbox, tx, a, &changed, event_id, err);
+    return order_outbox_send(app->outbox, tx, a, &changed, event_id, err);
 }
 
 /* Writes an APPLY decision: logs, outbox, saga, order, read model. */
@@ -166,7 +166,7 @@ static oms_err write_applied(order_app *app, oms_tx *tx, oms_arena *a, saga_outc
                              const char *correlation_id, const saga_event_context *ev, oms_error *err)
 {
     const saga_decision *d = &r->decision;
-    int64_t now = clock_now_ms(app->clock);
+    int64_t now = oms_clock_now_ms(app->clock);
     int64_t expected_version = s->version;
     char command_id[OMS_UUID_LEN + 1] = "";
     if (d->step_changed && d->to_step != SAGA_STEP_NONE)
@@ -216,7 +216,7 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
     oms_err rc = saga_repo_load_for_update(app->sagas, tx, a, order_id, &s, &correlation_id, err);
     if (rc != OMS_OK)
         return rc;
-    if (event == SAGA_EV_STEP_DEADLINE_PASSED && !deadline_passed(&s, clock_now_ms(app->clock))) {
+    if (event == SAGA_EV_STEP_DEADLINE_PASSED && !deadline_passed(&s, oms_clock_now_ms(app->clock))) {
         out->decision = (saga_decision){.kind = SAGA_DECISION_IGNORED};
         return OMS_OK; /* handled meanwhile by another process: nothing to do, nothing to log */
     }

@@ -19,6 +19,7 @@
 #include "adapters/deadline_scanner.h"
 #include "adapters/http_api.h"
 #include "adapters/pg_adapters.h"
+#include "adapters/uuid_generator.h"
 #include "application/commands.h"
 #include "application/queries.h"
 #include "oms/envelope.h"
@@ -33,12 +34,12 @@ static const saga_settings saga_cfg = {.step_timeout_s = 30, .max_attempts = 3};
 
 /* A clock the test moves; ids are real UUIDs. */
 static int64_t fake_now_ms;
-static int64_t fake_now(clock_port *c)
+static int64_t fake_now(oms_clock *c)
 {
     (void)c;
     return __atomic_load_n(&fake_now_ms, __ATOMIC_SEQ_CST);
 }
-static const clock_port_ops fake_clock_ops = {fake_now};
+static const oms_clock_ops fake_clock_ops = {fake_now};
 
 /* Everything one order-service process holds. */
 typedef struct process {
@@ -46,8 +47,8 @@ typedef struct process {
     order_repo orders;
     saga_repo sagas;
     order_read_model read_model;
-    message_outbox outbox;
-    clock_port clock;
+    order_outbox outbox;
+    oms_clock clock;
     id_generator ids;
     order_app app;
     order_queries queries;
@@ -64,8 +65,8 @@ static process *process_start(void)
     p->orders = pg_order_repo();
     p->sagas = pg_saga_repo();
     p->read_model = pg_read_model(p->pool);
-    p->outbox = pg_outbox();
-    p->clock = (clock_port){&fake_clock_ops, NULL};
+    p->outbox = pg_order_outbox();
+    p->clock = (oms_clock){&fake_clock_ops, NULL};
     p->ids = uuid_generator();
     p->app = (order_app){oms_pg_tx_manager(p->pool), &p->orders, &p->sagas, &p->read_model, &p->outbox,
                          &p->clock,                  &p->ids,    saga_cfg};
@@ -148,9 +149,8 @@ static order create_order(process *p, const char *customer, const char *key, ord
     order_create_request req = {.customer_id = customer, .items = items, .item_count = 2};
     order o;
     order_create_outcome local;
-    order_conflict conflict;
     oms_error err;
-    oms_err rc = order_create(&p->app, p->a, &req, key, "it-request", &o, outcome ? outcome : &local, &conflict, &err);
+    oms_err rc = order_create(&p->app, p->a, &req, key, "it-request", &o, outcome ? outcome : &local, &err);
     if (rc != OMS_OK)
         fail_msg("create: %s", err.message);
     return o;
@@ -202,11 +202,10 @@ static void idempotency_key_is_claimed_once(void **state)
     assert_int_equal(sql_long("SELECT count(*) FROM orders WHERE customer_id = $1", 1, params), 1);
     order_create_request other = {.customer_id = "idem", .items = items, .item_count = 1};
     order o;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_create(&p->app, p->a, &other, "it-key-1", "", &o, &outcome, &conflict, &err),
+    assert_int_equal(order_create(&p->app, p->a, &other, "it-key-1", "", &o, &outcome, &err),
                      OMS_ECONFLICT);
-    assert_int_equal(conflict, ORDER_CONFLICT_KEY_REUSED);
+    assert_string_equal(err.reason, ORDER_REASON_KEY_REUSED);
     process_stop(p);
 }
 
@@ -221,10 +220,9 @@ static void *race_create(void *arg)
 {
     racer *r = arg;
     order_create_request req = {.customer_id = "racer", .items = items, .item_count = 2};
-    order_conflict conflict;
     oms_error err;
     oms_arena *a = oms_arena_create(0);
-    r->rc = order_create(&r->p->app, a, &req, "it-race-key", "", &r->o, &r->outcome, &conflict, &err);
+    r->rc = order_create(&r->p->app, a, &req, "it-race-key", "", &r->o, &r->outcome, &err);
     char id[OMS_UUID_LEN + 1];
     memcpy(id, r->o.id, sizeof id);
     oms_arena_destroy(a);
@@ -567,9 +565,8 @@ static void read_model_lists_stuck_sagas(void **state)
     order compensating = create_order(p, "stuck-customer", NULL, NULL);
     order failed = create_order(p, "stuck-customer", NULL, NULL);
     order cancelled;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_cancel(&p->app, p->a, compensating.id, NULL, "", &cancelled, &conflict, &err), OMS_OK);
+    assert_int_equal(order_cancel(&p->app, p->a, compensating.id, NULL, "", &cancelled, &err), OMS_OK);
     char event_id[OMS_UUID_LEN + 1];
     assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &failed,
                              json_pack("{s:b}", "success", 0), event_id),
@@ -646,9 +643,8 @@ static void cancel_confirmed_order_releases_then_refunds(void **state)
     deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o, json_pack("{s:b}", "success", 1), event_id);
     deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o, json_pack("{s:b}", "success", 1), event_id);
     order cancelled;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_cancel(&p->app, p->a, o.id, "no longer needed", "", &cancelled, &conflict, &err), OMS_OK);
+    assert_int_equal(order_cancel(&p->app, p->a, o.id, "no longer needed", "", &cancelled, &err), OMS_OK);
     assert_int_equal(cancelled.status, ORDER_COMPENSATING);
     const char *params[] = {o.id};
     assert_int_equal(sql_long("SELECT count(*) FROM outbox WHERE key = $1 AND"
@@ -659,8 +655,8 @@ static void cancel_confirmed_order_releases_then_refunds(void **state)
     deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentRefunded", &o, json_pack("{s:I}", "amount_cents", (json_int_t)2199),
             event_id);
     assert_int_equal(status_of(p, o.id), ORDER_CANCELLED);
-    assert_int_equal(order_cancel(&p->app, p->a, o.id, NULL, "", &cancelled, &conflict, &err), OMS_ECONFLICT);
-    assert_int_equal(conflict, ORDER_CONFLICT_ORDER_ENDED);
+    assert_int_equal(order_cancel(&p->app, p->a, o.id, NULL, "", &cancelled, &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, ORDER_REASON_ORDER_ENDED);
     saga *sagas;
     size_t n;
     assert_int_equal(order_query_sagas(&p->queries, p->a, "CANCELLED", NULL, &sagas, &n, &err), OMS_OK);

@@ -451,7 +451,7 @@ static const order_read_model_ops view_ops = {view_project, view_get, view_list,
 
 /* ---- outbox, clock, ids ---- */
 
-static oms_err outbox_send(message_outbox *o, oms_tx *tx, oms_arena *a, const outbound_message *msg,
+static oms_err outbox_send(order_outbox *o, oms_tx *tx, oms_arena *a, const outbound_message *msg,
                            char event_id_out[OMS_UUID_LEN + 1], oms_error *err)
 {
     (void)tx;
@@ -479,9 +479,9 @@ static oms_err outbox_send(message_outbox *o, oms_tx *tx, oms_arena *a, const ou
     return OMS_OK;
 }
 
-static const message_outbox_ops outbox_ops = {outbox_send};
+static const order_outbox_ops outbox_ops = {outbox_send};
 
-static int64_t mem_now(clock_port *c)
+static int64_t mem_now(oms_clock *c)
 {
     return store_of(c->self)->now_ms;
 }
@@ -492,7 +492,7 @@ static void mem_new_id(id_generator *g, char out[OMS_UUID_LEN + 1])
     snprintf(out, OMS_UUID_LEN + 1, "00000000-0000-4000-8000-%012u", ++m->next_id);
 }
 
-static const clock_port_ops clock_ops = {mem_now};
+static const oms_clock_ops clock_ops = {mem_now};
 static const id_generator_ops id_ops = {mem_new_id};
 
 mem_store *mem_store_create(const saga_settings *cfg)
@@ -505,8 +505,8 @@ mem_store *mem_store_create(const saga_settings *cfg)
     m->orders = (order_repo){&order_ops, m};
     m->sagas = (saga_repo){&saga_ops, m};
     m->read_model = (order_read_model){&view_ops, m};
-    m->outbox = (message_outbox){&outbox_ops, m};
-    m->clock = (clock_port){&clock_ops, m};
+    m->outbox = (order_outbox){&outbox_ops, m};
+    m->clock = (oms_clock){&clock_ops, m};
     m->ids = (id_generator){&id_ops, m};
     m->app = (order_app){&m->tx, &m->orders, &m->sagas, &m->read_model, &m->outbox, &m->clock, &m->ids, *cfg};
     m->queries = (order_queries){&m->read_model, &m->clock};

@@ -90,8 +90,8 @@ typedef struct mem_store {
     order_repo orders;
     saga_repo sagas;
     order_read_model read_model;
-    message_outbox outbox;
-    clock_port clock;
+    order_outbox outbox;
+    oms_clock clock;
     id_generator ids;
     order_app app;
     order_queries queries;

@@ -53,9 +53,8 @@ static void create(fixture *f, const char *customer, char id_out[OMS_UUID_LEN + 
     order_create_request req = request_for(customer);
     order o;
     order_create_outcome outcome;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "req-1", &o, &outcome, &conflict, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "req-1", &o, &outcome, &err), OMS_OK);
     assert_int_equal(outcome, ORDER_CREATE_NEW);
     memcpy(id_out, o.id, OMS_UUID_LEN + 1);
 }
@@ -118,9 +117,8 @@ static void invalid_create_names_the_field_and_stores_nothing(void **state)
     order_create_request req = {.customer_id = "c", .items = bad, .item_count = 2};
     order o;
     order_create_outcome outcome;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "", &o, &outcome, &conflict, &err), OMS_EINVAL);
+    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "", &o, &outcome, &err), OMS_EINVAL);
     assert_string_equal(err.field, "items[1].quantity");
     assert_int_equal(mem_order_count(f->m), 0);
     assert_int_equal(f->m->data.message_count, 0);
@@ -133,9 +131,8 @@ static void a_failed_write_leaves_nothing_half_done(void **state)
     order_create_request req = request_for("c");
     order o;
     order_create_outcome outcome;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "", &o, &outcome, &conflict, &err),
+    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "", &o, &outcome, &err),
                      OMS_EUNAVAILABLE);
     assert_int_equal(mem_order_count(f->m), 0);
     assert_int_equal(f->m->data.message_count, 0);
@@ -149,11 +146,10 @@ static void retried_post_with_same_key_returns_the_first_order(void **state)
     order_create_request req = request_for("c");
     order first, second;
     order_create_outcome outcome;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &first, &outcome, &conflict, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &first, &outcome, &err), OMS_OK);
     assert_int_equal(outcome, ORDER_CREATE_NEW);
-    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &second, &outcome, &conflict, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &second, &outcome, &err), OMS_OK);
     assert_int_equal(outcome, ORDER_CREATE_REPLAYED);
     assert_string_equal(first.id, second.id);
     assert_int_equal(second.status, ORDER_PENDING_PAYMENT);
@@ -166,13 +162,12 @@ static void same_key_with_a_different_body_conflicts(void **state)
     order_create_request req = request_for("c");
     order o;
     order_create_outcome outcome;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &o, &outcome, &conflict, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &o, &outcome, &err), OMS_OK);
     req.customer_id = "someone-else";
-    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &o, &outcome, &conflict, &err),
+    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &o, &outcome, &err),
                      OMS_ECONFLICT);
-    assert_int_equal(conflict, ORDER_CONFLICT_KEY_REUSED);
+    assert_string_equal(err.reason, ORDER_REASON_KEY_REUSED);
     assert_int_equal(mem_order_count(f->m), 1);
 }
 
@@ -235,10 +230,10 @@ static void refused_stock_refunds_then_fails(void **state)
     assert_string_equal(mem_find_order(f->m, id)->failure_reason, "out of stock");
 }
 
-static oms_err cancel(fixture *f, const char *id, const char *reason, order *o, order_conflict *conflict)
+static oms_err cancel(fixture *f, const char *id, const char *reason, order *o, oms_error *err)
 {
-    oms_error err;
-    return order_cancel(&f->m->app, f->a, id, reason, "req-2", o, conflict, &err);
+    oms_error_clear(err);
+    return order_cancel(&f->m->app, f->a, id, reason, "req-2", o, err);
 }
 
 static void cancel_while_pending_payment_refunds_and_honours_a_late_capture(void **state)
@@ -247,8 +242,8 @@ static void cancel_while_pending_payment_refunds_and_honours_a_late_capture(void
     char id[OMS_UUID_LEN + 1];
     create(f, "c", id);
     order o;
-    order_conflict conflict;
-    assert_int_equal(cancel(f, id, "changed my mind", &o, &conflict), OMS_OK);
+    oms_error err;
+    assert_int_equal(cancel(f, id, "changed my mind", &o, &err), OMS_OK);
     assert_int_equal(o.status, ORDER_COMPENSATING);
     assert_string_equal(o.cancellation_reason, "changed my mind");
     assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 1);
@@ -268,8 +263,8 @@ static void cancel_after_confirmation_releases_stock_before_refunding(void **sta
     deliver(f, order_on_payment_processed, id, true, NULL);
     deliver(f, order_on_inventory_allocated, id, true, NULL);
     order o;
-    order_conflict conflict;
-    assert_int_equal(cancel(f, id, NULL, &o, &conflict), OMS_OK);
+    oms_error err;
+    assert_int_equal(cancel(f, id, NULL, &o, &err), OMS_OK);
     assert_int_equal(o.status, ORDER_COMPENSATING);
     assert_int_equal(mem_message_count(f->m, id, OMS_MSG_INVENTORY_RELEASE_REQUESTED), 1);
     assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 0);
@@ -287,11 +282,11 @@ static void cancel_of_an_ended_order_conflicts_and_unknown_is_not_found(void **s
     create(f, "c", id);
     deliver(f, order_on_payment_processed, id, false, "declined");
     order o;
-    order_conflict conflict;
-    assert_int_equal(cancel(f, id, NULL, &o, &conflict), OMS_ECONFLICT);
-    assert_int_equal(conflict, ORDER_CONFLICT_ORDER_ENDED);
-    assert_int_equal(cancel(f, "99999999-9999-4999-8999-999999999999", NULL, &o, &conflict), OMS_ENOTFOUND);
-    assert_int_equal(conflict, ORDER_CONFLICT_NONE);
+    oms_error err;
+    assert_int_equal(cancel(f, id, NULL, &o, &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, ORDER_REASON_ORDER_ENDED);
+    assert_int_equal(cancel(f, "99999999-9999-4999-8999-999999999999", NULL, &o, &err), OMS_ENOTFOUND);
+    assert_string_equal(err.reason, "");
 }
 
 static void duplicate_reply_is_logged_and_changes_nothing(void **state)
@@ -414,9 +409,8 @@ static void cancel_messages_carry_the_cancel_request_id(void **state)
     char id[OMS_UUID_LEN + 1];
     create(f, "c", id);
     order o;
-    order_conflict conflict;
     oms_error err;
-    assert_int_equal(order_cancel(&f->m->app, f->a, id, NULL, "cancel-req", &o, &conflict, &err), OMS_OK);
+    assert_int_equal(order_cancel(&f->m->app, f->a, id, NULL, "cancel-req", &o, &err), OMS_OK);
     assert_string_equal(mem_last_message(f->m, id, OMS_MSG_REFUND_REQUESTED)->correlation_id, "cancel-req");
 }
 
@@ -503,11 +497,10 @@ static void stuck_sagas_are_listed(void **state)
     create(f, "c", a);
     create(f, "c", b);
     order o;
-    order_conflict conflict;
-    cancel(f, b, NULL, &o, &conflict);
+    oms_error err;
+    cancel(f, b, NULL, &o, &err);
     saga *sagas;
     size_t n;
-    oms_error err;
     assert_int_equal(order_query_sagas(&f->m->queries, f->a, NULL, "true", &sagas, &n, &err), OMS_OK);
     assert_int_equal(n, 1); /* the compensating one */
     assert_string_equal(sagas[0].order_id, b);

@@ -1,7 +1,7 @@
 /* bus_consumers.c -- see bus_consumers.h. The payload is decoded by the
  * message table (a wrong type is a malformed message); the ranges of its
  * values are the domain's, answered with a failure reply. */
-#include "bus_consumers.h"
+#include "adapters/bus_consumers.h"
 
 static oms_err charge(void *app, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d, oms_error *err)
 {

@@ -5,7 +5,7 @@
 #ifndef PAYMENT_BUS_CONSUMERS_H
 #define PAYMENT_BUS_CONSUMERS_H
 
-#include "../application/payment_app.h"
+#include "application/payment_app.h"
 #include "oms/saga_bus.h"
 
 /* The consumer of payment-commands over `app`, whose inbox transactions run

@@ -1,22 +1,9 @@
 /* http_api.c -- routes -> payment commands and queries. Money goes out as
  * exact decimals (oms_json_money_value + oms_json_dump). */
-#include "../application/payment_app.h"
-#include "http_api.h"
+#include "adapters/http_api.h"
+#include "application/payment_app.h"
 #include "oms/json.h"
 #include "oms/util.h"
-
-/* Answers with `doc` (taking its reference), serialised so that money values
- * are exact decimals; 500 when it could not be built. */
-static void respond_doc(oms_http_request *req, oms_http_response *res, int status, json_t *doc)
-{
-    size_t len = 0;
-    const char *text = oms_json_own(req->arena, doc) ? oms_json_dump(req->arena, doc, &len) : NULL;
-    if (!text) {
-        oms_http_respond_error(req, res, 500, "internal", "out of memory", NULL);
-        return;
-    }
-    oms_http_respond_text(req, res, status, "application/json", text, len);
-}
 
 static json_t *account_json(const account *acct)
 {
@@ -46,7 +33,7 @@ static void open_account(void *ctx, oms_http_request *req, oms_http_response *re
     const char *location = oms_arena_sprintf(req->arena, "/accounts/%s", acct.customer_id);
     if (location)
         oms_http_add_header(req, res, "Location", location);
-    respond_doc(req, res, 201, account_json(&acct));
+    oms_http_respond_doc(req, res, 201, account_json(&acct));
 }
 
 static void get_account(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -59,7 +46,7 @@ static void get_account(void *ctx, oms_http_request *req, oms_http_response *res
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
-    respond_doc(req, res, 200, account_json(&acct));
+    oms_http_respond_doc(req, res, 200, account_json(&acct));
 }
 
 static json_t *payment_json(const payment *p)
@@ -86,7 +73,7 @@ static void get_payment(void *ctx, oms_http_request *req, oms_http_response *res
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
-    respond_doc(req, res, 200, payment_json(&p));
+    oms_http_respond_doc(req, res, 200, payment_json(&p));
 }
 
 const oms_http_route payment_http_routes[] = {

@@ -2,8 +2,8 @@
  * balance change and its ledger entry are one statement, so they cannot part. */
 #include <stdlib.h>
 
-#include "pg_adapters.h"
-#include "pg_params.h"
+#include "adapters/pg_adapters.h"
+#include "adapters/pg_params.h"
 
 static oms_err open_account(account_repo *repo, oms_tx *tx, oms_arena *a, const account *acct, bool must_be_new,
                             bool *opened, oms_error *err)
@@ -84,8 +84,7 @@ static const account_repo_ops ops = {
     .change_balance = change_balance,
 };
 
-account_repo *pg_account_repo(void)
+account_repo pg_account_repo(void)
 {
-    static account_repo repo = {.ops = &ops, .self = NULL};
-    return &repo;
+    return (account_repo){.ops = &ops, .self = NULL};
 }

@@ -1,16 +1,16 @@
 /* pg_adapters.h -- the PostgreSQL adapters of payment-service's ports.
  * They keep no state of their own: every call works on the connection of the
- * oms_tx it is given (made by oms_pg_tx_manager), so one instance serves
- * every thread. */
+ * oms_tx it is given (made by oms_pg_tx_manager), so one port value serves
+ * every thread. Each constructor returns the port by value (main keeps it). */
 #ifndef PAYMENT_PG_ADAPTERS_H
 #define PAYMENT_PG_ADAPTERS_H
 
-#include "../application/ports/account_repo.h"
-#include "../application/ports/payment_repo.h"
+#include "application/ports/account_repo.h"
+#include "application/ports/payment_repo.h"
 
 /* Tables accounts and account_ledger (migrations/001_init.sql). */
-account_repo *pg_account_repo(void);
+account_repo pg_account_repo(void);
 /* Table payments. */
-payment_repo *pg_payment_repo(void);
+payment_repo pg_payment_repo(void);
 
 #endif

@@ -1,6 +1,6 @@
 /* pg_payment_repo.c -- payments in PostgreSQL, one per order. */
-#include "pg_adapters.h"
-#include "pg_params.h"
+#include "adapters/pg_adapters.h"
+#include "adapters/pg_params.h"
 
 #define PAYMENT_SELECT                                                                                          \
     "SELECT payment_id, order_id, customer_id, amount_cents, status, reason FROM payments"                       \
@@ -79,8 +79,7 @@ static const payment_repo_ops ops = {
     .set_status = set_status,
 };
 
-payment_repo *pg_payment_repo(void)
+payment_repo pg_payment_repo(void)
 {
-    static payment_repo repo = {.ops = &ops, .self = NULL};
-    return &repo;
+    return (payment_repo){.ops = &ops, .self = NULL};
 }

@@ -1,8 +1,8 @@
 /* commands.c -- what changes accounts and payments: account opening, and the
  * saga's charge and refund commands. The decisions are the domain's; this
  * file sequences them over the ports. */
+#include "application/payment_app.h"
 #include "oms/util.h"
-#include "payment_app.h"
 
 oms_err payment_open_account(payment_app *app, oms_arena *a, const account *acct, oms_error *err)
 {

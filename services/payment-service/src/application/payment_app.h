@@ -10,12 +10,12 @@
 
 #include <stdint.h>
 
-#include "../domain/payment.h"
+#include "application/ports/account_repo.h"
+#include "application/ports/payment_repo.h"
+#include "domain/payment.h"
 #include "oms/arena.h"
 #include "oms/saga_messages.h"
 #include "oms/tx.h"
-#include "ports/account_repo.h"
-#include "ports/payment_repo.h"
 
 typedef struct payment_app {
     oms_tx_manager *tx;

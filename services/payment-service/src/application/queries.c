@@ -1,6 +1,6 @@
 /* queries.c -- what reads accounts and payments. Each query runs in a short
  * transaction of its own that only reads. */
-#include "payment_app.h"
+#include "application/payment_app.h"
 
 typedef oms_err (*read_fn)(payment_app *app, oms_tx *tx, void *args, oms_error *err);
 

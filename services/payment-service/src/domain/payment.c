@@ -1,5 +1,5 @@
 /* payment.c -- the account and payment rules (see payment.h). */
-#include "payment.h"
+#include "domain/payment.h"
 
 #include <string.h>
 

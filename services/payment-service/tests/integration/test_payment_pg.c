@@ -12,9 +12,9 @@
 
 #include <cmocka.h>
 
-#include "../../src/adapters/bus_consumers.h"
-#include "../../src/adapters/pg_adapters.h"
-#include "../../src/application/payment_app.h"
+#include "adapters/bus_consumers.h"
+#include "adapters/pg_adapters.h"
+#include "application/payment_app.h"
 #include "oms/json.h"
 #include "oms/pg.h"
 #include "oms/tests/support/test_pg.h"
@@ -24,10 +24,12 @@
 #define DEFAULT_CREDIT 100000 /* 1000.00 */
 
 typedef struct fixture {
-    oms_pg_pool *pool;
+    test_pg_fixture db;
+    account_repo accounts;
+    payment_repo payments;
+    oms_reply_outbox replies;
     payment_app app;
     oms_saga_consumer consumer;
-    oms_arena *arena;
 } fixture;
 
 static fixture fx;
@@ -36,32 +38,26 @@ static fixture fx;
 
 static PGresult *query(const char *sql, int n, const char *const *params)
 {
-    return test_pg_query(fx.pool, fx.arena, sql, n, params);
+    return test_pg_query(fx.db.pool, fx.db.arena, sql, n, params);
 }
 
 static int64_t query_int(const char *sql, int n, const char *const *params)
 {
-    return test_pg_query_int(fx.pool, fx.arena, sql, n, params);
-}
-
-static oms_command_origin origin_of(const char *order_id, const char *command_id)
-{
-    return (oms_command_origin){.saga_id = order_id, .order_id = order_id, .correlation_id = "test",
-                            .command_id = command_id};
+    return test_pg_query_int(fx.db.pool, fx.db.arena, sql, n, params);
 }
 
 static void open_account(const char *customer, int64_t cents)
 {
     oms_error err;
     account a = {.customer_id = customer, .balance_cents = cents};
-    assert_int_equal(payment_open_account(&fx.app, fx.arena, &a, &err), OMS_OK);
+    assert_int_equal(payment_open_account(&fx.app, fx.db.arena, &a, &err), OMS_OK);
 }
 
 static int64_t balance(const char *customer)
 {
     oms_error err;
     account a;
-    assert_int_equal(payment_get_account(&fx.app, fx.arena, customer, &a, &err), OMS_OK);
+    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, customer, &a, &err), OMS_OK);
     return a.balance_cents;
 }
 
@@ -69,7 +65,7 @@ static payment payment_of(const char *order_id)
 {
     oms_error err;
     payment p;
-    assert_int_equal(payment_get_payment(&fx.app, fx.arena, order_id, &p, &err), OMS_OK);
+    assert_int_equal(payment_get_payment(&fx.app, fx.db.arena, order_id, &p, &err), OMS_OK);
     return p;
 }
 
@@ -96,26 +92,26 @@ static oms_err do_refund(void *args, oms_tx *tx, oms_error *err)
 
 static oms_err charge(const char *order_id, const char *customer, int64_t cents)
 {
-    command_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-1"), .customer_id = customer,
+    command_args a = {.arena = fx.db.arena, .origin = test_origin(order_id, "cmd-1"), .customer_id = customer,
                       .amount_cents = cents};
     return test_tx_run(fx.app.tx, do_charge, &a);
 }
 
 static oms_err refund(const char *order_id, const char *customer)
 {
-    command_args a = {.arena = fx.arena, .origin = origin_of(order_id, "cmd-2"), .customer_id = customer};
+    command_args a = {.arena = fx.db.arena, .origin = test_origin(order_id, "cmd-2"), .customer_id = customer};
     return test_tx_run(fx.app.tx, do_refund, &a);
 }
 
 /* The payload of the last reply of `event_type` queued for the order. */
 static json_t *last_reply(const char *order_id, const char *event_type)
 {
-    return test_outbox_last(fx.pool, fx.arena, order_id, event_type);
+    return test_outbox_last(fx.db.pool, fx.db.arena, order_id, event_type);
 }
 
 static long replies(const char *order_id)
 {
-    return test_outbox_count(fx.pool, fx.arena, order_id);
+    return test_outbox_count(fx.db.pool, fx.db.arena, order_id);
 }
 
 static int64_t reply_int(json_t *reply, const char *key) { return json_integer_value(json_object_get(reply, key)); }
@@ -142,32 +138,31 @@ static void assert_money_invariant(void)
 static int setup_all(void **state)
 {
     (void)state;
-    fx.pool = test_pg_open("it_payments", "services/payment-service/migrations", "payments-test");
-    fx.arena = oms_arena_create(0);
-    if (!fx.pool || !fx.arena)
+    if (test_pg_fixture_open(&fx.db, "it_payments", "services/payment-service/migrations", "payments-test") != 0)
         return -1;
-    fx.app = (payment_app){.tx = oms_pg_tx_manager(fx.pool),
-                           .accounts = pg_account_repo(),
-                           .payments = pg_payment_repo(),
-                           .replies = oms_saga_outbox_replies(),
+    fx.accounts = pg_account_repo();
+    fx.payments = pg_payment_repo();
+    fx.replies = oms_saga_reply_outbox();
+    fx.app = (payment_app){.tx = oms_pg_tx_manager(fx.db.pool),
+                           .accounts = &fx.accounts,
+                           .payments = &fx.payments,
+                           .replies = &fx.replies,
                            .default_credit_cents = DEFAULT_CREDIT};
-    fx.consumer = payment_consumer(fx.pool, &fx.app);
+    fx.consumer = payment_consumer(fx.db.pool, &fx.app);
     return 0;
 }
 
 static int teardown_all(void **state)
 {
     (void)state;
-    oms_arena_destroy(fx.arena);
-    oms_pg_pool_destroy(fx.pool);
+    test_pg_fixture_close(&fx.db);
     return 0;
 }
 
 static int clean(void **state)
 {
     (void)state;
-    oms_arena_reset(fx.arena);
-    query("TRUNCATE accounts, payments, account_ledger, outbox, inbox", 0, NULL);
+    test_pg_fixture_clean(&fx.db, "TRUNCATE accounts, payments, account_ledger, outbox, inbox");
     return 0;
 }
 
@@ -182,10 +177,10 @@ static void account_opens_once(void **state)
     assert_int_equal(balance("alice"), 12345);
     oms_error err;
     account again = {.customer_id = "alice", .balance_cents = 1};
-    assert_int_equal(payment_open_account(&fx.app, fx.arena, &again, &err), OMS_ECONFLICT);
+    assert_int_equal(payment_open_account(&fx.app, fx.db.arena, &again, &err), OMS_ECONFLICT);
     assert_int_equal(balance("alice"), 12345);
     account a;
-    assert_int_equal(payment_get_account(&fx.app, fx.arena, "bob", &a, &err), OMS_ENOTFOUND);
+    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, "bob", &a, &err), OMS_ENOTFOUND);
     assert_money_invariant();
 }
 
@@ -309,7 +304,7 @@ static void *charge_worker(void *p)
 {
     worker *w = p;
     oms_arena *a = oms_arena_create(0);
-    command_args args = {.arena = a, .origin = origin_of(w->order, "cmd-c"), .customer_id = w->customer,
+    command_args args = {.arena = a, .origin = test_origin(w->order, "cmd-c"), .customer_id = w->customer,
                          .amount_cents = w->cents};
     w->rc = test_tx_run(fx.app.tx, do_charge, &args);
     oms_arena_destroy(a);

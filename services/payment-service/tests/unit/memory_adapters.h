@@ -7,7 +7,7 @@
 
 #include <stdbool.h>
 
-#include "../../src/application/payment_app.h"
+#include "application/payment_app.h"
 #include "oms/tests/support/test_replies.h"
 #include "oms/tests/support/test_tx.h"
 

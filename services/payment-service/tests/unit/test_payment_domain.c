@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/domain/payment.h"
+#include "domain/payment.h"
 
 /* An account with a valid id and a balance from 0 to 1,000,000,000.00 opens. */
 static void valid_account_is_accepted(void **state)

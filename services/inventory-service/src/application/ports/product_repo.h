@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../domain/inventory.h"
+#include "domain/inventory.h"
 #include "oms/arena.h"
 #include "oms/tx.h"
 

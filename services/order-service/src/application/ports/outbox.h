@@ -21,18 +21,18 @@ typedef struct outbound_message {
     const char *correlation_id;  /* "" when none */
 } outbound_message;
 
-typedef struct message_outbox message_outbox;
-typedef struct message_outbox_ops {
+typedef struct order_outbox order_outbox;
+typedef struct order_outbox_ops {
     /* Appends the message; its fresh event_id goes to event_id_out. */
-    oms_err (*send)(message_outbox *o, oms_tx *tx, oms_arena *a, const outbound_message *m,
+    oms_err (*send)(order_outbox *o, oms_tx *tx, oms_arena *a, const outbound_message *m,
                     char event_id_out[OMS_UUID_LEN + 1], oms_error *err);
-} message_outbox_ops;
-struct message_outbox {
-    const message_outbox_ops *ops;
+} order_outbox_ops;
+struct order_outbox {
+    const order_outbox_ops *ops;
     void *self;
 };
 
-static inline oms_err message_outbox_send(message_outbox *o, oms_tx *tx, oms_arena *a, const outbound_message *m,
+static inline oms_err order_outbox_send(order_outbox *o, oms_tx *tx, oms_arena *a, const outbound_message *m,
                                           char event_id_out[OMS_UUID_LEN + 1], oms_error *err)
 {
     return o->ops->send(o, tx, a, m, event_id_out, err);

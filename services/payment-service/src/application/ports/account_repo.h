@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../../domain/payment.h"
+#include "domain/payment.h"
 #include "oms/arena.h"
 #include "oms/tx.h"
 

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "../../domain/payment.h"
+#include "domain/payment.h"
 #include "oms/arena.h"
 #include "oms/tx.h"
 

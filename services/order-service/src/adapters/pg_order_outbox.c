@@ -1,4 +1,4 @@
-/* pg_outbox.c -- the outbox port: each outbound message becomes its type's
+/* pg_order_outbox.c -- the outbox port: each outbound message becomes its type's
  * payload (the table of oms/saga_messages.h owns the members), filled from
  * the order, and goes to the outbox in the caller's transaction
  * (oms_saga_send), keyed by order id. */
@@ -47,7 +47,7 @@ static oms_err payload_of(oms_arena *a, const outbound_message *m, oms_msg *out,
     }
 }
 
-static oms_err send_message(message_outbox *box, oms_tx *tx, oms_arena *a, const outbound_message *m,
+static oms_err send_message(order_outbox *box, oms_tx *tx, oms_arena *a, const outbound_message *m,
                             char event_id_out[OMS_UUID_LEN + 1], oms_error *err)
 {
     (void)box;
@@ -59,9 +59,9 @@ static oms_err send_message(message_outbox *box, oms_tx *tx, oms_arena *a, const
     return oms_saga_send(tx, a, &ref, &msg, event_id_out, err);
 }
 
-static const message_outbox_ops ops = {.send = send_message};
+static const order_outbox_ops ops = {.send = send_message};
 
-message_outbox pg_outbox(void)
+order_outbox pg_order_outbox(void)
 {
-    return (message_outbox){.ops = &ops, .self = NULL};
+    return (order_outbox){.ops = &ops, .self = NULL};
 }
