@@ -4,8 +4,7 @@ INVENTORY_DOMAIN := $(INVENTORY_DIR)/src/domain/inventory.c
 INVENTORY_CORE := $(INVENTORY_DOMAIN) \
 	$(INVENTORY_DIR)/src/application/commands.c \
 	$(INVENTORY_DIR)/src/application/queries.c
-INVENTORY_PG := $(INVENTORY_DIR)/src/adapters/pg_params.c \
-	$(INVENTORY_DIR)/src/adapters/pg_product_repo.c \
+INVENTORY_PG := $(INVENTORY_DIR)/src/adapters/pg_product_repo.c \
 	$(INVENTORY_DIR)/src/adapters/pg_reservation_repo.c \
 	$(INVENTORY_DIR)/src/adapters/bus_consumers.c
 

@@ -4,8 +4,7 @@ PAYMENT_DOMAIN := $(PAYMENT_DIR)/src/domain/payment.c
 PAYMENT_CORE := $(PAYMENT_DOMAIN) \
 	$(PAYMENT_DIR)/src/application/commands.c \
 	$(PAYMENT_DIR)/src/application/queries.c
-PAYMENT_PG := $(PAYMENT_DIR)/src/adapters/pg_params.c \
-	$(PAYMENT_DIR)/src/adapters/pg_account_repo.c \
+PAYMENT_PG := $(PAYMENT_DIR)/src/adapters/pg_account_repo.c \
 	$(PAYMENT_DIR)/src/adapters/pg_payment_repo.c \
 	$(PAYMENT_DIR)/src/adapters/bus_consumers.c
 

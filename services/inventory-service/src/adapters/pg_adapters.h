@@ -7,6 +7,7 @@
 
 #include "application/ports/product_repo.h"
 #include "application/ports/reservation_repo.h"
+#include "oms/pg.h"
 
 /* Tables products and stock_ledger (migrations/001_init.sql). */
 product_repo pg_product_repo(void);

@@ -3,16 +3,19 @@
 #include <stdlib.h>
 
 #include "adapters/pg_adapters.h"
-#include "adapters/pg_params.h"
 
 #define PRODUCT_COLUMNS "product_id, name, stock, reserved"
 
-static void read_product(oms_arena *a, const PGresult *r, int row, product *out)
+static oms_err read_product(oms_arena *a, const PGresult *r, int row, product *out, oms_error *err)
 {
-    out->product_id = pg_text_value(a, r, row, 0);
-    out->name = pg_text_value(a, r, row, 1);
-    out->stock = pg_int_value(r, row, 2);
-    out->reserved = pg_int_value(r, row, 3);
+    out->product_id = oms_pg_text_value(a, r, row, 0);
+    out->name = oms_pg_text_value(a, r, row, 1);
+    if (!out->product_id || !out->name)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    oms_err rc = oms_pg_int_value(r, row, 2, &out->stock, err);
+    if (rc == OMS_OK)
+        rc = oms_pg_int_value(r, row, 3, &out->reserved, err);
+    return rc;
 }
 
 static oms_err read_products(oms_arena *a, const PGresult *r, product **out, size_t *count, oms_error *err)
@@ -20,11 +23,11 @@ static oms_err read_products(oms_arena *a, const PGresult *r, product **out, siz
     int rows = PQntuples(r);
     product *list = oms_arena_calloc(a, rows > 0 ? (size_t)rows : 1, sizeof *list);
     if (!list)
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     for (int i = 0; i < rows; i++) {
-        read_product(a, r, i, &list[i]);
-        if (!list[i].product_id || !list[i].name)
-            return pg_out_of_memory(err);
+        oms_err rc = read_product(a, r, i, &list[i], err);
+        if (rc != OMS_OK)
+            return rc;
     }
     *out = list;
     *count = (size_t)rows;
@@ -37,9 +40,9 @@ static oms_err insert(product_repo *repo, oms_tx *tx, oms_arena *a, const produc
     static const char sql[] =
         "WITH p AS (INSERT INTO products (product_id, name, stock) VALUES ($1, $2, $3::bigint) RETURNING product_id)"
         " INSERT INTO stock_ledger (product_id, delta, kind) SELECT product_id, $3::bigint, 'INITIAL' FROM p";
-    const char *params[] = {p->product_id, p->name, pg_int_param(a, p->stock)};
+    const char *params[] = {p->product_id, p->name, oms_pg_int_param(a, p->stock)};
     if (!params[2])
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     if (!oms_pg_tx_exec(a, tx, sql, 3, params, err)) {
         if (err->code == OMS_ECONFLICT)
             oms_error_set(err, OMS_ECONFLICT, "product_id", "product %s already exists", p->product_id);
@@ -59,8 +62,7 @@ static oms_err find(product_repo *repo, oms_tx *tx, oms_arena *a, const char *pr
         return err->code;
     if (PQntuples(r) == 0)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "product %s not found", product_id);
-    read_product(a, r, 0, out);
-    return out->product_id && out->name ? OMS_OK : pg_out_of_memory(err);
+    return read_product(a, r, 0, out, err);
 }
 
 static oms_err list(product_repo *repo, oms_tx *tx, oms_arena *a, size_t limit, product **out, size_t *count,
@@ -70,9 +72,9 @@ static oms_err list(product_repo *repo, oms_tx *tx, oms_arena *a, size_t limit, 
     /* LIMIT NULL is LIMIT ALL. */
     static const char sql[] =
         "SELECT " PRODUCT_COLUMNS " FROM products ORDER BY product_id COLLATE \"C\" LIMIT $1::bigint";
-    const char *params[] = {limit > 0 ? pg_int_param(a, (int64_t)limit) : NULL};
+    const char *params[] = {limit > 0 ? oms_pg_int_param(a, (int64_t)limit) : NULL};
     if (limit > 0 && !params[0])
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     PGresult *r = oms_pg_tx_exec(a, tx, sql, 1, params, err);
     if (!r)
         return err->code;
@@ -87,9 +89,9 @@ static oms_err lock(product_repo *repo, oms_tx *tx, oms_arena *a, const char *co
      * of the id, whichever order the caller named them in. */
     static const char sql[] = "SELECT " PRODUCT_COLUMNS " FROM products WHERE product_id = ANY($1::text[])"
                               " ORDER BY product_id COLLATE \"C\" FOR UPDATE";
-    const char *params[] = {pg_text_array_param(a, product_ids, n)};
+    const char *params[] = {oms_pg_array_param(a, product_ids, NULL, n)};
     if (!params[0])
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     PGresult *r = oms_pg_tx_exec(a, tx, sql, 1, params, err);
     if (!r)
         return err->code;
@@ -106,10 +108,10 @@ static oms_err change_stock(product_repo *repo, oms_tx *tx, oms_arena *a, const 
         " modified_at = now() WHERE product_id = $1 RETURNING product_id)"
         " INSERT INTO stock_ledger (product_id, delta, kind, order_id)"
         " SELECT product_id, $2::bigint, $4, $5::uuid FROM p";
-    const char *params[] = {product_id, pg_int_param(a, stock_delta), pg_int_param(a, reserved_delta),
+    const char *params[] = {product_id, oms_pg_int_param(a, stock_delta), oms_pg_int_param(a, reserved_delta),
                             stock_change_kind_name(kind), order_id};
     if (!params[1] || !params[2])
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     PGresult *r = oms_pg_tx_exec(a, tx, sql, 5, params, err);
     if (!r)
         return err->code;

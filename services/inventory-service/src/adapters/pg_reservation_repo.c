@@ -1,6 +1,5 @@
 /* pg_reservation_repo.c -- reservations and their lines in PostgreSQL. */
 #include "adapters/pg_adapters.h"
-#include "adapters/pg_params.h"
 
 static oms_err read_lines(oms_tx *tx, oms_arena *a, reservation *out, oms_error *err)
 {
@@ -13,12 +12,14 @@ static oms_err read_lines(oms_tx *tx, oms_arena *a, reservation *out, oms_error 
     int rows = PQntuples(r);
     out->lines = oms_arena_calloc(a, rows > 0 ? (size_t)rows : 1, sizeof *out->lines);
     if (!out->lines)
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     for (int i = 0; i < rows; i++) {
-        out->lines[i].product_id = pg_text_value(a, r, i, 0);
-        out->lines[i].quantity = pg_int_value(r, i, 1);
+        out->lines[i].product_id = oms_pg_text_value(a, r, i, 0);
         if (!out->lines[i].product_id)
-            return pg_out_of_memory(err);
+            return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+        oms_err rc = oms_pg_int_value(r, i, 1, &out->lines[i].quantity, err);
+        if (rc != OMS_OK)
+            return rc;
     }
     out->line_count = (size_t)rows;
     return OMS_OK;
@@ -34,15 +35,16 @@ static oms_err find_with(const char *sql, oms_tx *tx, oms_arena *a, const char *
     if (PQntuples(r) == 0)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "no reservation for order %s", order_id);
     *out = (reservation){0};
-    out->order_id = pg_text_value(a, r, 0, 0);
+    out->order_id = oms_pg_text_value(a, r, 0, 0);
     if (!out->order_id)
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     if (!reservation_state_parse(oms_pg_value(r, 0, 1), &out->state))
         return oms_error_set(err, OMS_EINTERNAL, NULL, "unknown reservation state %s", oms_pg_value(r, 0, 1));
-    out->reason = pg_text_value(a, r, 0, 2);
-    out->created_at_ms = pg_int_value(r, 0, 3);
-    out->modified_at_ms = pg_int_value(r, 0, 4);
-    return read_lines(tx, a, out, err);
+    out->reason = oms_pg_text_value(a, r, 0, 2);
+    oms_err rc = oms_pg_int_value(r, 0, 3, &out->created_at_ms, err);
+    if (rc == OMS_OK)
+        rc = oms_pg_int_value(r, 0, 4, &out->modified_at_ms, err);
+    return rc == OMS_OK ? read_lines(tx, a, out, err) : rc;
 }
 
 #define RESERVATION_SELECT                                                                                      \
@@ -68,9 +70,9 @@ static oms_err insert_line(oms_tx *tx, oms_arena *a, const char *order_id, const
 {
     static const char sql[] =
         "INSERT INTO reservation_items (order_id, product_id, quantity) VALUES ($1::uuid, $2, $3::bigint)";
-    const char *params[] = {order_id, l->product_id, pg_int_param(a, l->quantity)};
+    const char *params[] = {order_id, l->product_id, oms_pg_int_param(a, l->quantity)};
     if (!params[2])
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     /* Deferred: the lines travel with the transaction's next statement. */
     return oms_pg_tx_exec_deferred(tx, sql, 3, params, err);
 }

@@ -29,9 +29,4 @@ order_outbox pg_order_outbox(void);
     "correlation_id"
 oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err);
 
-/* Decimal text of an int64 into the arena. */
-const char *pg_int_text(oms_arena *a, int64_t v);
-/* Parses a column holding a bigint. */
-oms_err pg_int_value(const PGresult *r, int row, int col, int64_t *out, oms_error *err);
-
 #endif

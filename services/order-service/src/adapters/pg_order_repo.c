@@ -1,30 +1,10 @@
 /* pg_order_repo.c -- orders, their items and idempotency keys in PostgreSQL.
  * Every statement is parameterised and runs on the caller's transaction. */
-#include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "adapters/pg_adapters.h"
 #include "oms/json.h"
-
-const char *pg_int_text(oms_arena *a, int64_t v)
-{
-    return oms_arena_sprintf(a, "%" PRId64, v);
-}
-
-oms_err pg_int_value(const PGresult *r, int row, int col, int64_t *out, oms_error *err)
-{
-    const char *text = oms_pg_value(r, row, col);
-    char *end = NULL;
-    if (!text)
-        return oms_error_set(err, OMS_EINTERNAL, NULL, "unexpected NULL in column %d", col);
-    long long v = strtoll(text, &end, 10);
-    if (end == text || *end)
-        return oms_error_set(err, OMS_EINTERNAL, NULL, "column %d is not an integer", col);
-    *out = (int64_t)v;
-    return OMS_OK;
-}
 
 static oms_err insert_order(order_repo *r, oms_tx *tx, oms_arena *a, const order *o, oms_error *err)
 {
@@ -36,12 +16,12 @@ static oms_err insert_order(order_repo *r, oms_tx *tx, oms_arena *a, const order
     const char *params[] = {o->id,
                             o->customer_id,
                             order_status_name(o->status),
-                            pg_int_text(a, o->total_cents),
+                            oms_pg_int_param(a, o->total_cents),
                             o->saga_id,
                             o->failure_reason,
                             o->cancellation_reason,
-                            pg_int_text(a, o->created_at_ms),
-                            pg_int_text(a, o->modified_at_ms),
+                            oms_pg_int_param(a, o->created_at_ms),
+                            oms_pg_int_param(a, o->modified_at_ms),
                             items_text};
     if (!items_text || !params[3] || !params[7] || !params[8]) {
         rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
@@ -90,11 +70,11 @@ static oms_err load_order(order_repo *r, oms_tx *tx, oms_arena *a, const char *o
     snprintf(out->saga_id, sizeof out->saga_id, "%s", oms_pg_value(res, 0, 4));
     out->failure_reason = oms_pg_value(res, 0, 5);
     out->cancellation_reason = oms_pg_value(res, 0, 6);
-    oms_err rc = pg_int_value(res, 0, 3, &out->total_cents, err);
+    oms_err rc = oms_pg_int_value(res, 0, 3, &out->total_cents, err);
     if (rc == OMS_OK)
-        rc = pg_int_value(res, 0, 7, &out->created_at_ms, err);
+        rc = oms_pg_int_value(res, 0, 7, &out->created_at_ms, err);
     if (rc == OMS_OK)
-        rc = pg_int_value(res, 0, 8, &out->modified_at_ms, err);
+        rc = oms_pg_int_value(res, 0, 8, &out->modified_at_ms, err);
     if (rc == OMS_OK)
         rc = order_items_from_storage_json(a, oms_pg_value(res, 0, 9), out, err);
     return rc;
@@ -104,7 +84,7 @@ static oms_err update_order(order_repo *r, oms_tx *tx, oms_arena *a, const order
 {
     (void)r;
     const char *params[] = {o->id, order_status_name(o->status), o->failure_reason, o->cancellation_reason,
-                            pg_int_text(a, o->modified_at_ms)};
+                            oms_pg_int_param(a, o->modified_at_ms)};
     if (!params[4])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     PGresult *res = oms_pg_tx_exec(a, tx,

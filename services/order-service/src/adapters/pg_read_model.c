@@ -4,7 +4,6 @@
  * the order; every read borrows a connection of the read pool (READ_POSTGRES_*,
  * by default the same database), so heavy reads never hold write connections. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "adapters/pg_adapters.h"
@@ -24,12 +23,12 @@ static oms_err project(order_read_model *m, oms_tx *tx, oms_arena *a, const orde
     const char *params[] = {o->id,
                             o->customer_id,
                             order_status_name(o->status),
-                            pg_int_text(a, o->total_cents),
+                            oms_pg_int_param(a, o->total_cents),
                             o->saga_id,
                             o->failure_reason,
                             o->cancellation_reason,
-                            pg_int_text(a, o->created_at_ms),
-                            pg_int_text(a, o->modified_at_ms),
+                            oms_pg_int_param(a, o->created_at_ms),
+                            oms_pg_int_param(a, o->modified_at_ms),
                             items_text};
     if (!items_text || !params[3] || !params[7] || !params[8])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
@@ -68,11 +67,11 @@ static oms_err order_from_row(oms_arena *a, const PGresult *r, int row, order *o
     snprintf(out->saga_id, sizeof out->saga_id, "%s", oms_pg_value(r, row, 4));
     out->failure_reason = oms_pg_value(r, row, 5);
     out->cancellation_reason = oms_pg_value(r, row, 6);
-    oms_err rc = pg_int_value(r, row, 3, &out->total_cents, err);
+    oms_err rc = oms_pg_int_value(r, row, 3, &out->total_cents, err);
     if (rc == OMS_OK)
-        rc = pg_int_value(r, row, 7, &out->created_at_ms, err);
+        rc = oms_pg_int_value(r, row, 7, &out->created_at_ms, err);
     if (rc == OMS_OK)
-        rc = pg_int_value(r, row, 8, &out->modified_at_ms, err);
+        rc = oms_pg_int_value(r, row, 8, &out->modified_at_ms, err);
     if (rc == OMS_OK)
         rc = order_items_from_storage_json(a, oms_pg_value(r, row, 9), out, err);
     return rc;
@@ -95,9 +94,9 @@ static oms_err list_orders(order_read_model *m, oms_arena *a, const order_list_f
     *count = 0;
     const char *params[] = {f->customer_id,
                             f->has_status ? order_status_name(f->status) : NULL,
-                            f->has_cursor ? pg_int_text(a, f->cursor_created_ms) : NULL,
+                            f->has_cursor ? oms_pg_int_param(a, f->cursor_created_ms) : NULL,
                             f->has_cursor ? f->cursor_id : NULL,
-                            pg_int_text(a, f->limit)};
+                            oms_pg_int_param(a, f->limit)};
     PGresult *r = read_query(m, a,
                              "SELECT " VIEW_COLUMNS " FROM order_view"
                              " WHERE ($1::text IS NULL OR customer_id = $1)"
@@ -125,7 +124,7 @@ static oms_err count_by_customer(order_read_model *m, oms_arena *a, const char *
 {
     PGresult *r = read_query(m, a, "SELECT count(*) FROM order_view WHERE customer_id = $1", 1,
                              (const char *[]){customer_id}, err);
-    return r ? pg_int_value(r, 0, 0, count, err) : err->code;
+    return r ? oms_pg_int_value(r, 0, 0, count, err) : err->code;
 }
 
 static oms_err get_saga(order_read_model *m, oms_arena *a, const char *order_id, saga *out, oms_error *err)
@@ -142,9 +141,9 @@ static oms_err get_saga(order_read_model *m, oms_arena *a, const char *order_id,
 static oms_err step_from_row(const PGresult *r, int row, saga_log_entry *e, oms_error *err)
 {
     int64_t seq = 0;
-    oms_err rc = pg_int_value(r, row, 0, &seq, err);
+    oms_err rc = oms_pg_int_value(r, row, 0, &seq, err);
     if (rc == OMS_OK)
-        rc = pg_int_value(r, row, 1, &e->at_ms, err);
+        rc = oms_pg_int_value(r, row, 1, &e->at_ms, err);
     if (rc != OMS_OK)
         return rc;
     e->seq = (int)seq;
@@ -186,7 +185,7 @@ static oms_err list_sagas(order_read_model *m, oms_arena *a, const saga_list_fil
 {
     *count = 0;
     const char *params[] = {f->has_state ? order_status_name(f->state) : NULL, f->stuck_only ? "t" : "f",
-                            pg_int_text(a, f->now_ms), pg_int_text(a, f->limit)};
+                            oms_pg_int_param(a, f->now_ms), oms_pg_int_param(a, f->limit)};
     PGresult *r = read_query(m, a,
                              "SELECT " PG_SAGA_COLUMNS " FROM sagas"
                              " WHERE ($1::text IS NULL OR state = $1)"

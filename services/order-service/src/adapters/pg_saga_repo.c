@@ -15,11 +15,11 @@ oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err)
         !order_status_parse(oms_pg_value(r, row, 4), &out->target))
         return oms_error_set(err, OMS_EINTERNAL, NULL, "saga %s has an unknown state or step", out->id);
     int64_t attempts = 0;
-    oms_err rc = pg_int_value(r, row, 6, &attempts, err);
+    oms_err rc = oms_pg_int_value(r, row, 6, &attempts, err);
     if (rc == OMS_OK)
-        rc = pg_int_value(r, row, 7, &out->deadline_ms, err);
+        rc = oms_pg_int_value(r, row, 7, &out->deadline_ms, err);
     if (rc == OMS_OK)
-        rc = pg_int_value(r, row, 8, &out->version, err);
+        rc = oms_pg_int_value(r, row, 8, &out->version, err);
     out->attempts = (int)attempts;
     out->payment_captured = strcmp(oms_pg_value(r, row, 9), "t") == 0;
     out->stock_reserved = strcmp(oms_pg_value(r, row, 10), "t") == 0;
@@ -28,7 +28,7 @@ oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err)
 
 static const char *deadline_param(oms_arena *a, const saga *s)
 {
-    return s->deadline_ms ? pg_int_text(a, s->deadline_ms) : NULL;
+    return s->deadline_ms ? oms_pg_int_param(a, s->deadline_ms) : NULL;
 }
 
 static const char *target_param(const saga *s)
@@ -47,9 +47,9 @@ static oms_err insert_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s
                             saga_step_name(s->step),
                             target_param(s),
                             s->command_id[0] ? s->command_id : NULL,
-                            pg_int_text(a, s->attempts),
+                            oms_pg_int_param(a, s->attempts),
                             deadline_param(a, s),
-                            pg_int_text(a, s->version),
+                            oms_pg_int_param(a, s->version),
                             s->payment_captured ? "t" : "f",
                             s->stock_reserved ? "t" : "f",
                             correlation_id ? correlation_id : ""};
@@ -84,12 +84,12 @@ static oms_err update_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s
                             saga_step_name(s->step),
                             target_param(s),
                             s->command_id[0] ? s->command_id : NULL,
-                            pg_int_text(a, s->attempts),
+                            oms_pg_int_param(a, s->attempts),
                             deadline_param(a, s),
-                            pg_int_text(a, s->version),
+                            oms_pg_int_param(a, s->version),
                             s->payment_captured ? "t" : "f",
                             s->stock_reserved ? "t" : "f",
-                            pg_int_text(a, expected_version)};
+                            oms_pg_int_param(a, expected_version)};
     PGresult *res = oms_pg_tx_exec(a, tx,
                                    "UPDATE sagas SET state = $2, current_step = $3, target_state = $4,"
                                    " command_id = $5, attempts = $6, deadline = " PG_MS_TO_TS("$7") ","
@@ -110,7 +110,7 @@ static oms_err append_log(saga_repo *r, oms_tx *tx, oms_arena *a, const char *sa
 {
     (void)r;
     const char *params[] = {saga_id,
-                            pg_int_text(a, e->at_ms),
+                            oms_pg_int_param(a, e->at_ms),
                             saga_log_kind_name(e->kind),
                             saga_step_name(e->step),
                             order_status_name(e->from_state),
@@ -129,7 +129,7 @@ static oms_err lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, 
 {
     (void)r;
     *count = 0;
-    const char *params[] = {pg_int_text(a, now_ms), pg_int_text(a, limit)};
+    const char *params[] = {oms_pg_int_param(a, now_ms), oms_pg_int_param(a, limit)};
     PGresult *res = oms_pg_tx_exec(a, tx,
                                    "SELECT order_id FROM sagas"
                                    " WHERE deadline IS NOT NULL AND state NOT IN ('FAILED', 'CANCELLED')"

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include "adapters/pg_adapters.h"
-#include "adapters/pg_params.h"
 
 static oms_err open_account(account_repo *repo, oms_tx *tx, oms_arena *a, const account *acct, bool must_be_new,
                             bool *opened, oms_error *err)
@@ -15,9 +14,9 @@ static oms_err open_account(account_repo *repo, oms_tx *tx, oms_arena *a, const 
         "WITH n AS (INSERT INTO accounts (customer_id, balance_cents) VALUES ($1, $2::bigint)"
         " ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id)"
         " INSERT INTO account_ledger (customer_id, delta_cents, kind) SELECT customer_id, $2::bigint, 'OPENING' FROM n";
-    const char *params[] = {acct->customer_id, pg_int_param(a, acct->balance_cents)};
+    const char *params[] = {acct->customer_id, oms_pg_int_param(a, acct->balance_cents)};
     if (!params[1])
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     PGresult *r = oms_pg_tx_exec(a, tx, sql, 2, params, err);
     if (!r)
         return err->code;
@@ -36,9 +35,10 @@ static oms_err find_with(const char *sql, oms_tx *tx, oms_arena *a, const char *
         return err->code;
     if (PQntuples(r) == 0)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "account %s not found", customer_id);
-    out->customer_id = pg_text_value(a, r, 0, 0);
-    out->balance_cents = pg_int_value(r, 0, 1);
-    return out->customer_id ? OMS_OK : pg_out_of_memory(err);
+    out->customer_id = oms_pg_text_value(a, r, 0, 0);
+    if (!out->customer_id)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    return oms_pg_int_value(r, 0, 1, &out->balance_cents, err);
 }
 
 #define ACCOUNT_SELECT "SELECT customer_id, balance_cents FROM accounts WHERE customer_id = $1"
@@ -66,9 +66,9 @@ static oms_err change_balance(account_repo *repo, oms_tx *tx, oms_arena *a, cons
         " WHERE customer_id = $1 RETURNING customer_id)"
         " INSERT INTO account_ledger (customer_id, delta_cents, kind, order_id)"
         " SELECT customer_id, $2::bigint, $3, $4::uuid FROM u";
-    const char *params[] = {customer_id, pg_int_param(a, delta), account_change_kind_name(kind), order_id};
+    const char *params[] = {customer_id, oms_pg_int_param(a, delta), account_change_kind_name(kind), order_id};
     if (!params[1])
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     PGresult *r = oms_pg_tx_exec(a, tx, sql, 4, params, err);
     if (!r)
         return err->code;

@@ -7,6 +7,7 @@
 
 #include "application/ports/account_repo.h"
 #include "application/ports/payment_repo.h"
+#include "oms/pg.h"
 
 /* Tables accounts and account_ledger (migrations/001_init.sql). */
 account_repo pg_account_repo(void);

@@ -1,6 +1,5 @@
 /* pg_payment_repo.c -- payments in PostgreSQL, one per order. */
 #include "adapters/pg_adapters.h"
-#include "adapters/pg_params.h"
 
 #define PAYMENT_SELECT                                                                                          \
     "SELECT payment_id, order_id, customer_id, amount_cents, status, reason FROM payments"                       \
@@ -16,16 +15,15 @@ static oms_err find_with(const char *sql, oms_tx *tx, oms_arena *a, const char *
     if (PQntuples(r) == 0)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "no payment for order %s", order_id);
     *out = (payment){0};
-    out->payment_id = pg_text_value(a, r, 0, 0);
-    out->order_id = pg_text_value(a, r, 0, 1);
-    out->customer_id = pg_text_value(a, r, 0, 2);
-    out->amount_cents = pg_int_value(r, 0, 3);
-    out->reason = pg_text_value(a, r, 0, 5);
+    out->payment_id = oms_pg_text_value(a, r, 0, 0);
+    out->order_id = oms_pg_text_value(a, r, 0, 1);
+    out->customer_id = oms_pg_text_value(a, r, 0, 2);
+    out->reason = oms_pg_text_value(a, r, 0, 5);
     if (!out->payment_id || !out->order_id || !out->customer_id)
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     if (!payment_status_parse(oms_pg_value(r, 0, 4), &out->status))
         return oms_error_set(err, OMS_EINTERNAL, NULL, "unknown payment status %s", oms_pg_value(r, 0, 4));
-    return OMS_OK;
+    return oms_pg_int_value(r, 0, 3, &out->amount_cents, err);
 }
 
 static oms_err find_for_update(payment_repo *repo, oms_tx *tx, oms_arena *a, const char *order_id, payment *out,
@@ -46,10 +44,10 @@ static oms_err insert(payment_repo *repo, oms_tx *tx, oms_arena *a, const paymen
     (void)repo;
     static const char sql[] = "INSERT INTO payments (payment_id, order_id, customer_id, amount_cents, status, reason)"
                               " VALUES ($1::uuid, $2::uuid, $3, $4::bigint, $5, $6)";
-    const char *params[] = {p->payment_id, p->order_id, p->customer_id, pg_int_param(a, p->amount_cents),
+    const char *params[] = {p->payment_id, p->order_id, p->customer_id, oms_pg_int_param(a, p->amount_cents),
                             payment_status_name(p->status), p->reason};
     if (!params[3])
-        return pg_out_of_memory(err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     if (!oms_pg_tx_exec(a, tx, sql, 6, params, err)) {
         if (err->code == OMS_ECONFLICT)
             oms_error_set(err, OMS_ECONFLICT, NULL, "order %s has a payment already", p->order_id);
