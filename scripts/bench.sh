@@ -42,6 +42,8 @@ export OMS_RUN_DIR="${OMS_RUN_DIR:-$REPO/.run/bench}"
 mkdir -p "$OMS_RUN_DIR"
 OMS_RUN_DIR="$(cd "$OMS_RUN_DIR" && pwd)"
 export PG_PORT="${PG_PORT:-25436}"
+# The cluster's superuser password (pg.sh), for psql and pgbench.
+export PGPASSFILE="$OMS_RUN_DIR/pg-auth/postgres.pgpass"
 export GATEWAY_PORT="${GATEWAY_PORT:-28080}"
 export ORDER_PORT="${ORDER_PORT:-28001}"
 export INVENTORY_PORT="${INVENTORY_PORT:-28002}"

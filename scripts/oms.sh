@@ -54,8 +54,10 @@ PID_DIR="$OMS_RUN_DIR/pids"
 LOG_DIR="$OMS_RUN_DIR/logs"
 PULSAR_MARK="$OMS_RUN_DIR/pulsar.started-by-oms"
 
-# Start order: the gateway last, so its upstreams are there first.
-NAMES=(inventory payment order gateway)
+# Start order: order-service first, as it sets up the bus database the
+# others wait for (pg.sh: least privilege); the gateway last, so its
+# upstreams are there first.
+NAMES=(order inventory payment gateway)
 
 say() { echo "oms: $*"; }
 die() {
@@ -103,8 +105,7 @@ internal_key_setting() {
 # anywhere else); RATE_LIMIT_RPS is off unless set.
 env_of() {
     local name="$1"
-    local common=(PORT="$(port_of "$name")" POSTGRES_HOST=127.0.0.1 POSTGRES_PORT="$PG_PORT"
-        POSTGRES_USER=postgres BUS_POSTGRES_DB=bus)
+    local common=(PORT="$(port_of "$name")")
     case "$name" in
         gateway)
             echo SERVICE_NAME=api-gateway "${common[@]}" \
@@ -121,8 +122,11 @@ env_of() {
                 inventory) database=inventory ;;
                 payment) database=payments ;;
             esac
-            echo SERVICE_NAME="$name-service" "${common[@]}" POSTGRES_DB="$database" \
-                "$(internal_key_setting INTERNAL_API_KEYS)" \
+            # The service's own PostgreSQL role, its password in a file of
+            # the run (pg.sh: least privilege).
+            echo SERVICE_NAME="$name-service" "${common[@]}" POSTGRES_HOST=127.0.0.1 POSTGRES_PORT="$PG_PORT" \
+                POSTGRES_USER="$name-service" PGPASSFILE="$("$PG_SH" pgpass "$name-service")" \
+                POSTGRES_DB="$database" BUS_POSTGRES_DB=bus "$(internal_key_setting INTERNAL_API_KEYS)" \
                 MIGRATIONS_DIR="$REPO/services/$name-service/migrations"
             ;;
     esac

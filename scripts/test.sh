@@ -54,6 +54,10 @@ export LOG_LEVEL="${LOG_LEVEL:-info}"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 # What the pytest suites read (tests/blackbox/conftest.py).
+# The test cluster's superuser password, for psql and the integration tests
+# (pg.sh makes it; every role needs a password), and its other roles' files.
+export PGPASSFILE="$OMS_RUN_DIR/pg-auth/postgres.pgpass"
+export OMS_PG_AUTH_DIR="$OMS_RUN_DIR/pg-auth"
 export BASE_URL="http://127.0.0.1:$GATEWAY_PORT"
 export ORDER_URL="http://127.0.0.1:$ORDER_PORT"
 export INVENTORY_URL="http://127.0.0.1:$INVENTORY_PORT"
@@ -143,7 +147,7 @@ suite_unit() {
 suite_integration() {
     "$PG_SH" destroy >/dev/null
     "$PG_SH" start || return 1
-    POSTGRES_HOST=127.0.0.1 POSTGRES_PORT="$PG_PORT" POSTGRES_USER=postgres \
+    POSTGRES_HOST=127.0.0.1 POSTGRES_PORT="$PG_PORT" POSTGRES_USER=postgres PG_TLS_DIR="$("$PG_SH" tls-dir)" \
         run_binaries INTEGRATION_TESTS
     local status=$?
     "$PG_SH" stop

@@ -45,7 +45,7 @@
 
 /* Applied in order; an applied entry is never edited: add a new one. (The
  * first one lost its seed of bus_subscription rows, which every start now
- * writes from the table of saga_messages.h: see seed_subscriptions.) */
+ * writes from the table of saga_messages.h: see seed_topology.) */
 static const oms_pg_migration bus_migrations[] = {{
     .name = "000_oms_bus",
     .sql = "CREATE TABLE IF NOT EXISTS bus_subscription ("
@@ -97,6 +97,56 @@ static const oms_pg_migration bus_migrations[] = {{
 {
     .name = "003_oms_bus_fillfactor",
     .sql = "ALTER TABLE bus_queue SET (fillfactor = 50);",
+},
+/* Each service publishes only to its own topics and handles only its own
+ * subscriptions (docs/architecture.md, "PostgreSQL roles"). The database's
+ * owner (the orchestrator, order-service) and superusers are trusted; any
+ * other role is a participant, known by its role name, which is the name of
+ * its service: it may publish a topic only when bus_producer names it
+ * (oms_bus_publish, the only way into bus_queue), and it sees, leases,
+ * settles and dead-letters only rows of the subscription named after it
+ * (row-level security). The owner seeds bus_producer and bus_subscription
+ * from the message table at every start (seed_topology). */
+{
+    .name = "004_oms_bus_roles",
+    .sql = "CREATE TABLE IF NOT EXISTS bus_producer ("
+           "  topic text NOT NULL,"
+           "  producer text NOT NULL,"
+           "  PRIMARY KEY (topic, producer));"
+           "CREATE OR REPLACE FUNCTION oms_bus_trusted() RETURNS boolean LANGUAGE sql STABLE AS $$"
+           "  SELECT r.rolsuper OR pg_has_role(r.oid, d.datdba, 'USAGE') FROM pg_roles r, pg_database d"
+           "  WHERE r.rolname = session_user AND d.datname = current_database() $$;"
+           "CREATE OR REPLACE FUNCTION oms_bus_publish(topics text[], keys text[], payloads text[],"
+           "    channel_prefix text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+           "    SET search_path = public, pg_temp AS $$"
+           "DECLARE refused text;"
+           "BEGIN"
+           "  IF NOT oms_bus_trusted() THEN"
+           "    SELECT t.topic INTO refused FROM unnest(topics) AS t (topic)"
+           "    WHERE NOT EXISTS (SELECT 1 FROM bus_producer p WHERE p.topic = t.topic AND p.producer = session_user)"
+           "    LIMIT 1;"
+           "    IF FOUND THEN"
+           "      RAISE EXCEPTION 'role % may not publish to topic %', session_user, refused"
+           "        USING ERRCODE = 'insufficient_privilege';"
+           "    END IF;"
+           "  END IF;"
+           "  INSERT INTO bus_queue (topic, subscription, key, payload)"
+           "    SELECT m.topic, s.subscription, m.key, m.payload"
+           "    FROM unnest(topics, keys, payloads) WITH ORDINALITY AS m (topic, key, payload, n)"
+           "    JOIN bus_subscription s ON s.topic = m.topic ORDER BY m.n, s.subscription;"
+           "  PERFORM pg_notify(channel_prefix || d.topic, '') FROM (SELECT DISTINCT unnest(topics) AS topic) d;"
+           "END $$;"
+           "REVOKE ALL ON bus_queue, bus_dead_letter, bus_subscription, bus_producer, schema_migrations FROM PUBLIC;"
+           "GRANT SELECT ON bus_subscription, bus_producer, schema_migrations TO PUBLIC;"
+           "GRANT SELECT, UPDATE, DELETE ON bus_queue TO PUBLIC;"
+           "GRANT SELECT, INSERT ON bus_dead_letter TO PUBLIC;"
+           "GRANT USAGE ON SEQUENCE bus_dead_letter_id_seq TO PUBLIC;"
+           "ALTER TABLE bus_queue ENABLE ROW LEVEL SECURITY;"
+           "ALTER TABLE bus_dead_letter ENABLE ROW LEVEL SECURITY;"
+           "CREATE POLICY bus_queue_own_subscription ON bus_queue"
+           "  USING (subscription = session_user);"
+           "CREATE POLICY bus_dead_letter_own_subscription ON bus_dead_letter"
+           "  USING (subscription = session_user) WITH CHECK (subscription = session_user);",
 }};
 
 typedef struct pg_bus pg_bus;
@@ -130,6 +180,7 @@ struct pg_bus {
     size_t consumer_count;
     atomic_bool stopping;
     bool started;
+    bool trusted; /* the bus database's owner or a superuser: see 004_oms_bus_roles */
     oms_pg_settings settings;   /* owned copies (oms_pg_settings_copy) */
 };
 
@@ -142,8 +193,8 @@ static void channel_of(const char *topic, char *out, size_t len)
 
 /* Every message in one autocommit statement (one round trip, one durable
  * commit): one row per subscription of its topic, in message order (ids,
- * and so per-key order, follow it), and one NOTIFY per topic that got rows,
- * delivered at that commit. */
+ * and so per-key order, follow it), and one NOTIFY per topic, delivered at
+ * that commit. */
 static oms_err publish_statement(PGconn *c, oms_arena *a, const oms_bus_outgoing *msgs, size_t n, oms_error *err)
 {
     const char **topics = oms_arena_calloc(a, n, sizeof *topics);
@@ -166,15 +217,9 @@ static oms_err publish_statement(PGconn *c, oms_arena *a, const oms_bus_outgoing
                             oms_pg_array_param(a, payloads, payload_lens, n), BUS_CHANNEL_PREFIX};
     if (!params[0] || !params[1] || !params[2])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    /* The channel is the one consumer_connect LISTENs on (channel_of). */
-    if (!oms_pg_exec(a, c,
-                     "WITH ins AS (INSERT INTO bus_queue (topic, subscription, key, payload)"
-                     "   SELECT m.topic, s.subscription, m.key, m.payload"
-                     "   FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS m (topic, key, payload, n)"
-                     "   JOIN bus_subscription s ON s.topic = m.topic ORDER BY m.n, s.subscription"
-                     "   RETURNING topic)"
-                     " SELECT pg_notify($4 || topic, '') FROM (SELECT DISTINCT topic FROM ins) t",
-                     4, params, err))
+    /* The channel is the one consumer_connect LISTENs on (channel_of); the
+     * function refuses a topic the role may not publish (004_oms_bus_roles). */
+    if (!oms_pg_exec(a, c, "SELECT oms_bus_publish($1::text[], $2::text[], $3::text[], $4)", 4, params, err))
         return err ? err->code : OMS_EINTERNAL;
     return OMS_OK;
 }
@@ -555,9 +600,15 @@ static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscrip
     return rc;
 }
 
-/* Records the (topic, subscription) pairs; known ones are left alone. */
-static oms_err record_subscriptions(pg_bus *bus, const oms_msg_subscription *pairs, size_t n, oms_error *err)
+/* Records (topic, name) pairs in `table` (bus_subscription or bus_producer);
+ * known ones are left alone. Only a trusted role writes there (see
+ * 004_oms_bus_roles): a participant's own subscriptions are in the table
+ * the owner seeds. */
+static oms_err record_pairs(pg_bus *bus, const char *sql, const oms_msg_subscription *pairs, size_t n,
+                            oms_error *err)
 {
+    if (!bus->trusted)
+        return OMS_OK;
     oms_error local;
     oms_error_clear(&local);
     PGconn *c = oms_pg_acquire(bus->pool, BUS_ACQUIRE_TIMEOUT_MS, &local);
@@ -566,10 +617,7 @@ static oms_err record_subscriptions(pg_bus *bus, const oms_msg_subscription *pai
     oms_err rc = OMS_OK;
     for (size_t i = 0; i < n && rc == OMS_OK; i++) {
         const char *params[] = {pairs[i].topic, pairs[i].subscription};
-        PGresult *r = oms_pg_exec(NULL, c,
-                                  "INSERT INTO bus_subscription (topic, subscription) VALUES ($1, $2)"
-                                  " ON CONFLICT DO NOTHING",
-                                  2, params, err);
+        PGresult *r = oms_pg_exec(NULL, c, sql, 2, params, err);
         if (!r)
             rc = err ? err->code : OMS_EINTERNAL;
         PQclear(r);
@@ -578,14 +626,39 @@ static oms_err record_subscriptions(pg_bus *bus, const oms_msg_subscription *pai
     return rc;
 }
 
-/* Every subscription of the system (saga_messages.h), recorded when the bus
- * is made, so that nothing published before a consumer first starts is
- * lost. */
-static oms_err seed_subscriptions(pg_bus *bus, oms_error *err)
+#define RECORD_SUBSCRIPTION "INSERT INTO bus_subscription (topic, subscription) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+#define RECORD_PRODUCER "INSERT INTO bus_producer (topic, producer) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+
+/* Whether the connected role owns the bus database or is a superuser. */
+static oms_err read_trust(pg_bus *bus, oms_error *err)
 {
-    oms_msg_subscription pairs[BUS_MAX_SUBSCRIPTIONS];
-    size_t n = oms_msg_subscriptions(pairs, BUS_MAX_SUBSCRIPTIONS);
-    return record_subscriptions(bus, pairs, n < BUS_MAX_SUBSCRIPTIONS ? n : BUS_MAX_SUBSCRIPTIONS, err);
+    oms_error local;
+    oms_error_clear(&local);
+    PGconn *c = oms_pg_acquire(bus->pool, BUS_ACQUIRE_TIMEOUT_MS, &local);
+    if (!c)
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "bus database: %s", local.message);
+    PGresult *r = oms_pg_exec(NULL, c, "SELECT oms_bus_trusted()", 0, NULL, err);
+    bus->trusted = r && PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    oms_err rc = r ? OMS_OK : (err ? err->code : OMS_EINTERNAL);
+    PQclear(r);
+    oms_pg_release(bus->pool, c, PQstatus(c) != CONNECTION_OK);
+    return rc;
+}
+
+/* Every subscription and producer of the system (saga_messages.h), recorded
+ * when the bus is made, so that nothing published before a consumer first
+ * starts is lost and each topic's producer may publish it. */
+static oms_err seed_topology(pg_bus *bus, oms_error *err)
+{
+    oms_msg_subscription pairs[OMS_MSG_TYPE_COUNT];
+    size_t n = oms_msg_subscriptions(pairs, OMS_MSG_TYPE_COUNT);
+    oms_err rc = record_pairs(bus, RECORD_SUBSCRIPTION, pairs, n < OMS_MSG_TYPE_COUNT ? n : OMS_MSG_TYPE_COUNT, err);
+    n = 0;
+    for (int t = 0; t < OMS_MSG_TYPE_COUNT; t++) {
+        const oms_msg_def *d = oms_msg_def_of((oms_msg_type)t);
+        pairs[n++] = (oms_msg_subscription){d->topic, d->producer};
+    }
+    return rc == OMS_OK ? record_pairs(bus, RECORD_PRODUCER, pairs, n, err) : rc;
 }
 
 static oms_err record_own_subscriptions(pg_bus *bus, oms_error *err)
@@ -593,7 +666,7 @@ static oms_err record_own_subscriptions(pg_bus *bus, oms_error *err)
     oms_msg_subscription pairs[BUS_MAX_SUBSCRIPTIONS];
     for (size_t i = 0; i < bus->sub_count; i++)
         pairs[i] = (oms_msg_subscription){bus->subs[i].topic, bus->subs[i].subscription};
-    return record_subscriptions(bus, pairs, bus->sub_count, err);
+    return record_pairs(bus, RECORD_SUBSCRIPTION, pairs, bus->sub_count, err);
 }
 
 static void stop_consumers(pg_bus *bus)
@@ -754,7 +827,7 @@ oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_option
         return NULL;
     }
     bus->pool = oms_pg_pool_create("bus", &bus->settings, BUS_PUBLISH_POOL, err);
-    if (!bus->pool || seed_subscriptions(bus, err) != OMS_OK) {
+    if (!bus->pool || read_trust(bus, err) != OMS_OK || seed_topology(bus, err) != OMS_OK) {
         bus_free(bus);
         return NULL;
     }

@@ -17,23 +17,35 @@
 #include "err.h"
 #include "tx.h"
 
-/* Connection settings (POSTGRES_*), as text for libpq. */
+/* Connection settings (POSTGRES_*), as text for libpq. sslmode and
+ * sslrootcert may be NULL or empty: libpq's defaults (prefer,
+ * ~/.postgresql/root.crt). */
 typedef struct oms_pg_settings {
     const char *host, *port, *user, *password, *dbname;
+    const char *sslmode, *sslrootcert;
 } oms_pg_settings;
 
-#define OMS_PG_SETTING_ROWS 5
+#define OMS_PG_SETTING_ROWS 7
 /* Contributes the rows of a database's connection settings, loaded into `s`:
  * POSTGRES_HOST (localhost), POSTGRES_PORT (5432, 1..65535), POSTGRES_USER
- * (postgres), POSTGRES_PASSWORD (empty; never echoed) and `db_var` (e.g.
- * "POSTGRES_DB", default `db_default`; required when that is NULL). */
+ * (postgres), POSTGRES_PASSWORD (empty; never echoed), `db_var` (e.g.
+ * "POSTGRES_DB", default `db_default`; required when that is NULL),
+ * POSTGRES_SSLMODE (prefer; verify-full checks the server's certificate and
+ * name) and POSTGRES_SSLROOTCERT (the CA file, which must be readable). */
 void oms_pg_settings_add(oms_settings *t, const char *db_var, const char *db_default, oms_pg_settings *s);
+
+/* The values libpq accepts for sslmode, NULL-terminated: for rows of other
+ * pools' settings (READ_POSTGRES_SSLMODE). */
+extern const char *const oms_pg_sslmodes[];
+
+/* Parses a CA file setting: the file must be readable (a PARSED row's parser). */
+oms_err oms_pg_parse_ca_file(const char *value, void *target, oms_error *err);
 
 /* The same rows, loaded at once from the environment: for tests and tools.
  * Exits(2) on a bad value, as a process's table does. */
 oms_pg_settings oms_pg_settings_from_env(const char *db_var, const char *db_default);
 
-/* Copies the five strings of `s` (NULL as empty) into one allocation that
+/* Copies the strings of `s` (NULL as empty) into one allocation that
  * `out` then points into; free it with oms_pg_settings_free. OMS_ENOMEM
  * leaves *out empty. */
 oms_err oms_pg_settings_copy(const oms_pg_settings *s, oms_pg_settings *out);
@@ -128,7 +140,11 @@ typedef struct oms_pg_migration {
  * NULL: none), each in its own transaction and only when it is not yet
  * recorded in the table schema_migrations, under an advisory lock so that
  * concurrent starters do not race. Creates the database `s->dbname` first
- * when it does not exist (connecting to "postgres"). Logs each one applied. */
+ * when it does not exist (connecting to "postgres"). Logs each one applied.
+ * Only the database's owner (or a member of its role, or a superuser)
+ * changes the schema: any other role gets OMS_OK when every migration is
+ * applied already, else OMS_EUNAVAILABLE ("not set up yet") so that it may
+ * wait for the owner. */
 oms_err oms_pg_migrate(const oms_pg_settings *s, const oms_pg_migration *builtins, size_t builtin_count,
                        const char *const *dirs, oms_error *err);
 

@@ -67,14 +67,26 @@ static oms_err already_applied(PGconn *c, const char *name, bool *applied, oms_e
     return OMS_OK;
 }
 
+/* What the migrating role may do in the database (see migrate_locked). */
+typedef struct migration_rights {
+    bool may_change; /* the owner (or a member of its role) or a superuser */
+    char role[64];
+} migration_rights;
+
 /* Applies one migration in its own transaction. PQexec runs the whole text,
  * several statements at once: migration files are ours, not outside input. */
-static oms_err apply_migration(PGconn *c, const char *dbname, const char *name, const char *sql, oms_error *err)
+static oms_err apply_migration(PGconn *c, const char *dbname, const migration_rights *rights, const char *name,
+                               const char *sql, oms_error *err)
 {
     bool applied = false;
     oms_err rc = already_applied(c, name, &applied, err);
     if (rc != OMS_OK || applied)
         return rc;
+    if (!rights->may_change)
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL,
+                             "database %s is not set up yet: migration %s is not applied, and role %s may not "
+                             "apply it (the database's owner does, at its start)",
+                             dbname, name, rights->role);
     rc = oms_pg_run(c, "BEGIN", err);
     if (rc != OMS_OK)
         return rc;
@@ -136,7 +148,8 @@ static int is_sql_file(const struct dirent *d)
     return d->d_name[0] != '.' && n > 4 && strcmp(d->d_name + n - 4, ".sql") == 0;
 }
 
-static oms_err apply_directory(PGconn *c, const char *dbname, const char *dir, oms_error *err)
+static oms_err apply_directory(PGconn *c, const char *dbname, const migration_rights *rights, const char *dir,
+                               oms_error *err)
 {
     struct dirent **names = NULL;
     int count = scandir(dir, &names, is_sql_file, alphasort);
@@ -149,7 +162,8 @@ static oms_err apply_directory(PGconn *c, const char *dbname, const char *dir, o
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
             char *sql = read_file(path, err);
-            rc = sql ? apply_migration(c, dbname, names[i]->d_name, sql, err) : (err ? err->code : OMS_EINVAL);
+            rc = sql ? apply_migration(c, dbname, rights, names[i]->d_name, sql, err)
+                     : (err ? err->code : OMS_EINVAL);
             free(sql);
         }
         free(names[i]);
@@ -158,17 +172,48 @@ static oms_err apply_directory(PGconn *c, const char *dbname, const char *dir, o
     return rc;
 }
 
+/* Whether the connected role may change the database's schema, and
+ * whether schema_migrations is there. */
+static oms_err read_rights(PGconn *c, migration_rights *rights, bool *has_table, oms_error *err)
+{
+    PGresult *r = oms_pg_exec(NULL, c,
+                              "SELECT r.rolsuper OR pg_has_role(r.oid, d.datdba, 'USAGE'), r.rolname,"
+                              " to_regclass('schema_migrations') IS NOT NULL"
+                              " FROM pg_roles r, pg_database d"
+                              " WHERE r.rolname = current_user AND d.datname = current_database()",
+                              0, NULL, err);
+    if (!r)
+        return err ? err->code : OMS_EINTERNAL;
+    bool found = PQntuples(r) == 1;
+    rights->may_change = found && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+    snprintf(rights->role, sizeof rights->role, "%s", found ? PQgetvalue(r, 0, 1) : "?");
+    *has_table = found && strcmp(PQgetvalue(r, 0, 2), "t") == 0;
+    PQclear(r);
+    return OMS_OK;
+}
+
+/* A role that may not change the schema (a participant on the bus database,
+ * a service whose migrations a separate job runs) passes when every
+ * migration is applied already, and waits (OMS_EUNAVAILABLE) otherwise. */
 static oms_err migrate_locked(PGconn *c, const char *dbname, const oms_pg_migration *builtins, size_t n,
                               const char *const *dirs, oms_error *err)
 {
-    oms_err rc = oms_pg_run(c,
-                             "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                             " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
-                             err);
+    migration_rights rights;
+    bool has_table = false;
+    oms_err rc = read_rights(c, &rights, &has_table, err);
+    if (rc == OMS_OK && !has_table && !rights.may_change)
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL,
+                             "database %s is not set up yet, and role %s may not set it up (its owner does)",
+                             dbname, rights.role);
+    if (rc == OMS_OK && !has_table)
+        rc = oms_pg_run(c,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())",
+                        err);
     for (size_t i = 0; rc == OMS_OK && i < n; i++)
-        rc = apply_migration(c, dbname, builtins[i].name, builtins[i].sql, err);
+        rc = apply_migration(c, dbname, &rights, builtins[i].name, builtins[i].sql, err);
     for (size_t i = 0; rc == OMS_OK && dirs && dirs[i]; i++)
-        rc = apply_directory(c, dbname, dirs[i], err);
+        rc = apply_directory(c, dbname, &rights, dirs[i], err);
     return rc;
 }
 

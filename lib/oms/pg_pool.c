@@ -29,6 +29,20 @@ struct oms_pg_pool {
 
 /* ---- settings ---- */
 
+const char *const oms_pg_sslmodes[] = {"disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL};
+
+oms_err oms_pg_parse_ca_file(const char *value, void *target, oms_error *err)
+{
+    if (value) {
+        FILE *f = fopen(value, "r");
+        if (!f)
+            return oms_error_set(err, OMS_EINVAL, NULL, "cannot read the file: %s", strerror(errno));
+        fclose(f);
+    }
+    *(const char **)target = value;
+    return OMS_OK;
+}
+
 void oms_pg_settings_add(oms_settings *t, const char *db_var, const char *db_default, oms_pg_settings *s)
 {
     const oms_setting rows[OMS_PG_SETTING_ROWS] = {
@@ -42,6 +56,12 @@ void oms_pg_settings_add(oms_settings *t, const char *db_var, const char *db_def
          .flags = OMS_SETTING_SECRET, .doc = "PostgreSQL password (empty: none)."},
         {.name = db_var, .kind = OMS_SETTING_TEXT, .fallback = db_default, .target = &s->dbname,
          .flags = db_default ? 0 : OMS_SETTING_REQUIRED, .doc = "The database (created at start when missing)."},
+        {.name = "POSTGRES_SSLMODE", .kind = OMS_SETTING_ENUM, .fallback = "prefer", .allowed = oms_pg_sslmodes,
+         .target = &s->sslmode,
+         .doc = "TLS to PostgreSQL (libpq's sslmode): verify-full checks the server's certificate and name."},
+        {.name = "POSTGRES_SSLROOTCERT", .kind = OMS_SETTING_PARSED, .parse = oms_pg_parse_ca_file,
+         .bounds = "a readable file", .target = &s->sslrootcert,
+         .doc = "The CA certificate(s) that sign the PostgreSQL server's certificate (verify-ca, verify-full)."},
     };
     oms_settings_add(t, "pg", rows, OMS_PG_SETTING_ROWS);
 }
@@ -58,18 +78,20 @@ oms_pg_settings oms_pg_settings_from_env(const char *db_var, const char *db_defa
 
 oms_err oms_pg_settings_copy(const oms_pg_settings *s, oms_pg_settings *out)
 {
-    const char *from[] = {s->host, s->port, s->user, s->password, s->dbname};
+    const char *from[] = {s->host, s->port, s->user, s->password, s->dbname, s->sslmode, s->sslrootcert};
+    enum { FIELDS = sizeof from / sizeof from[0] };
     size_t size = 0;
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < FIELDS; i++)
         size += strlen(from[i] ? from[i] : "") + 1;
     char *block = malloc(size);
     if (!block) {
         *out = (oms_pg_settings){0};
         return OMS_ENOMEM;
     }
-    const char **to[] = {&out->host, &out->port, &out->user, &out->password, &out->dbname};
+    const char **to[FIELDS] = {&out->host,   &out->port,    &out->user,       &out->password,
+                               &out->dbname, &out->sslmode, &out->sslrootcert};
     char *w = block;
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < FIELDS; i++) {
         size_t len = strlen(from[i] ? from[i] : "") + 1;
         memcpy(w, from[i] ? from[i] : "", len);
         *to[i] = w;
@@ -86,14 +108,26 @@ void oms_pg_settings_free(oms_pg_settings *s)
 
 PGconn *oms_pg_connect(const oms_pg_settings *s, const char *dbname, const char *app_name)
 {
-    const char *keys[] = {"host", "port", "user", "password", "dbname", "connect_timeout", "application_name", NULL};
-    const char *values[] = {s->host, s->port, s->user, s->password && *s->password ? s->password : NULL,
-                            dbname, "5", app_name, NULL};
-    /* A NULL value ends the list early in libpq, so drop an absent password instead. */
-    if (!values[3]) {
-        keys[3] = "connect_timeout";
-        values[3] = "5";
+    /* Only the settings that are there: a NULL value would end libpq's
+     * list, and an empty one leaves libpq its default. */
+    const char *const names[] = {"host", "port", "user", "password", "sslmode", "sslrootcert"};
+    const char *const given[] = {s->host, s->port, s->user, s->password, s->sslmode, s->sslrootcert};
+    enum { GIVEN = sizeof names / sizeof names[0] };
+    const char *keys[GIVEN + 4], *values[GIVEN + 4];
+    size_t n = 0;
+    for (size_t i = 0; i < GIVEN; i++) {
+        if (given[i] && *given[i]) {
+            keys[n] = names[i];
+            values[n++] = given[i];
+        }
     }
+    const char *const fixed[][2] = {{"dbname", dbname}, {"connect_timeout", "5"}, {"application_name", app_name}};
+    for (size_t i = 0; i < 3; i++) {
+        keys[n] = fixed[i][0];
+        values[n++] = fixed[i][1];
+    }
+    keys[n] = NULL;
+    values[n] = NULL;
     return PQconnectdbParams(keys, values, 0);
 }
 

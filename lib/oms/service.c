@@ -15,7 +15,7 @@
 #define DEFAULT_HTTP_GRACE_MS 10000
 #define DEFAULT_HTTP_THREADS "16" /* as many as DB_POOL_SIZE's default: handlers wait on the pool */
 #define DEFAULT_RELAY_GRACE_MS 5000
-#define MIGRATE_ATTEMPTS 30 /* one a second: the database may still be starting (compose, CI) */
+#define STARTUP_ATTEMPTS 30 /* one a second: see retry_while_unavailable */
 #define MAX_POOLS 4
 #define SERVICE_NAME_MAX 63 /* what a log line keeps of it */
 
@@ -122,18 +122,33 @@ static bool service_ready(void *http_ctx, char *why, size_t why_len)
 
 /* ---- start ---- */
 
-/* Applies the migrations, waiting (up to MIGRATE_ATTEMPTS seconds) for a
- * database that is not reachable yet; any other failure stops at once. */
-static oms_err migrate(const oms_service_settings *s, oms_error *err)
+typedef oms_err (*start_step)(oms_service *svc, oms_error *err);
+
+/* Runs `step` again, once a second up to STARTUP_ATTEMPTS times, while it
+ * answers OMS_EUNAVAILABLE: the database may still be starting (compose,
+ * CI), or not be set up yet by its owner (a participant on the bus database
+ * waits for order-service); any other failure stops at once. */
+static oms_err retry_while_unavailable(oms_service *svc, start_step step, oms_error *err)
 {
-    const char *dirs[] = {s->migrations_dir, NULL}; /* after the outbox/inbox tables */
-    oms_err rc = oms_pg_migrate(&s->db, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, err);
-    for (int attempt = 1; rc == OMS_EUNAVAILABLE && attempt < MIGRATE_ATTEMPTS; attempt++) {
+    oms_err rc = step(svc, err);
+    for (int attempt = 1; rc == OMS_EUNAVAILABLE && attempt < STARTUP_ATTEMPTS; attempt++) {
         oms_log(OMS_LOG_WARN, "database_unavailable", "error", err->message, NULL);
         sleep(1);
-        rc = oms_pg_migrate(&s->db, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, err);
+        rc = step(svc, err);
     }
     return rc;
+}
+
+static oms_err migrate(oms_service *svc, oms_error *err)
+{
+    const char *dirs[] = {svc->settings.migrations_dir, NULL}; /* after the outbox/inbox tables */
+    return oms_pg_migrate(&svc->settings.db, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, err);
+}
+
+static oms_err make_bus(oms_service *svc, oms_error *err)
+{
+    svc->bus = oms_bus_create(&svc->settings.bus, svc->def->name, &svc->settings.db, err);
+    return svc->bus ? OMS_OK : err->code;
 }
 
 static oms_pg_pool *add_pool(oms_service *svc, const char *name, const oms_pg_settings *s, const char *label,
@@ -166,12 +181,11 @@ static oms_err start_http(oms_service *svc, oms_error *err)
 static const char *start_storage(oms_service *svc, oms_error *err)
 {
     const oms_service_def *def = svc->def;
-    if (migrate(&svc->settings, err) != OMS_OK)
+    if (retry_while_unavailable(svc, migrate, err) != OMS_OK)
         return "migrate";
     if (!add_pool(svc, def->pool_name ? def->pool_name : def->database, &svc->settings.db, "database", err))
         return "database pool";
-    svc->bus = oms_bus_create(&svc->settings.bus, def->name, &svc->settings.db, err);
-    if (!svc->bus)
+    if (retry_while_unavailable(svc, make_bus, err) != OMS_OK)
         return "message bus";
     if (def->wire(def->ctx, svc, err) != OMS_OK)
         return "wire";

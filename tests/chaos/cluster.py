@@ -198,7 +198,12 @@ class Cluster:
         env = dict(os.environ)
         env["OMS_RUN_DIR"] = self.run_dir
         env["PG_PORT"] = str(self.pg_port)
+        env["PGPASSFILE"] = self.pgpass("postgres")
         return env
+
+    def pgpass(self, role):
+        """The password file of a role of the cluster (pg.sh makes them)."""
+        return os.path.join(self.run_dir, "pg-auth", f"{role}.pgpass")
 
     def pg_script(self, *args, check=True, timeout=180):
         return subprocess.run([self.pg_sh, *args], env=self._pg_env(), check=check, timeout=timeout,
@@ -225,12 +230,15 @@ class Cluster:
             return ["runuser", "-u", "postgres", "--", *argv]
         return argv
 
+    def _psql_env(self):
+        return {**os.environ, "PGCONNECT_TIMEOUT": "5", "PGPASSFILE": self.pgpass("postgres")}
+
     def psql(self, db, sql, timeout=60):
         """Runs sql on db; returns the rows as lists of strings (NULL = "")."""
         argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-R", "\x1e",
                 "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", db, "-c", sql]
         out = subprocess.run(argv, check=True, timeout=timeout, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
+                             stderr=subprocess.PIPE, text=True, env=self._psql_env())
         text = out.stdout.rstrip("\n")
         if not text:
             return []
@@ -247,7 +255,7 @@ class Cluster:
         argv = ["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-F", "\x1f", "-R", "\x1e",
                 "-h", "127.0.0.1", "-p", str(self.pg_port), "-U", "postgres", "-d", db, "-f", "-"]
         out = subprocess.run(argv, input=script, check=True, timeout=timeout, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PGCONNECT_TIMEOUT": "5"})
+                             stderr=subprocess.PIPE, text=True, env=self._psql_env())
         # psql ends each result with a newline (rows within it end with -R):
         # every result is followed by the marker's own one-row result.
         parts = out.stdout.split(marker + "\n")
@@ -313,8 +321,6 @@ class Cluster:
             "PORT": str(port),
             "POSTGRES_HOST": "127.0.0.1",
             "POSTGRES_PORT": str(self.pg_port),
-            "POSTGRES_USER": "postgres",
-            "POSTGRES_PASSWORD": "",
             "BUS_POSTGRES_DB": "bus",
             "MESSAGE_BUS": self.bus,
             "PULSAR_HOST": "127.0.0.1",
@@ -335,12 +341,15 @@ class Cluster:
                 env[f"{service.upper()}_SERVICE_URL"] = urls
         else:
             env["SERVICE_NAME"] = f"{kind}-service"
+            # Each service as its own PostgreSQL role (pg.sh: least privilege).
+            env["POSTGRES_USER"] = f"{kind}-service"
+            env["PGPASSFILE"] = self.pgpass(f"{kind}-service")
             env["POSTGRES_DB"] = self.DATABASES[kind]
             env["MIGRATIONS_DIR"] = os.path.join(self.repo, f"services/{kind}-service/migrations")
         return env
 
     def _make_instances(self):
-        for kind in ("inventory", "payment", "order"):
+        for kind in ("order", "inventory", "payment"):  # order-service sets up the bus database
             for letter, port in zip("ab", self.SERVICE_PORTS[kind]):
                 self.instances.append(Instance(
                     name=f"{kind}-{letter}", kind=kind, port=port,

@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -52,7 +53,8 @@ def pg_env(tmp_path_factory):
     started = subprocess.run(["bash", str(PG_SH), "start"], env=private, capture_output=True, text=True, timeout=300)
     try:
         assert started.returncode == 0, f"pg.sh start failed:\n{started.stdout}\n{started.stderr}"
-        env.update(PGHOST="127.0.0.1", PGPORT=str(port), POSTGRES_USER="postgres")
+        env.update(PGHOST="127.0.0.1", PGPORT=str(port), POSTGRES_USER="postgres",
+                   PGPASSFILE=str(Path(private["OMS_RUN_DIR"]) / "pg-auth" / "postgres.pgpass"))
         env.pop("PGPASSWORD", None)
         assert answers(env)
         yield env

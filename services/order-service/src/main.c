@@ -55,6 +55,11 @@ static void add_settings(void *ctx, oms_settings *t)
          .target = &o->read_db.password, .flags = OMS_SETTING_SECRET, .doc = "Read model pool: password."},
         {.name = "READ_POSTGRES_DB", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_DB",
          .target = &o->read_db.dbname, .doc = "Read model pool: the database."},
+        {.name = "READ_POSTGRES_SSLMODE", .kind = OMS_SETTING_ENUM, .same_as = "POSTGRES_SSLMODE",
+         .allowed = oms_pg_sslmodes, .target = &o->read_db.sslmode, .doc = "Read model pool: TLS (sslmode)."},
+        {.name = "READ_POSTGRES_SSLROOTCERT", .kind = OMS_SETTING_PARSED, .same_as = "POSTGRES_SSLROOTCERT",
+         .parse = oms_pg_parse_ca_file, .bounds = "a readable file", .target = &o->read_db.sslrootcert,
+         .doc = "Read model pool: the CA file of the server's certificate."},
     };
     oms_settings_add(t, "order-service", rows, sizeof rows / sizeof rows[0]);
 }

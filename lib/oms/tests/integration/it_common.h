@@ -48,6 +48,14 @@ static inline long it_long(PGconn *c, const char *sql)
     return v;
 }
 
+/* Skips the test (cmocka's skip) unless `ready`: a precondition that the
+ * environment gives or not (roles, certificates), said once by the setup. */
+#define IT_REQUIRE(ready)                                                                                           \
+    do {                                                                                                             \
+        if (!(ready))                                                                                                \
+            skip();                                                                                                  \
+    } while (0)
+
 static inline void it_sleep_ms(int ms)
 {
     usleep((useconds_t)ms * 1000);
