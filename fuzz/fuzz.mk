@@ -37,7 +37,7 @@ $(FB)/obj/%.o: %.c
 # Only the modules the targets use (not the database or bus ones), so that a
 # module in progress elsewhere in lib/oms does not stop the fuzz build.
 OMS_SRCS_F := $(addprefix lib/oms/,arena.c err.c json.c money.c envelope.c util.c log.c metrics.c config.c tx_hooks.c \
-	saga_messages.c)
+	saga_messages.c principal.c service_auth.c)
 $(FB)/lib/liboms.a: $(call objs_f,$(OMS_SRCS_F))
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^

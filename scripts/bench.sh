@@ -257,8 +257,11 @@ stop_system() {
 seed_products() {
     local product code
     for product in ${PRODUCTS//,/ }; do
+        # As the gateway would (oms.sh up wrote the service headers), at the
+        # price loadgen orders at.
         code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Content-Type: application/json' \
-            -d "{\"product_id\": \"$product\", \"name\": \"Bench $product\", \"stock\": 1000000000}" \
+            -H "@$OMS_RUN_DIR/service-headers" \
+            -d "{\"product_id\": \"$product\", \"name\": \"Bench $product\", \"stock\": 1000000000, \"price\": 1.00}" \
             "http://127.0.0.1:$INVENTORY_PORT/products")" || code=000
         case "$code" in
             201 | 409) ;;

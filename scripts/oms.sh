@@ -100,9 +100,11 @@ internal_key_setting() {
 }
 
 # The environment of one process, as NAME=VALUE words for env(1).
-# OMS_LOCAL_RUN=1 tells the gateway this is a local run: without API_KEYS or
-# a JWT key it then serves every request as admin (it refuses to start so
-# anywhere else); RATE_LIMIT_RPS is off unless set.
+# OMS_LOCAL_RUN=1 tells the processes this is a local run: the gateway,
+# without API_KEYS or a JWT key, then serves every request as admin (it
+# refuses to start so anywhere else), and RATE_LIMIT_RPS is off unless set;
+# the services listen on 127.0.0.1 and open accounts with DEFAULT_CREDIT
+# 1000.00 unless set.
 env_of() {
     local name="$1"
     local common=(PORT="$(port_of "$name")")
@@ -126,7 +128,8 @@ env_of() {
             # the run (pg.sh: least privilege).
             echo SERVICE_NAME="$name-service" "${common[@]}" POSTGRES_HOST=127.0.0.1 POSTGRES_PORT="$PG_PORT" \
                 POSTGRES_USER="$name-service" PGPASSFILE="$("$PG_SH" pgpass "$name-service")" \
-                POSTGRES_DB="$database" BUS_POSTGRES_DB=bus "$(internal_key_setting INTERNAL_API_KEYS)" \
+                POSTGRES_DB="$database" BUS_POSTGRES_DB=bus OMS_LOCAL_RUN="${OMS_LOCAL_RUN:-1}" \
+                "$(internal_key_setting INTERNAL_API_KEYS)" \
                 MIGRATIONS_DIR="$REPO/services/$name-service/migrations"
             ;;
     esac
@@ -244,17 +247,33 @@ wait_ready() {
     done
 }
 
-# Demo data (SPEC 2): product-1 and product-2 with ample stock. 409 = already there.
+# The headers a request of this script to a service carries in place of the
+# gateway's (docs/architecture.md, "The gateway and the services"): the
+# internal credential and an admin principal, written to a file for curl -H @.
+service_headers() {
+    local file="$OMS_RUN_DIR/service-headers" key
+    if [ -n "${INTERNAL_API_KEY:-}" ]; then
+        key="$INTERNAL_API_KEY"
+    else
+        key="$(cat "$OMS_RUN_DIR/internal-api-key")"
+    fi
+    (umask 077 && printf 'X-OMS-Internal-Key: %s\nX-OMS-Role: admin\nX-OMS-Principal: local\n' "$key" >"$file")
+    echo "$file"
+}
+
+# Demo data (SPEC 2): product-1 (10.50) and product-2 (5.25) with ample
+# stock. 409 = already there.
 seed_demo_data() {
-    local product number code
+    local product number code headers prices=(0 10.50 5.25)
+    headers="$(service_headers)"
     for number in 1 2; do
         product="product-$number"
         code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 \
-            -H 'Content-Type: application/json' \
-            -d "{\"product_id\": \"$product\", \"name\": \"Demo product $number\", \"stock\": 1000000}" \
+            -H 'Content-Type: application/json' -H "@$headers" \
+            -d "{\"product_id\": \"$product\", \"name\": \"Demo product $number\", \"stock\": 1000000, \"price\": ${prices[$number]}}" \
             "http://127.0.0.1:$INVENTORY_PORT/products")" || code=000
         case "$code" in
-            201) say "demo data: $product created (stock 1000000)" ;;
+            201) say "demo data: $product created (price ${prices[$number]}, stock 1000000)" ;;
             409) ;;
             *) die "demo data: POST /products $product answered $code" ;;
         esac

@@ -34,9 +34,10 @@ oms_err oms_envelope_parse(oms_arena *a, const char *text, size_t len, oms_envel
     rc = read_uuid(doc, "event_id", env.event_id, err);
     if (rc == OMS_OK)
         rc = oms_json_string(doc, "event_type", "event_type", ENVELOPE_TEXT_MAX, true, &env.event_type, err);
-    if (rc == OMS_OK)
+    bool about_an_order = json_object_get(doc, "saga_id") || json_object_get(doc, "order_id");
+    if (rc == OMS_OK && about_an_order)
         rc = read_uuid(doc, "saga_id", env.saga_id, err);
-    if (rc == OMS_OK)
+    if (rc == OMS_OK && about_an_order)
         rc = read_uuid(doc, "order_id", env.order_id, err);
     if (rc == OMS_OK)
         rc = oms_json_string(doc, "occurred_at", "occurred_at", ENVELOPE_TEXT_MAX, true, &env.occurred_at, err);
@@ -72,8 +73,10 @@ char *oms_envelope_build(oms_arena *a, const char *event_type, const char *saga_
     int failed = 0;
     failed |= json_object_set_new(doc, "event_id", json_string(event_id));
     failed |= json_object_set_new(doc, "event_type", json_string(event_type ? event_type : ""));
-    failed |= json_object_set_new(doc, "saga_id", json_string(saga_id ? saga_id : ""));
-    failed |= json_object_set_new(doc, "order_id", json_string(order_id ? order_id : ""));
+    if (saga_id || order_id) {
+        failed |= json_object_set_new(doc, "saga_id", json_string(saga_id ? saga_id : ""));
+        failed |= json_object_set_new(doc, "order_id", json_string(order_id ? order_id : ""));
+    }
     failed |= json_object_set_new(doc, "occurred_at", json_string(occurred_at));
     failed |= json_object_set_new(doc, "correlation_id", json_string(correlation_id ? correlation_id : ""));
     /* json_object_set (not _new) takes its own reference: the payload stays the caller's. */

@@ -10,6 +10,7 @@ const char *oms_err_name(oms_err code)
         [OMS_OK] = "ok",
         [OMS_EINVAL] = "invalid_argument",
         [OMS_ENOTFOUND] = "not_found",
+        [OMS_EFORBIDDEN] = "forbidden",
         [OMS_ECONFLICT] = "conflict",
         [OMS_EBUSY] = "busy",
         [OMS_ETOOLARGE] = "payload_too_large",

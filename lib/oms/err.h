@@ -12,6 +12,7 @@ typedef enum {
     OMS_OK = 0,
     OMS_EINVAL,       /* bad input: a field is missing, malformed or out of range (400) */
     OMS_ENOTFOUND,    /* the thing asked for does not exist (404) */
+    OMS_EFORBIDDEN,   /* the principal's role may not do it (403) */
     OMS_ECONFLICT,    /* it exists already, or its state forbids the change (409) */
     OMS_EBUSY,        /* a concurrent holder: retry later (409 for clients, retry for messages) */
     OMS_ETOOLARGE,    /* a length from outside exceeds its bound (413) */

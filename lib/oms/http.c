@@ -19,6 +19,7 @@ int oms_http_status_of(oms_err code)
     case OMS_OK: return 200;
     case OMS_EINVAL: return 400;
     case OMS_ENOTFOUND: return 404;
+    case OMS_EFORBIDDEN: return 403;
     case OMS_ECONFLICT:
     case OMS_EBUSY: return 409;
     case OMS_ETOOLARGE: return 413;

@@ -93,7 +93,7 @@ void oms_http_respond_text(oms_http_request *req, oms_http_response *res, int st
  * when NULL or empty. */
 void oms_http_respond_error(oms_http_request *req, oms_http_response *res, int status, const char *code,
                             const char *message, const char *field);
-/* Maps err->code once (EINVAL 400, ENOTFOUND 404, ECONFLICT/EBUSY 409, ETOOLARGE 413,
+/* Maps err->code once (EINVAL 400, EFORBIDDEN 403, ENOTFOUND 404, ECONFLICT/EBUSY 409, ETOOLARGE 413,
  * EUNSUPPORTED 415, EUNAVAILABLE 503, ETIMEOUT 504, else 500) and answers with
  * the error body made of err (its code is err->reason when set, else the
  * name of err->code). */

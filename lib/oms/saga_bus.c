@@ -17,12 +17,16 @@ oms_err oms_saga_send(oms_tx *tx, oms_arena *a, const oms_saga_ref *ref, const o
         return rc;
     if (!oms_json_own(a, payload))
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    const char *type = oms_msg_name(m->type);
-    const char *text = oms_envelope_build(a, type, ref->saga_id, ref->order_id,
+    const oms_msg_def *def = oms_msg_def_of(m->type);
+    const char *key = def->key ? json_string_value(json_object_get(payload, def->key)) : ref->order_id;
+    if (!key)
+        return oms_error_set(err, OMS_EINVAL, def->key, "%s needs its key", def->event_type);
+    const char *text = oms_envelope_build(a, def->event_type, def->key ? NULL : ref->saga_id,
+                                          def->key ? NULL : ref->order_id,
                                           ref->correlation_id ? ref->correlation_id : "", payload, event_id_out);
     if (!text)
-        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory building %s", type);
-    return oms_outbox_append(a, tx, oms_msg_def_of(m->type)->topic, ref->order_id, text, err);
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory building %s", def->event_type);
+    return oms_outbox_append(a, tx, def->topic, key, text, err);
 }
 
 static oms_err append_reply(oms_reply_outbox *o, oms_tx *tx, oms_arena *a, const oms_command_origin *origin,
@@ -70,6 +74,8 @@ static oms_err dispatch(void *ctx, oms_tx *tx, const oms_envelope *env, oms_aren
         return c->unrouted(c->ctx, tx, a, env, err);
     if (!route)
         return oms_error_set(err, OMS_EINVAL, "event_type", "unknown command %s", env->event_type);
+    if (!oms_msg_def_of(route->type)->key && !env->order_id[0])
+        return oms_error_set(err, OMS_EINVAL, "order_id", "%s needs saga_id and order_id", env->event_type);
     oms_saga_delivery d = {.env = env};
     oms_err rc = oms_msg_decode(a, route->type, env->payload, &d.msg, err);
     if (rc != OMS_OK)

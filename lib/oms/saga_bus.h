@@ -12,9 +12,11 @@
 
 /* Appends `m` to the outbox inside `tx`: its payload (saga_codec.h) in an
  * envelope with ref's ids and a fresh event_id (copied to event_id_out when
- * not NULL), on the message's topic, keyed by ref->order_id. It leaves after
- * commit (the relay of outbox.h). OMS_EINVAL when a required member is
- * missing, OMS_ENOMEM, or the outbox's error. */
+ * not NULL), on the message's topic, keyed by ref->order_id -- or, for a
+ * message about no order (its row has a key member), keyed by that member,
+ * without saga and order ids (ref's may be NULL). It leaves after commit
+ * (the relay of outbox.h). OMS_EINVAL when a required member is missing,
+ * OMS_ENOMEM, or the outbox's error. */
 oms_err oms_saga_send(oms_tx *tx, oms_arena *a, const oms_saga_ref *ref, const oms_msg *m,
                       char event_id_out[OMS_UUID_LEN + 1], oms_error *err);
 

@@ -66,29 +66,37 @@ static const oms_msg_field order_status_changed[] = {
     FIELD("reason", OMS_FIELD_STRING, false, 0, as.order_status_changed.reason),
 };
 
-/* Columns: type, event_type, topic, producer, consumer, fields, note. In
+static const oms_msg_field product_price_changed[] = {
+    FIELD("product_id", OMS_FIELD_STRING, true, OMS_MSG_COMMAND_ID_MAX, as.product_price_changed.product_id),
+    FIELD("price_cents", OMS_FIELD_INT, true, 0, as.product_price_changed.price_cents),
+    FIELD("version", OMS_FIELD_INT, true, 0, as.product_price_changed.version),
+};
+
+/* Columns: type, event_type, topic, producer, consumer, fields, note, key. In
  * the order of docs/architecture.md. */
 static const oms_msg_def defs[OMS_MSG_TYPE_COUNT] = {
     {OMS_MSG_PAYMENT_REQUESTED, "PaymentRequested", OMS_TOPIC_PAYMENT_COMMANDS, ORDER_SERVICE, PAYMENT_SERVICE,
-     FIELDS(payment_requested), NULL},
+     FIELDS(payment_requested), NULL, NULL},
     {OMS_MSG_REFUND_REQUESTED, "RefundRequested", OMS_TOPIC_PAYMENT_COMMANDS, ORDER_SERVICE, PAYMENT_SERVICE,
-     FIELDS(refund_requested), NULL},
+     FIELDS(refund_requested), NULL, NULL},
     {OMS_MSG_PAYMENT_PROCESSED, "PaymentProcessed", OMS_TOPIC_PAYMENT_EVENTS, PAYMENT_SERVICE, ORDER_SERVICE,
-     FIELDS(payment_processed), NULL},
+     FIELDS(payment_processed), NULL, NULL},
     {OMS_MSG_PAYMENT_REFUNDED, "PaymentRefunded", OMS_TOPIC_PAYMENT_EVENTS, PAYMENT_SERVICE, ORDER_SERVICE,
-     FIELDS(payment_refunded), "refunded amount, 0 when nothing was captured"},
+     FIELDS(payment_refunded), "refunded amount, 0 when nothing was captured", NULL},
     {OMS_MSG_INVENTORY_REQUESTED, "InventoryRequested", OMS_TOPIC_INVENTORY_COMMANDS, ORDER_SERVICE,
-     INVENTORY_SERVICE, FIELDS(inventory_requested), NULL},
+     INVENTORY_SERVICE, FIELDS(inventory_requested), NULL, NULL},
     {OMS_MSG_INVENTORY_RELEASE_REQUESTED, "InventoryReleaseRequested", OMS_TOPIC_INVENTORY_COMMANDS, ORDER_SERVICE,
-     INVENTORY_SERVICE, FIELDS(inventory_release_requested), NULL},
+     INVENTORY_SERVICE, FIELDS(inventory_release_requested), NULL, NULL},
     {OMS_MSG_INVENTORY_ALLOCATED, "InventoryAllocated", OMS_TOPIC_INVENTORY_EVENTS, INVENTORY_SERVICE,
-     ORDER_SERVICE, FIELDS(inventory_allocated), NULL},
+     ORDER_SERVICE, FIELDS(inventory_allocated), NULL, NULL},
     {OMS_MSG_INVENTORY_RELEASED, "InventoryReleased", OMS_TOPIC_INVENTORY_EVENTS, INVENTORY_SERVICE, ORDER_SERVICE,
-     FIELDS(inventory_released), "false when nothing was reserved"},
+     FIELDS(inventory_released), "false when nothing was reserved", NULL},
     {OMS_MSG_ORDER_CREATED, "OrderCreated", OMS_TOPIC_ORDER_EVENTS, ORDER_SERVICE, NULL, FIELDS(order_created),
-     "the order document"},
+     "the order document", NULL},
     {OMS_MSG_ORDER_STATUS_CHANGED, "OrderStatusChanged", OMS_TOPIC_ORDER_EVENTS, ORDER_SERVICE, NULL,
-     FIELDS(order_status_changed), NULL},
+     FIELDS(order_status_changed), NULL, NULL},
+    {OMS_MSG_PRODUCT_PRICE_CHANGED, "ProductPriceChanged", OMS_TOPIC_PRODUCT_EVENTS, INVENTORY_SERVICE, ORDER_SERVICE,
+     FIELDS(product_price_changed), "the catalog price; keyed by product_id, no saga", "product_id"},
 };
 
 const oms_msg_def *oms_msg_def_of(oms_msg_type t)

@@ -34,6 +34,7 @@
 #define OMS_TOPIC_INVENTORY_COMMANDS "inventory-commands"
 #define OMS_TOPIC_INVENTORY_EVENTS "inventory-events"
 #define OMS_TOPIC_ORDER_EVENTS "order-events"
+#define OMS_TOPIC_PRODUCT_EVENTS "product-events"
 
 /* A command_id is the UUID the saga gave the command; SPEC 2 bounds every
  * id at 64 characters, and so do both sides of every message. */
@@ -50,6 +51,7 @@ typedef enum oms_msg_type {
     OMS_MSG_INVENTORY_RELEASED,
     OMS_MSG_ORDER_CREATED,
     OMS_MSG_ORDER_STATUS_CHANGED,
+    OMS_MSG_PRODUCT_PRICE_CHANGED,
     OMS_MSG_TYPE_COUNT
 } oms_msg_type;
 
@@ -116,6 +118,15 @@ typedef struct oms_order_status_changed {
     const char *reason;
 } oms_order_status_changed;
 
+/* A product's catalog price (inventory owns prices; order-service keeps a
+ * copy, SPEC 7). `version` grows with every change of the product's price,
+ * so a copy never goes back to an older one. */
+typedef struct oms_product_price_changed {
+    const char *product_id;
+    int64_t price_cents;
+    int64_t version;
+} oms_product_price_changed;
+
 /* One message: its type, the command it is or answers, and its payload. */
 typedef struct oms_msg {
     oms_msg_type type;
@@ -131,6 +142,7 @@ typedef struct oms_msg {
         oms_inventory_released inventory_released;
         oms_order_created order_created;
         oms_order_status_changed order_status_changed;
+        oms_product_price_changed product_price_changed;
     } as;
 } oms_msg;
 
@@ -163,6 +175,10 @@ typedef struct oms_msg_def {
     const oms_msg_field *fields;
     size_t field_count;
     const char *note;       /* what the payload means beyond its fields (docs); may be NULL */
+    /* The payload member (a string) that keys the message on the bus, for a
+     * message that is not about one order; its envelope then has no
+     * saga_id and order_id. NULL: the order (the envelope's order_id). */
+    const char *key;
 } oms_msg_def;
 
 /* The row of `t`; NULL when t is not a type. */

@@ -64,6 +64,36 @@ static oms_err parse_service_name(const char *value, void *target, oms_error *er
     return OMS_OK;
 }
 
+/* Who may call the service: only the gateway (service_auth.h). */
+static void add_trust_settings(oms_settings *t, oms_service_settings *s)
+{
+    const oms_setting rows[] = {
+        {.name = "OMS_LOCAL_RUN", .kind = OMS_SETTING_INT, .fallback = "0", .min = 0, .max = 1, .target = &s->local_run,
+         .doc = "1 in a local run (scripts/oms.sh): INTERNAL_API_KEYS may be unset, and the service listens on "
+                "127.0.0.1 unless BIND_ADDRESS says otherwise."},
+        {.name = "INTERNAL_API_KEYS", .kind = OMS_SETTING_PARSED, .parse = oms_internal_keys_parse,
+         .bounds = "1 or 2 comma-separated keys of 16 to 256 characters", .target = &s->internal_keys,
+         .flags = OMS_SETTING_SECRET | OMS_SETTING_FILE | OMS_SETTING_NO_PLACEHOLDER,
+         .doc = "Keys accepted in X-OMS-Internal-Key (the gateway's INTERNAL_API_KEY; two during a rotation); "
+                "required outside a local run."},
+        {.name = "BIND_ADDRESS", .kind = OMS_SETTING_TEXT, .bounds = "an IPv4 or IPv6 address",
+         .target = &s->bind_address,
+         .doc = "The address the HTTP server listens on; unset: 127.0.0.1 in a local run, else every interface."},
+    };
+    oms_settings_add(t, "service", rows, sizeof rows / sizeof rows[0]);
+}
+
+/* Checks across settings, after the load: outside a local run the service
+ * answers the gateway only; in one it listens on loopback by default. */
+static void check_trust_settings(oms_service_settings *s)
+{
+    if (!s->local_run && s->internal_keys.count == 0)
+        oms_settings_fail("INTERNAL_API_KEYS", "must be set outside a local run (OMS_LOCAL_RUN=1): the service "
+                                               "answers the gateway only");
+    if (!s->bind_address && s->local_run)
+        s->bind_address = "127.0.0.1";
+}
+
 /* The table: the common rows, the bus's, then the service's own. */
 static void build_settings(oms_service *svc)
 {
@@ -91,6 +121,7 @@ static void build_settings(oms_service *svc)
                                     .fallback = svc->migrations_default, .target = &s->migrations_dir,
                                     .doc = "The directory of the service's *.sql migrations."};
     oms_settings_add(&svc->table, "service", &migrations, 1);
+    add_trust_settings(&svc->table, s);
     if (def->add_settings)
         def->add_settings(def->ctx, &svc->table);
     oms_bus_settings_add(&svc->table, &s->bus);
@@ -164,9 +195,19 @@ static oms_pg_pool *add_pool(oms_service *svc, const char *name, const oms_pg_se
     return pool;
 }
 
+/* The admission of every request: the HTTP server hands it the handlers'
+ * context, so it finds the runtime here, as /ready does. */
+static bool service_admit(void *http_ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)http_ctx;
+    return oms_service_admit(&the_service.settings.internal_keys, req, res);
+}
+
 static oms_err start_http(oms_service *svc, oms_error *err)
 {
-    const oms_http_config http = {.port = svc->settings.port,
+    const oms_http_config http = {.bind_address = svc->settings.bind_address,
+                                  .port = svc->settings.port,
+                                  .admit = service_admit,
                                   .limits = svc->settings.http,
                                   .tls = svc->settings.tls,
                                   .routes = svc->def->routes,
@@ -249,7 +290,11 @@ int oms_service_main(const oms_service_def *def, int argc, char **argv)
     build_settings(svc);
     oms_settings_handle_args(&svc->table, argc, argv);
     oms_settings_load(&svc->table, ".env");
+    check_trust_settings(&svc->settings);
     oms_process_init(svc->settings.name, &svc->settings.process);
+    if (svc->settings.internal_keys.count == 0)
+        oms_log(OMS_LOG_WARN, "no_internal_credential", "detail",
+                "INTERNAL_API_KEYS is unset (a local run): requests are not authenticated", NULL);
     oms_error err;
     oms_error_clear(&err);
     const char *failed = start_service(svc, &err);

@@ -13,7 +13,9 @@
  *   the write pool; the bus (oms_bus_create); hook wire (adapters into the
  *   application's ports, extra pools); the outbox relay; hook subscribe;
  *   bus start; hook start (the service's own threads); the HTTP server, whose
- *   /ready pings every pool and asks the bus;
+ *   /ready pings every pool and asks the bus, and which admits only requests
+ *   from the gateway (service_auth.h: the internal credential, required
+ *   outside a local run, and the principal each request speaks for);
  *   oms_process_wait;
  *   the stop in reverse: HTTP (requests in flight finish), bus consumers,
  *   hook stop, relay flush, bus, pools (last made, first freed).
@@ -33,6 +35,7 @@
 #include "http.h"
 #include "pg.h"
 #include "process.h"
+#include "service_auth.h"
 
 /* The settings every service reads (docs/architecture.md, "Settings"). */
 typedef struct oms_service_settings {
@@ -45,6 +48,9 @@ typedef struct oms_service_settings {
     oms_pg_settings db;           /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
     const char *migrations_dir;   /* MIGRATIONS_DIR (services/<built-in name>/migrations) */
     oms_bus_settings bus;         /* MESSAGE_BUS, BUS_*, PULSAR_* */
+    int local_run;                /* OMS_LOCAL_RUN (0): 1 in a local run (scripts/oms.sh) */
+    oms_internal_keys internal_keys; /* INTERNAL_API_KEYS[_FILE]: required unless local_run */
+    const char *bind_address;     /* BIND_ADDRESS; unset: 127.0.0.1 in a local run, else every interface */
 } oms_service_settings;
 
 typedef struct oms_service oms_service;

@@ -4,6 +4,7 @@ ORDER_DOMAIN_SRCS := $(ORDER_DIR)/src/domain/order.c $(ORDER_DIR)/src/domain/sag
 ORDER_APP_SRCS := $(ORDER_DIR)/src/application/saga_runner.c $(ORDER_DIR)/src/application/commands.c \
 	$(ORDER_DIR)/src/application/queries.c $(ORDER_DIR)/src/application/cursor.c
 ORDER_PG_SRCS := $(ORDER_DIR)/src/adapters/pg_order_repo.c $(ORDER_DIR)/src/adapters/pg_saga_repo.c \
+	$(ORDER_DIR)/src/adapters/pg_catalog.c \
 	$(ORDER_DIR)/src/adapters/pg_read_model.c $(ORDER_DIR)/src/adapters/pg_order_outbox.c \
 	$(ORDER_DIR)/src/adapters/order_json.c
 ORDER_ADAPTER_SRCS := $(ORDER_PG_SRCS) $(ORDER_DIR)/src/adapters/uuid_generator.c $(ORDER_DIR)/src/adapters/http_api.c \
@@ -24,6 +25,7 @@ $(eval $(call oms_pure_test,order_domain,$(ORDER_DOMAIN_SRCS) lib/oms/err.c lib/
 # pure lib modules it uses (its log lines and metrics are plain C; libuuid
 # for util.c's ids).
 $(eval $(call oms_pure_test,order_application,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) lib/oms/err.c lib/oms/money.c \
+	lib/oms/principal.c \
 	lib/oms/arena.c lib/oms/util.c lib/oms/log.c lib/oms/metrics.c lib/oms/tx_hooks.c lib/oms/saga_messages.c \
 	lib/oms/tests/support/test_metrics.c $(ORDER_DIR)/tests/unit/memory_adapters.c \
 	$(ORDER_DIR)/tests/unit/test_order_application.c,-luuid))

@@ -19,6 +19,7 @@ $(eval $(call oms_program,payment-service,$(PAYMENT_CORE) $(PAYMENT_PG) \
 $(eval $(call oms_pure_test,payment_domain,$(PAYMENT_DOMAIN) lib/oms/err.c \
 	$(PAYMENT_DIR)/tests/unit/test_payment_domain.c))
 $(eval $(call oms_pure_test,payment_application,$(PAYMENT_CORE) lib/oms/err.c lib/oms/arena.c lib/oms/util.c \
+	lib/oms/principal.c \
 	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c \
 	$(PAYMENT_DIR)/tests/unit/memory_adapters.c \
 	$(PAYMENT_DIR)/tests/unit/test_payment_application.c,-luuid))

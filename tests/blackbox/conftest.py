@@ -128,11 +128,25 @@ class System:
         self.services = {name: Api(url) for name, url in SERVICE_URLS.items()}
 
     # -- data the tests make (unique ids, so runs never collide) --
-    def make_product(self, stock, name="Black-box product"):
+    def make_product(self, stock, name="Black-box product", price="1.00"):
+        """A product of the catalog at `price` (text, sent as a JSON number
+        with exactly those digits), once order-service can take orders for
+        it: its copy of the catalog got the price (SPEC 7)."""
         product_id = unique("bb-product")
-        r = self.api.post("/products", {"product_id": product_id, "name": name, "stock": stock})
+        D(str(price))  # refuse anything that is not a decimal
+        raw = json.dumps({"product_id": product_id, "name": name, "stock": stock, "price": 0}).replace(
+            '"price": 0', f'"price": {price}')
+        r = self.api.post("/products", raw=raw)
         assert r.status_code == 201, r.text
+        self.wait_orderable(product_id)
         return product_id
+
+    def wait_orderable(self, product_id):
+        """Until order-service's copy of the catalog knows the product (a
+        new product is orderable within a moment: docs/architecture.md)."""
+        wait_for(f"{product_id} in order-service's catalog",
+                 lambda: self.psql("orders", f"SELECT 1 FROM catalog_prices WHERE product_id = '{product_id}'"),
+                 timeout=10, interval=0.05)
 
     def make_customer(self, balance):
         """An account with an opening balance given as text ("100.00"), sent

@@ -7,7 +7,7 @@ from conftest import assert_error, body_of, money, state_of
 
 
 def _order_for_cancel(system):
-    product = system.make_product(stock=10)
+    product = system.make_product(stock=10, price="12.34")
     customer = system.make_customer(balance="100.00")
     return product, customer, [{"product_id": product, "quantity": 3, "unit_price": 12.34}]
 
@@ -63,7 +63,7 @@ def test_cancel_when_inventory_confirmed(system):
 
 def test_cancel_of_an_ended_order_is_409(system):
     """SPEC 2: 409 when the order already ended in FAILED or CANCELLED."""
-    product = system.make_product(stock=10)
+    product = system.make_product(stock=10, price="1")
     poor = system.make_customer(balance="0.00")
     failed = system.create_order(poor, [{"product_id": product, "quantity": 1, "unit_price": 1}])
     system.wait_status(failed["id"], "FAILED")

@@ -14,7 +14,7 @@ OPENING = money("1000.00")
 
 @pytest.mark.slow
 def test_no_oversell_under_concurrent_orders(system):
-    product = system.make_product(stock=STOCK)
+    product = system.make_product(stock=STOCK, price="1.25")
     customers = [system.make_customer(balance=str(OPENING)) for _ in range(CUSTOMERS)]
 
     def place(i):

@@ -13,7 +13,7 @@ from conftest import MESSAGE_BUS, FINAL_STATUSES, Api, BASE_URL, body_of, money,
 
 @pytest.mark.slow
 def test_order_service_killed_mid_saga_resumes_every_saga(system):
-    product = system.make_product(stock=1000)
+    product = system.make_product(stock=1000, price="3")
     customer = system.make_customer(balance="10000.00")
     accepted = []
 
@@ -77,7 +77,7 @@ def _duplicate_bus_row(system, row_id):
 @pytest.mark.skipif(MESSAGE_BUS != "pg", reason="copies a row of the pg transport's bus_queue; "
                                                  "Pulsar redelivery is covered by the Pulsar suites")
 def test_same_message_twice_charges_once_and_reserves_once(system):
-    product = system.make_product(stock=10)
+    product = system.make_product(stock=10, price="15")
     customer = system.make_customer(balance="100.00")
 
     with system.paused("inventory"):

@@ -21,7 +21,7 @@ def test_health_ready_and_metrics_on_every_process(system):
 def test_happy_path_confirms_pays_and_reserves(system):
     """SPEC 2 and 3: created, readable at once, then INVENTORY_CONFIRMED with
     the payment CAPTURED, the stock RESERVED and the saga log kept (SPEC 5)."""
-    product = system.make_product(stock=10)
+    product = system.make_product(stock=10, price="10.25")
     customer = system.make_customer(balance="100.00")
 
     r = system.api.post("/orders", {"customer_id": customer,
@@ -61,7 +61,7 @@ def test_happy_path_confirms_pays_and_reserves(system):
 
 def test_payment_declined_fails_and_takes_nothing(system):
     """SPEC 3: payment declined -> FAILED, nothing to give back."""
-    product = system.make_product(stock=10)
+    product = system.make_product(stock=10, price="20")
     customer = system.make_customer(balance="5.00")
     order = system.create_order(customer, [{"product_id": product, "quantity": 1, "unit_price": 20}])
 
@@ -77,7 +77,7 @@ def test_payment_declined_fails_and_takes_nothing(system):
 
 def test_stock_short_refunds_and_fails(system):
     """SPEC 3: inventory refused -> refund -> FAILED; invariant 6.2."""
-    product = system.make_product(stock=1)
+    product = system.make_product(stock=1, price="7.5")
     customer = system.make_customer(balance="100.00")
     order = system.create_order(customer, [{"product_id": product, "quantity": 2, "unit_price": 7.5}])
 
@@ -92,7 +92,7 @@ def test_stock_short_refunds_and_fails(system):
 
 def test_idempotency_key_returns_the_first_order_and_charges_once(system):
     """SPEC 2: a retried POST with the same Idempotency-Key is the same order."""
-    product = system.make_product(stock=10)
+    product = system.make_product(stock=10, price="30")
     customer = system.make_customer(balance="100.00")
     key = {"Idempotency-Key": str(uuid.uuid4())}
     items = [{"product_id": product, "quantity": 1, "unit_price": 30}]
@@ -114,7 +114,7 @@ def test_idempotency_key_returns_the_first_order_and_charges_once(system):
 
 def test_list_orders_newest_first_with_cursor(system):
     """SPEC 2: GET /orders?customer_id=&limit=&cursor= pages newest first."""
-    product = system.make_product(stock=10)
+    product = system.make_product(stock=10, price="1")
     customer = system.make_customer(balance="100.00")
     ids = [system.create_order(customer, [{"product_id": product, "quantity": 1, "unit_price": 1}])["id"]
            for _ in range(3)]
@@ -131,8 +131,8 @@ def test_list_orders_newest_first_with_cursor(system):
 
 def test_new_customer_gets_an_account_with_the_default_credit(system):
     """SPEC 2 (payments): a customer with no account is opened with
-    DEFAULT_CREDIT (1000.00 unless set), so the README's first curl works."""
-    product = system.make_product(stock=5)
+    DEFAULT_CREDIT (1000.00 in a local run unless set, SPEC 7), so the README's first curl works."""
+    product = system.make_product(stock=5, price="0.99")
     customer = f"bb-new-{uuid.uuid4().hex[:12]}"
     order = system.create_order(customer, [{"product_id": product, "quantity": 1, "unit_price": 0.99}])
     system.wait_status(order["id"], "INVENTORY_CONFIRMED")
@@ -141,7 +141,7 @@ def test_new_customer_gets_an_account_with_the_default_credit(system):
 
 def test_restock_adds_to_what_can_be_reserved(system):
     """SPEC 2 (inventory) and invariant 6.1: initial + restocks - reserved = stock."""
-    product = system.make_product(stock=1)
+    product = system.make_product(stock=1, price="1")
     r = system.api.post(f"/products/{product}/stock", {"quantity": 4})
     assert r.status_code == 200, r.text
     assert system.stock(product) == 5
@@ -154,7 +154,7 @@ def test_restock_adds_to_what_can_be_reserved(system):
 
 def test_status_filter_and_saga_listing(system):
     """SPEC 2: GET /orders?status= filters; SPEC 5: GET /sagas answers."""
-    product = system.make_product(stock=5)
+    product = system.make_product(stock=5, price="1")
     customer = system.make_customer(balance="0.00")
     order = system.create_order(customer, [{"product_id": product, "quantity": 1, "unit_price": 1}])
     system.wait_status(order["id"], "FAILED")
@@ -170,7 +170,7 @@ def test_status_never_moves_backwards(system):
     """SPEC 3: the saga log's state changes only move forward."""
     rank = {"CREATED": 0, "PENDING_PAYMENT": 1, "PAYMENT_CONFIRMED": 2, "INVENTORY_CONFIRMED": 3,
             "COMPENSATING": 4, "FAILED": 5, "CANCELLED": 5}
-    product = system.make_product(stock=5)
+    product = system.make_product(stock=5, price="2")
     customer = system.make_customer(balance="50.00")
     order = system.create_order(customer, [{"product_id": product, "quantity": 1, "unit_price": 2}])
     system.wait_status(order["id"], "INVENTORY_CONFIRMED")

@@ -37,7 +37,7 @@ def test_missing_order_field_is_400(system, missing):
     assert_error(system.api.post("/orders", body), 400, field=missing)
 
 
-@pytest.mark.parametrize("missing", ["product_id", "quantity", "unit_price"])
+@pytest.mark.parametrize("missing", ["product_id", "quantity"])
 def test_missing_item_field_is_400(system, missing):
     bad = item()
     del bad[missing]
@@ -59,10 +59,11 @@ def test_bad_unit_price_is_400(system, price):
     assert_error(system.api.post("/orders", raw=raw), 400, field="unit_price")
 
 
-def post_raw_order(system, price, order_extra="", item_extra=""):
-    """POST /orders for a fresh product and funded customer, with the unit
-    price and extra members written as raw JSON text."""
-    product = system.make_product(stock=5)
+def post_raw_order(system, price, order_extra="", item_extra="", catalog_price=None):
+    """POST /orders for a fresh product (at catalog_price, default the unit
+    price as written) and funded customer, with the unit price and extra
+    members written as raw JSON text."""
+    product = system.make_product(stock=5, price=catalog_price or price)
     customer = system.make_customer(balance="100.00")
     raw = (f'{{"customer_id": "{customer}", {order_extra}"items": [{{"product_id": "{product}", "quantity": 1, '
            f'{item_extra}"unit_price": {price}}}]}}')
@@ -72,7 +73,7 @@ def post_raw_order(system, price, order_extra="", item_extra=""):
 # Zeros past the second decimal are exact: 10.500 is 10.50 (docs/architecture.md).
 @pytest.mark.parametrize("price, total", [("10.500", "10.50"), ("1.05e1", "10.50"), ("1025e-2", "10.25")])
 def test_exact_unit_prices_written_otherwise_are_accepted(system, price, total):
-    response = post_raw_order(system, price)
+    response = post_raw_order(system, price, catalog_price=total)
     assert response.status_code == 201, response.text
     assert body_of(response)["total_amount"] == Decimal(total)
 
@@ -115,7 +116,7 @@ def test_bad_product_id_is_400(system, product_id):
 
 
 def test_ids_of_64_characters_are_accepted(system):
-    product = system.make_product(stock=5)
+    product = system.make_product(stock=5, price="1")
     customer = "c" * 52 + uuid.uuid4().hex[:12]
     assert len(customer) == 64
     r = system.api.post("/orders", order_body(customer_id=customer, items=[item(product_id=product)]))
@@ -203,7 +204,7 @@ def test_bad_product_and_account_bodies_are_400(system):
 
 
 def test_existing_product_and_account_are_409(system):
-    product = system.make_product(stock=1)
-    assert_error(system.api.post("/products", {"product_id": product, "name": "again", "stock": 1}), 409)
+    product = system.make_product(stock=1, price="1")
+    assert_error(system.api.post("/products", {"product_id": product, "name": "again", "stock": 1, "price": 1}), 409)
     customer = system.make_customer(balance="1.00")
     assert_error(system.api.post("/accounts", {"customer_id": customer, "balance": 1}), 409)

@@ -183,6 +183,7 @@ class Cluster:
         self.pulsar_dir = os.path.join(run_dir, "pulsar")
         self.log = log
         self.pg_sh = os.path.join(repo, "infrastructure/postgres/pg.sh")
+        self.internal_key = os.urandom(24).hex()  # the gateway's credential towards the services
         self.pulsar_sh = os.path.join(repo, "infrastructure/pulsar/pulsar.sh")
         self.instances = []
         self.unexpected_exits = []  # (name, returncode, log tail)
@@ -332,15 +333,19 @@ class Cluster:
             "UPSTREAM_TIMEOUT_MS": "3000",
         })
         env.setdefault("LOG_LEVEL", "info")
+        # A local run: the gateway without a credential source serves every
+        # request as admin; the services still answer the gateway only.
+        env["OMS_LOCAL_RUN"] = "1"
         if kind == "gateway":
             env["SERVICE_NAME"] = "api-gateway"
-            env["OMS_LOCAL_RUN"] = "1"  # no credential source: every request is served as admin
+            env["INTERNAL_API_KEY"] = self.internal_key
             env["RATE_LIMIT_RPS"] = "0"  # the load comes from one address
             for service in ("order", "inventory", "payment"):
                 urls = ",".join(f"http://127.0.0.1:{p}" for p in self.SERVICE_PORTS[service])
                 env[f"{service.upper()}_SERVICE_URL"] = urls
         else:
             env["SERVICE_NAME"] = f"{kind}-service"
+            env["INTERNAL_API_KEYS"] = self.internal_key  # they answer the gateway only
             # Each service as its own PostgreSQL role (pg.sh: least privilege).
             env["POSTGRES_USER"] = f"{kind}-service"
             env["PGPASSFILE"] = self.pgpass(f"{kind}-service")

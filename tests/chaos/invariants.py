@@ -16,7 +16,8 @@ from workload import FINAL_STATUSES, cents_of
 
 FINAL_SQL = "('INVENTORY_CONFIRMED', 'FAILED', 'CANCELLED')"
 SUBSCRIPTIONS = [("payment-commands", "payment-service"), ("inventory-commands", "inventory-service"),
-                 ("payment-events", "order-service"), ("inventory-events", "order-service")]
+                 ("payment-events", "order-service"), ("inventory-events", "order-service"),
+                 ("product-events", "order-service")]
 API_SAMPLE = 400  # orders whose payment and reservation are also read through the API
 
 

@@ -84,6 +84,7 @@ class Workload:
         self.codes_lock = threading.Lock()
         self.records = []
         self.products = {}  # product_id -> initial stock
+        self.prices = {}  # product_id -> catalog price cents
         self.rich, self.poor, self.default_credit_customers = [], [], []
         self.opening = {}  # customer_id -> opening balance cents (None: DEFAULT_CREDIT)
         self.restocked = Counter()  # product -> quantity confirmed by a 200
@@ -129,7 +130,10 @@ class Workload:
             self.products[f"ample-{n}"] = AMPLE_STOCK
         self.products.update(SCARCE_STOCK)
         for product, stock in self.products.items():
-            self._create("/products", {"product_id": product, "name": f"chaos {product}", "stock": stock})
+            # The catalog's price (SPEC 7): every order of the product is at it.
+            self.prices[product] = self.rng.randint(1, 2000)
+            self._create("/products", {"product_id": product, "name": f"chaos {product}", "stock": stock,
+                                       "price": money(self.prices[product])})
         self.rich = [f"rich-{n:02d}" for n in range(1, 11)]
         self.poor = [f"poor-{n:02d}" for n in range(1, 5)]
         self.default_credit_customers = ["default-01", "default-02"]  # no account: DEFAULT_CREDIT
@@ -165,23 +169,27 @@ class Workload:
                 scenario = "normal"
                 customer = rng.choice(self.rich + self.default_credit_customers)
                 lines = rng.sample(ample, rng.randint(1, 3))
-                items = [(p, rng.randint(1, 3), rng.randint(1, 2000)) for p in lines]
+                items = [(p, rng.randint(1, 3), self.prices[p]) for p in lines]
                 if rng.random() < 0.02:  # the same product on two lines
-                    items.append((items[0][0], 1, rng.randint(1, 500)))
+                    items.append((items[0][0], 1, self.prices[items[0][0]]))
             elif roll < 0.78:
                 scenario = "poor-customer"
                 customer = rng.choice(self.poor)
-                items = [(rng.choice(ample), rng.randint(1, 2), rng.randint(100, 1250))]
+                product = rng.choice(ample)
+                items = [(product, rng.randint(1, 2), self.prices[product])]
             elif roll < 0.93:
                 scenario = "scarce-stock"
                 customer = rng.choice(self.rich)
-                items = [(rng.choice(scarce), rng.randint(1, 3), rng.randint(1, 2000))]
+                product = rng.choice(scarce)
+                items = [(product, rng.randint(1, 3), self.prices[product])]
                 if rng.random() < 0.5:
-                    items.append((rng.choice(ample), 1, rng.randint(1, 2000)))
+                    extra = rng.choice(ample)
+                    items.append((extra, 1, self.prices[extra]))
             else:
                 scenario = "poor-and-scarce"
                 customer = rng.choice(self.poor)
-                items = [(rng.choice(scarce), 1, rng.randint(100, 1500))]
+                product = rng.choice(scarce)
+                items = [(product, 1, self.prices[product])]
             rec = OrderRecord(key=str(uuid.uuid4()), customer=customer, items=items, scenario=scenario)
             if rng.random() < self.dup_share:
                 rec.dup_mode = rng.choice(["after", "concurrent"])

@@ -33,7 +33,16 @@ SERVICE_URLS = {
     "PAYMENT_SERVICE_URL": os.environ.get("PAYMENT_URL", "http://127.0.0.1:18003"),
 }
 HTTP_TIMEOUT_S = 15
-INTERNAL_KEY = "internal-" + uuid.uuid4().hex
+
+def run_internal_key():
+    """The internal credential the run's services accept (scripts/oms.sh
+    makes it in OMS_RUN_DIR): the tests' gateways present it as the run's
+    gateway does."""
+    path = OMS_RUN_DIR / "internal-api-key"
+    return path.read_text().strip() if path.is_file() else "internal-" + uuid.uuid4().hex
+
+
+INTERNAL_KEY = run_internal_key()
 
 # The keys of the tests' gateways: one per role, two customers.
 KEYS = {
@@ -138,23 +147,41 @@ class Gateway:
         return self.proc.returncode
 
 
-@pytest.fixture
-def start_gateway(tmp_path):
-    """start_gateway(**settings) -> a running Gateway, stopped after the test
-    (and checked to have exited cleanly: a sanitizer report fails it)."""
+def gateways_in(make_dir):
+    """start(**settings) -> a running Gateway in a folder from make_dir(),
+    and stop_all() to stop them (checked to exit cleanly: a sanitizer
+    report fails it)."""
     started = []
 
     def start(**settings):
         settings.setdefault("INTERNAL_API_KEY", INTERNAL_KEY)
         settings.setdefault("RATE_LIMIT_RPS", "0")  # on by default here: the tests send bursts
-        g = Gateway(settings, tmp_path)
+        g = Gateway(settings, make_dir())
         started.append(g)
         return g
 
+    def stop_all():
+        for g in started:
+            code = g.stop()
+            assert code == 0, f"the gateway exited with {code}: see {g.log_path}"
+
+    return start, stop_all
+
+
+@pytest.fixture
+def start_gateway(tmp_path):
+    """start_gateway(**settings) -> a running Gateway, stopped after the test."""
+    start, stop_all = gateways_in(lambda: tmp_path)
     yield start
-    for g in started:
-        code = g.stop()
-        assert code == 0, f"the gateway exited with {code}: see {g.log_path}"
+    stop_all()
+
+
+@pytest.fixture(scope="module")
+def start_module_gateway(tmp_path_factory):
+    """The same, for a gateway that serves a whole test module."""
+    start, stop_all = gateways_in(lambda: tmp_path_factory.mktemp("gateway"))
+    yield start
+    stop_all()
 
 
 def run_gateway_expecting_failure(settings, tmp_path):

@@ -26,6 +26,7 @@ typedef struct order_service {
     deadline_scanner *scanner;
     http_api api; /* the HTTP handlers' ctx */
     order_repo orders;
+    catalog catalog;
     saga_repo sagas;
     order_read_model read_model;
     order_outbox outbox;
@@ -74,6 +75,7 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     if (!o->read_pool)
         return err->code;
     o->orders = pg_order_repo();
+    o->catalog = pg_catalog();
     o->sagas = pg_saga_repo();
     o->read_model = pg_read_model(o->read_pool);
     o->outbox = pg_order_outbox();
@@ -86,7 +88,8 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
                          .outbox = &o->outbox,
                          .clock = &o->clock,
                          .ids = &o->ids,
-                         .saga = o->saga};
+                         .saga = o->saga,
+                         .catalog = &o->catalog};
     o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock};
     o->consumer = order_consumer(write_pool, &o->app);
     o->api = (http_api){.app = &o->app, .queries = &o->queries};

@@ -19,12 +19,19 @@ typedef struct payment_service {
     oms_saga_consumer consumer;
 } payment_service;
 
+#define DEFAULT_CREDIT_UNSET (-1)
+#define LOCAL_RUN_CREDIT_CENTS 100000 /* SPEC 7: 1000.00 in a local run, so the README's first order is paid */
+
+/* No default in the table: unset, the credit depends on OMS_LOCAL_RUN
+ * (resolved in wire, once every setting is loaded). */
 static void add_settings(void *ctx, oms_settings *t)
 {
     payment_service *pay = ctx;
-    const oms_setting credit = {.name = "DEFAULT_CREDIT", .kind = OMS_SETTING_MONEY, .fallback = "1000.00",
+    pay->default_credit_cents = DEFAULT_CREDIT_UNSET;
+    const oms_setting credit = {.name = "DEFAULT_CREDIT", .kind = OMS_SETTING_MONEY,
                                 .target = &pay->default_credit_cents,
-                                .doc = "Opening balance of an account opened by a payment request."};
+                                .doc = "Opening balance of an account opened by a payment request; unset: 1000.00 "
+                                       "in a local run (OMS_LOCAL_RUN=1), else 0 (no free money)."};
     oms_settings_add(t, "payment-service", &credit, 1);
 }
 
@@ -32,6 +39,8 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
 {
     (void)err;
     payment_service *pay = ctx;
+    if (pay->default_credit_cents == DEFAULT_CREDIT_UNSET)
+        pay->default_credit_cents = oms_service_settings_of(svc)->local_run ? LOCAL_RUN_CREDIT_CENTS : 0;
     oms_pg_pool *pool = oms_service_pool(svc);
     pay->accounts = pg_account_repo();
     pay->payments = pg_payment_repo();

@@ -10,6 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +23,7 @@
 
 #include "oms/config.h"
 #include "oms/service.h"
+#include "oms/service_auth.h"
 
 static char work_dir[] = "/tmp/oms_service_test_XXXXXX";
 static char events_path[300], log_path[300], err_path[300];
@@ -47,7 +52,22 @@ static void hello(void *ctx, oms_http_request *req, oms_http_response *res)
     oms_http_respond_text(req, res, 200, "text/plain", "hello", 5);
 }
 
-static const oms_http_route routes[] = {{"GET", "/hello", hello, "hello", NULL}};
+/* The principal the request speaks for: "role subject id" ("-": none). */
+static void whoami(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    const oms_principal *p = oms_request_principal(req, res);
+    if (!p)
+        return;
+    const char *text = oms_arena_sprintf(req->arena, "%s %s %s", oms_role_name(p->role),
+                                         p->subject ? p->subject : "-", p->id);
+    oms_http_respond_text(req, res, 200, "text/plain", text, strlen(text));
+}
+
+static const oms_http_route routes[] = {
+    {"GET", "/hello", hello, "hello", NULL},
+    {"GET", "/whoami", whoami, "whoami", NULL},
+};
 
 static void add_settings(void *ctx, oms_settings *t)
 {
@@ -102,7 +122,7 @@ static pid_t spawn(test_service t)
     if (!freopen(log_path, "w", stdout) || !freopen(err_path, "w", stderr))
         _exit(99);
     const oms_service_def def = {.name = "test-service", .port = 8000, .database = "unused",
-                                 .routes = routes, .route_count = 1, .ctx = &t,
+                                 .routes = routes, .route_count = 2, .ctx = &t,
                                  .add_settings = add_settings, .wire = wire, .subscribe = subscribe,
                                  .start = start, .stop = stop};
     char *argv[] = {"test-service", NULL};
@@ -134,14 +154,26 @@ static size_t collect(char *data, size_t size, size_t n, void *p)
     return size * n;
 }
 
-/* GET path; the status (0 when nothing answers), the body in `b`. */
-static long get(const char *path, body *b)
+#define KEY_CURRENT "internal-key-current-0123456789"
+#define KEY_NEXT "internal-key-next-0123456789ab"
+
+/* The headers the gateway sends with each request, as the default. */
+static const char *const as_gateway[] = {"X-OMS-Internal-Key: " KEY_CURRENT, "X-OMS-Role: admin",
+                                         "X-OMS-Principal: key:0123456789abcdef", NULL};
+
+/* GET path with `headers` (NULL-terminated) on `host`; the status (0 when
+ * nothing answers), the body in `b`. */
+static long get_from(const char *host, const char *path, const char *const *headers, body *b)
 {
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    char url[160];
+    snprintf(url, sizeof url, "http://%s:%d%s", host, port, path);
     *b = (body){0};
     CURL *c = curl_easy_init();
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; headers && headers[i]; i++)
+        list = curl_slist_append(list, headers[i]);
     curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
@@ -149,7 +181,18 @@ static long get(const char *path, body *b)
     if (curl_easy_perform(c) == CURLE_OK)
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(c);
+    curl_slist_free_all(list);
     return status;
+}
+
+static long get_with(const char *path, const char *const *headers, body *b)
+{
+    return get_from("127.0.0.1", path, headers, b);
+}
+
+static long get(const char *path, body *b)
+{
+    return get_with(path, as_gateway, b);
 }
 
 static void wait_until_serving(void)
@@ -221,6 +264,112 @@ static void failed_start_exits_1_naming_the_step(void **state)
                         "test-service: cannot start (start): scanner refused\n");
 }
 
+/* Without the internal credential only /health, /ready and /metrics
+ * answer; either of the two INTERNAL_API_KEYS (a rotation) lets a request
+ * through. */
+static void only_the_gateway_reaches_a_route_and_the_built_ins_stay_open(void **state)
+{
+    (void)state;
+    pid_t pid = spawn((test_service){0});
+    wait_until_serving();
+    body b;
+    assert_int_equal(get_with("/hello", NULL, &b), 401);
+    assert_non_null(strstr(b.text, "\"code\":\"unauthorized\""));
+    const char *const wrong[] = {"X-OMS-Internal-Key: internal-key-current-012345678X", "X-OMS-Role: admin",
+                                 "X-OMS-Principal: local", NULL};
+    assert_int_equal(get_with("/hello", wrong, &b), 401);
+    const char *const prefix[] = {"X-OMS-Internal-Key: internal-key-current", "X-OMS-Role: admin",
+                                  "X-OMS-Principal: local", NULL};
+    assert_int_equal(get_with("/hello", prefix, &b), 401);
+    assert_int_equal(get_with("/no-such-path", NULL, &b), 401);
+    assert_int_equal(get("/hello", &b), 200);
+    const char *const next[] = {"X-OMS-Internal-Key: " KEY_NEXT, "X-OMS-Role: viewer", "X-OMS-Principal: local", NULL};
+    assert_int_equal(get_with("/hello", next, &b), 200);
+    assert_int_equal(get_with("/health", NULL, &b), 200);
+    assert_int_equal(get_with("/ready", NULL, &b), 200);
+    assert_int_equal(get_with("/metrics", NULL, &b), 200);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid), 0);
+}
+
+/* The request's principal is the one of the gateway's headers; headers
+ * that do not make one are refused. */
+static void the_principal_of_the_headers_reaches_the_handler(void **state)
+{
+    (void)state;
+    pid_t pid = spawn((test_service){0});
+    wait_until_serving();
+    body b;
+    const char *const customer[] = {"X-OMS-Internal-Key: " KEY_CURRENT, "X-OMS-Role: customer",
+                                    "X-OMS-Subject: customer-1", "X-OMS-Principal: key:00112233aabbccdd", NULL};
+    assert_int_equal(get_with("/whoami", customer, &b), 200);
+    assert_string_equal(b.text, "customer customer-1 key:00112233aabbccdd");
+    const char *const no_subject[] = {"X-OMS-Internal-Key: " KEY_CURRENT, "X-OMS-Role: customer",
+                                      "X-OMS-Principal: key:00112233aabbccdd", NULL};
+    assert_int_equal(get_with("/whoami", no_subject, &b), 401);
+    const char *const unknown_role[] = {"X-OMS-Internal-Key: " KEY_CURRENT, "X-OMS-Role: root",
+                                        "X-OMS-Principal: local", NULL};
+    assert_int_equal(get_with("/whoami", unknown_role, &b), 401);
+    const char *const no_role[] = {"X-OMS-Internal-Key: " KEY_CURRENT, NULL};
+    assert_int_equal(get_with("/whoami", no_role, &b), 401);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid), 0);
+}
+
+/* Outside a local run a service does not start without the credential it
+ * must ask for: one line naming INTERNAL_API_KEYS, exit 2. */
+static void outside_a_local_run_no_internal_keys_stops_the_start(void **state)
+{
+    (void)state;
+    unsetenv("INTERNAL_API_KEYS");
+    pid_t pid = spawn((test_service){0});
+    int code = wait_exit(pid);
+    setenv("INTERNAL_API_KEYS", KEY_CURRENT "," KEY_NEXT, 1);
+    assert_int_equal(code, 2);
+    char text[8192];
+    assert_non_null(strstr(read_file(err_path, text, sizeof text), "config: INTERNAL_API_KEYS: must be set"));
+}
+
+/* An IPv4 address of this machine that is not loopback, or false. */
+static bool non_loopback_ipv4(char *out, size_t len)
+{
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0)
+        return false;
+    bool found = false;
+    for (struct ifaddrs *i = list; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
+            continue;
+        found = inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out, (socklen_t)len) != NULL;
+    }
+    freeifaddrs(list);
+    return found;
+}
+
+/* A local run without keys: nothing is asked, a request speaks for the
+ * local admin, and the service listens on 127.0.0.1 only. */
+static void a_local_run_listens_on_loopback_and_serves_the_local_admin(void **state)
+{
+    (void)state;
+    unsetenv("INTERNAL_API_KEYS");
+    setenv("OMS_LOCAL_RUN", "1", 1);
+    pid_t pid = spawn((test_service){0});
+    wait_until_serving();
+    body b;
+    assert_int_equal(get_with("/whoami", NULL, &b), 200);
+    assert_string_equal(b.text, "admin - local");
+    char address[INET_ADDRSTRLEN];
+    if (non_loopback_ipv4(address, sizeof address))
+        assert_int_equal(get_from(address, "/health", NULL, &b), 0);
+    kill(pid, SIGTERM);
+    int code = wait_exit(pid);
+    unsetenv("OMS_LOCAL_RUN");
+    setenv("INTERNAL_API_KEYS", KEY_CURRENT "," KEY_NEXT, 1);
+    assert_int_equal(code, 0);
+    char text[8192];
+    assert_non_null(strstr(read_file(log_path, text, sizeof text), "no_internal_credential"));
+}
+
 static int setup_all(void **state)
 {
     (void)state;
@@ -241,6 +390,7 @@ static int setup_all(void **state)
     setenv("MIGRATIONS_DIR", work_dir, 1); /* no *.sql of its own: only the outbox/inbox tables */
     setenv("HTTP_THREADS", "2", 1);
     setenv("DB_POOL_SIZE", "2", 1);
+    setenv("INTERNAL_API_KEYS", KEY_CURRENT "," KEY_NEXT, 1);
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
 }
 
@@ -261,6 +411,10 @@ int main(void)
         cmocka_unit_test(runs_until_sigterm_and_stops_in_reverse),
         cmocka_unit_test(ready_names_the_pool_that_is_down),
         cmocka_unit_test(failed_start_exits_1_naming_the_step),
+        cmocka_unit_test(only_the_gateway_reaches_a_route_and_the_built_ins_stay_open),
+        cmocka_unit_test(the_principal_of_the_headers_reaches_the_handler),
+        cmocka_unit_test(outside_a_local_run_no_internal_keys_stops_the_start),
+        cmocka_unit_test(a_local_run_listens_on_loopback_and_serves_the_local_admin),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }

@@ -85,12 +85,37 @@ static void a_missing_correlation_id_reads_as_empty(void **state)
     oms_arena_destroy(a);
 }
 
+/* A message about no order (a catalog price) has neither saga_id nor
+ * order_id; one of the two alone is refused. */
+static void an_envelope_about_no_order_has_neither_id(void **state)
+{
+    (void)state;
+    oms_arena *a = oms_arena_create(0);
+    json_t *payload = json_pack("{s:s}", "product_id", "p-1");
+    char *text = oms_envelope_build(a, "ProductPriceChanged", NULL, NULL, "", payload, NULL);
+    json_decref(payload);
+    assert_non_null(text);
+    assert_null(strstr(text, "order_id"));
+    oms_envelope env;
+    oms_error err;
+    assert_int_equal(oms_envelope_parse(a, text, strlen(text), &env, &err), OMS_OK);
+    assert_string_equal(env.saga_id, "");
+    assert_string_equal(env.order_id, "");
+    assert_int_equal(parse_text("{\"event_id\":\"" SAGA "\",\"event_type\":\"X\",\"order_id\":\"" ORDER
+                                "\",\"occurred_at\":\"t\",\"payload\":{}}",
+                                &err),
+                     OMS_EINVAL);
+    assert_string_equal(err.field, "saga_id");
+    oms_arena_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_built_envelope_parses_back_with_the_same_fields),
         cmocka_unit_test(malformed_envelopes_are_refused_naming_the_field),
         cmocka_unit_test(a_missing_correlation_id_reads_as_empty),
+        cmocka_unit_test(an_envelope_about_no_order_has_neither_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

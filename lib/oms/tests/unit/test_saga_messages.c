@@ -60,16 +60,17 @@ static void subscriptions_follow_from_the_table(void **state)
     (void)state;
     oms_msg_subscription subs[8];
     size_t n = oms_msg_subscriptions(subs, 8);
-    assert_int_equal(n, 4);
+    assert_int_equal(n, 5);
     const char *expected[][2] = {{"payment-commands", "payment-service"},
                                  {"payment-events", "order-service"},
                                  {"inventory-commands", "inventory-service"},
-                                 {"inventory-events", "order-service"}};
+                                 {"inventory-events", "order-service"},
+                                 {"product-events", "order-service"}};
     for (size_t i = 0; i < n; i++) {
         assert_string_equal(subs[i].topic, expected[i][0]);
         assert_string_equal(subs[i].subscription, expected[i][1]);
     }
-    assert_int_equal(oms_msg_subscriptions(NULL, 0), 4);
+    assert_int_equal(oms_msg_subscriptions(NULL, 0), 5);
 }
 
 /* ---- the codec ---- */

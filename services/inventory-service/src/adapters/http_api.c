@@ -5,14 +5,16 @@
 #include "adapters/http_api.h"
 #include "application/inventory_app.h"
 #include "oms/json.h"
+#include "oms/service_auth.h"
 #include "oms/util.h"
 
 #define LIST_LIMIT_MAX 10000
 
 static json_t *product_json(const product *p)
 {
-    return json_pack("{s:s, s:s, s:I, s:I}", "product_id", p->product_id, "name", p->name, "stock",
-                     (json_int_t)p->stock, "reserved", (json_int_t)p->reserved);
+    json_t *price = p->price_cents == INVENTORY_NO_PRICE ? json_null() : oms_json_money_value(p->price_cents);
+    return json_pack("{s:s, s:s, s:o, s:I, s:I}", "product_id", p->product_id, "name", p->name, "price", price,
+                     "stock", (json_int_t)p->stock, "reserved", (json_int_t)p->reserved);
 }
 
 /* Answers with `doc` (taking its reference), or 500 when it could not be built. */
@@ -34,8 +36,18 @@ static const char *product_id_param(oms_http_request *req, oms_http_response *re
     return id;
 }
 
+/* Whether the request's principal has `role` (SPEC 7: products, stock and
+ * prices are an admin's; reservations a viewer's); else answers 401/403. */
+static bool allowed(oms_http_request *req, oms_http_response *res, oms_role role, const char *what)
+{
+    const oms_principal *who = oms_request_principal(req, res);
+    return who && oms_principal_require(who, role, what, req, res);
+}
+
 static void create_product(void *ctx, oms_http_request *req, oms_http_response *res)
 {
+    if (!allowed(req, res, OMS_ROLE_ADMIN, "create products"))
+        return;
     json_t *body = oms_http_json_body(req, res);
     if (!body)
         return;
@@ -48,7 +60,8 @@ static void create_product(void *ctx, oms_http_request *req, oms_http_response *
     }
     if (oms_json_string(body, "product_id", "product_id", INVENTORY_ID_MAX, true, &p.product_id, &err) != OMS_OK ||
         oms_json_string(body, "name", "name", INVENTORY_NAME_MAX, true, &p.name, &err) != OMS_OK ||
-        oms_json_integer(body, "stock", "stock", 0, INVENTORY_STOCK_MAX, &p.stock, &err) != OMS_OK) {
+        oms_json_integer(body, "stock", "stock", 0, INVENTORY_STOCK_MAX, &p.stock, &err) != OMS_OK ||
+        oms_json_money(body, "price", "price", 0, INVENTORY_PRICE_MAX_CENTS, &p.price_cents, &err) != OMS_OK) {
         respond_error(req, res, &err);
         return;
     }
@@ -119,27 +132,55 @@ static void get_product(void *ctx, oms_http_request *req, oms_http_response *res
     oms_http_respond_doc(req, res, 200, product_json(&p));
 }
 
+/* An admin's change of one product: its id (the path's {}) and the JSON
+ * object of the body, or NULL after answering 401/403/400. */
+static json_t *admin_change(oms_http_request *req, oms_http_response *res, const char *what, const char **id)
+{
+    if (!allowed(req, res, OMS_ROLE_ADMIN, what))
+        return NULL;
+    *id = product_id_param(req, res);
+    json_t *body = *id ? oms_http_json_body(req, res) : NULL;
+    if (body && !json_is_object(body)) {
+        oms_http_respond_error(req, res, 400, "invalid_argument", "the body must be a JSON object", NULL);
+        return NULL;
+    }
+    return body;
+}
+
 static void restock(void *ctx, oms_http_request *req, oms_http_response *res)
 {
-    const char *id = product_id_param(req, res);
-    if (!id)
-        return;
-    json_t *body = oms_http_json_body(req, res);
+    const char *id = NULL;
+    json_t *body = admin_change(req, res, "restock products", &id);
     if (!body)
         return;
     oms_error err;
     oms_error_clear(&err);
     int64_t quantity;
-    if (!json_is_object(body)) {
-        oms_http_respond_error(req, res, 400, "invalid_argument", "the body must be a JSON object", NULL);
-        return;
-    }
     if (oms_json_integer(body, "quantity", "quantity", 1, INVENTORY_QUANTITY_MAX, &quantity, &err) != OMS_OK) {
         respond_error(req, res, &err);
         return;
     }
     product p;
     if (inventory_restock(ctx, req->arena, id, quantity, &p, &err) != OMS_OK) {
+        respond_error(req, res, &err);
+        return;
+    }
+    oms_http_respond_doc(req, res, 200, product_json(&p));
+}
+
+/* PUT /products/{id}/price {"price": number}: the catalog price (SPEC 7). */
+static void set_price(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    const char *id = NULL;
+    json_t *body = admin_change(req, res, "set prices", &id);
+    if (!body)
+        return;
+    oms_error err;
+    oms_error_clear(&err);
+    int64_t price_cents = 0;
+    product p;
+    if (oms_json_money(body, "price", "price", 0, INVENTORY_PRICE_MAX_CENTS, &price_cents, &err) != OMS_OK ||
+        inventory_set_price(ctx, req->arena, id, price_cents, &p, &err) != OMS_OK) {
         respond_error(req, res, &err);
         return;
     }
@@ -168,6 +209,8 @@ static json_t *reservation_json(const reservation *r)
 
 static void get_reservation(void *ctx, oms_http_request *req, oms_http_response *res)
 {
+    if (!allowed(req, res, OMS_ROLE_VIEWER, "read reservations"))
+        return;
     const char *order_id = oms_http_query_uuid(req, res, "order_id");
     if (!order_id)
         return;
@@ -186,6 +229,7 @@ const oms_http_route inventory_http_routes[] = {
     {"GET", "/products", list_products, "list_products", NULL},
     {"GET", "/products/{}", get_product, "get_product", NULL},
     {"POST", "/products/{}/stock", restock, "restock", NULL},
+    {"PUT", "/products/{}/price", set_price, "set_price", NULL},
     {"GET", "/reservations", get_reservation, "get_reservation", NULL},
 };
 const size_t inventory_http_route_count = sizeof inventory_http_routes / sizeof inventory_http_routes[0];

@@ -4,7 +4,7 @@
 
 #include "adapters/pg_adapters.h"
 
-#define PRODUCT_COLUMNS "product_id, name, stock, reserved"
+#define PRODUCT_COLUMNS "product_id, name, stock, reserved, coalesce(price_cents, -1), price_version"
 
 static oms_err read_product(oms_arena *a, const PGresult *r, int row, product *out, oms_error *err)
 {
@@ -15,6 +15,10 @@ static oms_err read_product(oms_arena *a, const PGresult *r, int row, product *o
     oms_err rc = oms_pg_int_value(r, row, 2, &out->stock, err);
     if (rc == OMS_OK)
         rc = oms_pg_int_value(r, row, 3, &out->reserved, err);
+    if (rc == OMS_OK)
+        rc = oms_pg_int_value(r, row, 4, &out->price_cents, err);
+    if (rc == OMS_OK)
+        rc = oms_pg_int_value(r, row, 5, &out->price_version, err);
     return rc;
 }
 
@@ -38,17 +42,36 @@ static oms_err insert(product_repo *repo, oms_tx *tx, oms_arena *a, const produc
 {
     (void)repo;
     static const char sql[] =
-        "WITH p AS (INSERT INTO products (product_id, name, stock) VALUES ($1, $2, $3::bigint) RETURNING product_id)"
+        "WITH p AS (INSERT INTO products (product_id, name, stock, price_cents, price_version)"
+        " VALUES ($1, $2, $3::bigint, $4::bigint, $5::bigint) RETURNING product_id)"
         " INSERT INTO stock_ledger (product_id, delta, kind) SELECT product_id, $3::bigint, 'INITIAL' FROM p";
-    const char *params[] = {p->product_id, p->name, oms_pg_int_param(a, p->stock)};
-    if (!params[2])
+    const char *params[] = {p->product_id, p->name, oms_pg_int_param(a, p->stock),
+                            oms_pg_int_param(a, p->price_cents), oms_pg_int_param(a, p->price_version)};
+    if (!params[2] || !params[3] || !params[4])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    if (!oms_pg_tx_exec(a, tx, sql, 3, params, err)) {
+    if (!oms_pg_tx_exec(a, tx, sql, 5, params, err)) {
         if (err->code == OMS_ECONFLICT)
             oms_error_set(err, OMS_ECONFLICT, "product_id", "product %s already exists", p->product_id);
         return err->code;
     }
     return OMS_OK;
+}
+
+static oms_err set_price(product_repo *repo, oms_tx *tx, oms_arena *a, const char *product_id, int64_t price_cents,
+                         product *out, oms_error *err)
+{
+    (void)repo;
+    static const char sql[] = "UPDATE products SET price_cents = $2::bigint, price_version = price_version + 1,"
+                              " modified_at = now() WHERE product_id = $1 RETURNING " PRODUCT_COLUMNS;
+    const char *params[] = {product_id, oms_pg_int_param(a, price_cents)};
+    if (!params[1])
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    PGresult *r = oms_pg_tx_exec(a, tx, sql, 2, params, err);
+    if (!r)
+        return err->code;
+    if (PQntuples(r) == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "product %s not found", product_id);
+    return read_product(a, r, 0, out, err);
 }
 
 static oms_err find(product_repo *repo, oms_tx *tx, oms_arena *a, const char *product_id, product *out,
@@ -122,6 +145,7 @@ static oms_err change_stock(product_repo *repo, oms_tx *tx, oms_arena *a, const 
 
 static const product_repo_ops ops = {
     .insert = insert,
+    .set_price = set_price,
     .find = find,
     .list = list,
     .lock = lock,

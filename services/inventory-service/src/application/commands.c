@@ -5,20 +5,52 @@
 
 #include "application/inventory_app.h"
 
+/* ProductPriceChanged: a catalog event, about no order (saga_messages.h:
+ * keyed by product_id), sent through the reply port's outbox. */
+static oms_err announce_price(inventory_app *app, oms_tx *tx, oms_arena *a, const product *p, oms_error *err)
+{
+    static const oms_command_origin no_order = {.saga_id = NULL, .order_id = NULL, .correlation_id = ""};
+    oms_msg event = {.type = OMS_MSG_PRODUCT_PRICE_CHANGED,
+                     .as.product_price_changed = {p->product_id, p->price_cents, p->price_version}};
+    return oms_reply_outbox_append(app->replies, tx, a, &no_order, &event, err);
+}
+
 oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product *p, product *out, oms_error *err)
 {
     oms_err rc = inventory_validate_new_product(p, err);
+    if (rc != OMS_OK)
+        return rc;
+    product stored = *p;
+    stored.price_version = 1;
+    oms_tx *tx;
+    rc = oms_tx_begin(app->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = product_repo_insert(app->products, tx, a, &stored, err);
+    if (rc == OMS_OK)
+        rc = announce_price(app, tx, a, &stored, err);
+    rc = oms_tx_finish(app->tx, tx, rc, err);
+    if (rc == OMS_OK)
+        *out = stored;
+    return rc;
+}
+
+oms_err inventory_set_price(inventory_app *app, oms_arena *a, const char *product_id, int64_t price_cents,
+                            product *out, oms_error *err)
+{
+    oms_err rc = inventory_validate_product_id(product_id, "product_id", err);
+    if (rc == OMS_OK)
+        rc = inventory_validate_price(price_cents, err);
     if (rc != OMS_OK)
         return rc;
     oms_tx *tx;
     rc = oms_tx_begin(app->tx, &tx, err);
     if (rc != OMS_OK)
         return rc;
-    rc = product_repo_insert(app->products, tx, a, p, err);
-    rc = oms_tx_finish(app->tx, tx, rc, err);
+    rc = product_repo_set_price(app->products, tx, a, product_id, price_cents, out, err);
     if (rc == OMS_OK)
-        *out = *p;
-    return rc;
+        rc = announce_price(app, tx, a, out, err);
+    return oms_tx_finish(app->tx, tx, rc, err);
 }
 
 static oms_err restock_in(inventory_app *app, oms_tx *tx, oms_arena *a, const char *product_id, int64_t quantity,

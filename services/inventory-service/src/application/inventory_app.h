@@ -21,14 +21,22 @@ typedef struct inventory_app {
     oms_tx_manager *tx;
     product_repo *products;
     reservation_repo *reservations;
-    oms_reply_outbox *replies; /* InventoryAllocated, InventoryReleased */
+    oms_reply_outbox *replies; /* InventoryAllocated, InventoryReleased, ProductPriceChanged */
 } inventory_app;
 
 /* ---- commands ---- */
 
-/* Creates a product (validated by the domain). OMS_EINVAL, OMS_ECONFLICT when
- * it exists, or a store error. *out is the product as stored. */
+/* Creates a product (validated by the domain) with its price, and tells the
+ * catalog's copies (ProductPriceChanged, in the same transaction).
+ * OMS_EINVAL, OMS_ECONFLICT when it exists, or a store error. *out is the
+ * product as stored. */
 oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product *p, product *out, oms_error *err);
+
+/* Changes a product's catalog price (SPEC 7) and tells the catalog's
+ * copies (ProductPriceChanged with the next version, in the same
+ * transaction). OMS_ENOTFOUND, OMS_EINVAL. */
+oms_err inventory_set_price(inventory_app *app, oms_arena *a, const char *product_id, int64_t price_cents,
+                            product *out, oms_error *err);
 
 /* Adds `quantity` to a product's stock. OMS_ENOTFOUND, OMS_EINVAL. */
 oms_err inventory_restock(inventory_app *app, oms_arena *a, const char *product_id, int64_t quantity, product *out,

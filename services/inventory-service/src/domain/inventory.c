@@ -27,6 +27,13 @@ oms_err inventory_validate_new_product(const product *p, oms_error *err)
         return oms_error_set(err, OMS_EINVAL, "stock", "stock must be an integer from 0 to %lld", INVENTORY_STOCK_MAX);
     if (p->reserved != 0)
         return oms_error_set(err, OMS_EINVAL, "reserved", "a new product holds no reservation");
+    return inventory_validate_price(p->price_cents, err);
+}
+
+oms_err inventory_validate_price(int64_t price_cents, oms_error *err)
+{
+    if (price_cents < 0 || price_cents > INVENTORY_PRICE_MAX_CENTS)
+        return oms_error_set(err, OMS_EINVAL, "price", "price must be from 0 to 1000000.00");
     return OMS_OK;
 }
 

@@ -21,20 +21,27 @@
 #define INVENTORY_TOTAL_MAX 1000000000000000LL /* 10^15 units of one product */
 #define INVENTORY_LINES_MAX 100
 #define INVENTORY_REASON_MAX 256
+#define INVENTORY_PRICE_MAX_CENTS 100000000LL /* 1,000,000.00: SPEC 2's bound of a unit_price */
+#define INVENTORY_NO_PRICE (-1)               /* a product made before prices: not orderable */
 
 typedef struct product {
     const char *product_id;
     const char *name;
-    int64_t stock;    /* what can still be reserved */
-    int64_t reserved; /* units held by RESERVED reservations */
+    int64_t stock;         /* what can still be reserved */
+    int64_t reserved;      /* units held by RESERVED reservations */
+    int64_t price_cents;   /* the catalog price (SPEC 7); INVENTORY_NO_PRICE when none */
+    int64_t price_version; /* grows with every price change (1 for the first) */
 } product;
 
 /* A product id of 1..64 bytes; `field` names it in err. */
 oms_err inventory_validate_product_id(const char *product_id, const char *field, oms_error *err);
 
 /* A new product: valid id, name of 1..200 bytes, stock 0..1,000,000,000,
- * nothing reserved. */
+ * a price (inventory_validate_price), nothing reserved. */
 oms_err inventory_validate_new_product(const product *p, oms_error *err);
+
+/* A catalog price from 0 to 1,000,000.00 (field "price"). */
+oms_err inventory_validate_price(int64_t price_cents, oms_error *err);
 
 /* A restock quantity of 1..1,000,000,000 that keeps the product's stock +
  * reserved at most INVENTORY_TOTAL_MAX (exact in JSON and far from int64

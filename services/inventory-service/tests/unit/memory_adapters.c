@@ -21,7 +21,8 @@ static mem_product *product_named(mem_state *s, const char *id)
 static void to_product(oms_arena *a, const mem_product *m, product *out)
 {
     *out = (product){.product_id = oms_arena_strdup(a, m->id), .name = oms_arena_strdup(a, m->name),
-                     .stock = m->stock, .reserved = m->reserved};
+                     .stock = m->stock, .reserved = m->reserved, .price_cents = m->price_cents,
+                     .price_version = m->price_version};
 }
 
 static oms_err ledger_append(mem_state *s, const char *id, int64_t delta, stock_change_kind kind, oms_error *err)
@@ -49,7 +50,22 @@ static oms_err p_insert(product_repo *r, oms_tx *tx, oms_arena *a, const product
     snprintf(m->name, sizeof m->name, "%s", p->name);
     m->stock = p->stock;
     m->reserved = 0;
+    m->price_cents = p->price_cents;
+    m->price_version = p->price_version;
     return ledger_append(s, p->product_id, p->stock, STOCK_INITIAL, err);
+}
+
+static oms_err p_set_price(product_repo *r, oms_tx *tx, oms_arena *a, const char *id, int64_t price_cents,
+                           product *out, oms_error *err)
+{
+    (void)r;
+    mem_product *m = product_named((mem_state *)tx, id);
+    if (!m)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "product %s not found", id);
+    m->price_cents = price_cents;
+    m->price_version++;
+    to_product(a, m, out);
+    return OMS_OK;
 }
 
 static oms_err p_find(product_repo *r, oms_tx *tx, oms_arena *a, const char *id, product *out, oms_error *err)
@@ -118,7 +134,8 @@ static oms_err p_change(product_repo *r, oms_tx *tx, oms_arena *a, const char *i
 }
 
 static const product_repo_ops product_ops = {
-    .insert = p_insert, .find = p_find, .list = p_list, .lock = p_lock, .change_stock = p_change};
+    .insert = p_insert, .set_price = p_set_price, .find = p_find,
+    .list = p_list,     .lock = p_lock,           .change_stock = p_change};
 
 /* ---- reservations ---- */
 

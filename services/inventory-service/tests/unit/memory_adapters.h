@@ -20,6 +20,7 @@ typedef struct mem_product {
     char id[INVENTORY_ID_MAX + 1];
     char name[INVENTORY_NAME_MAX + 1];
     int64_t stock, reserved;
+    int64_t price_cents, price_version;
 } mem_product;
 
 typedef struct mem_reservation {

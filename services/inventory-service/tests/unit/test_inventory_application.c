@@ -67,6 +67,16 @@ static const test_reply *last_event(void)
     return test_reply_last(&world.committed.replies);
 }
 
+/* The committed messages of one type (a product's creation sends its
+ * ProductPriceChanged too). */
+static size_t sent(oms_msg_type type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < world.committed.replies.count; i++)
+        n += world.committed.replies.replies[i].type == type;
+    return n;
+}
+
 /* An invalid product is refused before anything is stored. */
 static void invalid_product_is_not_stored(void **state)
 {
@@ -107,7 +117,7 @@ static void repeated_request_reserves_once(void **state)
     assert_int_equal(reserve(lines, 1), OMS_OK);
     assert_int_equal(reserve(lines, 1), OMS_OK);
     assert_int_equal(stock_of("a"), 3);
-    assert_int_equal(world.committed.replies.count, 2);
+    assert_int_equal(sent(OMS_MSG_INVENTORY_ALLOCATED), 2);
     assert_true(last_event()->success);
 }
 
@@ -155,7 +165,7 @@ static void failed_reply_leaves_nothing(void **state)
     world.fail_events = false;
     assert_int_equal(stock_of("a"), 5);
     assert_int_equal(world.committed.reservation_count, 0);
-    assert_int_equal(world.committed.replies.count, 0);
+    assert_int_equal(sent(OMS_MSG_INVENTORY_ALLOCATED), 0);
 }
 
 /* A release gives back every line and answers released; again, it answers

@@ -67,6 +67,13 @@ static oms_err inventory_released(void *app, oms_tx *tx, oms_arena *a, const oms
     return apply_reply(app, tx, a, d, order_on_inventory_released, err);
 }
 
+static oms_err product_price_changed(void *app, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d,
+                                     oms_error *err)
+{
+    const oms_product_price_changed *p = &d->msg.as.product_price_changed;
+    return order_on_product_price_changed(app, tx, a, p->product_id, p->price_cents, p->version, err);
+}
+
 static oms_err unrouted(void *app, oms_tx *tx, oms_arena *a, const oms_envelope *env, oms_error *err)
 {
     oms_log(OMS_LOG_INFO, "unknown_event_ignored", "order_id", env->order_id, "event_id", env->event_id,
@@ -79,6 +86,7 @@ static const oms_saga_route routes[] = {
     {OMS_MSG_PAYMENT_REFUNDED, payment_refunded},
     {OMS_MSG_INVENTORY_ALLOCATED, inventory_allocated},
     {OMS_MSG_INVENTORY_RELEASED, inventory_released},
+    {OMS_MSG_PRODUCT_PRICE_CHANGED, product_price_changed},
 };
 
 oms_saga_consumer order_consumer(oms_pg_pool *pool, order_app *app)

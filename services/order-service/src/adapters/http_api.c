@@ -8,6 +8,7 @@
 
 #include "adapters/order_json.h"
 #include "oms/json.h"
+#include "oms/service_auth.h"
 
 /* A query parameter, NULL when absent or empty ("?state=&stuck=true"). */
 static const char *query_param(const oms_http_request *req, const char *name)
@@ -88,7 +89,10 @@ static oms_err decode_item(oms_arena *a, const json_t *item, size_t i, order_ite
     oms_err rc = oms_json_string(item, "product_id", product_path, ORDER_PRODUCT_ID_MAX, true, &out->product_id, err);
     if (rc == OMS_OK)
         rc = oms_json_integer(item, "quantity", quantity_path, 1, ORDER_QUANTITY_MAX, &out->quantity, err);
-    if (rc == OMS_OK)
+    /* Left out (or null): the catalog's price (SPEC 7). */
+    const json_t *price = json_object_get(item, "unit_price");
+    out->unit_price_cents = ORDER_PRICE_FROM_CATALOG;
+    if (rc == OMS_OK && price && !json_is_null(price))
         rc = oms_json_money(item, "unit_price", price_path, 0, ORDER_UNIT_PRICE_MAX_CENTS, &out->unit_price_cents,
                             err);
     return rc;
@@ -99,7 +103,8 @@ static oms_err decode_create(oms_arena *a, const json_t *body, order_create_requ
     memset(req, 0, sizeof *req);
     if (!json_is_object(body))
         return oms_error_set(err, OMS_EINVAL, NULL, "the body must be a JSON object");
-    oms_err rc = oms_json_string(body, "customer_id", "customer_id", ORDER_CUSTOMER_ID_MAX, true, &req->customer_id,
+    /* Optional: a customer's own when omitted (order_authorize_create). */
+    oms_err rc = oms_json_string(body, "customer_id", "customer_id", ORDER_CUSTOMER_ID_MAX, false, &req->customer_id,
                                  err);
     if (rc != OMS_OK)
         return rc;
@@ -130,10 +135,20 @@ static void respond_order(oms_http_request *req, oms_http_response *res, int sta
 static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     const char *key = oms_http_header(req, "Idempotency-Key");
     if (key && !order_idempotency_key_valid(key)) {
         oms_http_respond_error(req, res, 400, "invalid_argument", "Idempotency-Key must be 1 to 128 printable characters",
                                "Idempotency-Key");
+        return;
+    }
+    /* SPEC 7: after a 502/504 a customer could not know whether its order
+     * was made; the key makes the retry safe, so it is required. */
+    if (!key && oms_principal_is_customer(who)) {
+        oms_http_respond_error(req, res, 400, "idempotency_key_required",
+                               "a customer's POST /orders needs an Idempotency-Key header", "Idempotency-Key");
         return;
     }
     json_t *body = oms_http_json_body(req, res);
@@ -148,7 +163,7 @@ static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
     }
     order created;
     order_create_outcome outcome;
-    oms_err rc = order_create(api->app, req->arena, &create, key, req->request_id, &created, &outcome, &err);
+    oms_err rc = order_create(api->app, req->arena, who, &create, key, req->request_id, &created, &outcome, &err);
     if (rc != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
@@ -168,17 +183,20 @@ static bool query_flag(const oms_http_request *req, const char *name)
 static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     oms_error err;
     oms_error_clear(&err);
     order o;
-    if (order_query_get(api->queries, req->arena, req->params[0], &o, &err) != OMS_OK) {
+    if (order_query_get(api->queries, req->arena, who, req->params[0], &o, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
     json_t *doc = order_document_json(&o);
     if (doc && query_flag(req, "include_saga_history")) {
         saga_history h;
-        if (order_query_saga(api->queries, req->arena, o.id, &h, &err) != OMS_OK) {
+        if (order_query_saga(api->queries, req->arena, who, o.id, &h, &err) != OMS_OK) {
             json_decref(doc);
             oms_http_respond_oms_error(req, res, &err);
             return;
@@ -191,10 +209,13 @@ static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
 static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     oms_error err;
     oms_error_clear(&err);
     saga_history h;
-    if (order_query_saga(api->queries, req->arena, req->params[0], &h, &err) != OMS_OK) {
+    if (order_query_saga(api->queries, req->arena, who, req->params[0], &h, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
@@ -206,6 +227,9 @@ static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *
 static void list_orders(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     oms_error err;
     oms_error_clear(&err);
     order_list_params p = {
@@ -215,7 +239,7 @@ static void list_orders(void *ctx, oms_http_request *req, oms_http_response *res
         .cursor = query_param(req, "cursor"),
     };
     order_page page;
-    if (order_query_list(api->queries, req->arena, &p, &page, &err) != OMS_OK) {
+    if (order_query_list(api->queries, req->arena, who, &p, &page, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
@@ -229,12 +253,16 @@ static void list_orders(void *ctx, oms_http_request *req, oms_http_response *res
 static void customer_orders(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     oms_error err;
     oms_error_clear(&err);
     order *orders = NULL;
     size_t count = 0;
     int64_t total = 0;
-    if (order_query_customer(api->queries, req->arena, req->params[0], &orders, &count, &total, &err) != OMS_OK) {
+    if (order_query_customer(api->queries, req->arena, who, req->params[0], &orders, &count, &total, &err) !=
+        OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
@@ -248,11 +276,14 @@ static void customer_orders(void *ctx, oms_http_request *req, oms_http_response 
 static void list_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     oms_error err;
     oms_error_clear(&err);
     saga *sagas = NULL;
     size_t count = 0;
-    if (order_query_sagas(api->queries, req->arena, query_param(req, "state"), query_param(req, "stuck"),
+    if (order_query_sagas(api->queries, req->arena, who, query_param(req, "state"), query_param(req, "stuck"),
                           &sagas, &count, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
@@ -290,6 +321,9 @@ static oms_err decode_cancel(oms_http_request *req, oms_http_response *res, cons
 static void cancel_order(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     oms_error err;
     oms_error_clear(&err);
     const char *order_id = req->params[0];
@@ -305,7 +339,7 @@ static void cancel_order(void *ctx, oms_http_request *req, oms_http_response *re
         return;
     }
     order o;
-    oms_err rc = order_cancel(api->app, req->arena, order_id, reason, req->request_id, &o, &err);
+    oms_err rc = order_cancel(api->app, req->arena, who, order_id, reason, req->request_id, &o, &err);
     if (rc != OMS_OK)
         oms_http_respond_oms_error(req, res, &err);
     else

@@ -5,6 +5,7 @@
 #define ORDER_PG_ADAPTERS_H
 
 #include "adapters/order_json.h"
+#include "application/ports/catalog.h"
 #include "application/ports/order_read_model.h"
 #include "application/ports/order_repo.h"
 #include "application/ports/outbox.h"
@@ -12,6 +13,8 @@
 #include "oms/pg.h"
 
 order_repo pg_order_repo(void);
+/* The catalog's prices in the orders database (catalog_prices). */
+catalog pg_catalog(void);
 saga_repo pg_saga_repo(void);
 /* Reads through `read_pool` (READ_POSTGRES_*); project() writes in the tx. */
 order_read_model pg_read_model(oms_pg_pool *read_pool);

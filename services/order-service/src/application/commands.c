@@ -8,6 +8,7 @@
 
 #include "application/saga_runner.h"
 #include "oms/log.h"
+#include "oms/money.h"
 
 bool order_idempotency_key_valid(const char *key)
 {
@@ -73,29 +74,99 @@ static oms_err insert_new_order(order_app *app, oms_tx *tx, oms_arena *a, const 
     return saga_runner_start(app, tx, a, &s, o, correlation_id, r, err);
 }
 
-/* One attempt: OMS_ECONFLICT from the key claim means another request with
- * the same key committed first. */
-static oms_err try_create(order_app *app, oms_arena *a, const order *o, const char *key, const char *fingerprint,
-                          const char *correlation_id, order *out, oms_error *err)
+/* The request's items priced from the catalog's copy (in `tx`, so taking
+ * an order never waits for inventory-service), into *priced (in `a`) with
+ * the total. A product the catalog does not know, or a unit_price that is
+ * not the catalog's, is OMS_ECONFLICT naming the item. */
+static oms_err price_items(order_app *app, oms_tx *tx, oms_arena *a, const order_create_request *req,
+                           order_create_request *priced, int64_t *total, oms_error *err)
+{
+    const char **ids = oms_arena_calloc(a, req->item_count, sizeof *ids);
+    int64_t *prices = oms_arena_calloc(a, req->item_count, sizeof *prices);
+    order_item *items = oms_arena_calloc(a, req->item_count, sizeof *items);
+    if (!ids || !prices || !items)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < req->item_count; i++)
+        ids[i] = req->items[i].product_id;
+    oms_err rc = catalog_prices(app->catalog, tx, a, ids, req->item_count, prices, err);
+    if (rc != OMS_OK)
+        return rc;
+    size_t at = 0;
+    char price[OMS_MONEY_TEXT_MAX];
+    switch (order_price_items(req->items, prices, req->item_count, items, &at)) {
+    case ORDER_PRICE_UNKNOWN_PRODUCT:
+        rc = oms_error_set(err, OMS_ECONFLICT, oms_arena_sprintf(a, "items[%zu].product_id", at),
+                           "product %s is not in the catalog (a new product can be ordered a moment after it is "
+                           "created)",
+                           ids[at]);
+        return oms_error_reason(err, rc, ORDER_REASON_UNKNOWN_PRODUCT);
+    case ORDER_PRICE_CHANGED:
+        rc = oms_error_set(err, OMS_ECONFLICT, oms_arena_sprintf(a, "items[%zu].unit_price", at),
+                           "the price of product %s is %s now", ids[at], oms_money_format(prices[at], price));
+        return oms_error_reason(err, rc, ORDER_REASON_PRICE_CHANGED);
+    case ORDER_PRICED:
+        break;
+    }
+    *priced = *req;
+    priced->items = items;
+    return order_total_cents(items, req->item_count, total, err);
+}
+
+/* One attempt: prices the request from the catalog and stores the new
+ * order in one transaction. OMS_ECONFLICT from the key claim means another
+ * request with the same key committed first. */
+static oms_err try_create(order_app *app, oms_arena *a, const order_create_request *req, const char *key,
+                          const char *fingerprint, const char *correlation_id, order *out, oms_error *err)
 {
     oms_tx *tx = NULL;
     oms_err rc = oms_tx_begin(app->tx, &tx, err);
     if (rc != OMS_OK)
         return rc;
+    order_create_request priced;
+    int64_t total = 0;
+    rc = price_items(app, tx, a, req, &priced, &total, err);
     saga_outcome r;
-    rc = insert_new_order(app, tx, a, o, key, fingerprint, correlation_id, &r, err);
+    if (rc == OMS_OK) {
+        order o;
+        char order_id[OMS_UUID_LEN + 1], saga_id[OMS_UUID_LEN + 1];
+        id_generator_new(app->ids, order_id);
+        id_generator_new(app->ids, saga_id);
+        order_init(&o, &priced, order_id, saga_id, total, oms_clock_now_ms(app->clock));
+        rc = insert_new_order(app, tx, a, &o, key, fingerprint, correlation_id, &r, err);
+    }
     rc = oms_tx_finish(app->tx, tx, rc, err);
     if (rc == OMS_OK)
         *out = r.order;
     return rc;
 }
 
-oms_err order_create(order_app *app, oms_arena *a, const order_create_request *req, const char *idempotency_key,
-                     const char *correlation_id, order *out, order_create_outcome *outcome, oms_error *err)
+oms_err order_authorize_create(const oms_principal *who, order_create_request *req, oms_error *err)
+{
+    if (oms_principal_is_customer(who)) {
+        if (!req->customer_id)
+            req->customer_id = who->subject;
+        else if (strcmp(req->customer_id, who->subject) != 0)
+            return oms_error_set(err, OMS_EFORBIDDEN, "customer_id", "a customer orders for itself only");
+        return OMS_OK;
+    }
+    if (!oms_principal_is_at_least(who, OMS_ROLE_ADMIN))
+        return oms_error_set(err, OMS_EFORBIDDEN, NULL, "role %s may not create orders", oms_role_name(who->role));
+    if (!req->customer_id)
+        return oms_error_set(err, OMS_EINVAL, "customer_id", "customer_id is required");
+    return OMS_OK;
+}
+
+oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, const order_create_request *req,
+                     const char *idempotency_key, const char *correlation_id, order *out,
+                     order_create_outcome *outcome, oms_error *err)
 {
     *outcome = ORDER_CREATE_NEW;
-    int64_t total = 0;
-    oms_err rc = order_validate_create(req, &total, err);
+    order_create_request own = *req;
+    oms_err authorized = order_authorize_create(who, &own, err);
+    if (authorized != OMS_OK)
+        return authorized;
+    req = &own;
+    oms_err rc = order_validate_create(req, err);
     if (rc != OMS_OK)
         return rc;
     char fingerprint[ORDER_FINGERPRINT_LEN + 1];
@@ -107,13 +178,10 @@ oms_err order_create(order_app *app, oms_arena *a, const order_create_request *r
         if (rc != OMS_ENOTFOUND)
             return rc;
     }
-    order o;
-    char order_id[OMS_UUID_LEN + 1], saga_id[OMS_UUID_LEN + 1];
-    id_generator_new(app->ids, order_id);
-    id_generator_new(app->ids, saga_id);
-    order_init(&o, req, order_id, saga_id, total, oms_clock_now_ms(app->clock));
-    rc = try_create(app, a, &o, idempotency_key, fingerprint, correlation_id ? correlation_id : "", out, err);
-    if (rc == OMS_ECONFLICT && idempotency_key) {
+    rc = try_create(app, a, req, idempotency_key, fingerprint, correlation_id ? correlation_id : "", out, err);
+    /* A conflict without a reason is the key's claim: a concurrent request
+     * with the same key committed while we waited. */
+    if (rc == OMS_ECONFLICT && !(err && err->reason[0]) && idempotency_key) {
         /* A concurrent request with the same key committed while we waited. */
         rc = replay_idempotent(app, a, idempotency_key, fingerprint, out, err);
         if (rc == OMS_OK)
@@ -128,10 +196,34 @@ oms_err order_create(order_app *app, oms_arena *a, const order_create_request *r
     return rc;
 }
 
+oms_err order_on_product_price_changed(order_app *app, oms_tx *tx, oms_arena *a, const char *product_id,
+                                       int64_t price_cents, int64_t version, oms_error *err)
+{
+    if (price_cents < 0 || price_cents > ORDER_UNIT_PRICE_MAX_CENTS || version < 1)
+        return oms_error_set(err, OMS_EINVAL, "payload", "a price of 0 to 1000000.00 and a version of 1 or more");
+    return catalog_apply(app->catalog, tx, a, product_id, price_cents, version, err);
+}
+
 /* ---- cancel and replies --------------------------------------------------- */
 
-oms_err order_cancel(order_app *app, oms_arena *a, const char *order_id, const char *reason,
-                     const char *correlation_id, order *out, oms_error *err)
+/* Whether `who` may cancel the order: its own for a customer (another's
+ * answers as unknown), any for an operator or admin. */
+static oms_err authorize_cancel(order_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who,
+                                const char *order_id, oms_error *err)
+{
+    if (!oms_principal_is_customer(who) && !oms_principal_is_at_least(who, OMS_ROLE_OPERATOR))
+        return oms_error_set(err, OMS_EFORBIDDEN, NULL, "role %s may not cancel orders", oms_role_name(who->role));
+    if (!oms_principal_is_customer(who))
+        return OMS_OK;
+    order o;
+    oms_err rc = order_repo_load(app->orders, tx, a, order_id, &o, err);
+    if (rc == OMS_OK && !oms_principal_may_see(who, o.customer_id))
+        rc = oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", order_id);
+    return rc;
+}
+
+oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, const char *order_id,
+                     const char *reason, const char *correlation_id, order *out, oms_error *err)
 {
     if (reason && strnlen(reason, ORDER_REASON_MAX + 1) > ORDER_REASON_MAX)
         return oms_error_set(err, OMS_EINVAL, "reason", "reason must be at most %d characters", ORDER_REASON_MAX);
@@ -139,6 +231,11 @@ oms_err order_cancel(order_app *app, oms_arena *a, const char *order_id, const c
     oms_err rc = oms_tx_begin(app->tx, &tx, err);
     if (rc != OMS_OK)
         return rc;
+    rc = authorize_cancel(app, tx, a, who, order_id, err);
+    if (rc != OMS_OK) {
+        oms_tx_rollback(app->tx, tx);
+        return rc;
+    }
     saga_event_context ev = {
         .reason = reason,
         .detail = reason ? oms_arena_sprintf(a, "cancel: %s", reason) : "cancel",

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "application/order_app.h"
+#include "oms/principal.h"
 
 #define ORDER_IDEMPOTENCY_KEY_MAX 128
 
@@ -26,25 +27,48 @@ typedef enum {
 #define ORDER_REASON_KEY_REUSED "idempotency_key_reused"     /* same key, different request */
 #define ORDER_REASON_REQUEST_IN_PROGRESS "request_in_progress" /* same key still being handled */
 #define ORDER_REASON_ORDER_ENDED "order_ended"               /* cancel of a FAILED/CANCELLED order */
+#define ORDER_REASON_UNKNOWN_PRODUCT "unknown_product"       /* the catalog does not know a product (yet) */
+#define ORDER_REASON_PRICE_CHANGED "price_changed"           /* a unit_price that is not the catalog's */
 
 /* Whether an Idempotency-Key is acceptable: 1..128 printable ASCII characters. */
 bool order_idempotency_key_valid(const char *key);
 
-/* Validates, stores the order (CREATED), its saga and log, moves it to
+/* Who may order for whom (SPEC 7): a customer for itself only (a request
+ * without customer_id is its own; another's is OMS_EFORBIDDEN), an admin for
+ * anyone (customer_id required), no other role (OMS_EFORBIDDEN). `req` is
+ * completed with the customer. */
+oms_err order_authorize_create(const oms_principal *who, order_create_request *req, oms_error *err);
+
+/* ProductPriceChanged: keeps the catalog's newest price of a product (an
+ * older version changes nothing). Runs in `tx`. OMS_EINVAL for a payload
+ * out of bounds (dead-lettered). */
+oms_err order_on_product_price_changed(order_app *app, oms_tx *tx, oms_arena *a, const char *product_id,
+                                       int64_t price_cents, int64_t version, oms_error *err);
+
+/* For `who` (order_authorize_create): validates, prices from the catalog
+ * (SPEC 7: a unit_price left out is the catalog's; a given one must be it,
+ * else OMS_ECONFLICT with reason ORDER_REASON_PRICE_CHANGED and the current
+ * price in the message; a product the catalog does not know is reason
+ * ORDER_REASON_UNKNOWN_PRODUCT),
+ * stores the order (CREATED), its saga and log, moves it to
  * PENDING_PAYMENT with PaymentRequested, OrderCreated and OrderStatusChanged
  * in the outbox, and the read model row -- all in one transaction. With an
  * idempotency key (may be NULL) a repeat returns the first order.
  * OMS_EINVAL (field in err), OMS_ECONFLICT (reason ORDER_REASON_KEY_REUSED),
  * OMS_EBUSY (ORDER_REASON_REQUEST_IN_PROGRESS), OMS_EUNAVAILABLE. *out's
  * strings live in `a`. */
-oms_err order_create(order_app *app, oms_arena *a, const order_create_request *req, const char *idempotency_key,
-                     const char *correlation_id, order *out, order_create_outcome *outcome, oms_error *err);
+oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, const order_create_request *req,
+                     const char *idempotency_key, const char *correlation_id, order *out,
+                     order_create_outcome *outcome, oms_error *err);
 
-/* Cancels (reason may be NULL, at most 500 bytes): the order becomes
+/* Cancels (reason may be NULL, at most 500 bytes) for `who`: a customer its
+ * own orders (another's is OMS_ENOTFOUND), an operator or admin any; a
+ * viewer none (OMS_EFORBIDDEN). A completed (INVENTORY_CONFIRMED) order may
+ * be cancelled too (SPEC 3: any non-final status). The order becomes
  * COMPENSATING while something must be given back (or stays so).
  * OMS_ENOTFOUND, OMS_ECONFLICT (reason ORDER_REASON_ORDER_ENDED) when it ended. */
-oms_err order_cancel(order_app *app, oms_arena *a, const char *order_id, const char *reason,
-                     const char *correlation_id, order *out, oms_error *err);
+oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, const char *order_id,
+                     const char *reason, const char *correlation_id, order *out, oms_error *err);
 
 /* A reply from payment or inventory, decoded by the bus adapter. */
 typedef struct saga_reply {

@@ -3,6 +3,7 @@
 #ifndef ORDER_APP_H
 #define ORDER_APP_H
 
+#include "application/ports/catalog.h"
 #include "application/ports/id_generator.h"
 #include "application/ports/order_read_model.h"
 #include "application/ports/order_repo.h"
@@ -21,6 +22,7 @@ typedef struct order_app {
     oms_clock *clock;
     id_generator *ids;
     saga_settings saga;
+    catalog *catalog;             /* the catalog's prices (SPEC 7) */
 } order_app;
 
 #endif

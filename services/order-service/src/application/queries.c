@@ -4,19 +4,27 @@
 
 #include <string.h>
 
-oms_err order_query_get(order_queries *q, oms_arena *a, const char *order_id, order *out, oms_error *err)
+oms_err order_query_get(order_queries *q, oms_arena *a, const oms_principal *who, const char *order_id, order *out,
+                        oms_error *err)
 {
     if (!oms_uuid_valid(order_id))
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "order not found");
-    return order_read_model_get(q->read_model, a, order_id, out, err);
+    oms_err rc = order_read_model_get(q->read_model, a, order_id, out, err);
+    if (rc == OMS_OK && !oms_principal_may_see(who, out->customer_id))
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", order_id); /* as unknown */
+    return rc;
 }
 
-oms_err order_query_saga(order_queries *q, oms_arena *a, const char *order_id, saga_history *out, oms_error *err)
+oms_err order_query_saga(order_queries *q, oms_arena *a, const oms_principal *who, const char *order_id,
+                         saga_history *out, oms_error *err)
 {
     if (!oms_uuid_valid(order_id))
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "order not found");
     memset(out, 0, sizeof *out);
-    oms_err rc = order_read_model_get_saga(q->read_model, a, order_id, &out->saga, err);
+    order o;
+    oms_err rc = oms_principal_is_customer(who) ? order_query_get(q, a, who, order_id, &o, err) : OMS_OK;
+    if (rc == OMS_OK)
+        rc = order_read_model_get_saga(q->read_model, a, order_id, &out->saga, err);
     if (rc != OMS_OK)
         return rc;
     return order_read_model_saga_steps(q->read_model, a, out->saga.id, &out->steps, &out->step_count, err);
@@ -67,14 +75,16 @@ static oms_err parse_list_filter(const order_list_params *p, order_list_filter *
     return parse_limit(p->limit, &f->limit, err);
 }
 
-oms_err order_query_list(order_queries *q, oms_arena *a, const order_list_params *p, order_page *out,
-                         oms_error *err)
+oms_err order_query_list(order_queries *q, oms_arena *a, const oms_principal *who, const order_list_params *p,
+                         order_page *out, oms_error *err)
 {
     memset(out, 0, sizeof *out);
     order_list_filter f;
     oms_err rc = parse_list_filter(p, &f, err);
     if (rc != OMS_OK)
         return rc;
+    if (oms_principal_is_customer(who))
+        f.customer_id = who->subject; /* by the principal, never by a parameter the client chooses */
     int wanted = f.limit;
     f.limit = wanted + 1; /* one more tells whether a next page exists */
     rc = order_read_model_list(q->read_model, a, &f, &out->orders, &out->count, err);
@@ -88,11 +98,13 @@ oms_err order_query_list(order_queries *q, oms_arena *a, const order_list_params
     return OMS_OK;
 }
 
-oms_err order_query_customer(order_queries *q, oms_arena *a, const char *customer_id, order **orders,
-                             size_t *count, int64_t *total, oms_error *err)
+oms_err order_query_customer(order_queries *q, oms_arena *a, const oms_principal *who, const char *customer_id,
+                             order **orders, size_t *count, int64_t *total, oms_error *err)
 {
     if (!customer_id || customer_id[0] == '\0' || strlen(customer_id) > ORDER_CUSTOMER_ID_MAX)
         return oms_error_set(err, OMS_EINVAL, "customer_id", "customer_id must be 1 to %d characters", ORDER_CUSTOMER_ID_MAX);
+    if (!oms_principal_may_see(who, customer_id))
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "customer %s not found", customer_id);
     order_list_filter f = {.customer_id = customer_id, .limit = ORDER_CUSTOMER_ORDERS_MAX};
     oms_err rc = order_read_model_count_by_customer(q->read_model, a, customer_id, total, err);
     if (rc == OMS_OK)
@@ -100,9 +112,11 @@ oms_err order_query_customer(order_queries *q, oms_arena *a, const char *custome
     return rc;
 }
 
-oms_err order_query_sagas(order_queries *q, oms_arena *a, const char *state, const char *stuck, saga **out,
-                          size_t *count, oms_error *err)
+oms_err order_query_sagas(order_queries *q, oms_arena *a, const oms_principal *who, const char *state,
+                          const char *stuck, saga **out, size_t *count, oms_error *err)
 {
+    if (!oms_principal_is_at_least(who, OMS_ROLE_VIEWER))
+        return oms_error_set(err, OMS_EFORBIDDEN, NULL, "role %s may not list sagas", oms_role_name(who->role));
     saga_list_filter f = {.now_ms = oms_clock_now_ms(q->clock), .limit = ORDER_LIST_MAX_LIMIT};
     if (state) {
         if (!order_status_parse(state, &f.state))

@@ -10,6 +10,7 @@
 
 #include "application/cursor.h"
 #include "application/order_app.h"
+#include "oms/principal.h"
 
 #define ORDER_LIST_DEFAULT_LIMIT 50
 #define ORDER_LIST_MAX_LIMIT 500
@@ -20,8 +21,12 @@ typedef struct order_queries {
     oms_clock *clock;
 } order_queries;
 
-/* OMS_ENOTFOUND when unknown (or not a UUID). */
-oms_err order_query_get(order_queries *q, oms_arena *a, const char *order_id, order *out, oms_error *err);
+/* Every query reads as `who` may see (SPEC 7): a customer its own orders
+ * only; another customer's order answers as an unknown one. */
+
+/* OMS_ENOTFOUND when unknown (or not a UUID, or not `who`'s to see). */
+oms_err order_query_get(order_queries *q, oms_arena *a, const oms_principal *who, const char *order_id, order *out,
+                        oms_error *err);
 
 /* A saga with its log. */
 typedef struct saga_history {
@@ -30,8 +35,9 @@ typedef struct saga_history {
     size_t step_count;
 } saga_history;
 
-/* OMS_ENOTFOUND when the order (or its saga) is unknown. */
-oms_err order_query_saga(order_queries *q, oms_arena *a, const char *order_id, saga_history *out, oms_error *err);
+/* OMS_ENOTFOUND when the order (or its saga) is unknown or not `who`'s. */
+oms_err order_query_saga(order_queries *q, oms_arena *a, const oms_principal *who, const char *order_id,
+                         saga_history *out, oms_error *err);
 
 /* Raw query parameters of GET /orders; NULL when absent. */
 typedef struct order_list_params {
@@ -47,17 +53,18 @@ typedef struct order_page {
     char next_cursor[ORDER_CURSOR_MAX]; /* "" when this is the last page */
 } order_page;
 
-oms_err order_query_list(order_queries *q, oms_arena *a, const order_list_params *p, order_page *out,
-                         oms_error *err);
+/* A customer's list is its own, whatever customer_id it asks for. */
+oms_err order_query_list(order_queries *q, oms_arena *a, const oms_principal *who, const order_list_params *p,
+                         order_page *out, oms_error *err);
 
 /* The customer's newest orders (at most ORDER_CUSTOMER_ORDERS_MAX) and how
- * many they have in all. */
-oms_err order_query_customer(order_queries *q, oms_arena *a, const char *customer_id, order **orders,
-                             size_t *count, int64_t *total, oms_error *err);
+ * many they have in all; OMS_ENOTFOUND for a customer asking for another's. */
+oms_err order_query_customer(order_queries *q, oms_arena *a, const oms_principal *who, const char *customer_id,
+                             order **orders, size_t *count, int64_t *total, oms_error *err);
 
 /* GET /sagas: state (a status name, may be NULL) and stuck ("true"/"false",
- * may be NULL). */
-oms_err order_query_sagas(order_queries *q, oms_arena *a, const char *state, const char *stuck, saga **out,
-                          size_t *count, oms_error *err);
+ * may be NULL). OMS_EFORBIDDEN unless `who` is a viewer or above. */
+oms_err order_query_sagas(order_queries *q, oms_arena *a, const oms_principal *who, const char *state,
+                          const char *stuck, saga **out, size_t *count, oms_error *err);
 
 #endif

@@ -2,6 +2,7 @@
 #include "order.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,7 +71,8 @@ static oms_err check_item(const order_item *item, size_t index, oms_error *err)
         return oms_error_set(err, OMS_EINVAL, field, "%s must be a whole number from 1 to %d", field,
                              ORDER_QUANTITY_MAX);
     }
-    if (item->unit_price_cents < 0 || item->unit_price_cents > ORDER_UNIT_PRICE_MAX_CENTS) {
+    bool from_catalog = item->unit_price_cents == ORDER_PRICE_FROM_CATALOG;
+    if (!from_catalog && (item->unit_price_cents < 0 || item->unit_price_cents > ORDER_UNIT_PRICE_MAX_CENTS)) {
         snprintf(field, sizeof field, "items[%zu].unit_price", index);
         return oms_error_set(err, OMS_EINVAL, field, "%s must be from 0.00 to 1000000.00", field);
     }
@@ -93,7 +95,7 @@ oms_err order_total_cents(const order_item *items, size_t count, int64_t *total_
     return OMS_OK;
 }
 
-oms_err order_validate_create(const order_create_request *req, int64_t *total_cents, oms_error *err)
+oms_err order_validate_create(const order_create_request *req, oms_error *err)
 {
     oms_err rc = check_identifier(req->customer_id, ORDER_CUSTOMER_ID_MAX, "customer_id", err);
     if (rc != OMS_OK)
@@ -107,7 +109,22 @@ oms_err order_validate_create(const order_create_request *req, int64_t *total_ce
         if (rc != OMS_OK)
             return rc;
     }
-    return order_total_cents(req->items, req->item_count, total_cents, err);
+    return OMS_OK;
+}
+
+order_pricing order_price_items(const order_item *items, const int64_t *catalog, size_t n, order_item *out,
+                                size_t *failed)
+{
+    for (size_t i = 0; i < n; i++) {
+        *failed = i;
+        if (catalog[i] == ORDER_NO_CATALOG_PRICE)
+            return ORDER_PRICE_UNKNOWN_PRODUCT;
+        if (items[i].unit_price_cents != ORDER_PRICE_FROM_CATALOG && items[i].unit_price_cents != catalog[i])
+            return ORDER_PRICE_CHANGED;
+        out[i] = items[i];
+        out[i].unit_price_cents = catalog[i];
+    }
+    return ORDER_PRICED;
 }
 
 void order_init(order *o, const order_create_request *req, const char *order_id, const char *saga_id,

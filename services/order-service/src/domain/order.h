@@ -67,10 +67,30 @@ bool order_status_parse(const char *name, order_status *out);
 /* Whether the status is FAILED or CANCELLED. */
 bool order_status_is_final(order_status s);
 
-/* Checks every field of a create request and computes the total in cents.
- * OMS_EINVAL with err->field naming the offending field ("customer_id",
- * "items", "items[2].quantity") or the total ("items" on overflow). */
-oms_err order_validate_create(const order_create_request *req, int64_t *total_cents, oms_error *err);
+/* An item's unit_price the client left out: the catalog's (SPEC 7). */
+#define ORDER_PRICE_FROM_CATALOG (-1)
+/* A product the catalog does not know (it has no price there). */
+#define ORDER_NO_CATALOG_PRICE (-1)
+
+/* Checks every field of a create request (a unit_price may be
+ * ORDER_PRICE_FROM_CATALOG). OMS_EINVAL with err->field naming the
+ * offending field ("customer_id", "items", "items[2].quantity"). */
+oms_err order_validate_create(const order_create_request *req, oms_error *err);
+
+/* How pricing from the catalog went (order_price_items). */
+typedef enum {
+    ORDER_PRICED = 0,            /* every item has the catalog's price */
+    ORDER_PRICE_UNKNOWN_PRODUCT, /* the catalog does not know an item's product */
+    ORDER_PRICE_CHANGED,         /* an item's unit_price is not the catalog's */
+} order_pricing;
+
+/* Prices the n items from the catalog: catalog[i] is the price of items[i]'s
+ * product, or ORDER_NO_CATALOG_PRICE. Every item takes the catalog price
+ * into out[i]; an item whose unit_price was given must name that price (no
+ * client sets its own price). On the first item that cannot be priced,
+ * returns why and its index in *failed. */
+order_pricing order_price_items(const order_item *items, const int64_t *catalog, size_t n, order_item *out,
+                                size_t *failed);
 
 /* The total of items in cents, OMS_EINVAL on overflow (field "items[i]..."). */
 oms_err order_total_cents(const order_item *items, size_t count, int64_t *total_cents, oms_error *err);

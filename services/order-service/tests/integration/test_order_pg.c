@@ -28,6 +28,10 @@
 #include "oms/outbox.h"
 #include "oms/tests/support/test_metrics.h"
 #include "oms/pg.h"
+#include "oms/service_auth.h"
+
+/* Tests act as the local admin unless a test is about who may do what. */
+#define ADMIN oms_principal_local_admin()
 
 static oms_pg_settings db;
 static const saga_settings saga_cfg = {.step_timeout_s = 30, .max_attempts = 3};
@@ -50,6 +54,7 @@ typedef struct process {
     order_outbox outbox;
     oms_clock clock;
     id_generator ids;
+    catalog catalog;
     order_app app;
     order_queries queries;
     oms_saga_consumer consumer;
@@ -68,8 +73,9 @@ static process *process_start(void)
     p->outbox = pg_order_outbox();
     p->clock = (oms_clock){&fake_clock_ops, NULL};
     p->ids = uuid_generator();
+    p->catalog = pg_catalog();
     p->app = (order_app){oms_pg_tx_manager(p->pool), &p->orders, &p->sagas, &p->read_model, &p->outbox,
-                         &p->clock,                  &p->ids,    saga_cfg};
+                         &p->clock,                  &p->ids,    saga_cfg,  &p->catalog};
     p->queries = (order_queries){&p->read_model, &p->clock};
     p->consumer = order_consumer(p->pool, &p->app);
     p->a = oms_arena_create(0);
@@ -100,6 +106,25 @@ static long sql_long(const char *sql, int n, const char *const *params)
     oms_pg_release(pool, c, false);
     oms_pg_pool_destroy(pool);
     return v;
+}
+
+/* The catalog's prices the tests order at, as ProductPriceChanged would
+ * have left them. */
+static int seed_catalog(void)
+{
+    oms_error err;
+    oms_pg_pool *pool = oms_pg_pool_create("it-seed", &db, 1, &err);
+    PGconn *c = pool ? oms_pg_acquire(pool, 5000, &err) : NULL;
+    PGresult *r = c ? PQexec(c, "INSERT INTO catalog_prices (product_id, price_cents, version)"
+                                " VALUES ('product-1', 1050, 1), ('product-2', 99, 1)")
+                    : NULL;
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (c)
+        oms_pg_release(pool, c, false);
+    oms_pg_pool_destroy(pool);
+    fake_now_ms = 1800000000000;
+    return ok ? 0 : -1;
 }
 
 static int setup_database(void **state)
@@ -138,8 +163,7 @@ static int setup_database(void **state)
         fprintf(stderr, "migrate: %s\n", err.message);
         return -1;
     }
-    fake_now_ms = 1800000000000;
-    return 0;
+    return seed_catalog();
 }
 
 static order_item items[2] = {{"product-1", 2, 1050}, {"product-2", 1, 99}};
@@ -150,7 +174,7 @@ static order create_order(process *p, const char *customer, const char *key, ord
     order o;
     order_create_outcome local;
     oms_error err;
-    oms_err rc = order_create(&p->app, p->a, &req, key, "it-request", &o, outcome ? outcome : &local, &err);
+    oms_err rc = order_create(&p->app, p->a, ADMIN, &req, key, "it-request", &o, outcome ? outcome : &local, &err);
     if (rc != OMS_OK)
         fail_msg("create: %s", err.message);
     return o;
@@ -203,7 +227,7 @@ static void idempotency_key_is_claimed_once(void **state)
     order_create_request other = {.customer_id = "idem", .items = items, .item_count = 1};
     order o;
     oms_error err;
-    assert_int_equal(order_create(&p->app, p->a, &other, "it-key-1", "", &o, &outcome, &err),
+    assert_int_equal(order_create(&p->app, p->a, ADMIN, &other, "it-key-1", "", &o, &outcome, &err),
                      OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_KEY_REUSED);
     process_stop(p);
@@ -222,7 +246,7 @@ static void *race_create(void *arg)
     order_create_request req = {.customer_id = "racer", .items = items, .item_count = 2};
     oms_error err;
     oms_arena *a = oms_arena_create(0);
-    r->rc = order_create(&r->p->app, a, &req, "it-race-key", "", &r->o, &r->outcome, &err);
+    r->rc = order_create(&r->p->app, a, ADMIN, &req, "it-race-key", "", &r->o, &r->outcome, &err);
     char id[OMS_UUID_LEN + 1];
     memcpy(id, r->o.id, sizeof id);
     oms_arena_destroy(a);
@@ -331,32 +355,32 @@ static void read_model_lists_newest_first_and_pages(void **state)
     }
     order got;
     oms_error err;
-    assert_int_equal(order_query_get(&p->queries, p->a, ids[1], &got, &err), OMS_OK);
+    assert_int_equal(order_query_get(&p->queries, p->a, ADMIN, ids[1], &got, &err), OMS_OK);
     assert_int_equal(got.status, ORDER_PENDING_PAYMENT);
     assert_int_equal(got.item_count, 2);
     order_list_params params = {.customer_id = "reader", .limit = "2"};
     order_page page;
-    assert_int_equal(order_query_list(&p->queries, p->a, &params, &page, &err), OMS_OK);
+    assert_int_equal(order_query_list(&p->queries, p->a, ADMIN, &params, &page, &err), OMS_OK);
     assert_int_equal(page.count, 2);
     assert_string_equal(page.orders[0].id, ids[2]);
     assert_string_equal(page.orders[1].id, ids[1]);
     char cursor[ORDER_CURSOR_MAX];
     memcpy(cursor, page.next_cursor, sizeof cursor);
     params.cursor = cursor;
-    assert_int_equal(order_query_list(&p->queries, p->a, &params, &page, &err), OMS_OK);
+    assert_int_equal(order_query_list(&p->queries, p->a, ADMIN, &params, &page, &err), OMS_OK);
     assert_int_equal(page.count, 1);
     assert_string_equal(page.orders[0].id, ids[0]);
     assert_string_equal(page.next_cursor, "");
     order_list_params by_status = {.customer_id = "reader", .status = "FAILED"};
-    assert_int_equal(order_query_list(&p->queries, p->a, &by_status, &page, &err), OMS_OK);
+    assert_int_equal(order_query_list(&p->queries, p->a, ADMIN, &by_status, &page, &err), OMS_OK);
     assert_int_equal(page.count, 0);
     order *orders;
     size_t count;
     int64_t total;
-    assert_int_equal(order_query_customer(&p->queries, p->a, "reader", &orders, &count, &total, &err), OMS_OK);
+    assert_int_equal(order_query_customer(&p->queries, p->a, ADMIN, "reader", &orders, &count, &total, &err), OMS_OK);
     assert_int_equal(total, 3);
     saga_history h;
-    assert_int_equal(order_query_saga(&p->queries, p->a, ids[0], &h, &err), OMS_OK);
+    assert_int_equal(order_query_saga(&p->queries, p->a, ADMIN, ids[0], &h, &err), OMS_OK);
     assert_int_equal(h.saga.state, ORDER_PENDING_PAYMENT);
     assert_true(h.step_count >= 3);
     assert_int_equal(h.steps[0].seq, 1);
@@ -418,7 +442,7 @@ static order_status status_of(process *p, const char *id)
 {
     order o;
     oms_error err;
-    assert_int_equal(order_query_get(&p->queries, p->a, id, &o, &err), OMS_OK);
+    assert_int_equal(order_query_get(&p->queries, p->a, ADMIN, id, &o, &err), OMS_OK);
     return o.status;
 }
 
@@ -548,7 +572,7 @@ static bool listed_as_stuck(process *p, const char *order_id)
     saga *sagas;
     size_t n;
     oms_error err;
-    assert_int_equal(order_query_sagas(&p->queries, p->a, NULL, "true", &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, NULL, "true", &sagas, &n, &err), OMS_OK);
     for (size_t i = 0; i < n; i++)
         if (strcmp(sagas[i].order_id, order_id) == 0)
             return true;
@@ -566,7 +590,7 @@ static void read_model_lists_stuck_sagas(void **state)
     order failed = create_order(p, "stuck-customer", NULL, NULL);
     order cancelled;
     oms_error err;
-    assert_int_equal(order_cancel(&p->app, p->a, compensating.id, NULL, "", &cancelled, &err), OMS_OK);
+    assert_int_equal(order_cancel(&p->app, p->a, ADMIN, compensating.id, NULL, "", &cancelled, &err), OMS_OK);
     char event_id[OMS_UUID_LEN + 1];
     assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &failed,
                              json_pack("{s:b}", "success", 0), event_id),
@@ -644,7 +668,7 @@ static void cancel_confirmed_order_releases_then_refunds(void **state)
     deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o, json_pack("{s:b}", "success", 1), event_id);
     order cancelled;
     oms_error err;
-    assert_int_equal(order_cancel(&p->app, p->a, o.id, "no longer needed", "", &cancelled, &err), OMS_OK);
+    assert_int_equal(order_cancel(&p->app, p->a, ADMIN, o.id, "no longer needed", "", &cancelled, &err), OMS_OK);
     assert_int_equal(cancelled.status, ORDER_COMPENSATING);
     const char *params[] = {o.id};
     assert_int_equal(sql_long("SELECT count(*) FROM outbox WHERE key = $1 AND"
@@ -655,11 +679,11 @@ static void cancel_confirmed_order_releases_then_refunds(void **state)
     deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentRefunded", &o, json_pack("{s:I}", "amount_cents", (json_int_t)2199),
             event_id);
     assert_int_equal(status_of(p, o.id), ORDER_CANCELLED);
-    assert_int_equal(order_cancel(&p->app, p->a, o.id, NULL, "", &cancelled, &err), OMS_ECONFLICT);
+    assert_int_equal(order_cancel(&p->app, p->a, ADMIN, o.id, NULL, "", &cancelled, &err), OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_ORDER_ENDED);
     saga *sagas;
     size_t n;
-    assert_int_equal(order_query_sagas(&p->queries, p->a, "CANCELLED", NULL, &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, "CANCELLED", NULL, &sagas, &n, &err), OMS_OK);
     assert_true(n >= 1);
     process_stop(p);
 }
@@ -736,6 +760,15 @@ static void expect_error(const http_reply *r, long status, const char *code, con
     }
 }
 
+/* The services' admission without keys: a request without identity headers
+ * is the local admin's (service_auth.h). */
+static bool admit_as_local_admin(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    static const oms_internal_keys none = {0};
+    return oms_service_admit(&none, req, res);
+}
+
 static void http_api_answers_as_the_spec_says(void **state)
 {
     (void)state;
@@ -745,18 +778,18 @@ static void http_api_answers_as_the_spec_says(void **state)
     const oms_http_route *routes = http_api_routes(&count);
     http_port = 30000 + (int)(getpid() % 20000);
     oms_http_config cfg = {.bind_address = "127.0.0.1", .port = http_port, .limits = {.threads = 2}, .routes = routes,
-                           .route_count = count, .ctx = &api};
+                           .route_count = count, .ctx = &api, .admit = admit_as_local_admin};
     oms_error err;
     oms_http_server *server = oms_http_server_start(&cfg, &err);
     if (!server)
         fail_msg("http server: %s", err.message);
 
     const char *body = "{\"customer_id\":\"http-customer\",\"items\":[{\"product_id\":\"product-1\","
-                       "\"quantity\":2,\"unit_price\":10.25}]}";
+                       "\"quantity\":2,\"unit_price\":10.50}]}";
     http_reply created = http_call("POST", "/orders", body, "Idempotency-Key: http-key-1");
     assert_int_equal(created.status, 201);
     assert_non_null(strstr(created.body, "\"status\":\"PENDING_PAYMENT\""));
-    assert_non_null(strstr(created.body, "\"total_amount\":20.50"));
+    assert_non_null(strstr(created.body, "\"total_amount\":21.00"));
     assert_non_null(strstr(created.location, "/orders/"));
     http_reply again = http_call("POST", "/orders", body, "Idempotency-Key: http-key-1");
     assert_int_equal(again.status, 200);
@@ -766,6 +799,15 @@ static void http_api_answers_as_the_spec_says(void **state)
     expect_error(&reused, 409, "idempotency_key_reused", "Idempotency-Key");
     http_reply bad_key = http_call("POST", "/orders", body, "Idempotency-Key: has space");
     expect_error(&bad_key, 400, "invalid_argument", "Idempotency-Key");
+    http_reply tampered = http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
+                                    "\"product-1\",\"quantity\":1,\"unit_price\":0}]}", NULL);
+    expect_error(&tampered, 409, "price_changed", "items[0].unit_price");
+    assert_non_null(strstr(tampered.body, "10.50"));
+    http_reply unknown = http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
+                                   "\"no-such-product\",\"quantity\":1}]}", NULL);
+    expect_error(&unknown, 409, "unknown_product", "items[0].product_id");
+    http_reply nobody = http_call("POST", "/orders", "{\"items\":[{\"product_id\":\"product-1\",\"quantity\":1}]}", NULL);
+    expect_error(&nobody, 400, "invalid_argument", "customer_id");
 
     http_reply got = http_call("GET", created.location, NULL, NULL);
     assert_int_equal(got.status, 200);

@@ -492,6 +492,65 @@ static void mem_new_id(id_generator *g, char out[OMS_UUID_LEN + 1])
     snprintf(out, OMS_UUID_LEN + 1, "00000000-0000-4000-8000-%012u", ++m->next_id);
 }
 
+/* ---- the catalog's prices ---- */
+
+static mem_price *price_entry(mem_data *d, const char *product_id)
+{
+    for (size_t i = 0; i < d->catalog_count; i++)
+        if (strcmp(d->catalog[i].product_id, product_id) == 0)
+            return &d->catalog[i];
+    return NULL;
+}
+
+static oms_err catalog_prices_of(catalog *c, oms_tx *tx, oms_arena *a, const char *const *ids, size_t n,
+                                 int64_t *prices, oms_error *err)
+{
+    (void)tx, (void)a, (void)err;
+    mem_store *m = store_of(c->self);
+    for (size_t i = 0; i < n; i++) {
+        const mem_price *e = price_entry(&m->data, ids[i]);
+        prices[i] = e ? e->price_cents : ORDER_NO_CATALOG_PRICE;
+    }
+    return OMS_OK;
+}
+
+static oms_err catalog_apply_price(catalog *c, oms_tx *tx, oms_arena *a, const char *product_id, int64_t price_cents,
+                                   int64_t version, oms_error *err)
+{
+    (void)tx, (void)a;
+    mem_data *d = &store_of(c->self)->data;
+    mem_price *e = price_entry(d, product_id);
+    if (!e && d->catalog_count == MEM_CATALOG)
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "memory catalog full");
+    if (!e) {
+        e = &d->catalog[d->catalog_count++];
+        snprintf(e->product_id, sizeof e->product_id, "%s", product_id);
+    } else if (e->version >= version) {
+        return OMS_OK;
+    }
+    e->price_cents = price_cents;
+    e->version = version;
+    return OMS_OK;
+}
+
+static const catalog_ops catalog_port_ops = {catalog_prices_of, catalog_apply_price};
+
+void mem_set_price(mem_store *m, const char *product_id, int64_t price_cents)
+{
+    const mem_price *e = price_entry(&m->data, product_id);
+    catalog_apply_price(&m->catalog, NULL, NULL, product_id, price_cents, e ? e->version + 1 : 1, NULL);
+}
+
+bool mem_price_of(const mem_store *m, const char *product_id, int64_t *price_cents, int64_t *version)
+{
+    const mem_price *e = price_entry((mem_data *)&m->data, product_id);
+    if (e) {
+        *price_cents = e->price_cents;
+        *version = e->version;
+    }
+    return e != NULL;
+}
+
 static const oms_clock_ops clock_ops = {mem_now};
 static const id_generator_ops id_ops = {mem_new_id};
 
@@ -508,8 +567,12 @@ mem_store *mem_store_create(const saga_settings *cfg)
     m->outbox = (order_outbox){&outbox_ops, m};
     m->clock = (oms_clock){&clock_ops, m};
     m->ids = (id_generator){&id_ops, m};
-    m->app = (order_app){&m->tx, &m->orders, &m->sagas, &m->read_model, &m->outbox, &m->clock, &m->ids, *cfg};
+    m->catalog = (catalog){&catalog_port_ops, m};
+    m->app = (order_app){&m->tx,    &m->orders, &m->sagas, &m->read_model, &m->outbox,
+                         &m->clock, &m->ids,    *cfg,      &m->catalog};
     m->queries = (order_queries){&m->read_model, &m->clock};
+    mem_set_price(m, "product-1", 1050);
+    mem_set_price(m, "product-2", 99);
     return m;
 }
 

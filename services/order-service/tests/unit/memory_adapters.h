@@ -16,6 +16,7 @@
 #define MEM_LOG 1024
 #define MEM_MESSAGES 512
 #define MEM_TEXT 512
+#define MEM_CATALOG 16
 
 typedef struct mem_item {
     char product_id[65];
@@ -64,7 +65,15 @@ typedef struct mem_key {
     char key[129], fingerprint[17], order_id[OMS_UUID_LEN + 1];
 } mem_key;
 
+/* A price of the catalog's copy. */
+typedef struct mem_price {
+    char product_id[65];
+    int64_t price_cents, version;
+} mem_price;
+
 typedef struct mem_data {
+    mem_price catalog[MEM_CATALOG];
+    size_t catalog_count;
     mem_order orders[MEM_ORDERS];
     mem_order view[MEM_ORDERS]; /* the read model */
     mem_saga sagas[MEM_ORDERS];
@@ -88,6 +97,7 @@ typedef struct mem_store {
     /* the ports */
     oms_tx_manager tx;
     order_repo orders;
+    catalog catalog;
     saga_repo sagas;
     order_read_model read_model;
     order_outbox outbox;
@@ -97,8 +107,14 @@ typedef struct mem_store {
     order_queries queries;
 } mem_store;
 
-/* A zeroed store wired into app and queries (heap; free with free()). */
+/* A zeroed store wired into app and queries (heap; free with free()), whose
+ * catalog knows product-1 (10.50) and product-2 (0.99), the demo data. */
 mem_store *mem_store_create(const saga_settings *cfg);
+
+/* The catalog price of a product (committed at once, as a past message). */
+void mem_set_price(mem_store *m, const char *product_id, int64_t price_cents);
+/* The kept price and version of a product; false when unknown. */
+bool mem_price_of(const mem_store *m, const char *product_id, int64_t *price_cents, int64_t *version);
 
 const mem_saga *mem_find_saga(const mem_store *m, const char *order_id);
 const mem_order *mem_find_order(const mem_store *m, const char *order_id);

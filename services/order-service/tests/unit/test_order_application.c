@@ -15,6 +15,9 @@
 #include "oms/log.h"
 #include "oms/tests/support/test_metrics.h"
 
+/* Tests act as the local admin unless a test is about who may do what. */
+#define ADMIN oms_principal_local_admin()
+
 static const saga_settings cfg = {.step_timeout_s = 30, .max_attempts = 3};
 
 typedef struct fixture {
@@ -54,7 +57,7 @@ static void create(fixture *f, const char *customer, char id_out[OMS_UUID_LEN + 
     order o;
     order_create_outcome outcome;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "req-1", &o, &outcome, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, NULL, "req-1", &o, &outcome, &err), OMS_OK);
     assert_int_equal(outcome, ORDER_CREATE_NEW);
     memcpy(id_out, o.id, OMS_UUID_LEN + 1);
 }
@@ -118,7 +121,7 @@ static void invalid_create_names_the_field_and_stores_nothing(void **state)
     order o;
     order_create_outcome outcome;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "", &o, &outcome, &err), OMS_EINVAL);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, NULL, "", &o, &outcome, &err), OMS_EINVAL);
     assert_string_equal(err.field, "items[1].quantity");
     assert_int_equal(mem_order_count(f->m), 0);
     assert_int_equal(f->m->data.message_count, 0);
@@ -132,7 +135,7 @@ static void a_failed_write_leaves_nothing_half_done(void **state)
     order o;
     order_create_outcome outcome;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, NULL, "", &o, &outcome, &err),
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, NULL, "", &o, &outcome, &err),
                      OMS_EUNAVAILABLE);
     assert_int_equal(mem_order_count(f->m), 0);
     assert_int_equal(f->m->data.message_count, 0);
@@ -147,9 +150,9 @@ static void retried_post_with_same_key_returns_the_first_order(void **state)
     order first, second;
     order_create_outcome outcome;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &first, &outcome, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &first, &outcome, &err), OMS_OK);
     assert_int_equal(outcome, ORDER_CREATE_NEW);
-    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &second, &outcome, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &second, &outcome, &err), OMS_OK);
     assert_int_equal(outcome, ORDER_CREATE_REPLAYED);
     assert_string_equal(first.id, second.id);
     assert_int_equal(second.status, ORDER_PENDING_PAYMENT);
@@ -163,9 +166,9 @@ static void same_key_with_a_different_body_conflicts(void **state)
     order o;
     order_create_outcome outcome;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &o, &outcome, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &o, &outcome, &err), OMS_OK);
     req.customer_id = "someone-else";
-    assert_int_equal(order_create(&f->m->app, f->a, &req, "key-1", "", &o, &outcome, &err),
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &o, &outcome, &err),
                      OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_KEY_REUSED);
     assert_int_equal(mem_order_count(f->m), 1);
@@ -233,7 +236,7 @@ static void refused_stock_refunds_then_fails(void **state)
 static oms_err cancel(fixture *f, const char *id, const char *reason, order *o, oms_error *err)
 {
     oms_error_clear(err);
-    return order_cancel(&f->m->app, f->a, id, reason, "req-2", o, err);
+    return order_cancel(&f->m->app, f->a, ADMIN, id, reason, "req-2", o, err);
 }
 
 static void cancel_while_pending_payment_refunds_and_honours_a_late_capture(void **state)
@@ -410,7 +413,7 @@ static void cancel_messages_carry_the_cancel_request_id(void **state)
     create(f, "c", id);
     order o;
     oms_error err;
-    assert_int_equal(order_cancel(&f->m->app, f->a, id, NULL, "cancel-req", &o, &err), OMS_OK);
+    assert_int_equal(order_cancel(&f->m->app, f->a, ADMIN, id, NULL, "cancel-req", &o, &err), OMS_OK);
     assert_string_equal(mem_last_message(f->m, id, OMS_MSG_REFUND_REQUESTED)->correlation_id, "cancel-req");
 }
 
@@ -425,7 +428,7 @@ static void queries_page_newest_first_with_an_opaque_cursor(void **state)
     order_page page;
     oms_error err;
     order_list_params p = {.limit = "2"};
-    assert_int_equal(order_query_list(&f->m->queries, f->a, &p, &page, &err), OMS_OK);
+    assert_int_equal(order_query_list(&f->m->queries, f->a, ADMIN, &p, &page, &err), OMS_OK);
     assert_int_equal(page.count, 2);
     assert_string_equal(page.orders[0].id, ids[4]);
     assert_string_equal(page.orders[1].id, ids[3]);
@@ -434,18 +437,18 @@ static void queries_page_newest_first_with_an_opaque_cursor(void **state)
     memcpy(cursor, page.next_cursor, sizeof cursor);
     p.cursor = cursor;
     p.limit = "3";
-    assert_int_equal(order_query_list(&f->m->queries, f->a, &p, &page, &err), OMS_OK);
+    assert_int_equal(order_query_list(&f->m->queries, f->a, ADMIN, &p, &page, &err), OMS_OK);
     assert_int_equal(page.count, 3);
     assert_string_equal(page.orders[0].id, ids[2]);
     assert_string_equal(page.orders[2].id, ids[0]);
     assert_string_equal(page.next_cursor, "");
     order_list_params by_customer = {.customer_id = "alice", .status = "PENDING_PAYMENT"};
-    assert_int_equal(order_query_list(&f->m->queries, f->a, &by_customer, &page, &err), OMS_OK);
+    assert_int_equal(order_query_list(&f->m->queries, f->a, ADMIN, &by_customer, &page, &err), OMS_OK);
     assert_int_equal(page.count, 3);
     order *orders;
     size_t count;
     int64_t total;
-    assert_int_equal(order_query_customer(&f->m->queries, f->a, "bob", &orders, &count, &total, &err), OMS_OK);
+    assert_int_equal(order_query_customer(&f->m->queries, f->a, ADMIN, "bob", &orders, &count, &total, &err), OMS_OK);
     assert_int_equal(total, 2);
     assert_int_equal(count, 2);
 }
@@ -462,15 +465,15 @@ static void queries_refuse_bad_parameters(void **state)
     const char *fields[] = {"status", "limit", "limit", "limit", "cursor", "cursor"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         oms_error_clear(&err);
-        assert_int_equal(order_query_list(&f->m->queries, f->a, &bad[i], &page, &err), OMS_EINVAL);
+        assert_int_equal(order_query_list(&f->m->queries, f->a, ADMIN, &bad[i], &page, &err), OMS_EINVAL);
         assert_string_equal(err.field, fields[i]);
     }
     order o;
-    assert_int_equal(order_query_get(&f->m->queries, f->a, "not-a-uuid", &o, &err), OMS_ENOTFOUND);
+    assert_int_equal(order_query_get(&f->m->queries, f->a, ADMIN, "not-a-uuid", &o, &err), OMS_ENOTFOUND);
     saga *sagas;
     size_t n;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, "NOPE", NULL, &sagas, &n, &err), OMS_EINVAL);
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, NULL, "maybe", &sagas, &n, &err), OMS_EINVAL);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, "NOPE", NULL, &sagas, &n, &err), OMS_EINVAL);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, NULL, "maybe", &sagas, &n, &err), OMS_EINVAL);
 }
 
 static void saga_history_lists_every_step_in_order(void **state)
@@ -481,7 +484,7 @@ static void saga_history_lists_every_step_in_order(void **state)
     deliver(f, order_on_payment_processed, id, true, NULL);
     saga_history h;
     oms_error err;
-    assert_int_equal(order_query_saga(&f->m->queries, f->a, id, &h, &err), OMS_OK);
+    assert_int_equal(order_query_saga(&f->m->queries, f->a, ADMIN, id, &h, &err), OMS_OK);
     assert_int_equal(h.saga.state, ORDER_PAYMENT_CONFIRMED);
     assert_true(h.step_count >= 5);
     for (size_t i = 0; i < h.step_count; i++)
@@ -501,14 +504,166 @@ static void stuck_sagas_are_listed(void **state)
     cancel(f, b, NULL, &o, &err);
     saga *sagas;
     size_t n;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, NULL, "true", &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, NULL, "true", &sagas, &n, &err), OMS_OK);
     assert_int_equal(n, 1); /* the compensating one */
     assert_string_equal(sagas[0].order_id, b);
     f->m->now_ms += 31000;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, NULL, "true", &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, NULL, "true", &sagas, &n, &err), OMS_OK);
     assert_int_equal(n, 2);
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, "PENDING_PAYMENT", NULL, &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, "PENDING_PAYMENT", NULL, &sagas, &n, &err), OMS_OK);
     assert_int_equal(n, 1);
+}
+
+/* ---- who may do what (SPEC 7) ---- */
+
+static const oms_principal alice = {.role = OMS_ROLE_CUSTOMER, .subject = "alice", .id = "key:a"};
+static const oms_principal viewer = {.role = OMS_ROLE_VIEWER, .subject = NULL, .id = "key:v"};
+static const oms_principal operator = {.role = OMS_ROLE_OPERATOR, .subject = NULL, .id = "key:o"};
+
+static oms_err create_as(fixture *f, const oms_principal *who, const char *customer, order *o, oms_error *err)
+{
+    order_create_request req = request_for(customer);
+    order_create_outcome outcome;
+    return order_create(&f->m->app, f->a, who, &req, NULL, "req-1", o, &outcome, err);
+}
+
+/* A customer orders for itself (customer_id omitted or its own), never for
+ * another; a viewer or operator orders for no one; an admin names whom. */
+static void a_customer_orders_for_itself_only(void **state)
+{
+    fixture *f = *state;
+    order o;
+    oms_error err;
+    assert_int_equal(create_as(f, &alice, NULL, &o, &err), OMS_OK);
+    assert_string_equal(o.customer_id, "alice");
+    assert_int_equal(create_as(f, &alice, "alice", &o, &err), OMS_OK);
+    assert_int_equal(create_as(f, &alice, "bob", &o, &err), OMS_EFORBIDDEN);
+    assert_string_equal(err.field, "customer_id");
+    assert_int_equal(create_as(f, &viewer, "bob", &o, &err), OMS_EFORBIDDEN);
+    assert_int_equal(create_as(f, &operator, "bob", &o, &err), OMS_EFORBIDDEN);
+    assert_int_equal(create_as(f, ADMIN, NULL, &o, &err), OMS_EINVAL);
+    assert_int_equal(create_as(f, ADMIN, "bob", &o, &err), OMS_OK);
+    assert_int_equal(mem_order_count(f->m), 3);
+}
+
+/* Another customer's order is not there for a customer: not by id, not
+ * its saga, not in any list, not to cancel; a viewer reads but cancels
+ * nothing; an operator cancels. */
+static void a_customer_reaches_only_its_own_orders(void **state)
+{
+    fixture *f = *state;
+    char mine[OMS_UUID_LEN + 1], theirs[OMS_UUID_LEN + 1];
+    create(f, "alice", mine);
+    create(f, "bob", theirs);
+    order o;
+    saga_history h;
+    oms_error err;
+    assert_int_equal(order_query_get(&f->m->queries, f->a, &alice, mine, &o, &err), OMS_OK);
+    assert_int_equal(order_query_get(&f->m->queries, f->a, &alice, theirs, &o, &err), OMS_ENOTFOUND);
+    assert_int_equal(order_query_saga(&f->m->queries, f->a, &alice, theirs, &h, &err), OMS_ENOTFOUND);
+    assert_int_equal(order_query_saga(&f->m->queries, f->a, &alice, mine, &h, &err), OMS_OK);
+    order_list_params everyone = {0}, bobs = {.customer_id = "bob"};
+    order_page page;
+    assert_int_equal(order_query_list(&f->m->queries, f->a, &alice, &everyone, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 1);
+    assert_string_equal(page.orders[0].id, mine);
+    assert_int_equal(order_query_list(&f->m->queries, f->a, &alice, &bobs, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 1);
+    assert_string_equal(page.orders[0].id, mine);
+    order *orders;
+    size_t count;
+    int64_t total;
+    assert_int_equal(order_query_customer(&f->m->queries, f->a, &alice, "bob", &orders, &count, &total, &err),
+                     OMS_ENOTFOUND);
+    assert_int_equal(order_query_customer(&f->m->queries, f->a, &viewer, "bob", &orders, &count, &total, &err),
+                     OMS_OK);
+    saga *sagas;
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, &alice, NULL, NULL, &sagas, &count, &err),
+                     OMS_EFORBIDDEN);
+    assert_int_equal(order_cancel(&f->m->app, f->a, &alice, theirs, NULL, "", &o, &err), OMS_ENOTFOUND);
+    assert_int_equal(order_cancel(&f->m->app, f->a, &viewer, theirs, NULL, "", &o, &err),
+                     OMS_EFORBIDDEN);
+    assert_int_equal(status_of(f, theirs), ORDER_PENDING_PAYMENT);
+    assert_int_equal(mem_message_count(f->m, theirs, OMS_MSG_REFUND_REQUESTED), 0);
+    assert_int_equal(order_cancel(&f->m->app, f->a, &alice, mine, NULL, "", &o, &err), OMS_OK);
+    assert_int_equal(order_cancel(&f->m->app, f->a, &operator, theirs, NULL, "", &o, &err), OMS_OK);
+}
+
+/* ---- catalog prices (SPEC 7) ---- */
+
+static oms_err create_items(fixture *f, order_item *items, size_t n, order *o, oms_error *err)
+{
+    order_create_request req = {.customer_id = "c", .items = items, .item_count = n};
+    order_create_outcome outcome;
+    return order_create(&f->m->app, f->a, ADMIN, &req, NULL, "req-1", o, &outcome, err);
+}
+
+/* A unit_price left out is the catalog's; the order's total and its
+ * PaymentRequested follow the catalog. */
+static void an_order_takes_the_catalog_price(void **state)
+{
+    fixture *f = *state;
+    order_item items[2] = {{"product-1", 2, ORDER_PRICE_FROM_CATALOG}, {"product-2", 1, 99}};
+    order o;
+    oms_error err;
+    assert_int_equal(create_items(f, items, 2, &o, &err), OMS_OK);
+    assert_int_equal(o.items[0].unit_price_cents, 1050);
+    assert_int_equal(o.total_cents, 2 * 1050 + 99);
+    assert_int_equal(mem_last_message(f->m, o.id, OMS_MSG_PAYMENT_REQUESTED)->amount_cents, 2 * 1050 + 99);
+}
+
+/* C2: a client's own price (0 for a product of 10.50) is refused with the
+ * current price, and nothing is stored or reserved. */
+static void a_price_that_is_not_the_catalogs_is_refused_with_the_current_one(void **state)
+{
+    fixture *f = *state;
+    order_item items[1] = {{"product-1", 1005, 0}};
+    order o;
+    oms_error err;
+    assert_int_equal(create_items(f, items, 1, &o, &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, ORDER_REASON_PRICE_CHANGED);
+    assert_string_equal(err.field, "items[0].unit_price");
+    assert_non_null(strstr(err.message, "10.50"));
+    assert_int_equal(mem_order_count(f->m), 0);
+}
+
+static void a_product_the_catalog_does_not_know_is_refused(void **state)
+{
+    fixture *f = *state;
+    order_item items[2] = {{"product-1", 1, ORDER_PRICE_FROM_CATALOG}, {"just-created", 1, ORDER_PRICE_FROM_CATALOG}};
+    order o;
+    oms_error err;
+    assert_int_equal(create_items(f, items, 2, &o, &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, ORDER_REASON_UNKNOWN_PRODUCT);
+    assert_string_equal(err.field, "items[1].product_id");
+    assert_int_equal(mem_order_count(f->m), 0);
+    /* once its price is announced, it can be ordered */
+    oms_tx *tx = NULL;
+    assert_int_equal(oms_tx_begin(f->m->app.tx, &tx, &err), OMS_OK);
+    assert_int_equal(order_on_product_price_changed(&f->m->app, tx, f->a, "just-created", 250, 1, &err), OMS_OK);
+    assert_int_equal(oms_tx_commit(f->m->app.tx, tx, &err), OMS_OK);
+    assert_int_equal(create_items(f, items, 2, &o, &err), OMS_OK);
+    assert_int_equal(o.total_cents, 1050 + 250);
+}
+
+/* ProductPriceChanged keeps the newest version: a redelivered or overtaken
+ * older one changes nothing; a payload out of bounds is refused. */
+static void the_catalog_keeps_the_newest_price(void **state)
+{
+    fixture *f = *state;
+    oms_error err;
+    oms_tx *tx = NULL;
+    assert_int_equal(oms_tx_begin(f->m->app.tx, &tx, &err), OMS_OK);
+    assert_int_equal(order_on_product_price_changed(&f->m->app, tx, f->a, "p-9", 700, 3, &err), OMS_OK);
+    assert_int_equal(order_on_product_price_changed(&f->m->app, tx, f->a, "p-9", 500, 2, &err), OMS_OK);
+    assert_int_equal(order_on_product_price_changed(&f->m->app, tx, f->a, "p-9", 600, 3, &err), OMS_OK);
+    assert_int_equal(order_on_product_price_changed(&f->m->app, tx, f->a, "p-9", -1, 4, &err), OMS_EINVAL);
+    assert_int_equal(order_on_product_price_changed(&f->m->app, tx, f->a, "p-9", 1, 0, &err), OMS_EINVAL);
+    assert_int_equal(oms_tx_commit(f->m->app.tx, tx, &err), OMS_OK);
+    int64_t price = 0, version = 0;
+    assert_true(mem_price_of(f->m, "p-9", &price, &version));
+    assert_int_equal(price, 700);
+    assert_int_equal(version, 3);
 }
 
 int main(void)
@@ -539,6 +694,12 @@ int main(void)
         T(queries_refuse_bad_parameters),
         T(saga_history_lists_every_step_in_order),
         T(stuck_sagas_are_listed),
+        T(a_customer_orders_for_itself_only),
+        T(a_customer_reaches_only_its_own_orders),
+        T(an_order_takes_the_catalog_price),
+        T(a_price_that_is_not_the_catalogs_is_refused_with_the_current_one),
+        T(a_product_the_catalog_does_not_know_is_refused),
+        T(the_catalog_keeps_the_newest_price),
     };
     return cmocka_run_group_tests_name("order_application", tests, NULL, NULL);
 }

@@ -37,7 +37,8 @@ static void total_is_exact_in_cents(void **state)
     order_create_request req = valid_request();
     int64_t total = -1;
     oms_error err;
-    assert_int_equal(order_validate_create(&req, &total, &err), OMS_OK);
+    assert_int_equal(order_validate_create(&req, &err), OMS_OK);
+    assert_int_equal(order_total_cents(req.items, req.item_count, &total, &err), OMS_OK);
     assert_int_equal(total, 2 * 1050 + 99);
 }
 
@@ -50,7 +51,8 @@ static void total_at_the_largest_order_does_not_overflow(void **state)
     order_create_request req = {.customer_id = "c", .items = many, .item_count = ORDER_ITEMS_MAX};
     int64_t total = 0;
     oms_error err;
-    assert_int_equal(order_validate_create(&req, &total, &err), OMS_OK);
+    assert_int_equal(order_validate_create(&req, &err), OMS_OK);
+    assert_int_equal(order_total_cents(req.items, req.item_count, &total, &err), OMS_OK);
     assert_true(total == (int64_t)ORDER_ITEMS_MAX * ORDER_QUANTITY_MAX * ORDER_UNIT_PRICE_MAX_CENTS);
 }
 
@@ -69,10 +71,9 @@ static void total_overflow_is_refused(void **state)
 
 static void expect_invalid(const order_create_request *req, const char *field)
 {
-    int64_t total = 0;
     oms_error err;
     oms_error_clear(&err);
-    assert_int_equal(order_validate_create(req, &total, &err), OMS_EINVAL);
+    assert_int_equal(order_validate_create(req, &err), OMS_EINVAL);
     assert_string_equal(err.field, field);
     assert_true(err.message[0] != '\0');
 }
@@ -91,9 +92,8 @@ static void empty_or_long_customer_id_is_refused(void **state)
     req.customer_id = long_id;
     expect_invalid(&req, "customer_id");
     long_id[64] = '\0'; /* exactly 64 is fine */
-    int64_t total;
     oms_error err;
-    assert_int_equal(order_validate_create(&req, &total, &err), OMS_OK);
+    assert_int_equal(order_validate_create(&req, &err), OMS_OK);
     req.customer_id = "bad\nid";
     expect_invalid(&req, "customer_id");
 }
@@ -140,11 +140,14 @@ static void quantity_out_of_range_names_its_item(void **state)
 static void unit_price_out_of_range_names_its_item(void **state)
 {
     (void)state;
-    order_item items[2] = {{"a", 1, -1}, {"b", 1, 1}};
+    order_item items[2] = {{"a", 1, -2}, {"b", 1, 1}};
     order_create_request req = {.customer_id = "c", .items = items, .item_count = 2};
     expect_invalid(&req, "items[0].unit_price");
     items[0].unit_price_cents = ORDER_UNIT_PRICE_MAX_CENTS + 1;
     expect_invalid(&req, "items[0].unit_price");
+    items[0].unit_price_cents = ORDER_PRICE_FROM_CATALOG; /* left out: the catalog's */
+    oms_error err;
+    assert_int_equal(order_validate_create(&req, &err), OMS_OK);
 }
 
 static void status_names_round_trip(void **state)
@@ -506,9 +509,42 @@ static void compensation_deadline_retries_for_ever(void **state)
     assert_string_equal(s.command_id, CMD_ID);
 }
 
+/* SPEC 7: the order takes the catalog price; a unit_price left out is the
+ * catalog's, a given one must be it. */
+static void items_take_the_catalog_price(void **state)
+{
+    (void)state;
+    order_item items[3] = {{"p-1", 2, ORDER_PRICE_FROM_CATALOG}, {"p-2", 1, 525}, {"p-3", 1, 0}};
+    const int64_t catalog[3] = {1050, 525, 0};
+    order_item priced[3];
+    size_t failed = 99;
+    assert_int_equal(order_price_items(items, catalog, 3, priced, &failed), ORDER_PRICED);
+    assert_int_equal(priced[0].unit_price_cents, 1050);
+    assert_int_equal(priced[1].unit_price_cents, 525);
+    assert_int_equal(priced[2].unit_price_cents, 0);
+    assert_string_equal(priced[0].product_id, "p-1");
+}
+
+static void a_price_that_is_not_the_catalogs_or_an_unknown_product_is_refused(void **state)
+{
+    (void)state;
+    order_item tampered[2] = {{"p-1", 1, ORDER_PRICE_FROM_CATALOG}, {"p-2", 1000000, 0}};
+    const int64_t catalog[2] = {1050, 999};
+    order_item priced[2];
+    size_t failed = 99;
+    assert_int_equal(order_price_items(tampered, catalog, 2, priced, &failed), ORDER_PRICE_CHANGED);
+    assert_int_equal(failed, 1);
+    order_item unknown[2] = {{"p-1", 1, 1050}, {"ghost", 1, ORDER_PRICE_FROM_CATALOG}};
+    const int64_t partial[2] = {1050, ORDER_NO_CATALOG_PRICE};
+    assert_int_equal(order_price_items(unknown, partial, 2, priced, &failed), ORDER_PRICE_UNKNOWN_PRODUCT);
+    assert_int_equal(failed, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(items_take_the_catalog_price),
+        cmocka_unit_test(a_price_that_is_not_the_catalogs_or_an_unknown_product_is_refused),
         cmocka_unit_test(total_is_exact_in_cents),
         cmocka_unit_test(total_at_the_largest_order_does_not_overflow),
         cmocka_unit_test(total_overflow_is_refused),

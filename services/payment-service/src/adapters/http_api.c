@@ -3,6 +3,7 @@
 #include "adapters/http_api.h"
 #include "application/payment_app.h"
 #include "oms/json.h"
+#include "oms/service_auth.h"
 #include "oms/util.h"
 
 static json_t *account_json(const account *acct)
@@ -20,13 +21,16 @@ static void open_account(void *ctx, oms_http_request *req, oms_http_response *re
         oms_http_respond_error(req, res, 400, "invalid_argument", "the body must be a JSON object", NULL);
         return;
     }
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     oms_error err;
     oms_error_clear(&err);
     account acct = {0};
     if (oms_json_string(body, "customer_id", "customer_id", PAYMENT_CUSTOMER_ID_MAX, true, &acct.customer_id, &err) !=
             OMS_OK ||
         oms_json_money(body, "balance", "balance", 0, PAYMENT_BALANCE_MAX_CENTS, &acct.balance_cents, &err) != OMS_OK ||
-        payment_open_account(ctx, req->arena, &acct, &err) != OMS_OK) {
+        payment_open_account(ctx, req->arena, who, &acct, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
@@ -38,11 +42,14 @@ static void open_account(void *ctx, oms_http_request *req, oms_http_response *re
 
 static void get_account(void *ctx, oms_http_request *req, oms_http_response *res)
 {
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
     oms_error err;
     oms_error_clear(&err);
     account acct;
     const char *customer_id = req->param_count > 0 ? req->params[0] : NULL;
-    if (payment_get_account(ctx, req->arena, customer_id, &acct, &err) != OMS_OK) {
+    if (payment_get_account(ctx, req->arena, who, customer_id, &acct, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
@@ -63,13 +70,14 @@ static json_t *payment_json(const payment *p)
 
 static void get_payment(void *ctx, oms_http_request *req, oms_http_response *res)
 {
-    const char *order_id = oms_http_query_uuid(req, res, "order_id");
+    const oms_principal *who = oms_request_principal(req, res);
+    const char *order_id = who ? oms_http_query_uuid(req, res, "order_id") : NULL;
     if (!order_id)
         return;
     oms_error err;
     oms_error_clear(&err);
     payment p;
-    if (payment_get_payment(ctx, req->arena, order_id, &p, &err) != OMS_OK) {
+    if (payment_get_payment(ctx, req->arena, who, order_id, &p, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }

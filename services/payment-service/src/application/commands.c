@@ -4,8 +4,11 @@
 #include "application/payment_app.h"
 #include "oms/util.h"
 
-oms_err payment_open_account(payment_app *app, oms_arena *a, const account *acct, oms_error *err)
+oms_err payment_open_account(payment_app *app, oms_arena *a, const oms_principal *who, const account *acct,
+                             oms_error *err)
 {
+    if (!oms_principal_is_at_least(who, OMS_ROLE_ADMIN))
+        return oms_error_set(err, OMS_EFORBIDDEN, NULL, "only an admin opens an account");
     oms_err rc = payment_validate_new_account(acct, err);
     if (rc != OMS_OK)
         return rc;

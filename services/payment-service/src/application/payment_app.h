@@ -14,6 +14,7 @@
 #include "application/ports/payment_repo.h"
 #include "domain/payment.h"
 #include "oms/arena.h"
+#include "oms/principal.h"
 #include "oms/saga_messages.h"
 #include "oms/tx.h"
 
@@ -27,9 +28,11 @@ typedef struct payment_app {
 
 /* ---- commands ---- */
 
-/* Opens an account (validated by the domain). OMS_EINVAL, OMS_ECONFLICT when
- * it exists, or a store error. */
-oms_err payment_open_account(payment_app *app, oms_arena *a, const account *acct, oms_error *err);
+/* Opens an account (validated by the domain) for `who`, which must be an
+ * admin: an opening balance is money (SPEC 7). OMS_EFORBIDDEN, OMS_EINVAL,
+ * OMS_ECONFLICT when it exists, or a store error. */
+oms_err payment_open_account(payment_app *app, oms_arena *a, const oms_principal *who, const account *acct,
+                             oms_error *err);
 
 /* PaymentRequested: charges the order once. The first request captures or
  * declines (opening the customer's account with the default credit when it
@@ -48,8 +51,13 @@ oms_err payment_refund(payment_app *app, oms_tx *tx, oms_arena *a, const oms_com
 
 /* ---- queries ---- */
 
-oms_err payment_get_account(payment_app *app, oms_arena *a, const char *customer_id, account *out, oms_error *err);
-/* The order's payment, or OMS_ENOTFOUND. */
-oms_err payment_get_payment(payment_app *app, oms_arena *a, const char *order_id, payment *out, oms_error *err);
+/* The account of `customer_id` as `who` may see it: a customer reads its
+ * own only (another's is OMS_ENOTFOUND, as an unknown one: SPEC 7). */
+oms_err payment_get_account(payment_app *app, oms_arena *a, const oms_principal *who, const char *customer_id,
+                            account *out, oms_error *err);
+/* The order's payment, or OMS_ENOTFOUND (also when it is another customer's
+ * and `who` is a customer). */
+oms_err payment_get_payment(payment_app *app, oms_arena *a, const oms_principal *who, const char *order_id,
+                            payment *out, oms_error *err);
 
 #endif

@@ -50,14 +50,14 @@ static void open_account(const char *customer, int64_t cents)
 {
     oms_error err;
     account a = {.customer_id = customer, .balance_cents = cents};
-    assert_int_equal(payment_open_account(&fx.app, fx.db.arena, &a, &err), OMS_OK);
+    assert_int_equal(payment_open_account(&fx.app, fx.db.arena, oms_principal_local_admin(), &a, &err), OMS_OK);
 }
 
 static int64_t balance(const char *customer)
 {
     oms_error err;
     account a;
-    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, customer, &a, &err), OMS_OK);
+    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, oms_principal_local_admin(), customer, &a, &err), OMS_OK);
     return a.balance_cents;
 }
 
@@ -65,7 +65,7 @@ static payment payment_of(const char *order_id)
 {
     oms_error err;
     payment p;
-    assert_int_equal(payment_get_payment(&fx.app, fx.db.arena, order_id, &p, &err), OMS_OK);
+    assert_int_equal(payment_get_payment(&fx.app, fx.db.arena, oms_principal_local_admin(), order_id, &p, &err), OMS_OK);
     return p;
 }
 
@@ -177,10 +177,10 @@ static void account_opens_once(void **state)
     assert_int_equal(balance("alice"), 12345);
     oms_error err;
     account again = {.customer_id = "alice", .balance_cents = 1};
-    assert_int_equal(payment_open_account(&fx.app, fx.db.arena, &again, &err), OMS_ECONFLICT);
+    assert_int_equal(payment_open_account(&fx.app, fx.db.arena, oms_principal_local_admin(), &again, &err), OMS_ECONFLICT);
     assert_int_equal(balance("alice"), 12345);
     account a;
-    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, "bob", &a, &err), OMS_ENOTFOUND);
+    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, oms_principal_local_admin(), "bob", &a, &err), OMS_ENOTFOUND);
     assert_money_invariant();
 }
 

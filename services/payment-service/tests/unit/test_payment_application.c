@@ -13,6 +13,11 @@
 
 #define DEFAULT_CREDIT 100000
 #define ORDER "22222222-2222-4222-8222-222222222222"
+#define ADMIN oms_principal_local_admin()
+
+static const oms_principal alice = {.role = OMS_ROLE_CUSTOMER, .subject = "alice", .id = "key:a"};
+static const oms_principal bob = {.role = OMS_ROLE_CUSTOMER, .subject = "bob", .id = "key:b"};
+static const oms_principal operator = {.role = OMS_ROLE_OPERATOR, .subject = NULL, .id = "key:o"};
 
 static memory_world world;
 static oms_arena *arena;
@@ -36,13 +41,13 @@ static int teardown(void **state)
 static void open_account(const char *id, int64_t cents)
 {
     account a = {.customer_id = id, .balance_cents = cents};
-    assert_int_equal(payment_open_account(&world.app, arena, &a, NULL), OMS_OK);
+    assert_int_equal(payment_open_account(&world.app, arena, ADMIN, &a, NULL), OMS_OK);
 }
 
 static int64_t balance(const char *id)
 {
     account a;
-    assert_int_equal(payment_get_account(&world.app, arena, id, &a, NULL), OMS_OK);
+    assert_int_equal(payment_get_account(&world.app, arena, ADMIN, id, &a, NULL), OMS_OK);
     return a.balance_cents;
 }
 
@@ -73,7 +78,7 @@ static void account_opens_once(void **state)
     (void)state;
     open_account("alice", 500);
     account again = {.customer_id = "alice", .balance_cents = 1};
-    assert_int_equal(payment_open_account(&world.app, arena, &again, NULL), OMS_ECONFLICT);
+    assert_int_equal(payment_open_account(&world.app, arena, ADMIN, &again, NULL), OMS_ECONFLICT);
     assert_int_equal(balance("alice"), 500);
     assert_int_equal(world.committed.ledger_count, 1);
 }
@@ -116,7 +121,7 @@ static void short_balance_declines(void **state)
     assert_false(last_event()->success);
     assert_string_equal(last_event()->reason, "insufficient funds");
     payment p;
-    assert_int_equal(payment_get_payment(&world.app, arena, ORDER, &p, NULL), OMS_OK);
+    assert_int_equal(payment_get_payment(&world.app, arena, ADMIN, ORDER, &p, NULL), OMS_OK);
     assert_int_equal(p.status, PAYMENT_DECLINED);
 }
 
@@ -188,13 +193,47 @@ static void refund_of_declined_answers_zero(void **state)
     assert_int_equal(last_event()->amount_cents, 0);
     assert_int_equal(balance("alice"), 10);
     payment p;
-    assert_int_equal(payment_get_payment(&world.app, arena, ORDER, &p, NULL), OMS_OK);
+    assert_int_equal(payment_get_payment(&world.app, arena, ADMIN, ORDER, &p, NULL), OMS_OK);
     assert_int_equal(p.status, PAYMENT_DECLINED);
+}
+
+/* SPEC 7: an opening balance is money; only an admin opens an account. */
+static void only_an_admin_opens_an_account(void **state)
+{
+    (void)state;
+    account a = {.customer_id = "alice", .balance_cents = 100000000};
+    oms_error err;
+    assert_int_equal(payment_open_account(&world.app, arena, &alice, &a, &err), OMS_EFORBIDDEN);
+    assert_int_equal(payment_open_account(&world.app, arena, &operator, &a, &err), OMS_EFORBIDDEN);
+    assert_int_equal(payment_get_account(&world.app, arena, ADMIN, "alice", &a, &err), OMS_ENOTFOUND);
+    assert_int_equal(payment_open_account(&world.app, arena, ADMIN, &a, &err), OMS_OK);
+}
+
+/* A customer reads its own account and payments; another's answer as if
+ * there were none (SPEC 7: nothing to enumerate). */
+static void a_customer_reads_only_its_own_account_and_payments(void **state)
+{
+    (void)state;
+    open_account("alice", 10000);
+    assert_int_equal(charge("alice", 2500), OMS_OK);
+    account a;
+    payment p;
+    oms_error mine, theirs, none;
+    assert_int_equal(payment_get_account(&world.app, arena, &alice, "alice", &a, &mine), OMS_OK);
+    assert_int_equal(payment_get_account(&world.app, arena, &bob, "alice", &a, &theirs), OMS_ENOTFOUND);
+    assert_int_equal(payment_get_account(&world.app, arena, &bob, "carol", &a, &none), OMS_ENOTFOUND);
+    assert_int_equal(payment_get_payment(&world.app, arena, &alice, ORDER, &p, &mine), OMS_OK);
+    assert_string_equal(p.customer_id, "alice");
+    assert_int_equal(payment_get_payment(&world.app, arena, &bob, ORDER, &p, &theirs), OMS_ENOTFOUND);
+    assert_string_equal(theirs.message, "no payment for order " ORDER);
+    assert_int_equal(payment_get_payment(&world.app, arena, &operator, ORDER, &p, &mine), OMS_OK);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(only_an_admin_opens_an_account, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_customer_reads_only_its_own_account_and_payments, setup, teardown),
         cmocka_unit_test_setup_teardown(account_opens_once, setup, teardown),
         cmocka_unit_test_setup_teardown(charge_captures_once, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_customer_opens_with_default_credit, setup, teardown),

@@ -15,9 +15,13 @@
 typedef struct product_repo product_repo;
 
 typedef struct product_repo_ops {
-    /* Stores a new product and its INITIAL ledger entry. OMS_ECONFLICT when
-     * the product id exists. */
+    /* Stores a new product (its price as version 1) and its INITIAL ledger
+     * entry. OMS_ECONFLICT when the product id exists. */
     oms_err (*insert)(product_repo *r, oms_tx *tx, oms_arena *a, const product *p, oms_error *err);
+    /* Sets the product's price and moves its price_version on by one; *out
+     * is the product after. OMS_ENOTFOUND for an unknown product. */
+    oms_err (*set_price)(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id, int64_t price_cents,
+                         product *out, oms_error *err);
     /* The product, or OMS_ENOTFOUND. */
     oms_err (*find)(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id, product *out,
                     oms_error *err);
@@ -47,6 +51,11 @@ static inline oms_err product_repo_insert(product_repo *r, oms_tx *tx, oms_arena
                                           oms_error *err)
 {
     return r->ops->insert(r, tx, a, p, err);
+}
+static inline oms_err product_repo_set_price(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id,
+                                             int64_t price_cents, product *out, oms_error *err)
+{
+    return r->ops->set_price(r, tx, a, product_id, price_cents, out, err);
 }
 static inline oms_err product_repo_find(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id,
                                         product *out, oms_error *err)
