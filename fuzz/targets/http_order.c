@@ -24,7 +24,9 @@ static void seed_order(mem_store *m, oms_arena *a)
     order_create_outcome outcome;
     oms_error err;
     oms_error_clear(&err);
-    if (order_create(&m->app, a, &create, "seed-key", "seed", &created, &outcome, &err) != OMS_OK)
+    mem_set_price(m, "sku-1", 1050); /* the catalog's price of the seed's product */
+    if (order_create(&m->app, a, oms_principal_local_admin(), &create, "seed-key", "seed", &created, &outcome,
+                     &err) != OMS_OK)
         abort();
 }
 

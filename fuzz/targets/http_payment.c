@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     account acct = {.customer_id = "cust-1", .balance_cents = 10000};
     oms_error err;
     oms_error_clear(&err);
-    if (payment_open_account(&world.app, seed_arena, &acct, &err) != OMS_OK)
+    if (payment_open_account(&world.app, seed_arena, oms_principal_local_admin(), &acct, &err) != OMS_OK)
         abort();
     oms_arena_reset(seed_arena);
     http_drive(payment_http_routes, payment_http_route_count, &world.app, data, size);
