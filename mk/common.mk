@@ -43,7 +43,7 @@ OPT ?= -O2
 CPPFLAGS += -Ilib -I$(BUILD)/gen $(shell pkg-config --cflags libpq 2>/dev/null || echo -I/usr/include/postgresql) -D_GNU_SOURCE -MMD -MP $(HARDEN_CPPFLAGS)
 CFLAGS += -std=c17 $(OPT) -g -Wall -Wextra -Werror -pthread $(SAN_FLAGS) $(HARDEN_CFLAGS)
 LDFLAGS += -pthread $(SAN_FLAGS) $(HARDEN_LDFLAGS)
-LDLIBS += -lmicrohttpd -lgnutls -ljansson -lpq -lcurl -luuid -lprotobuf-c -lm
+LDLIBS += -lmicrohttpd -lgnutls -ljansson -lpq -lcurl -luuid -lprotobuf-c -lssl -lcrypto -lm
 TEST_LDLIBS := -lcmocka
 
 PROGRAMS :=

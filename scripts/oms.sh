@@ -15,7 +15,8 @@
 #   GATEWAY_PORT=8080 ORDER_PORT=8001 INVENTORY_PORT=8002 PAYMENT_PORT=8003
 #   BIN_DIR=build/release/bin where the four binaries are (tests: build/asan/bin)
 #   MESSAGE_BUS=pg            pg | pulsar (then infrastructure/pulsar/pulsar.sh is
-#                             started, PULSAR_HOST=127.0.0.1 PULSAR_PORT=6650)
+#                             started, PULSAR_HOST=127.0.0.1 PULSAR_PORT=6650, and
+#                             each service gets its own role's token from it)
 #   OMS_SKIP_BUILD=0          1: do not run make first
 #   OMS_READY_TIMEOUT_S=60    how long to wait for /ready
 #   OMS_STOP_TIMEOUT_S=20     how long a process may take to stop before SIGKILL
@@ -99,6 +100,15 @@ internal_key_setting() {
     echo "${name}_FILE=$file"
 }
 
+# PULSAR_AUTH_TOKEN_FILE=<the service's token> when the local broker runs
+# with authentication (pulsar.sh made the token), else nothing.
+pulsar_token_of() {
+    local token="$PULSAR_DIR/auth/tokens/$1-service.token"
+    if [ "$MESSAGE_BUS" = pulsar ] && [ -s "$token" ]; then
+        echo PULSAR_AUTH_TOKEN_FILE="$token"
+    fi
+}
+
 # The environment of one process, as NAME=VALUE words for env(1).
 # OMS_LOCAL_RUN=1 tells the processes this is a local run: the gateway,
 # without API_KEYS or a JWT key, then serves every request as admin (it
@@ -125,12 +135,14 @@ env_of() {
                 payment) database=payments ;;
             esac
             # The service's own PostgreSQL role, its password in a file of
-            # the run (pg.sh: least privilege).
+            # the run (pg.sh: least privilege), and its own Pulsar token.
+            local token
+            token="$(pulsar_token_of "$name")"
             echo SERVICE_NAME="$name-service" "${common[@]}" POSTGRES_HOST=127.0.0.1 POSTGRES_PORT="$PG_PORT" \
                 POSTGRES_USER="$name-service" PGPASSFILE="$("$PG_SH" pgpass "$name-service")" \
                 POSTGRES_DB="$database" BUS_POSTGRES_DB=bus OMS_LOCAL_RUN="${OMS_LOCAL_RUN:-1}" \
                 "$(internal_key_setting INTERNAL_API_KEYS)" \
-                MIGRATIONS_DIR="$REPO/services/$name-service/migrations"
+                MIGRATIONS_DIR="$REPO/services/$name-service/migrations" ${token:+"$token"}
             ;;
     esac
 }

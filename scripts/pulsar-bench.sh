@@ -8,7 +8,8 @@
 #
 #   scripts/pulsar-bench.sh [--count N] [--payload-size BYTES] [--keys K]
 #
-# Environment: PULSAR_URL (pulsar://127.0.0.1:6650), OMS_BIN_DIR
+# Environment: PULSAR_URL (pulsar://127.0.0.1:6650), PULSAR_AUTH_TOKEN_FILE
+# (the local broker's superuser token when unset: both clients use it), OMS_BIN_DIR
 # (build/asan/bin: build a release binary for real numbers, e.g.
 # OMS_BIN_DIR=build/release/bin), PYTHON (.venv/bin/python).
 # Start a broker first: infrastructure/pulsar/pulsar.sh start
@@ -40,6 +41,10 @@ readonly PY_BENCH="$REPO_ROOT/tests/pulsar_interop/bench_python_client.py"
   echo "no ready Pulsar broker; run infrastructure/pulsar/pulsar.sh start" >&2
   exit 1
 }
+if [[ -z "${PULSAR_AUTH_TOKEN_FILE:-}" ]] && PULSAR_AUTH_TOKEN_FILE="$(
+    "$REPO_ROOT/infrastructure/pulsar/pulsar.sh" token-file admin 2>/dev/null)"; then
+  export PULSAR_AUTH_TOKEN_FILE
+fi
 [[ -x "$PYTHON" ]] || {
   echo "$PYTHON missing: python3 -m venv .venv && .venv/bin/pip install -r tests/requirements-pulsar.txt" >&2
   exit 1

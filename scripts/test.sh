@@ -16,7 +16,7 @@
 # The test run uses its own ports and state, so it can run beside `make up`:
 #   OMS_RUN_DIR=.run/test, PostgreSQL 25433, gateway 18080, services 18001-18003,
 #   the http-server suite's own gateways 18090-18092,
-#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, admin 8081, bookie 3181); all below
+#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, TLS 6651, admin 8081, bookie 3181); all below
 #   Linux's ephemeral range (32768-60999), where an outgoing connection could
 #   hold a port just when a server wants to listen on it.
 # OMS_TEST_SLOT=N (0-9, default 0) adds 100*N to every one of these ports (and
@@ -44,8 +44,12 @@ export OMS_SKIP_BUILD=1
 export PULSAR_DIR="$OMS_RUN_DIR/pulsar"
 export PULSAR_HOST=127.0.0.1 PULSAR_PORT=$((6650 + PORT_OFFSET))
 export PULSAR_ADMIN_PORT=$((8081 + PORT_OFFSET)) PULSAR_BOOKIE_PORT=$((3181 + PORT_OFFSET))
+export PULSAR_TLS_PORT=$((6651 + PORT_OFFSET))
 export PULSAR_URL="pulsar://127.0.0.1:$PULSAR_PORT"
 export PULSAR_ADMIN_URL="http://127.0.0.1:$PULSAR_ADMIN_PORT"
+# The broker runs with authentication (pulsar.sh): the tests' own clients
+# use its superuser's token; each service gets its own role's (oms.sh).
+export PULSAR_ADMIN_TOKEN_FILE="$PULSAR_DIR/auth/tokens/admin.token"
 export SAGA_STEP_TIMEOUT_S="${SAGA_STEP_TIMEOUT_S:-5}"
 # A killed consumer (the recovery and chaos tests kill them) holds its key on
 # the pg bus until its lease ends: keep that short in tests.

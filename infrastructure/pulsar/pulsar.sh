@@ -9,6 +9,14 @@
 #   pulsar.sh status           exit 0 when a broker answers and is ready
 #   pulsar.sh wait             wait until ready (PULSAR_WAIT_S, default 300 s)
 #   pulsar.sh latest-version   print the newest 4.0.x on Maven Central
+#   pulsar.sh token-file ROLE  print the path of ROLE's token (admin, order-service, ...)
+#   pulsar.sh mint-token ROLE [EXPIRY]  print a new token for ROLE (EXPIRY: 30s, 12h, 7d; none: never)
+#   pulsar.sh ca-file          print the path of the CA certificate that signed the broker's
+#
+# Security (on by default; README.md, "Security"): token authentication with
+# a generated HS256 secret, per-topic authorization for the three services'
+# roles, a superuser `admin`, and a TLS port with a certificate from a CA
+# generated here. State in $PULSAR_DIR/auth and $PULSAR_DIR/tls (mode 0700).
 #
 # Environment (defaults):
 #   PULSAR_VERSION     4.0.8 (newest 4.0.x that resolved when this was written)
@@ -17,6 +25,8 @@
 #   PULSAR_PORT        6650                      (binary protocol)
 #   PULSAR_ADMIN_PORT  8081                      (HTTP admin API)
 #   PULSAR_BOOKIE_PORT 3181                      (the embedded bookie, 127.0.0.1)
+#   PULSAR_TLS_PORT    PULSAR_PORT + 1           (binary protocol over TLS)
+#   PULSAR_AUTH        on                        (off: no authentication, for a quick experiment)
 #   PULSAR_MEM         -Xms512m -Xmx1g -XX:MaxDirectMemorySize=1g
 #   PULSAR_WAIT_S      300
 #   PULSAR_FETCH_ROUTE distribution|jars       (default: distribution, then jars)
@@ -35,6 +45,8 @@ readonly RUN_DIR="${PULSAR_DIR:-$REPO_ROOT/.run/pulsar}"
 readonly BROKER_PORT="${PULSAR_PORT:-6650}"
 readonly ADMIN_PORT="${PULSAR_ADMIN_PORT:-8081}"
 readonly BOOKIE_PORT="${PULSAR_BOOKIE_PORT:-3181}"
+readonly TLS_PORT="${PULSAR_TLS_PORT:-$((BROKER_PORT + 1))}"
+readonly AUTH="${PULSAR_AUTH:-on}"
 readonly MEM_OPTS="${PULSAR_MEM:--Xms512m -Xmx1g -XX:MaxDirectMemorySize=1g}"
 readonly WAIT_S="${PULSAR_WAIT_S:-300}"
 readonly STOP_GRACE_S=30
@@ -46,12 +58,19 @@ readonly CONF_FILE="$RUN_DIR/standalone.conf"
 readonly READY_URL="http://127.0.0.1:$ADMIN_PORT/admin/v2/namespaces/public"
 readonly FETCH_LOG="$CACHE_ROOT/fetch-$VERSION.log"
 readonly DIST_ARTIFACT="org.apache.pulsar:pulsar-server-distribution:$VERSION:tar.gz:bin"
+readonly AUTH_DIR="$RUN_DIR/auth"
+readonly SECRET_KEY="$AUTH_DIR/secret.key"
+readonly TOKEN_DIR="$AUTH_DIR/tokens"
+readonly ADMIN_HEADER="$AUTH_DIR/admin.header"
+readonly TLS_DIR="$RUN_DIR/tls"
+readonly ADMIN_ROLE=admin
+readonly SERVICE_ROLES=(order-service payment-service inventory-service)
 
 log() { printf '[pulsar] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}" >&2
   exit 2
 }
 
@@ -180,12 +199,184 @@ POM
   printf '%s\n' "$out" | sed -n 's/.*org\.apache\.pulsar:pulsar-broker:pom:\([0-9.]*\).*/\1/p' | head -1
 }
 
+# ---------------------------------------------------------------- security
+
+# Who may do what (topics of public/default). A service produces only its own
+# events or commands and consumes only the topics it subscribes to; the bus
+# dead-letters a message it consumed to <topic>-DLQ, so the consumer of a
+# topic produces to that topic's DLQ. Everything else needs the admin role.
+# The unit test pulsar_permissions checks this table against the saga's
+# message table (lib/oms/saga_messages.c): a new topic needs its rows here.
+#   topic                 action   role
+readonly PERMISSIONS="
+payment-commands          produce  order-service
+payment-commands          consume  payment-service
+payment-commands-DLQ      produce  payment-service
+inventory-commands        produce  order-service
+inventory-commands        consume  inventory-service
+inventory-commands-DLQ    produce  inventory-service
+payment-events            produce  payment-service
+payment-events            consume  order-service
+payment-events-DLQ        produce  order-service
+inventory-events          produce  inventory-service
+inventory-events          consume  order-service
+inventory-events-DLQ      produce  order-service
+order-events              produce  order-service
+product-events            produce  inventory-service
+product-events            consume  order-service
+product-events-DLQ        produce  order-service
+"
+
+auth_on() {
+  case "$AUTH" in
+    on) return 0 ;;
+    off) return 1 ;;
+    *) die "PULSAR_AUTH=$AUTH: must be on or off" ;;
+  esac
+}
+
+# Prints a token for a role, signed with the secret by the distribution's own
+# tool (subject = role; EXPIRY as the tool takes it, e.g. 30s or 12h).
+print_token() {
+  local role="$1" expiry="${2:-}" java
+  java="$(java_bin)"
+  local -a args=(create --secret-key "file://$SECRET_KEY" --subject "$role")
+  [[ -n "$expiry" ]] && args+=(--expiry-time "$expiry")
+  "$java" -XX:TieredStopAtLevel=1 -cp "$HOME_DIR/lib/*" org.apache.pulsar.utils.auth.tokens.TokensCliUtils "${args[@]}"
+}
+
+# The role's token file, without expiry: the local broker's secret never
+# leaves $PULSAR_DIR.
+mint_token() {
+  local role="$1"
+  (umask 077 && print_token "$role" > "$TOKEN_DIR/$role.token.tmp") || die "could not mint the token of $role"
+  grep -q '^ey' "$TOKEN_DIR/$role.token.tmp" || die "the token tool printed no token for $role"
+  mv "$TOKEN_DIR/$role.token.tmp" "$TOKEN_DIR/$role.token"
+}
+
+# The HS256 secret and a token per role, made once per $PULSAR_DIR; a new
+# secret invalidates every old token, so they are minted again with it.
+ensure_tokens() {
+  auth_on || return 0
+  (umask 077 && mkdir -p "$TOKEN_DIR")
+  chmod 700 "$AUTH_DIR"
+  if [[ ! -s "$SECRET_KEY" ]]; then
+    log "generating the token secret ($SECRET_KEY)"
+    (umask 077 && openssl rand -out "$SECRET_KEY.tmp" 32) || die "openssl rand failed"
+    mv "$SECRET_KEY.tmp" "$SECRET_KEY"
+    rm -f "$TOKEN_DIR"/*.token
+  fi
+  local role
+  for role in "$ADMIN_ROLE" "${SERVICE_ROLES[@]}"; do
+    if [[ ! -s "$TOKEN_DIR/$role.token" ]]; then
+      log "minting the token of $role"
+      mint_token "$role"
+    fi
+  done
+  (umask 077 && printf 'Authorization: Bearer %s\n' "$(cat "$TOKEN_DIR/$ADMIN_ROLE.token")" > "$ADMIN_HEADER")
+}
+
+# A CA and the broker's certificate (names localhost and 127.0.0.1), made once
+# per $PULSAR_DIR and again when the certificate expires within a day.
+ensure_tls() {
+  (umask 077 && mkdir -p "$TLS_DIR")
+  if [[ -s "$TLS_DIR/broker.pem" ]] &&
+      openssl x509 -checkend 86400 -noout -in "$TLS_DIR/broker.pem" >/dev/null 2>&1; then
+    return 0
+  fi
+  log "making a CA and the broker's TLS certificate in $TLS_DIR"
+  local days=825
+  (
+    set -e
+    umask 077
+    cd "$TLS_DIR"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days "$days" \
+      -subj "/CN=oms local Pulsar CA" -keyout ca.key -out ca.pem
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj "/CN=localhost" -keyout broker.key -out broker.csr
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days "$days" \
+      -extfile <(printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') \
+      -out broker.pem
+    rm -f broker.csr ca.srl
+    chmod 644 ca.pem
+  ) > "$TLS_DIR/openssl.log" 2>&1 || { cat "$TLS_DIR/openssl.log" >&2; die "could not make the TLS certificates"; }
+}
+
+# curl on the admin API, as the admin role when authentication is on.
+admin_curl() {
+  if auth_on; then
+    curl -sf --max-time 10 -H "@$ADMIN_HEADER" "$@"
+  else
+    curl -sf --max-time 10 "$@"
+  fi
+}
+
+# Runs an admin request until it succeeds (a broker just started may take a
+# while to load what it is asked about); false after 5 tries.
+admin_retry() {
+  local try
+  for try in 1 2 3 4 5; do
+    admin_curl --max-time 30 "$@" > /dev/null && return 0
+    sleep "$try"
+  done
+  return 1
+}
+
+# Creates the topics of $PERMISSIONS that do not exist yet (a permission can
+# only be granted on a topic that exists) and grants every row. Idempotent;
+# run at every start, since a wiped metadata store forgets both.
+apply_permissions() {
+  auth_on || return 0
+  local -A actions=() topics=()
+  local topic action role key existing
+  while read -r topic action role; do
+    [[ -n "$topic" ]] || continue
+    topics[$topic]=1
+    key="$topic $role"
+    actions[$key]="${actions[$key]:+${actions[$key]},}\"$action\""
+  done <<< "$PERMISSIONS"
+  local base="http://127.0.0.1:$ADMIN_PORT/admin/v2/persistent/public/default"
+  existing="$(admin_curl --max-time 30 "$base")" || { log "error: could not list the topics"; return 1; }
+  for topic in "${!topics[@]}"; do
+    [[ "$existing" == *"\"persistent://public/default/$topic\""* ]] && continue
+    admin_retry -X PUT "$base/$topic" || { log "error: could not create $topic"; return 1; }
+  done
+  for key in "${!actions[@]}"; do
+    read -r topic role <<< "$key"
+    admin_retry -X POST -H 'Content-Type: application/json' -d "[${actions[$key]}]" \
+      "$base/$topic/permissions/$role" ||
+      { log "error: could not grant ${actions[$key]} on $topic to $role"; return 1; }
+  done
+  log "created the services' topics and granted their permissions (${#actions[@]} grants)"
+}
+
+cmd_token_file() {
+  local role="${1:-}"
+  [[ -n "$role" ]] || die "token-file: which role? ($ADMIN_ROLE ${SERVICE_ROLES[*]})"
+  auth_on || die "token-file: PULSAR_AUTH=off"
+  [[ -s "$TOKEN_DIR/$role.token" ]] || die "no token for $role in $TOKEN_DIR (start the broker first)"
+  printf '%s\n' "$TOKEN_DIR/$role.token"
+}
+
+cmd_mint_token() {
+  local role="${1:-}" expiry="${2:-}"
+  [[ -n "$role" ]] || die "mint-token: which role?"
+  auth_on || die "mint-token: PULSAR_AUTH=off"
+  [[ -s "$SECRET_KEY" ]] || die "no secret in $AUTH_DIR (start the broker first)"
+  print_token "$role" "$expiry"
+}
+
+cmd_ca_file() {
+  [[ -s "$TLS_DIR/ca.pem" ]] || die "no CA in $TLS_DIR (start the broker first)"
+  printf '%s\n' "$TLS_DIR/ca.pem"
+}
+
 # ---------------------------------------------------------------- run
 
 # Ready: the admin API lists public/default and the binary port accepts
 # connections (the web service answers some seconds before that port does).
 is_ready() {
-  curl -sf --max-time 3 "$READY_URL" 2>/dev/null | grep -q '"public/default"' &&
+  admin_curl --max-time 3 "$READY_URL" 2>/dev/null | grep -q '"public/default"' &&
     port_in_use "$BROKER_PORT"
 }
 
@@ -205,9 +396,22 @@ port_in_use() {
 }
 
 render_conf() {
+  local enabled=false plugin="" params=""
+  if auth_on; then
+    enabled=true
+    plugin=org.apache.pulsar.client.impl.auth.AuthenticationToken
+    params="file://$TOKEN_DIR/$ADMIN_ROLE.token"
+  fi
   sed -e "s|@BROKER_PORT@|$BROKER_PORT|g" \
+      -e "s|@TLS_PORT@|$TLS_PORT|g" \
       -e "s|@ADMIN_PORT@|$ADMIN_PORT|g" \
       -e "s|@DATA_DIR@|$DATA_DIR|g" \
+      -e "s|@AUTH_ENABLED@|$enabled|g" \
+      -e "s|@SECRET_KEY@|file://$SECRET_KEY|g" \
+      -e "s|@SUPER_USER@|$ADMIN_ROLE|g" \
+      -e "s|@CLIENT_AUTH_PLUGIN@|$plugin|g" \
+      -e "s|@CLIENT_AUTH_PARAMS@|$params|g" \
+      -e "s|@TLS_DIR@|$TLS_DIR|g" \
       "$SCRIPT_DIR/standalone.conf.template" > "$CONF_FILE.tmp"
   mv "$CONF_FILE.tmp" "$CONF_FILE"
 }
@@ -294,7 +498,7 @@ launch_broker() {
   fi
   local java
   java="$(java_bin)"
-  log "starting broker: pulsar://127.0.0.1:$BROKER_PORT, admin http://127.0.0.1:$ADMIN_PORT, dir $RUN_DIR$([[ "$wipe" == yes ]] && echo ', new data')"
+  log "starting broker: pulsar://127.0.0.1:$BROKER_PORT, pulsar+ssl://localhost:$TLS_PORT, admin http://127.0.0.1:$ADMIN_PORT, authentication $AUTH, dir $RUN_DIR$([[ "$wipe" == yes ]] && echo ', new data')"
   # setsid: the broker outlives the calling shell and its terminal.
   (cd "$RUN_DIR" && exec setsid "$java" "${opts[@]}" -cp "$HOME_DIR/lib/*" \
       org.apache.pulsar.PulsarStandaloneStarter "${args[@]}" \
@@ -343,10 +547,11 @@ cmd_start() {
   if our_pid >/dev/null; then
     if is_ready; then
       log "already running (pid $(our_pid)) and ready"
-      return 0
+    else
+      log "already running (pid $(our_pid)), not ready yet"
+      wait_ready || return 1
     fi
-    log "already running (pid $(our_pid)), not ready yet"
-    wait_ready
+    apply_permissions
     return
   fi
   if is_ready; then
@@ -354,7 +559,7 @@ cmd_start() {
     return 0
   fi
   local port
-  for port in "$BROKER_PORT" "$ADMIN_PORT"; do
+  for port in "$BROKER_PORT" "$TLS_PORT" "$ADMIN_PORT"; do
     if port_in_use "$port"; then
       die "port $port on 127.0.0.1 is taken by another process"
     fi
@@ -369,6 +574,8 @@ cmd_start() {
     wipe=yes
   fi
   mkdir -p "$DATA_DIR"
+  ensure_tokens
+  ensure_tls
   render_conf
   local started=$SECONDS
   launch_broker "$wipe"
@@ -376,6 +583,10 @@ cmd_start() {
     build_class_data_archive # what loaded so far still shortens the next try
     cmd_stop
     die "broker did not become ready"
+  fi
+  if ! apply_permissions; then
+    cmd_stop
+    die "broker started without its permissions"
   fi
   log "started in $((SECONDS - started)) s (pid $(cat "$PID_FILE"))"
   build_class_data_archive
@@ -436,6 +647,9 @@ main() {
     status) cmd_status ;;
     wait) wait_ready ;;
     latest-version) cmd_latest_version ;;
+    token-file) cmd_token_file "$@" ;;
+    mint-token) cmd_mint_token "$@" ;;
+    ca-file) cmd_ca_file ;;
     *) usage ;;
   esac
 }

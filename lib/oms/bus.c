@@ -23,10 +23,6 @@ void oms_bus_settings_add(oms_settings *t, oms_bus_settings *s)
          .target = &s->transport, .doc = "The message transport: pg (queues in PostgreSQL) or pulsar."},
         {.name = "BUS_POSTGRES_DB", .kind = OMS_SETTING_TEXT, .fallback = "bus", .target = &s->pg_database,
          .doc = "pg transport: the database of the queues, on the POSTGRES_* server."},
-        {.name = "PULSAR_HOST", .kind = OMS_SETTING_TEXT, .fallback = "localhost", .target = &s->pulsar_host,
-         .doc = "pulsar transport: the broker's host."},
-        {.name = "PULSAR_PORT", .kind = OMS_SETTING_INT, .fallback = "6650", .min = 1, .max = 65535,
-         .target = &s->pulsar_port, .doc = "pulsar transport: the broker's port."},
         {.name = "BUS_MAX_REDELIVERIES", .kind = OMS_SETTING_INT,
          .fallback = TEXT_OF_VALUE(OMS_BUS_DEFAULT_MAX_REDELIVERIES), .min = 1, .max = 1000,
          .target = &s->options.max_redeliveries,
@@ -47,6 +43,7 @@ void oms_bus_settings_add(oms_settings *t, oms_bus_settings *s)
          .doc = "pg transport: how long a consumer holds a claimed message before another may take it."},
     };
     oms_settings_add(t, "bus", rows, sizeof rows / sizeof rows[0]);
+    oms_bus_pulsar_settings_add(t, &s->pulsar);
 }
 
 oms_bus *oms_bus_create(const oms_bus_settings *s, const char *service_name, const oms_pg_settings *server,
@@ -56,7 +53,7 @@ oms_bus *oms_bus_create(const oms_bus_settings *s, const char *service_name, con
     o.service_name = service_name;
     o.lease_ms = s->lease_s * 1000;
     if (strcmp(s->transport, "pulsar") == 0)
-        return oms_bus_pulsar_create(s->pulsar_host, s->pulsar_port, &o, err);
+        return oms_bus_pulsar_create(&s->pulsar, &o, err);
     oms_pg_settings pg = *server;
     pg.dbname = s->pg_database;
     return oms_bus_pg_create(&pg, &o, err);

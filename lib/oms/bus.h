@@ -122,12 +122,21 @@ typedef struct oms_bus_options {
 #define OMS_BUS_DEFAULT_RETRY_BASE_DELAY_MS 200
 #define OMS_BUS_DEFAULT_LEASE_S 60
 
+/* Where the pulsar transport connects and with which credentials. */
+typedef struct oms_bus_pulsar_settings {
+    const char *url;             /* PULSAR_URL: pulsar://host:port, or pulsar+ssl:// for TLS; wins over: */
+    const char *host;            /* PULSAR_HOST (plain TCP) */
+    int port;                    /* PULSAR_PORT */
+    const char *auth_token;      /* PULSAR_AUTH_TOKEN: a JWT (auth method "token"); NULL: none */
+    const char *auth_token_file; /* PULSAR_AUTH_TOKEN_FILE: the same, read at each connect; wins */
+    const char *tls_ca_file;     /* PULSAR_TLS_CA_FILE: CAs the broker's certificate must chain to */
+} oms_bus_pulsar_settings;
+
 /* A process's bus settings (bus.c). */
 typedef struct oms_bus_settings {
     const char *transport;   /* MESSAGE_BUS: "pg" or "pulsar" */
     const char *pg_database; /* BUS_POSTGRES_DB */
-    const char *pulsar_host; /* PULSAR_HOST */
-    int pulsar_port;         /* PULSAR_PORT */
+    oms_bus_pulsar_settings pulsar;
     oms_bus_options options; /* BUS_MAX_REDELIVERIES, BUS_CONSUMER_THREADS, BUS_BATCH_SIZE,
                                 BUS_RETRY_BASE_DELAY_MS (service_name and lease_ms: see create) */
     int lease_s;             /* BUS_LEASE_S */
@@ -149,7 +158,11 @@ oms_bus *oms_bus_create(const oms_bus_settings *s, const char *service_name, con
 struct oms_pg_settings;
 oms_bus *oms_bus_pg_create(const struct oms_pg_settings *s, const oms_bus_options *o, oms_error *err);
 
-/* The pulsar transport (lib/pulsar/bus_pulsar.c). */
-oms_bus *oms_bus_pulsar_create(const char *host, int port, const oms_bus_options *o, oms_error *err);
+/* The pulsar transport (lib/pulsar/bus_pulsar.c): its rows of the settings
+ * table, and the transport. A file it cannot use (an unreadable token file,
+ * a CA file without a certificate) returns NULL with OMS_EINVAL, the
+ * message naming the setting. */
+void oms_bus_pulsar_settings_add(oms_settings *t, oms_bus_pulsar_settings *s);
+oms_bus *oms_bus_pulsar_create(const oms_bus_pulsar_settings *s, const oms_bus_options *o, oms_error *err);
 
 #endif

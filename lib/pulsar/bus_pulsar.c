@@ -437,7 +437,66 @@ static const oms_bus_ops pulsar_bus_ops = {
     .destroy = bus_destroy,
 };
 
-oms_bus *oms_bus_pulsar_create(const char *host, int port, const oms_bus_options *o, oms_error *err)
+/* PULSAR_URL is checked when the settings are loaded. */
+static oms_err parse_url_setting(const char *value, void *target, oms_error *err)
+{
+    char host[256];
+    int port;
+    bool tls;
+    if (value && pulsar_parse_url(value, host, sizeof host, &port, &tls) != OMS_OK)
+        return oms_error_set(err, OMS_EINVAL, NULL, "must look like pulsar://host:port or pulsar+ssl://host:port");
+    *(const char **)target = value;
+    return OMS_OK;
+}
+
+void oms_bus_pulsar_settings_add(oms_settings *t, oms_bus_pulsar_settings *s)
+{
+    const oms_setting rows[] = {
+        {.name = "PULSAR_HOST", .kind = OMS_SETTING_TEXT, .fallback = "localhost", .target = &s->host,
+         .doc = "pulsar transport: the broker's host (plain TCP), unless PULSAR_URL is set."},
+        {.name = "PULSAR_PORT", .kind = OMS_SETTING_INT, .fallback = "6650", .min = 1, .max = 65535,
+         .target = &s->port, .doc = "pulsar transport: the broker's port, unless PULSAR_URL is set."},
+        {.name = "PULSAR_URL", .kind = OMS_SETTING_PARSED, .parse = parse_url_setting,
+         .bounds = "pulsar://host:port or pulsar+ssl://host:port", .target = &s->url,
+         .doc = "pulsar transport: the broker's URL, pulsar+ssl:// for TLS; wins over PULSAR_HOST and PULSAR_PORT."},
+        {.name = "PULSAR_AUTH_TOKEN_FILE", .kind = OMS_SETTING_TEXT, .target = &s->auth_token_file,
+         .doc = "pulsar transport: a file holding the token (JWT) to authenticate with, read at every connect "
+                "and when the broker asks for a fresh one."},
+        {.name = "PULSAR_AUTH_TOKEN", .kind = OMS_SETTING_TEXT, .target = &s->auth_token, .flags = OMS_SETTING_SECRET,
+         .doc = "pulsar transport: the token itself, when no PULSAR_AUTH_TOKEN_FILE is set."},
+        {.name = "PULSAR_TLS_CA_FILE", .kind = OMS_SETTING_TEXT, .target = &s->tls_ca_file,
+         .doc = "pulsar transport: the CA certificates (PEM) the broker's must chain to with pulsar+ssl://; "
+                "unset: the system's."},
+    };
+    oms_settings_add(t, "pulsar", rows, sizeof rows / sizeof rows[0]);
+}
+
+/* The client for the settings; a file it cannot use is OMS_EINVAL naming
+ * the setting. */
+static pulsar_client *client_for(const oms_bus_pulsar_settings *s, oms_error *err)
+{
+    char host[256];
+    int port = s->port;
+    pulsar_client_options co = {.auth_token = s->auth_token,
+                                .auth_token_file = s->auth_token_file,
+                                .tls_ca_file = s->tls_ca_file};
+    if (s->url && pulsar_parse_url(s->url, host, sizeof host, &port, &co.tls) != OMS_OK) {
+        oms_error_set(err, OMS_EINVAL, "PULSAR_URL", "PULSAR_URL=%s: must look like pulsar://host:port", s->url);
+        return NULL;
+    }
+    if (!s->url)
+        snprintf(host, sizeof host, "%s", s->host && *s->host ? s->host : "localhost");
+    pulsar_client *c = pulsar_client_create(host, port > 0 ? port : 6650, &co, err);
+    if (!c && err->code == OMS_EINVAL) {
+        const char *name = strcmp(err->field, "auth_token_file") == 0 ? "PULSAR_AUTH_TOKEN_FILE" : "PULSAR_TLS_CA_FILE";
+        char message[sizeof err->message];
+        snprintf(message, sizeof message, "%s", err->message);
+        oms_error_set(err, OMS_EINVAL, name, "%s: %s", name, message);
+    }
+    return c;
+}
+
+oms_bus *oms_bus_pulsar_create(const oms_bus_pulsar_settings *s, const oms_bus_options *o, oms_error *err)
 {
     pulsar_bus *bus = calloc(1, sizeof *bus);
     if (!bus) {
@@ -463,7 +522,7 @@ oms_bus *oms_bus_pulsar_create(const char *host, int port, const oms_bus_options
     bus->options.service_name = bus->service_name;
     pthread_mutex_init(&bus->mu, NULL);
     atomic_init(&bus->running, false);
-    bus->client = pulsar_client_create(host && *host ? host : "localhost", port > 0 ? port : 6650, NULL, err);
+    bus->client = client_for(s, err);
     if (!bus->client) {
         pthread_mutex_destroy(&bus->mu);
         free(bus);

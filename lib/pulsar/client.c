@@ -1,15 +1,20 @@
 /* client.c -- the client: its connections, topic lookup, and the worker
  * thread that attaches producers and consumers (first time and after every
  * lost connection or broker-side close) and runs consumer timers. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "oms/log.h"
 #include "pulsar/internal.h"
 
 #define MAX_CONNECTIONS 16
+/* A JWT is a few hundred bytes; anything near this is not a token. */
+#define AUTH_TOKEN_MAX (64 * 1024)
 
 struct pulsar_client {
     pthread_mutex_t mu;
@@ -22,6 +27,9 @@ struct pulsar_client {
     uint64_t next_request_id;
     int connect_timeout_ms;
     int operation_timeout_ms;
+    char *auth_token;      /* NULL: none, or auth_token_file instead */
+    char *auth_token_file; /* read at each connect and AUTH_CHALLENGE */
+    pulsar_tls_config *tls; /* NULL: plain TCP */
     pthread_t worker;
     bool stopping;
 };
@@ -55,32 +63,73 @@ void pulsar_topic_full_name(const char *name, char *out, size_t out_len)
 
 bool pulsar_client_connected(pulsar_client *c) { return pulsar_conn_ready(c->service); }
 
-/* ---- connections by broker URL */
-static oms_err parse_broker_url(const char *url, char *host, size_t host_len, int *port)
+void pulsar_client_last_error(pulsar_client *c, char *out, size_t out_len)
 {
-    const char *prefix = "pulsar://";
-    if (!url || strncmp(url, prefix, strlen(prefix)) != 0)
-        return OMS_EUNSUPPORTED;
-    const char *h = url + strlen(prefix);
-    const char *colon = strrchr(h, ':');
-    if (!colon || colon == h || (size_t)(colon - h) >= host_len)
-        return OMS_EINVAL;
-    char *end = NULL;
-    long p = strtol(colon + 1, &end, 10);
-    if (p <= 0 || p > 65535 || (*end && *end != '/'))
-        return OMS_EINVAL;
-    memcpy(host, h, (size_t)(colon - h));
-    host[colon - h] = '\0';
-    *port = (int)p;
+    pulsar_conn_last_error(c->service, out, out_len);
+}
+
+pulsar_tls_config *pulsar_client_tls(pulsar_client *c) { return c->tls; }
+
+/* ---- credentials */
+
+/* The token in `path`, without the line end a file usually has. */
+static char *read_token_file(const char *path, char *why, size_t why_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(why, why_len, "cannot read the token file %.200s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    char *token = NULL;
+    if (st.st_size <= 0 || st.st_size > AUTH_TOKEN_MAX) {
+        snprintf(why, why_len, "the token file %.200s is %s", path, st.st_size <= 0 ? "empty" : "too large");
+    } else if (!(token = malloc((size_t)st.st_size + 1))) {
+        snprintf(why, why_len, "out of memory");
+    } else {
+        ssize_t n = read(fd, token, (size_t)st.st_size);
+        size_t len = n > 0 ? (size_t)n : 0;
+        while (len > 0 && (token[len - 1] == '\n' || token[len - 1] == '\r' || token[len - 1] == ' '))
+            len--;
+        token[len] = '\0';
+        if (len == 0 || memchr(token, '\0', len)) {
+            snprintf(why, why_len, "the token file %.200s holds no token", path);
+            free(token);
+            token = NULL;
+        }
+    }
+    close(fd);
+    return token;
+}
+
+oms_err pulsar_client_auth_token(pulsar_client *c, char **token, char *why, size_t why_len)
+{
+    *token = NULL;
+    if (c->auth_token_file) {
+        *token = read_token_file(c->auth_token_file, why, why_len);
+        return *token ? OMS_OK : OMS_EINVAL;
+    }
+    if (c->auth_token) {
+        *token = strdup(c->auth_token);
+        if (!*token) {
+            snprintf(why, why_len, "out of memory");
+            return OMS_ENOMEM;
+        }
+    }
     return OMS_OK;
 }
 
+/* ---- connections by broker URL */
 static pulsar_conn *conn_for_url(pulsar_client *c, const char *url, oms_error *err)
 {
     char host[256];
     int port = 0;
-    if (parse_broker_url(url, host, sizeof host, &port) != OMS_OK) {
-        oms_error_set(err, OMS_EUNSUPPORTED, NULL, "pulsar: unsupported broker URL '%s'", url ? url : "");
+    bool tls = false;
+    if (pulsar_parse_url(url, host, sizeof host, &port, &tls) != OMS_OK || tls != (c->tls != NULL)) {
+        oms_error_set(err, OMS_EUNSUPPORTED, NULL, "pulsar: unsupported broker URL '%s'%s", url ? url : "",
+                      c->tls ? " (TLS required)" : "");
         return NULL;
     }
     pthread_mutex_lock(&c->mu);
@@ -101,6 +150,16 @@ static pulsar_conn *conn_for_url(pulsar_client *c, const char *url, oms_error *e
 }
 
 /* ---- lookup */
+
+/* A refusal of the credentials or of the role is not cured by asking again
+ * soon; the handle's first attach then fails at once. */
+static oms_err lookup_failure_code(bool has_error, Pulsar__ServerError e)
+{
+    bool refused = has_error && (e == PULSAR__SERVER_ERROR__AuthenticationError ||
+                                 e == PULSAR__SERVER_ERROR__AuthorizationError);
+    return refused ? OMS_EINVAL : OMS_EUNAVAILABLE;
+}
+
 static oms_err check_not_partitioned(pulsar_client *c, const char *topic, oms_error *err)
 {
     Pulsar__BaseCommand cmd = PULSAR__BASE_COMMAND__INIT;
@@ -115,7 +174,8 @@ static oms_err check_not_partitioned(pulsar_client *c, const char *topic, oms_er
         return rc;
     const Pulsar__CommandPartitionedTopicMetadataResponse *r = resp->partitionmetadataresponse;
     if (!r || (r->has_response && r->response == PULSAR__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed))
-        rc = oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: partitioned metadata of %s failed: %s", topic,
+        rc = oms_error_set(err, lookup_failure_code(r && r->has_error, r ? r->error : 0), NULL,
+                           "pulsar: partitioned metadata of %s failed: %s", topic,
                            r && r->message ? r->message : "no answer");
     else if (r->has_partitions && r->partitions > 0)
         rc = oms_error_set(err, OMS_EUNSUPPORTED, NULL,
@@ -143,15 +203,15 @@ static oms_err lookup_once(pulsar_client *c, pulsar_conn *conn, const char *topi
         return rc;
     const Pulsar__CommandLookupTopicResponse *r = resp->lookuptopicresponse;
     if (!r || !r->has_response || r->response == PULSAR__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Failed) {
-        rc = oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: lookup of %s failed: %s", topic,
-                           r && r->message ? r->message : "no answer");
+        rc = oms_error_set(err, lookup_failure_code(r && r->has_error, r ? r->error : 0), NULL,
+                           "pulsar: lookup of %s failed: %s", topic, r && r->message ? r->message : "no answer");
     } else if (r->proxy_through_service_url) {
         /* Behind a proxy the service connection is the way in; naming the
          * broker in CONNECT (field 6) is not implemented. */
         *next = c->service;
         *done = true;
     } else {
-        *next = conn_for_url(c, r->brokerserviceurl, err);
+        *next = conn_for_url(c, c->tls ? r->brokerserviceurltls : r->brokerserviceurl, err);
         rc = *next ? OMS_OK : err->code;
         *done = r->response == PULSAR__COMMAND_LOOKUP_TOPIC_RESPONSE__LOOKUP_TYPE__Connect;
         *authoritative = r->authoritative;
@@ -160,11 +220,19 @@ static oms_err lookup_once(pulsar_client *c, pulsar_conn *conn, const char *topi
     return rc;
 }
 
+/* "broker H:P unreachable: <why>" for a connection that is not up. */
+static oms_err unreachable(pulsar_conn *conn, const char *what, oms_error *err)
+{
+    char why[256];
+    pulsar_conn_last_error(conn, why, sizeof why);
+    return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: %s %s:%d unreachable%s%s", what, pulsar_conn_host(conn),
+                         pulsar_conn_port(conn), why[0] ? ": " : "", why);
+}
+
 static oms_err lookup_topic(pulsar_client *c, const char *topic, pulsar_conn **out, oms_error *err)
 {
     if (!pulsar_conn_wait_ready(c->service, c->operation_timeout_ms))
-        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: broker %s:%d unreachable",
-                             pulsar_conn_host(c->service), pulsar_conn_port(c->service));
+        return unreachable(c->service, "broker", err);
     oms_err rc = check_not_partitioned(c, topic, err);
     if (rc != OMS_OK)
         return rc;
@@ -182,8 +250,7 @@ static oms_err lookup_topic(pulsar_client *c, const char *topic, pulsar_conn **o
         }
         conn = next;
         if (!pulsar_conn_wait_ready(conn, c->connect_timeout_ms))
-            return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: redirected broker %s:%d unreachable",
-                                 pulsar_conn_host(conn), pulsar_conn_port(conn));
+            return unreachable(conn, "redirected broker", err);
     }
     return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: lookup of %s redirected more than %d times", topic,
                          PULSAR_MAX_REDIRECTS);
@@ -273,8 +340,10 @@ oms_err pulsar_handle_open(pulsar_client *c, pulsar_handle *h, oms_error *err)
     pulsar_handle_unregister(h);
     if (last.code != OMS_OK)
         return oms_error_set(err, last.code, NULL, "%s", last.message);
-    return oms_error_set(err, OMS_ETIMEOUT, NULL, "pulsar: %s not ready within %d ms", h->topic,
-                         c->operation_timeout_ms);
+    char why[256];
+    pulsar_conn_last_error(c->service, why, sizeof why);
+    return oms_error_set(err, OMS_ETIMEOUT, NULL, "pulsar: %s not ready within %d ms%s%s", h->topic,
+                         c->operation_timeout_ms, why[0] ? ": " : "", why);
 }
 
 void pulsar_handle_unregister(pulsar_handle *h)
@@ -303,8 +372,7 @@ static oms_err attach_handle(pulsar_client *c, pulsar_handle *h, pulsar_conn **c
         return rc;
     uint64_t generation = pulsar_conn_wait_ready(conn, 2000);
     if (!generation)
-        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: broker %s:%d unreachable", pulsar_conn_host(conn),
-                             pulsar_conn_port(conn));
+        return unreachable(conn, "broker", err);
     *conn_out = conn;
     *generation_out = generation;
     if (h->kind == PULSAR_HANDLE_PRODUCER)
@@ -399,11 +467,43 @@ static void *worker_thread(void *arg)
     return NULL;
 }
 
+static void free_settings(pulsar_client *c)
+{
+    free(c->auth_token);
+    free(c->auth_token_file);
+    pulsar_tls_config_free(c->tls);
+}
+
+/* Copies the credentials and loads the CAs; a token file that cannot be
+ * read now is a bad setting, not a broker to wait for. */
+static oms_err take_settings(pulsar_client *c, const pulsar_client_options *o, oms_error *err)
+{
+    if (!o)
+        return OMS_OK;
+    if ((o->auth_token_file && !(c->auth_token_file = strdup(o->auth_token_file))) ||
+        (o->auth_token && !(c->auth_token = strdup(o->auth_token))))
+        return oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
+    char why[300];
+    char *token = NULL;
+    oms_err rc = pulsar_client_auth_token(c, &token, why, sizeof why);
+    free(token);
+    if (rc != OMS_OK)
+        return oms_error_set(err, rc, "auth_token_file", "pulsar: %s", why);
+    if (o->tls && !(c->tls = pulsar_tls_config_create(o->tls_ca_file, err)))
+        return err->code;
+    return OMS_OK;
+}
+
 pulsar_client *pulsar_client_create(const char *host, int port, const pulsar_client_options *o, oms_error *err)
 {
     pulsar_client *c = calloc(1, sizeof *c);
     if (!c) {
         oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
+        return NULL;
+    }
+    if (take_settings(c, o, err) != OMS_OK) {
+        free_settings(c);
+        free(c);
         return NULL;
     }
     pthread_mutex_init(&c->mu, NULL);
@@ -419,6 +519,7 @@ pulsar_client *pulsar_client_create(const char *host, int port, const pulsar_cli
         pulsar_conn_stop(c->service);
         pthread_mutex_destroy(&c->mu);
         pthread_cond_destroy(&c->cond);
+        free_settings(c);
         free(c);
         oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: cannot start the client threads");
         return NULL;
@@ -450,5 +551,6 @@ void pulsar_client_destroy(pulsar_client *c)
         pulsar_conn_stop(c->conns[i]);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cond);
+    free_settings(c);
     free(c);
 }

@@ -1,7 +1,10 @@
-/* connection.c -- one TCP connection to a broker and its I/O thread.
+/* connection.c -- one connection to a broker (TCP, or TLS over TCP) and its
+ * I/O thread.
  *
- * The I/O thread owns the socket: it connects (non-blocking, with a timeout),
- * sends CONNECT, reads and dispatches frames, writes whatever callers queued
+ * The I/O thread owns the stream: it connects (non-blocking, with a timeout),
+ * runs the TLS handshake when the client uses TLS, sends CONNECT with the
+ * client's token, answers AUTH_CHALLENGE with the token read again, reads and
+ * dispatches frames, writes whatever callers queued
  * (all queued frames go out in one send when several are waiting), answers
  * PING, sends its own PING every 30 s and drops a broker silent for 60 s.
  * When the connection breaks it fails the requests in flight, tells the
@@ -9,10 +12,8 @@
  * backoff of 100 ms doubling to 10 s. */
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +41,7 @@ struct pulsar_conn {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond; /* state changes and answered requests */
-    int fd;
+    pulsar_stream *stream; /* NULL while disconnected; set and closed by the I/O thread */
     int wake_read, wake_write;
     bool wake_pending;
     conn_state state;
@@ -50,7 +51,11 @@ struct pulsar_conn {
     size_t max_frame;
     request_waiter *waiters;
     atomic_bool stopping;
+    char last_error[256]; /* why it is down; "" while up */
     /* Owned by the I/O thread. */
+    short read_wait;  /* a read waits for this poll event (TLS may need POLLOUT) */
+    short write_wait; /* the same for a write (TLS may need POLLIN) */
+    char io_why[256]; /* the text of the last stream or protocol failure */
     pulsar_buf in;
     int64_t last_received_ms;
     int64_t last_ping_ms;
@@ -79,6 +84,20 @@ bool pulsar_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t d
 
 const char *pulsar_conn_host(const pulsar_conn *conn) { return conn->host; }
 int pulsar_conn_port(const pulsar_conn *conn) { return conn->port; }
+
+void pulsar_conn_last_error(pulsar_conn *conn, char *out, size_t out_len)
+{
+    pthread_mutex_lock(&conn->mu);
+    snprintf(out, out_len, "%s", conn->last_error);
+    pthread_mutex_unlock(&conn->mu);
+}
+
+static void set_last_error(pulsar_conn *conn, const char *why)
+{
+    pthread_mutex_lock(&conn->mu);
+    snprintf(conn->last_error, sizeof conn->last_error, "%s", why);
+    pthread_mutex_unlock(&conn->mu);
+}
 
 /* ---- writing (any thread) */
 static void wake_io_thread_locked(pulsar_conn *conn)
@@ -232,46 +251,6 @@ static bool complete_request(pulsar_conn *conn, uint64_t request_id, Pulsar__Bas
 }
 
 /* ---- the I/O thread */
-static int connect_socket(const char *host, int port, int timeout_ms, char *why, size_t why_len)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    char service[16];
-    snprintf(service, sizeof service, "%d", port);
-    int gai = getaddrinfo(host, service, &hints, &res);
-    if (gai != 0) {
-        snprintf(why, why_len, "resolve %.200s: %s", host, gai_strerror(gai));
-        return -1;
-    }
-    int fd = -1;
-    for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0)
-            continue;
-        int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-        if (rc < 0 && errno == EINPROGRESS) {
-            struct pollfd p = {.fd = fd, .events = POLLOUT};
-            int so_error = ETIMEDOUT;
-            socklen_t len = sizeof so_error;
-            if (poll(&p, 1, timeout_ms) == 1)
-                getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len);
-            rc = so_error == 0 ? 0 : -1;
-            errno = so_error;
-        }
-        if (rc < 0) {
-            snprintf(why, why_len, "connect %.200s:%d: %s", host, port, strerror(errno));
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd >= 0) {
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-    return fd;
-}
-
 static void queue_command_locked(pulsar_conn *conn, const Pulsar__BaseCommand *cmd)
 {
     if (pulsar_frame_encode_command(&conn->out, cmd) != OMS_OK)
@@ -298,9 +277,10 @@ static void drop_connection(pulsar_conn *conn, const char *why)
 {
     pthread_mutex_lock(&conn->mu);
     bool was_ready = conn->state == CONN_READY;
-    if (conn->fd >= 0)
-        close(conn->fd);
-    conn->fd = -1;
+    pulsar_stream_close(conn->stream);
+    conn->stream = NULL;
+    if (!conn->stopping)
+        snprintf(conn->last_error, sizeof conn->last_error, "%s", why);
     conn->state = CONN_DISCONNECTED;
     conn->out.len = conn->out_sent = 0;
     for (request_waiter *w = conn->waiters; w; w = w->next)
@@ -309,6 +289,7 @@ static void drop_connection(pulsar_conn *conn, const char *why)
     pthread_cond_broadcast(&conn->cond);
     pthread_mutex_unlock(&conn->mu);
     conn->in.len = 0;
+    conn->read_wait = conn->write_wait = 0;
     if (!conn->stopping) {
         char port[16];
         snprintf(port, sizeof port, "%d", conn->port);
@@ -323,40 +304,116 @@ void pulsar_conn_fail(pulsar_conn *conn, const char *why)
     /* Only the I/O thread closes the socket; shutting it down makes its next
      * read fail, which drops the connection there. */
     pthread_mutex_lock(&conn->mu);
-    if (conn->fd >= 0)
-        shutdown(conn->fd, SHUT_RDWR);
+    if (conn->stream)
+        shutdown(conn->stream->fd, SHUT_RDWR);
     pthread_mutex_unlock(&conn->mu);
     oms_log(OMS_LOG_WARN, "pulsar_connection_failed", "host", conn->host, "reason", why, NULL);
+}
+
+/* TCP, then TLS when the client uses it; NULL with `why`. */
+static pulsar_stream *open_stream(pulsar_conn *conn, char *why, size_t why_len)
+{
+    int timeout_ms = pulsar_client_connect_timeout(conn->client);
+    int fd = pulsar_socket_connect(conn->host, conn->port, timeout_ms, why, why_len);
+    if (fd < 0)
+        return NULL;
+    pulsar_tls_config *tls = pulsar_client_tls(conn->client);
+    if (!tls) {
+        pulsar_stream *s = pulsar_stream_plain(fd);
+        if (!s)
+            snprintf(why, why_len, "out of memory");
+        return s;
+    }
+    return pulsar_stream_tls(tls, fd, conn->host, timeout_ms, why, why_len);
+}
+
+/* The token as CONNECT or AUTH_RESPONSE carries it (method "token"). */
+static void set_token(char **method, ProtobufCBinaryData *data, protobuf_c_boolean *has_data, char *token)
+{
+    *method = "token";
+    *has_data = true;
+    data->data = (uint8_t *)token;
+    data->len = strlen(token);
 }
 
 static bool start_handshake(pulsar_conn *conn)
 {
     char why[256] = "";
-    int fd = connect_socket(conn->host, conn->port, pulsar_client_connect_timeout(conn->client), why, sizeof why);
-    if (fd < 0) {
+    char *token = NULL;
+    /* A broker not up yet is usual at start; a certificate refused or a
+     * token file gone is a setting to fix, logged as an error. */
+    bool bad_setting = false;
+    pulsar_stream *stream = open_stream(conn, why, sizeof why);
+    if (!stream) {
+        bad_setting = strncmp(why, "TLS", 3) == 0;
+    } else if (pulsar_client_auth_token(conn->client, &token, why, sizeof why) != OMS_OK) {
+        pulsar_stream_close(stream);
+        stream = NULL;
+        bad_setting = true;
+    }
+    if (!stream) {
         char port[16];
         snprintf(port, sizeof port, "%d", conn->port);
-        oms_log(OMS_LOG_INFO, "pulsar_connect_failed", "host", conn->host, "port", port, "reason", why, NULL);
+        oms_log(bad_setting ? OMS_LOG_ERROR : OMS_LOG_INFO, "pulsar_connect_failed", "host", conn->host, "port", port,
+                "reason", why, NULL);
+        set_last_error(conn, why);
         return false;
     }
     Pulsar__BaseCommand cmd = PULSAR__BASE_COMMAND__INIT;
     Pulsar__CommandConnect connect_cmd = PULSAR__COMMAND_CONNECT__INIT;
+    Pulsar__FeatureFlags flags = PULSAR__FEATURE_FLAGS__INIT;
     cmd.type = PULSAR__BASE_COMMAND__TYPE__CONNECT;
     cmd.connect = &connect_cmd;
     connect_cmd.client_version = PULSAR_CLIENT_VERSION;
     connect_cmd.has_protocol_version = true;
     connect_cmd.protocol_version = PULSAR_PROTOCOL_VERSION;
+    if (token)
+        set_token(&connect_cmd.auth_method_name, &connect_cmd.auth_data, &connect_cmd.has_auth_data, token);
+    /* Without it a broker closes the connection when the token expires
+     * instead of asking for a fresh one. */
+    flags.has_supports_auth_refresh = true;
+    flags.supports_auth_refresh = true;
+    connect_cmd.feature_flags = &flags;
     pthread_mutex_lock(&conn->mu);
-    conn->fd = fd;
+    conn->stream = stream;
     conn->state = CONN_HANDSHAKING;
     conn->out.len = conn->out_sent = 0;
     conn->max_frame = PULSAR_DEFAULT_MAX_MESSAGE_SIZE + PULSAR_FRAME_MARGIN;
     queue_command_locked(conn, &cmd);
     pthread_mutex_unlock(&conn->mu);
+    free(token);
     conn->in.len = 0;
+    conn->read_wait = conn->write_wait = 0;
     conn->last_received_ms = conn->last_ping_ms = pulsar_now_ms();
     conn->handshake_deadline_ms = conn->last_received_ms + pulsar_client_connect_timeout(conn->client);
     return true;
+}
+
+/* AUTH_CHALLENGE: the credentials again, read afresh (a rotated token file).
+ * NULL, or why the connection must go. */
+static const char *answer_auth_challenge(pulsar_conn *conn)
+{
+    char *token = NULL;
+    if (pulsar_client_auth_token(conn->client, &token, conn->io_why, sizeof conn->io_why) != OMS_OK)
+        return conn->io_why;
+    if (!token)
+        return "the broker asks for credentials and none is configured";
+    Pulsar__BaseCommand cmd = PULSAR__BASE_COMMAND__INIT;
+    Pulsar__CommandAuthResponse response = PULSAR__COMMAND_AUTH_RESPONSE__INIT;
+    Pulsar__AuthData data = PULSAR__AUTH_DATA__INIT;
+    cmd.type = PULSAR__BASE_COMMAND__TYPE__AUTH_RESPONSE;
+    cmd.authresponse = &response;
+    response.client_version = PULSAR_CLIENT_VERSION;
+    response.has_protocol_version = true;
+    response.protocol_version = PULSAR_PROTOCOL_VERSION;
+    response.response = &data;
+    set_token(&data.auth_method_name, &data.auth_data, &data.has_auth_data, token);
+    pthread_mutex_lock(&conn->mu);
+    queue_command_locked(conn, &cmd);
+    pthread_mutex_unlock(&conn->mu);
+    free(token);
+    oms_log(OMS_LOG_INFO, "pulsar_credentials_refreshed", "host", conn->host, NULL);
+    return NULL;
 }
 
 static void on_connected(pulsar_conn *conn, const Pulsar__CommandConnected *c)
@@ -364,6 +421,7 @@ static void on_connected(pulsar_conn *conn, const Pulsar__CommandConnected *c)
     pthread_mutex_lock(&conn->mu);
     if (c && c->has_max_message_size && c->max_message_size > 0)
         conn->max_frame = (size_t)c->max_message_size + PULSAR_FRAME_MARGIN;
+    conn->last_error[0] = '\0';
     conn->state = CONN_READY;
     conn->generation++;
     pthread_cond_broadcast(&conn->cond);
@@ -453,37 +511,43 @@ static void dispatch_to_handle(pulsar_conn *conn, Pulsar__BaseCommand *cmd, cons
     pulsar_handle_release(h);
 }
 
-/* Handles one frame; false closes the connection. */
-static bool dispatch(pulsar_conn *conn, const pulsar_frame *frame)
+/* Handles one frame: NULL, or why the connection must close. */
+static const char *dispatch(pulsar_conn *conn, const pulsar_frame *frame)
 {
     Pulsar__BaseCommand *cmd = pulsar__base_command__unpack(NULL, frame->command_len, frame->command);
     if (!cmd)
-        return false;
+        return "undecodable command";
     if (frame->has_payload && cmd->type != PULSAR__BASE_COMMAND__TYPE__MESSAGE) {
         pulsar__base_command__free_unpacked(cmd, NULL);
-        return false;
+        return "payload on a command other than MESSAGE";
     }
-    bool keep = true;
+    const char *why = NULL;
     uint64_t request_id = answered_request_id(cmd);
     if (cmd->type == PULSAR__BASE_COMMAND__TYPE__CONNECTED) {
         on_connected(conn, cmd->connected);
+    } else if (cmd->type == PULSAR__BASE_COMMAND__TYPE__AUTH_CHALLENGE) {
+        why = answer_auth_challenge(conn);
     } else if (conn->state == CONN_HANDSHAKING) {
-        if (cmd->type == PULSAR__BASE_COMMAND__TYPE__ERROR)
-            oms_log(OMS_LOG_ERROR, "pulsar_handshake_refused", "host", conn->host, "message",
-                    cmd->error ? cmd->error->message : "", NULL);
-        keep = cmd->type != PULSAR__BASE_COMMAND__TYPE__ERROR;
+        if (cmd->type == PULSAR__BASE_COMMAND__TYPE__ERROR) {
+            snprintf(conn->io_why, sizeof conn->io_why, "the broker refused the connection: %s",
+                     cmd->error && cmd->error->message ? cmd->error->message : "no reason given");
+            oms_log(OMS_LOG_ERROR, "pulsar_handshake_refused", "host", conn->host, "message", conn->io_why, NULL);
+            why = conn->io_why;
+        }
     } else if (cmd->type == PULSAR__BASE_COMMAND__TYPE__PING) {
         queue_simple(conn, PULSAR__BASE_COMMAND__TYPE__PONG);
     } else if (request_id != UINT64_MAX) {
         if (complete_request(conn, request_id, cmd))
-            return true; /* the waiter owns cmd now */
+            return NULL; /* the waiter owns cmd now */
     } else {
         dispatch_to_handle(conn, cmd, frame);
     }
     pulsar__base_command__free_unpacked(cmd, NULL);
-    return keep;
+    return why;
 }
 
+/* Reads what the stream has and dispatches every complete frame: NULL, or
+ * why the connection must close. */
 static const char *read_frames(pulsar_conn *conn)
 {
     size_t max_frame;
@@ -492,27 +556,31 @@ static const char *read_frames(pulsar_conn *conn)
     pthread_mutex_unlock(&conn->mu);
     if (conn->in.cap - conn->in.len < 65536 && pulsar_buf_reserve(&conn->in, 65536) != OMS_OK)
         return "out of memory";
-    ssize_t n = read(conn->fd, conn->in.data + conn->in.len, conn->in.cap - conn->in.len);
-    if (n == 0)
+    size_t n = 0;
+    short wait = 0;
+    pulsar_io r = pulsar_stream_read(conn->stream, conn->in.data + conn->in.len, conn->in.cap - conn->in.len, &n,
+                                     &wait, conn->io_why, sizeof conn->io_why);
+    conn->read_wait = r == PULSAR_IO_AGAIN ? wait : 0;
+    if (r == PULSAR_IO_CLOSED)
         return "closed by the broker";
-    if (n < 0)
-        return errno == EAGAIN || errno == EINTR ? NULL : strerror(errno);
-    conn->in.len += (size_t)n;
+    if (r == PULSAR_IO_ERROR)
+        return conn->io_why;
+    if (r == PULSAR_IO_AGAIN)
+        return NULL;
+    conn->in.len += n;
     conn->last_received_ms = pulsar_now_ms();
     size_t pos = 0;
     const char *why = NULL;
     while (!why) {
         pulsar_frame frame;
-        pulsar_frame_result r = pulsar_frame_decode(conn->in.data + pos, conn->in.len - pos, max_frame, &frame);
-        if (r == PULSAR_FRAME_INCOMPLETE)
+        pulsar_frame_result fr = pulsar_frame_decode(conn->in.data + pos, conn->in.len - pos, max_frame, &frame);
+        if (fr == PULSAR_FRAME_INCOMPLETE)
             break;
-        if (r == PULSAR_FRAME_TOO_LARGE)
+        if (fr == PULSAR_FRAME_TOO_LARGE)
             why = "frame larger than the broker's max_message_size";
-        else if (r == PULSAR_FRAME_MALFORMED)
+        else if (fr == PULSAR_FRAME_MALFORMED)
             why = "malformed frame";
-        else if (!dispatch(conn, &frame))
-            why = "unexpected or undecodable command";
-        else
+        else if (!(why = dispatch(conn, &frame)))
             pos += frame.frame_len;
     }
     pulsar_buf_consume(&conn->in, pos);
@@ -524,13 +592,19 @@ static const char *write_queued(pulsar_conn *conn)
     const char *why = NULL;
     pthread_mutex_lock(&conn->mu);
     if (conn->out.len > conn->out_sent) {
-        /* Everything queued goes in one send; a partial write moves an offset
-         * rather than the remaining bytes. */
-        ssize_t n = send(conn->fd, conn->out.data + conn->out_sent, conn->out.len - conn->out_sent, MSG_NOSIGNAL);
-        if (n > 0)
-            conn->out_sent += (size_t)n;
-        else if (n < 0 && errno != EAGAIN && errno != EINTR)
-            why = strerror(errno);
+        /* Everything queued goes in one write; a partial write moves an
+         * offset rather than the remaining bytes. */
+        size_t n = 0;
+        short wait = 0;
+        pulsar_io r = pulsar_stream_write(conn->stream, conn->out.data + conn->out_sent, conn->out.len - conn->out_sent,
+                                          &n, &wait, conn->io_why, sizeof conn->io_why);
+        conn->write_wait = r == PULSAR_IO_AGAIN ? wait : 0;
+        if (r == PULSAR_IO_DONE)
+            conn->out_sent += n;
+        else if (r == PULSAR_IO_CLOSED)
+            why = "closed by the broker";
+        else if (r == PULSAR_IO_ERROR)
+            why = conn->io_why;
         if (conn->out_sent == conn->out.len) {
             conn->out.len = conn->out_sent = 0;
         } else if (conn->out_sent > 1024 * 1024) {
@@ -565,13 +639,25 @@ static void sleep_backoff(pulsar_conn *conn)
     conn->backoff_ms = conn->backoff_ms * 2 > PULSAR_BACKOFF_MAX_MS ? PULSAR_BACKOFF_MAX_MS : conn->backoff_ms * 2;
 }
 
-static void poll_once(pulsar_conn *conn)
+/* The events to poll the stream for: always input; output when there is
+ * something to write (unless TLS waits for input to write) or when a TLS
+ * read waits for output. */
+static short stream_events(pulsar_conn *conn)
 {
     pthread_mutex_lock(&conn->mu);
-    short events = POLLIN | (conn->out.len > conn->out_sent ? POLLOUT : 0);
+    bool to_write = conn->out.len > conn->out_sent;
     pthread_mutex_unlock(&conn->mu);
-    struct pollfd fds[2] = {{.fd = conn->fd, .events = events}, {.fd = conn->wake_read, .events = POLLIN}};
-    int n = poll(fds, 2, 1000);
+    bool want_out = (to_write && conn->write_wait != POLLIN) || conn->read_wait == POLLOUT;
+    return POLLIN | (want_out ? POLLOUT : 0);
+}
+
+static void poll_once(pulsar_conn *conn)
+{
+    /* Decrypted bytes already inside the stream do not wake poll. */
+    bool buffered = pulsar_stream_buffered(conn->stream);
+    struct pollfd fds[2] = {{.fd = conn->stream->fd, .events = stream_events(conn)},
+                            {.fd = conn->wake_read, .events = POLLIN}};
+    int n = poll(fds, 2, buffered ? 0 : 1000);
     const char *why = NULL;
     if (n > 0 && (fds[1].revents & POLLIN)) {
         /* Drain first, then clear the flag: cleared first, a sender could
@@ -588,7 +674,10 @@ static void poll_once(pulsar_conn *conn)
         conn->wake_pending = false;
         pthread_mutex_unlock(&conn->mu);
     }
-    if (n > 0 && (fds[0].revents & (POLLIN | POLLERR | POLLHUP)))
+    short ready = n > 0 ? fds[0].revents : 0;
+    bool readable = buffered || (ready & (POLLIN | POLLERR | POLLHUP)) ||
+                    (conn->read_wait == POLLOUT && (ready & POLLOUT));
+    if (readable)
         why = read_frames(conn);
     if (!why)
         why = write_queued(conn);
@@ -601,8 +690,14 @@ static void poll_once(pulsar_conn *conn)
 static void *io_thread(void *arg)
 {
     pulsar_conn *conn = arg;
+    /* A TLS write to a closed socket must be an error, not a SIGPIPE that
+     * ends the process (OpenSSL cannot pass MSG_NOSIGNAL). */
+    sigset_t pipe_set;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     while (!conn->stopping) {
-        if (conn->fd < 0) {
+        if (!conn->stream) {
             if (!start_handshake(conn)) {
                 pulsar_client_on_conn_lost(conn->client, conn);
                 sleep_backoff(conn);
@@ -610,10 +705,10 @@ static void *io_thread(void *arg)
             }
         }
         poll_once(conn);
-        if (conn->fd < 0 && !conn->stopping)
+        if (!conn->stream && !conn->stopping)
             sleep_backoff(conn);
     }
-    if (conn->fd >= 0) {
+    if (conn->stream) {
         write_queued(conn); /* the CLOSE_* commands queued at shutdown */
         drop_connection(conn, "client closed");
     }
@@ -633,7 +728,6 @@ pulsar_conn *pulsar_conn_start(pulsar_client *client, const char *host, int port
     conn->client = client;
     snprintf(conn->host, sizeof conn->host, "%s", host);
     conn->port = port;
-    conn->fd = -1;
     conn->wake_read = pipefd[0];
     conn->wake_write = pipefd[1];
     conn->backoff_ms = PULSAR_BACKOFF_FIRST_MS;

@@ -11,6 +11,7 @@
 
 #include "pulsar/frame.h"
 #include "pulsar/pulsar.h"
+#include "pulsar/stream.h"
 
 #define PULSAR_PROTOCOL_VERSION 19
 #define PULSAR_CLIENT_VERSION "oms-c"
@@ -51,6 +52,10 @@ uint64_t pulsar_conn_wait_ready(pulsar_conn *conn, int timeout_ms);
 
 /* Drops the connection (a protocol violation seen above the framing). */
 void pulsar_conn_fail(pulsar_conn *conn, const char *why);
+
+/* Why the connection is down: its last connect, TLS or handshake failure;
+ * "" while it is up. */
+void pulsar_conn_last_error(pulsar_conn *conn, char *out, size_t out_len);
 
 pulsar_conn *pulsar_conn_start(pulsar_client *client, const char *host, int port);
 void pulsar_conn_stop(pulsar_conn *conn);
@@ -95,6 +100,12 @@ uint64_t pulsar_client_next_id(pulsar_client *c);
 uint64_t pulsar_client_next_request_id(pulsar_client *c);
 int pulsar_client_operation_timeout(pulsar_client *c);
 int pulsar_client_connect_timeout(pulsar_client *c);
+/* The client's TLS settings; NULL: plain TCP. */
+pulsar_tls_config *pulsar_client_tls(pulsar_client *c);
+/* The token to send now (from the file when one is set, read again at each
+ * call): *token is a malloc'd copy, or NULL without authentication.
+ * OMS_EINVAL with `why` when the file cannot be read or holds no token. */
+oms_err pulsar_client_auth_token(pulsar_client *c, char **token, char *why, size_t why_len);
 
 /* Called by a connection's I/O thread. */
 void pulsar_client_on_conn_ready(pulsar_client *c, pulsar_conn *conn);

@@ -23,7 +23,11 @@ $(eval $(call oms_library,libpulsar,$(PULSAR_SRCS) $(PULSAR_GEN_C)))
 $(eval $(call oms_program,oms-pulsar,$(PULSAR_TOOL_SRCS)))
 
 $(eval $(call oms_test,unit,pulsar_frame,lib/pulsar/tests/unit/test_pulsar_frame.c))
+$(eval $(call oms_pure_test,pulsar_url,lib/pulsar/tests/unit/test_pulsar_url.c lib/pulsar/url.c))
+$(eval $(call oms_test,unit,pulsar_permissions,lib/pulsar/tests/unit/test_pulsar_permissions.c))
 $(eval $(call oms_test,pulsar,pulsar_broker,lib/pulsar/tests/pulsar/test_pulsar_broker.c \
 	lib/pulsar/tests/pulsar/broker_util.c))
 $(eval $(call oms_test,pulsar,pulsar_bus,lib/pulsar/tests/pulsar/test_pulsar_bus.c \
 	lib/pulsar/tests/pulsar/broker_util.c lib/oms/tests/support/test_bus.c))
+$(eval $(call oms_test,pulsar,pulsar_security,lib/pulsar/tests/pulsar/test_pulsar_security.c \
+	lib/pulsar/tests/pulsar/broker_util.c))

@@ -8,9 +8,12 @@
  * sequence ids. Delivery is at least once: a resend after a reconnect may
  * store a message twice.
  *
+ * Security: token (JWT) authentication and TLS with verification of the
+ * broker's certificate and host name (pulsar_client_options).
+ *
  * Limits: non-partitioned topics only (a partitioned topic is refused with
- * OMS_EUNSUPPORTED); no TLS or authentication; compressed messages are not
- * decoded (dead-lettered, or negatively acknowledged without a DLQ).
+ * OMS_EUNSUPPORTED); compressed messages are not decoded (dead-lettered, or
+ * negatively acknowledged without a DLQ).
  *
  * Thread-safety: every function may be called from any thread; a message is
  * used by one thread at a time. */
@@ -28,16 +31,42 @@ typedef struct pulsar_producer pulsar_producer;
 typedef struct pulsar_consumer pulsar_consumer;
 
 typedef struct pulsar_client_options {
-    int connect_timeout_ms;   /* TCP connect and handshake; 0: 10 s */
+    int connect_timeout_ms;   /* TCP connect, TLS and handshake; 0: 10 s */
     int operation_timeout_ms; /* lookup, create producer/consumer; 0: 30 s */
+    /* Token authentication (auth method "token": a JWT the broker checks and
+     * maps to a role). The file wins over the string: it is read at every
+     * connect and again when the broker asks for fresh credentials
+     * (AUTH_CHALLENGE, before a token expires), so a token rotated on disk
+     * is used without a restart. Both NULL: no authentication. */
+    const char *auth_token;
+    const char *auth_token_file;
+    /* TLS (pulsar+ssl://): the broker's certificate must chain to a CA of
+     * tls_ca_file (PEM; NULL: the system's CAs) and name the host the client
+     * dials. Lookups then follow the brokers' TLS URLs only. */
+    bool tls;
+    const char *tls_ca_file;
 } pulsar_client_options;
 
 /* A client for the broker at host:port (the service URL). Connects in the
- * background; returns NULL with err only when resources fail. */
+ * background; returns NULL with err when resources fail (OMS_ENOMEM) or a
+ * setting is unusable (OMS_EINVAL, err->field naming the option:
+ * "auth_token_file" that cannot be read or holds no token, "tls_ca_file"
+ * that holds no certificate). */
 pulsar_client *pulsar_client_create(const char *host, int port, const pulsar_client_options *o, oms_error *err);
+
+/* Splits "pulsar://host[:port][/]" or "pulsar+ssl://host[:port][/]" (an IPv6
+ * host in brackets) into host, port (default 6650, 6651 with TLS) and tls.
+ * OMS_EINVAL for anything else, or a host longer than host_len - 1. */
+oms_err pulsar_parse_url(const char *url, char *host, size_t host_len, int *port, bool *tls);
 
 /* Whether the service connection is up (handshake done). */
 bool pulsar_client_connected(pulsar_client *c);
+
+/* Why the service connection is not up (the last connect, TLS or handshake
+ * failure, e.g. "TLS certificate verify failed: Hostname mismatch" or the
+ * broker's refusal of the credentials); "" while connected or before the
+ * first attempt ended. */
+void pulsar_client_last_error(pulsar_client *c, char *out, size_t out_len);
 
 /* Closes every producer and consumer still open, then the connections. */
 void pulsar_client_destroy(pulsar_client *c);

@@ -292,7 +292,13 @@ class Cluster:
         env["PULSAR_DIR"] = self.pulsar_dir
         env["PULSAR_PORT"] = str(self.pulsar_port)
         env["PULSAR_ADMIN_PORT"] = str(self.pulsar_admin_port)
+        env["PULSAR_TLS_PORT"] = str(self.pulsar_port + 1)
         return env
+
+    def _pulsar_token_file(self, role):
+        """The role's token that pulsar.sh made, or None without authentication."""
+        path = os.path.join(self.pulsar_dir, "auth", "tokens", f"{role}.token")
+        return path if os.path.isfile(path) else None
 
     def pulsar_script(self, *args, timeout=400):
         subprocess.run([self.pulsar_sh, *args], env=self._pulsar_env(), check=True, timeout=timeout,
@@ -306,7 +312,13 @@ class Cluster:
         self.pulsar_script("restart")
 
     def pulsar_admin(self, path):
-        r = requests.get(f"http://127.0.0.1:{self.pulsar_admin_port}/admin/v2/{path}", timeout=10)
+        headers = {}
+        token_file = self._pulsar_token_file("admin")
+        if token_file:
+            with open(token_file, encoding="ascii") as f:
+                headers["Authorization"] = "Bearer " + f.read().strip()
+        r = requests.get(f"http://127.0.0.1:{self.pulsar_admin_port}/admin/v2/{path}", headers=headers,
+                         timeout=10)
         if r.status_code == 404:
             return None
         r.raise_for_status()
@@ -346,9 +358,13 @@ class Cluster:
         else:
             env["SERVICE_NAME"] = f"{kind}-service"
             env["INTERNAL_API_KEYS"] = self.internal_key  # they answer the gateway only
-            # Each service as its own PostgreSQL role (pg.sh: least privilege).
+            # Each service as its own PostgreSQL role (pg.sh: least privilege)
+            # and with its own Pulsar token.
             env["POSTGRES_USER"] = f"{kind}-service"
             env["PGPASSFILE"] = self.pgpass(f"{kind}-service")
+            token_file = self._pulsar_token_file(f"{kind}-service")
+            if self.bus == "pulsar" and token_file:
+                env["PULSAR_AUTH_TOKEN_FILE"] = token_file
             env["POSTGRES_DB"] = self.DATABASES[kind]
             env["MIGRATIONS_DIR"] = os.path.join(self.repo, f"services/{kind}-service/migrations")
         return env

@@ -91,7 +91,13 @@ def produce(producer, args, failures):
 def main():
     args = parse_args()
     topic = args.topic or "persistent://public/default/bench-python-%s" % uuid.uuid4().hex[:12]
-    client = pulsar.Client(args.url, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
+    token_file = os.environ.get("PULSAR_AUTH_TOKEN_FILE")
+    authentication = None
+    if token_file:
+        with open(token_file, encoding="ascii") as f:
+            authentication = pulsar.AuthenticationToken(f.read().strip())
+    client = pulsar.Client(args.url, authentication=authentication,
+                           logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
     try:
         consumer = client.subscribe(topic, "bench", consumer_type=pulsar.ConsumerType.Shared)
         producer = client.create_producer(

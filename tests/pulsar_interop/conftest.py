@@ -8,6 +8,7 @@ CLI (make SANITIZE=1 build/asan/bin/oms-pulsar). Environment:
   PULSAR_ADMIN_URL    http://127.0.0.1:8081
   OMS_BIN_DIR         build/asan/bin (relative to the repository root)
   PULSAR_INTEROP_COUNT  messages per test, 1000
+  PULSAR_ADMIN_TOKEN_FILE  the broker's superuser token (both clients use it)
 """
 
 import os
@@ -17,9 +18,21 @@ import uuid
 import pulsar
 import pytest
 
-from pulsar_interop_util import PULSAR_ADMIN_URL, PULSAR_URL, admin_get, oms_pulsar_path
+from pulsar_interop_util import (
+    ADMIN_TOKEN_FILE,
+    PULSAR_ADMIN_URL,
+    PULSAR_URL,
+    admin_get,
+    client_authentication,
+    oms_pulsar_path,
+)
 
 RUN_ID = uuid.uuid4().hex[:8]
+
+# The C CLI (oms-pulsar, run as a subprocess) reads its token from here: it
+# uses topics no service role may use, as the superuser.
+if ADMIN_TOKEN_FILE:
+    os.environ["PULSAR_AUTH_TOKEN_FILE"] = ADMIN_TOKEN_FILE
 
 
 @pytest.fixture(scope="session")
@@ -47,7 +60,8 @@ def oms_pulsar():
 
 @pytest.fixture
 def client(broker):
-    c = pulsar.Client(broker, logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
+    c = pulsar.Client(broker, authentication=client_authentication(),
+                      logger=pulsar.ConsoleLogger(pulsar.LoggerLevel.Warn))
     yield c
     c.close()
 

@@ -9,6 +9,9 @@ import urllib.request
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 PULSAR_URL = os.environ.get("PULSAR_URL", "pulsar://127.0.0.1:6650")
 PULSAR_ADMIN_URL = os.environ.get("PULSAR_ADMIN_URL", "http://127.0.0.1:8081").rstrip("/")
+# The broker's superuser token (infrastructure/pulsar/pulsar.sh makes it);
+# unset when the broker runs without authentication.
+ADMIN_TOKEN_FILE = os.environ.get("PULSAR_ADMIN_TOKEN_FILE") or None
 
 # Words that mean a sanitizer caught something in the C client.
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:")
@@ -22,9 +25,29 @@ def oms_pulsar_path():
     return bin_dir / "oms-pulsar"
 
 
+def admin_token():
+    """The superuser's token, or None without authentication."""
+    if not ADMIN_TOKEN_FILE:
+        return None
+    with open(ADMIN_TOKEN_FILE, encoding="ascii") as f:
+        return f.read().strip()
+
+
+def client_authentication():
+    """What pulsar.Client(authentication=...) takes for the superuser."""
+    import pulsar  # pylint: disable=import-outside-toplevel
+
+    token = admin_token()
+    return pulsar.AuthenticationToken(token) if token else None
+
+
 def admin_get(path):
-    """GET a JSON document from the broker's admin API."""
-    with urllib.request.urlopen(PULSAR_ADMIN_URL + path, timeout=10) as response:
+    """GET a JSON document from the broker's admin API (as the superuser)."""
+    request = urllib.request.Request(PULSAR_ADMIN_URL + path)
+    token = admin_token()
+    if token:
+        request.add_header("Authorization", "Bearer " + token)
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.load(response)
 
 

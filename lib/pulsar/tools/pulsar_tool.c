@@ -8,6 +8,10 @@
  *                      --count N [--timeout-s T]
  *   oms-pulsar perf    --url pulsar://H:P --topic T --count N [--payload-size B]
  *
+ * --url may be pulsar+ssl://H:P. Credentials and trust come from the
+ * environment, as for the services: PULSAR_AUTH_TOKEN_FILE or
+ * PULSAR_AUTH_TOKEN, and PULSAR_TLS_CA_FILE.
+ *
  * produce and perf batch like the official clients (up to --batch-max 1000
  * messages with one key per entry; --batch-max 1 sends one entry per
  * message). produce keeps the publish order across keys (a batch holds
@@ -27,6 +31,7 @@
 typedef struct tool_args {
     char host[256];
     int port;
+    bool tls;
     const char *topic;
     const char *subscription;
     const char *key_prefix;
@@ -63,17 +68,16 @@ static long parse_long(const char *s, long min, long max)
 
 static void parse_url(const char *url, tool_args *a)
 {
-    const char *prefix = "pulsar://";
-    const char *colon = strrchr(url, ':');
-    if (strncmp(url, prefix, strlen(prefix)) != 0 || !colon || colon < url + strlen(prefix) + 1 ||
-        (size_t)(colon - url - strlen(prefix)) >= sizeof a->host) {
-        fprintf(stderr, "oms-pulsar: --url must look like pulsar://host:port\n");
+    if (pulsar_parse_url(url, a->host, sizeof a->host, &a->port, &a->tls) != OMS_OK) {
+        fprintf(stderr, "oms-pulsar: --url must look like pulsar://host:port or pulsar+ssl://host:port\n");
         exit(2);
     }
-    size_t n = (size_t)(colon - url - strlen(prefix));
-    memcpy(a->host, url + strlen(prefix), n);
-    a->host[n] = '\0';
-    a->port = (int)parse_long(colon + 1, 1, 65535);
+}
+
+static const char *env_or_null(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
 }
 
 static void parse_args(int argc, char **argv, tool_args *a)
@@ -126,7 +130,11 @@ static double now_s(void)
 static pulsar_client *connect_client(const tool_args *a)
 {
     oms_error err;
-    pulsar_client *c = pulsar_client_create(a->host, a->port, NULL, &err);
+    pulsar_client_options o = {.auth_token = env_or_null("PULSAR_AUTH_TOKEN"),
+                               .auth_token_file = env_or_null("PULSAR_AUTH_TOKEN_FILE"),
+                               .tls = a->tls,
+                               .tls_ca_file = env_or_null("PULSAR_TLS_CA_FILE")};
+    pulsar_client *c = pulsar_client_create(a->host, a->port, &o, &err);
     if (!c) {
         fprintf(stderr, "oms-pulsar: %s\n", err.message);
         exit(1);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "oms/util.h"
@@ -22,7 +23,13 @@ void test_broker_address(char *host, size_t host_len, int *port)
     snprintf(host, host_len, "%s", h);
     *port = p && *p ? atoi(p) : 6650;
     oms_error err;
-    pulsar_client *c = pulsar_client_create(host, *port, &(pulsar_client_options){.connect_timeout_ms = 5000}, &err);
+    pulsar_client_options o = test_client_options();
+    o.connect_timeout_ms = 5000;
+    pulsar_client *c = pulsar_client_create(host, *port, &o, &err);
+    if (!c) {
+        fprintf(stderr, "cannot make a client for %s:%d: %s, FAILING\n", host, *port, err.message);
+        exit(1);
+    }
     int64_t deadline = test_now_ms() + 15000;
     while (c && !pulsar_client_connected(c) && test_now_ms() < deadline) {
         struct timespec ts = {0, 100000000};
@@ -34,6 +41,51 @@ void test_broker_address(char *host, size_t host_len, int *port)
         fprintf(stderr, "no Pulsar broker answers at %s:%d, FAILING\n", host, *port);
         exit(1);
     }
+}
+
+const char *test_admin_token_file(void)
+{
+    const char *f = getenv("PULSAR_ADMIN_TOKEN_FILE");
+    return f && *f ? f : NULL;
+}
+
+pulsar_client_options test_client_options(void)
+{
+    return (pulsar_client_options){.auth_token_file = test_admin_token_file()};
+}
+
+oms_bus_pulsar_settings test_bus_settings(const char *host, int port, char *url_buf, size_t url_len)
+{
+    snprintf(url_buf, url_len, "pulsar://%s:%d", host, port);
+    return (oms_bus_pulsar_settings){.url = url_buf, .auth_token_file = test_admin_token_file()};
+}
+
+int test_admin_request(const char *method, const char *path, char *out, size_t out_len)
+{
+    const char *admin = getenv("PULSAR_ADMIN_PORT") ? getenv("PULSAR_ADMIN_PORT") : "8081";
+    const char *token = test_admin_token_file();
+    char header[600] = "";
+    if (token)
+        snprintf(header, sizeof header, "-H \"Authorization: Bearer $(cat '%s')\"", token);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "curl -sf --max-time 30 %s -X %s 'http://127.0.0.1:%.16s/admin/v2/%s'", header, method,
+             admin, path);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = 0;
+    char sink[4096];
+    for (size_t got = 1; got > 0;) {
+        char *dst = out && n + 1 < out_len ? out + n : sink;
+        size_t room = out && n + 1 < out_len ? out_len - n - 1 : sizeof sink;
+        got = fread(dst, 1, room, p);
+        if (dst != sink)
+            n += got;
+    }
+    if (out && out_len)
+        out[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 void test_unique_topic(const char *prefix, char *out, size_t out_len)

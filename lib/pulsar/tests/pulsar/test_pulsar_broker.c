@@ -30,7 +30,8 @@ static int port;
 static pulsar_client *new_client(void)
 {
     oms_error err;
-    pulsar_client *c = pulsar_client_create(host, port, NULL, &err);
+    pulsar_client_options o = test_client_options();
+    pulsar_client *c = pulsar_client_create(host, port, &o, &err);
     assert_non_null(c);
     return c;
 }
@@ -337,18 +338,15 @@ static void topic_unload_reattaches_producer_and_consumer(void **state)
     pulsar_producer *p = pulsar_producer_create(client, topic, NULL, &err);
     assert_non_null(p);
     test_seen *seen = test_seen_create(1000);
-    const char *admin = getenv("PULSAR_ADMIN_PORT") ? getenv("PULSAR_ADMIN_PORT") : "8081";
     for (int i = 0; i < 1000; i++) {
         char payload[16];
         snprintf(payload, sizeof payload, "u-%d", i);
         assert_int_equal(pulsar_producer_send_async(p, "k", payload, strlen(payload), NULL, 0, NULL, NULL, &err),
                          OMS_OK);
         if (i == 400) {
-            char cmd[1024];
-            snprintf(cmd, sizeof cmd,
-                     "curl -sf -o /dev/null -X PUT http://%s:%.16s/admin/v2/persistent/public/default/%s/unload", host,
-                     admin, topic);
-            assert_int_equal(system(cmd), 0);
+            char path[512];
+            snprintf(path, sizeof path, "persistent/public/default/%s/unload", topic);
+            assert_int_equal(test_admin_request("PUT", path, NULL, 0), 0);
         }
         pulsar_message *m = NULL;
         while (pulsar_consumer_receive(c, 0, &m) == OMS_OK) {

@@ -105,7 +105,9 @@ static void bus_delivers_in_key_order_and_dead_letters(void **state)
     /* One message at a time (batch_size 1): the handler looks at each alone. */
     oms_bus_options o = {.service_name = "bus-test", .max_redeliveries = 2, .consumer_threads = 2,
                          .batch_size = 1, .retry_base_delay_ms = 50};
-    oms_bus *bus = oms_bus_pulsar_create(host, port, &o, &err);
+    char url[300];
+    oms_bus_pulsar_settings settings = test_bus_settings(host, port, url, sizeof url);
+    oms_bus *bus = oms_bus_pulsar_create(&settings, &o, &err);
     assert_non_null(bus);
     handler_state s = {.acked = test_seen_create(KEYS * PER_KEY)};
     pthread_mutex_init(&s.mu, NULL);
@@ -143,7 +145,8 @@ static void bus_delivers_in_key_order_and_dead_letters(void **state)
     assert_int_equal(s.always_calls, 3); /* first delivery + max_redeliveries */
     assert_int_equal(s.always_last_count, 2);
 
-    pulsar_client *client = pulsar_client_create(host, port, NULL, &err);
+    pulsar_client_options co = test_client_options();
+    pulsar_client *client = pulsar_client_create(host, port, &co, &err);
     assert_non_null(client);
     pulsar_consumer *d = pulsar_consumer_create(client, dlq, "check", NULL, &err);
     assert_non_null(d);
@@ -172,7 +175,9 @@ static void publish_works_after_stop(void **state)
     char topic[128];
     test_unique_topic("lp-bus-stop", topic, sizeof topic);
     oms_error err;
-    oms_bus *bus = oms_bus_pulsar_create(host, port, NULL, &err);
+    char url[300];
+    oms_bus_pulsar_settings settings = test_bus_settings(host, port, url, sizeof url);
+    oms_bus *bus = oms_bus_pulsar_create(&settings, NULL, &err);
     assert_non_null(bus);
     assert_int_equal(oms_bus_start(bus, &err), OMS_OK);
     oms_bus_stop(bus);
@@ -186,7 +191,7 @@ static void unreachable_broker_is_unhealthy(void **state)
 {
     (void)state;
     oms_error err;
-    oms_bus *bus = oms_bus_pulsar_create("127.0.0.1", 1, NULL, &err);
+    oms_bus *bus = oms_bus_pulsar_create(&(oms_bus_pulsar_settings){.url = "pulsar://127.0.0.1:1"}, NULL, &err);
     assert_non_null(bus);
     char why[128] = "";
     assert_false(oms_bus_healthy(bus, why, sizeof why));
