@@ -6,8 +6,8 @@
  * application takes from the queue and for every message dropped here (acked
  * already according to ack_set, corrupt), and a FLOW goes out once half the
  * queue size is owed. A batch is acknowledged as one entry once every message
- * of it is resolved; if any was negatively acknowledged the whole entry is
- * redelivered instead. */
+ * of it is resolved; if any was negatively acknowledged, or could not be
+ * kept (no memory), the whole entry is redelivered instead. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,8 @@
  * carries up to this many ids, sent when full or at the next tick (<= 20 ms). */
 #define ACK_GROUP_MAX 1000
 #define ACK_PENDING_MAX 100000
+/* An entry with a message that could not be allocated comes back after this. */
+#define OUT_OF_MEMORY_RETRY_MS 1000
 
 typedef struct batch_tracker {
     atomic_int refs;       /* messages of the batch still allocated */
@@ -349,9 +351,16 @@ static void deliver_batch(pulsar_consumer *c, const Pulsar__CommandMessage *m, c
     consumer_message *first = NULL, *last = NULL;
     uint32_t dropped = 0;
     int delivered = 0;
+    /* A message that could not be kept must come back: the entry is then
+     * redelivered, never acknowledged, once the others are resolved. */
+    bool lost = false;
     for (size_t i = 0; i < count; i++) {
+        if (items[i].acknowledged) {
+            dropped++;
+            continue;
+        }
         consumer_message *msg = NULL;
-        if (t && !items[i].acknowledged) {
+        if (t) {
             const char *key;
             size_t key_len;
             key_of(items[i].meta->partition_key, &items[i].meta->ordering_key, items[i].meta->has_ordering_key, &key,
@@ -359,7 +368,8 @@ static void deliver_batch(pulsar_consumer *c, const Pulsar__CommandMessage *m, c
             msg = new_message(c, m, key, key_len, items[i].payload, items[i].payload_len);
         }
         if (!msg) {
-            dropped++; /* acked already (or no memory: the broker redelivers) */
+            dropped++;
+            lost = true;
             continue;
         }
         msg->pub.id.batch_index = items[i].index;
@@ -374,16 +384,22 @@ static void deliver_batch(pulsar_consumer *c, const Pulsar__CommandMessage *m, c
     }
     pulsar_batch_free(items, count);
     free(items);
+    if (lost)
+        oms_log(OMS_LOG_ERROR, "pulsar_out_of_memory", "topic", c->h.topic, "action",
+                "the batch entry will be redelivered", NULL);
     if (t) {
         atomic_init(&t->refs, delivered);
         atomic_init(&t->unresolved, delivered);
-        atomic_init(&t->nacked, false);
-        atomic_init(&t->nack_delay_ms, 0);
+        atomic_init(&t->nacked, lost);
+        atomic_init(&t->nack_delay_ms, lost ? OUT_OF_MEMORY_RETRY_MS : 0);
         t->ledger = m->message_id->ledgerid;
         t->entry = m->message_id->entryid;
     }
-    if (delivered == 0)
+    if (delivered == 0) {
         free(t);
+        if (lost)
+            add_nack(c, m->message_id->ledgerid, m->message_id->entryid, OUT_OF_MEMORY_RETRY_MS);
+    }
     if (first)
         enqueue(c, first, last);
     if (dropped)
@@ -422,6 +438,10 @@ void pulsar_consumer_on_message(pulsar_handle *h, pulsar_conn *conn, const Pulsa
             msg->pub.publish_time_ms = md->publish_time;
             msg->compression = compressed ? (int)md->compression : 0;
             enqueue(c, msg, msg);
+        } else {
+            oms_log(OMS_LOG_ERROR, "pulsar_out_of_memory", "topic", c->h.topic, "action",
+                    "the message will be redelivered", NULL);
+            add_nack(c, m->message_id->ledgerid, m->message_id->entryid, OUT_OF_MEMORY_RETRY_MS);
         }
         uint32_t extra = md->has_num_messages_in_batch && md->num_messages_in_batch > 1
                              ? (uint32_t)md->num_messages_in_batch - 1

@@ -25,6 +25,11 @@ $(eval $(call oms_program,oms-pulsar,$(PULSAR_TOOL_SRCS)))
 $(eval $(call oms_test,unit,pulsar_frame,lib/pulsar/tests/unit/test_pulsar_frame.c))
 $(eval $(call oms_pure_test,pulsar_url,lib/pulsar/tests/unit/test_pulsar_url.c lib/pulsar/url.c))
 $(eval $(call oms_test,unit,pulsar_permissions,lib/pulsar/tests/unit/test_pulsar_permissions.c))
+# consumer.c alone, its connection and client replaced by the test's doubles,
+# malloc wrapped so that the test can make one allocation fail.
+PULSAR_WRAP_MALLOC := -Wl,--wrap=malloc
+$(eval $(call oms_pure_test,pulsar_consumer,lib/pulsar/tests/unit/test_pulsar_consumer.c lib/pulsar/consumer.c \
+	lib/pulsar/frame.c lib/oms/err.c $(PULSAR_GEN_C),-lprotobuf-c $(PULSAR_WRAP_MALLOC)))
 $(eval $(call oms_test,pulsar,pulsar_broker,lib/pulsar/tests/pulsar/test_pulsar_broker.c \
 	lib/pulsar/tests/pulsar/broker_util.c))
 $(eval $(call oms_test,pulsar,pulsar_bus,lib/pulsar/tests/pulsar/test_pulsar_bus.c \
