@@ -9,21 +9,29 @@
  * order, so one key's messages are handled sequentially and in order. The
  * handler gets what the consumer has received, up to batch_size messages,
  * in one call (messages of one key in their order).
- * RETRY negatively acknowledges with a delay of retry_base_delay_ms doubling
- * per redelivery (capped at 30 s); at max_redeliveries, and at once for DEAD,
- * the message goes to "<topic>-DLQ" and is then acknowledged. */
+ * A message that fails (RETRY) stays with its worker (key_order.h): it is
+ * tried again after retry_base_delay_ms doubling per attempt (capped at
+ * 30 s), and its key's later messages wait behind it, so the key keeps its
+ * order and a message held back is never counted as failing; at
+ * max_redeliveries, and at once for DEAD, the message goes to
+ * "<topic>-DLQ" and is then acknowledged, and the ones behind it go on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "oms/bus.h"
 #include "oms/log.h"
 #include "oms/metrics.h"
 #include "pulsar/internal.h"
+#include "pulsar/key_order.h"
 
 #define PUBLISH_TIMEOUT_MS 30000
 #define MAX_RETRY_DELAY_MS 30000
 #define RECEIVE_POLL_MS 200
+/* Messages a worker holds behind failing ones at most; beyond, it takes no
+ * new message (the broker then stops sending) until some are handled. */
+#define HELD_MAX 10000
 
 typedef struct bus_subscription {
     char topic[256];
@@ -38,6 +46,7 @@ typedef struct bus_worker {
     struct pulsar_bus *bus;
     bus_subscription *sub;
     pulsar_consumer *consumer;
+    key_order *order; /* failed messages and the ones held behind them */
     pthread_t thread;
     bool started;
 } bus_worker;
@@ -182,27 +191,38 @@ static oms_err bus_publish(oms_bus *b, const oms_bus_outgoing *msgs, size_t n, o
 }
 
 /* ---- consume */
-static int retry_delay_ms(const pulsar_bus *bus, uint32_t redeliveries)
+
+/* What key_order does to a message, on the worker's consumer. */
+static void order_ack(void *ctx, pulsar_message *m)
 {
-    int64_t delay = bus->options.retry_base_delay_ms;
-    for (uint32_t i = 0; i < redeliveries && delay < MAX_RETRY_DELAY_MS; i++)
-        delay *= 2;
-    return (int)(delay > MAX_RETRY_DELAY_MS ? MAX_RETRY_DELAY_MS : delay);
+    bus_worker *w = ctx;
+    pulsar_consumer_ack(w->consumer, m);
 }
 
-static void settle(bus_worker *w, pulsar_message *m, oms_bus_disposition d, const char *reason)
+static bool order_dead_letter(void *ctx, pulsar_message *m, const char *reason)
 {
-    pulsar_bus *bus = w->bus;
-    if (d == OMS_BUS_ACK) {
-        pulsar_consumer_ack(w->consumer, m);
-        return;
-    }
-    bool dead = d == OMS_BUS_DEAD || m->redelivery_count >= (uint32_t)bus->options.max_redeliveries;
-    if (dead && pulsar_consumer_dead_letter(w->consumer, m, reason[0] ? reason : "max redeliveries reached") == OMS_OK)
-        return;
-    /* Not dead, or the DLQ could not take it now: try again later. */
-    pulsar_consumer_nack(w->consumer, m, retry_delay_ms(bus, m->redelivery_count));
+    bus_worker *w = ctx;
+    return pulsar_consumer_dead_letter(w->consumer, m, reason) == OMS_OK;
 }
+
+static void order_give_back(void *ctx, pulsar_message *m, int delay_ms)
+{
+    bus_worker *w = ctx;
+    pulsar_consumer_nack(w->consumer, m, delay_ms);
+}
+
+static void order_release(void *ctx, pulsar_message *m)
+{
+    (void)ctx;
+    pulsar_message_free(m);
+}
+
+static const key_order_ops order_ops = {
+    .ack = order_ack,
+    .dead_letter = order_dead_letter,
+    .give_back = order_give_back,
+    .release = order_release,
+};
 
 static void message_id_text(const pulsar_message *m, char *out, size_t len)
 {
@@ -210,7 +230,8 @@ static void message_id_text(const pulsar_message *m, char *out, size_t len)
              m->id.batch_index);
 }
 
-static oms_bus_message bus_message_of(const bus_worker *w, const pulsar_message *m, const char *message_id)
+static oms_bus_message bus_message_of(const bus_worker *w, const pulsar_message *m, uint32_t attempt,
+                                      const char *message_id)
 {
     return (oms_bus_message){
         .topic = w->sub->topic,
@@ -218,7 +239,7 @@ static oms_bus_message bus_message_of(const bus_worker *w, const pulsar_message 
         .key = m->key,
         .payload = m->payload,
         .payload_len = m->payload_len,
-        .redelivery_count = m->redelivery_count,
+        .redelivery_count = attempt,
         .message_id = message_id,
     };
 }
@@ -229,43 +250,68 @@ static void count_outcome(bus_worker *w, oms_bus_disposition d)
         oms_counter_add(w->bus->handled[d], 1);
 }
 
-/* The batch handler over what the consumer had received: one transaction
- * for all of them, then each settled on its own. */
-static void handle_batch(bus_worker *w, pulsar_message **ms, size_t n, oms_arena *arena)
+/* Hands a round to the subscription's handler and fills out[] (RETRY for
+ * what it could not hand over). */
+static void handle_round(bus_worker *w, pulsar_message **ms, const uint32_t *attempts, size_t n, oms_arena *arena,
+                         oms_bus_outcome *out)
 {
-    oms_bus_message *bms = oms_arena_calloc(arena, n, sizeof *bms);
-    oms_bus_outcome *out = oms_arena_calloc(arena, n, sizeof *out);
+    for (size_t i = 0; i < n; i++) {
+        out[i].disposition = OMS_BUS_RETRY;
+        out[i].reason[0] = '\0';
+    }
+    oms_bus_message *msgs = oms_arena_calloc(arena, n, sizeof *msgs);
     char(*ids)[80] = oms_arena_calloc(arena, n, sizeof *ids);
-    if (!bms || !out || !ids) {
+    if (!msgs || !ids) {
         for (size_t i = 0; i < n; i++)
-            pulsar_consumer_nack(w->consumer, ms[i], retry_delay_ms(w->bus, ms[i]->redelivery_count));
+            snprintf(out[i].reason, sizeof out[i].reason, "out of memory");
         return;
     }
     for (size_t i = 0; i < n; i++) {
         message_id_text(ms[i], ids[i], sizeof ids[i]);
-        bms[i] = bus_message_of(w, ms[i], ids[i]);
-        out[i].disposition = OMS_BUS_RETRY;
+        msgs[i] = bus_message_of(w, ms[i], attempts[i], ids[i]);
     }
     int64_t start = pulsar_now_ms();
-    w->sub->handler(w->sub->ctx, bms, n, arena, out);
+    w->sub->handler(w->sub->ctx, msgs, n, arena, out);
     oms_histogram_observe(w->bus->handle_seconds, (double)(pulsar_now_ms() - start) / 1000.0);
     for (size_t i = 0; i < n; i++) {
         out[i].reason[sizeof out[i].reason - 1] = '\0';
         count_outcome(w, out[i].disposition);
-        settle(w, ms[i], out[i].disposition, out[i].reason);
     }
 }
 
-/* Waits for one message, then takes whatever else has arrived already, up
- * to the batch size: under load a batch fills up, and alone a message does
- * not wait for company. */
-static size_t receive_batch(bus_worker *w, pulsar_message **ms, size_t max)
+static void sleep_ms(int64_t ms)
 {
-    if (pulsar_consumer_receive(w->consumer, RECEIVE_POLL_MS, &ms[0]) != OMS_OK)
-        return 0;
-    size_t n = 1;
-    while (n < max && pulsar_consumer_receive(w->consumer, 0, &ms[n]) == OMS_OK)
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+/* The next round: held messages whose turn has come, then what the consumer
+ * has received, up to max. It waits (at most until a held key is due) only
+ * when it has nothing: under load a round fills up, and alone a message does
+ * not wait for company. A received message of a held key waits behind it. */
+static size_t next_round(bus_worker *w, pulsar_message **ms, uint32_t *attempts, size_t max)
+{
+    key_order_new_session(w->order, pulsar_consumer_session(w->consumer));
+    int64_t now = pulsar_now_ms();
+    size_t n = key_order_take_due(w->order, now, ms, attempts, max);
+    int64_t due_in = key_order_next_due_in(w->order, now);
+    int wait_ms = n > 0 ? 0 : due_in < 0 || due_in > RECEIVE_POLL_MS ? RECEIVE_POLL_MS : (int)due_in;
+    if (key_order_full(w->order)) {
+        if (n == 0)
+            sleep_ms(wait_ms);
+        return n;
+    }
+    for (size_t received = 0; n < max && received < max; received++) {
+        pulsar_message *m = NULL;
+        if (pulsar_consumer_receive(w->consumer, wait_ms, &m) != OMS_OK)
+            break;
+        wait_ms = 0;
+        if (key_order_hold_if_waiting(w->order, m))
+            continue;
+        ms[n] = m;
+        attempts[n] = m->redelivery_count;
         n++;
+    }
     return n;
 }
 
@@ -275,15 +321,21 @@ static void *worker_main(void *arg)
     oms_arena *arena = oms_arena_create(0);
     size_t max = (size_t)w->bus->options.batch_size;
     pulsar_message **ms = calloc(max, sizeof *ms);
-    while (arena && ms && atomic_load(&w->bus->running)) {
-        size_t n = receive_batch(w, ms, max);
+    uint32_t *attempts = calloc(max, sizeof *attempts);
+    oms_bus_outcome *out = calloc(max, sizeof *out);
+    if (!arena || !ms || !attempts || !out)
+        oms_log(OMS_LOG_ERROR, "pulsar_out_of_memory", "topic", w->sub->topic, "action", "consumer thread stopped",
+                NULL);
+    while (arena && ms && attempts && out && atomic_load(&w->bus->running)) {
+        size_t n = next_round(w, ms, attempts, max);
         if (n == 0)
             continue;
-        handle_batch(w, ms, n, arena);
-        for (size_t i = 0; i < n; i++)
-            pulsar_message_free(ms[i]);
+        handle_round(w, ms, attempts, n, arena, out);
+        key_order_settle(w->order, pulsar_now_ms(), ms, attempts, out, n);
         oms_arena_reset(arena);
     }
+    free(out);
+    free(attempts);
     free(ms);
     oms_arena_destroy(arena);
     return NULL;
@@ -327,6 +379,9 @@ static void stop_workers(pulsar_bus *bus)
         bus->workers[i].started = false;
     }
     for (size_t i = 0; i < bus->n_workers; i++) {
+        /* Held messages go first: the broker delivers them again. */
+        key_order_destroy(bus->workers[i].order);
+        bus->workers[i].order = NULL;
         pulsar_consumer_close(bus->workers[i].consumer);
         bus->workers[i].consumer = NULL;
     }
@@ -357,6 +412,10 @@ static oms_err bus_start(oms_bus *b, oms_error *err)
         return oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
     /* Every consumer first, so a failure starts no handler. */
     oms_err rc = OMS_OK;
+    key_order_options order_options = {.max_redeliveries = (uint32_t)bus->options.max_redeliveries,
+                                       .retry_base_delay_ms = bus->options.retry_base_delay_ms,
+                                       .retry_max_delay_ms = MAX_RETRY_DELAY_MS,
+                                       .max_held = HELD_MAX};
     for (bus_subscription *s = bus->subscriptions; s && rc == OMS_OK; s = s->next) {
         for (size_t i = 0; i < threads && rc == OMS_OK; i++) {
             pulsar_consumer_options o = {.type = PULSAR_KEY_SHARED,
@@ -366,11 +425,15 @@ static oms_err bus_start(oms_bus *b, oms_error *err)
             bus_worker *w = &bus->workers[bus->n_workers];
             w->bus = bus;
             w->sub = s;
-            w->consumer = pulsar_consumer_create(bus->client, s->topic, s->subscription, &o, err);
-            if (w->consumer)
+            w->order = key_order_create(&order_ops, w, &order_options);
+            w->consumer = w->order ? pulsar_consumer_create(bus->client, s->topic, s->subscription, &o, err) : NULL;
+            if (w->consumer) {
                 bus->n_workers++;
-            else
-                rc = err->code;
+            } else {
+                key_order_destroy(w->order);
+                w->order = NULL;
+                rc = err->code != OMS_OK ? err->code : oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
+            }
         }
     }
     atomic_store(&bus->running, true);

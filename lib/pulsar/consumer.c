@@ -68,6 +68,7 @@ struct pulsar_consumer {
     uint32_t permits_owed;
     pulsar_conn *conn;
     uint64_t generation;
+    uint64_t session; /* attachments so far; messages carry the one they came in */
     nack_entry *nacks;
     size_t n_nacks, cap_nacks;
     ack_entry *acks; /* grouped, not yet sent */
@@ -315,6 +316,8 @@ static void key_of(const char *partition_key, const ProtobufCBinaryData *orderin
 static void enqueue(pulsar_consumer *c, consumer_message *first, consumer_message *last)
 {
     pthread_mutex_lock(&c->mu);
+    for (consumer_message *m = first; m; m = m->next)
+        m->pub.session = c->session;
     if (c->tail)
         c->tail->next = first;
     else
@@ -591,6 +594,14 @@ void pulsar_message_free(pulsar_message *pub)
     free(m);
 }
 
+uint64_t pulsar_consumer_session(pulsar_consumer *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t session = c->session;
+    pthread_mutex_unlock(&c->mu);
+    return session;
+}
+
 bool pulsar_consumer_connected(pulsar_consumer *c)
 {
     pulsar_conn *conn;
@@ -656,6 +667,7 @@ oms_err pulsar_consumer_attach(pulsar_handle *h, pulsar_conn *conn, uint64_t gen
     pthread_mutex_lock(&c->mu);
     c->conn = conn;
     c->generation = generation;
+    c->session++;
     pthread_mutex_unlock(&c->mu);
     send_flow(c, conn, generation, c->queue_size);
     return OMS_OK;

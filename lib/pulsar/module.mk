@@ -25,6 +25,7 @@ $(eval $(call oms_program,oms-pulsar,$(PULSAR_TOOL_SRCS)))
 $(eval $(call oms_test,unit,pulsar_frame,lib/pulsar/tests/unit/test_pulsar_frame.c))
 $(eval $(call oms_pure_test,pulsar_url,lib/pulsar/tests/unit/test_pulsar_url.c lib/pulsar/url.c))
 $(eval $(call oms_test,unit,pulsar_permissions,lib/pulsar/tests/unit/test_pulsar_permissions.c))
+$(eval $(call oms_pure_test,pulsar_key_order,lib/pulsar/tests/unit/test_key_order.c lib/pulsar/key_order.c))
 # consumer.c alone, its connection and client replaced by the test's doubles,
 # malloc wrapped so that the test can make one allocation fail.
 PULSAR_WRAP_MALLOC := -Wl,--wrap=malloc

@@ -150,6 +150,7 @@ typedef struct pulsar_message {
     uint32_t redelivery_count;
     uint64_t publish_time_ms;
     const char *topic;
+    uint64_t session; /* the consumer's session it arrived in (pulsar_consumer_session) */
 } pulsar_message;
 
 /* Subscribes (durable, initial position Earliest) and waits for SUCCESS. */
@@ -176,6 +177,12 @@ oms_err pulsar_consumer_dead_letter(pulsar_consumer *c, pulsar_message *m, const
 
 /* Whether the consumer is attached to a live connection. */
 bool pulsar_consumer_connected(pulsar_consumer *c);
+
+/* Counts the consumer's attachments: it grows when the consumer subscribes
+ * again (a lost connection, the broker closing it). The broker then delivers
+ * again, maybe to another consumer, every message of an earlier session that
+ * was not acknowledged: a caller keeping such messages should let them go. */
+uint64_t pulsar_consumer_session(pulsar_consumer *c);
 
 void pulsar_message_free(pulsar_message *m);
 

@@ -168,6 +168,114 @@ static void bus_delivers_in_key_order_and_dead_letters(void **state)
     pthread_mutex_destroy(&s.mu);
 }
 
+/* ---- per-key order under a failing head (review M8) */
+
+#define MAX_CALLS 32
+
+typedef struct order_state {
+    pthread_mutex_t mu;
+    char calls[MAX_CALLS][8]; /* payloads handed to the handler, in order */
+    uint32_t counts[MAX_CALLS]; /* their redelivery_count */
+    int n_calls;
+} order_state;
+
+static int calls_of(order_state *s, const char *payload)
+{
+    pthread_mutex_lock(&s->mu);
+    int n = 0;
+    for (int i = 0; i < s->n_calls; i++)
+        n += strcmp(s->calls[i], payload) == 0;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+/* As the inbox does: a message behind a failed one of its key in the same
+ * batch is held back (RETRY) without being handled; "m1" always fails. */
+static void holding_batch_handler(void *ctx, const oms_bus_message *msgs, size_t n, oms_arena *arena,
+                                  oms_bus_outcome *out)
+{
+    (void)arena;
+    order_state *s = ctx;
+    for (size_t i = 0; i < n; i++) {
+        bool held = false;
+        for (size_t j = 0; j < i; j++)
+            held |= out[j].disposition != OMS_BUS_ACK && strcmp(msgs[j].key, msgs[i].key) == 0;
+        out[i].disposition = OMS_BUS_RETRY;
+        if (held) {
+            snprintf(out[i].reason, sizeof out[i].reason, "an earlier message of key %s was not handled", msgs[i].key);
+            continue;
+        }
+        pthread_mutex_lock(&s->mu);
+        if (s->n_calls < MAX_CALLS) {
+            snprintf(s->calls[s->n_calls], sizeof s->calls[0], "%s", msgs[i].payload);
+            s->counts[s->n_calls++] = msgs[i].redelivery_count;
+        }
+        pthread_mutex_unlock(&s->mu);
+        bool fails = strcmp(msgs[i].payload, "m1") == 0;
+        out[i].disposition = fails ? OMS_BUS_RETRY : OMS_BUS_ACK;
+        if (fails)
+            snprintf(out[i].reason, sizeof out[i].reason, "m1 always fails");
+    }
+}
+
+/* Key K = [m1 fails on every attempt, m2 fine], and m3 published while m1
+ * is failing: m1 is dead-lettered after its own attempts (0..3 with
+ * max_redeliveries 3); m2 is handled exactly once, after that, as its first
+ * attempt, and is not in the DLQ; m3 comes after m2. */
+static void a_failing_head_keeps_its_keys_order_and_only_it_is_dead_lettered(void **state)
+{
+    (void)state;
+    char topic[128], dlq[160];
+    test_unique_topic("lp-bus-order", topic, sizeof topic);
+    snprintf(dlq, sizeof dlq, "%s-DLQ", topic);
+    oms_error err;
+    char url[300];
+    oms_bus_pulsar_settings settings = test_bus_settings(host, port, url, sizeof url);
+    oms_bus_options o = {.service_name = "bus-order-test", .max_redeliveries = 3, .retry_base_delay_ms = 100};
+    oms_bus *bus = oms_bus_pulsar_create(&settings, &o, &err);
+    assert_non_null(bus);
+    order_state s = {.n_calls = 0};
+    pthread_mutex_init(&s.mu, NULL);
+    assert_int_equal(oms_bus_subscribe(bus, topic, "order-test", holding_batch_handler, &s, &err), OMS_OK);
+    assert_int_equal(oms_bus_start(bus, &err), OMS_OK);
+    oms_bus_outgoing first[] = {{topic, "K", "m1", 2}, {topic, "K", "m2", 2}};
+    assert_int_equal(oms_bus_publish(bus, first, 2, &err), OMS_OK);
+    for (int64_t deadline = test_now_ms() + 30000; calls_of(&s, "m1") < 1 && test_now_ms() < deadline;)
+        sleep_ms(10);
+    oms_bus_outgoing third = {topic, "K", "m3", 2};
+    assert_int_equal(oms_bus_publish(bus, &third, 1, &err), OMS_OK);
+    for (int64_t deadline = test_now_ms() + 30000; calls_of(&s, "m3") < 1 && test_now_ms() < deadline;)
+        sleep_ms(50);
+    sleep_ms(1000); /* nothing more should come */
+    oms_bus_stop(bus);
+
+    static const char *const expected[] = {"m1", "m1", "m1", "m1", "m2", "m3"};
+    static const uint32_t expected_counts[] = {0, 1, 2, 3, 0, 0};
+    for (int i = 0; i < s.n_calls; i++)
+        fprintf(stderr, "call %d: %s (redelivery_count %u)\n", i, s.calls[i], s.counts[i]);
+    assert_int_equal(s.n_calls, 6);
+    for (int i = 0; i < 6; i++) {
+        assert_string_equal(s.calls[i], expected[i]);
+        assert_int_equal(s.counts[i], expected_counts[i]);
+    }
+
+    pulsar_client_options co = test_client_options();
+    pulsar_client *client = pulsar_client_create(host, port, &co, &err);
+    assert_non_null(client);
+    pulsar_consumer *d = pulsar_consumer_create(client, dlq, "check", NULL, &err);
+    assert_non_null(d);
+    pulsar_message *m = NULL;
+    assert_int_equal(pulsar_consumer_receive(d, 10000, &m), OMS_OK);
+    assert_string_equal(m->payload, "m1");
+    pulsar_consumer_ack(d, m);
+    pulsar_message_free(m);
+    assert_int_equal(pulsar_consumer_receive(d, 2000, &m), OMS_ETIMEOUT);
+    pulsar_consumer_close(d);
+    pulsar_client_destroy(client);
+    oms_bus_destroy(bus);
+    pthread_mutex_destroy(&s.mu);
+}
+
 /* Publishing after stop still works (the outbox relay flushes after stop). */
 static void publish_works_after_stop(void **state)
 {
@@ -205,6 +313,7 @@ int main(void)
     test_broker_address(host, sizeof host, &port);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bus_delivers_in_key_order_and_dead_letters),
+        cmocka_unit_test(a_failing_head_keeps_its_keys_order_and_only_it_is_dead_lettered),
         cmocka_unit_test(publish_works_after_stop),
         cmocka_unit_test(unreachable_broker_is_unhealthy),
     };
