@@ -25,6 +25,8 @@ $(eval $(call oms_test,unit,oms_saga_messages,lib/oms/tests/unit/test_saga_messa
 $(eval $(call oms_test,unit,oms_service_auth,lib/oms/tests/unit/test_service_auth.c))
 $(eval $(call oms_test,integration,oms_pg,lib/oms/tests/integration/test_pg.c))
 $(eval $(call oms_test,integration,oms_bus_pg,lib/oms/tests/integration/test_bus_pg.c lib/oms/tests/support/test_bus.c))
+$(eval $(call oms_test,integration,oms_bus_contract_pg,lib/oms/tests/integration/test_bus_contract_pg.c \
+	lib/oms/tests/support/bus_contract.c lib/oms/tests/support/test_bus.c))
 $(eval $(call oms_test,integration,oms_outbox,lib/oms/tests/integration/test_outbox.c lib/oms/tests/support/test_bus.c))
 $(eval $(call oms_test,integration,oms_service,lib/oms/tests/integration/test_service.c))
 $(eval $(call oms_test,integration,oms_bus_roles,lib/oms/tests/integration/test_bus_roles.c))

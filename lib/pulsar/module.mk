@@ -33,6 +33,8 @@ $(eval $(call oms_pure_test,pulsar_consumer,lib/pulsar/tests/unit/test_pulsar_co
 	lib/pulsar/frame.c lib/oms/err.c $(PULSAR_GEN_C),-lprotobuf-c $(PULSAR_WRAP_MALLOC)))
 $(eval $(call oms_test,pulsar,pulsar_broker,lib/pulsar/tests/pulsar/test_pulsar_broker.c \
 	lib/pulsar/tests/pulsar/broker_util.c))
+$(eval $(call oms_test,pulsar,pulsar_bus_contract,lib/pulsar/tests/pulsar/test_bus_contract_pulsar.c \
+	lib/pulsar/tests/pulsar/broker_util.c lib/oms/tests/support/bus_contract.c lib/oms/tests/support/test_bus.c))
 $(eval $(call oms_test,pulsar,pulsar_bus,lib/pulsar/tests/pulsar/test_pulsar_bus.c \
 	lib/pulsar/tests/pulsar/broker_util.c lib/oms/tests/support/test_bus.c))
 $(eval $(call oms_test,pulsar,pulsar_security,lib/pulsar/tests/pulsar/test_pulsar_security.c \

@@ -2,7 +2,6 @@
 #include "test_bus.h"
 
 #include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,7 +16,7 @@ static each subscriptions[MAX_EACH];
 static size_t used;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
-static bool earlier_of_key_failed(const oms_bus_message *msgs, const oms_bus_outcome *out, size_t i)
+bool test_bus_earlier_of_key_failed(const oms_bus_message *msgs, const oms_bus_outcome *out, size_t i)
 {
     for (size_t j = 0; msgs[i].key && j < i; j++) {
         if (out[j].disposition != OMS_BUS_ACK && msgs[j].key && strcmp(msgs[j].key, msgs[i].key) == 0)
@@ -31,7 +30,7 @@ static void each_message(void *ctx, const oms_bus_message *msgs, size_t n, oms_a
     const each *e = ctx;
     for (size_t i = 0; i < n; i++) {
         out[i].reason[0] = '\0';
-        if (earlier_of_key_failed(msgs, out, i)) {
+        if (test_bus_earlier_of_key_failed(msgs, out, i)) {
             out[i].disposition = OMS_BUS_RETRY;
             snprintf(out[i].reason, sizeof out[i].reason, "an earlier message of its key was not handled");
             continue;

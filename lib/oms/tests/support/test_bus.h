@@ -3,6 +3,7 @@
 #ifndef OMS_TEST_BUS_H
 #define OMS_TEST_BUS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "oms/bus.h"
@@ -10,6 +11,11 @@
 /* Handles one message; `reason` (reason_len bytes) says why on RETRY/DEAD. */
 typedef oms_bus_disposition (*test_bus_fn)(void *ctx, const oms_bus_message *m, oms_arena *a, char *reason,
                                            size_t reason_len);
+
+/* Whether a message before msgs[i] of the batch, of the same key, was not
+ * acknowledged (out[j] already set): then msgs[i] must be retried without
+ * being handled, as the inbox does, for the key's order. */
+bool test_bus_earlier_of_key_failed(const oms_bus_message *msgs, const oms_bus_outcome *out, size_t i);
 
 /* oms_bus_subscribe with a batch handler that calls fn(ctx, ...) for each
  * message of a batch in order; a message after one of the same key that was
