@@ -19,6 +19,7 @@ typedef struct oms_envelope {
     const char *occurred_at;
     const char *correlation_id; /* the X-Request-Id that started it; "" when none */
     json_t *payload;            /* an object; owned by the arena */
+    const char *topic;          /* the bus topic it came on (the consumer's, not in the JSON); NULL when unknown */
 } oms_envelope;
 
 /* Parses and validates (uuids, non-empty type, payload an object; saga_id

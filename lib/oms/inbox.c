@@ -3,6 +3,7 @@
  * one transaction and, when one of its messages fails, each on its own. */
 #include "inbox.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,14 +25,38 @@ static void set_reason(char *reason, size_t reason_len, const oms_error *err)
     if (!reason || !reason_len)
         return;
     /* A long message is cut: the reason is for people. */
-    if (snprintf(reason, reason_len, "%s: %s", oms_err_name(err->code), err->message) >= (int)reason_len)
+    const char *what = err->reason[0] ? err->reason : oms_err_name(err->code);
+    if (snprintf(reason, reason_len, "%s: %s", what, err->message) >= (int)reason_len)
         reason[reason_len - 1] = '\0';
 }
 
-/* Inside the transaction: inbox record, then the handler. */
-static oms_bus_disposition handle_in_tx(oms_tx *tx, const char *consumer, const oms_envelope *env, oms_inbox_fn fn,
-                                        void *ctx, oms_arena *a, bool *duplicate, oms_error *err)
+oms_err oms_inbox_refuse(oms_error *err, const char *fmt, ...)
 {
+    if (!err)
+        return OMS_OK;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    va_end(ap);
+    err->code = OMS_OK;
+    err->field[0] = '\0';
+    snprintf(err->reason, sizeof err->reason, "%s", OMS_INBOX_REFUSED);
+    return OMS_OK;
+}
+
+static bool refused(const oms_error *err)
+{
+    return strcmp(err->reason, OMS_INBOX_REFUSED) == 0;
+}
+
+/* Inside the transaction: inbox record, then the handler. ACK also for a
+ * message the handler refused (*refuse set, the why in err): its record
+ * commits, then the message is dead-lettered. */
+static oms_bus_disposition handle_in_tx(oms_tx *tx, const char *consumer, const oms_envelope *env, oms_inbox_fn fn,
+                                        void *ctx, oms_arena *a, bool *duplicate, bool *refuse, oms_error *err)
+{
+    oms_error_clear(err);
+    *refuse = false;
     const char *params[] = {consumer, env->event_id};
     PGresult *r = oms_pg_tx_exec(a, tx, "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
                                  2, params, err);
@@ -42,8 +67,10 @@ static oms_bus_disposition handle_in_tx(oms_tx *tx, const char *consumer, const 
         return OMS_BUS_ACK;
     }
     oms_err rc = fn(ctx, tx, env, a, err);
-    if (rc == OMS_OK)
+    if (rc == OMS_OK) {
+        *refuse = refused(err);
         return OMS_BUS_ACK;
+    }
     if (err->code == OMS_OK)
         oms_error_set(err, rc, NULL, "the handler failed");
     return rc == OMS_EINVAL ? OMS_BUS_DEAD : OMS_BUS_RETRY;
@@ -65,15 +92,21 @@ oms_bus_disposition oms_inbox_handle(oms_pg_pool *pool, const char *consumer, co
     snprintf(previous_id, sizeof previous_id, "%s", oms_log_request_id());
     oms_log_set_request_id(env.correlation_id);
 
+    env.topic = m->topic;
     oms_tx_manager *tm = oms_pg_tx_manager(pool);
     oms_tx *tx = NULL;
-    bool duplicate = false;
+    bool duplicate = false, refuse = false;
     oms_bus_disposition d = OMS_BUS_RETRY;
     if (oms_tx_begin(tm, &tx, &err) == OMS_OK) {
-        d = handle_in_tx(tx, consumer, &env, fn, ctx, a, &duplicate, &err);
+        d = handle_in_tx(tx, consumer, &env, fn, ctx, a, &duplicate, &refuse, &err);
         if (d == OMS_BUS_ACK && !duplicate) {
-            if (oms_tx_commit(tm, tx, &err) != OMS_OK)
+            oms_error why = err;
+            if (oms_tx_commit(tm, tx, &err) != OMS_OK) {
                 d = OMS_BUS_RETRY;
+            } else if (refuse) {
+                d = OMS_BUS_DEAD;
+                err = why;
+            }
         } else {
             oms_tx_rollback(tm, tx);
         }
@@ -93,6 +126,8 @@ typedef struct batch_item {
     oms_bus_outcome *out;
     oms_envelope env;
     bool duplicate;
+    bool refused;        /* handled, then dead-lettered (oms_inbox_refuse) */
+    oms_error why;       /* of a refusal */
 } batch_item;
 
 /* Parses every envelope; an unparseable one is settled at once (DEAD, or
@@ -112,9 +147,11 @@ static size_t parse_batch(const oms_bus_message *msgs, size_t n, oms_arena *a, o
             log_handled(&msgs[i], NULL, "dead", start, out[i].reason);
             continue;
         }
+        it->env.topic = msgs[i].topic;
         it->m = &msgs[i];
         it->out = &out[i];
         it->duplicate = false;
+        it->refused = false;
         kept++;
     }
     return kept;
@@ -133,10 +170,12 @@ static bool handle_all_in_one_tx(oms_pg_pool *pool, const char *consumer, batch_
         return false;
     for (size_t i = 0; i < n; i++) {
         oms_log_set_request_id(items[i].env.correlation_id);
-        if (handle_in_tx(tx, consumer, &items[i].env, fn, ctx, a, &items[i].duplicate, &err) != OMS_BUS_ACK) {
+        if (handle_in_tx(tx, consumer, &items[i].env, fn, ctx, a, &items[i].duplicate, &items[i].refused, &err) !=
+            OMS_BUS_ACK) {
             oms_tx_rollback(tm, tx);
             return false;
         }
+        items[i].why = err;
     }
     return oms_tx_commit(tm, tx, &err) == OMS_OK;
 }
@@ -171,8 +210,12 @@ void oms_inbox_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_b
     oms_log_set_request_id(previous_id[0] ? previous_id : NULL);
     if (together) {
         for (size_t i = 0; i < kept; i++) {
-            items[i].out->disposition = OMS_BUS_ACK;
-            log_handled(items[i].m, &items[i].env, items[i].duplicate ? "duplicate" : "ack", start, NULL);
+            bool dead = items[i].refused && !items[i].duplicate;
+            items[i].out->disposition = dead ? OMS_BUS_DEAD : OMS_BUS_ACK;
+            if (dead)
+                set_reason(items[i].out->reason, sizeof items[i].out->reason, &items[i].why);
+            log_handled(items[i].m, &items[i].env, items[i].duplicate ? "duplicate" : dead ? "dead" : "ack", start,
+                        dead ? items[i].out->reason : NULL);
         }
         return;
     }

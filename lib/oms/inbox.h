@@ -9,15 +9,29 @@
 #include "pg.h"
 
 /* What handles one message inside the inbox's transaction: OMS_OK to
- * acknowledge, OMS_EINVAL when it can never succeed, anything else to retry. */
+ * acknowledge, OMS_EINVAL when it can never succeed, anything else to retry.
+ * env->topic is the topic the message came on. */
 typedef oms_err (*oms_inbox_fn)(void *ctx, oms_tx *tx, const oms_envelope *env, oms_arena *a, oms_error *err);
+
+/* The err->reason of a handler that refuses a message but keeps a record of
+ * it (a reply that answers no command of the saga): set by oms_inbox_refuse. */
+#define OMS_INBOX_REFUSED "refused"
+
+/* For a handler that refuses its message and wants what it wrote (the
+ * record of the refusal) to commit: sets err (the why, reason
+ * OMS_INBOX_REFUSED) and returns OMS_OK; the inbox then commits the
+ * transaction and dead-letters the message (<topic>-DLQ) with the why, so
+ * operators see it and a redrive finds it handled (the inbox keeps its
+ * event_id). */
+oms_err oms_inbox_refuse(oms_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Begins a transaction on `pool`, records m's event_id for `consumer` in the
  * inbox table (skipping, with OMS_BUS_ACK, an event_id seen before), calls
  * `fn` with the transaction and the parsed envelope, and commits. Returns:
  * ACK after commit or for a duplicate; DEAD when the envelope cannot be parsed
- * or fn returns OMS_EINVAL; RETRY for anything else (database down, conflict,
- * fn failing), with `reason` filled. */
+ * or fn returns OMS_EINVAL, and after commit when fn refused it
+ * (oms_inbox_refuse); RETRY for anything else (database down, conflict, fn
+ * failing), with `reason` filled. */
 oms_bus_disposition oms_inbox_handle(oms_pg_pool *pool, const char *consumer, const oms_bus_message *m,
                                      oms_inbox_fn fn, void *ctx, oms_arena *a, char *reason, size_t reason_len);
 

@@ -1,9 +1,11 @@
 /* saga_bus.c -- see saga_bus.h. */
 #include "saga_bus.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "json.h"
+#include "metrics.h"
 #include "inbox.h"
 #include "outbox.h"
 #include "saga_codec.h"
@@ -66,6 +68,18 @@ static const oms_saga_route *route_of(const oms_saga_consumer *c, const char *ev
     return NULL;
 }
 
+/* saga_messages_misrouted_total{subscription, event_type}: a message of a
+ * type that travels on another topic (a participant publishing on its own
+ * topic what only another may send): dead-lettered, never handled. */
+static void count_misrouted(const oms_saga_consumer *c, const char *event_type)
+{
+    char labels[160];
+    snprintf(labels, sizeof labels, "subscription=\"%s\",event_type=\"%s\"", subscription_of(c), event_type);
+    oms_counter_add(oms_metrics_counter("saga_messages_misrouted_total",
+                                        "Messages refused for coming on another topic than their type's.", labels),
+                    1);
+}
+
 static oms_err dispatch(void *ctx, oms_tx *tx, const oms_envelope *env, oms_arena *a, oms_error *err)
 {
     oms_saga_consumer *c = ctx;
@@ -74,7 +88,13 @@ static oms_err dispatch(void *ctx, oms_tx *tx, const oms_envelope *env, oms_aren
         return c->unrouted(c->ctx, tx, a, env, err);
     if (!route)
         return oms_error_set(err, OMS_EINVAL, "event_type", "unknown command %s", env->event_type);
-    if (!oms_msg_def_of(route->type)->key && !env->order_id[0])
+    const oms_msg_def *def = oms_msg_def_of(route->type);
+    if (env->topic && strcmp(env->topic, def->topic) != 0) {
+        count_misrouted(c, def->event_type);
+        return oms_error_set(err, OMS_EINVAL, "topic", "%s came on %s, not on %s", env->event_type, env->topic,
+                             def->topic);
+    }
+    if (!def->key && !env->order_id[0])
         return oms_error_set(err, OMS_EINVAL, "order_id", "%s needs saga_id and order_id", env->event_type);
     oms_saga_delivery d = {.env = env};
     oms_err rc = oms_msg_decode(a, route->type, env->payload, &d.msg, err);

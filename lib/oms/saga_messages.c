@@ -1,9 +1,10 @@
 /* saga_messages.c -- the table of the saga's messages (see saga_messages.h).
  *
- * Commands require their command_id; replies may come without one (the saga
- * matches a reply by order and step, the command_id only goes to its log),
- * and without any member but `success`: a participant's bug then shows in
- * the saga log instead of dead-lettering the reply. */
+ * Commands require their command_id; a reply may come without one, and
+ * without any member but `success`, to be decoded all the same: the saga
+ * then rejects it (it must name the command it answers, see order-service's
+ * saga_check_reply) and a participant's bug shows in the saga log instead of
+ * only as a dead letter. */
 #include "saga_messages.h"
 
 #include <string.h>

@@ -257,6 +257,21 @@ class System:
         return [line.split("\t") for line in out.splitlines() if line]
 
 
+PG_AUTH_DIR = OMS_RUN_DIR / "pg-auth"
+
+
+def psql_as(role, database, sql, passfile=True):
+    """psql as `role` with its password file of the run (scripts/oms.sh,
+    pg.sh) or none; returns the CompletedProcess (-tA output, '|' between
+    columns)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    if passfile:
+        env["PGPASSFILE"] = str(PG_AUTH_DIR / f"{role}.pgpass")
+    env["PGCONNECT_TIMEOUT"] = "5"
+    return subprocess.run([PSQL, "-X", "-w", "-tA", "-h", "127.0.0.1", "-p", PG_PORT, "-U", role, "-d", database,
+                           "-c", sql], env=env, capture_output=True, text=True, timeout=30)
+
+
 def port_of(url):
     return url.rsplit(":", 1)[1].split("/", 1)[0]
 

@@ -3,24 +3,11 @@
 service runs as a role of its own that is no superuser, cannot create databases
 or roles, and reaches its own database only (and the bus)."""
 
-import os
-import subprocess
-
 import pytest
 
-from conftest import OMS_RUN_DIR, PG_PORT, PSQL
+from conftest import PG_AUTH_DIR as AUTH_DIR, psql_as
 
-AUTH_DIR = OMS_RUN_DIR / "pg-auth"
 OWN_DATABASE = {"order-service": "orders", "inventory-service": "inventory", "payment-service": "payments"}
-
-
-def psql_as(role, database, sql, passfile=True):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    if passfile:
-        env["PGPASSFILE"] = str(AUTH_DIR / f"{role}.pgpass")
-    env["PGCONNECT_TIMEOUT"] = "5"
-    return subprocess.run([PSQL, "-X", "-w", "-tA", "-h", "127.0.0.1", "-p", PG_PORT, "-U", role, "-d", database,
-                           "-c", sql], env=env, capture_output=True, text=True, timeout=30)
 
 
 @pytest.fixture(scope="module", autouse=True)

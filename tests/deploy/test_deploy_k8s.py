@@ -28,7 +28,17 @@ def pod_spec(obj):
     return obj["spec"]["template"]["spec"]
 
 
+# Custom resources of GKE Managed Service for Prometheus (k8s/overlays/gke/
+# monitoring.yaml): no schema in kubernetes-validate, checked by
+# test_gke_overlay_alerts_on_what_the_saga_refuses instead.
+CRD_GROUPS = ("monitoring.googleapis.com/",)
+
+
 def validate(obj, version, where):
+    if obj["apiVersion"].startswith(CRD_GROUPS):
+        assert obj["kind"] in ("PodMonitoring", "Rules"), f"{where}: unexpected {obj['kind']}"
+        assert set(obj) == {"apiVersion", "kind", "metadata", "spec"}, f"{where}: {obj['kind']} fields"
+        return
     try:
         kubernetes_validate.validate(obj, version, strict=True)
     except kubernetes_validate.ValidationError as e:
@@ -272,6 +282,36 @@ def test_gke_overlay_uses_artifact_registry_and_no_placeholder_secret(gke_object
         assert re.fullmatch(rf"REGION-docker\.pkg\.dev/PROJECT_ID/REPOSITORY/{name}:[\w.-]+", images[name]), images[name]
     assert images["postgres"].startswith("postgres:15")
     assert images["pulsar"].startswith("apachepulsar/pulsar:4.0.")
+
+
+def test_gke_overlay_alerts_on_what_the_saga_refuses(gke_objects):
+    """The saga's refusals of bus messages raise alerts (docs/architecture.md,
+    "Replies the saga trusts"), on metrics the services really export."""
+    monitors = objects_by(gke_objects, "PodMonitoring")
+    assert set(monitors) == {"oms"}
+    spec = monitors["oms"]["spec"]
+    assert spec["selector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": PROCESSES}]
+    assert spec["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    rules = [r for o in gke_objects if o["kind"] == "Rules"
+             for g in o["spec"]["groups"] for r in g["rules"]]
+    alerts = {r["alert"]: r["expr"] for r in rules}
+    assert 'order_saga_steps_total{kind="INCONSISTENT"}' in alerts["OmsSagaInconsistent"]
+    assert 'order_saga_steps_total{kind="REJECTED_REPLY"}' in alerts["OmsSagaRepliesRejected"]
+    assert "saga_messages_misrouted_total" in alerts["OmsMessagesMisrouted"]
+    sources = "".join(p.read_text() for p in (REPO / "services" / "order-service" / "src").rglob("*.c"))
+    sources += (REPO / "lib" / "oms" / "saga_bus.c").read_text()
+    for metric in ("order_saga_steps_total", "saga_messages_misrouted_total"):
+        assert f'"{metric}"' in sources, metric
+    domain = (REPO / "services" / "order-service" / "src" / "domain" / "saga.c").read_text()
+    for kind in ("INCONSISTENT", "REJECTED_REPLY"):
+        assert f'"{kind}"' in domain, kind
+    for o in monitors.values():
+        assert o["metadata"]["namespace"] == NAMESPACE
+    # the services' NetworkPolicies let Managed Prometheus (gmp-system) scrape
+    # (the gateway's port is open to all)
+    for name in SERVICES:
+        assert "gmp-system" in (REPO / "k8s" / "base" / f"{name}.yaml").read_text(), name
 
 
 def test_pulsar_and_postgres_versions_match_compose(base_objects):

@@ -12,7 +12,7 @@
 
 /* The query parameters of SPEC section 2, passed on when present. */
 static const char *const forwarded_query[] = {
-    "customer_id", "status", "limit", "cursor", "include_saga_history", "state", "stuck", "order_id",
+    "customer_id", "status", "limit", "cursor", "include_saga_history", "state", "stuck", "inconsistent", "order_id",
 };
 
 /* ---- admission ---- */

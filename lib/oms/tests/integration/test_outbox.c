@@ -307,6 +307,8 @@ static oms_err write_effect(void *ctx, oms_tx *tx, const oms_envelope *env, oms_
         return oms_error_set(err, OMS_EBUSY, NULL, "told to fail");
     if (fail && strcmp(fail, "invalid") == 0)
         return oms_error_set(err, OMS_EINVAL, "fail", "told it is invalid");
+    if (fail && strcmp(fail, "refuse") == 0)
+        return oms_inbox_refuse(err, "told to refuse it on %s", env->topic ? env->topic : "(no topic)");
     return OMS_OK;
 }
 
@@ -584,6 +586,48 @@ static void handle_batch_dead_letters_an_unparseable_or_invalid_message_and_comm
     oms_arena_destroy(a);
 }
 
+/* A refusal (oms_inbox_refuse): what the handler wrote and the inbox record
+ * commit, the message is dead-lettered with the why; a redelivery (a redrive
+ * of the dead letter) is a duplicate. In a batch and alone. */
+static void a_refused_message_is_kept_as_handled_and_dead_lettered(void **state)
+{
+    (void)state;
+    oms_arena *a = oms_arena_create(0);
+    char id[3][OMS_UUID_LEN + 1];
+    oms_bus_message msgs[3] = {batch_message(a, "{}", id[0]), batch_message(a, "{\"fail\": \"refuse\"}", id[1]),
+                               batch_message(a, "{}", id[2])};
+    oms_bus_outcome out[3];
+    memset(out, 0, sizeof out);
+    effect_calls = 0;
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, msgs, 3, write_effect, NULL, a, out);
+    assert_int_equal(out[0].disposition, OMS_BUS_ACK);
+    assert_int_equal(out[1].disposition, OMS_BUS_DEAD);
+    assert_non_null(strstr(out[1].reason, "refused: told to refuse it on payment-commands"));
+    assert_int_equal(out[2].disposition, OMS_BUS_ACK);
+    PGconn *c = it_connect(&settings, dbname);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(effects_of(c, id[i]), 1);
+        assert_int_equal(inbox_rows_of(c, id[i]), 1);
+    }
+    assert_int_equal(transactions_of(c, id[0], id[1], id[2]), 1); /* the batch stayed whole */
+    oms_inbox_handle_batch(pool, BATCH_CONSUMER, &msgs[1], 1, write_effect, NULL, a, out);
+    assert_int_equal(out[0].disposition, OMS_BUS_ACK);
+    assert_int_equal(effect_calls, 3);
+
+    char alone_id[OMS_UUID_LEN + 1];
+    oms_bus_message alone = batch_message(a, "{\"fail\": \"refuse\"}", alone_id);
+    char reason[256] = "";
+    assert_int_equal(oms_inbox_handle(pool, BATCH_CONSUMER, &alone, write_effect, NULL, a, reason, sizeof reason),
+                     OMS_BUS_DEAD);
+    assert_non_null(strstr(reason, "told to refuse it"));
+    assert_int_equal(effects_of(c, alone_id), 1);
+    assert_int_equal(inbox_rows_of(c, alone_id), 1);
+    assert_int_equal(oms_inbox_handle(pool, BATCH_CONSUMER, &alone, write_effect, NULL, a, reason, sizeof reason),
+                     OMS_BUS_ACK);
+    PQfinish(c);
+    oms_arena_destroy(a);
+}
+
 static void handle_batch_handles_each_message_alone_when_the_commit_fails(void **state)
 {
     (void)state;
@@ -693,6 +737,7 @@ int main(void)
         cmocka_unit_test(handle_batch_keeps_a_key_in_order_when_one_of_its_messages_fails),
         cmocka_unit_test(handle_batch_acks_a_duplicate_without_calling_the_handler),
         cmocka_unit_test(handle_batch_dead_letters_an_unparseable_or_invalid_message_and_commits_the_rest),
+        cmocka_unit_test(a_refused_message_is_kept_as_handled_and_dead_lettered),
         cmocka_unit_test(handle_batch_handles_each_message_alone_when_the_commit_fails),
         cmocka_unit_test(a_commit_that_appended_rows_wakes_the_relay_at_once),
     };

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "oms/inbox.h"
 #include "oms/log.h"
 
 /* The application's view of a reply. Its reason is bounded like a client's. */
@@ -34,11 +35,20 @@ static saga_reply reply_of(oms_arena *a, const oms_saga_delivery *d)
 
 typedef oms_err (*reply_command)(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
 
+/* The bus is not trusted (docs/architecture.md, "Replies the saga
+ * trusts"): a reply that answers no command of its saga is refused by the
+ * saga runner, which logs it (REJECTED_REPLY); the message is then
+ * dead-lettered once that row has committed. (A reply on another type's
+ * topic never gets here: saga_bus.c refuses it.) */
 static oms_err apply_reply(order_app *app, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d,
                            reply_command command, oms_error *err)
 {
     saga_reply reply = reply_of(a, d);
     oms_err rc = command(app, tx, a, &reply, err);
+    if (rc == OMS_OK && strcmp(err->reason, ORDER_REASON_REPLY_REJECTED) == 0) {
+        const char *why = oms_arena_strdup(a, err->message); /* not err's own buffer: it is rewritten */
+        return oms_inbox_refuse(err, "%s", why ? why : "reply rejected");
+    }
     if (rc != OMS_ENOTFOUND)
         return rc;
     /* Not an order of ours: it can never succeed; acknowledge it. */

@@ -53,6 +53,15 @@ static json_t *saga_json(const saga *s, json_t *steps)
                             "stock_reserved", s->stock_reserved, "compensation_target",
                             s->state == ORDER_COMPENSATING ? json_string(order_status_name(s->target))
                                                            : json_null());
+    /* A participant's answer contradicted the saga (docs/architecture.md,
+     * "Replies the saga trusts"): for an operator to look into. */
+    bool inconsistent = s->inconsistency[0] != '\0';
+    if (doc && (json_object_set_new(doc, "inconsistent", json_boolean(inconsistent)) != 0 ||
+                json_object_set_new(doc, "inconsistency", inconsistent ? json_string(s->inconsistency) : json_null()) !=
+                    0)) {
+        json_decref(doc);
+        return NULL;
+    }
     if (doc && steps && json_object_set_new(doc, "steps", steps) != 0) {
         json_decref(doc);
         return NULL;
@@ -283,8 +292,10 @@ static void list_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
     oms_error_clear(&err);
     saga *sagas = NULL;
     size_t count = 0;
-    if (order_query_sagas(api->queries, req->arena, who, query_param(req, "state"), query_param(req, "stuck"),
-                          &sagas, &count, &err) != OMS_OK) {
+    const saga_list_params p = {.state = query_param(req, "state"),
+                                .stuck = query_param(req, "stuck"),
+                                .inconsistent = query_param(req, "inconsistent")};
+    if (order_query_sagas(api->queries, req->arena, who, &p, &sagas, &count, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }

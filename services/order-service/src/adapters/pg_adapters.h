@@ -29,7 +29,8 @@ order_outbox pg_order_outbox(void);
 #define PG_SAGA_COLUMNS                                                                                      \
     "id, order_id, state, current_step, coalesce(target_state, 'CREATED'), coalesce(command_id::text, ''), " \
     "attempts, coalesce(" PG_TS_TO_MS("deadline") ", 0), version, payment_captured, stock_reserved, "     \
-    "correlation_id"
+    "correlation_id, coalesce(payment_command_id::text, ''), coalesce(inventory_command_id::text, ''), "    \
+    "coalesce(release_command_id::text, ''), coalesce(refund_command_id::text, ''), coalesce(inconsistency, '')"
 oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err);
 
 #endif

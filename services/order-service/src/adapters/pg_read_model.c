@@ -185,14 +185,16 @@ static oms_err list_sagas(order_read_model *m, oms_arena *a, const saga_list_fil
 {
     *count = 0;
     const char *params[] = {f->has_state ? order_status_name(f->state) : NULL, f->stuck_only ? "t" : "f",
-                            oms_pg_int_param(a, f->now_ms), oms_pg_int_param(a, f->limit)};
+                            oms_pg_int_param(a, f->now_ms), oms_pg_int_param(a, f->limit),
+                            f->inconsistent_only ? "t" : "f"};
     PGresult *r = read_query(m, a,
                              "SELECT " PG_SAGA_COLUMNS " FROM sagas"
                              " WHERE ($1::text IS NULL OR state = $1)"
                              " AND (NOT $2::boolean OR (state NOT IN ('FAILED', 'CANCELLED') AND"
                              " (state = 'COMPENSATING' OR deadline < " PG_MS_TO_TS("$3") ")))"
+                             " AND (NOT $5::boolean OR inconsistency IS NOT NULL)"
                              " ORDER BY deadline NULLS LAST, id LIMIT $4",
-                             4, params, err);
+                             5, params, err);
     if (!r)
         return err->code;
     int n = PQntuples(r);

@@ -23,7 +23,17 @@ oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err)
     out->attempts = (int)attempts;
     out->payment_captured = strcmp(oms_pg_value(r, row, 9), "t") == 0;
     out->stock_reserved = strcmp(oms_pg_value(r, row, 10), "t") == 0;
+    /* Columns 12-15: the command_id each step's command carried (PG_SAGA_COLUMNS). */
+    const saga_step steps[] = {SAGA_STEP_PAYMENT, SAGA_STEP_INVENTORY, SAGA_STEP_RELEASE, SAGA_STEP_REFUND};
+    for (int i = 0; i < 4; i++)
+        snprintf(out->sent[steps[i]], sizeof out->sent[0], "%s", oms_pg_value(r, row, 12 + i));
+    snprintf(out->inconsistency, sizeof out->inconsistency, "%s", oms_pg_value(r, row, 16));
     return rc;
+}
+
+static const char *sent_param(const saga *s, saga_step step)
+{
+    return s->sent[step][0] ? s->sent[step] : NULL;
 }
 
 static const char *deadline_param(oms_arena *a, const saga *s)
@@ -89,13 +99,20 @@ static oms_err update_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s
                             oms_pg_int_param(a, s->version),
                             s->payment_captured ? "t" : "f",
                             s->stock_reserved ? "t" : "f",
-                            oms_pg_int_param(a, expected_version)};
+                            oms_pg_int_param(a, expected_version),
+                            sent_param(s, SAGA_STEP_PAYMENT),
+                            sent_param(s, SAGA_STEP_INVENTORY),
+                            sent_param(s, SAGA_STEP_RELEASE),
+                            sent_param(s, SAGA_STEP_REFUND),
+                            s->inconsistency[0] ? s->inconsistency : NULL};
     PGresult *res = oms_pg_tx_exec(a, tx,
                                    "UPDATE sagas SET state = $2, current_step = $3, target_state = $4,"
                                    " command_id = $5, attempts = $6, deadline = " PG_MS_TO_TS("$7") ","
-                                   " version = $8, payment_captured = $9, stock_reserved = $10, modified_at = now()"
+                                   " version = $8, payment_captured = $9, stock_reserved = $10, modified_at = now(),"
+                                   " payment_command_id = $12, inventory_command_id = $13, release_command_id = $14,"
+                                   " refund_command_id = $15, inconsistency = $16"
                                    " WHERE id = $1 AND version = $11",
-                                   11, params, err);
+                                   16, params, err);
     if (!res)
         return err->code;
     if (strcmp(PQcmdTuples(res), "1") != 0)

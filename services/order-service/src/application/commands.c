@@ -258,44 +258,59 @@ oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, con
     return rc;
 }
 
+/* A reply, checked against the saga before it is decided on (the claim:
+ * the step whose command it answers, its command_id and amount). A
+ * rejected one is reported as OMS_OK with reason ORDER_REASON_REPLY_REJECTED
+ * (the consumer keeps the log row and dead-letters the message). */
 static oms_err on_reply(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *reply, saga_event event,
-                        const char *what, oms_error *err)
+                        saga_step step, const char *what, oms_error *err)
 {
+    saga_reply_claim claim = {.step = step,
+                              .command_id = reply->command_id,
+                              .success = reply->success,
+                              .has_amount = step == SAGA_STEP_PAYMENT || step == SAGA_STEP_REFUND,
+                              .amount_cents = reply->amount_cents};
     saga_event_context ev = {
         .event_id = reply->event_id,
+        .claim = &claim,
         .reason = reply->reason,
         .detail = oms_arena_sprintf(a, "%s (command %s)%s%s", what, reply->command_id ? reply->command_id : "-",
                                     reply->reason ? ": " : "", reply->reason ? reply->reason : ""),
     };
     saga_outcome r;
-    return saga_runner_apply(app, tx, a, reply->order_id, event, &ev, &r, err);
+    oms_err rc = saga_runner_apply(app, tx, a, reply->order_id, event, &ev, &r, err);
+    if (rc != OMS_OK || !r.rejected)
+        return rc;
+    oms_error_set(err, OMS_OK, NULL, "%s: %s", what, r.why ? r.why : "rejected");
+    return oms_error_reason(err, OMS_OK, ORDER_REASON_REPLY_REJECTED);
 }
 
 oms_err order_on_payment_processed(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err)
 {
     if (r->success)
-        return on_reply(app, tx, a, r, SAGA_EV_PAYMENT_SUCCEEDED, "PaymentProcessed success", err);
-    return on_reply(app, tx, a, r, SAGA_EV_PAYMENT_FAILED, "PaymentProcessed failure", err);
+        return on_reply(app, tx, a, r, SAGA_EV_PAYMENT_SUCCEEDED, SAGA_STEP_PAYMENT, "PaymentProcessed success", err);
+    return on_reply(app, tx, a, r, SAGA_EV_PAYMENT_FAILED, SAGA_STEP_PAYMENT, "PaymentProcessed failure", err);
 }
 
 oms_err order_on_payment_refunded(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err)
 {
     const char *what = oms_arena_sprintf(a, "PaymentRefunded %lld cents", (long long)r->amount_cents);
-    return on_reply(app, tx, a, r, SAGA_EV_PAYMENT_REFUNDED, what ? what : "PaymentRefunded", err);
+    return on_reply(app, tx, a, r, SAGA_EV_PAYMENT_REFUNDED, SAGA_STEP_REFUND, what ? what : "PaymentRefunded", err);
 }
 
 oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
                                      oms_error *err)
 {
     if (r->success)
-        return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_ALLOCATED, "InventoryAllocated success", err);
-    return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_FAILED, "InventoryAllocated failure", err);
+        return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_ALLOCATED, SAGA_STEP_INVENTORY, "InventoryAllocated success",
+                        err);
+    return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_FAILED, SAGA_STEP_INVENTORY, "InventoryAllocated failure", err);
 }
 
 oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
                                     oms_error *err)
 {
-    return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_RELEASED, "InventoryReleased", err);
+    return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_RELEASED, SAGA_STEP_RELEASE, "InventoryReleased", err);
 }
 
 oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,

@@ -29,6 +29,7 @@ typedef enum {
 #define ORDER_REASON_ORDER_ENDED "order_ended"               /* cancel of a FAILED/CANCELLED order */
 #define ORDER_REASON_UNKNOWN_PRODUCT "unknown_product"       /* the catalog does not know a product (yet) */
 #define ORDER_REASON_PRICE_CHANGED "price_changed"           /* a unit_price that is not the catalog's */
+#define ORDER_REASON_REPLY_REJECTED "reply_rejected"         /* a reply that answers no command of its saga */
 
 /* Whether an Idempotency-Key is acceptable: 1..128 printable ASCII characters. */
 bool order_idempotency_key_valid(const char *key);
@@ -82,7 +83,12 @@ typedef struct saga_reply {
 
 /* Message commands: run inside `tx` (the caller commits). OMS_ENOTFOUND when
  * the order is unknown. A reply that does not fit is logged IGNORED_REPLY and
- * returns OMS_OK. */
+ * returns OMS_OK. A reply that answers no command of the saga (another
+ * command_id, a payment not of the order's total) is logged REJECTED_REPLY,
+ * applied never, and returns OMS_OK with err's reason
+ * ORDER_REASON_REPLY_REJECTED (and why in its message): the consumer commits
+ * the log row and dead-letters the message. One that contradicts what the
+ * saga acted on marks the saga inconsistent (saga_runner.h). */
 oms_err order_on_payment_processed(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
 oms_err order_on_payment_refunded(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
 oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,

@@ -112,22 +112,27 @@ oms_err order_query_customer(order_queries *q, oms_arena *a, const oms_principal
     return rc;
 }
 
-oms_err order_query_sagas(order_queries *q, oms_arena *a, const oms_principal *who, const char *state,
-                          const char *stuck, saga **out, size_t *count, oms_error *err)
+/* "true" or "false" into *out (absent: false); false when it is neither. */
+static bool parse_flag(const char *text, bool *out)
+{
+    *out = text && strcmp(text, "true") == 0;
+    return !text || *out || strcmp(text, "false") == 0;
+}
+
+oms_err order_query_sagas(order_queries *q, oms_arena *a, const oms_principal *who, const saga_list_params *p,
+                          saga **out, size_t *count, oms_error *err)
 {
     if (!oms_principal_is_at_least(who, OMS_ROLE_VIEWER))
         return oms_error_set(err, OMS_EFORBIDDEN, NULL, "role %s may not list sagas", oms_role_name(who->role));
     saga_list_filter f = {.now_ms = oms_clock_now_ms(q->clock), .limit = ORDER_LIST_MAX_LIMIT};
-    if (state) {
-        if (!order_status_parse(state, &f.state))
+    if (p->state) {
+        if (!order_status_parse(p->state, &f.state))
             return oms_error_set(err, OMS_EINVAL, "state", "state must be a saga state (a status name)");
         f.has_state = true;
     }
-    if (stuck) {
-        if (strcmp(stuck, "true") == 0)
-            f.stuck_only = true;
-        else if (strcmp(stuck, "false") != 0)
-            return oms_error_set(err, OMS_EINVAL, "stuck", "stuck must be true or false");
-    }
+    if (!parse_flag(p->stuck, &f.stuck_only))
+        return oms_error_set(err, OMS_EINVAL, "stuck", "stuck must be true or false");
+    if (!parse_flag(p->inconsistent, &f.inconsistent_only))
+        return oms_error_set(err, OMS_EINVAL, "inconsistent", "inconsistent must be true or false");
     return order_read_model_list_sagas(q->read_model, a, &f, out, count, err);
 }

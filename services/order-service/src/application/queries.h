@@ -62,9 +62,15 @@ oms_err order_query_list(order_queries *q, oms_arena *a, const oms_principal *wh
 oms_err order_query_customer(order_queries *q, oms_arena *a, const oms_principal *who, const char *customer_id,
                              order **orders, size_t *count, int64_t *total, oms_error *err);
 
-/* GET /sagas: state (a status name, may be NULL) and stuck ("true"/"false",
- * may be NULL). OMS_EFORBIDDEN unless `who` is a viewer or above. */
-oms_err order_query_sagas(order_queries *q, oms_arena *a, const oms_principal *who, const char *state,
-                          const char *stuck, saga **out, size_t *count, oms_error *err);
+/* Raw query parameters of GET /sagas; NULL when absent. */
+typedef struct saga_list_params {
+    const char *state;        /* a status name */
+    const char *stuck;        /* "true"/"false" */
+    const char *inconsistent; /* "true"/"false": only sagas a participant contradicted */
+} saga_list_params;
+
+/* GET /sagas. OMS_EFORBIDDEN unless `who` is a viewer or above. */
+oms_err order_query_sagas(order_queries *q, oms_arena *a, const oms_principal *who, const saga_list_params *p,
+                          saga **out, size_t *count, oms_error *err);
 
 #endif

@@ -75,13 +75,14 @@ typedef struct send_spec {
     unsigned action;
     oms_msg_type type;
     bool compensation;
+    saga_step step; /* whose reply answers it */
 } send_spec;
 
 static const send_spec sends[] = {
-    {SAGA_ACT_SEND_PAYMENT_REQUEST, OMS_MSG_PAYMENT_REQUESTED, false},
-    {SAGA_ACT_SEND_INVENTORY_REQUEST, OMS_MSG_INVENTORY_REQUESTED, false},
-    {SAGA_ACT_SEND_INVENTORY_RELEASE, OMS_MSG_INVENTORY_RELEASE_REQUESTED, true},
-    {SAGA_ACT_SEND_REFUND, OMS_MSG_REFUND_REQUESTED, true},
+    {SAGA_ACT_SEND_PAYMENT_REQUEST, OMS_MSG_PAYMENT_REQUESTED, false, SAGA_STEP_PAYMENT},
+    {SAGA_ACT_SEND_INVENTORY_REQUEST, OMS_MSG_INVENTORY_REQUESTED, false, SAGA_STEP_INVENTORY},
+    {SAGA_ACT_SEND_INVENTORY_RELEASE, OMS_MSG_INVENTORY_RELEASE_REQUESTED, true, SAGA_STEP_RELEASE},
+    {SAGA_ACT_SEND_REFUND, OMS_MSG_REFUND_REQUESTED, true, SAGA_STEP_REFUND},
 };
 
 /* Whether the row's own log kind is about the send itself (then the send's
@@ -98,14 +99,17 @@ static const char *reason_of(const order *o)
     return o->failure_reason;
 }
 
-/* Sends the commands the decision asks for and logs each. */
-static oms_err send_commands(order_app *app, oms_tx *tx, oms_arena *a, const saga_outcome *r, const saga *s,
+/* Sends the commands the decision asks for and logs each; remembers the
+ * command_id each step's command first carried (its replies must name it). */
+static oms_err send_commands(order_app *app, oms_tx *tx, oms_arena *a, const saga_outcome *r, saga *s,
                              const char *correlation_id, const saga_event_context *ev, oms_error *err)
 {
     const saga_decision *d = &r->decision;
     for (size_t i = 0; i < sizeof sends / sizeof sends[0]; i++) {
         if (!(d->actions & sends[i].action))
             continue;
+        if (!s->sent[sends[i].step][0])
+            memcpy(s->sent[sends[i].step], s->command_id, sizeof s->sent[0]);
         outbound_message m = {
             .type = sends[i].type,
             .order = &r->order,
@@ -206,11 +210,39 @@ static bool deadline_passed(const saga *s, int64_t now_ms)
     return s->deadline_ms != 0 && s->deadline_ms < now_ms;
 }
 
+/* A reply whose claim fails its check: one REJECTED_REPLY row, nothing else. */
+static oms_err write_rejected(order_app *app, oms_tx *tx, oms_arena *a, saga_outcome *out, const saga *s,
+                              const saga_event_context *ev, const char *why, oms_error *err)
+{
+    out->rejected = true;
+    out->why = oms_arena_strdup(a, why);
+    const char *detail = oms_arena_sprintf(a, "%s%s%s", why, ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+    return log_step(app, tx, a, s, SAGA_LOG_REJECTED_REPLY, s->state, ev->event_id, detail, err);
+}
+
+/* A genuine answer that contradicts the saga: it becomes inconsistent (the
+ * first why is kept), an INCONSISTENT row is written (counted at commit as
+ * order_saga_steps_total{kind="INCONSISTENT"}, which an alert watches), and
+ * the saga row is written now unless the decision will write it. */
+static oms_err mark_inconsistent(order_app *app, oms_tx *tx, oms_arena *a, saga *s, bool decision_writes,
+                                 const saga_event_context *ev, const char *why, oms_error *err)
+{
+    if (!s->inconsistency[0])
+        snprintf(s->inconsistency, sizeof s->inconsistency, "%s", why);
+    oms_err rc = log_step(app, tx, a, s, SAGA_LOG_INCONSISTENT, s->state, ev->event_id, why, err);
+    if (rc != OMS_OK || decision_writes)
+        return rc;
+    int64_t expected_version = s->version++;
+    return saga_repo_update(app->sagas, tx, a, s, expected_version, err);
+}
+
 /* ---- the entry points ---- */
 
 oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, saga_event event,
                           const saga_event_context *ev, saga_outcome *out, oms_error *err)
 {
+    out->rejected = false;
+    out->why = NULL;
     saga s;
     const char *correlation_id = "";
     oms_err rc = saga_repo_load_for_update(app->sagas, tx, a, order_id, &s, &correlation_id, err);
@@ -223,7 +255,17 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
     rc = order_repo_load(app->orders, tx, a, order_id, &out->order, err);
     if (rc != OMS_OK)
         return rc;
+    char why[SAGA_INCONSISTENCY_MAX + 1] = "";
+    saga_reply_verdict verdict =
+        ev->claim ? saga_check_reply(&s, ev->claim, out->order.total_cents, why, sizeof why) : SAGA_REPLY_GENUINE;
+    if (verdict == SAGA_REPLY_REJECTED)
+        return write_rejected(app, tx, a, out, &s, ev, why, err);
     out->decision = saga_decide(&s, event, &app->saga);
+    if (verdict == SAGA_REPLY_CONTRADICTS) {
+        rc = mark_inconsistent(app, tx, a, &s, out->decision.kind == SAGA_DECISION_APPLY, ev, why, err);
+        if (rc != OMS_OK)
+            return rc;
+    }
     switch (out->decision.kind) {
     case SAGA_DECISION_CONFLICT:
         return oms_error_set(err, OMS_ECONFLICT, NULL, "order %s already ended in %s", order_id,

@@ -19,6 +19,7 @@
 /* What the event brings besides its kind. */
 typedef struct saga_event_context {
     const char *event_id;       /* incoming message, or NULL (HTTP, deadline) */
+    const saga_reply_claim *claim; /* a reply's: checked against the saga before anything (NULL: not a reply) */
     const char *reason;         /* reply's or client's reason; may be NULL */
     const char *detail;         /* for the log row */
     const char *correlation_id; /* for the messages sent; NULL or "": the saga's (its creating request) */
@@ -28,13 +29,18 @@ typedef struct saga_event_context {
 typedef struct saga_outcome {
     order order;            /* as written (strings in the caller's arena) */
     saga_decision decision; /* IGNORED also when a deadline was handled meanwhile */
+    bool rejected;          /* the reply's claim failed its check: logged REJECTED_REPLY, nothing applied */
+    const char *why;        /* why it was rejected (in the caller's arena) */
 } saga_outcome;
 
 /* Applies `event` to the saga of `order_id` inside tx: an APPLY decision is
  * written as above, an IGNORED one as an IGNORED_REPLY log row (a deadline
- * that is no longer due writes nothing). OMS_ENOTFOUND when the order has no
- * saga; OMS_ECONFLICT (decision CONFLICT in *out) for a cancel of an ended
- * saga; else a store error. */
+ * that is no longer due writes nothing). A reply (ev->claim) is checked
+ * first (saga_check_reply): a rejected one is only logged (REJECTED_REPLY,
+ * out->rejected); one that contradicts the saga marks it inconsistent
+ * (INCONSISTENT) and is then decided on as any. OMS_ENOTFOUND when the
+ * order has no saga; OMS_ECONFLICT (decision CONFLICT in *out) for a cancel
+ * of an ended saga; else a store error. */
 oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, saga_event event,
                           const saga_event_context *ev, saga_outcome *out, oms_error *err);
 

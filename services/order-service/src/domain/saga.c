@@ -5,6 +5,7 @@
  * application records in the saga log and which changes nothing. */
 #include "saga.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* Short names for the columns' values: an order status, a step, an event,
@@ -130,6 +131,8 @@ static const char *const log_kind_names[SAGA_LOG_KIND_COUNT] = {
     [SAGA_LOG_COMPENSATION_DONE] = "COMPENSATION_DONE",
     [SAGA_LOG_IGNORED_REPLY] = "IGNORED_REPLY",
     [SAGA_LOG_STATE_CHANGED] = "STATE_CHANGED",
+    [SAGA_LOG_REJECTED_REPLY] = "REJECTED_REPLY",
+    [SAGA_LOG_INCONSISTENT] = "INCONSISTENT",
 };
 
 const char *saga_step_name(saga_step s)
@@ -282,4 +285,49 @@ void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64
         s->deadline_ms = 0;
     }
     s->version++;
+}
+
+/* ---- replies the bus brought ---- */
+
+static bool answers_its_command(const saga *s, const saga_reply_claim *c, char *why, size_t why_len)
+{
+    const char *sent = (unsigned)c->step < SAGA_STEP_COUNT ? s->sent[c->step] : "";
+    if (!sent[0]) {
+        snprintf(why, why_len, "the saga sent no %s command", saga_step_name(c->step));
+        return false;
+    }
+    if (!c->command_id || strcmp(c->command_id, sent) != 0) {
+        /* The expected id stays out of the sentence: it goes to logs and dead letters. */
+        snprintf(why, why_len, "command_id %s is not the saga's %s command", c->command_id ? c->command_id : "(none)",
+                 saga_step_name(c->step));
+        return false;
+    }
+    return true;
+}
+
+static bool has_the_orders_amount(const saga_reply_claim *c, int64_t total_cents, char *why, size_t why_len)
+{
+    bool captured = c->step == SAGA_STEP_PAYMENT && c->success;
+    bool refunded = c->step == SAGA_STEP_REFUND;
+    if (!captured && !refunded)
+        return true;
+    bool right = c->has_amount && (c->amount_cents == total_cents || (refunded && c->amount_cents == 0));
+    if (!right)
+        snprintf(why, why_len, "amount %lld is not the order's total %lld", (long long)c->amount_cents,
+                 (long long)total_cents);
+    return right;
+}
+
+saga_reply_verdict saga_check_reply(const saga *s, const saga_reply_claim *c, int64_t total_cents, char *why,
+                                    size_t why_len)
+{
+    if (!answers_its_command(s, c, why, why_len) || !has_the_orders_amount(c, total_cents, why, why_len))
+        return SAGA_REPLY_REJECTED;
+    bool held = (c->step == SAGA_STEP_PAYMENT && s->payment_captured) ||
+                (c->step == SAGA_STEP_INVENTORY && s->stock_reserved);
+    if (held && !c->success) {
+        snprintf(why, why_len, "a failure of the %s step, whose success the saga acted on", saga_step_name(c->step));
+        return SAGA_REPLY_CONTRADICTS;
+    }
+    return SAGA_REPLY_GENUINE;
 }

@@ -67,6 +67,8 @@ typedef enum {
     SAGA_LOG_COMPENSATION_DONE,
     SAGA_LOG_IGNORED_REPLY,
     SAGA_LOG_STATE_CHANGED,
+    SAGA_LOG_REJECTED_REPLY, /* a reply that answers no command of the saga (or not its amount): not applied */
+    SAGA_LOG_INCONSISTENT,   /* a participant's answer contradicts what the saga did on an earlier one */
     SAGA_LOG_KIND_COUNT
 } saga_log_kind;
 
@@ -77,6 +79,8 @@ typedef enum {
     SAGA_GUARD_ATTEMPTS_EXHAUSTED, /* it may not: compensate (deadlines) */
     SAGA_GUARD_TARGET_FAILED       /* compensating towards FAILED (a cancel then ends it CANCELLED) */
 } saga_guard;
+
+#define SAGA_INCONSISTENCY_MAX 200
 
 /* to_state of a row that ends compensation: the saga's remembered target. */
 #define SAGA_TO_TARGET ORDER_STATUS_COUNT
@@ -106,6 +110,12 @@ typedef struct saga {
     int64_t version;         /* incremented on each change */
     bool payment_captured;
     bool stock_reserved;
+    /* The command_id each step's command carried when first sent ("" when
+     * never sent): a reply must answer one of them (saga_check_reply). */
+    char sent[SAGA_STEP_COUNT][OMS_UUID_LEN + 1];
+    /* Why a participant's answer contradicted the saga ("" when none): the
+     * saga is then inconsistent, for an operator to look into. */
+    char inconsistency[SAGA_INCONSISTENCY_MAX + 1];
 } saga;
 
 typedef struct saga_settings {
@@ -150,6 +160,31 @@ saga_decision saga_decide(const saga *s, saga_event ev, const saga_settings *cfg
  * (may be NULL otherwise). Does nothing for other kinds. */
 void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64_t now_ms,
                 const char *new_command_id);
+
+/* What a reply claims, to be checked against the saga before it is applied
+ * (the bus is not trusted: a reply may be forged or sent astray). */
+typedef struct saga_reply_claim {
+    saga_step step;          /* the step whose command it answers (PaymentProcessed: PAYMENT, ...) */
+    const char *command_id;  /* NULL when the reply has none */
+    bool success;            /* PaymentProcessed, InventoryAllocated */
+    bool has_amount;         /* PaymentProcessed (success), PaymentRefunded */
+    int64_t amount_cents;
+} saga_reply_claim;
+
+typedef enum {
+    SAGA_REPLY_GENUINE = 0,  /* answers a command of the saga: decide on it */
+    SAGA_REPLY_REJECTED,     /* answers no command of the saga, or not with the order's amount */
+    SAGA_REPLY_CONTRADICTS,  /* genuine, but says the opposite of an answer the saga acted on */
+} saga_reply_verdict;
+
+/* Checks a reply against the saga and the order's total: its command_id
+ * must be the one the saga's command of that step carried (resends keep
+ * it); a captured payment must be the total; a refund the total or 0. A
+ * genuine failure for a step whose success the saga holds (a payment still
+ * captured, stock still reserved: a decline after a forged confirmation)
+ * contradicts it. `why` gets one sentence for the log. */
+saga_reply_verdict saga_check_reply(const saga *s, const saga_reply_claim *c, int64_t total_cents, char *why,
+                                    size_t why_len);
 
 /* The deadline of attempt `attempt` (1-based) of a step started now:
  * now + step_timeout * 2^(attempt-1), the factor capped at 16. */

@@ -438,6 +438,30 @@ static oms_bus_disposition deliver(process *p, const char *topic, const char *ev
     return handle(p, &m);
 }
 
+/* The command_id the saga of `o` sent for `step` ("payment", "inventory",
+ * ...): what a genuine reply names. In a static buffer per step. */
+static const char *command_of(const order *o, const char *step)
+{
+    static char ids[4][OMS_UUID_LEN + 1];
+    static const char *const steps[] = {"payment", "inventory", "release", "refund"};
+    int i = 0;
+    while (i < 3 && strcmp(steps[i], step) != 0)
+        i++;
+    oms_error err;
+    oms_pg_pool *pool = oms_pg_pool_create("it-check", &db, 1, &err);
+    PGconn *c = oms_pg_acquire(pool, 5000, &err);
+    assert_non_null(c);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT %s_command_id FROM sagas WHERE order_id = $1", steps[i]);
+    PGresult *r = oms_pg_exec(NULL, c, sql, 1, (const char *[]){o->id}, &err);
+    assert_non_null(r);
+    snprintf(ids[i], sizeof ids[i], "%s", PQntuples(r) && oms_pg_value(r, 0, 0) ? oms_pg_value(r, 0, 0) : "");
+    PQclear(r);
+    oms_pg_release(pool, c, false);
+    oms_pg_pool_destroy(pool);
+    return ids[i];
+}
+
 static order_status status_of(process *p, const char *id)
 {
     order o;
@@ -452,7 +476,8 @@ static void replies_drive_the_saga_once_each(void **state)
     process *p = process_start();
     order o = create_order(p, "bus-customer", NULL, NULL);
     char event_id[OMS_UUID_LEN + 1];
-    json_t *paid = json_pack("{s:s, s:b, s:I}", "command_id", "x", "success", 1, "amount_cents", (json_int_t)2199);
+    json_t *paid = json_pack("{s:s, s:b, s:I}", "command_id", command_of(&o, "payment"), "success", 1, "amount_cents",
+                             (json_int_t)2199);
     assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o, paid, event_id), OMS_BUS_ACK);
     assert_int_equal(status_of(p, o.id), ORDER_PAYMENT_CONFIRMED);
     const char *params[] = {o.saga_id};
@@ -467,7 +492,7 @@ static void replies_drive_the_saga_once_each(void **state)
     assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'IGNORED_REPLY'", 1,
                               params),
                      1);
-    json_t *allocated = json_pack("{s:s, s:b}", "command_id", "y", "success", 1);
+    json_t *allocated = json_pack("{s:s, s:b}", "command_id", command_of(&o, "inventory"), "success", 1);
     assert_int_equal(deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o, allocated, event_id),
                      OMS_BUS_ACK);
     assert_int_equal(status_of(p, o.id), ORDER_INVENTORY_CONFIRMED);
@@ -479,7 +504,8 @@ static void the_same_event_id_is_handled_once(void **state)
     (void)state;
     process *p = process_start();
     order o = create_order(p, "dedup-customer", NULL, NULL);
-    json_t *declined = json_pack("{s:b, s:s}", "success", 0, "reason", "insufficient funds");
+    json_t *declined = json_pack("{s:s, s:b, s:s}", "command_id", command_of(&o, "payment"), "success", 0, "reason",
+                                 "insufficient funds");
     char *text = oms_envelope_build(p->a, "PaymentProcessed", o.saga_id, o.id, "", declined, NULL);
     json_decref(declined);
     oms_bus_message m = {.topic = OMS_TOPIC_PAYMENT_EVENTS, .subscription = ORDER_SUBSCRIPTION, .key = o.id,
@@ -546,7 +572,9 @@ static void a_split_batch_logs_and_counts_each_step_once(void **state)
     long counted_before = test_metric_sum(p->a, "order_saga_steps_total");
     char event_id[OMS_UUID_LEN + 1];
     oms_bus_message batch[2] = {
-        reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &good, json_pack("{s:b}", "success", 1),
+        reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &good,
+                      json_pack("{s:s, s:b, s:I}", "command_id", command_of(&good, "payment"), "success", 1,
+                                "amount_cents", (json_int_t)good.total_cents),
                       event_id),
         /* malformed: fails the batch, dead-lettered on its own */
         reply_message(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &other,
@@ -566,17 +594,27 @@ static void a_split_batch_logs_and_counts_each_step_once(void **state)
     process_stop(p);
 }
 
-/* Whether GET /sagas?stuck=true lists the saga of `order_id` now. */
-static bool listed_as_stuck(process *p, const char *order_id)
+/* Whether GET /sagas with `params` lists the saga of `order_id` now. */
+static bool listed(process *p, const saga_list_params *params, const char *order_id)
 {
     saga *sagas;
     size_t n;
     oms_error err;
-    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, NULL, "true", &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, params, &sagas, &n, &err), OMS_OK);
     for (size_t i = 0; i < n; i++)
         if (strcmp(sagas[i].order_id, order_id) == 0)
             return true;
     return false;
+}
+
+static bool listed_as_stuck(process *p, const char *order_id)
+{
+    return listed(p, &(saga_list_params){.stuck = "true"}, order_id);
+}
+
+static bool listed_as_inconsistent(process *p, const char *order_id)
+{
+    return listed(p, &(saga_list_params){.inconsistent = "true"}, order_id);
 }
 
 /* SPEC 5's stuck sagas as the read model's SQL finds them: not ended, and
@@ -593,7 +631,8 @@ static void read_model_lists_stuck_sagas(void **state)
     assert_int_equal(order_cancel(&p->app, p->a, ADMIN, compensating.id, NULL, "", &cancelled, &err), OMS_OK);
     char event_id[OMS_UUID_LEN + 1];
     assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &failed,
-                             json_pack("{s:b}", "success", 0), event_id),
+                             json_pack("{s:s, s:b}", "command_id", command_of(&failed, "payment"), "success", 0),
+                             event_id),
                      OMS_BUS_ACK);
     assert_false(listed_as_stuck(p, waiting.id));
     assert_true(listed_as_stuck(p, compensating.id));
@@ -601,6 +640,82 @@ static void read_model_lists_stuck_sagas(void **state)
     __atomic_add_fetch(&fake_now_ms, 31000, __ATOMIC_SEQ_CST); /* past the payment step's 30 s */
     assert_true(listed_as_stuck(p, waiting.id));
     assert_false(listed_as_stuck(p, failed.id));
+    process_stop(p);
+}
+
+/* ---- replies the saga trusts (the bus is not) -------------------------------------------- */
+
+/* A reply naming a command the saga never sent (forged, or another saga's)
+ * and a payment of another amount are refused: logged REJECTED_REPLY in a
+ * committed transaction, dead-lettered with the why, the saga unchanged; a
+ * redelivery is a duplicate. A reply on another type's topic is refused
+ * before that. */
+static void replies_that_answer_no_command_are_dead_lettered_and_logged(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "forged-customer", NULL, NULL);
+    const char *saga_params[] = {o.saga_id};
+    const char *rejected_sql = "SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'REJECTED_REPLY'";
+    char event_id[OMS_UUID_LEN + 1];
+    oms_bus_message forged =
+        reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+                      json_pack("{s:s, s:b, s:I}", "command_id", "00000000-0000-4000-8000-000000000001", "success", 1,
+                                "amount_cents", (json_int_t)o.total_cents),
+                      event_id);
+    oms_bus_outcome out = {.disposition = OMS_BUS_RETRY};
+    oms_saga_consume(&p->consumer, &forged, 1, p->a, &out);
+    assert_int_equal(out.disposition, OMS_BUS_DEAD);
+    assert_non_null(strstr(out.reason, "not the saga's payment command"));
+    assert_int_equal(sql_long(rejected_sql, 1, saga_params), 1);
+    assert_int_equal(status_of(p, o.id), ORDER_PENDING_PAYMENT);
+    assert_int_equal(handle(p, &forged), OMS_BUS_ACK); /* a redrive: already handled */
+    assert_int_equal(sql_long(rejected_sql, 1, saga_params), 1);
+
+    /* the right command, not the order's amount */
+    assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+                             json_pack("{s:s, s:b, s:I}", "command_id", command_of(&o, "payment"), "success", 1,
+                                       "amount_cents", (json_int_t)1),
+                             event_id),
+                     OMS_BUS_DEAD);
+    assert_int_equal(sql_long(rejected_sql, 1, saga_params), 2);
+    /* a payment reply on inventory-events: refused as misrouted, not logged */
+    assert_int_equal(deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "PaymentProcessed", &o,
+                             json_pack("{s:s, s:b, s:I}", "command_id", command_of(&o, "payment"), "success", 1,
+                                       "amount_cents", (json_int_t)o.total_cents),
+                             event_id),
+                     OMS_BUS_DEAD);
+    assert_int_equal(sql_long(rejected_sql, 1, saga_params), 2);
+    assert_int_equal(status_of(p, o.id), ORDER_PENDING_PAYMENT);
+    assert_false(listed_as_inconsistent(p, o.id));
+    process_stop(p);
+}
+
+/* A genuine decline after the saga acted on a confirmation (a forged one
+ * that named the right command): the saga compensates as for any failure
+ * and is marked inconsistent, for an operator. */
+static void a_contradicting_reply_marks_the_saga_inconsistent(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "contradicted-customer", NULL, NULL);
+    char event_id[OMS_UUID_LEN + 1];
+    assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+                             json_pack("{s:s, s:b, s:I}", "command_id", command_of(&o, "payment"), "success", 1,
+                                       "amount_cents", (json_int_t)o.total_cents),
+                             event_id),
+                     OMS_BUS_ACK);
+    assert_false(listed_as_inconsistent(p, o.id));
+    assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+                             json_pack("{s:s, s:b, s:s}", "command_id", command_of(&o, "payment"), "success", 0,
+                                       "reason", "insufficient funds"),
+                             event_id),
+                     OMS_BUS_ACK);
+    const char *saga_params[] = {o.saga_id};
+    assert_int_equal(
+        sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'INCONSISTENT'", 1, saga_params), 1);
+    assert_int_equal(sql_long("SELECT count(*) FROM sagas WHERE id = $1 AND inconsistency IS NOT NULL", 1, saga_params), 1);
+    assert_true(listed_as_inconsistent(p, o.id));
     process_stop(p);
 }
 
@@ -642,10 +757,11 @@ static void unfinished_sagas_resume_after_a_crash(void **state)
     deadline_scanner_stop(scanner);
     for (int i = 0; i < 3; i++) {
         char event_id[OMS_UUID_LEN + 1];
-        json_t *paid = json_pack("{s:b}", "success", 1);
+        json_t *paid = json_pack("{s:s, s:b, s:I}", "command_id", command_of(&orders[i], "payment"), "success", 1,
+                                 "amount_cents", (json_int_t)orders[i].total_cents);
         assert_int_equal(deliver(second, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &orders[i], paid, event_id),
                          OMS_BUS_ACK);
-        json_t *allocated = json_pack("{s:b}", "success", 1);
+        json_t *allocated = json_pack("{s:s, s:b}", "command_id", command_of(&orders[i], "inventory"), "success", 1);
         assert_int_equal(
             deliver(second, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &orders[i], allocated, event_id),
             OMS_BUS_ACK);
@@ -664,8 +780,12 @@ static void cancel_confirmed_order_releases_then_refunds(void **state)
     process *p = process_start();
     order o = create_order(p, "cancel-customer", NULL, NULL);
     char event_id[OMS_UUID_LEN + 1];
-    deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o, json_pack("{s:b}", "success", 1), event_id);
-    deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o, json_pack("{s:b}", "success", 1), event_id);
+    deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+            json_pack("{s:s, s:b, s:I}", "command_id", command_of(&o, "payment"), "success", 1, "amount_cents",
+                      (json_int_t)o.total_cents),
+            event_id);
+    deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o,
+            json_pack("{s:s, s:b}", "command_id", command_of(&o, "inventory"), "success", 1), event_id);
     order cancelled;
     oms_error err;
     assert_int_equal(order_cancel(&p->app, p->a, ADMIN, o.id, "no longer needed", "", &cancelled, &err), OMS_OK);
@@ -675,15 +795,17 @@ static void cancel_confirmed_order_releases_then_refunds(void **state)
                               " payload::jsonb->>'event_type' = 'InventoryReleaseRequested'",
                               1, params),
                      1);
-    deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryReleased", &o, json_pack("{s:b}", "released", 1), event_id);
-    deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentRefunded", &o, json_pack("{s:I}", "amount_cents", (json_int_t)2199),
+    deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryReleased", &o,
+            json_pack("{s:s, s:b}", "command_id", command_of(&o, "release"), "released", 1), event_id);
+    deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentRefunded", &o,
+            json_pack("{s:s, s:I}", "command_id", command_of(&o, "refund"), "amount_cents", (json_int_t)o.total_cents),
             event_id);
     assert_int_equal(status_of(p, o.id), ORDER_CANCELLED);
     assert_int_equal(order_cancel(&p->app, p->a, ADMIN, o.id, NULL, "", &cancelled, &err), OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_ORDER_ENDED);
     saga *sagas;
     size_t n;
-    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, "CANCELLED", NULL, &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, &(saga_list_params){.state = "CANCELLED"}, &sagas, &n, &err), OMS_OK);
     assert_true(n >= 1);
     process_stop(p);
 }
@@ -876,6 +998,8 @@ int main(void)
         cmocka_unit_test(replies_drive_the_saga_once_each),
         cmocka_unit_test(the_same_event_id_is_handled_once),
         cmocka_unit_test(a_split_batch_logs_and_counts_each_step_once),
+        cmocka_unit_test(replies_that_answer_no_command_are_dead_lettered_and_logged),
+        cmocka_unit_test(a_contradicting_reply_marks_the_saga_inconsistent),
         cmocka_unit_test(unfinished_sagas_resume_after_a_crash),
         cmocka_unit_test(cancel_confirmed_order_releases_then_refunds),
         cmocka_unit_test(http_api_answers_as_the_spec_says),

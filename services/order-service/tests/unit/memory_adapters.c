@@ -439,7 +439,7 @@ static oms_err view_sagas(order_read_model *rm, oms_arena *a, const saga_list_fi
     for (int i = 0; i < MEM_ORDERS && (int)*count < f->limit; i++) {
         const mem_saga *row = &m->data.sagas[i];
         if (!row->used || (f->has_state && row->s.state != f->state) ||
-            (f->stuck_only && !stuck(&row->s, f->now_ms)))
+            (f->stuck_only && !stuck(&row->s, f->now_ms)) || (f->inconsistent_only && !row->s.inconsistency[0]))
             continue;
         (*out)[(*count)++] = row->s;
     }

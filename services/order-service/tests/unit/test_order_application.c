@@ -65,19 +65,45 @@ static void create(fixture *f, const char *customer, char id_out[OMS_UUID_LEN + 
 /* A reply delivered as the bus adapter would: inside its own transaction. */
 typedef oms_err (*reply_fn)(order_app *, oms_tx *, oms_arena *, const saga_reply *, oms_error *);
 
-static oms_err deliver(fixture *f, reply_fn fn, const char *order_id, bool success, const char *reason)
+/* The step whose command a reply of `fn` answers. */
+static saga_step step_answered(reply_fn fn)
 {
-    saga_reply r = {.order_id = order_id, .event_id = "abababab-0000-4000-8000-000000000001", .success = success,
-                    .reason = reason};
+    if (fn == order_on_payment_processed)
+        return SAGA_STEP_PAYMENT;
+    if (fn == order_on_payment_refunded)
+        return SAGA_STEP_REFUND;
+    if (fn == order_on_inventory_allocated)
+        return SAGA_STEP_INVENTORY;
+    return SAGA_STEP_RELEASE;
+}
+
+/* A reply as the participant would send it: naming the command the saga
+ * sent for that step, with the order's total as the amount. */
+static oms_err deliver_reply(fixture *f, reply_fn fn, saga_reply r, oms_error *why)
+{
     oms_tx *tx = NULL;
+    oms_error local;
+    oms_error *err_out = why ? why : &local;
     oms_error err;
     assert_int_equal(oms_tx_begin(&f->m->tx, &tx, &err), OMS_OK);
+    oms_error_clear(&err);
     oms_err rc = fn(&f->m->app, tx, f->a, &r, &err);
+    *err_out = err;
     if (rc == OMS_OK)
         assert_int_equal(oms_tx_commit(&f->m->tx, tx, &err), OMS_OK);
     else
         oms_tx_rollback(&f->m->tx, tx);
     return rc;
+}
+
+static oms_err deliver(fixture *f, reply_fn fn, const char *order_id, bool success, const char *reason)
+{
+    const mem_saga *s = mem_find_saga(f->m, order_id);
+    const mem_order *o = mem_find_order(f->m, order_id);
+    saga_reply r = {.order_id = order_id, .event_id = "abababab-0000-4000-8000-000000000001", .success = success,
+                    .reason = reason, .command_id = s ? s->s.sent[step_answered(fn)] : NULL,
+                    .amount_cents = o ? o->total_cents : 0};
+    return deliver_reply(f, fn, r, NULL);
 }
 
 static order_status status_of(fixture *f, const char *id)
@@ -472,8 +498,8 @@ static void queries_refuse_bad_parameters(void **state)
     assert_int_equal(order_query_get(&f->m->queries, f->a, ADMIN, "not-a-uuid", &o, &err), OMS_ENOTFOUND);
     saga *sagas;
     size_t n;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, "NOPE", NULL, &sagas, &n, &err), OMS_EINVAL);
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, NULL, "maybe", &sagas, &n, &err), OMS_EINVAL);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.state = "NOPE"}, &sagas, &n, &err), OMS_EINVAL);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "maybe"}, &sagas, &n, &err), OMS_EINVAL);
 }
 
 static void saga_history_lists_every_step_in_order(void **state)
@@ -504,13 +530,13 @@ static void stuck_sagas_are_listed(void **state)
     cancel(f, b, NULL, &o, &err);
     saga *sagas;
     size_t n;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, NULL, "true", &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &sagas, &n, &err), OMS_OK);
     assert_int_equal(n, 1); /* the compensating one */
     assert_string_equal(sagas[0].order_id, b);
     f->m->now_ms += 31000;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, NULL, "true", &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &sagas, &n, &err), OMS_OK);
     assert_int_equal(n, 2);
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, "PENDING_PAYMENT", NULL, &sagas, &n, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.state = "PENDING_PAYMENT"}, &sagas, &n, &err), OMS_OK);
     assert_int_equal(n, 1);
 }
 
@@ -578,7 +604,7 @@ static void a_customer_reaches_only_its_own_orders(void **state)
     assert_int_equal(order_query_customer(&f->m->queries, f->a, &viewer, "bob", &orders, &count, &total, &err),
                      OMS_OK);
     saga *sagas;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, &alice, NULL, NULL, &sagas, &count, &err),
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, &alice, &(saga_list_params){}, &sagas, &count, &err),
                      OMS_EFORBIDDEN);
     assert_int_equal(order_cancel(&f->m->app, f->a, &alice, theirs, NULL, "", &o, &err), OMS_ENOTFOUND);
     assert_int_equal(order_cancel(&f->m->app, f->a, &viewer, theirs, NULL, "", &o, &err),
@@ -666,6 +692,75 @@ static void the_catalog_keeps_the_newest_price(void **state)
     assert_int_equal(version, 3);
 }
 
+/* ---- replies the saga trusts (review H4) ---- */
+
+static saga_reply genuine(fixture *f, reply_fn fn, const char *order_id, bool success)
+{
+    return (saga_reply){.order_id = order_id, .event_id = "abababab-0000-4000-8000-000000000002", .success = success,
+                        .command_id = mem_find_saga(f->m, order_id)->s.sent[step_answered(fn)],
+                        .amount_cents = mem_find_order(f->m, order_id)->total_cents};
+}
+
+static void expect_rejected(fixture *f, reply_fn fn, saga_reply r)
+{
+    oms_error why;
+    assert_int_equal(deliver_reply(f, fn, r, &why), OMS_OK);
+    assert_string_equal(why.reason, ORDER_REASON_REPLY_REJECTED);
+}
+
+/* A reply that names another command, none, a step the saga never asked
+ * for, or not the order's total is logged and changes nothing. */
+static void replies_that_answer_no_command_of_the_saga_are_rejected(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    saga_reply forged = genuine(f, order_on_payment_processed, id, true);
+    forged.command_id = "not-the-saga-command";
+    expect_rejected(f, order_on_payment_processed, forged);
+    forged.command_id = NULL;
+    expect_rejected(f, order_on_payment_processed, forged);
+    saga_reply cheap = genuine(f, order_on_payment_processed, id, true);
+    cheap.amount_cents = 1;
+    expect_rejected(f, order_on_payment_processed, cheap);
+    saga_reply early = genuine(f, order_on_inventory_allocated, id, true);
+    early.command_id = cheap.command_id; /* the payment's command: the saga sent no inventory command yet */
+    expect_rejected(f, order_on_inventory_allocated, early);
+    assert_int_equal(status_of(f, id), ORDER_PENDING_PAYMENT);
+    assert_false(mem_find_saga(f->m, id)->s.payment_captured);
+    assert_int_equal(mem_log_count(f->m, mem_find_saga(f->m, id)->s.id, SAGA_LOG_REJECTED_REPLY), 4);
+    assert_int_equal(deliver_reply(f, order_on_payment_processed, genuine(f, order_on_payment_processed, id, true),
+                                   NULL),
+                     OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_PAYMENT_CONFIRMED);
+}
+
+/* The review's attack: a forged confirmation that got through (it named
+ * the command and the total), then payment's real decline. The saga keeps
+ * what it did but is marked inconsistent, visible in GET /sagas. */
+static void a_decline_after_a_confirmation_marks_the_saga_inconsistent(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    assert_int_equal(deliver(f, order_on_payment_processed, id, true, NULL), OMS_OK);
+    assert_int_equal(deliver(f, order_on_inventory_allocated, id, true, NULL), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_INVENTORY_CONFIRMED);
+    assert_int_equal(deliver(f, order_on_payment_processed, id, false, "insufficient funds"), OMS_OK);
+    const saga *s = &mem_find_saga(f->m, id)->s;
+    assert_int_equal(status_of(f, id), ORDER_INVENTORY_CONFIRMED);
+    assert_non_null(strstr(s->inconsistency, "payment"));
+    assert_int_equal(mem_log_count(f->m, s->id, SAGA_LOG_INCONSISTENT), 1);
+    saga *sagas = NULL;
+    size_t n = 0;
+    oms_error err;
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.inconsistent = "true"},
+                                       &sagas, &n, &err),
+                     OMS_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(sagas[0].order_id, id);
+}
+
 int main(void)
 {
     oms_log_init("order-application-test", OMS_LOG_WARN); /* keep saga_step lines out of the report */
@@ -700,6 +795,8 @@ int main(void)
         T(a_price_that_is_not_the_catalogs_is_refused_with_the_current_one),
         T(a_product_the_catalog_does_not_know_is_refused),
         T(the_catalog_keeps_the_newest_price),
+        T(replies_that_answer_no_command_of_the_saga_are_rejected),
+        T(a_decline_after_a_confirmation_marks_the_saga_inconsistent),
     };
     return cmocka_run_group_tests_name("order_application", tests, NULL, NULL);
 }

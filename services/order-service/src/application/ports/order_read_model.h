@@ -29,6 +29,7 @@ typedef struct saga_list_filter {
     bool has_state;
     order_status state;
     bool stuck_only;          /* stuck for operators: not ended, and COMPENSATING or past its deadline */
+    bool inconsistent_only;   /* a participant's answer contradicted the saga */
     int64_t now_ms;
     int limit;
 } saga_list_filter;
