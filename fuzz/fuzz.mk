@@ -37,7 +37,7 @@ $(FB)/obj/%.o: %.c
 # Only the modules the targets use (not the database or bus ones), so that a
 # module in progress elsewhere in lib/oms does not stop the fuzz build.
 OMS_SRCS_F := $(addprefix lib/oms/,arena.c err.c json.c money.c envelope.c util.c log.c metrics.c config.c tx_hooks.c \
-	saga_messages.c principal.c service_auth.c)
+	saga_messages.c principal.c service_auth.c sha256.c)
 $(FB)/lib/liboms.a: $(call objs_f,$(OMS_SRCS_F))
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
@@ -87,7 +87,7 @@ $(eval $(call fuzz_target,gateway_config,fuzz/targets/gateway_config.c api-gatew
 # The in-memory transaction and reply helpers the services' memory adapters
 # share (when present in this tree).
 TEST_TX_F := $(wildcard lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c)
-HTTP_LIBS := $(HTTP_FAKE_OBJS) $(FB)/lib/liboms.a -lmicrohttpd -ljansson -luuid -lm $(if $(TEST_TX_F),-lcmocka)
+HTTP_LIBS := $(HTTP_FAKE_OBJS) $(FB)/lib/liboms.a -lmicrohttpd -ljansson -luuid -lcrypto -lm $(if $(TEST_TX_F),-lcmocka)
 ORDER_SRCS_F := $(addprefix services/order-service/src/,domain/order.c domain/saga.c application/saga_runner.c \
 	application/commands.c application/queries.c application/cursor.c adapters/http_api.c adapters/order_json.c) \
 	services/order-service/tests/unit/memory_adapters.c

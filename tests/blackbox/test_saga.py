@@ -2,7 +2,7 @@
 
 import uuid
 
-from conftest import FINAL_STATUSES, body_of, money, state_of
+from conftest import FINAL_STATUSES, assert_error, body_of, money, state_of
 
 
 def test_health_ready_and_metrics_on_every_process(system):
@@ -103,6 +103,11 @@ def test_idempotency_key_returns_the_first_order_and_charges_once(system):
     system.wait_status(first["id"], "INVENTORY_CONFIRMED")
     after = system.create_order(customer, items, headers=key, expect=(200, 201))
     assert after["id"] == first["id"]
+    # SPEC 7: the same key with another body
+    other = system.api.post("/orders", {"customer_id": customer, "items": [dict(items[0], quantity=2)]},
+                            headers=key)
+    assert_error(other, 422, "Idempotency-Key")
+    assert body_of(other)["error"]["code"] == "idempotency_key_reused"
 
     assert system.balance(customer) == money("70.00")
     assert system.stock(product) == 9

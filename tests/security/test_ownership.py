@@ -5,7 +5,7 @@ straight at the services with the internal credential and a customer's
 identity headers, which shows that each service decides by itself and does
 not lean on the gateway's route table. Also: no free money (only an admin
 opens an account, directly or not), and a customer's POST /orders needs an
-Idempotency-Key."""
+Idempotency-Key, which is its own."""
 
 import json
 import time
@@ -90,6 +90,29 @@ def test_a_customers_order_needs_an_idempotency_key(gateway):
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "idempotency_key_required"
     assert r.json()["error"]["field"] == "Idempotency-Key"
+
+
+def test_an_idempotency_key_is_its_principals_own(gateway):
+    """SPEC 7 (review M1, M2): bob's request under alice's key is bob's own
+    new order, never alice's; alice's retry is her first order whether she
+    names herself or not (the canonical body); another body under her key is
+    422 idempotency_key_reused."""
+    key = new_key()
+    first = as_key(gateway, "alice", "POST", "/orders", {"items": [ITEM]}, headers=key)
+    assert first.status_code == 201, first.text
+    retry = as_key(gateway, "alice", "POST", "/orders", {"customer_id": ALICE, "items": [ITEM]}, headers=key)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["id"] == first.json()["id"]
+    bobs = as_key(gateway, "bob", "POST", "/orders", {"items": [ITEM]}, headers=key)
+    assert bobs.status_code == 201, bobs.text
+    assert bobs.json()["id"] != first.json()["id"]
+    assert bobs.json()["customer_id"] == BOB
+    other = as_key(gateway, "alice", "POST", "/orders", {"items": [dict(ITEM, quantity=2)]}, headers=key)
+    assert other.status_code == 422, other.text
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    assert other.json()["error"]["field"] == "Idempotency-Key"
+    for who in ("alice", "bob"):
+        wait_final(gateway, who, (first if who == "alice" else bobs).json()["id"])
 
 
 def test_a_customer_may_cancel_its_own_completed_order(gateway):

@@ -1,7 +1,7 @@
 /* main.c -- order-service: reads its own settings, plugs the adapters into
- * the application's ports, runs the deadline scanner; the start/stop sequence
- * around it is lib/oms/service.h. The only file that knows every concrete
- * adapter.
+ * the application's ports, runs the deadline scanner and the retention job;
+ * the start/stop sequence around it is lib/oms/service.h. The only file that
+ * knows every concrete adapter.
  *
  * Recovery after a crash needs no special start-up step: unfinished sagas are
  * rows with a deadline, which the deadline scanner picks up (see
@@ -13,6 +13,7 @@
 #include "adapters/pg_adapters.h"
 #include "adapters/uuid_generator.h"
 #include "oms/config.h"
+#include "oms/retention.h"
 #include "oms/service.h"
 
 #define HTTP_GRACE_MS 5000
@@ -24,6 +25,10 @@ typedef struct order_service {
     oms_pg_settings read_db;
     oms_pg_pool *read_pool;
     deadline_scanner *scanner;
+    int idempotency_retention_h;
+    int retention_interval_s;
+    oms_pg_pool *write_pool;
+    oms_retention *retention;
     http_api api; /* the HTTP handlers' ctx */
     order_repo orders;
     catalog catalog;
@@ -46,6 +51,11 @@ static void add_settings(void *ctx, oms_settings *t)
          .target = &o->saga.step_timeout_s, .doc = "How long a saga step waits for its reply before it is sent again."},
         {.name = "SAGA_MAX_ATTEMPTS", .kind = OMS_SETTING_INT, .fallback = "5", .min = 1, .max = 100,
          .target = &o->saga.max_attempts, .doc = "Sends of a forward step's command before the saga compensates."},
+        {.name = "IDEMPOTENCY_KEY_RETENTION_H", .kind = OMS_SETTING_INT, .fallback = "24", .min = 24, .max = 8760,
+         .target = &o->idempotency_retention_h,
+         .doc = "Hours an Idempotency-Key is kept (SPEC 7: at least 24) before the retention job removes it."},
+        {.name = "RETENTION_INTERVAL_S", .kind = OMS_SETTING_INT, .fallback = "600", .min = 1, .max = 86400,
+         .target = &o->retention_interval_s, .doc = "Seconds between two sweeps of the retention job."},
         {.name = "READ_POSTGRES_HOST", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_HOST",
          .target = &o->read_db.host, .doc = "Read model pool: host of the PostgreSQL server."},
         {.name = "READ_POSTGRES_PORT", .kind = OMS_SETTING_INT_TEXT, .same_as = "POSTGRES_PORT", .min = 1,
@@ -71,6 +81,7 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
 {
     order_service *o = ctx;
     oms_pg_pool *write_pool = oms_service_pool(svc);
+    o->write_pool = write_pool;
     o->read_pool = oms_service_add_pool(svc, "orders-read", &o->read_db, "read database", err);
     if (!o->read_pool)
         return err->code;
@@ -102,16 +113,31 @@ static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
     return oms_saga_subscribe(bus, &o->consumer, err);
 }
 
-static oms_err start_scanner(void *ctx, oms_error *err)
+/* The background jobs: the deadline scanner and the retention of
+ * idempotency keys (oms_retention_removed_total{table="idempotency_keys"}). */
+static oms_err start_jobs(void *ctx, oms_error *err)
 {
     order_service *o = ctx;
     o->scanner = deadline_scanner_start(&o->app, DEADLINE_SCAN_INTERVAL_MS, err);
-    return o->scanner ? OMS_OK : err->code;
+    if (!o->scanner)
+        return err->code;
+    const oms_retention_rule rules[] = {
+        {.table = "idempotency_keys", .time_column = "created_at", .keep_s = (int64_t)o->idempotency_retention_h * 3600},
+    };
+    o->retention = oms_retention_start(o->write_pool, rules, sizeof rules / sizeof rules[0], o->retention_interval_s,
+                                       err);
+    if (!o->retention) {
+        deadline_scanner_stop(o->scanner);
+        o->scanner = NULL;
+        return err->code;
+    }
+    return OMS_OK;
 }
 
-static void stop_scanner(void *ctx)
+static void stop_jobs(void *ctx)
 {
     order_service *o = ctx;
+    oms_retention_stop(o->retention);
     deadline_scanner_stop(o->scanner);
 }
 
@@ -133,7 +159,7 @@ int main(int argc, char **argv)
                                  .add_settings = add_settings,
                                  .wire = wire,
                                  .subscribe = subscribe,
-                                 .start = start_scanner,
-                                 .stop = stop_scanner};
+                                 .start = start_jobs,
+                                 .stop = stop_jobs};
     return oms_service_main(&def, argc, argv);
 }

@@ -98,13 +98,14 @@ static oms_err update_order(order_repo *r, oms_tx *tx, oms_arena *a, const order
     return OMS_OK;
 }
 
-static oms_err find_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, const char *key,
+static oms_err find_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, const order_idempotency_key *key,
                                     char fingerprint[ORDER_FINGERPRINT_LEN + 1], char order_id[OMS_UUID_LEN + 1],
                                     oms_error *err)
 {
     (void)r;
-    PGresult *res = oms_pg_tx_exec(a, tx, "SELECT request_hash, order_id FROM idempotency_keys WHERE key = $1", 1,
-                                   (const char *[]){key}, err);
+    PGresult *res = oms_pg_tx_exec(a, tx,
+                                   "SELECT request_hash, order_id FROM idempotency_keys WHERE principal = $1 AND key = $2",
+                                   2, (const char *[]){key->principal, key->key}, err);
     if (!res)
         return err->code;
     if (PQntuples(res) == 0)
@@ -116,13 +117,14 @@ static oms_err find_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, con
 
 /* The unique index makes a concurrent duplicate wait for the first
  * transaction; lock_timeout bounds that wait (55P03 -> OMS_EBUSY). */
-static oms_err claim_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, const char *key,
+static oms_err claim_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, const order_idempotency_key *key,
                                      const char *fingerprint, const char *order_id, oms_error *err)
 {
     (void)r;
     if (!oms_pg_tx_exec(a, tx, "SET LOCAL lock_timeout = '10s'", 0, NULL, err) ||
-        !oms_pg_tx_exec(a, tx, "INSERT INTO idempotency_keys (key, request_hash, order_id) VALUES ($1, $2, $3)", 3,
-                        (const char *[]){key, fingerprint, order_id}, err) ||
+        !oms_pg_tx_exec(a, tx,
+                        "INSERT INTO idempotency_keys (principal, key, request_hash, order_id) VALUES ($1, $2, $3, $4)",
+                        4, (const char *[]){key->principal, key->key, fingerprint, order_id}, err) ||
         !oms_pg_tx_exec(a, tx, "SET LOCAL lock_timeout = 0", 0, NULL, err))
         return err->code;
     return OMS_OK;

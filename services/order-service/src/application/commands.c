@@ -9,6 +9,7 @@
 #include "application/saga_runner.h"
 #include "oms/log.h"
 #include "oms/money.h"
+#include "oms/sha256.h"
 
 bool order_idempotency_key_valid(const char *key)
 {
@@ -28,8 +29,8 @@ bool order_idempotency_key_valid(const char *key)
 /* ---- create ------------------------------------------------------------ */
 
 /* Looks the key up; OMS_OK with *out when it names an earlier order. */
-static oms_err replay_idempotent(order_app *app, oms_arena *a, const char *key, const char *fingerprint, order *out,
-                                 oms_error *err)
+static oms_err replay_idempotent(order_app *app, oms_arena *a, const order_idempotency_key *key,
+                                 const char *fingerprint, order *out, oms_error *err)
 {
     oms_tx *tx = NULL;
     oms_err rc = oms_tx_begin(app->tx, &tx, err);
@@ -40,7 +41,7 @@ static oms_err replay_idempotent(order_app *app, oms_arena *a, const char *key, 
     rc = order_repo_find_idempotency_key(app->orders, tx, a, key, stored_fp, order_id, err);
     if (rc == OMS_OK && strcmp(stored_fp, fingerprint) != 0) {
         rc = oms_error_set(err, OMS_ECONFLICT, "Idempotency-Key",
-                           "this Idempotency-Key was used for a different request");
+                           "this Idempotency-Key was used for a request with another body");
         oms_error_reason(err, rc, ORDER_REASON_KEY_REUSED);
     } else if (rc == OMS_OK) {
         rc = order_repo_load(app->orders, tx, a, order_id, out, err);
@@ -49,8 +50,8 @@ static oms_err replay_idempotent(order_app *app, oms_arena *a, const char *key, 
     return rc;
 }
 
-static oms_err insert_new_order(order_app *app, oms_tx *tx, oms_arena *a, const order *o, const char *key,
-                                const char *fingerprint, const char *correlation_id, saga_outcome *r,
+static oms_err insert_new_order(order_app *app, oms_tx *tx, oms_arena *a, const order *o,
+                                const order_idempotency_key *key, const char *fingerprint, const char *correlation_id, saga_outcome *r,
                                 oms_error *err)
 {
     oms_err rc = OMS_OK;
@@ -115,8 +116,8 @@ static oms_err price_items(order_app *app, oms_tx *tx, oms_arena *a, const order
 /* One attempt: prices the request from the catalog and stores the new
  * order in one transaction. OMS_ECONFLICT from the key claim means another
  * request with the same key committed first. */
-static oms_err try_create(order_app *app, oms_arena *a, const order_create_request *req, const char *key,
-                          const char *fingerprint, const char *correlation_id, order *out, oms_error *err)
+static oms_err try_create(order_app *app, oms_arena *a, const order_create_request *req,
+                          const order_idempotency_key *key, const char *fingerprint, const char *correlation_id, order *out, oms_error *err)
 {
     oms_tx *tx = NULL;
     oms_err rc = oms_tx_begin(app->tx, &tx, err);
@@ -138,6 +139,21 @@ static oms_err try_create(order_app *app, oms_arena *a, const order_create_reque
     if (rc == OMS_OK)
         *out = r.order;
     return rc;
+}
+
+/* The SHA-256 of the request's canonical body (SPEC 7): what tells a
+ * retry from another request under the same Idempotency-Key. */
+static oms_err request_fingerprint(const order_create_request *req, oms_arena *a,
+                                   char out[ORDER_FINGERPRINT_LEN + 1], oms_error *err)
+{
+    size_t len = order_request_canonical(req, NULL, 0);
+    char *canonical = oms_arena_alloc(a, len + 1);
+    if (!canonical)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    order_request_canonical(req, canonical, len + 1);
+    if (!oms_sha256_hex(canonical, len, out))
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "SHA-256 failed");
+    return OMS_OK;
 }
 
 oms_err order_authorize_create(const oms_principal *who, order_create_request *req, oms_error *err)
@@ -170,26 +186,29 @@ oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, con
     if (rc != OMS_OK)
         return rc;
     char fingerprint[ORDER_FINGERPRINT_LEN + 1];
-    order_request_fingerprint(req, fingerprint);
-    if (idempotency_key) {
-        rc = replay_idempotent(app, a, idempotency_key, fingerprint, out, err);
+    rc = request_fingerprint(req, a, fingerprint, err);
+    if (rc != OMS_OK)
+        return rc;
+    const order_idempotency_key scoped = {.principal = who->id, .key = idempotency_key};
+    const order_idempotency_key *key = idempotency_key ? &scoped : NULL;
+    if (key) {
+        rc = replay_idempotent(app, a, key, fingerprint, out, err);
         if (rc == OMS_OK)
             *outcome = ORDER_CREATE_REPLAYED;
         if (rc != OMS_ENOTFOUND)
             return rc;
     }
-    rc = try_create(app, a, req, idempotency_key, fingerprint, correlation_id ? correlation_id : "", out, err);
+    rc = try_create(app, a, req, key, fingerprint, correlation_id ? correlation_id : "", out, err);
     /* A conflict without a reason is the key's claim: a concurrent request
      * with the same key committed while we waited. */
-    if (rc == OMS_ECONFLICT && !(err && err->reason[0]) && idempotency_key) {
-        /* A concurrent request with the same key committed while we waited. */
-        rc = replay_idempotent(app, a, idempotency_key, fingerprint, out, err);
+    if (rc == OMS_ECONFLICT && !(err && err->reason[0]) && key) {
+        rc = replay_idempotent(app, a, key, fingerprint, out, err);
         if (rc == OMS_OK)
             *outcome = ORDER_CREATE_REPLAYED;
         else if (rc == OMS_ENOTFOUND)
             rc = OMS_EBUSY;
     }
-    if (rc == OMS_EBUSY && idempotency_key) {
+    if (rc == OMS_EBUSY && key) {
         rc = oms_error_set(err, OMS_EBUSY, "Idempotency-Key", "a request with this Idempotency-Key is in progress");
         oms_error_reason(err, rc, ORDER_REASON_REQUEST_IN_PROGRESS);
     }

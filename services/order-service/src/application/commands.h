@@ -54,8 +54,10 @@ oms_err order_on_product_price_changed(order_app *app, oms_tx *tx, oms_arena *a,
  * stores the order (CREATED), its saga and log, moves it to
  * PENDING_PAYMENT with PaymentRequested, OrderCreated and OrderStatusChanged
  * in the outbox, and the read model row -- all in one transaction. With an
- * idempotency key (may be NULL) a repeat returns the first order.
- * OMS_EINVAL (field in err), OMS_ECONFLICT (reason ORDER_REASON_KEY_REUSED),
+ * idempotency key (may be NULL; it is `who`'s: another principal's same key
+ * is another key) a repeat with the same canonical body returns the first
+ * order. OMS_EINVAL (field in err), OMS_ECONFLICT (reason
+ * ORDER_REASON_KEY_REUSED: the key's first request had another body; HTTP 422),
  * OMS_EBUSY (ORDER_REASON_REQUEST_IN_PROGRESS), OMS_EUNAVAILABLE. *out's
  * strings live in `a`. */
 oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, const order_create_request *req,

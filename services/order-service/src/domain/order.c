@@ -2,6 +2,7 @@
 #include "order.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -142,38 +143,53 @@ void order_init(order *o, const order_create_request *req, const char *order_id,
     o->modified_at_ms = now_ms;
 }
 
-static uint64_t fnv1a(uint64_t h, const void *data, size_t len)
+/* Appends to buf (cap bytes, kept NUL-terminated) and counts in *len what
+ * the whole text needs, as snprintf does. */
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void put(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 {
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(*len < cap ? buf + *len : NULL, *len < cap ? cap - *len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void put_string(char *buf, size_t cap, size_t *len, const char *s)
+{
+    put(buf, cap, len, "\"");
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            put(buf, cap, len, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            put(buf, cap, len, "\\u%04x", *p);
+        else
+            put(buf, cap, len, "%c", *p);
     }
-    return h;
+    put(buf, cap, len, "\"");
 }
 
-/* Each field is followed by a NUL so "ab"+"c" differs from "a"+"bc". */
-static uint64_t fnv1a_str(uint64_t h, const char *s)
+size_t order_request_canonical(const order_create_request *req, char *buf, size_t cap)
 {
-    return fnv1a(h, s ? s : "", (s ? strlen(s) : 0) + 1);
-}
-
-static uint64_t fnv1a_int(uint64_t h, int64_t v)
-{
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%" PRId64, v);
-    return fnv1a(h, buf, (size_t)n + 1);
-}
-
-void order_request_fingerprint(const order_create_request *req, char out[17])
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    h = fnv1a_str(h, req->customer_id);
-    h = fnv1a_int(h, (int64_t)req->item_count);
+    size_t len = 0;
+    if (cap)
+        buf[0] = '\0';
+    put(buf, cap, &len, "{\"customer_id\":");
+    put_string(buf, cap, &len, req->customer_id);
+    put(buf, cap, &len, ",\"items\":[");
     for (size_t i = 0; i < req->item_count; i++) {
-        h = fnv1a_str(h, req->items[i].product_id);
-        h = fnv1a_int(h, req->items[i].quantity);
-        h = fnv1a_int(h, req->items[i].unit_price_cents);
+        const order_item *item = &req->items[i];
+        put(buf, cap, &len, "%s{\"product_id\":", i ? "," : "");
+        put_string(buf, cap, &len, item->product_id);
+        put(buf, cap, &len, ",\"quantity\":%" PRId64 ",\"unit_price\":", item->quantity);
+        char price[OMS_MONEY_TEXT_MAX];
+        if (item->unit_price_cents == ORDER_PRICE_FROM_CATALOG)
+            put(buf, cap, &len, "null}");
+        else
+            put(buf, cap, &len, "%s}", oms_money_format(item->unit_price_cents, price));
     }
-    snprintf(out, 17, "%016" PRIx64, h);
+    put(buf, cap, &len, "]}");
+    return len;
 }

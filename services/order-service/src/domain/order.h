@@ -100,9 +100,13 @@ oms_err order_total_cents(const order_item *items, size_t count, int64_t *total_
 void order_init(order *o, const order_create_request *req, const char *order_id, const char *saga_id,
                 int64_t total_cents, int64_t now_ms);
 
-/* A stable 64-bit fingerprint (FNV-1a) of a create request, as 16 hex digits
- * into out[17]: two requests with equal fields have equal fingerprints. Used
- * to tell a retried POST from a different one under the same Idempotency-Key. */
-void order_request_fingerprint(const order_create_request *req, char out[17]);
+/* The canonical body of a create request: one JSON text, members in a fixed
+ * order and no spaces ({"customer_id":"c","items":[{"product_id":"p",
+ * "quantity":2,"unit_price":10.50}]}, unit_price null when left to the
+ * catalog), so requests that mean the same have the same text. Writes at
+ * most cap bytes (NUL included) and returns the length of the whole text,
+ * as snprintf. Its SHA-256 tells a retried POST from a different one under
+ * the same Idempotency-Key (application/commands.c). */
+size_t order_request_canonical(const order_create_request *req, char *buf, size_t cap);
 
 #endif

@@ -28,6 +28,7 @@
 #include "oms/outbox.h"
 #include "oms/tests/support/test_metrics.h"
 #include "oms/pg.h"
+#include "oms/retention.h"
 #include "oms/service_auth.h"
 
 /* Tests act as the local admin unless a test is about who may do what. */
@@ -230,6 +231,64 @@ static void idempotency_key_is_claimed_once(void **state)
     assert_int_equal(order_create(&p->app, p->a, ADMIN, &other, "it-key-1", "", &o, &outcome, &err),
                      OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_KEY_REUSED);
+    process_stop(p);
+}
+
+/* SPEC 7: a key is its principal's (another's same key makes another
+ * order), and lives IDEMPOTENCY_KEY_RETENTION_H hours: the retention job
+ * removes older keys (in batches), counts them, and then a retry is a new
+ * request. */
+static void idempotency_keys_are_per_principal_and_removed_after_their_retention(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    static const oms_principal alice = {.role = OMS_ROLE_CUSTOMER, .subject = "ret-alice", .id = "key:alice"};
+    static const oms_principal bob = {.role = OMS_ROLE_CUSTOMER, .subject = "ret-bob", .id = "key:bob"};
+    order_create_request req = {.customer_id = NULL, .items = items, .item_count = 2};
+    order alices, bobs;
+    order_create_outcome outcome;
+    oms_error err;
+    assert_int_equal(order_create(&p->app, p->a, &alice, &req, "shared-key", "", &alices, &outcome, &err), OMS_OK);
+    assert_int_equal(order_create(&p->app, p->a, &bob, &req, "shared-key", "", &bobs, &outcome, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_NEW);
+    assert_string_not_equal(alices.id, bobs.id);
+    const char *key_sql = "SELECT count(*) FROM idempotency_keys WHERE principal = $1 AND key = 'shared-key'"
+                          " AND length(request_hash) = 64";
+    assert_int_equal(sql_long(key_sql, 1, (const char *[]){"key:alice"}), 1);
+
+    /* alice's key 25 h old, and 2500 more old keys: one sweep removes them all */
+    sql_long("WITH aged AS (UPDATE idempotency_keys SET created_at = now() - interval '25 hours'"
+             " WHERE principal = 'key:alice' RETURNING order_id)"
+             " INSERT INTO idempotency_keys (principal, key, request_hash, order_id, created_at)"
+             " SELECT 'key:old', 'old-' || g, 'x', (SELECT order_id FROM aged), now() - interval '30 hours'"
+             " FROM generate_series(1, 2500) g RETURNING 1",
+             0, NULL);
+    const oms_retention_rule rules[] = {{.table = "idempotency_keys", .time_column = "created_at", .keep_s = 86400}};
+    long counted = test_metric_sum(p->a, "oms_retention_removed_total");
+    int64_t removed = 0;
+    oms_pg_pool *pool = oms_pg_pool_create("it-retention", &db, 1, &err);
+    assert_non_null(pool);
+    assert_int_equal(oms_retention_sweep(pool, p->a, rules, 1, &removed, &err), OMS_OK);
+    assert_int_equal(removed, 2501);
+    assert_int_equal(test_metric_sum(p->a, "oms_retention_removed_total") - counted, 2501);
+    assert_int_equal(sql_long(key_sql, 1, (const char *[]){"key:alice"}), 0);
+    assert_int_equal(sql_long(key_sql, 1, (const char *[]){"key:bob"}), 1);
+    order again;
+    assert_int_equal(order_create(&p->app, p->a, &alice, &req, "shared-key", "", &again, &outcome, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_NEW); /* the key was gone: a new request */
+
+    /* the background job does the same on its own */
+    sql_long("UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE principal = 'key:bob'"
+             " RETURNING 1",
+             0, NULL);
+    oms_retention *job = oms_retention_start(pool, rules, 1, 1, &err);
+    assert_non_null(job);
+    for (int tries = 0; tries < 100 && sql_long(key_sql, 1, (const char *[]){"key:bob"}) != 0; tries++)
+        usleep(50000);
+    oms_retention_stop(job);
+    assert_int_equal(sql_long(key_sql, 1, (const char *[]){"key:bob"}), 0);
+    assert_int_equal(sql_long(key_sql, 1, (const char *[]){"key:alice"}), 1); /* the new one stays */
+    oms_pg_pool_destroy(pool);
     process_stop(p);
 }
 
@@ -918,7 +977,7 @@ static void http_api_answers_as_the_spec_says(void **state)
     assert_string_equal(again.location, created.location);
     http_reply reused = http_call("POST", "/orders", "{\"customer_id\":\"x\",\"items\":[{\"product_id\":\"p\","
                                   "\"quantity\":1,\"unit_price\":1}]}", "Idempotency-Key: http-key-1");
-    expect_error(&reused, 409, "idempotency_key_reused", "Idempotency-Key");
+    expect_error(&reused, 422, "idempotency_key_reused", "Idempotency-Key");
     http_reply bad_key = http_call("POST", "/orders", body, "Idempotency-Key: has space");
     expect_error(&bad_key, 400, "invalid_argument", "Idempotency-Key");
     http_reply tampered = http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
@@ -990,6 +1049,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(order_repo_round_trips_an_order_with_items_and_reasons),
         cmocka_unit_test(idempotency_key_is_claimed_once),
+        cmocka_unit_test(idempotency_keys_are_per_principal_and_removed_after_their_retention),
         cmocka_unit_test(concurrent_duplicates_yield_one_order),
         cmocka_unit_test(saga_repo_checks_versions_and_numbers_the_log),
         cmocka_unit_test(lock_due_skips_sagas_locked_elsewhere),

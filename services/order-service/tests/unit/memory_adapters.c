@@ -153,28 +153,30 @@ static oms_err order_update(order_repo *r, oms_tx *tx, oms_arena *a, const order
     return OMS_OK;
 }
 
-static mem_key *find_key(mem_store *m, const char *key)
+static mem_key *find_key(mem_store *m, const order_idempotency_key *key)
 {
-    for (int i = 0; i < MEM_ORDERS; i++)
-        if (m->data.keys[i].used && strcmp(m->data.keys[i].key, key) == 0)
-            return &m->data.keys[i];
+    for (int i = 0; i < MEM_ORDERS; i++) {
+        mem_key *k = &m->data.keys[i];
+        if (k->used && strcmp(k->principal, key->principal) == 0 && strcmp(k->key, key->key) == 0)
+            return k;
+    }
     return NULL;
 }
 
-static oms_err key_find(order_repo *r, oms_tx *tx, oms_arena *a, const char *key, char fp[17],
-                        char order_id[OMS_UUID_LEN + 1], oms_error *err)
+static oms_err key_find(order_repo *r, oms_tx *tx, oms_arena *a, const order_idempotency_key *key,
+                        char fp[ORDER_FINGERPRINT_LEN + 1], char order_id[OMS_UUID_LEN + 1], oms_error *err)
 {
     (void)tx;
     (void)a;
     mem_key *k = find_key(store_of(r->self), key);
     if (!k)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "unused");
-    memcpy(fp, k->fingerprint, 17);
+    memcpy(fp, k->fingerprint, sizeof k->fingerprint);
     memcpy(order_id, k->order_id, OMS_UUID_LEN + 1);
     return OMS_OK;
 }
 
-static oms_err key_claim(order_repo *r, oms_tx *tx, oms_arena *a, const char *key, const char *fp,
+static oms_err key_claim(order_repo *r, oms_tx *tx, oms_arena *a, const order_idempotency_key *key, const char *fp,
                          const char *order_id, oms_error *err)
 {
     (void)tx;
@@ -186,7 +188,8 @@ static oms_err key_claim(order_repo *r, oms_tx *tx, oms_arena *a, const char *ke
         mem_key *k = &m->data.keys[i];
         if (!k->used) {
             k->used = true;
-            snprintf(k->key, sizeof k->key, "%s", key);
+            snprintf(k->principal, sizeof k->principal, "%s", key->principal);
+            snprintf(k->key, sizeof k->key, "%s", key->key);
             snprintf(k->fingerprint, sizeof k->fingerprint, "%s", fp);
             snprintf(k->order_id, sizeof k->order_id, "%s", order_id);
             return OMS_OK;

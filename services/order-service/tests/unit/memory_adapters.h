@@ -62,7 +62,8 @@ typedef struct mem_message {
 
 typedef struct mem_key {
     bool used;
-    char key[129], fingerprint[17], order_id[OMS_UUID_LEN + 1];
+    char principal[OMS_PRINCIPAL_ID_MAX + 1], key[129], fingerprint[ORDER_FINGERPRINT_LEN + 1],
+        order_id[OMS_UUID_LEN + 1];
 } mem_key;
 
 /* A price of the catalog's copy. */

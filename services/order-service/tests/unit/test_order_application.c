@@ -553,6 +553,31 @@ static oms_err create_as(fixture *f, const oms_principal *who, const char *custo
     return order_create(&f->m->app, f->a, who, &req, NULL, "req-1", o, &outcome, err);
 }
 
+/* SPEC 7: an Idempotency-Key is its principal's: bob's "key-1" is not
+ * alice's (bob gets an order of his own, and never alice's); the same
+ * request that means the same (customer_id omitted or given) is a retry. */
+static void idempotency_keys_belong_to_their_principal(void **state)
+{
+    fixture *f = *state;
+    static const oms_principal bob = {.role = OMS_ROLE_CUSTOMER, .subject = "bob", .id = "key:b"};
+    order_create_request req = request_for(NULL);
+    order alices, again, bobs;
+    order_create_outcome outcome;
+    oms_error err;
+    assert_int_equal(order_create(&f->m->app, f->a, &alice, &req, "key-1", "", &alices, &outcome, &err), OMS_OK);
+    assert_string_equal(alices.customer_id, "alice");
+    req.customer_id = "alice"; /* the same request, customer named */
+    assert_int_equal(order_create(&f->m->app, f->a, &alice, &req, "key-1", "", &again, &outcome, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_REPLAYED);
+    assert_string_equal(again.id, alices.id);
+    req.customer_id = NULL;
+    assert_int_equal(order_create(&f->m->app, f->a, &bob, &req, "key-1", "", &bobs, &outcome, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_NEW);
+    assert_string_not_equal(bobs.id, alices.id);
+    assert_string_equal(bobs.customer_id, "bob");
+    assert_int_equal(mem_order_count(f->m), 2);
+}
+
 /* A customer orders for itself (customer_id omitted or its own), never for
  * another; a viewer or operator orders for no one; an admin names whom. */
 static void a_customer_orders_for_itself_only(void **state)
@@ -772,6 +797,7 @@ int main(void)
         T(retried_post_with_same_key_returns_the_first_order),
         T(same_key_with_a_different_body_conflicts),
         T(idempotency_keys_are_checked),
+        T(idempotency_keys_belong_to_their_principal),
         T(happy_path_payment_then_stock_confirms),
         T(declined_payment_fails_with_its_reason),
         T(refused_stock_refunds_then_fails),

@@ -163,21 +163,38 @@ static void status_names_round_trip(void **state)
     assert_false(order_status_parse("", &s));
 }
 
-static void fingerprint_tells_requests_apart(void **state)
+/* The canonical body: one text per meaning, another for any change. */
+static void canonical_body_tells_requests_apart(void **state)
 {
     (void)state;
     order_create_request a = valid_request();
     order_create_request b = valid_request();
-    char fa[17], fb[17];
-    order_request_fingerprint(&a, fa);
-    order_request_fingerprint(&b, fb);
-    assert_string_equal(fa, fb);
+    char ca[512], cb[512];
+    size_t len = order_request_canonical(&a, ca, sizeof ca);
+    assert_int_equal(len, strlen(ca));
+    order_request_canonical(&b, cb, sizeof cb);
+    assert_string_equal(ca, cb);
     order_item other[3];
     memcpy(other, items3, sizeof other);
     other[1].quantity = 2;
     b.items = other;
-    order_request_fingerprint(&b, fb);
-    assert_string_not_equal(fa, fb);
+    order_request_canonical(&b, cb, sizeof cb);
+    assert_string_not_equal(ca, cb);
+    other[1] = items3[1];
+    other[1].unit_price_cents = ORDER_PRICE_FROM_CATALOG;
+    order_request_canonical(&b, cb, sizeof cb);
+    assert_string_not_equal(ca, cb);
+    assert_non_null(strstr(cb, "\"unit_price\":null}"));
+    /* quotes and control characters cannot forge structure */
+    order_item odd = {.product_id = "p\",\"quantity\":1\n", .quantity = 3, .unit_price_cents = 1050};
+    order_create_request c = {.customer_id = "c\\", .items = &odd, .item_count = 1};
+    order_request_canonical(&c, cb, sizeof cb);
+    assert_string_equal(cb, "{\"customer_id\":\"c\\\\\",\"items\":[{\"product_id\":\"p\\\",\\\"quantity\\\":1\\u000a\","
+                            "\"quantity\":3,\"unit_price\":10.50}]}");
+    /* too small a buffer: cut and terminated, the whole length returned */
+    char tiny[8];
+    assert_int_equal(order_request_canonical(&a, tiny, sizeof tiny), len);
+    assert_int_equal(strlen(tiny), sizeof tiny - 1);
 }
 
 /* ---- saga: every row -------------------------------------------------- */
@@ -554,7 +571,7 @@ int main(void)
         cmocka_unit_test(quantity_out_of_range_names_its_item),
         cmocka_unit_test(unit_price_out_of_range_names_its_item),
         cmocka_unit_test(status_names_round_trip),
-        cmocka_unit_test(fingerprint_tells_requests_apart),
+        cmocka_unit_test(canonical_body_tells_requests_apart),
         cmocka_unit_test(every_row_decides_as_the_spec_says),
         cmocka_unit_test(no_row_moves_status_backwards),
         cmocka_unit_test(duplicate_and_late_replies_are_ignored),
