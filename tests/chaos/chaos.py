@@ -3,7 +3,8 @@
 
 Starts a private PostgreSQL (infrastructure/postgres/pg.sh, OMS_RUN_DIR=.run/chaos,
 port 25434), with MESSAGE_BUS=pulsar a private broker too, two instances of each
-service and one gateway listing both; sets up products and accounts; sends
+service and one gateway listing both, with authentication on (an API key per
+role and per customer; workload.py); sets up products and accounts; sends
 mixed orders (normal, declined, short of stock, cancelled at random moments,
 retried with the same Idempotency-Key) while it kills, stops and restarts
 processes, restarts PostgreSQL (-m immediate), terminates its backends, and
@@ -34,7 +35,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import Cluster  # noqa: E402
 from faults import FaultInjector  # noqa: E402
 from invariants import FinalCheck, SnapshotSampler, Violations, wait_for_quiet  # noqa: E402
-from workload import Workload  # noqa: E402
+from workload import Workload, api_keys, api_keys_setting  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 DEFAULT_CREDIT = "1000.00"
@@ -198,8 +199,9 @@ def main(argv):
     stop = threading.Event()
     install_signal_handlers(stop)
     violations = Violations(log)
+    keys = api_keys()
     cluster = Cluster(REPO, args.run_dir, args.bin_dir, args.pg_port, args.bus, args.saga_timeout,
-                      DEFAULT_CREDIT, args.pulsar_port, args.pulsar_admin_port, log)
+                      DEFAULT_CREDIT, args.pulsar_port, args.pulsar_admin_port, log, api_keys_setting(keys))
     atexit.register(cluster.stop)
     workload = faults = check = sampler = None
     times = {}
@@ -217,7 +219,7 @@ def main(argv):
         cluster.start_services(ready_timeout_s=90)
         log("all instances ready: " + ", ".join(f"{i.name}:{i.port}" for i in cluster.instances))
         workload = Workload(f"http://127.0.0.1:{cluster.GATEWAY_PORT}", args.orders, args.rate, args.workers,
-                            args.cancel_share, args.dup_share, args.seed, stop, log, violations.add)
+                            args.cancel_share, args.dup_share, args.seed, stop, log, violations.add, keys)
         workload.setup()
         log(f"set up {len(workload.products)} products and {len(workload.opening)} customers")
         sampler = SnapshotSampler(cluster, violations, 5.0, stop)

@@ -169,7 +169,7 @@ class Cluster:
     DATABASES = {"order": "orders", "inventory": "inventory", "payment": "payments"}
 
     def __init__(self, repo, run_dir, bin_dir, pg_port, bus, saga_timeout_s, default_credit,
-                 pulsar_port, pulsar_admin_port, log):
+                 pulsar_port, pulsar_admin_port, log, api_keys):
         self.repo = repo
         self.run_dir = run_dir
         self.log_dir = os.path.join(run_dir, "logs")
@@ -184,6 +184,7 @@ class Cluster:
         self.log = log
         self.pg_sh = os.path.join(repo, "infrastructure/postgres/pg.sh")
         self.internal_key = os.urandom(24).hex()  # the gateway's credential towards the services
+        self.api_keys = api_keys  # the gateway's API_KEYS: authentication on, as outside a local run
         self.pulsar_sh = os.path.join(repo, "infrastructure/pulsar/pulsar.sh")
         self.instances = []
         self.unexpected_exits = []  # (name, returncode, log tail)
@@ -345,12 +346,14 @@ class Cluster:
             "UPSTREAM_TIMEOUT_MS": "3000",
         })
         env.setdefault("LOG_LEVEL", "info")
-        # A local run: the gateway without a credential source serves every
-        # request as admin; the services still answer the gateway only.
+        # A local run (loopback listeners, DEFAULT_CREDIT as given), but with
+        # authentication on: the gateway has API keys per role and customer,
+        # the services answer the gateway only.
         env["OMS_LOCAL_RUN"] = "1"
         if kind == "gateway":
             env["SERVICE_NAME"] = "api-gateway"
             env["INTERNAL_API_KEY"] = self.internal_key
+            env["API_KEYS"] = self.api_keys
             env["RATE_LIMIT_RPS"] = "0"  # the load comes from one address
             for service in ("order", "inventory", "payment"):
                 urls = ",".join(f"http://127.0.0.1:{p}" for p in self.SERVICE_PORTS[service])

@@ -434,7 +434,7 @@ class FinalCheck:
             session.s = s
             for _ in range(5):
                 try:
-                    r = s.get(gw + path, timeout=(3, 15))
+                    r = s.get(gw + path, timeout=(3, 15), headers={"X-API-Key": self.w.keys["viewer"]})
                     if r.status_code < 500:
                         return r
                 except requests.RequestException:

@@ -1,9 +1,15 @@
 """The load of a chaos run, through the gateway: products and accounts set up
 first, then orders of mixed outcomes (normal, declined, short of stock),
 cancels at random moments, POSTs retried with the same Idempotency-Key, and a
-few restocks; every answer is recorded for the invariant checks."""
+few restocks; every answer is recorded for the invariant checks.
+
+Authentication is on (SPEC 7): the gateway knows one API key per role the
+load uses and one per customer (api_keys, api_keys_setting); the admin sets
+up products, accounts and restocks, each customer orders and cancels for
+itself, and the invariant checks read as a viewer."""
 import heapq
 import json
+import os
 import random
 import threading
 import time
@@ -24,6 +30,20 @@ RICH_BALANCE_CENTS = 100_000_000  # 1,000,000.00
 POOR_BALANCE_CENTS = 3_000  # 30.00: a few orders, then declines
 AMPLE_STOCK = 1_000_000
 SCARCE_STOCK = {"scarce-1": 30, "scarce-2": 10}
+RICH = [f"rich-{n:02d}" for n in range(1, 11)]
+POOR = [f"poor-{n:02d}" for n in range(1, 5)]
+DEFAULT_CREDIT_CUSTOMERS = ["default-01", "default-02"]  # no account: DEFAULT_CREDIT
+STAFF = ("admin", "viewer")
+
+
+def api_keys():
+    """A fresh API key per staff role and per customer: {who: key}."""
+    return {who: os.urandom(18).hex() for who in (*STAFF, *RICH, *POOR, *DEFAULT_CREDIT_CUSTOMERS)}
+
+
+def api_keys_setting(keys):
+    """The gateway's API_KEYS for `keys`: key:role, or key:customer:<id>."""
+    return ",".join(f"{key}:{who}" if who in STAFF else f"{key}:customer:{who}" for who, key in keys.items())
 
 
 def money(cents):
@@ -67,7 +87,7 @@ class OrderRecord:
 
 
 class Workload:
-    def __init__(self, gateway, orders, rate, workers, cancel_share, dup_share, seed, stop, log, violation):
+    def __init__(self, gateway, orders, rate, workers, cancel_share, dup_share, seed, stop, log, violation, keys):
         self.gateway = gateway
         self.orders_wanted = orders
         self.rate = rate
@@ -93,6 +113,7 @@ class Workload:
         self._cancel_lock = threading.Condition()
         self._cancel_seq = 0
         self.loading = False
+        self.keys = keys
 
     # ----------------------------------------------------------------- HTTP
 
@@ -103,10 +124,12 @@ class Workload:
             self.local.session = s
         return s
 
-    def request(self, method, path, label, **kw):
-        """One HTTP request; returns the response or None on a transport error."""
+    def request(self, method, path, label, who="admin", headers=None, **kw):
+        """One HTTP request with `who`'s API key; returns the response or
+        None on a transport error."""
+        headers = dict(headers or {}, **{"X-API-Key": self.keys[who]})
         try:
-            r = self.session().request(method, self.gateway + path, timeout=TIMEOUT, **kw)
+            r = self.session().request(method, self.gateway + path, timeout=TIMEOUT, headers=headers, **kw)
         except requests.RequestException:
             self.count(f"{label} transport-error")
             self.local.session = None  # the connection may be half-dead
@@ -134,9 +157,7 @@ class Workload:
             self.prices[product] = self.rng.randint(1, 2000)
             self._create("/products", {"product_id": product, "name": f"chaos {product}", "stock": stock,
                                        "price": money(self.prices[product])})
-        self.rich = [f"rich-{n:02d}" for n in range(1, 11)]
-        self.poor = [f"poor-{n:02d}" for n in range(1, 5)]
-        self.default_credit_customers = ["default-01", "default-02"]  # no account: DEFAULT_CREDIT
+        self.rich, self.poor, self.default_credit_customers = RICH, POOR, DEFAULT_CREDIT_CUSTOMERS
         for customer in self.rich:
             self._create("/accounts", {"customer_id": customer, "balance": money(RICH_BALANCE_CENTS)})
             self.opening[customer] = RICH_BALANCE_CENTS
@@ -204,7 +225,7 @@ class Workload:
         started = time.time()
         tries = 0
         while not self.stop.is_set():
-            r = self.request("POST", "/orders", label, data=rec.body(),
+            r = self.request("POST", "/orders", label, who=rec.customer, data=rec.body(),
                              headers={"Content-Type": "application/json", "Idempotency-Key": rec.key})
             tries += 1
             if r is not None:
@@ -258,7 +279,7 @@ class Workload:
             if other != rec.order_id:
                 self.violation("idempotency", f"Idempotency-Key {rec.key} answered two orders: {rec.order_id} and {other}")
         if self.pick(random.Random.random, self.rng) < 0.2:
-            r = self.request("GET", f"/orders/{rec.order_id}", "GET /orders/{id} (after POST)")
+            r = self.request("GET", f"/orders/{rec.order_id}", "GET /orders/{id} (after POST)", who=rec.customer)
             if r is not None and r.status_code == 404:
                 self.violation("read-after-write", f"order {rec.order_id} answered 201 but GET says 404")
         if rec.cancel_delay_s is not None:
@@ -302,7 +323,7 @@ class Workload:
         unclear = False
         tries = 0
         while not self.stop.is_set():
-            r = self.request("POST", f"/orders/{rec.order_id}/cancel", "POST /orders/{id}/cancel",
+            r = self.request("POST", f"/orders/{rec.order_id}/cancel", "POST /orders/{id}/cancel", who=rec.customer,
                              json={"reason": "chaos: changed my mind"})
             tries += 1
             if r is not None:
