@@ -70,6 +70,27 @@ def test_a_bad_value_stops_the_process_with_one_line_naming_it(process, tables):
     assert checked >= 3
 
 
+@pytest.mark.parametrize("process", PROCESSES)
+def test_every_secret_comes_from_a_file_and_refuses_a_published_placeholder(process, tables):
+    """Safe defaults (review H7): a secret can be mounted as a file
+    (<NAME>_FILE, or a setting of that name of its own), and the
+    placeholders the repository publishes ("change-me...") stop the process."""
+    checked = 0
+    with tempfile.TemporaryDirectory() as empty:
+        for row in tables[process].rows:
+            if not row["secret"]:
+                continue
+            assert row.get("file") or f"{row['name']}_FILE" in tables[process].names, \
+                f"{process}: {row['name']} cannot be read from a file"
+            if row["name"] == "PULSAR_AUTH_TOKEN":
+                continue  # a broker token (a JWT) is checked by the broker
+            done = run(REPO, process, [], env={row["name"]: "change-me-please"}, cwd=empty)
+            assert done.returncode == 2, f"{process} started with {row['name']}=change-me-please"
+            assert done.stderr.startswith(f"config: {row['name']}: ") and "placeholder" in done.stderr, done.stderr
+            checked += 1
+    assert checked >= 2
+
+
 def test_the_services_share_their_common_settings(tables):
     common = set.intersection(*(tables[p].names for p in SERVICES))
     for name in common:
