@@ -230,47 +230,33 @@ psql_cmd() {
         "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" -U "$SUPERUSER" "$@"
 }
 
-# Each service's role: it logs in with its password and has no other power.
-create_roles() {
-    local role
+# Each service's role (it logs in with its password and has no other power)
+# and each database, owned by its service's role, which alone may connect to
+# it (the bus: the three services): the same script compose and Kubernetes
+# run (docker-init/create-multiple-databases.sh), with this run's passwords.
+create_roles_and_databases() {
+    local role var entries="" entry db owner
+    local -a env=(POSTGRES_USER="$SUPERUSER" PGHOST=127.0.0.1 PGPORT="$PG_PORT"
+        PGPASSFILE="$AUTH_DIR/$SUPERUSER.pgpass" PATH="$PG_BIN:$PATH")
+    write_pgpass "$SUPERUSER"
     for role in "${SERVICE_ROLES[@]}"; do
         write_pgpass "$role"
-        psql_cmd -d postgres <<SQL
-\\set role '$role'
-\\set password '$(password_of "$role")'
-SELECT format('CREATE ROLE %I', :'role') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role')\\gexec
-ALTER ROLE :"role" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS PASSWORD :'password';
-SQL
+        var="$(printf '%s' "$role" | tr 'a-z-' 'A-Z_')_DB_PASSWORD_FILE"
+        env+=("$var=$(secret_file "$role.password")")
     done
-}
-
-# Each database, owned by its service's role, which alone may connect to it
-# (the bus: the three services). Objects an older run made as the superuser
-# change hands, so the owner can keep migrating them.
-create_databases() {
-    local entry db owner connect
     for entry in "${DATABASES[@]}"; do
         db="${entry%%:*}" owner="${entry#*:}"
-        connect="\"$owner\""
-        [ "$db" = bus ] && connect="$(printf '"%s",' "${SERVICE_ROLES[@]}")" && connect="${connect%,}"
-        psql_cmd -d postgres <<SQL
-\\set db '$db'
-\\set owner '$owner'
-SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'owner')
-WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'db')\\gexec
-ALTER DATABASE :"db" OWNER TO :"owner";
-REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
-GRANT CONNECT, TEMPORARY ON DATABASE :"db" TO $connect;
-SQL
-        psql_cmd -d "$db" <<SQL
-\\set owner '$owner'
-SELECT format('ALTER TABLE public.%I OWNER TO %I', tablename, :'owner') FROM pg_tables
-WHERE schemaname = 'public' AND tableowner <> :'owner'\\gexec
-SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, :'owner') FROM pg_proc p
-JOIN pg_namespace n ON n.oid = p.pronamespace
-WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> :'owner'\\gexec
-SQL
+        entry="$db:$owner"
+        if [ "$db" = bus ]; then
+            for role in "${SERVICE_ROLES[@]}"; do
+                [ "$role" = "$owner" ] || entry+=":$role"
+            done
+        fi
+        entries+="${entries:+,}$entry"
     done
+    env POSTGRES_SERVICE_DATABASES="$entries" "${env[@]}" \
+        bash "$REPO/infrastructure/postgres/docker-init/create-multiple-databases.sh" >/dev/null ||
+        die "could not create the roles and databases"
 }
 
 # A cluster made before passwords (initdb --auth=trust) gets its superuser's
@@ -296,12 +282,6 @@ start_server() {
         tail -n 20 "$home/server.log" >&2 || true
         die "could not start PostgreSQL on 127.0.0.1:$PG_PORT (log: $home/server.log)"
     fi
-}
-
-create_roles_and_databases() {
-    write_pgpass "$SUPERUSER"
-    create_roles
-    create_databases
 }
 
 cmd_start() {

@@ -73,7 +73,9 @@ def test_env_example_lists_every_variable_compose_uses():
 def test_postgres_creates_the_four_databases(config):
     pg = config["services"]["postgres"]
     assert pg["image"] == "postgres:15"
-    assert pg["environment"]["POSTGRES_MULTIPLE_DATABASES"] == "orders,inventory,payments,bus"
+    assert pg["environment"]["POSTGRES_SERVICE_DATABASES"] == (
+        "orders:order-service,inventory:inventory-service,payments:payment-service,"
+        "bus:order-service:inventory-service:payment-service")
     mounts = volume_targets(pg)
     assert mounts["/docker-entrypoint-initdb.d"][1].endswith("infrastructure/postgres/docker-init")
     script = REPO / "infrastructure/postgres/docker-init/create-multiple-databases.sh"
@@ -113,3 +115,25 @@ def test_named_volumes(config):
 def test_each_database_is_used_by_its_service(config):
     dbs = {name: config["services"][name]["environment"]["POSTGRES_DB"] for name in SERVICES}
     assert dbs == {"order-service": "orders", "inventory-service": "inventory", "payment-service": "payments"}
+
+
+def test_each_service_logs_in_as_its_own_role(config):
+    """Least privilege (review H5): no service uses the superuser; each has
+    its own role, whose password the postgres container sets."""
+    pg = config["services"]["postgres"]["environment"]
+    for name in SERVICES:
+        env = config["services"][name]["environment"]
+        assert env["POSTGRES_USER"] == name
+        var = name.upper().replace("-", "_") + "_DB_PASSWORD"
+        assert env["POSTGRES_PASSWORD"] == pg[var]
+        assert env["POSTGRES_PASSWORD"] != pg["POSTGRES_PASSWORD"]
+
+
+@pytest.mark.parametrize("var", ["ORDER_SERVICE_DB_PASSWORD", "INVENTORY_SERVICE_DB_PASSWORD",
+                                 "PAYMENT_SERVICE_DB_PASSWORD", "API_KEYS", "INTERNAL_API_KEY"])
+def test_a_missing_secret_stops_compose(docker_compose, tmp_path, var):
+    env_text = "\n".join(line for line in (REPO / ".env.example").read_text().splitlines()
+                         if not line.startswith(var + "="))
+    done = compose_config(docker_compose, tmp_path, env_text)
+    assert done.returncode != 0
+    assert var in done.stderr

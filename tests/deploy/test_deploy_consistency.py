@@ -234,9 +234,13 @@ def test_databases_agree(service, compose, k8s):
     _, _, database = architecture_table()[service]
     assert compose_env(compose, service)["POSTGRES_DB"] == database
     assert k8s["env"][service]["POSTGRES_DB"] == database
-    created = compose_env(compose, "postgres")["POSTGRES_MULTIPLE_DATABASES"].split(",")
-    assert database in created and "bus" in created
-    assert k8s["env"]["postgres"]["POSTGRES_MULTIPLE_DATABASES"].split(",") == created
+    # database:owner[:role...]: the service owns its database and may enter the bus
+    entries = compose_env(compose, "postgres")["POSTGRES_SERVICE_DATABASES"].split(",")
+    created = {e.split(":")[0]: e.split(":")[1:] for e in entries}
+    assert created[database] == [service]
+    assert service in created["bus"]
+    assert k8s["env"]["postgres"]["POSTGRES_SERVICE_DATABASES"].split(",") == entries
+    assert compose_env(compose, service)["POSTGRES_USER"] == k8s["env"][service]["POSTGRES_USER"] == service
 
 
 @pytest.mark.parametrize("service", SERVICES)

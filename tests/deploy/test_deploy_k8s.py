@@ -142,8 +142,19 @@ def test_postgres_creates_each_database_with_the_compose_script(base_objects):
     assert init["data"]["create-multiple-databases.sh"] == script, \
         "k8s/base/postgres.yaml's postgres-init differs from infrastructure/postgres/docker-init/"
     pg = pod_spec(objects_by(base_objects, "StatefulSet")["postgres"])
-    env = {e["name"]: e.get("value") for e in pg["containers"][0]["env"]}
-    assert env["POSTGRES_MULTIPLE_DATABASES"].split(",") == ["orders", "inventory", "payments", "bus"]
+    env = {e["name"]: e for e in pg["containers"][0]["env"]}
+    entries = [e.split(":") for e in env["POSTGRES_SERVICE_DATABASES"]["value"].split(",")]
+    assert [e[0] for e in entries] == ["orders", "inventory", "payments", "bus"]
+    # each service's role owns its database and logs in with the password
+    # the postgres pod sets (least privilege, review H5)
+    deployments = objects_by(base_objects, "Deployment")
+    for db, owner, *others in entries:
+        for role in [owner, *others]:
+            var = role.upper().replace("-", "_") + "_DB_PASSWORD"
+            assert env[var]["valueFrom"]["secretKeyRef"] == {"name": "oms-db-roles", "key": var}
+            service = {e["name"]: e for e in pod_spec(deployments[role])["containers"][0]["env"]}
+            assert service["POSTGRES_USER"]["value"] == role
+            assert service["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "oms-db-roles", "key": var}
     mounts = {m["mountPath"]: m["name"] for m in pg["containers"][0]["volumeMounts"]}
     volumes = {v["name"]: v for v in pg["volumes"]}
     assert volumes[mounts["/docker-entrypoint-initdb.d"]]["configMap"]["name"] == "postgres-init"
