@@ -58,6 +58,31 @@ const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT] = {{
     .name = "001_oms_outbox_autovacuum",
     .sql = "ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,"
            "  autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);",
+},
+/* For a service's own migrations: SELECT oms_make_append_only('t') makes
+ * table t append-only for the role that runs it (its owner): that role
+ * gives up UPDATE, DELETE and TRUNCATE, and a trigger refuses them to
+ * anyone but a superuser (an owner may grant itself rights again). For the
+ * ledgers the invariants are checked against (review H5). */
+{
+    .name = "002_oms_append_only",
+    .sql = "CREATE OR REPLACE FUNCTION oms_append_only() RETURNS trigger LANGUAGE plpgsql AS $$"
+           "BEGIN"
+           "  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN"
+           "    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;"
+           "  END IF;"
+           "  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP"
+           "    USING ERRCODE = 'insufficient_privilege';"
+           "END $$;"
+           "CREATE OR REPLACE FUNCTION oms_make_append_only(t regclass) RETURNS void LANGUAGE plpgsql AS $$"
+           "DECLARE name text := (SELECT relname FROM pg_class WHERE oid = t);"
+           "BEGIN"
+           "  EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %s FROM CURRENT_USER', t);"
+           "  EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %s"
+           "    FOR EACH ROW EXECUTE FUNCTION oms_append_only()', name || '_append_only', t);"
+           "  EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s"
+           "    FOR EACH STATEMENT EXECUTE FUNCTION oms_append_only()', name || '_no_truncate', t);"
+           "END $$;",
 }};
 
 /* ---- the relay ---- */

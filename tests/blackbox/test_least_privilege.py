@@ -64,3 +64,17 @@ def test_the_services_connect_as_their_own_roles():
     for role, own in OWN_DATABASE.items():
         assert f"{own}:{role}" in seen, seen
     assert not any(entry.endswith(":postgres") for entry in seen), seen
+
+
+@pytest.mark.parametrize("role, database, table", [("payment-service", "payments", "account_ledger"),
+                                                   ("inventory-service", "inventory", "stock_ledger")])
+def test_a_services_own_ledger_is_append_only_for_it(role, database, table):
+    """Review H5: the ledger an invariant is checked against cannot be
+    rewritten by the code it audits, not even by its owner's role."""
+    for sql in (f"UPDATE {table} SET delta{'_cents' if table == 'account_ledger' else ''} = 0",
+                f"DELETE FROM {table}", f"TRUNCATE {table}"):
+        done = psql_as(role, database, sql)
+        assert done.returncode != 0, f"{role}: {sql} went through"
+        assert "permission denied" in done.stderr or "append-only" in done.stderr, done.stderr
+    # and it still reads it (the service's own queries)
+    assert psql_as(role, database, f"SELECT count(*) FROM {table}").returncode == 0

@@ -101,3 +101,30 @@ def test_same_message_twice_charges_once_and_reserves_once(system):
     assert system.stock(product) == 8
     assert system.payment(order_id)["status"] == "CAPTURED"
     assert system.order(order_id)["status"] == "INVENTORY_CONFIRMED"
+
+
+def test_a_post_the_gateway_gave_up_on_is_retried_safely_with_its_key(system):
+    """Review M2: order-service frozen past the gateway's timeout, POST
+    /orders gets 504 saying the order may exist and to retry with the same
+    Idempotency-Key; the retry, once the service is back, answers the one
+    order (the first request's, if the service did take it) and never makes
+    a second one or charges twice."""
+    product = system.make_product(stock=10, price="4")
+    customer = system.make_customer(balance="100.00")
+    key = {"Idempotency-Key": "m2-" + os.urandom(8).hex()}
+    body = {"customer_id": customer, "items": [{"product_id": product, "quantity": 1}]}
+    with system.paused("order"):
+        first = system.api.post("/orders", body, headers=key)
+        assert first.status_code in (502, 504), first.text
+        assert "Idempotency-Key" in body_of(first)["error"]["message"], first.text
+
+    def retry():  # 409 request_in_progress while the first one finishes
+        r = system.api.post("/orders", body, headers=key)
+        return r if r.status_code in (200, 201) else None
+
+    order = body_of(wait_for("the retry answered", retry, timeout=30, interval=0.5))
+    system.wait_status(order["id"], "INVENTORY_CONFIRMED")
+    listed = body_of(system.api.get(f"/customers/{customer}/orders"))
+    assert [o["id"] for o in listed["orders"]] == [order["id"]]
+    assert system.balance(customer) == money("96.00")
+    assert system.stock(product) == 9

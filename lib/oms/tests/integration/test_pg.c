@@ -56,15 +56,52 @@ static void migrate_creates_the_database_applies_files_in_order_and_twice_is_a_n
     oms_error err;
     assert_int_equal(oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err), OMS_OK);
     PGconn *c = it_connect(&settings, dbname);
-    /* The two built-in outbox migrations, then the two files. */
-    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), 4);
+    /* The built-in migrations, then the two files. */
+    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), OMS_OUTBOX_MIGRATION_COUNT + 2);
     assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations WHERE name = '000_oms_outbox_inbox'"), 1);
     assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations WHERE name = '001_oms_outbox_autovacuum'"), 1);
     assert_int_equal(it_long(c, "SELECT count(*) FROM information_schema.columns WHERE table_name = 'widget'"), 3);
     assert_int_equal(it_long(c, "SELECT count(*) FROM outbox"), 0);
     assert_int_equal(it_long(c, "SELECT count(*) FROM inbox"), 0);
     assert_int_equal(oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err), OMS_OK);
-    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), 4);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM schema_migrations"), OMS_OUTBOX_MIGRATION_COUNT + 2);
+    PQfinish(c);
+}
+
+/* oms_make_append_only (a built-in migration, for the ledgers): rows are
+ * added, never changed or removed, by any role but a superuser, even one
+ * granted every right on the table. */
+static void an_append_only_table_takes_inserts_only(void **state)
+{
+    (void)state;
+    const char *dirs[] = {migrations_dir, NULL};
+    oms_error err;
+    assert_int_equal(oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err), OMS_OK);
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "WITH t AS (SELECT oms_make_append_only('widget')) SELECT count(*) FROM t"), 1);
+    assert_int_equal(it_long(c, "WITH r AS (INSERT INTO widget (id, name, size) VALUES (90, 'kept', 1) RETURNING 1)"
+                                " SELECT count(*) FROM r"),
+                     1);
+    PGresult *r = PQexec(c, "DROP ROLE IF EXISTS it_appender; CREATE ROLE it_appender;"
+                            " GRANT ALL ON widget TO it_appender; SET ROLE it_appender");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    const char *refused[] = {"UPDATE widget SET name = 'changed'", "DELETE FROM widget", "TRUNCATE widget"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        r = PQexec(c, refused[i]);
+        assert_int_equal(PQresultStatus(r), PGRES_FATAL_ERROR);
+        assert_string_equal(PQresultErrorField(r, PG_DIAG_SQLSTATE), "42501");
+        assert_non_null(strstr(PQresultErrorMessage(r), "append-only"));
+        PQclear(r);
+    }
+    assert_int_equal(it_long(c, "WITH r AS (INSERT INTO widget (id, name, size) VALUES (91, 'added', 1) RETURNING 1)"
+                                " SELECT count(*) FROM r"),
+                     1);
+    r = PQexec(c, "RESET ROLE; UPDATE widget SET name = 'repaired' WHERE id = 90; DELETE FROM widget WHERE id = 91;"
+                  " DROP OWNED BY it_appender; DROP ROLE it_appender");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK); /* a superuser repairs */
+    PQclear(r);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE name = 'repaired'"), 1);
     PQfinish(c);
 }
 
@@ -682,6 +719,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(migrate_creates_the_database_applies_files_in_order_and_twice_is_a_no_op),
+        cmocka_unit_test(an_append_only_table_takes_inserts_only),
         cmocka_unit_test(a_failing_migration_is_rolled_back_and_reported),
         cmocka_unit_test(sqlstates_map_to_oms_errors),
         cmocka_unit_test(a_connection_killed_by_the_server_is_replaced_transparently),
