@@ -37,6 +37,7 @@ struct oms_service {
     oms_outbox_relay *relay;
     bool own_started;
     oms_http_server *http;
+    oms_http_server *metrics_http; /* METRICS_PORT's, or NULL */
 };
 
 /* The HTTP server hands /ready the handlers' context, which is the
@@ -79,6 +80,10 @@ static void add_trust_settings(oms_settings *t, oms_service_settings *s)
         {.name = "BIND_ADDRESS", .kind = OMS_SETTING_TEXT, .bounds = "an IPv4 or IPv6 address",
          .target = &s->bind_address,
          .doc = "The address the HTTP server listens on; unset: 127.0.0.1 in a local run, else every interface."},
+        {.name = "METRICS_PORT", .kind = OMS_SETTING_INT, .fallback = "0", .min = 0, .max = 65535,
+         .target = &s->metrics_port,
+         .doc = "A second port serving /health, /ready and /metrics only, so a network policy can open it to "
+                "the monitoring namespaces without opening the API; 0: none."},
     };
     oms_settings_add(t, "service", rows, sizeof rows / sizeof rows[0]);
 }
@@ -215,7 +220,20 @@ static oms_err start_http(oms_service *svc, oms_error *err)
                                   .ctx = svc->def->http_ctx,
                                   .ready = service_ready};
     svc->http = oms_http_server_start(&http, err);
-    return svc->http ? OMS_OK : err->code;
+    if (!svc->http)
+        return err->code;
+    if (svc->settings.metrics_port == 0)
+        return OMS_OK;
+    /* The management listener: the built-ins only (no route), no credential. */
+    oms_http_limits limits = svc->settings.http;
+    limits.threads = 2;
+    const oms_http_config metrics = {.bind_address = svc->settings.bind_address,
+                                     .port = svc->settings.metrics_port,
+                                     .limits = limits,
+                                     .ctx = svc->def->http_ctx,
+                                     .ready = service_ready};
+    svc->metrics_http = oms_http_server_start(&metrics, err);
+    return svc->metrics_http ? OMS_OK : err->code;
 }
 
 /* Starts the database side; returns the step that failed, or NULL. */
@@ -261,6 +279,8 @@ static const char *start_service(oms_service *svc, oms_error *err)
 static void stop_service(oms_service *svc)
 {
     const oms_service_def *def = svc->def;
+    if (svc->metrics_http)
+        oms_http_server_stop(svc->metrics_http, 1000);
     if (svc->http)
         oms_http_server_stop(svc->http, def->http_grace_ms ? def->http_grace_ms : DEFAULT_HTTP_GRACE_MS);
     if (svc->consuming)

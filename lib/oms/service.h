@@ -51,6 +51,7 @@ typedef struct oms_service_settings {
     int local_run;                /* OMS_LOCAL_RUN (0): 1 in a local run (scripts/oms.sh) */
     oms_internal_keys internal_keys; /* INTERNAL_API_KEYS[_FILE]: required unless local_run */
     const char *bind_address;     /* BIND_ADDRESS; unset: 127.0.0.1 in a local run, else every interface */
+    int metrics_port;             /* METRICS_PORT (0: none): /health, /ready and /metrics only, no credential */
 } oms_service_settings;
 
 typedef struct oms_service oms_service;

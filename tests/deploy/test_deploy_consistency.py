@@ -172,7 +172,9 @@ def test_container_ports_agree(process, compose, k8s):
     assert int(svc["build"]["args"]["PORT"]) == container_port
     c = k8s["containers"][process]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
-    assert ports == {"http": container_port}
+    metrics = k8s["env"][process].get("METRICS_PORT")  # the services' management port (review H3)
+    assert ports == ({"http": container_port} if metrics is None else {"http": container_port, "metrics": int(metrics)})
+    assert compose_env(compose, process).get("METRICS_PORT") == metrics
     assert int(k8s["env"][process]["PORT"]) == container_port
     service = k8s["services"][process]
     (port,) = service["spec"]["ports"]

@@ -256,7 +256,9 @@ def test_network_policies_isolate_as_designed(base_objects):
     assert allowed(policies, pods["api-gateway"], 8080, other_ns)
     for s in SERVICES:
         assert allowed(policies, pods[s], 8000, pod("api-gateway"))
-        assert allowed(policies, pods[s], 8000, monitoring), "/metrics scrapes"
+        assert allowed(policies, pods[s], 9090, monitoring), "/metrics scrapes"
+        assert not allowed(policies, pods[s], 8000, monitoring), "the monitoring namespaces reach the API"
+        assert not allowed(policies, pods[s], 9090, pod("api-gateway"))
         assert not allowed(policies, pods[s], 8000, outside)
         assert not allowed(policies, pods[s], 8000, other_ns)
         for other in SERVICES:
@@ -299,11 +301,14 @@ def test_gke_overlay_alerts_on_what_the_saga_refuses(gke_objects):
     """The saga's refusals of bus messages raise alerts (docs/architecture.md,
     "Replies the saga trusts"), on metrics the services really export."""
     monitors = objects_by(gke_objects, "PodMonitoring")
-    assert set(monitors) == {"oms"}
-    spec = monitors["oms"]["spec"]
-    assert spec["selector"]["matchExpressions"] == [
-        {"key": "app.kubernetes.io/name", "operator": "In", "values": PROCESSES}]
-    assert spec["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    assert set(monitors) == {"oms-services", "oms-gateway"}
+    services = monitors["oms-services"]["spec"]
+    assert services["selector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": SERVICES}]
+    assert services["endpoints"] == [{"port": "metrics", "path": "/metrics", "interval": "30s"}]
+    gateway = monitors["oms-gateway"]["spec"]
+    assert gateway["selector"]["matchLabels"] == {"app.kubernetes.io/name": "api-gateway"}
+    assert gateway["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
     rules = [r for o in gke_objects if o["kind"] == "Rules"
              for g in o["spec"]["groups"] for r in g["rules"]]
     alerts = {r["alert"]: r["expr"] for r in rules}
@@ -323,6 +328,28 @@ def test_gke_overlay_alerts_on_what_the_saga_refuses(gke_objects):
     # (the gateway's port is open to all)
     for name in SERVICES:
         assert "gmp-system" in (REPO / "k8s" / "base" / f"{name}.yaml").read_text(), name
+
+
+def test_only_the_gateway_reaches_a_services_api_port(base_objects):
+    """Review H3: the monitoring namespaces reach the services' metrics port
+    (METRICS_PORT: /health, /ready, /metrics only), never the API port."""
+    deployments = objects_by(base_objects, "Deployment")
+    policies = objects_by(base_objects, "NetworkPolicy")
+    for name in SERVICES:
+        container = pod_spec(deployments[name])["containers"][0]
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert int(env["PORT"]) == ports["http"] and int(env["METRICS_PORT"]) == ports["metrics"]
+        assert ports["http"] != ports["metrics"]
+        rules = policies[f"{name}-ingress"]["spec"]["ingress"]
+        for rule in rules:
+            opened = {p["port"] for p in rule["ports"]}
+            peers = rule["from"]
+            if opened == {ports["http"]}:
+                assert peers == [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "api-gateway"}}}], name
+            else:
+                assert opened == {ports["metrics"]}, (name, rule)
+                assert all("namespaceSelector" in peer for peer in peers), (name, rule)
 
 
 def test_pulsar_and_postgres_versions_match_compose(base_objects):

@@ -163,10 +163,10 @@ static const char *const as_gateway[] = {"X-OMS-Internal-Key: " KEY_CURRENT, "X-
 
 /* GET path with `headers` (NULL-terminated) on `host`; the status (0 when
  * nothing answers), the body in `b`. */
-static long get_from(const char *host, const char *path, const char *const *headers, body *b)
+static long get_at(const char *host, int at_port, const char *path, const char *const *headers, body *b)
 {
     char url[160];
-    snprintf(url, sizeof url, "http://%s:%d%s", host, port, path);
+    snprintf(url, sizeof url, "http://%s:%d%s", host, at_port, path);
     *b = (body){0};
     CURL *c = curl_easy_init();
     struct curl_slist *list = NULL;
@@ -183,6 +183,11 @@ static long get_from(const char *host, const char *path, const char *const *head
     curl_easy_cleanup(c);
     curl_slist_free_all(list);
     return status;
+}
+
+static long get_from(const char *host, const char *path, const char *const *headers, body *b)
+{
+    return get_at(host, port, path, headers, b);
 }
 
 static long get_with(const char *path, const char *const *headers, body *b)
@@ -290,6 +295,34 @@ static void only_the_gateway_reaches_a_route_and_the_built_ins_stay_open(void **
     assert_int_equal(get_with("/metrics", NULL, &b), 200);
     kill(pid, SIGTERM);
     assert_int_equal(wait_exit(pid), 0);
+}
+
+/* METRICS_PORT (review H3): a second listener with /health, /ready and
+ * /metrics only, open without the credential, so that a network policy can
+ * let the monitoring namespaces scrape without reaching the API. */
+static void the_metrics_port_serves_the_built_ins_only(void **state)
+{
+    (void)state;
+    char value[16];
+    snprintf(value, sizeof value, "%d", port + 1);
+    setenv("METRICS_PORT", value, 1);
+    pid_t pid = spawn((test_service){0});
+    wait_until_serving();
+    body b;
+    for (int i = 0; i < 100 && get_at("127.0.0.1", port + 1, "/health", NULL, &b) != 200; i++)
+        usleep(50 * 1000);
+    assert_int_equal(get_at("127.0.0.1", port + 1, "/health", NULL, &b), 200);
+    assert_int_equal(get_at("127.0.0.1", port + 1, "/ready", NULL, &b), 200);
+    assert_int_equal(get_at("127.0.0.1", port + 1, "/metrics", NULL, &b), 200);
+    /* no route there, with or without the gateway's credential */
+    assert_int_equal(get_at("127.0.0.1", port + 1, "/hello", as_gateway, &b), 404);
+    assert_int_equal(get_at("127.0.0.1", port + 1, "/hello", NULL, &b), 404);
+    /* the API port is unchanged */
+    assert_int_equal(get_with("/hello", NULL, &b), 401);
+    assert_int_equal(get("/hello", &b), 200);
+    kill(pid, SIGTERM);
+    assert_int_equal(wait_exit(pid), 0);
+    unsetenv("METRICS_PORT");
 }
 
 /* The request's principal is the one of the gateway's headers; headers
@@ -412,6 +445,7 @@ int main(void)
         cmocka_unit_test(ready_names_the_pool_that_is_down),
         cmocka_unit_test(failed_start_exits_1_naming_the_step),
         cmocka_unit_test(only_the_gateway_reaches_a_route_and_the_built_ins_stay_open),
+        cmocka_unit_test(the_metrics_port_serves_the_built_ins_only),
         cmocka_unit_test(the_principal_of_the_headers_reaches_the_handler),
         cmocka_unit_test(outside_a_local_run_no_internal_keys_stops_the_start),
         cmocka_unit_test(a_local_run_listens_on_loopback_and_serves_the_local_admin),
