@@ -28,15 +28,23 @@ def pod_spec(obj):
     return obj["spec"]["template"]["spec"]
 
 
-# Custom resources of GKE Managed Service for Prometheus (k8s/overlays/gke/
-# monitoring.yaml): no schema in kubernetes-validate, checked by
-# test_gke_overlay_alerts_on_what_the_saga_refuses instead.
-CRD_GROUPS = ("monitoring.googleapis.com/",)
+# Custom resources of the GKE overlay: GKE Managed Service for Prometheus
+# (monitoring.yaml), the Gateway API and GKE's health check policy
+# (public-https.yaml). No schema in kubernetes-validate: checked by
+# test_gke_overlay_alerts_on_what_the_saga_refuses and
+# test_gke_overlay_public_entry_is_https_only instead.
+CRD_KINDS = {
+    "monitoring.googleapis.com/": ("PodMonitoring", "Rules"),
+    "gateway.networking.k8s.io/": ("Gateway", "HTTPRoute"),
+    "networking.gke.io/": ("HealthCheckPolicy",),
+}
+CRD_GROUPS = tuple(CRD_KINDS)
 
 
 def validate(obj, version, where):
     if obj["apiVersion"].startswith(CRD_GROUPS):
-        assert obj["kind"] in ("PodMonitoring", "Rules"), f"{where}: unexpected {obj['kind']}"
+        group = next(g for g in CRD_GROUPS if obj["apiVersion"].startswith(g))
+        assert obj["kind"] in CRD_KINDS[group], f"{where}: unexpected {obj['kind']}"
         assert set(obj) == {"apiVersion", "kind", "metadata", "spec"}, f"{where}: {obj['kind']} fields"
         return
     try:
@@ -295,6 +303,37 @@ def test_gke_overlay_uses_artifact_registry_and_no_placeholder_secret(gke_object
         assert re.fullmatch(rf"REGION-docker\.pkg\.dev/PROJECT_ID/REPOSITORY/{name}:[\w.-]+", images[name]), images[name]
     assert images["postgres"].startswith("postgres:15")
     assert images["pulsar"].startswith("apachepulsar/pulsar:4.0.")
+
+
+def test_gke_overlay_public_entry_is_https_only(gke_objects):
+    """Review H6: on GKE the only way in from outside is HTTPS."""
+    services = objects_by(gke_objects, "Service")
+    public = [n for n, s in services.items() if s["spec"].get("type") in ("LoadBalancer", "NodePort")]
+    assert public == [], f"plain Services exposed outside the cluster: {public}"
+    gateways = objects_by(gke_objects, "Gateway")
+    assert list(gateways) == ["oms-public"]
+    listeners = gateways["oms-public"]["spec"]["listeners"]
+    assert [(l["protocol"], l["port"]) for l in listeners] == [("HTTPS", 443)]
+    tls = listeners[0]["tls"]
+    assert tls["mode"] == "Terminate"
+    assert tls["certificateRefs"] == [{"kind": "Secret", "name": "oms-gateway-tls"}]
+
+    routes = objects_by(gke_objects, "HTTPRoute")
+    assert list(routes) == ["oms-api"]
+    route = routes["oms-api"]["spec"]
+    assert [p["name"] for p in route["parentRefs"]] == ["oms-public"]
+    (rule,) = route["rules"]
+    (backend,) = rule["backendRefs"]
+    target = services[backend["name"]]["spec"]
+    assert target["selector"] == {"app.kubernetes.io/name": "api-gateway"}
+    assert [(p["port"], p["targetPort"]) for p in target["ports"]] == [(backend["port"], "http")]
+    headers = [h for f in rule["filters"] if f["type"] == "ResponseHeaderModifier"
+               for h in f["responseHeaderModifier"]["set"]]
+    assert {"name": "Strict-Transport-Security", "value": "max-age=31536000; includeSubDomains"} in headers
+
+    (policy,) = objects_by(gke_objects, "HealthCheckPolicy").values()
+    assert policy["spec"]["targetRef"] == {"group": "", "kind": "Service", "name": backend["name"]}
+    assert policy["spec"]["default"]["config"]["httpHealthCheck"]["requestPath"] == "/ready"
 
 
 def test_gke_overlay_alerts_on_what_the_saga_refuses(gke_objects):
