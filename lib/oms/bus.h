@@ -68,6 +68,68 @@ typedef void (*oms_bus_batch_handler)(void *ctx, const oms_bus_message *msgs, si
 
 typedef struct oms_bus oms_bus;
 
+/* ---- dead letters (SPEC 4; docs/architecture.md, "Dead letters") ----
+ * What an operator sees of a message that went to "<topic>-DLQ", and the
+ * two things done with it: redrive (back to the subscription that failed
+ * it, same payload, so the same event_id: the receiver's inbox makes a
+ * repeat harmless) and discard (kept, with the reason, never delivered). */
+typedef enum {
+    OMS_DEAD_LETTER_DEAD,      /* waiting for an operator */
+    OMS_DEAD_LETTER_REDRIVEN,  /* sent back to its subscription */
+    OMS_DEAD_LETTER_DISCARDED, /* set aside for good, with a reason */
+} oms_dead_letter_status;
+
+/* "dead", "redriven", "discarded"; NULL for another value. */
+const char *oms_dead_letter_status_name(oms_dead_letter_status s);
+/* The status of a name above; false when unknown. */
+bool oms_dead_letter_status_parse(const char *name, oms_dead_letter_status *out);
+
+#define OMS_DEAD_LETTER_PAGE_MAX 500
+#define OMS_DEAD_LETTER_FINGERPRINT_LEN 16
+
+typedef struct oms_dead_letter {
+    int64_t id;               /* the transport's id of the dead letter (> 0) */
+    const char *topic;        /* the topic it failed on (without -DLQ) */
+    const char *subscription; /* the consumer that failed it */
+    const char *key;
+    const char *payload; /* the message as published, NUL-terminated */
+    size_t payload_len;
+    /* From the payload's envelope; NULL when it does not parse as one. */
+    const char *event_id, *event_type, *saga_id, *order_id;
+    const char *error; /* the handler's why; may be "" */
+    int attempts;      /* deliveries that failed */
+    int64_t first_failure_ms, last_failure_ms;
+    oms_dead_letter_status status;
+    int64_t settled_ms;          /* when redriven or discarded; 0 while dead */
+    const char *discard_reason;  /* NULL unless discarded */
+    const char *discarded_by;    /* the principal id; NULL unless discarded */
+    char fingerprint[OMS_DEAD_LETTER_FINGERPRINT_LEN + 1]; /* oms_dead_letter_fingerprint */
+} oms_dead_letter;
+
+/* Which dead letters to list; every member is optional (NULL / 0: any). */
+typedef struct oms_dead_letter_filter {
+    const char *topic;      /* the original topic ("payment-commands") */
+    const char *event_type; /* from the envelope */
+    const char *order_id;   /* from the envelope, or the key */
+    const char *since;      /* RFC 3339 time: last failure at or after it */
+    bool any_status;        /* false: only `status` */
+    oms_dead_letter_status status;
+    const int64_t *ids;     /* only these ids */
+    size_t id_count;
+    int64_t after_id;       /* cursor: ids above this one */
+    int limit;              /* 1..OMS_DEAD_LETTER_PAGE_MAX; 0: 100 */
+} oms_dead_letter_filter;
+
+/* Groups dead letters that failed the same way: the first 16 hex digits of
+ * the SHA-256 of topic, subscription, event type and the error with every
+ * word that holds a digit (ids, amounts, counts) replaced by '#'. Pure. */
+void oms_dead_letter_fingerprint(const char *topic, const char *subscription, const char *event_type,
+                                 const char *error, char out[OMS_DEAD_LETTER_FINGERPRINT_LEN + 1]);
+
+/* The envelope fields of a dead letter from its payload (NULL each when it
+ * does not parse), copied into `a`, and its fingerprint. */
+void oms_dead_letter_describe(oms_dead_letter *d, oms_arena *a);
+
 typedef struct oms_bus_ops {
     oms_err (*publish)(oms_bus *b, const oms_bus_outgoing *msgs, size_t n, oms_error *err);
     /* Registers a handler for (topic, subscription) before start. */
@@ -81,6 +143,20 @@ typedef struct oms_bus_ops {
      * still works until destroy (the outbox relay flushes after this). */
     void (*stop)(oms_bus *b);
     void (*destroy)(oms_bus *b);
+    /* Dead letters, for the database's owner (order-service). A transport
+     * that cannot do this leaves them NULL: the calls below then return
+     * OMS_EUNSUPPORTED. */
+    /* Up to filter->limit dead letters in id order, into `a` (described by
+     * oms_dead_letter_describe); *count of them. */
+    oms_err (*dead_letters)(oms_bus *b, const oms_dead_letter_filter *f, oms_arena *a, oms_dead_letter **out,
+                            size_t *count, oms_error *err);
+    /* Sends dead letter `id` back to its subscription and marks it
+     * redriven, at most once: OMS_ENOTFOUND when there is none, OMS_ECONFLICT
+     * (reason "not_dead") when it is redriven or discarded already. */
+    oms_err (*redrive)(oms_bus *b, int64_t id, oms_error *err);
+    /* Marks dead letter `id` discarded with `reason` by `actor`; errors as
+     * for redrive. */
+    oms_err (*discard)(oms_bus *b, int64_t id, const char *reason, const char *actor, oms_error *err);
 } oms_bus_ops;
 
 struct oms_bus {
@@ -104,6 +180,27 @@ static inline void oms_bus_destroy(oms_bus *b)
 {
     if (b)
         b->ops->destroy(b);
+}
+
+static inline oms_err oms_bus_dead_letters(oms_bus *b, const oms_dead_letter_filter *f, oms_arena *a,
+                                           oms_dead_letter **out, size_t *count, oms_error *err)
+{
+    if (!b->ops->dead_letters)
+        return oms_error_set(err, OMS_EUNSUPPORTED, NULL, "this message transport does not list dead letters");
+    return b->ops->dead_letters(b, f, a, out, count, err);
+}
+static inline oms_err oms_bus_redrive(oms_bus *b, int64_t id, oms_error *err)
+{
+    if (!b->ops->redrive)
+        return oms_error_set(err, OMS_EUNSUPPORTED, NULL, "this message transport does not redrive dead letters");
+    return b->ops->redrive(b, id, err);
+}
+static inline oms_err oms_bus_discard(oms_bus *b, int64_t id, const char *reason, const char *actor,
+                                      oms_error *err)
+{
+    if (!b->ops->discard)
+        return oms_error_set(err, OMS_EUNSUPPORTED, NULL, "this message transport does not discard dead letters");
+    return b->ops->discard(b, id, reason, actor, err);
 }
 
 typedef struct oms_bus_options {

@@ -147,6 +147,30 @@ static const oms_pg_migration bus_migrations[] = {{
            "  USING (subscription = session_user);"
            "CREATE POLICY bus_dead_letter_own_subscription ON bus_dead_letter"
            "  USING (subscription = session_user) WITH CHECK (subscription = session_user);",
+},
+/* Dead letters for operators (docs/architecture.md, "Dead letters"): when
+ * a message first failed (kept on its queue row, carried to the dead
+ * letter), and what became of a dead letter: redriven or discarded (with
+ * the reason and who), kept rather than deleted so that the record stays.
+ * oms_bus_envelope_field reads a member of the payload, NULL when the
+ * payload is no JSON object (a poison message), for the list's filters. */
+{
+    .name = "005_oms_bus_dead_letter_ops",
+    .sql = "ALTER TABLE bus_queue ADD COLUMN IF NOT EXISTS first_failed_at timestamptz;"
+           "ALTER TABLE bus_dead_letter ADD COLUMN IF NOT EXISTS first_failed_at timestamptz,"
+           "  ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'dead'"
+           "    CHECK (status IN ('dead', 'redriven', 'discarded')),"
+           "  ADD COLUMN IF NOT EXISTS settled_at timestamptz,"
+           "  ADD COLUMN IF NOT EXISTS discard_reason text,"
+           "  ADD COLUMN IF NOT EXISTS discarded_by text;"
+           "CREATE INDEX IF NOT EXISTS bus_dead_letter_status ON bus_dead_letter (status, id);"
+           "CREATE OR REPLACE FUNCTION oms_bus_envelope_field(payload text, field text) RETURNS text"
+           "  LANGUAGE plpgsql IMMUTABLE AS $$"
+           "BEGIN"
+           "  RETURN payload::jsonb ->> field;"
+           "EXCEPTION WHEN others THEN"
+           "  RETURN NULL;"
+           "END $$;",
 }};
 
 typedef struct pg_bus pg_bus;
@@ -279,9 +303,11 @@ static bool dead_letter(consumer *cs, const char *id, int attempts, const char *
     const char *params[] = {id, cs->owner, reason, attempts_text};
     return settle_exec(cs,
                        "WITH moved AS (DELETE FROM bus_queue WHERE id = $1 AND lease_owner = $2"
-                       "   RETURNING topic, subscription, key, payload)"
-                       " INSERT INTO bus_dead_letter (topic, subscription, key, payload, reason, attempts)"
-                       " SELECT topic || '-DLQ', subscription, key, payload, $3, $4::int FROM moved",
+                       "   RETURNING topic, subscription, key, payload, first_failed_at)"
+                       " INSERT INTO bus_dead_letter (topic, subscription, key, payload, reason, attempts,"
+                       "   first_failed_at)"
+                       " SELECT topic || '-DLQ', subscription, key, payload, $3, $4::int,"
+                       "   COALESCE(first_failed_at, now()) FROM moved",
                        4, params, err);
 }
 
@@ -301,6 +327,7 @@ static bool settle_failure(consumer *cs, const char *id, int attempts, oms_bus_d
     const char *params[] = {id, cs->owner, delay};
     return settle_exec(cs,
                        "UPDATE bus_queue SET attempts = attempts + 1,"
+                       " first_failed_at = COALESCE(first_failed_at, now()),"
                        " available_at = now() + make_interval(secs => $3::double precision / 1000),"
                        " leased_until = NULL, lease_owner = NULL WHERE id = $1 AND lease_owner = $2",
                        3, params, err);
@@ -769,6 +796,162 @@ static void bus_destroy(oms_bus *b)
     bus_free(bus);
 }
 
+/* ---- dead letters (bus.h) ---- */
+
+/* Runs one dead-letter statement on a publishing connection; the result
+ * (in `a`) or NULL with err. */
+static PGresult *dead_letter_exec(pg_bus *bus, oms_arena *a, const char *sql, int n, const char *const *params,
+                                  oms_error *err)
+{
+    oms_error local;
+    oms_error_clear(&local);
+    PGconn *c = oms_pg_acquire(bus->pool, BUS_ACQUIRE_TIMEOUT_MS, &local);
+    if (!c) {
+        oms_error_set(err, OMS_EUNAVAILABLE, NULL, "bus database: %s", local.message);
+        return NULL;
+    }
+    PGresult *r = oms_pg_exec(a, c, sql, n, params, err);
+    oms_pg_release(bus->pool, c, PQstatus(c) != CONNECTION_OK);
+    return r;
+}
+
+#define DEAD_LETTER_COLUMNS                                                                                 \
+    "id, left(topic, -4), subscription, key, payload, COALESCE(reason, ''), attempts,"                     \
+    " (extract(epoch FROM COALESCE(first_failed_at, created_at)) * 1000)::bigint,"                           \
+    " (extract(epoch FROM created_at) * 1000)::bigint, status,"                                             \
+    " COALESCE((extract(epoch FROM settled_at) * 1000)::bigint, 0), discard_reason, discarded_by"
+
+static oms_err dead_letter_from_row(const PGresult *r, int row, oms_arena *a, oms_dead_letter *d, oms_error *err)
+{
+    int64_t attempts = 0;
+    memset(d, 0, sizeof *d);
+    if (oms_pg_int_value(r, row, 0, &d->id, err) != OMS_OK || oms_pg_int_value(r, row, 6, &attempts, err) != OMS_OK ||
+        oms_pg_int_value(r, row, 7, &d->first_failure_ms, err) != OMS_OK ||
+        oms_pg_int_value(r, row, 8, &d->last_failure_ms, err) != OMS_OK ||
+        oms_pg_int_value(r, row, 10, &d->settled_ms, err) != OMS_OK)
+        return err ? err->code : OMS_EINTERNAL;
+    d->attempts = (int)attempts;
+    d->topic = oms_pg_text_value(a, r, row, 1);
+    d->subscription = oms_pg_text_value(a, r, row, 2);
+    d->key = oms_pg_text_value(a, r, row, 3);
+    d->payload = oms_pg_text_value(a, r, row, 4);
+    d->payload_len = (size_t)PQgetlength(r, row, 4);
+    d->error = oms_pg_text_value(a, r, row, 5);
+    d->discard_reason = oms_pg_text_value(a, r, row, 11);
+    d->discarded_by = oms_pg_text_value(a, r, row, 12);
+    if (!d->topic || !d->subscription || !d->key || !d->payload || !d->error ||
+        !oms_dead_letter_status_parse(oms_pg_value(r, row, 9), &d->status))
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    oms_dead_letter_describe(d, a);
+    return OMS_OK;
+}
+
+static oms_err bus_dead_letters(oms_bus *b, const oms_dead_letter_filter *f, oms_arena *a, oms_dead_letter **out,
+                                size_t *count, oms_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    int limit = f->limit > 0 && f->limit <= OMS_DEAD_LETTER_PAGE_MAX ? f->limit : 100;
+    const char *ids = NULL;
+    if (f->id_count > 0) {
+        const char **texts = oms_arena_calloc(a, f->id_count, sizeof *texts);
+        for (size_t i = 0; texts && i < f->id_count; i++)
+            texts[i] = oms_pg_int_param(a, f->ids[i]);
+        ids = texts ? oms_pg_array_param(a, texts, NULL, f->id_count) : NULL;
+        if (!ids)
+            return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    }
+    const char *params[] = {f->topic, f->event_type, f->order_id, f->since,
+                            f->any_status ? NULL : oms_dead_letter_status_name(f->status), ids,
+                            oms_pg_int_param(a, f->after_id), oms_pg_int_param(a, limit)};
+    PGresult *r = dead_letter_exec(b->self, a,
+                                   "SELECT " DEAD_LETTER_COLUMNS " FROM bus_dead_letter"
+                                   " WHERE topic LIKE '%-DLQ' AND ($1::text IS NULL OR topic = $1 || '-DLQ')"
+                                   " AND ($2::text IS NULL OR oms_bus_envelope_field(payload, 'event_type') = $2)"
+                                   " AND ($3::text IS NULL OR key = $3"
+                                   "   OR oms_bus_envelope_field(payload, 'order_id') = $3)"
+                                   " AND ($4::timestamptz IS NULL OR created_at >= $4::timestamptz)"
+                                   " AND ($5::text IS NULL OR status = $5)"
+                                   " AND ($6::bigint[] IS NULL OR id = ANY($6::bigint[]))"
+                                   " AND id > $7::bigint ORDER BY id LIMIT $8::int",
+                                   8, params, err);
+    if (!r)
+        return err ? err->code : OMS_EINTERNAL;
+    int n = PQntuples(r);
+    oms_dead_letter *list = oms_arena_calloc(a, n > 0 ? (size_t)n : 1, sizeof *list);
+    if (!list)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (int i = 0; i < n; i++) {
+        oms_err rc = dead_letter_from_row(r, i, a, &list[i], err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    *out = list;
+    *count = (size_t)n;
+    return OMS_OK;
+}
+
+/* Why a settling statement touched no row: none with that id, or not dead. */
+static oms_err not_settled(pg_bus *bus, oms_arena *a, const char *id, oms_error *err)
+{
+    const char *params[] = {id};
+    PGresult *r = dead_letter_exec(bus, a, "SELECT status FROM bus_dead_letter WHERE id = $1::bigint", 1, params,
+                                   err);
+    if (!r)
+        return err ? err->code : OMS_EINTERNAL;
+    if (PQntuples(r) == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "dead letter %s not found", id);
+    return oms_error_reason(err,
+                            oms_error_set(err, OMS_ECONFLICT, NULL, "dead letter %s is %s already", id,
+                                          oms_pg_value(r, 0, 0)),
+                            "not_dead");
+}
+
+/* Runs a statement that settles dead letter $1 (extra parameters p2, p3)
+ * and returns a row when it did; none: not found, or not dead. */
+static oms_err settle_dead_letter(pg_bus *bus, const char *sql, int64_t id, int nparams, const char *p2,
+                                  const char *p3, oms_error *err)
+{
+    oms_arena *a = oms_arena_create(0);
+    if (!a)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    const char *params[] = {oms_pg_int_param(a, id), p2, p3};
+    oms_err rc = OMS_OK;
+    PGresult *r = params[0] ? dead_letter_exec(bus, a, sql, nparams, params, err) : NULL;
+    if (!params[0])
+        rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    else if (!r)
+        rc = err ? err->code : OMS_EINTERNAL;
+    else if (PQntuples(r) == 0)
+        rc = not_settled(bus, a, params[0], err);
+    oms_arena_destroy(a);
+    return rc;
+}
+
+/* Back on the queue of the subscription that failed it, behind what waits
+ * on its key, and marked redriven, in one statement: a dead letter is
+ * redriven at most once. The NOTIFY wakes that subscription's consumers. */
+static oms_err bus_redrive(oms_bus *b, int64_t id, oms_error *err)
+{
+    return settle_dead_letter(b->self,
+                              "WITH d AS (UPDATE bus_dead_letter SET status = 'redriven', settled_at = now()"
+                              "   WHERE id = $1::bigint AND status = 'dead' AND topic LIKE '%-DLQ'"
+                              "   RETURNING topic, subscription, key, payload),"
+                              " q AS (INSERT INTO bus_queue (topic, subscription, key, payload)"
+                              "   SELECT left(topic, -4), subscription, key, payload FROM d RETURNING topic)"
+                              " SELECT pg_notify($2 || topic, '') FROM q",
+                              id, 2, BUS_CHANNEL_PREFIX, NULL, err);
+}
+
+static oms_err bus_discard(oms_bus *b, int64_t id, const char *reason, const char *actor, oms_error *err)
+{
+    return settle_dead_letter(b->self,
+                              "UPDATE bus_dead_letter SET status = 'discarded', settled_at = now(),"
+                              " discard_reason = $2, discarded_by = $3"
+                              " WHERE id = $1::bigint AND status = 'dead' RETURNING id",
+                              id, 3, reason, actor, err);
+}
+
 static const oms_bus_ops pg_bus_ops = {
     .publish = bus_publish,
     .subscribe = bus_subscribe,
@@ -776,6 +959,9 @@ static const oms_bus_ops pg_bus_ops = {
     .healthy = bus_healthy,
     .stop = bus_stop,
     .destroy = bus_destroy,
+    .dead_letters = bus_dead_letters,
+    .redrive = bus_redrive,
+    .discard = bus_discard,
 };
 
 static oms_bus_options options_with_defaults(const oms_bus_options *o)

@@ -761,6 +761,87 @@ static void a_per_message_handler_over_a_claimed_batch_settles_each_message_on_i
     PQfinish(c);
 }
 
+/* Lists with every filter, redrives once (back to its subscription, same
+ * payload, handled, marked redriven; a second redrive is a conflict), and
+ * discards with the reason; first and last failure are kept. */
+static void dead_letters_are_listed_redriven_once_and_discarded(void **state)
+{
+    (void)state;
+    recorder_reset();
+    rec.poison = "{\"event_id\":\"e1\",\"event_type\":\"PaymentRequested\",\"order_id\":\"o-1\",\"saga_id\":\"s-1\"}";
+    rec.poison_answer = OMS_BUS_RETRY;
+    oms_bus *b = make_bus(1, 1, "t-dlq", record);
+    publish_one(b, "t-dlq", "o-1", rec.poison);
+    publish_one(b, "t-dlq", "o-2", "not json at all 12345");
+    rec.poison_answer = OMS_BUS_RETRY;
+    assert_true(wait_for_count(3, 10000)); /* the poison twice, the other once (acked) */
+    it_sleep_ms(300);
+    PGconn *c = it_connect(&settings, dbname);
+    /* The garbage was acknowledged by `record`: dead-letter one by hand, as a participant would. */
+    it_long(c, "INSERT INTO bus_dead_letter (topic, subscription, key, payload, reason, attempts)"
+               " VALUES ('t-dlq-DLQ', 'test-sub', 'o-2', 'not json at all 12345', 'bad json at 17', 1)");
+    oms_arena *a = oms_arena_create(0);
+    oms_error err;
+    oms_dead_letter *list = NULL;
+    size_t n = 0;
+    oms_dead_letter_filter all = {.topic = "t-dlq", .status = OMS_DEAD_LETTER_DEAD};
+    assert_int_equal(oms_bus_dead_letters(b, &all, a, &list, &n, &err), OMS_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].topic, "t-dlq");
+    assert_string_equal(list[0].subscription, "test-sub");
+    assert_string_equal(list[0].event_type, "PaymentRequested");
+    assert_string_equal(list[0].event_id, "e1");
+    assert_string_equal(list[0].saga_id, "s-1");
+    assert_string_equal(list[0].error, "poison message");
+    assert_int_equal(list[0].attempts, 2);
+    assert_true(list[0].first_failure_ms > 0 && list[0].first_failure_ms <= list[0].last_failure_ms);
+    assert_null(list[1].event_type);
+    assert_int_equal(strlen(list[1].fingerprint), OMS_DEAD_LETTER_FINGERPRINT_LEN);
+    int64_t poison_id = list[0].id, garbage_id = list[1].id;
+    oms_dead_letter_filter by_type = {.event_type = "PaymentRequested", .status = OMS_DEAD_LETTER_DEAD};
+    assert_int_equal(oms_bus_dead_letters(b, &by_type, a, &list, &n, &err), OMS_OK);
+    assert_int_equal(n, 1);
+    oms_dead_letter_filter by_order = {.order_id = "o-2", .status = OMS_DEAD_LETTER_DEAD};
+    assert_int_equal(oms_bus_dead_letters(b, &by_order, a, &list, &n, &err), OMS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].id, garbage_id);
+    oms_dead_letter_filter page = {.topic = "t-dlq", .status = OMS_DEAD_LETTER_DEAD, .after_id = poison_id, .limit = 1};
+    assert_int_equal(oms_bus_dead_letters(b, &page, a, &list, &n, &err), OMS_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].id, garbage_id);
+    oms_dead_letter_filter future = {.since = "2999-01-01T00:00:00Z", .any_status = true};
+    assert_int_equal(oms_bus_dead_letters(b, &future, a, &list, &n, &err), OMS_OK);
+    assert_int_equal(n, 0);
+    oms_dead_letter_filter bad_time = {.since = "yesterday-ish", .any_status = true};
+    assert_int_equal(oms_bus_dead_letters(b, &bad_time, a, &list, &n, &err), OMS_EINVAL);
+
+    /* The cause is gone: the redriven message is handled and acknowledged. */
+    int before = rec.count;
+    rec.poison = NULL;
+    assert_int_equal(oms_bus_redrive(b, poison_id, &err), OMS_OK);
+    assert_true(wait_for_count(before + 1, 5000));
+    assert_int_equal(oms_bus_redrive(b, poison_id, &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, "not_dead");
+    assert_int_equal(oms_bus_redrive(b, 999999, &err), OMS_ENOTFOUND);
+    assert_int_equal(oms_bus_discard(b, garbage_id, "not ours", "key:0123", &err), OMS_OK);
+    assert_int_equal(oms_bus_discard(b, garbage_id, "again", "key:0123", &err), OMS_ECONFLICT);
+    it_sleep_ms(300);
+    assert_int_equal(rec.count, before + 1);
+    oms_dead_letter_filter any = {.topic = "t-dlq", .any_status = true};
+    assert_int_equal(oms_bus_dead_letters(b, &any, a, &list, &n, &err), OMS_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].status, OMS_DEAD_LETTER_REDRIVEN);
+    assert_true(list[0].settled_ms > 0);
+    assert_int_equal(list[1].status, OMS_DEAD_LETTER_DISCARDED);
+    assert_string_equal(list[1].discard_reason, "not ours");
+    assert_string_equal(list[1].discarded_by, "key:0123");
+    assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-dlq'"), 0);
+    oms_arena_destroy(a);
+    PQfinish(c);
+    oms_bus_stop(b);
+    oms_bus_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,6 +859,7 @@ int main(void)
         cmocka_unit_test(a_retried_message_of_a_batch_comes_back_alone_and_holds_back_only_its_key),
         cmocka_unit_test(a_dead_message_of_a_batch_is_dead_lettered_with_its_reason_and_the_rest_flow),
         cmocka_unit_test(a_per_message_handler_over_a_claimed_batch_settles_each_message_on_its_own),
+        cmocka_unit_test(dead_letters_are_listed_redriven_once_and_discarded),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
