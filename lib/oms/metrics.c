@@ -30,6 +30,8 @@ typedef struct metric {
     _Atomic uint64_t gauge_bits;     /* gauge value as double bits */
     _Atomic uint64_t sum_micro;      /* histogram sum in microseconds */
     _Atomic uint64_t buckets[BUCKETS];
+    const double *bounds; /* histograms: histogram_bounds or the caller's */
+    size_t nbounds;
     struct metric *next;
 } metric;
 
@@ -75,6 +77,8 @@ static metric *register_metric(metric_kind kind, const char *name, const char *h
             m->name = strdup(name);
             m->help = strdup(help ? help : name);
             m->labels = strdup(labels);
+            m->bounds = histogram_bounds;
+            m->nbounds = BUCKETS;
             if (!m->name || !m->help || !m->labels) {
                 free(m->name);
                 free(m->help);
@@ -110,6 +114,23 @@ oms_histogram *oms_metrics_histogram(const char *name, const char *help, const c
     return (oms_histogram *)register_metric(KIND_HISTOGRAM, name, help, labels);
 }
 
+oms_histogram *oms_metrics_histogram_bounds(const char *name, const char *help, const char *labels,
+                                            const double *bounds, size_t n)
+{
+    if (!bounds || n == 0 || n > BUCKETS)
+        return NULL;
+    metric *m = register_metric(KIND_HISTOGRAM, name, help, labels);
+    if (!m)
+        return NULL;
+    pthread_mutex_lock(&registry_lock);
+    if (m->bounds == histogram_bounds && atomic_load(&m->count) == 0) {
+        m->bounds = bounds;
+        m->nbounds = n;
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return (oms_histogram *)m;
+}
+
 void oms_counter_add(oms_counter *c, uint64_t n)
 {
     if (c)
@@ -131,8 +152,8 @@ void oms_histogram_observe(oms_histogram *h, double seconds)
         return;
     if (!(seconds >= 0))
         seconds = 0;
-    for (size_t i = 0; i < BUCKETS; i++) {
-        if (seconds <= histogram_bounds[i])
+    for (size_t i = 0; i < h->m.nbounds; i++) {
+        if (seconds <= h->m.bounds[i])
             atomic_fetch_add_explicit(&h->m.buckets[i], 1, memory_order_relaxed);
     }
     atomic_fetch_add_explicit(&h->m.count, 1, memory_order_relaxed);
@@ -140,6 +161,20 @@ void oms_histogram_observe(oms_histogram *h, double seconds)
     if (micro > 1e15)
         micro = 1e15;
     atomic_fetch_add_explicit(&h->m.sum_micro, (uint64_t)micro, memory_order_relaxed);
+}
+
+void oms_histogram_set(oms_histogram *h, const uint64_t *per_bucket, double sum)
+{
+    if (!h || !per_bucket)
+        return;
+    uint64_t below = 0;
+    for (size_t i = 0; i < h->m.nbounds; i++) {
+        below += per_bucket[i];
+        atomic_store_explicit(&h->m.buckets[i], below, memory_order_relaxed);
+    }
+    atomic_store_explicit(&h->m.count, below + per_bucket[h->m.nbounds], memory_order_relaxed);
+    double micro = sum > 0 ? sum * 1e6 : 0;
+    atomic_store_explicit(&h->m.sum_micro, micro > 1e18 ? (uint64_t)1e18 : (uint64_t)micro, memory_order_relaxed);
 }
 
 /* ---- rendering ---- */
@@ -200,9 +235,9 @@ static void braces(const char *labels, const char *extra, char *out, size_t len)
 static void render_histogram(text_buf *b, const metric *m)
 {
     char lab[512];
-    for (size_t i = 0; i < BUCKETS; i++) {
+    for (size_t i = 0; i < m->nbounds; i++) {
         char le[32];
-        snprintf(le, sizeof le, "le=\"%g\"", histogram_bounds[i]);
+        snprintf(le, sizeof le, "le=\"%g\"", m->bounds[i]);
         braces(m->labels, le, lab, sizeof lab);
         appendf(b, "%s_bucket%s %llu\n", m->name, lab, (unsigned long long)atomic_load(&m->buckets[i]));
     }

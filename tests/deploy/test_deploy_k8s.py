@@ -361,6 +361,15 @@ def test_gke_overlay_alerts_on_what_the_saga_refuses(gke_objects):
     domain = (REPO / "services" / "order-service" / "src" / "domain" / "saga.c").read_text()
     for kind in ("INCONSISTENT", "REJECTED_REPLY"):
         assert f'"{kind}"' in domain, kind
+    # the operators' alerts (issue 12 item 1) on the sagas' gauges
+    for name in ("OmsSagaCompensationBlocked", "OmsSagasRetrying", "OmsSagasPausedLong"):
+        assert "oms_sagas_stuck" in alerts[name], name
+    assert "oms_saga_age_seconds" in alerts["OmsSagasOld"]
+    for metric in ("oms_sagas_stuck", "oms_saga_age_seconds"):
+        assert f'"{metric}"' in sources, metric
+    for reason in re.findall(r'reason=~?"([^"]+)"', "".join(alerts.values())):
+        for name in reason.split("|"):
+            assert f'"{name}"' in domain, name
     for o in monitors.values():
         assert o["metadata"]["namespace"] == NAMESPACE
     # the services' NetworkPolicies let Managed Prometheus (gmp-system) scrape

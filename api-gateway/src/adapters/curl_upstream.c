@@ -161,6 +161,7 @@ static struct curl_slist *request_headers(const upstream_request *rq, bool *ok)
     struct curl_slist *list = NULL;
     *ok = append_header(&list, "Expect", NULL) && append_header(&list, "Content-Type", rq->content_type) &&
           append_optional(&list, "Idempotency-Key", rq->idempotency_key) &&
+          append_optional(&list, "If-Match", rq->if_match) &&
           append_optional(&list, "Accept", rq->accept) && append_optional(&list, "X-Request-Id", rq->request_id) &&
           append_optional(&list, "X-Forwarded-For", rq->forwarded_for) && append_identity(&list, rq);
     return list;
@@ -259,6 +260,7 @@ static upstream_outcome read_answer(CURL *h, const body_buffer *body, oms_arena 
     out->content_type = content_type ? oms_arena_strdup(arena, content_type) : NULL;
     out->location = header_value(h, "Location", arena);
     out->retry_after = header_value(h, "Retry-After", arena);
+    out->etag = header_value(h, "ETag", arena);
     return UPSTREAM_OK;
 }
 

@@ -10,9 +10,11 @@
 #include "oms/json.h"
 #include "openapi_document.h"
 
-/* The query parameters of SPEC section 2, passed on when present. */
+/* The query parameters of SPEC section 2 and of GET /sagas' filters (issue
+ * 12 item 1), passed on when present. */
 static const char *const forwarded_query[] = {
     "customer_id", "status", "limit", "cursor", "include_saga_history", "state", "stuck", "inconsistent", "order_id",
+    "step", "stuck_reason", "older_than", "sort", "count_only",
 };
 
 /* ---- admission ---- */
@@ -167,6 +169,7 @@ static bool make_upstream_request(gateway_http *g, oms_http_request *req, oms_ht
     rq->body_len = req->body_len;
     rq->content_type = passed_header(req, res, "Content-Type", &ok);
     rq->idempotency_key = passed_header(req, res, "Idempotency-Key", &ok);
+    rq->if_match = passed_header(req, res, "If-Match", &ok);
     rq->accept = passed_header(req, res, "Accept", &ok);
     rq->request_id = req->request_id;
     rq->forwarded_for = req->client_ip;
@@ -188,6 +191,8 @@ static void pass_answer(oms_http_request *req, oms_http_response *res, const ups
         oms_http_add_header(req, res, "Location", out->location);
     if (out->retry_after)
         oms_http_add_header(req, res, "Retry-After", out->retry_after);
+    if (out->etag)
+        oms_http_add_header(req, res, "ETag", out->etag);
 }
 
 /* A timeout or a broken answer comes after the request was sent: a write may

@@ -11,6 +11,7 @@
 #include "adapters/deadline_scanner.h"
 #include "adapters/http_api.h"
 #include "adapters/pg_adapters.h"
+#include "adapters/saga_metrics.h"
 #include "adapters/uuid_generator.h"
 #include "oms/config.h"
 #include "oms/retention.h"
@@ -25,6 +26,7 @@ typedef struct order_service {
     oms_pg_settings read_db;
     oms_pg_pool *read_pool;
     deadline_scanner *scanner;
+    saga_metrics *metrics;
     int idempotency_retention_h;
     int retention_interval_s;
     oms_pg_pool *write_pool;
@@ -51,6 +53,10 @@ static void add_settings(void *ctx, oms_settings *t)
          .target = &o->saga.step_timeout_s, .doc = "How long a saga step waits for its reply before it is sent again."},
         {.name = "SAGA_MAX_ATTEMPTS", .kind = OMS_SETTING_INT, .fallback = "5", .min = 1, .max = 100,
          .target = &o->saga.max_attempts, .doc = "Sends of a forward step's command before the saga compensates."},
+        {.name = "SAGA_COMPENSATION_MAX_ATTEMPTS", .kind = OMS_SETTING_INT, .fallback = "5", .min = 1, .max = 1000,
+         .target = &o->saga.compensation_max_attempts,
+         .doc = "Sends of a compensation's command after which the saga shows compensation_blocked (it is still "
+                "retried)."},
         {.name = "IDEMPOTENCY_KEY_RETENTION_H", .kind = OMS_SETTING_INT, .fallback = "24", .min = 24, .max = 8760,
          .target = &o->idempotency_retention_h,
          .doc = "Hours an Idempotency-Key is kept (SPEC 7: at least 24) before the retention job removes it."},
@@ -102,7 +108,7 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
                          .ids = &o->ids,
                          .saga = o->saga,
                          .catalog = &o->catalog};
-    o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock};
+    o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock, .saga = &o->app.saga};
     o->consumer = order_consumer(write_pool, &o->app);
     o->api = (http_api){.app = &o->app, .queries = &o->queries};
     return OMS_OK;
@@ -114,8 +120,9 @@ static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
     return oms_saga_subscribe(bus, &o->consumer, err);
 }
 
-/* The background jobs: the deadline scanner and the retention of
- * idempotency keys (oms_retention_removed_total{table="idempotency_keys"}). */
+/* The background jobs: the deadline scanner, the retention of idempotency
+ * keys (oms_retention_removed_total{table="idempotency_keys"}) and the
+ * sagas' gauges (oms_sagas_stuck, oms_saga_age_seconds). */
 static oms_err start_jobs(void *ctx, oms_error *err)
 {
     order_service *o = ctx;
@@ -132,12 +139,21 @@ static oms_err start_jobs(void *ctx, oms_error *err)
         o->scanner = NULL;
         return err->code;
     }
+    o->metrics = saga_metrics_start(&o->queries, SAGA_METRICS_INTERVAL_MS, err);
+    if (!o->metrics) {
+        oms_retention_stop(o->retention);
+        deadline_scanner_stop(o->scanner);
+        o->retention = NULL;
+        o->scanner = NULL;
+        return err->code;
+    }
     return OMS_OK;
 }
 
 static void stop_jobs(void *ctx)
 {
     order_service *o = ctx;
+    saga_metrics_stop(o->metrics);
     oms_retention_stop(o->retention);
     deadline_scanner_stop(o->scanner);
 }

@@ -28,6 +28,7 @@ typedef struct upstream_request {
     /* Headers passed on; NULL when the client sent none. */
     const char *content_type;
     const char *idempotency_key;
+    const char *if_match;     /* a saga action's expected version (issue 12) */
     const char *accept;
     const char *request_id;
     const char *forwarded_for;
@@ -47,6 +48,7 @@ typedef struct upstream_response {
     const char *content_type; /* NULL when the instance sent none */
     const char *location;     /* NULL when none */
     const char *retry_after;  /* NULL when none */
+    const char *etag;         /* NULL when none */
     const char *body;         /* NUL-terminated, in the caller's arena */
     size_t body_len;
 } upstream_response;

@@ -44,6 +44,27 @@ static json_t *steps_json(const saga_history *h)
     return steps;
 }
 
+static json_t *text_or_null(const char *text)
+{
+    return text && text[0] ? json_string(text) : json_null();
+}
+
+/* What an operator needs (issue 12 item 1): why the saga is stuck, when its
+ * command goes again and why the last one failed, its age. 0, or -1 when
+ * out of memory. */
+static int set_operating_fields(json_t *doc, const saga *s)
+{
+    bool waiting = s->step != SAGA_STEP_NONE && !order_status_is_final(s->state);
+    int rc = json_object_set_new(doc, "stuck_reason", text_or_null(saga_stuck_reason_name(s->stuck)));
+    rc |= json_object_set_new(doc, "paused", json_boolean(s->paused));
+    rc |= json_object_set_new(doc, "next_attempt_at",
+                              waiting && !s->paused ? time_or_null(s->deadline_ms) : json_null());
+    rc |= json_object_set_new(doc, "last_error", text_or_null(s->last_error));
+    rc |= json_object_set_new(doc, "created_at", time_or_null(s->created_ms));
+    rc |= json_object_set_new(doc, "customer_id", text_or_null(s->customer_id));
+    return rc ? -1 : 0;
+}
+
 static json_t *saga_json(const saga *s, json_t *steps)
 {
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:I, s:b, s:b, s:o}", "saga_id", s->id, "order_id",
@@ -58,7 +79,8 @@ static json_t *saga_json(const saga *s, json_t *steps)
     bool inconsistent = s->inconsistency[0] != '\0';
     if (doc && (json_object_set_new(doc, "inconsistent", json_boolean(inconsistent)) != 0 ||
                 json_object_set_new(doc, "inconsistency", inconsistent ? json_string(s->inconsistency) : json_null()) !=
-                    0)) {
+                    0 ||
+                set_operating_fields(doc, s) != 0)) {
         json_decref(doc);
         return NULL;
     }
@@ -233,6 +255,8 @@ static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
+    /* The version an action's If-Match names (issue 12 item 2). */
+    oms_http_add_header(req, res, "ETag", oms_arena_sprintf(req->arena, "\"%lld\"", (long long)h.saga.version));
     oms_http_respond_doc(req, res, 200, saga_json(&h.saga, steps_json(&h)));
 }
 
@@ -287,6 +311,19 @@ static void customer_orders(void *ctx, oms_http_request *req, oms_http_response 
     oms_http_respond_doc(req, res, 200, doc);
 }
 
+static json_t *sagas_json(const saga_page *page)
+{
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < page->count; i++) {
+        json_t *doc = saga_json(&page->sagas[i], NULL);
+        if (!doc || json_array_append_new(list, doc) != 0) {
+            json_decref(list);
+            return NULL;
+        }
+    }
+    return list ? json_pack("{s:o, s:o}", "sagas", list, "next_cursor", text_or_null(page->next_cursor)) : NULL;
+}
+
 static void list_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
@@ -295,24 +332,27 @@ static void list_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
         return;
     oms_error err;
     oms_error_clear(&err);
-    saga *sagas = NULL;
-    size_t count = 0;
     const saga_list_params p = {.state = query_param(req, "state"),
+                                .step = query_param(req, "step"),
+                                .stuck_reason = query_param(req, "stuck_reason"),
+                                .customer_id = query_param(req, "customer_id"),
+                                .order_id = query_param(req, "order_id"),
+                                .older_than = query_param(req, "older_than"),
+                                .sort = query_param(req, "sort"),
+                                .cursor = query_param(req, "cursor"),
+                                .limit = query_param(req, "limit"),
+                                .count_only = query_param(req, "count_only"),
                                 .stuck = query_param(req, "stuck"),
                                 .inconsistent = query_param(req, "inconsistent")};
-    if (order_query_sagas(api->queries, req->arena, who, &p, &sagas, &count, &err) != OMS_OK) {
+    saga_page page;
+    if (order_query_sagas(api->queries, req->arena, who, &p, &page, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
-    json_t *list = json_array();
-    for (size_t i = 0; list && i < count; i++) {
-        json_t *doc = saga_json(&sagas[i], NULL);
-        if (!doc || json_array_append_new(list, doc) != 0) {
-            json_decref(list);
-            list = NULL;
-        }
-    }
-    oms_http_respond_doc(req, res, 200, list ? json_pack("{s:o}", "sagas", list) : NULL);
+    if (page.count_only)
+        oms_http_respond_doc(req, res, 200, json_pack("{s:I}", "count", (json_int_t)page.total));
+    else
+        oms_http_respond_doc(req, res, 200, sagas_json(&page));
 }
 
 /* ---- POST /orders/{id}/cancel ---------------------------------------------- */

@@ -30,7 +30,9 @@ order_outbox pg_order_outbox(void);
     "id, order_id, state, current_step, coalesce(target_state, 'CREATED'), coalesce(command_id::text, ''), " \
     "attempts, coalesce(" PG_TS_TO_MS("deadline") ", 0), version, payment_captured, stock_reserved, "     \
     "correlation_id, coalesce(payment_command_id::text, ''), coalesce(inventory_command_id::text, ''), "    \
-    "coalesce(release_command_id::text, ''), coalesce(refund_command_id::text, ''), coalesce(inconsistency, '')"
+    "coalesce(release_command_id::text, ''), coalesce(refund_command_id::text, ''), coalesce(inconsistency, ''), " \
+    "paused, coalesce(last_error, ''), " PG_TS_TO_MS("created_at")
+#define PG_SAGA_COLUMN_COUNT 20
 oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err);
 
 #endif

@@ -28,6 +28,10 @@ oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err)
     for (int i = 0; i < 4; i++)
         snprintf(out->sent[steps[i]], sizeof out->sent[0], "%s", oms_pg_value(r, row, 12 + i));
     snprintf(out->inconsistency, sizeof out->inconsistency, "%s", oms_pg_value(r, row, 16));
+    out->paused = strcmp(oms_pg_value(r, row, 17), "t") == 0;
+    snprintf(out->last_error, sizeof out->last_error, "%s", oms_pg_value(r, row, 18));
+    if (rc == OMS_OK)
+        rc = oms_pg_int_value(r, row, 19, &out->created_ms, err);
     return rc;
 }
 
@@ -62,12 +66,15 @@ static oms_err insert_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s
                             oms_pg_int_param(a, s->version),
                             s->payment_captured ? "t" : "f",
                             s->stock_reserved ? "t" : "f",
-                            correlation_id ? correlation_id : ""};
+                            correlation_id ? correlation_id : "",
+                            s->created_ms ? oms_pg_int_param(a, s->created_ms) : NULL};
     return oms_pg_tx_exec_deferred(tx,
                                    "INSERT INTO sagas (id, order_id, state, current_step, target_state, command_id,"
-                                   " attempts, deadline, version, payment_captured, stock_reserved, correlation_id)"
-                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", $9, $10, $11, $12)",
-                                   12, params, err);
+                                   " attempts, deadline, version, payment_captured, stock_reserved, correlation_id,"
+                                   " created_at)"
+                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", $9, $10, $11, $12,"
+                                   " coalesce(" PG_MS_TO_TS("$13") ", now()))",
+                                   13, params, err);
 }
 
 static oms_err load_for_update(saga_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, saga *out,
@@ -104,15 +111,17 @@ static oms_err update_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s
                             sent_param(s, SAGA_STEP_INVENTORY),
                             sent_param(s, SAGA_STEP_RELEASE),
                             sent_param(s, SAGA_STEP_REFUND),
-                            s->inconsistency[0] ? s->inconsistency : NULL};
+                            s->inconsistency[0] ? s->inconsistency : NULL,
+                            s->paused ? "t" : "f",
+                            s->last_error[0] ? s->last_error : NULL};
     PGresult *res = oms_pg_tx_exec(a, tx,
                                    "UPDATE sagas SET state = $2, current_step = $3, target_state = $4,"
                                    " command_id = $5, attempts = $6, deadline = " PG_MS_TO_TS("$7") ","
                                    " version = $8, payment_captured = $9, stock_reserved = $10, modified_at = now(),"
                                    " payment_command_id = $12, inventory_command_id = $13, release_command_id = $14,"
-                                   " refund_command_id = $15, inconsistency = $16"
+                                   " refund_command_id = $15, inconsistency = $16, paused = $17, last_error = $18"
                                    " WHERE id = $1 AND version = $11",
-                                   16, params, err);
+                                   18, params, err);
     if (!res)
         return err->code;
     if (strcmp(PQcmdTuples(res), "1") != 0)
@@ -149,7 +158,7 @@ static oms_err lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, 
     const char *params[] = {oms_pg_int_param(a, now_ms), oms_pg_int_param(a, limit)};
     PGresult *res = oms_pg_tx_exec(a, tx,
                                    "SELECT order_id FROM sagas"
-                                   " WHERE deadline IS NOT NULL AND state NOT IN ('FAILED', 'CANCELLED')"
+                                   " WHERE deadline IS NOT NULL AND state NOT IN ('FAILED', 'CANCELLED') AND NOT paused"
                                    " AND deadline < " PG_MS_TO_TS("$1")
                                    " ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
                                    2, params, err);

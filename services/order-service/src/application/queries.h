@@ -19,6 +19,7 @@
 typedef struct order_queries {
     order_read_model *read_model;
     oms_clock *clock;
+    const saga_settings *saga; /* for the stuck reasons; NULL: the defaults */
 } order_queries;
 
 /* Every query reads as `who` may see (SPEC 7): a customer its own orders
@@ -65,12 +66,36 @@ oms_err order_query_customer(order_queries *q, oms_arena *a, const oms_principal
 /* Raw query parameters of GET /sagas; NULL when absent. */
 typedef struct saga_list_params {
     const char *state;        /* a status name */
+    const char *step;         /* none, payment, inventory, release, refund */
+    const char *stuck_reason; /* retrying, deadline_exceeded, ... */
+    const char *customer_id;
+    const char *order_id;
+    const char *older_than;   /* created longer ago than this: 30s, 10m, 2h, 7d */
+    const char *sort;         /* "age": oldest first; absent or "urgency": nearest deadline first */
+    const char *cursor;       /* a next_cursor of the same query */
+    const char *limit;        /* 1..500, default 500 */
+    const char *count_only;   /* "true": only how many match */
     const char *stuck;        /* "true"/"false" */
     const char *inconsistent; /* "true"/"false": only sagas a participant contradicted */
 } saga_list_params;
 
-/* GET /sagas. OMS_EFORBIDDEN unless `who` is a viewer or above. */
+typedef struct saga_page {
+    saga *sagas;
+    size_t count;
+    char next_cursor[ORDER_CURSOR_MAX]; /* "" when this is the last page */
+    bool count_only;                    /* then only total is set */
+    int64_t total;
+} saga_page;
+
+/* GET /sagas: one page of the sagas that match every given filter (stuck
+ * reasons: order_read_model.h), or with count_only their number.
+ * OMS_EFORBIDDEN unless `who` is a viewer or above; OMS_EINVAL naming the
+ * parameter. */
 oms_err order_query_sagas(order_queries *q, oms_arena *a, const oms_principal *who, const saga_list_params *p,
-                          saga **out, size_t *count, oms_error *err);
+                          saga_page *out, oms_error *err);
+
+/* "30s", "10m", "2h", "7d" (1 to 9 digits and a unit) into milliseconds;
+ * false for anything else. */
+bool order_duration_parse(const char *text, int64_t *ms);
 
 #endif

@@ -165,6 +165,21 @@ static oms_err announce_state_change(order_app *app, oms_tx *tx, oms_arena *a, c
     return order_outbox_send(app->outbox, tx, a, &changed, event_id, err);
 }
 
+/* Why the step the saga stays on is not done (shown as last_error while it
+ * is retried): the deadline it missed, or a participant's refusal. A new
+ * step starts with none (saga_apply). */
+static void note_last_error(saga *s, const saga_decision *d, const saga_event_context *ev)
+{
+    if (d->step_changed || s->step == SAGA_STEP_NONE)
+        return;
+    if (d->row->event == SAGA_EV_STEP_DEADLINE_PASSED)
+        snprintf(s->last_error, sizeof s->last_error, "no reply to the %s command before its deadline (attempt %d)",
+                 saga_step_name(s->step), s->attempts - 1);
+    else if (ev->claim && !ev->claim->success)
+        snprintf(s->last_error, sizeof s->last_error, "%s refused: %s", saga_step_name(ev->claim->step),
+                 ev->reason && ev->reason[0] ? ev->reason : "no reason given");
+}
+
 /* Writes an APPLY decision: logs, outbox, saga, order, read model. */
 static oms_err write_applied(order_app *app, oms_tx *tx, oms_arena *a, saga_outcome *r, saga *s,
                              const char *correlation_id, const saga_event_context *ev, oms_error *err)
@@ -176,6 +191,7 @@ static oms_err write_applied(order_app *app, oms_tx *tx, oms_arena *a, saga_outc
     if (d->step_changed && d->to_step != SAGA_STEP_NONE)
         id_generator_new(app->ids, command_id);
     saga_apply(s, d, &app->saga, now, command_id);
+    note_last_error(s, d, ev);
     record_reasons(&r->order, d, ev);
     r->order.status = s->state;
     r->order.modified_at_ms = now;
@@ -284,6 +300,7 @@ oms_err saga_runner_create(order_app *app, oms_tx *tx, oms_arena *a, const order
                            saga *s, oms_error *err)
 {
     saga_init(s, o->saga_id, o->id);
+    s->created_ms = o->created_at_ms;
     oms_err rc = saga_repo_insert(app->sagas, tx, a, s, correlation_id, err);
     if (rc != OMS_OK)
         return rc;

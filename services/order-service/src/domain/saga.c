@@ -135,6 +135,36 @@ static const char *const log_kind_names[SAGA_LOG_KIND_COUNT] = {
     [SAGA_LOG_INCONSISTENT] = "INCONSISTENT",
 };
 
+static const char *const stuck_names[SAGA_STUCK_COUNT] = {
+    [SAGA_STUCK_NONE] = NULL,
+    [SAGA_STUCK_RETRYING] = "retrying",
+    [SAGA_STUCK_DEADLINE_EXCEEDED] = "deadline_exceeded",
+    [SAGA_STUCK_COMPENSATION_BLOCKED] = "compensation_blocked",
+    [SAGA_STUCK_PAUSED] = "paused",
+    [SAGA_STUCK_WAITING_ON_DEAD_LETTER] = "waiting_on_dead_letter",
+};
+
+const char *saga_stuck_reason_name(saga_stuck_reason r)
+{
+    return (unsigned)r < SAGA_STUCK_COUNT ? stuck_names[r] : NULL;
+}
+
+bool saga_stuck_reason_parse(const char *name, saga_stuck_reason *out)
+{
+    for (int i = 1; name && i < SAGA_STUCK_COUNT; i++) {
+        if (strcmp(name, stuck_names[i]) == 0) {
+            *out = (saga_stuck_reason)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+int saga_compensation_limit(const saga_settings *cfg)
+{
+    return cfg->compensation_max_attempts > 0 ? cfg->compensation_max_attempts : cfg->max_attempts;
+}
+
 const char *saga_step_name(saga_step s)
 {
     return (unsigned)s < SAGA_STEP_COUNT ? step_names[s] : "unknown";
@@ -275,6 +305,7 @@ void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64
         s->step = d->to_step;
         s->attempts = 0;
         memset(s->command_id, 0, sizeof s->command_id);
+        s->last_error[0] = '\0'; /* a new step has failed nothing yet */
         if (d->to_step != SAGA_STEP_NONE && new_command_id)
             memcpy(s->command_id, new_command_id, OMS_UUID_LEN);
     }

@@ -81,6 +81,20 @@ typedef enum {
 } saga_guard;
 
 #define SAGA_INCONSISTENCY_MAX 200
+#define SAGA_LAST_ERROR_MAX 200
+
+/* Why an unfinished saga needs an operator's eye (issue 12 item 1), as the
+ * read model derives it (order_read_model.h states the rule); NONE for a
+ * saga that is fine or ended. */
+typedef enum {
+    SAGA_STUCK_NONE = 0,
+    SAGA_STUCK_RETRYING,             /* its current command was sent more than once */
+    SAGA_STUCK_DEADLINE_EXCEEDED,    /* its deadline passed and nothing acted on it yet */
+    SAGA_STUCK_COMPENSATION_BLOCKED, /* a compensation failed SAGA_COMPENSATION_MAX_ATTEMPTS times */
+    SAGA_STUCK_PAUSED,               /* an operator paused it */
+    SAGA_STUCK_WAITING_ON_DEAD_LETTER, /* a message of it sits in a dead-letter queue */
+    SAGA_STUCK_COUNT
+} saga_stuck_reason;
 
 /* to_state of a row that ends compensation: the saga's remembered target. */
 #define SAGA_TO_TARGET ORDER_STATUS_COUNT
@@ -116,11 +130,23 @@ typedef struct saga {
     /* Why a participant's answer contradicted the saga ("" when none): the
      * saga is then inconsistent, for an operator to look into. */
     char inconsistency[SAGA_INCONSISTENCY_MAX + 1];
+    /* Paused by an operator: no command leaves and no deadline fires. */
+    bool paused;
+    /* Why the current step is not done yet ("" when nothing failed): the
+     * deadline it missed, or the participant's refusal of a compensation. */
+    char last_error[SAGA_LAST_ERROR_MAX + 1];
+    int64_t created_ms;
+    /* Derived by the read model when it lists or reads a saga (never stored). */
+    saga_stuck_reason stuck;
+    char customer_id[ORDER_CUSTOMER_ID_MAX + 1];
 } saga;
 
 typedef struct saga_settings {
     int step_timeout_s; /* SAGA_STEP_TIMEOUT_S */
     int max_attempts;   /* SAGA_MAX_ATTEMPTS: sends of a forward step before compensating */
+    /* SAGA_COMPENSATION_MAX_ATTEMPTS: sends of a compensation before the saga
+     * shows compensation_blocked (it is still retried); 0: max_attempts. */
+    int compensation_max_attempts;
 } saga_settings;
 
 typedef enum {
@@ -141,6 +167,11 @@ typedef struct saga_decision {
 } saga_decision;
 
 const char *saga_step_name(saga_step s);
+/* "retrying", "deadline_exceeded", ...; NULL for SAGA_STUCK_NONE. */
+const char *saga_stuck_reason_name(saga_stuck_reason r);
+bool saga_stuck_reason_parse(const char *name, saga_stuck_reason *out);
+/* Sends of a compensation after which it shows compensation_blocked. */
+int saga_compensation_limit(const saga_settings *cfg);
 bool saga_step_parse(const char *name, saga_step *out);
 const char *saga_event_name(saga_event e);
 const char *saga_log_kind_name(saga_log_kind k);

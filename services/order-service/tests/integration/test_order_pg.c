@@ -77,7 +77,7 @@ static process *process_start(void)
     p->catalog = pg_catalog();
     p->app = (order_app){oms_pg_tx_manager(p->pool), &p->orders, &p->sagas, &p->read_model, &p->outbox,
                          &p->clock,                  &p->ids,    saga_cfg,  &p->catalog};
-    p->queries = (order_queries){&p->read_model, &p->clock};
+    p->queries = (order_queries){&p->read_model, &p->clock, &p->app.saga};
     p->consumer = order_consumer(p->pool, &p->app);
     p->a = oms_arena_create(0);
     return p;
@@ -656,12 +656,11 @@ static void a_split_batch_logs_and_counts_each_step_once(void **state)
 /* Whether GET /sagas with `params` lists the saga of `order_id` now. */
 static bool listed(process *p, const saga_list_params *params, const char *order_id)
 {
-    saga *sagas;
-    size_t n;
+    saga_page page;
     oms_error err;
-    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, params, &sagas, &n, &err), OMS_OK);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(sagas[i].order_id, order_id) == 0)
+    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, params, &page, &err), OMS_OK);
+    for (size_t i = 0; i < page.count; i++)
+        if (strcmp(page.sagas[i].order_id, order_id) == 0)
             return true;
     return false;
 }
@@ -699,6 +698,116 @@ static void read_model_lists_stuck_sagas(void **state)
     __atomic_add_fetch(&fake_now_ms, 31000, __ATOMIC_SEQ_CST); /* past the payment step's 30 s */
     assert_true(listed_as_stuck(p, waiting.id));
     assert_false(listed_as_stuck(p, failed.id));
+    process_stop(p);
+}
+
+/* Runs one statement as the test's superuser (a state the test needs). */
+static void sql_do(const char *sql, const char *order_id)
+{
+    (void)sql_long(sql, 1, (const char *[]){order_id});
+}
+
+static saga_page sagas_where(process *p, saga_list_params params)
+{
+    saga_page page;
+    oms_error err;
+    if (order_query_sagas(&p->queries, p->a, ADMIN, &params, &page, &err) != OMS_OK)
+        fail_msg("GET /sagas: %s", err.message);
+    return page;
+}
+
+/* The one order a filter of the customer's sagas finds (NULL: none or several). */
+static const char *only_match(process *p, const char *customer, saga_list_params params)
+{
+    params.customer_id = customer;
+    saga_page page = sagas_where(p, params);
+    return page.count == 1 ? page.sagas[0].order_id : NULL;
+}
+
+/* Issue 12 item 1: every stuck reason and filter as the read model's SQL
+ * derives them (order_read_model.h), over sagas put in each state. */
+static void read_model_filters_sagas_by_stuck_reason_and_more(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    char customer[48];
+    snprintf(customer, sizeof customer, "filters-%lld", (long long)fake_now(NULL));
+    order fine = create_order(p, customer, NULL, NULL);
+    order retrying = create_order(p, customer, NULL, NULL);
+    order paused = create_order(p, customer, NULL, NULL);
+    order blocked = create_order(p, customer, NULL, NULL);
+    order late = create_order(p, customer, NULL, NULL);
+    order cancelled;
+    oms_error err;
+    assert_int_equal(order_cancel(&p->app, p->a, ADMIN, blocked.id, NULL, "", &cancelled, &err), OMS_OK);
+    sql_do("UPDATE sagas SET attempts = 2, last_error = 'no reply' WHERE order_id = $1", retrying.id);
+    sql_do("UPDATE sagas SET paused = true WHERE order_id = $1", paused.id);
+    sql_do("UPDATE sagas SET attempts = 3 WHERE order_id = $1", blocked.id); /* saga_cfg: limit 3 */
+    sql_do("UPDATE sagas SET deadline = now() - interval '1 day' WHERE order_id = $1", late.id);
+    sql_do("UPDATE sagas SET created_at = created_at - interval '2 hours' WHERE order_id = $1", fine.id);
+
+    assert_string_equal(only_match(p, customer, (saga_list_params){.stuck_reason = "retrying"}), retrying.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.stuck_reason = "paused"}), paused.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.stuck_reason = "compensation_blocked"}),
+                        blocked.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.stuck_reason = "deadline_exceeded"}), late.id);
+    assert_null(only_match(p, customer, (saga_list_params){.stuck_reason = "waiting_on_dead_letter"}));
+    assert_string_equal(only_match(p, customer, (saga_list_params){.step = "refund"}), blocked.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.state = "COMPENSATING"}), blocked.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.order_id = late.id}), late.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.older_than = "1h"}), fine.id);
+    assert_null(only_match(p, customer, (saga_list_params){.order_id = late.id, .stuck_reason = "paused"}));
+
+    saga_page page = sagas_where(p, (saga_list_params){.customer_id = customer, .count_only = "true"});
+    assert_true(page.count_only);
+    assert_int_equal(page.total, 5);
+    page = sagas_where(p, (saga_list_params){.customer_id = customer, .stuck = "true", .count_only = "true"});
+    assert_int_equal(page.total, 4); /* all but the fine one */
+
+    /* What GET /orders/{id}/saga shows. */
+    saga_history h;
+    assert_int_equal(order_query_saga(&p->queries, p->a, ADMIN, retrying.id, &h, &err), OMS_OK);
+    assert_int_equal(h.saga.stuck, SAGA_STUCK_RETRYING);
+    assert_string_equal(h.saga.last_error, "no reply");
+    assert_string_equal(h.saga.customer_id, customer);
+    assert_int_equal(h.saga.created_ms, retrying.created_at_ms);
+    assert_int_equal(order_query_saga(&p->queries, p->a, ADMIN, fine.id, &h, &err), OMS_OK);
+    assert_int_equal(h.saga.stuck, SAGA_STUCK_NONE);
+
+    /* Oldest first, two at a time: each saga once, the back-dated one first. */
+    const char *seen[8];
+    size_t n = 0;
+    saga_list_params params = {.customer_id = customer, .sort = "age", .limit = "2"};
+    for (int pages = 0; pages < 5; pages++) {
+        page = sagas_where(p, params);
+        for (size_t i = 0; i < page.count && n < 8; i++)
+            seen[n++] = oms_arena_strdup(p->a, page.sagas[i].order_id);
+        if (!page.next_cursor[0])
+            break;
+        params.cursor = oms_arena_strdup(p->a, page.next_cursor);
+    }
+    assert_int_equal(n, 5);
+    assert_string_equal(seen[0], fine.id);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            assert_string_not_equal(seen[i], seen[j]);
+    /* Nearest deadline first, the same way: the overdue one leads. */
+    params = (saga_list_params){.customer_id = customer, .limit = "3"};
+    page = sagas_where(p, params);
+    assert_string_equal(page.sagas[0].order_id, late.id);
+    assert_true(page.next_cursor[0]);
+    params.cursor = oms_arena_strdup(p->a, page.next_cursor);
+    assert_int_equal(sagas_where(p, params).count, 2);
+
+    /* The metrics' counts include these. */
+    saga_stats st;
+    assert_int_equal(order_read_model_saga_stats(&p->read_model, p->a, fake_now(NULL), 3, &st, &err), OMS_OK);
+    assert_true(st.stuck[SAGA_STUCK_RETRYING][SAGA_STEP_PAYMENT] >= 1);
+    assert_true(st.stuck[SAGA_STUCK_PAUSED][SAGA_STEP_PAYMENT] >= 1);
+    assert_true(st.stuck[SAGA_STUCK_COMPENSATION_BLOCKED][SAGA_STEP_REFUND] >= 1);
+    assert_true(st.stuck[SAGA_STUCK_DEADLINE_EXCEEDED][SAGA_STEP_PAYMENT] >= 1);
+    assert_true(st.open >= 5);
+    assert_true(st.age_bucket[5] + st.age_bucket[6] >= 1); /* the one two hours old */
     process_stop(p);
 }
 
@@ -862,10 +971,9 @@ static void cancel_confirmed_order_releases_then_refunds(void **state)
     assert_int_equal(status_of(p, o.id), ORDER_CANCELLED);
     assert_int_equal(order_cancel(&p->app, p->a, ADMIN, o.id, NULL, "", &cancelled, &err), OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_ORDER_ENDED);
-    saga *sagas;
-    size_t n;
-    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, &(saga_list_params){.state = "CANCELLED"}, &sagas, &n, &err), OMS_OK);
-    assert_true(n >= 1);
+    saga_page page;
+    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, &(saga_list_params){.state = "CANCELLED"}, &page, &err), OMS_OK);
+    assert_true(page.count >= 1);
     process_stop(p);
 }
 
@@ -1064,6 +1172,7 @@ int main(void)
         cmocka_unit_test(cancel_confirmed_order_releases_then_refunds),
         cmocka_unit_test(http_api_answers_as_the_spec_says),
         cmocka_unit_test(read_model_lists_stuck_sagas),
+        cmocka_unit_test(read_model_filters_sagas_by_stuck_reason_and_more),
     };
     return cmocka_run_group_tests_name("order_pg", tests, setup_database, NULL);
 }

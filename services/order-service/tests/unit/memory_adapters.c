@@ -296,7 +296,7 @@ static oms_err saga_lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now
         int best = -1;
         for (int i = 0; i < MEM_ORDERS; i++) {
             const saga *s = &m->data.sagas[i].s;
-            if (!m->data.sagas[i].used || taken[i] || order_status_is_final(s->state) || !s->deadline_ms ||
+            if (!m->data.sagas[i].used || taken[i] || order_status_is_final(s->state) || s->paused || !s->deadline_ms ||
                 s->deadline_ms >= now_ms)
                 continue;
             if (best < 0 || s->deadline_ms < m->data.sagas[best].s.deadline_ms)
@@ -398,11 +398,6 @@ static oms_err view_count(order_read_model *rm, oms_arena *a, const char *custom
     return OMS_OK;
 }
 
-static oms_err view_saga(order_read_model *rm, oms_arena *a, const char *order_id, saga *out, oms_error *err)
-{
-    return saga_load(&store_of(rm->self)->sagas, NULL, a, order_id, out, NULL, err);
-}
-
 static oms_err view_steps(order_read_model *rm, oms_arena *a, const char *saga_id, saga_log_entry **out,
                           size_t *count, oms_error *err)
 {
@@ -423,12 +418,41 @@ static oms_err view_steps(order_read_model *rm, oms_arena *a, const char *saga_i
     return OMS_OK;
 }
 
-/* The read model's rule for stuck_only (order_read_model.h). */
-static bool stuck(const saga *s, int64_t now_ms)
+/* The read model's rules for stuck_only and the stuck reason
+ * (order_read_model.h), this fake's own copy. */
+static saga_stuck_reason stuck_reason_of(const saga *s, const saga_list_filter *f)
+{
+    if (order_status_is_final(s->state))
+        return SAGA_STUCK_NONE;
+    if (s->paused)
+        return SAGA_STUCK_PAUSED;
+    if (s->state == ORDER_COMPENSATING && s->attempts >= f->compensation_limit)
+        return SAGA_STUCK_COMPENSATION_BLOCKED;
+    if (s->deadline_ms != 0 && s->deadline_ms < f->now_ms)
+        return SAGA_STUCK_DEADLINE_EXCEEDED;
+    return s->attempts > 1 ? SAGA_STUCK_RETRYING : SAGA_STUCK_NONE;
+}
+
+static bool stuck(const saga *s, const saga_list_filter *f)
 {
     if (order_status_is_final(s->state))
         return false;
-    return s->state == ORDER_COMPENSATING || (s->deadline_ms != 0 && s->deadline_ms < now_ms);
+    return s->state == ORDER_COMPENSATING || (s->deadline_ms != 0 && s->deadline_ms < f->now_ms) ||
+           stuck_reason_of(s, f) != SAGA_STUCK_NONE;
+}
+
+/* Sort, cursor and created_before are not modelled: slot order. */
+static bool saga_matches(const mem_store *m, const saga *s, const saga_list_filter *f)
+{
+    const mem_order *o = NULL;
+    for (int i = 0; i < MEM_ORDERS && !o; i++)
+        if (m->data.view[i].used && strcmp(m->data.view[i].id, s->order_id) == 0)
+            o = &m->data.view[i];
+    return (!f->has_state || s->state == f->state) && (!f->has_step || s->step == f->step) &&
+           (!f->has_stuck_reason || stuck_reason_of(s, f) == f->stuck_reason) &&
+           (!f->order_id || strcmp(f->order_id, s->order_id) == 0) &&
+           (!f->customer_id || (o && strcmp(o->customer_id, f->customer_id) == 0)) &&
+           (!f->stuck_only || stuck(s, f)) && (!f->inconsistent_only || s->inconsistency[0]);
 }
 
 static oms_err view_sagas(order_read_model *rm, oms_arena *a, const saga_list_filter *f, saga **out, size_t *count,
@@ -441,16 +465,55 @@ static oms_err view_sagas(order_read_model *rm, oms_arena *a, const saga_list_fi
     *count = 0;
     for (int i = 0; i < MEM_ORDERS && (int)*count < f->limit; i++) {
         const mem_saga *row = &m->data.sagas[i];
-        if (!row->used || (f->has_state && row->s.state != f->state) ||
-            (f->stuck_only && !stuck(&row->s, f->now_ms)) || (f->inconsistent_only && !row->s.inconsistency[0]))
+        if (!row->used || !saga_matches(m, &row->s, f))
             continue;
-        (*out)[(*count)++] = row->s;
+        saga *s = &(*out)[(*count)++];
+        *s = row->s;
+        s->stuck = stuck_reason_of(s, f);
     }
     return OMS_OK;
 }
 
-static const order_read_model_ops view_ops = {view_project, view_get, view_list, view_count,
-                                              view_saga,    view_steps, view_sagas};
+static oms_err view_count_sagas(order_read_model *rm, oms_arena *a, const saga_list_filter *f, int64_t *count,
+                                oms_error *err)
+{
+    (void)a;
+    (void)err;
+    mem_store *m = store_of(rm->self);
+    *count = 0;
+    for (int i = 0; i < MEM_ORDERS; i++)
+        *count += m->data.sagas[i].used && saga_matches(m, &m->data.sagas[i].s, f);
+    return OMS_OK;
+}
+
+/* Ages are not modelled: every open saga is in the first bucket. */
+static oms_err view_saga_stats(order_read_model *rm, oms_arena *a, int64_t now_ms, int compensation_limit,
+                               saga_stats *out, oms_error *err)
+{
+    (void)a;
+    (void)err;
+    mem_store *m = store_of(rm->self);
+    const saga_list_filter f = {.now_ms = now_ms, .compensation_limit = compensation_limit};
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < MEM_ORDERS; i++) {
+        const saga *s = &m->data.sagas[i].s;
+        if (!m->data.sagas[i].used || order_status_is_final(s->state))
+            continue;
+        out->stuck[stuck_reason_of(s, &f)][s->step]++;
+        out->age_bucket[0]++;
+        out->open++;
+    }
+    return OMS_OK;
+}
+
+static const order_read_model_ops view_ops = {.project = view_project,
+                                              .get = view_get,
+                                              .list = view_list,
+                                              .count_by_customer = view_count,
+                                              .saga_steps = view_steps,
+                                              .list_sagas = view_sagas,
+                                              .count_sagas = view_count_sagas,
+                                              .saga_stats = view_saga_stats};
 
 /* ---- outbox, clock, ids ---- */
 
@@ -573,7 +636,7 @@ mem_store *mem_store_create(const saga_settings *cfg)
     m->catalog = (catalog){&catalog_port_ops, m};
     m->app = (order_app){&m->tx,    &m->orders, &m->sagas, &m->read_model, &m->outbox,
                          &m->clock, &m->ids,    *cfg,      &m->catalog};
-    m->queries = (order_queries){&m->read_model, &m->clock};
+    m->queries = (order_queries){&m->read_model, &m->clock, &m->app.saga};
     mem_set_price(m, "product-1", 1050);
     mem_set_price(m, "product-2", 99);
     return m;

@@ -496,10 +496,17 @@ static void queries_refuse_bad_parameters(void **state)
     }
     order o;
     assert_int_equal(order_query_get(&f->m->queries, f->a, ADMIN, "not-a-uuid", &o, &err), OMS_ENOTFOUND);
-    saga *sagas;
-    size_t n;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.state = "NOPE"}, &sagas, &n, &err), OMS_EINVAL);
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "maybe"}, &sagas, &n, &err), OMS_EINVAL);
+    saga_page sagas;
+    const saga_list_params bad_params[] = {{.state = "NOPE"},     {.stuck = "maybe"},     {.step = "shipping"},
+                                    {.stuck_reason = "bored"}, {.older_than = "10"}, {.older_than = "5w"},
+                                    {.sort = "price"},     {.cursor = "!!"},       {.limit = "0"},
+                                    {.count_only = "yes"}, {.order_id = "nope"}};
+    const char *bad_fields[] = {"state", "stuck", "step", "stuck_reason", "older_than", "older_than",
+                                "sort",  "cursor", "limit", "count_only", "order_id"};
+    for (size_t i = 0; i < sizeof bad_params / sizeof bad_params[0]; i++) {
+        assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &bad_params[i], &sagas, &err), OMS_EINVAL);
+        assert_string_equal(err.field, bad_fields[i]);
+    }
 }
 
 static void saga_history_lists_every_step_in_order(void **state)
@@ -528,16 +535,44 @@ static void stuck_sagas_are_listed(void **state)
     order o;
     oms_error err;
     cancel(f, b, NULL, &o, &err);
-    saga *sagas;
-    size_t n;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &sagas, &n, &err), OMS_OK);
-    assert_int_equal(n, 1); /* the compensating one */
-    assert_string_equal(sagas[0].order_id, b);
+    saga_page page;
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 1); /* the compensating one */
+    assert_string_equal(page.sagas[0].order_id, b);
     f->m->now_ms += 31000;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &sagas, &n, &err), OMS_OK);
-    assert_int_equal(n, 2);
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.state = "PENDING_PAYMENT"}, &sagas, &n, &err), OMS_OK);
-    assert_int_equal(n, 1);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 2);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.state = "PENDING_PAYMENT"}, &page, &err), OMS_OK);
+    assert_int_equal(page.count, 1);
+    assert_int_equal(page.sagas[0].stuck, SAGA_STUCK_DEADLINE_EXCEEDED);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN,
+                                       &(saga_list_params){.stuck_reason = "deadline_exceeded", .count_only = "true"},
+                                       &page, &err),
+                     OMS_OK);
+    assert_true(page.count_only);
+    assert_int_equal(page.total, 2); /* the compensation is late too */
+}
+
+/* Issue 12 item 1: a resent command shows as retrying, with the deadline it
+ * missed as last_error; a paused saga is never resent; a new step clears it. */
+static void a_resent_command_shows_retrying_with_its_last_error(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    f->m->now_ms += 31000;
+    assert_int_equal(run_deadlines(f), 1);
+    saga_history h;
+    oms_error err;
+    assert_int_equal(order_query_saga(&f->m->queries, f->a, ADMIN, id, &h, &err), OMS_OK);
+    assert_int_equal(h.saga.stuck, SAGA_STUCK_RETRYING);
+    assert_int_equal(h.saga.attempts, 2);
+    assert_string_equal(h.saga.last_error, "no reply to the payment command before its deadline (attempt 1)");
+    assert_true(h.saga.deadline_ms > f->m->now_ms); /* next_attempt_at */
+    deliver(f, order_on_payment_processed, id, true, NULL);
+    assert_int_equal(order_query_saga(&f->m->queries, f->a, ADMIN, id, &h, &err), OMS_OK);
+    assert_int_equal(h.saga.stuck, SAGA_STUCK_NONE);
+    assert_string_equal(h.saga.last_error, "");
 }
 
 /* ---- who may do what (SPEC 7) ---- */
@@ -628,8 +663,8 @@ static void a_customer_reaches_only_its_own_orders(void **state)
                      OMS_ENOTFOUND);
     assert_int_equal(order_query_customer(&f->m->queries, f->a, &viewer, "bob", &orders, &count, &total, &err),
                      OMS_OK);
-    saga *sagas;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, &alice, &(saga_list_params){}, &sagas, &count, &err),
+    saga_page sagas;
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, &alice, &(saga_list_params){}, &sagas, &err),
                      OMS_EFORBIDDEN);
     assert_int_equal(order_cancel(&f->m->app, f->a, &alice, theirs, NULL, "", &o, &err), OMS_ENOTFOUND);
     assert_int_equal(order_cancel(&f->m->app, f->a, &viewer, theirs, NULL, "", &o, &err),
@@ -776,14 +811,13 @@ static void a_decline_after_a_confirmation_marks_the_saga_inconsistent(void **st
     assert_int_equal(status_of(f, id), ORDER_INVENTORY_CONFIRMED);
     assert_non_null(strstr(s->inconsistency, "payment"));
     assert_int_equal(mem_log_count(f->m, s->id, SAGA_LOG_INCONSISTENT), 1);
-    saga *sagas = NULL;
-    size_t n = 0;
+    saga_page page;
     oms_error err;
     assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.inconsistent = "true"},
-                                       &sagas, &n, &err),
+                                       &page, &err),
                      OMS_OK);
-    assert_int_equal(n, 1);
-    assert_string_equal(sagas[0].order_id, id);
+    assert_int_equal(page.count, 1);
+    assert_string_equal(page.sagas[0].order_id, id);
 }
 
 int main(void)
@@ -814,6 +848,7 @@ int main(void)
         T(queries_page_newest_first_with_an_opaque_cursor),
         T(queries_refuse_bad_parameters),
         T(saga_history_lists_every_step_in_order),
+        T(a_resent_command_shows_retrying_with_its_last_error),
         T(stuck_sagas_are_listed),
         T(a_customer_orders_for_itself_only),
         T(a_customer_reaches_only_its_own_orders),

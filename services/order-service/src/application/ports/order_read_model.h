@@ -25,14 +25,49 @@ typedef struct order_list_filter {
     int limit;                /* rows wanted */
 } order_list_filter;
 
+/* How GET /sagas orders its page. */
+typedef enum {
+    SAGA_SORT_URGENCY = 0, /* nearest deadline first (none last), then id */
+    SAGA_SORT_AGE          /* oldest first (created_at to the millisecond), then id */
+} saga_sort;
+
+/* The stuck reason of a saga (saga.stuck), as every read derives it, first
+ * rule that holds: an ended saga (FAILED, CANCELLED) has none; paused;
+ * compensation_blocked when COMPENSATING and its step was sent
+ * compensation_limit times or more; deadline_exceeded when its deadline is
+ * before now_ms; retrying when its step was sent more than once; else none.
+ * (waiting_on_dead_letter is not derived yet.) */
 typedef struct saga_list_filter {
     bool has_state;
     order_status state;
-    bool stuck_only;          /* stuck for operators: not ended, and COMPENSATING or past its deadline */
+    bool has_step;
+    saga_step step;
+    bool has_stuck_reason;
+    saga_stuck_reason stuck_reason;
+    const char *customer_id;  /* NULL: any */
+    const char *order_id;     /* NULL: any */
+    int64_t created_before_ms; /* 0: any (older_than) */
+    bool stuck_only;          /* stuck for operators: not ended, and COMPENSATING, past its deadline or a stuck reason */
     bool inconsistent_only;   /* a participant's answer contradicted the saga */
+    saga_sort sort;
+    bool has_cursor;          /* only sagas after (cursor_key_ms, cursor_id) in the sort's order */
+    int64_t cursor_key_ms;    /* created_ms (AGE) or deadline_ms, 0 for none (URGENCY) */
+    char cursor_id[OMS_UUID_LEN + 1];
     int64_t now_ms;
+    int compensation_limit;   /* saga_compensation_limit() */
     int limit;
 } saga_list_filter;
+
+/* Unfinished sagas by stuck reason and step, and by age, for the metrics. */
+#define SAGA_AGE_BUCKETS 9
+/* Upper bounds of the age buckets, seconds: a minute to a week. */
+#define SAGA_AGE_BOUNDS_S {60, 300, 900, 1800, 3600, 7200, 21600, 86400, 604800}
+typedef struct saga_stats {
+    int64_t stuck[SAGA_STUCK_COUNT][SAGA_STEP_COUNT];
+    int64_t age_bucket[SAGA_AGE_BUCKETS + 1]; /* not cumulative; the last: older than every bound */
+    int64_t open;
+    double age_sum_s;
+} saga_stats;
 
 typedef struct order_read_model order_read_model;
 typedef struct order_read_model_ops {
@@ -45,13 +80,17 @@ typedef struct order_read_model_ops {
                     oms_error *err);
     oms_err (*count_by_customer)(order_read_model *m, oms_arena *a, const char *customer_id, int64_t *count,
                                  oms_error *err);
-    /* The order's saga; OMS_ENOTFOUND when unknown. */
-    oms_err (*get_saga)(order_read_model *m, oms_arena *a, const char *order_id, saga *out, oms_error *err);
     /* The saga's log in seq order. */
     oms_err (*saga_steps)(order_read_model *m, oms_arena *a, const char *saga_id, saga_log_entry **out,
                           size_t *count, oms_error *err);
-    /* Sagas, most urgent deadline first. */
+    /* Sagas matching the filter in its sort order, at most f->limit. */
     oms_err (*list_sagas)(order_read_model *m, oms_arena *a, const saga_list_filter *f, saga **out, size_t *count,
+                          oms_error *err);
+    /* How many sagas match the filter (its sort, cursor and limit unused). */
+    oms_err (*count_sagas)(order_read_model *m, oms_arena *a, const saga_list_filter *f, int64_t *count,
+                           oms_error *err);
+    /* Unfinished sagas counted by stuck reason and step, and by age at now_ms. */
+    oms_err (*saga_stats)(order_read_model *m, oms_arena *a, int64_t now_ms, int compensation_limit, saga_stats *out,
                           oms_error *err);
 } order_read_model_ops;
 struct order_read_model {
@@ -79,11 +118,6 @@ static inline oms_err order_read_model_count_by_customer(order_read_model *m, om
 {
     return m->ops->count_by_customer(m, a, customer_id, count, err);
 }
-static inline oms_err order_read_model_get_saga(order_read_model *m, oms_arena *a, const char *order_id, saga *out,
-                                                oms_error *err)
-{
-    return m->ops->get_saga(m, a, order_id, out, err);
-}
 static inline oms_err order_read_model_saga_steps(order_read_model *m, oms_arena *a, const char *saga_id,
                                                   saga_log_entry **out, size_t *count, oms_error *err)
 {
@@ -93,6 +127,16 @@ static inline oms_err order_read_model_list_sagas(order_read_model *m, oms_arena
                                                   saga **out, size_t *count, oms_error *err)
 {
     return m->ops->list_sagas(m, a, f, out, count, err);
+}
+static inline oms_err order_read_model_count_sagas(order_read_model *m, oms_arena *a, const saga_list_filter *f,
+                                                   int64_t *count, oms_error *err)
+{
+    return m->ops->count_sagas(m, a, f, count, err);
+}
+static inline oms_err order_read_model_saga_stats(order_read_model *m, oms_arena *a, int64_t now_ms,
+                                                  int compensation_limit, saga_stats *out, oms_error *err)
+{
+    return m->ops->saga_stats(m, a, now_ms, compensation_limit, out, err);
 }
 
 #endif
