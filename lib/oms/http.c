@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "log.h"
 
 static const char fallback_500_body[] =
     "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"field\":null}}";
@@ -129,7 +130,14 @@ void oms_http_respond_oms_error(oms_http_request *req, oms_http_response *res, c
     oms_err code = err ? err->code : OMS_EINTERNAL;
     const char *message = err && err->message[0] ? err->message : oms_err_name(code);
     const char *name = err && err->reason[0] ? err->reason : oms_err_name(code);
-    oms_http_respond_error(req, res, oms_http_status_of(code), name, message, err ? err->field : NULL);
+    int status = oms_http_status_of(code);
+    if (status == 500) {
+        /* An internal error's text is for the operator (a driver's message,
+         * a file name): the log line has it, the client the request id. */
+        oms_log(OMS_LOG_ERROR, "internal_error", "error", message, NULL);
+        message = "internal error; the log line with this request's id says more";
+    }
+    oms_http_respond_error(req, res, status, name, message, err ? err->field : NULL);
 }
 
 void oms_http_add_header(oms_http_request *req, oms_http_response *res, const char *name, const char *value)

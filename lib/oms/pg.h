@@ -23,6 +23,12 @@
 typedef struct oms_pg_settings {
     const char *host, *port, *user, *password, *dbname;
     const char *sslmode, *sslrootcert;
+    /* Session limits of a pool's connections, in ms (0: the server's, none):
+     * statement_timeout and lock_timeout, so that a request blocked behind a
+     * row lock fails with nothing applied instead of waiting. The service
+     * pools get them from DB_STATEMENT_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS;
+     * migrations run without them. */
+    int statement_timeout_ms, lock_timeout_ms;
 } oms_pg_settings;
 
 #define OMS_PG_SETTING_ROWS 7
@@ -46,7 +52,7 @@ oms_err oms_pg_parse_ca_file(const char *value, void *target, oms_error *err);
 oms_pg_settings oms_pg_settings_from_env(const char *db_var, const char *db_default);
 
 /* Copies the strings of `s` (NULL as empty) into one allocation that
- * `out` then points into; free it with oms_pg_settings_free. OMS_ENOMEM
+ * `out` then points into, and the limits; free it with oms_pg_settings_free. OMS_ENOMEM
  * leaves *out empty. */
 oms_err oms_pg_settings_copy(const oms_pg_settings *s, oms_pg_settings *out);
 void oms_pg_settings_free(oms_pg_settings *s);
@@ -69,6 +75,14 @@ void oms_pg_release(oms_pg_pool *p, PGconn *c, bool broken);
 /* Whether a trivial query succeeds now (for /ready); fills why. */
 bool oms_pg_ping(oms_pg_pool *p, char *why, size_t why_len);
 
+/* A deadline, on oms_monotonic_ms, for the transactions the calling thread
+ * begins from now on (0: none): such a transaction still open at the
+ * deadline is rolled back instead of committed, and its commit answers
+ * OMS_ETIMEOUT ("nothing was applied"). The service sets it per HTTP request
+ * (DB_COMMIT_DEADLINE_MS after the request is admitted), so that a request
+ * the gateway may have given up on (504) is never committed later. */
+void oms_pg_commit_deadline_set(int64_t deadline_ms);
+
 /* The oms_tx_manager adapter over a pool. Its transactions are READ COMMITTED
  * unless stated otherwise by the caller's statements. Valid as long as the pool. */
 oms_tx_manager *oms_pg_tx_manager(oms_pg_pool *p);
@@ -81,7 +95,8 @@ oms_tx_manager *oms_pg_tx_manager(oms_pg_pool *p);
  *   08xxx, 57P01-57P03, connection loss -> OMS_EUNAVAILABLE;
  *   57014 (statement timeout) -> OMS_ETIMEOUT;
  *   22xxx, 23xxx (other) -> OMS_EINVAL; else OMS_EINTERNAL.
- * The message in err is PostgreSQL's primary message. `a` may be NULL: the
+ * The message in err is a fixed sentence per code, never PostgreSQL's text
+ * (which names hosts, constraints and values): that goes to a log line. `a` may be NULL: the
  * caller then owns the result and PQclears it. */
 PGresult *oms_pg_exec(oms_arena *a, PGconn *c, const char *sql, int nparams, const char *const *params,
                       oms_error *err);

@@ -48,14 +48,25 @@ oms_err oms_pg_map_failure(PGconn *c, const PGresult *r, oms_error *err)
         code = OMS_EINTERNAL;
     if (code == OMS_EUNAVAILABLE && !line[0])
         snprintf(line, sizeof line, "connection to the database lost");
-    /* These reach a client as 400 or 409: a fixed sentence, not PostgreSQL's
-     * (which names constraints, columns and values); the detail is logged. */
-    const char *fixed = code == OMS_EINVAL      ? "a value is outside what the database accepts"
-                        : code == OMS_ECONFLICT ? "it conflicts with what is stored"
-                                                : NULL;
-    if (!fixed)
+    /* What may reach a client is a fixed sentence per code, not PostgreSQL's
+     * text (which names constraints, columns, values, hosts and ports); the
+     * text goes to the log line. An internal error keeps it: a 500 never
+     * shows its message (oms_http_respond_oms_error), and an operator reading
+     * a failed migration needs it. */
+    if (code == OMS_EINTERNAL)
         return oms_error_set(err, code, NULL, "%s", line);
-    oms_log(OMS_LOG_INFO, "database_refused", "sqlstate", state, "message", line, NULL);
+    const char *fixed;
+    switch (code) {
+    case OMS_EINVAL: fixed = "a value is outside what the database accepts"; break;
+    case OMS_ECONFLICT: fixed = "it conflicts with what is stored"; break;
+    case OMS_EBUSY: fixed = "what it needs is locked by other work; nothing was applied, the request may be retried"; break;
+    case OMS_ETIMEOUT: fixed = OMS_PG_TIMEOUT_MESSAGE; break;
+    case OMS_EUNAVAILABLE: fixed = "the database is unavailable"; break;
+    default: fixed = "out of memory"; break;
+    }
+    bool expected = code == OMS_EINVAL || code == OMS_ECONFLICT || code == OMS_EBUSY || code == OMS_ETIMEOUT;
+    oms_log(expected ? OMS_LOG_INFO : OMS_LOG_WARN, expected ? "database_refused" : "database_failed", "sqlstate",
+            state, "message", line, NULL);
     return oms_error_set(err, code, NULL, "%s", fixed);
 }
 

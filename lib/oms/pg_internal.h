@@ -16,6 +16,10 @@ PGconn *oms_pg_connect(const oms_pg_settings *s, const char *dbname, const char 
 /* The first line of `text` (NULL as empty) into out. */
 void oms_pg_first_line(const char *text, char *out, size_t len);
 
+/* The answer to a transaction stopped by a time limit: the statement
+ * timeout, or the commit deadline (oms_pg_commit_deadline_set). */
+#define OMS_PG_TIMEOUT_MESSAGE "the database did not finish in time; nothing was applied, the request may be retried"
+
 /* Fills err from a failed result (r may be NULL: out of memory or no
  * connection), mapping its SQLSTATE as oms_pg_exec documents; returns the code. */
 oms_err oms_pg_map_failure(PGconn *c, const PGresult *r, oms_error *err);

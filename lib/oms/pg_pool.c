@@ -98,6 +98,8 @@ oms_err oms_pg_settings_copy(const oms_pg_settings *s, oms_pg_settings *out)
         *to[i] = w;
         w += len;
     }
+    out->statement_timeout_ms = s->statement_timeout_ms;
+    out->lock_timeout_ms = s->lock_timeout_ms;
     return OMS_OK;
 }
 
@@ -114,7 +116,7 @@ PGconn *oms_pg_connect(const oms_pg_settings *s, const char *dbname, const char 
     const char *const names[] = {"host", "port", "user", "password", "sslmode", "sslrootcert"};
     const char *const given[] = {s->host, s->port, s->user, s->password, s->sslmode, s->sslrootcert};
     enum { GIVEN = sizeof names / sizeof names[0] };
-    const char *keys[GIVEN + 4], *values[GIVEN + 4];
+    const char *keys[GIVEN + 5], *values[GIVEN + 5];
     size_t n = 0;
     for (size_t i = 0; i < GIVEN; i++) {
         if (given[i] && *given[i]) {
@@ -126,6 +128,15 @@ PGconn *oms_pg_connect(const oms_pg_settings *s, const char *dbname, const char 
     for (size_t i = 0; i < 3; i++) {
         keys[n] = fixed[i][0];
         values[n++] = fixed[i][1];
+    }
+    /* The limits travel as startup options: set before the first statement,
+     * and again by libpq on every reconnect. */
+    char options[96];
+    if (s->statement_timeout_ms > 0 || s->lock_timeout_ms > 0) {
+        snprintf(options, sizeof options, "-c statement_timeout=%d -c lock_timeout=%d", s->statement_timeout_ms,
+                 s->lock_timeout_ms);
+        keys[n] = "options";
+        values[n++] = options;
     }
     keys[n] = NULL;
     values[n] = NULL;

@@ -6,9 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "pg.h"
 #include "pg_internal.h"
 #include "tx_hooks.h"
+#include "util.h"
 
 #define BEGIN_TIMEOUT_MS 5000
 
@@ -17,8 +19,20 @@ struct oms_tx {
     PGconn *conn;
     bool broken;
     int queued; /* statements sent in pipeline mode, results not read yet */
+    int64_t commit_deadline_ms; /* oms_monotonic_ms; 0: none (oms_pg_commit_deadline_set) */
     oms_tx_hooks hooks;
 };
+
+/* The deadline of the request the thread serves: a thread-local because the
+ * HTTP server's worker threads serve one request at a time and the
+ * application's ports, which sit between the handler and the transaction,
+ * have no reason to carry it. */
+static _Thread_local int64_t thread_commit_deadline_ms;
+
+void oms_pg_commit_deadline_set(int64_t deadline_ms)
+{
+    thread_commit_deadline_ms = deadline_ms;
+}
 
 /* ---- deferred writes: libpq pipeline mode ----
  *
@@ -184,11 +198,14 @@ static oms_err pg_tx_begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
     oms_error local;
     oms_error_clear(&local);
     tx->pool = p;
+    tx->commit_deadline_ms = thread_commit_deadline_ms;
     tx->conn = oms_pg_acquire(p, BEGIN_TIMEOUT_MS, &local);
     if (!tx->conn) {
         free(tx);
-        /* No connection, whatever the reason, means the database is not usable now. */
-        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "%s", local.message);
+        /* No connection, whatever the reason, means the database is not
+         * usable now; libpq's text names hosts and ports: the log has it. */
+        oms_log(OMS_LOG_WARN, "database_unavailable", "error", local.message, NULL);
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "the database is unavailable");
     }
     /* Deferred: BEGIN travels with the transaction's first statement. The
      * connection was idle and alive when acquired; a failure shows there. */
@@ -200,9 +217,16 @@ static oms_err pg_tx_begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
     return OMS_OK;
 }
 
+static void pg_tx_rollback(oms_tx_manager *m, oms_tx *tx);
+
 static oms_err pg_tx_commit(oms_tx_manager *m, oms_tx *tx, oms_error *err)
 {
-    (void)m;
+    if (tx->commit_deadline_ms > 0 && oms_monotonic_ms() >= tx->commit_deadline_ms) {
+        /* Whoever asked may have stopped waiting (the gateway's 504): a
+         * commit now would apply what they were told timed out. */
+        pg_tx_rollback(m, tx);
+        return oms_error_set(err, OMS_ETIMEOUT, NULL, "%s", OMS_PG_TIMEOUT_MESSAGE);
+    }
     if (PQtransactionStatus(tx->conn) == PQTRANS_INERROR) {
         /* COMMIT of a failed transaction silently rolls back: say so. */
         release_tx(tx, false);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "outbox.h"
 #include "process.h"
+#include "util.h"
 
 #define DEFAULT_HTTP_GRACE_MS 10000
 #define DEFAULT_HTTP_THREADS "16" /* as many as DB_POOL_SIZE's default: handlers wait on the pool */
@@ -99,6 +100,14 @@ static void check_trust_settings(oms_service_settings *s)
         s->bind_address = "127.0.0.1";
 }
 
+/* A lock wait is one way a statement is slow: it must give up first, so
+ * that a request behind a row lock is told "busy" (409), not "timeout". */
+static void check_db_limits(const oms_service_settings *s)
+{
+    if (s->lock_timeout_ms >= s->statement_timeout_ms)
+        oms_settings_fail("DB_LOCK_TIMEOUT_MS", "must be below DB_STATEMENT_TIMEOUT_MS");
+}
+
 /* The table: the common rows, the bus's, then the service's own. */
 static void build_settings(oms_service *svc)
 {
@@ -118,6 +127,21 @@ static void build_settings(oms_service *svc)
          .target = &s->port, .doc = "Port of the HTTP server."},
         {.name = "DB_POOL_SIZE", .kind = OMS_SETTING_INT, .fallback = "16", .min = 1, .max = 1024,
          .target = &s->pool_size, .doc = "Connections per database pool (the outbox relay keeps one)."},
+        /* Keep DB_COMMIT_DEADLINE_MS + DB_STATEMENT_TIMEOUT_MS below the
+         * gateway's UPSTREAM_TIMEOUT_MS (5000): a request the gateway
+         * answered 504 is then never applied afterwards (tests/deploy). */
+        {.name = "DB_STATEMENT_TIMEOUT_MS", .kind = OMS_SETTING_INT, .fallback = "2000", .min = 100,
+         .max = 600000, .target = &s->statement_timeout_ms,
+         .doc = "statement_timeout of every connection but the migrations': a slower statement fails (504, "
+                "nothing applied)."},
+        {.name = "DB_LOCK_TIMEOUT_MS", .kind = OMS_SETTING_INT, .fallback = "1000", .min = 10, .max = 600000,
+         .target = &s->lock_timeout_ms,
+         .doc = "lock_timeout of the same connections, below DB_STATEMENT_TIMEOUT_MS: a request waiting longer "
+                "for a row lock fails (409, nothing applied)."},
+        {.name = "DB_COMMIT_DEADLINE_MS", .kind = OMS_SETTING_INT, .fallback = "2500", .min = 100, .max = 600000,
+         .target = &s->commit_deadline_ms,
+         .doc = "A request's transaction not committing within this after the request is admitted is rolled "
+                "back (504, nothing applied)."},
     };
     oms_settings_add(&svc->table, "service", rows, sizeof rows / sizeof rows[0]);
     oms_http_settings_add(&svc->table, &s->http, &s->tls, DEFAULT_HTTP_THREADS);
@@ -194,7 +218,10 @@ static oms_pg_pool *add_pool(oms_service *svc, const char *name, const oms_pg_se
         oms_error_set(err, OMS_EINTERNAL, NULL, "a service has at most %d pools", MAX_POOLS);
         return NULL;
     }
-    oms_pg_pool *pool = oms_pg_pool_create(name, s, svc->settings.pool_size, err);
+    oms_pg_settings limited = *s;
+    limited.statement_timeout_ms = svc->settings.statement_timeout_ms;
+    limited.lock_timeout_ms = svc->settings.lock_timeout_ms;
+    oms_pg_pool *pool = oms_pg_pool_create(name, &limited, svc->settings.pool_size, err);
     if (pool)
         svc->pools[svc->pool_count++] = (service_pool){.pool = pool, .label = label};
     return pool;
@@ -205,6 +232,9 @@ static oms_pg_pool *add_pool(oms_service *svc, const char *name, const oms_pg_se
 static bool service_admit(void *http_ctx, oms_http_request *req, oms_http_response *res)
 {
     (void)http_ctx;
+    /* Every transaction the request's handler begins on this thread commits
+     * by then or not at all; the next request sets its own. */
+    oms_pg_commit_deadline_set(oms_monotonic_ms() + the_service.settings.commit_deadline_ms);
     return oms_service_admit(&the_service.settings.internal_keys, req, res);
 }
 
@@ -311,6 +341,7 @@ int oms_service_main(const oms_service_def *def, int argc, char **argv)
     oms_settings_handle_args(&svc->table, argc, argv);
     oms_settings_load(&svc->table, ".env");
     check_trust_settings(&svc->settings);
+    check_db_limits(&svc->settings);
     oms_process_init(svc->settings.name, &svc->settings.process);
     if (svc->settings.internal_keys.count == 0)
         oms_log(OMS_LOG_WARN, "no_internal_credential", "detail",

@@ -45,6 +45,10 @@ typedef struct oms_service_settings {
     oms_http_limits http;         /* HTTP_* (oms_http_settings_add) */
     oms_http_tls tls;             /* TLS_CERT_FILE, TLS_KEY_FILE: HTTPS when set */
     int pool_size;                /* DB_POOL_SIZE (16), 1..1024, for every pool */
+    int statement_timeout_ms;     /* DB_STATEMENT_TIMEOUT_MS (2000), every pool's connections */
+    int lock_timeout_ms;          /* DB_LOCK_TIMEOUT_MS (1000), below the statement timeout */
+    int commit_deadline_ms;       /* DB_COMMIT_DEADLINE_MS (2500): a request's transaction commits
+                                   * within it after the request is admitted, or is rolled back */
     oms_pg_settings db;           /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
     const char *migrations_dir;   /* MIGRATIONS_DIR (services/<built-in name>/migrations) */
     oms_bus_settings bus;         /* MESSAGE_BUS, BUS_*, PULSAR_* */

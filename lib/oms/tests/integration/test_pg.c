@@ -10,6 +10,7 @@
 
 #include "it_common.h"
 #include "oms/outbox.h"
+#include "oms/util.h"
 
 static char dbname[64];
 static oms_pg_settings settings;
@@ -271,6 +272,110 @@ static void transactions_commit_or_roll_back_as_a_whole(void **state)
     PGconn *c = it_connect(&settings, dbname);
     assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE id IN (10, 12)"), 0);
     assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE id = 11"), 1);
+    PQfinish(c);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+/* ---- time limits (review M3): a request blocked in the database fails with
+ * nothing applied, before the gateway gives up on it ---- */
+
+/* A pool whose connections carry the service's limits. */
+static oms_pg_pool *limited_pool(int statement_ms, int lock_ms)
+{
+    oms_pg_settings limited = settings;
+    limited.statement_timeout_ms = statement_ms;
+    limited.lock_timeout_ms = lock_ms;
+    oms_error err;
+    oms_pg_pool *p = oms_pg_pool_create("limited", &limited, 1, &err);
+    assert_non_null(p);
+    return p;
+}
+
+static void a_write_behind_a_held_row_lock_fails_busy_within_the_lock_timeout(void **state)
+{
+    (void)state;
+    PGconn *holder = it_connect(&settings, dbname);
+    PQclear(PQexec(holder, "INSERT INTO widget (id, name) VALUES (40, 'before') ON CONFLICT DO NOTHING"));
+    PGresult *r = PQexec(holder, "BEGIN; SELECT * FROM widget WHERE id = 40 FOR UPDATE");
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+
+    oms_pg_pool *p = limited_pool(2000, 200);
+    oms_tx_manager *tm = oms_pg_tx_manager(p);
+    oms_arena *a = oms_arena_create(0);
+    oms_error err;
+    oms_tx *tx = NULL;
+    int64_t started = oms_monotonic_ms();
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    assert_null(oms_pg_tx_exec(a, tx, "UPDATE widget SET name = 'after' WHERE id = 40", 0, NULL, &err));
+    int64_t waited = oms_monotonic_ms() - started;
+    assert_int_equal(err.code, OMS_EBUSY);
+    assert_string_equal(err.message,
+                        "what it needs is locked by other work; nothing was applied, the request may be retried");
+    oms_tx_rollback(tm, tx);
+    assert_true(waited >= 150 && waited < 1500);
+
+    /* Once the lock is gone the write is not there: it failed, it did not wait. */
+    PQclear(PQexec(holder, "COMMIT"));
+    assert_int_equal(it_long(holder, "SELECT count(*) FROM widget WHERE id = 40 AND name = 'before'"), 1);
+    /* The same write again succeeds on the same (kept) connection. */
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    assert_non_null(oms_pg_tx_exec(a, tx, "UPDATE widget SET name = 'after' WHERE id = 40", 0, NULL, &err));
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_OK);
+    assert_int_equal(it_long(holder, "SELECT count(*) FROM widget WHERE id = 40 AND name = 'after'"), 1);
+    PQfinish(holder);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+static void a_statement_past_the_statement_timeout_fails_with_a_fixed_message(void **state)
+{
+    (void)state;
+    oms_pg_pool *p = limited_pool(300, 100);
+    oms_arena *a = oms_arena_create(0);
+    oms_error err;
+    PGconn *c = oms_pg_acquire(p, 1000, &err);
+    assert_non_null(c);
+    assert_int_equal(it_long(c, "SELECT setting::int FROM pg_settings WHERE name = 'statement_timeout'"), 300);
+    assert_int_equal(it_long(c, "SELECT setting::int FROM pg_settings WHERE name = 'lock_timeout'"), 100);
+    assert_null(oms_pg_exec(a, c, "SELECT pg_sleep(2)", 0, NULL, &err));
+    assert_int_equal(err.code, OMS_ETIMEOUT);
+    assert_string_equal(err.message, "the database did not finish in time; nothing was applied, the request may be retried");
+    oms_pg_release(p, c, false);
+    oms_arena_destroy(a);
+    oms_pg_pool_destroy(p);
+}
+
+static void a_transaction_past_its_commit_deadline_is_rolled_back(void **state)
+{
+    (void)state;
+    oms_pg_pool *p = limited_pool(2000, 1000);
+    oms_tx_manager *tm = oms_pg_tx_manager(p);
+    oms_arena *a = oms_arena_create(0);
+    oms_error err;
+    oms_tx *tx = NULL;
+    oms_pg_commit_deadline_set(oms_monotonic_ms() + 100);
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    const char *late[] = {"41", "late"};
+    assert_non_null(oms_pg_tx_exec(a, tx, "INSERT INTO widget (id, name) VALUES ($1, $2)", 2, late, &err));
+    assert_int_equal(oms_pg_tx_exec_deferred(tx, "INSERT INTO widget (id, name) VALUES (42, 'deferred')", 0, NULL,
+                                             &err),
+                     OMS_OK);
+    usleep(200 * 1000);
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_ETIMEOUT);
+    assert_non_null(strstr(err.message, "nothing was applied"));
+
+    /* Within the deadline, or with none, a commit is a commit. */
+    oms_pg_commit_deadline_set(oms_monotonic_ms() + 5000);
+    assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
+    const char *in_time[] = {"43", "in time"};
+    assert_non_null(oms_pg_tx_exec(a, tx, "INSERT INTO widget (id, name) VALUES ($1, $2)", 2, in_time, &err));
+    assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_OK);
+    oms_pg_commit_deadline_set(0);
+    PGconn *c = it_connect(&settings, dbname);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE id IN (41, 42)"), 0);
+    assert_int_equal(it_long(c, "SELECT count(*) FROM widget WHERE id = 43"), 1);
     PQfinish(c);
     oms_arena_destroy(a);
     oms_pg_pool_destroy(p);
@@ -726,6 +831,9 @@ int main(void)
         cmocka_unit_test(a_connection_killed_while_borrowed_fails_unavailable_then_recovers),
         cmocka_unit_test(a_full_pool_times_out_and_an_unreachable_server_is_unavailable),
         cmocka_unit_test(transactions_commit_or_roll_back_as_a_whole),
+        cmocka_unit_test(a_write_behind_a_held_row_lock_fails_busy_within_the_lock_timeout),
+        cmocka_unit_test(a_statement_past_the_statement_timeout_fails_with_a_fixed_message),
+        cmocka_unit_test(a_transaction_past_its_commit_deadline_is_rolled_back),
         cmocka_unit_test(deferred_writes_go_out_with_the_next_statement_and_the_commit),
         cmocka_unit_test(a_failing_deferred_write_fails_the_next_statement_and_the_commit),
         cmocka_unit_test(commit_hooks_run_after_the_commit_in_order_and_once_each),

@@ -116,16 +116,15 @@ static oms_err find_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, con
 }
 
 /* The unique index makes a concurrent duplicate wait for the first
- * transaction; lock_timeout bounds that wait (55P03 -> OMS_EBUSY). */
+ * transaction; the pool's lock_timeout (DB_LOCK_TIMEOUT_MS) bounds that wait
+ * (55P03 -> OMS_EBUSY). */
 static oms_err claim_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, const order_idempotency_key *key,
                                      const char *fingerprint, const char *order_id, oms_error *err)
 {
     (void)r;
-    if (!oms_pg_tx_exec(a, tx, "SET LOCAL lock_timeout = '10s'", 0, NULL, err) ||
-        !oms_pg_tx_exec(a, tx,
+    if (!oms_pg_tx_exec(a, tx,
                         "INSERT INTO idempotency_keys (principal, key, request_hash, order_id) VALUES ($1, $2, $3, $4)",
-                        4, (const char *[]){key->principal, key->key, fingerprint, order_id}, err) ||
-        !oms_pg_tx_exec(a, tx, "SET LOCAL lock_timeout = 0", 0, NULL, err))
+                        4, (const char *[]){key->principal, key->key, fingerprint, order_id}, err))
         return err->code;
     return OMS_OK;
 }
