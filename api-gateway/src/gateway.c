@@ -226,7 +226,7 @@ gateway *gateway_start(const gateway_settings *s, oms_error *err)
     }
     proxy_init(&g->proxy, g->settings.pools, g->client, system_clock(), s->upstream_timeout_ms);
     oms_http_config cfg = {.bind_address = s->bind_address, .port = s->port, .limits = s->http, .tls = s->tls};
-    gateway_http_configure(&g->http, &g->proxy, &g->admission, g->settings.internal_key, &cfg);
+    gateway_http_configure(&g->http, &g->proxy, &g->admission, g->settings.internal_key, s->http.threads, &cfg);
     g->server = oms_http_server_start(&cfg, err);
     if (!g->server) {
         proxy_destroy(&g->proxy);

@@ -41,6 +41,8 @@ ROUTES = [
     ("GET", f"/orders/{ORDER_ID}", CUSTOMER | VIEWER_UP),
     ("POST", f"/orders/{ORDER_ID}/cancel", CUSTOMER | {"operator", "admin"}),
     ("GET", f"/orders/{ORDER_ID}/saga", CUSTOMER | VIEWER_UP),
+    ("GET", f"/orders/{ORDER_ID}?wait=final&timeout_s=1", CUSTOMER | VIEWER_UP),
+    ("GET", f"/orders/{ORDER_ID}/events?timeout_s=1", CUSTOMER | VIEWER_UP),
     ("GET", f"/customers/{ALICE}/orders", CUSTOMER | VIEWER_UP),
     ("GET", "/sagas", VIEWER_UP),
     ("POST", "/products", {"admin"}),

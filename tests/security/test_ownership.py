@@ -8,6 +8,7 @@ opens an account, directly or not), and a customer's POST /orders needs an
 Idempotency-Key, which is its own."""
 
 import json
+import threading
 import time
 import uuid
 
@@ -58,6 +59,8 @@ def alices_order(gateway):
 def test_bob_reaches_nothing_of_alices_order_through_any_route(gateway, alices_order):
     order_id = alices_order["id"]
     for method, path in [("GET", f"/orders/{order_id}"), ("GET", f"/orders/{order_id}?include_saga_history=true"),
+                         ("GET", f"/orders/{order_id}?wait=final&timeout_s=1"),
+                         ("GET", f"/orders/{order_id}/events?timeout_s=1"),
                          ("GET", f"/orders/{order_id}/saga"), ("POST", f"/orders/{order_id}/cancel"),
                          ("GET", f"/payments?order_id={order_id}"), ("GET", f"/accounts/{ALICE}"),
                          ("GET", f"/customers/{ALICE}/orders")]:
@@ -71,6 +74,37 @@ def test_bob_reaches_nothing_of_alices_order_through_any_route(gateway, alices_o
     assert as_key(gateway, "alice", "GET", f"/orders/{order_id}").json()["status"] == alices_order["status"]
     assert as_key(gateway, "alice", "GET", f"/payments?order_id={order_id}").status_code == 200
     assert as_key(gateway, "alice", "GET", f"/orders/{order_id}/saga").status_code == 200
+    waited = as_key(gateway, "alice", "GET", f"/orders/{order_id}?wait=final&timeout_s=1")
+    assert waited.status_code == 200 and waited.json()["status"] == alices_order["status"], waited.text
+    events = as_key(gateway, "alice", "GET", f"/orders/{order_id}/events?timeout_s=1")
+    assert events.status_code == 200 and "event: status" in events.text, events.text
+
+
+def test_the_gateway_bounds_the_requests_that_wait(start_gateway, alices_order):
+    """A long poll or an event stream holds a gateway handler thread: with
+    HTTP_THREADS=2 one may wait at once, the next is 503 with Retry-After,
+    and a request that does not wait is still served."""
+    small = start_gateway(API_KEYS=API_KEYS, HTTP_THREADS="2")
+    order_id = alices_order["id"]
+    # alice has every event: the stream waits for the next one, to its timeout
+    waiting = {"Last-Event-ID": "1000000"}
+    answer = {}
+    first = threading.Thread(target=lambda: answer.update(r=as_key(
+        small, "alice", "GET", f"/orders/{order_id}/events?timeout_s=3", headers=waiting)))
+    first.start()
+    time.sleep(1)
+    refused = [as_key(small, "alice", "GET", f"/orders/{order_id}/events?timeout_s=3", headers=waiting),
+               # a settled order's long poll would answer at once, but it takes a place too
+               as_key(small, "alice", "GET", f"/orders/{order_id}?wait=final&timeout_s=3")]
+    served = as_key(small, "alice", "GET", f"/orders/{order_id}")
+    first.join(20)
+    for r in refused:
+        assert r.status_code == 503 and r.json()["error"]["code"] == "too_many_waiting", r.text
+        assert r.headers.get("Retry-After") == "1"
+    assert served.status_code == 200, served.text
+    assert answer["r"].status_code == 200 and answer["r"].text.startswith("retry:"), answer["r"].text
+    again = as_key(small, "alice", "GET", f"/orders/{order_id}/events?timeout_s=1", headers=waiting)
+    assert again.status_code == 200, again.text
 
 
 def test_a_customer_cannot_mint_money(gateway):
@@ -152,6 +186,8 @@ def test_each_service_decides_ownership_itself(alices_order):
     expected = [
         ("order", "GET", f"/orders/{order_id}", None, 404),
         ("order", "GET", f"/orders/{order_id}/saga", None, 404),
+        ("order", "GET", f"/orders/{order_id}?wait=final&timeout_s=1", None, 404),
+        ("order", "GET", f"/orders/{order_id}/events?timeout_s=1", None, 404),
         ("order", "POST", f"/orders/{order_id}/cancel", {"reason": "x"}, 404),
         ("order", "GET", f"/customers/{ALICE}/orders", None, 404),
         ("order", "POST", "/orders", {"customer_id": ALICE, "items": [ITEM]}, 403),

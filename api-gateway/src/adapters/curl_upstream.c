@@ -162,7 +162,8 @@ static struct curl_slist *request_headers(const upstream_request *rq, bool *ok)
     *ok = append_header(&list, "Expect", NULL) && append_header(&list, "Content-Type", rq->content_type) &&
           append_optional(&list, "Idempotency-Key", rq->idempotency_key) &&
           append_optional(&list, "If-Match", rq->if_match) &&
-          append_optional(&list, "Accept", rq->accept) && append_optional(&list, "X-Request-Id", rq->request_id) &&
+          append_optional(&list, "Accept", rq->accept) && append_optional(&list, "Last-Event-ID", rq->last_event_id) &&
+          append_optional(&list, "X-Request-Id", rq->request_id) &&
           append_optional(&list, "X-Forwarded-For", rq->forwarded_for) && append_identity(&list, rq);
     return list;
 }

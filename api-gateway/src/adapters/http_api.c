@@ -8,6 +8,7 @@
 
 #include "../domain/request_checks.h"
 #include "oms/json.h"
+#include "oms/metrics.h"
 #include "openapi_document.h"
 
 /* The query parameters of SPEC section 2 and of GET /sagas' filters (issue
@@ -15,6 +16,7 @@
 static const char *const forwarded_query[] = {
     "customer_id", "status", "limit", "cursor", "include_saga_history", "state", "stuck", "inconsistent", "order_id",
     "step", "stuck_reason", "older_than", "sort", "count_only",
+    "wait", "timeout_s", "last_event_id",
 };
 
 /* ---- admission ---- */
@@ -171,6 +173,7 @@ static bool make_upstream_request(gateway_http *g, oms_http_request *req, oms_ht
     rq->idempotency_key = passed_header(req, res, "Idempotency-Key", &ok);
     rq->if_match = passed_header(req, res, "If-Match", &ok);
     rq->accept = passed_header(req, res, "Accept", &ok);
+    rq->last_event_id = passed_header(req, res, "Last-Event-ID", &ok);
     rq->request_id = req->request_id;
     rq->forwarded_for = req->client_ip;
     rq->internal_key = g->internal_key;
@@ -228,6 +231,29 @@ static void respond_failure(oms_http_request *req, oms_http_response *res, proxy
     oms_http_respond_error(req, res, 503, "service_unavailable", "the gateway is out of memory", NULL);
 }
 
+/* ---- waiting requests ---- */
+
+static bool waits(const oms_http_request *req, const gateway_route *route)
+{
+    return route->waits == ROUTE_WAITS || (route->waits == ROUTE_WAITS_WHEN_ASKED && oms_http_query(req, "wait"));
+}
+
+/* Takes one of the waiting places; answers 503 itself when none is free. A
+ * waiting request holds its handler thread (the exchange with the service
+ * is synchronous): the bound keeps half the threads for everything else. */
+static bool take_waiting_place(gateway_http *g, oms_http_request *req, oms_http_response *res)
+{
+    if (atomic_fetch_add(&g->waiting, 1) < g->max_waiting)
+        return true;
+    atomic_fetch_sub(&g->waiting, 1);
+    oms_counter_add(oms_metrics_counter("gateway_waits_refused_total",
+                                        "Long polls and event streams refused: every waiting place was taken", NULL),
+                    1);
+    oms_http_add_header(req, res, "Retry-After", "1");
+    oms_http_respond_error(req, res, 503, "too_many_waiting", "too many requests are waiting; retry", NULL);
+    return false;
+}
+
 /* ---- handlers ---- */
 
 static void proxy_handler(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -244,8 +270,14 @@ static void proxy_handler(void *ctx, oms_http_request *req, oms_http_response *r
     upstream_request rq;
     if (!make_upstream_request(g, req, res, route, who, &rq))
         return;
+    bool waiting = waits(req, route);
+    if (waiting && !take_waiting_place(g, req, res))
+        return;
+    rq.wait_ms = waiting ? GATEWAY_WAIT_MS : 0;
     upstream_response out;
     proxy_outcome o = proxy_forward(g->proxy, route->service, &rq, req->arena, &out);
+    if (waiting)
+        atomic_fetch_sub(&g->waiting, 1);
     if (o == PROXY_OK)
         pass_answer(req, res, &out);
     else
@@ -259,8 +291,12 @@ static void openapi_handler(void *ctx, oms_http_request *req, oms_http_response 
                           gateway_openapi_yaml_len);
 }
 
-void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char *internal_key, oms_http_config *cfg)
+void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char *internal_key, int handler_threads,
+                            oms_http_config *cfg)
 {
+    int threads = handler_threads > 0 ? handler_threads : 16; /* 0: the server's default (http.h) */
+    g->max_waiting = threads / 2 > 0 ? threads / 2 : 1;
+    atomic_store(&g->waiting, 0);
     g->proxy = p;
     g->admission = a;
     g->internal_key = internal_key;

@@ -6,6 +6,7 @@
 #ifndef GATEWAY_HTTP_API_H
 #define GATEWAY_HTTP_API_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include "../application/admission.h"
@@ -16,12 +17,20 @@ typedef struct gateway_http {
     proxy *proxy;             /* not owned */
     admission *admission;     /* not owned */
     const char *internal_key; /* sent as X-OMS-Internal-Key; NULL: none; not owned */
+    /* Requests that wait (long polls, server-sent events) hold a handler
+     * thread each for up to GATEWAY_WAIT_MS: at most max_waiting at once
+     * (half the handler threads), more get 503 with Retry-After. */
+    int max_waiting;
+    _Atomic int waiting;
     oms_http_route routes[32];
     size_t route_count;
 } gateway_http;
 
 /* Fills `g` and `cfg` (routes, ctx, admit, own request ids); the caller sets
- * the port, threads and bind address. `g` must outlive the server. */
-void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char *internal_key, oms_http_config *cfg);
+ * the port, threads and bind address. `g` must outlive the server.
+ * `handler_threads` is the server's (HTTP_THREADS): the waiting requests'
+ * bound is half of it. */
+void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char *internal_key, int handler_threads,
+                            oms_http_config *cfg);
 
 #endif

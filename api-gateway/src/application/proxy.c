@@ -114,7 +114,7 @@ proxy_outcome proxy_forward(proxy *p, gateway_service service, upstream_request 
     upstream_outcome last = UPSTREAM_CONNECT_FAILED; /* no instance left at all: unavailable */
     char url[UPSTREAM_URL_MAX];
     char detail[DETAIL_MAX];
-    rq->timeout_ms = p->timeout_ms;
+    rq->timeout_ms = p->timeout_ms + rq->wait_ms;
     for (;;) {
         int index = pick_instance(p, svc, tried, url);
         if (index < 0)

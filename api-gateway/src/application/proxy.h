@@ -46,7 +46,7 @@ void proxy_init(proxy *p, const upstream_pool pools[GATEWAY_SERVICE_COUNT], upst
                 gateway_clock *clock, int timeout_ms);
 void proxy_destroy(proxy *p);
 
-/* Sends `rq` (its timeout is set here) to an instance of `service`; on
+/* Sends `rq` (its timeout is set here: the proxy's plus rq->wait_ms) to an instance of `service`; on
  * PROXY_OK `out` holds the answer, allocated in `arena`. */
 proxy_outcome proxy_forward(proxy *p, gateway_service service, upstream_request *rq, oms_arena *arena,
                             upstream_response *out);

@@ -15,25 +15,27 @@
 #define ORDERS GATEWAY_ORDER_SERVICE
 #define INVENTORY GATEWAY_INVENTORY_SERVICE
 #define PAYMENTS GATEWAY_PAYMENT_SERVICE
+#define AT_ONCE ROUTE_ANSWERS_AT_ONCE
 
 const gateway_route gateway_routes[] = {
-    {"POST", "/orders", ORDERS, "create_order", CUSTOMER | ADMIN, -1, NULL, "customer_id"},
-    {"GET", "/orders", ORDERS, "list_orders", CUSTOMER | VIEWER, -1, "customer_id", NULL},
-    {"GET", "/orders/{}", ORDERS, "get_order", CUSTOMER | VIEWER, -1, NULL, NULL},
-    {"POST", "/orders/{}/cancel", ORDERS, "cancel_order", CUSTOMER | OPERATOR, -1, NULL, NULL},
-    {"GET", "/orders/{}/saga", ORDERS, "get_order_saga", CUSTOMER | VIEWER, -1, NULL, NULL},
-    {"GET", "/customers/{}/orders", ORDERS, "get_customer_orders", CUSTOMER | VIEWER, 0, NULL, NULL},
-    {"GET", "/sagas", ORDERS, "list_sagas", VIEWER, -1, NULL, NULL},
-    {"POST", "/products", INVENTORY, "create_product", ADMIN, -1, NULL, NULL},
-    {"GET", "/products", INVENTORY, "list_products", CUSTOMER | VIEWER, -1, NULL, NULL},
-    {"GET", "/products/{}", INVENTORY, "get_product", CUSTOMER | VIEWER, -1, NULL, NULL},
-    {"PUT", "/products/{}/price", INVENTORY, "set_product_price", ADMIN, -1, NULL, NULL},
-    {"POST", "/products/{}/stock", INVENTORY, "restock_product", ADMIN, -1, NULL, NULL},
-    {"GET", "/reservations", INVENTORY, "get_reservations", VIEWER, -1, NULL, NULL},
-    {"POST", "/accounts", PAYMENTS, "create_account", ADMIN, -1, NULL, NULL},
-    {"GET", "/accounts/{}", PAYMENTS, "get_account", CUSTOMER | VIEWER, 0, NULL, NULL},
-    {"GET", "/payments", PAYMENTS, "get_payments", CUSTOMER | VIEWER, -1, NULL, NULL},
-    {"GET", "/openapi.yaml", GATEWAY_SELF, "openapi", CUSTOMER | VIEWER, -1, NULL, NULL},
+    {"POST", "/orders", ORDERS, "create_order", CUSTOMER | ADMIN, -1, NULL, "customer_id", AT_ONCE},
+    {"GET", "/orders", ORDERS, "list_orders", CUSTOMER | VIEWER, -1, "customer_id", NULL, AT_ONCE},
+    {"GET", "/orders/{}", ORDERS, "get_order", CUSTOMER | VIEWER, -1, NULL, NULL, ROUTE_WAITS_WHEN_ASKED},
+    {"GET", "/orders/{}/events", ORDERS, "get_order_events", CUSTOMER | VIEWER, -1, NULL, NULL, ROUTE_WAITS},
+    {"POST", "/orders/{}/cancel", ORDERS, "cancel_order", CUSTOMER | OPERATOR, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/orders/{}/saga", ORDERS, "get_order_saga", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/customers/{}/orders", ORDERS, "get_customer_orders", CUSTOMER | VIEWER, 0, NULL, NULL, AT_ONCE},
+    {"GET", "/sagas", ORDERS, "list_sagas", VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"POST", "/products", INVENTORY, "create_product", ADMIN, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/products", INVENTORY, "list_products", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/products/{}", INVENTORY, "get_product", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"PUT", "/products/{}/price", INVENTORY, "set_product_price", ADMIN, -1, NULL, NULL, AT_ONCE},
+    {"POST", "/products/{}/stock", INVENTORY, "restock_product", ADMIN, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/reservations", INVENTORY, "get_reservations", VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"POST", "/accounts", PAYMENTS, "create_account", ADMIN, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/accounts/{}", PAYMENTS, "get_account", CUSTOMER | VIEWER, 0, NULL, NULL, AT_ONCE},
+    {"GET", "/payments", PAYMENTS, "get_payments", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/openapi.yaml", GATEWAY_SELF, "openapi", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
 };
 const size_t gateway_route_count = sizeof gateway_routes / sizeof gateway_routes[0];
 

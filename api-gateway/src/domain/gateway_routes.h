@@ -37,7 +37,16 @@ typedef struct gateway_route {
     /* For a customer: the body field that, when present, must be its own
      * customer_id (403 otherwise), or NULL. */
     const char *customer_field;
+    /* The service may hold the answer back until something happens (a long
+     * poll, server-sent events): the gateway bounds how many such requests
+     * wait at once and lets each wait longer than UPSTREAM_TIMEOUT_MS
+     * (GATEWAY_WAIT_MS more). For a route that also answers at once, only
+     * a request with the `wait` query parameter waits; else every one. */
+    enum { ROUTE_ANSWERS_AT_ONCE = 0, ROUTE_WAITS_WHEN_ASKED, ROUTE_WAITS } waits;
 } gateway_route;
+
+/* The longest wait a service grants (order-service's ORDER_WAIT_MAX_S). */
+#define GATEWAY_WAIT_MS 30000
 
 /* The table, in a stable order. */
 extern const gateway_route gateway_routes[];

@@ -66,6 +66,7 @@ static const oms_http_route fake_routes[] = {
     {"GET", "/orders/{}", echo, "get", NULL},
     {"POST", "/orders/{}/cancel", slow, "slow_cancel", NULL},
     {"GET", "/orders/{}/saga", slow, "slow_saga", NULL},
+    {"GET", "/orders/{}/events", echo, "events", NULL},
     {"GET", "/customers/{}/orders", echo, "customer_orders", NULL},
     {"GET", "/sagas", echo, "sagas", NULL},
     {"POST", "/products", echo, "create_product", NULL},

@@ -10,6 +10,7 @@
 #include "adapters/bus_consumers.h"
 #include "adapters/deadline_scanner.h"
 #include "adapters/http_api.h"
+#include "adapters/order_waits.h"
 #include "adapters/pg_adapters.h"
 #include "adapters/saga_metrics.h"
 #include "adapters/uuid_generator.h"
@@ -31,6 +32,7 @@ typedef struct order_service {
     int retention_interval_s;
     oms_pg_pool *write_pool;
     oms_retention *retention;
+    oms_http_waits *waits;
     http_api api; /* the HTTP handlers' ctx */
     order_repo orders;
     catalog catalog;
@@ -121,14 +123,23 @@ static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
 }
 
 /* The background jobs: the deadline scanner, the retention of idempotency
- * keys (oms_retention_removed_total{table="idempotency_keys"}) and the
- * sagas' gauges (oms_sagas_stuck, oms_saga_age_seconds). */
+ * keys (oms_retention_removed_total{table="idempotency_keys"}), the sagas'
+ * gauges (oms_sagas_stuck, oms_saga_age_seconds) and the waiting room of
+ * long polls and server-sent events (stopped after the HTTP server, which
+ * has it answer every wait first). */
 static oms_err start_jobs(void *ctx, oms_error *err)
 {
     order_service *o = ctx;
-    o->scanner = deadline_scanner_start(&o->app, DEADLINE_SCAN_INTERVAL_MS, err);
-    if (!o->scanner)
+    o->waits = oms_http_waits_start(ORDER_WAIT_INTERVAL_MS, err);
+    if (!o->waits)
         return err->code;
+    o->api.waits = o->waits;
+    o->scanner = deadline_scanner_start(&o->app, DEADLINE_SCAN_INTERVAL_MS, err);
+    if (!o->scanner) {
+        oms_http_waits_stop(o->waits);
+        o->waits = NULL;
+        return err->code;
+    }
     const oms_retention_rule rules[] = {
         {.table = "idempotency_keys", .time_column = "created_at", .keep_s = (int64_t)o->idempotency_retention_h * 3600},
     };
@@ -137,14 +148,18 @@ static oms_err start_jobs(void *ctx, oms_error *err)
     if (!o->retention) {
         deadline_scanner_stop(o->scanner);
         o->scanner = NULL;
+        oms_http_waits_stop(o->waits);
+        o->waits = NULL;
         return err->code;
     }
     o->metrics = saga_metrics_start(&o->queries, SAGA_METRICS_INTERVAL_MS, err);
     if (!o->metrics) {
         oms_retention_stop(o->retention);
         deadline_scanner_stop(o->scanner);
+        oms_http_waits_stop(o->waits);
         o->retention = NULL;
         o->scanner = NULL;
+        o->waits = NULL;
         return err->code;
     }
     return OMS_OK;
@@ -156,6 +171,7 @@ static void stop_jobs(void *ctx)
     saga_metrics_stop(o->metrics);
     oms_retention_stop(o->retention);
     deadline_scanner_stop(o->scanner);
+    oms_http_waits_stop(o->waits);
 }
 
 int main(int argc, char **argv)

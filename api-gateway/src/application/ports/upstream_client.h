@@ -30,6 +30,7 @@ typedef struct upstream_request {
     const char *idempotency_key;
     const char *if_match;     /* a saga action's expected version (issue 12) */
     const char *accept;
+    const char *last_event_id; /* server-sent events: where the client's stream resumes */
     const char *request_id;
     const char *forwarded_for;
     /* Who sent it, as the gateway verified it (docs/architecture.md, "The
@@ -40,7 +41,8 @@ typedef struct upstream_request {
     const char *role;
     const char *subject;
     const char *principal_id;
-    int timeout_ms;
+    int wait_ms;    /* how long the service may hold the answer back (a long poll), on top of the timeout */
+    int timeout_ms; /* set by the proxy */
 } upstream_request;
 
 typedef struct upstream_response {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "adapters/order_json.h"
+#include "adapters/order_waits.h"
 #include "oms/json.h"
 #include "oms/service_auth.h"
 
@@ -219,6 +220,10 @@ static bool query_flag(const oms_http_request *req, const char *name)
 static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
+    if (oms_http_query(req, "wait")) {
+        order_wait_final(api->queries, api->waits, req, res);
+        return;
+    }
     const oms_principal *who = oms_request_principal(req, res);
     if (!who)
         return;
@@ -240,6 +245,12 @@ static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
         json_object_set_new(doc, "saga_history", steps_json(&h));
     }
     oms_http_respond_doc(req, res, 200, doc);
+}
+
+static void get_order_events(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    order_events(api->queries, api->waits, req, res);
 }
 
 static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -408,6 +419,7 @@ static const oms_http_route routes[] = {
     {"GET", "/orders/{}", get_order, "get_order", NULL},
     {"POST", "/orders/{}/cancel", cancel_order, "cancel_order", NULL},
     {"GET", "/orders/{}/saga", get_order_saga, "get_order_saga", NULL},
+    {"GET", "/orders/{}/events", get_order_events, "get_order_events", NULL},
     {"GET", "/customers/{}/orders", customer_orders, "customer_orders", NULL},
     {"GET", "/sagas", list_sagas, "list_sagas", NULL},
 };

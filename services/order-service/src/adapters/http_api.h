@@ -7,10 +7,12 @@
 #include "application/commands.h"
 #include "application/queries.h"
 #include "oms/http.h"
+#include "oms/http_wait.h"
 
 typedef struct http_api {
     order_app *app;
     order_queries *queries;
+    oms_http_waits *waits; /* long polls and server-sent events (order_waits.h) */
 } http_api;
 
 /* The route table; handlers take an http_api as ctx. */
