@@ -86,7 +86,7 @@ $(eval $(call fuzz_target,gateway_config,fuzz/targets/gateway_config.c api-gatew
 
 # The in-memory transaction and reply helpers the services' memory adapters
 # share (when present in this tree).
-TEST_TX_F := $(wildcard lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c)
+TEST_TX_F := $(wildcard lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c lib/oms/tests/support/test_audit.c)
 HTTP_LIBS := $(HTTP_FAKE_OBJS) $(FB)/lib/liboms.a -lmicrohttpd -ljansson -luuid -lcrypto -lm $(if $(TEST_TX_F),-lcmocka)
 ORDER_SRCS_F := $(addprefix services/order-service/src/,domain/order.c domain/saga.c application/saga_runner.c \
 	application/commands.c application/queries.c application/cursor.c adapters/http_api.c adapters/order_json.c) \

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     product created;
     oms_error err;
     oms_error_clear(&err);
-    if (inventory_create_product(&world.app, seed_arena, &p, &created, &err) != OMS_OK)
+    if (inventory_create_product(&world.app, seed_arena, oms_principal_local_admin(), &p, &created, &err) != OMS_OK)
         abort();
     oms_arena_reset(seed_arena);
     http_drive(inventory_http_routes, inventory_http_route_count, &world.app, data, size);

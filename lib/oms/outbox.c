@@ -13,6 +13,8 @@
  * receiver's inbox drops the duplicate). */
 #include "outbox.h"
 
+#include "audit_pg.h"
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -83,6 +85,12 @@ const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT] = {{
            "  EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s"
            "    FOR EACH STATEMENT EXECUTE FUNCTION oms_append_only()', name || '_no_truncate', t);"
            "END $$;",
+},
+/* The audit trail (audit.h): one row per requested write, in that write's
+ * transaction; append-only like the ledgers. */
+{
+    .name = "003_oms_audit_log",
+    .sql = OMS_AUDIT_MIGRATION_SQL,
 }};
 
 /* ---- the relay ---- */

@@ -27,10 +27,11 @@ oms_outbox_relay *oms_outbox_relay_start(oms_pg_pool *pool, oms_bus *bus, oms_er
 /* Publishes what is pending (up to `grace_ms`), stops the thread, frees. */
 void oms_outbox_relay_stop(oms_outbox_relay *r, int grace_ms);
 
-/* The outbox and inbox tables, and oms_make_append_only(table) for a
- * service's own migrations (see outbox.c), for oms_pg_migrate before them
+/* The outbox and inbox tables, oms_make_append_only(table) for a
+ * service's own migrations, and the audit trail's audit_log (audit.h; see
+ * outbox.c), for oms_pg_migrate before them
  * (the names are recorded in schema_migrations: never renamed). */
-#define OMS_OUTBOX_MIGRATION_COUNT 3
+#define OMS_OUTBOX_MIGRATION_COUNT 4
 extern const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT];
 
 /* Rows not yet sent, for /metrics and tests; -1 on error. */

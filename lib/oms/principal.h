@@ -33,6 +33,9 @@ typedef struct oms_principal {
     oms_role role;
     const char *subject; /* NULL when none; always set for a customer */
     const char *id;      /* never NULL */
+    /* The request it acted through (X-Request-Id), which the audit trail
+     * records with its writes (audit.h); NULL outside a request. */
+    const char *request_id;
 } oms_principal;
 
 /* "customer", "viewer", "operator", "admin". */

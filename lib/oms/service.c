@@ -4,9 +4,11 @@
 #include "service.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "audit_pg.h"
 #include "config.h"
 #include "log.h"
 #include "outbox.h"
@@ -39,6 +41,7 @@ struct oms_service {
     bool own_started;
     oms_http_server *http;
     oms_http_server *metrics_http; /* METRICS_PORT's, or NULL */
+    oms_http_route *routes;        /* the service's own, then the built-in ones */
 };
 
 /* The HTTP server hands /ready the handlers' context, which is the
@@ -238,15 +241,57 @@ static bool service_admit(void *http_ctx, oms_http_request *req, oms_http_respon
     return oms_service_admit(&the_service.settings.internal_keys, req, res);
 }
 
+/* GET /audit: this service's audit rows (audit.h), for a viewer or above;
+ * the gateway merges the services' pages. */
+static void audit_route(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who || !oms_principal_require(who, OMS_ROLE_VIEWER, "read the audit trail", req, res))
+        return;
+    oms_audit_filter filter;
+    if (!oms_audit_filter_parse(req, res, &filter))
+        return;
+    oms_error err;
+    oms_error_clear(&err);
+    json_t *rows;
+    if (oms_audit_list(oms_service_pool(&the_service), req->arena, the_service.def->name, &filter, &rows, &err) !=
+        OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    oms_http_respond_doc(req, res, 200, json_pack("{s:O}", "entries", rows));
+}
+
+static const oms_http_route builtin_routes[] = {
+    {"GET", "/audit", audit_route, "list_audit", NULL},
+};
+#define BUILTIN_ROUTE_COUNT (sizeof builtin_routes / sizeof builtin_routes[0])
+
+/* The service's routes followed by the built-in ones, in svc->routes. */
+static oms_err make_routes(oms_service *svc, oms_error *err)
+{
+    size_t own = svc->def->route_count;
+    svc->routes = calloc(own + BUILTIN_ROUTE_COUNT, sizeof *svc->routes);
+    if (!svc->routes)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    if (own > 0)
+        memcpy(svc->routes, svc->def->routes, own * sizeof *svc->routes);
+    memcpy(svc->routes + own, builtin_routes, sizeof builtin_routes);
+    return OMS_OK;
+}
+
 static oms_err start_http(oms_service *svc, oms_error *err)
 {
+    if (make_routes(svc, err) != OMS_OK)
+        return err->code;
     const oms_http_config http = {.bind_address = svc->settings.bind_address,
                                   .port = svc->settings.port,
                                   .admit = service_admit,
                                   .limits = svc->settings.http,
                                   .tls = svc->settings.tls,
-                                  .routes = svc->def->routes,
-                                  .route_count = svc->def->route_count,
+                                  .routes = svc->routes,
+                                  .route_count = svc->def->route_count + BUILTIN_ROUTE_COUNT,
                                   .ctx = svc->def->http_ctx,
                                   .ready = service_ready};
     svc->http = oms_http_server_start(&http, err);
@@ -322,6 +367,8 @@ static void stop_service(oms_service *svc)
     oms_bus_destroy(svc->bus);
     while (svc->pool_count > 0)
         oms_pg_pool_destroy(svc->pools[--svc->pool_count].pool);
+    free(svc->routes);
+    svc->routes = NULL;
 }
 
 static int start_failed(const oms_service *svc, const char *step, const oms_error *err)

@@ -71,10 +71,6 @@ bool oms_service_admit(const oms_internal_keys *keys, oms_http_request *req, oms
     if (keys->count > 0 && !oms_internal_keys_match(keys, oms_http_header(req, "X-OMS-Internal-Key")))
         return refuse(req, res, "this service answers the gateway only");
     const char *role = oms_http_header(req, "X-OMS-Role");
-    if (!role && keys->count == 0) {
-        req->auth = oms_principal_local_admin();
-        return true;
-    }
     oms_principal *p = oms_arena_alloc(req->arena, sizeof *p);
     if (!p) {
         oms_http_respond_error(req, res, 500, "internal", "out of memory", NULL);
@@ -82,9 +78,12 @@ bool oms_service_admit(const oms_internal_keys *keys, oms_http_request *req, oms
     }
     oms_error err;
     oms_error_clear(&err);
-    if (oms_principal_parse(role, oms_http_header(req, "X-OMS-Subject"), oms_http_header(req, "X-OMS-Principal"), p,
-                            &err) != OMS_OK)
+    if (!role && keys->count == 0)
+        *p = *oms_principal_local_admin();
+    else if (oms_principal_parse(role, oms_http_header(req, "X-OMS-Subject"), oms_http_header(req, "X-OMS-Principal"),
+                                 p, &err) != OMS_OK)
         return refuse(req, res, err.message);
+    p->request_id = req->request_id; /* the gateway's X-Request-Id: the audit trail's */
     req->auth = p;
     return true;
 }

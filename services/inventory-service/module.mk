@@ -19,6 +19,7 @@ $(eval $(call oms_pure_test,inventory_domain,$(INVENTORY_DOMAIN) lib/oms/err.c \
 	$(INVENTORY_DIR)/tests/unit/test_inventory_domain.c))
 $(eval $(call oms_pure_test,inventory_application,$(INVENTORY_CORE) lib/oms/err.c lib/oms/arena.c \
 	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c \
+	lib/oms/tests/support/test_audit.c lib/oms/principal.c \
 	$(INVENTORY_DIR)/tests/unit/memory_adapters.c \
 	$(INVENTORY_DIR)/tests/unit/test_inventory_application.c))
 

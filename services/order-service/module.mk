@@ -29,7 +29,7 @@ $(eval $(call oms_pure_test,order_domain,$(ORDER_DOMAIN_SRCS) lib/oms/err.c lib/
 $(eval $(call oms_pure_test,order_application,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) lib/oms/err.c lib/oms/money.c \
 	lib/oms/principal.c lib/oms/sha256.c \
 	lib/oms/arena.c lib/oms/util.c lib/oms/log.c lib/oms/metrics.c lib/oms/tx_hooks.c lib/oms/saga_messages.c \
-	lib/oms/tests/support/test_metrics.c $(ORDER_DIR)/tests/unit/memory_adapters.c \
+	lib/oms/tests/support/test_metrics.c lib/oms/tests/support/test_audit.c $(ORDER_DIR)/tests/unit/memory_adapters.c \
 	$(ORDER_DIR)/tests/unit/test_order_application.c,-luuid -lcrypto))
 
 # Against a real PostgreSQL (POSTGRES_*; database TEST_DB, default it_orders).

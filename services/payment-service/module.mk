@@ -21,6 +21,7 @@ $(eval $(call oms_pure_test,payment_domain,$(PAYMENT_DOMAIN) lib/oms/err.c \
 $(eval $(call oms_pure_test,payment_application,$(PAYMENT_CORE) lib/oms/err.c lib/oms/arena.c lib/oms/util.c \
 	lib/oms/principal.c \
 	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c \
+	lib/oms/tests/support/test_audit.c \
 	$(PAYMENT_DIR)/tests/unit/memory_adapters.c \
 	$(PAYMENT_DIR)/tests/unit/test_payment_application.c,-luuid))
 

@@ -3,10 +3,12 @@
 #include "http_api.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../domain/request_checks.h"
+#include "oms/audit_pg.h"
 #include "oms/json.h"
 #include "oms/metrics.h"
 #include "openapi_document.h"
@@ -17,6 +19,7 @@ static const char *const forwarded_query[] = {
     "customer_id", "status", "limit", "cursor", "include_saga_history", "state", "stuck", "inconsistent", "order_id",
     "step", "stuck_reason", "older_than", "sort", "count_only",
     "wait", "timeout_s", "last_event_id",
+    "actor", "saga_id", "target", "since",
 };
 
 /* ---- admission ---- */
@@ -284,6 +287,69 @@ static void proxy_handler(void *ctx, oms_http_request *req, oms_http_response *r
         respond_failure(req, res, o, route->service);
 }
 
+/* The entries of a service's GET /audit answer (a 200 with
+ * {"entries": [...]}), tied to the arena; NULL when it is not one. */
+static json_t *audit_entries(oms_arena *arena, const upstream_response *out)
+{
+    json_t *doc = NULL;
+    oms_error err;
+    if (oms_json_parse(arena, out->body, out->body_len, &doc, &err) != OMS_OK)
+        return NULL;
+    json_t *entries = json_object_get(doc, "entries");
+    return json_is_array(entries) ? entries : NULL;
+}
+
+/* The page size a client asked for (the services refuse a bad one first). */
+static size_t audit_limit(const oms_http_request *req)
+{
+    const char *text = oms_http_query(req, "limit");
+    long n = text ? strtol(text, NULL, 10) : 0;
+    return n >= 1 && n <= OMS_AUDIT_LIMIT_MAX ? (size_t)n : OMS_AUDIT_LIMIT_DEFAULT;
+}
+
+/* GET /audit: each service's page of its own rows, merged by time into one
+ * page with a cursor (audit_pg.h). A service that cannot answer fails the
+ * whole request, naming it: an audit trail with a hole is not shown as whole. */
+static void fanout_audit_handler(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    gateway_http *g = ctx;
+    const gateway_route *route = req->route_data;
+    const principal *who = req->auth;
+    if (!who) {
+        respond_unauthorized(req, res, "a credential is required");
+        return;
+    }
+    upstream_request rq;
+    if (!authorized(req, res, route, who) || !make_upstream_request(g, req, res, route, who, &rq))
+        return;
+    json_t *pages[GATEWAY_SERVICE_COUNT];
+    for (int s = 0; s < GATEWAY_SERVICE_COUNT; s++) {
+        upstream_response out;
+        proxy_outcome o = proxy_forward(g->proxy, (gateway_service)s, &rq, req->arena, &out);
+        if (o != PROXY_OK) {
+            respond_failure(req, res, o, (gateway_service)s);
+            return;
+        }
+        if (out.status != 200) { /* a 400 for a bad filter, a 403: the same from every service */
+            pass_answer(req, res, &out);
+            return;
+        }
+        pages[s] = audit_entries(req->arena, &out);
+        if (!pages[s]) {
+            respond_failure(req, res, PROXY_BAD_GATEWAY, (gateway_service)s);
+            return;
+        }
+    }
+    const char *next = NULL;
+    json_t *merged = oms_audit_merge(pages, GATEWAY_SERVICE_COUNT, audit_limit(req), req->arena, &next);
+    json_t *doc = merged ? json_pack("{s:o, s:s?}", "entries", merged, "next_cursor", next) : NULL;
+    if (!doc) {
+        oms_http_respond_error(req, res, 503, "service_unavailable", "the gateway is out of memory", NULL);
+        return;
+    }
+    oms_http_respond_doc(req, res, 200, doc);
+}
+
 static void openapi_handler(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     (void)ctx;
@@ -306,7 +372,9 @@ void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char 
         g->routes[i] = (oms_http_route){
             .method = r->method,
             .pattern = r->pattern,
-            .handler = r->service == GATEWAY_SELF ? openapi_handler : proxy_handler,
+            .handler = r->service == GATEWAY_SELF  ? openapi_handler
+                       : r->service == GATEWAY_ALL ? fanout_audit_handler
+                                                   : proxy_handler,
             .name = r->name,
             .data = r,
         };

@@ -22,7 +22,7 @@ typedef struct gateway_http {
      * (half the handler threads), more get 503 with Retry-After. */
     int max_waiting;
     _Atomic int waiting;
-    oms_http_route routes[32];
+    oms_http_route routes[64];
     size_t route_count;
 } gateway_http;
 

@@ -35,6 +35,7 @@ const gateway_route gateway_routes[] = {
     {"POST", "/accounts", PAYMENTS, "create_account", ADMIN, -1, NULL, NULL, AT_ONCE},
     {"GET", "/accounts/{}", PAYMENTS, "get_account", CUSTOMER | VIEWER, 0, NULL, NULL, AT_ONCE},
     {"GET", "/payments", PAYMENTS, "get_payments", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/audit", GATEWAY_ALL, "list_audit", VIEWER, -1, NULL, NULL, AT_ONCE},
     {"GET", "/openapi.yaml", GATEWAY_SELF, "openapi", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
 };
 const size_t gateway_route_count = sizeof gateway_routes / sizeof gateway_routes[0];
@@ -46,8 +47,9 @@ const char *gateway_service_name(gateway_service s)
         [GATEWAY_INVENTORY_SERVICE] = "inventory-service",
         [GATEWAY_PAYMENT_SERVICE] = "payment-service",
         [GATEWAY_SELF] = "api-gateway",
+        [GATEWAY_ALL] = "all-services",
     };
-    if ((unsigned)s > GATEWAY_SELF)
+    if ((unsigned)s > GATEWAY_ALL)
         return "unknown";
     return names[s];
 }

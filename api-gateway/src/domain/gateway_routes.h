@@ -19,7 +19,8 @@ typedef enum {
     GATEWAY_INVENTORY_SERVICE,
     GATEWAY_PAYMENT_SERVICE,
     GATEWAY_SERVICE_COUNT,
-    GATEWAY_SELF = GATEWAY_SERVICE_COUNT /* answered by the gateway itself */
+    GATEWAY_SELF = GATEWAY_SERVICE_COUNT, /* answered by the gateway itself */
+    GATEWAY_ALL                           /* asked of every service, the answers merged (GET /audit) */
 } gateway_service;
 
 typedef struct gateway_route {
@@ -52,7 +53,8 @@ typedef struct gateway_route {
 extern const gateway_route gateway_routes[];
 extern const size_t gateway_route_count;
 
-/* "order-service", "inventory-service", "payment-service", "api-gateway". */
+/* "order-service", "inventory-service", "payment-service", "api-gateway",
+ * "all-services". */
 const char *gateway_service_name(gateway_service s);
 
 /* Whether `path` is served to anyone, without a credential: GET /health,

@@ -228,6 +228,46 @@ static void forwards_the_request_and_returns_the_answer(void **state)
     reply_free(r);
 }
 
+/* GET /audit asks every service with the client's filter and merges their
+ * rows by time (then service, then id) into one page of `limit` rows, with
+ * the cursor of its last row when more may follow (issue 12 item 7). */
+static void audit_merges_every_service_by_time(void **state)
+{
+    world *w = *state;
+    start_default(w, harness_url_of(w->order_a.port));
+    reply *r = call(w, "GET", "/audit?actor=key:abc&limit=4", NULL, NULL);
+    assert_int_equal(r->status, 200);
+    json_t *doc = json_loads(r->body, 0, NULL);
+    assert_non_null(doc);
+    json_t *entries = json_object_get(doc, "entries");
+    assert_int_equal(json_array_size(entries), 4);
+    static const char *const services[] = {"order-a", "inventory", "payment", "inventory"};
+    static const json_int_t times[] = {10, 20, 20, 30};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *row = json_array_get(entries, i);
+        assert_string_equal(json_string_value(json_object_get(row, "service")), services[i]);
+        assert_int_equal(json_integer_value(json_object_get(row, "at_us")), times[i]);
+        assert_string_equal(json_string_value(json_object_get(row, "actor")), "key:abc");
+    }
+    assert_string_equal(json_string_value(json_object_get(doc, "next_cursor")), "30:inventory:2");
+    json_decref(doc);
+    reply_free(r);
+
+    r = call(w, "GET", "/audit", NULL, NULL); /* all six fit in a default page: no cursor */
+    doc = json_loads(r->body, 0, NULL);
+    assert_non_null(doc);
+    assert_int_equal(json_array_size(json_object_get(doc, "entries")), 6);
+    assert_true(json_is_null(json_object_get(doc, "next_cursor")));
+    json_decref(doc);
+    reply_free(r);
+
+    fake_stop(&w->payment); /* a service that cannot answer fails the whole page, named */
+    r = call(w, "GET", "/audit", NULL, NULL);
+    assert_int_equal(r->status, 503);
+    assert_non_null(strstr(r->body, "payment-service"));
+    reply_free(r);
+}
+
 /* A request without X-Request-Id gets one from the gateway, the same one
  * the service sees and the client is told. */
 static void the_gateway_request_id_reaches_the_service(void **state)
@@ -617,6 +657,7 @@ int main(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(forwards_the_request_and_returns_the_answer, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(audit_merges_every_service_by_time, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(the_gateway_request_id_reaches_the_service, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(repeated_requests_reuse_the_upstream_connection, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(the_service_accepts_one_connection_for_many_requests, world_setup, world_teardown),

@@ -60,7 +60,30 @@ static void slow(void *ctx, oms_http_request *req, oms_http_response *res)
     oms_http_respond_error(req, res, 200, "late", "too late", NULL);
 }
 
+/* GET /audit: two rows of this service's at fixed times (order 10 and 40,
+ * inventory 20 and 30, payment 20 and 50 microseconds), each carrying the
+ * actor filter it was asked for, so a test sees the merge and the query. */
+static void audit(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    fake_service *f = ctx;
+    atomic_fetch_add(&f->requests, 1);
+    json_int_t times[2] = {10, 40};
+    if (strcmp(f->name, "inventory") == 0)
+        times[0] = 20, times[1] = 30;
+    else if (strcmp(f->name, "payment") == 0)
+        times[0] = 20, times[1] = 50;
+    json_t *entries = json_array();
+    for (int i = 0; i < 2; i++) {
+        json_t *row = json_pack("{s:I, s:s, s:I, s:s}", "id", (json_int_t)(i + 1), "service", f->name, "at_us",
+                                times[i], "action", "thing.do");
+        set_if(row, "actor", oms_http_query(req, "actor"));
+        json_array_append_new(entries, row);
+    }
+    oms_http_respond_doc(req, res, 200, json_pack("{s:o}", "entries", entries));
+}
+
 static const oms_http_route fake_routes[] = {
+    {"GET", "/audit", audit, "audit", NULL},
     {"POST", "/orders", echo, "create", NULL},
     {"GET", "/orders", echo, "list", NULL},
     {"GET", "/orders/{}", echo, "get", NULL},

@@ -5,12 +5,14 @@
 #include "adapters/http_api.h"
 #include "adapters/pg_adapters.h"
 #include "application/inventory_app.h"
+#include "oms/audit_pg.h"
 #include "oms/service.h"
 
 typedef struct inventory_service {
     product_repo products;
     reservation_repo reservations;
     oms_reply_outbox replies;
+    oms_audit_log audit;
     inventory_app app; /* the HTTP handlers' ctx */
     oms_saga_consumer consumer;
 } inventory_service;
@@ -23,10 +25,12 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     inv->products = pg_product_repo();
     inv->reservations = pg_reservation_repo();
     inv->replies = oms_saga_reply_outbox();
+    inv->audit = oms_pg_audit_log();
     inv->app = (inventory_app){.tx = oms_pg_tx_manager(pool),
                                .products = &inv->products,
                                .reservations = &inv->reservations,
-                               .replies = &inv->replies};
+                               .replies = &inv->replies,
+                               .audit = &inv->audit};
     inv->consumer = inventory_consumer(pool, &inv->app);
     return OMS_OK;
 }

@@ -14,6 +14,7 @@
 #include "adapters/pg_adapters.h"
 #include "adapters/saga_metrics.h"
 #include "adapters/uuid_generator.h"
+#include "oms/audit_pg.h"
 #include "oms/config.h"
 #include "oms/retention.h"
 #include "oms/service.h"
@@ -41,6 +42,7 @@ typedef struct order_service {
     order_outbox outbox;
     oms_clock clock;
     id_generator ids;
+    oms_audit_log audit;
     order_app app;
     order_queries queries;
     oms_saga_consumer consumer;
@@ -101,6 +103,7 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     o->outbox = pg_order_outbox();
     o->clock = oms_wall_clock();
     o->ids = uuid_generator();
+    o->audit = oms_pg_audit_log();
     o->app = (order_app){.tx = oms_pg_tx_manager(write_pool),
                          .orders = &o->orders,
                          .sagas = &o->sagas,
@@ -109,7 +112,8 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
                          .clock = &o->clock,
                          .ids = &o->ids,
                          .saga = o->saga,
-                         .catalog = &o->catalog};
+                         .catalog = &o->catalog,
+                         .audit = &o->audit};
     o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock, .saga = &o->app.saga};
     o->consumer = order_consumer(write_pool, &o->app);
     o->api = (http_api){.app = &o->app, .queries = &o->queries};

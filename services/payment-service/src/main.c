@@ -8,6 +8,7 @@
 #include "adapters/pg_adapters.h"
 #include "application/payment_app.h"
 #include "oms/config.h"
+#include "oms/audit_pg.h"
 #include "oms/service.h"
 
 typedef struct payment_service {
@@ -15,6 +16,7 @@ typedef struct payment_service {
     account_repo accounts;
     payment_repo payments;
     oms_reply_outbox replies;
+    oms_audit_log audit;
     payment_app app; /* the HTTP handlers' ctx */
     oms_saga_consumer consumer;
 } payment_service;
@@ -45,10 +47,12 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     pay->accounts = pg_account_repo();
     pay->payments = pg_payment_repo();
     pay->replies = oms_saga_reply_outbox();
+    pay->audit = oms_pg_audit_log();
     pay->app = (payment_app){.tx = oms_pg_tx_manager(pool),
                              .accounts = &pay->accounts,
                              .payments = &pay->payments,
                              .replies = &pay->replies,
+                             .audit = &pay->audit,
                              .default_credit_cents = pay->default_credit_cents};
     pay->consumer = payment_consumer(pool, &pay->app);
     return OMS_OK;

@@ -11,7 +11,7 @@
 
 #include "oms/arena.h"
 
-#define UPSTREAM_MAX_QUERY 16
+#define UPSTREAM_MAX_QUERY 32
 
 typedef struct upstream_query_param {
     const char *name;  /* decoded */

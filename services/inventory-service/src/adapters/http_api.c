@@ -66,7 +66,7 @@ static void create_product(void *ctx, oms_http_request *req, oms_http_response *
         return;
     }
     product created;
-    if (inventory_create_product(ctx, req->arena, &p, &created, &err) != OMS_OK) {
+    if (inventory_create_product(ctx, req->arena, req->auth, &p, &created, &err) != OMS_OK) {
         respond_error(req, res, &err);
         return;
     }
@@ -161,7 +161,7 @@ static void restock(void *ctx, oms_http_request *req, oms_http_response *res)
         return;
     }
     product p;
-    if (inventory_restock(ctx, req->arena, id, quantity, &p, &err) != OMS_OK) {
+    if (inventory_restock(ctx, req->arena, req->auth, id, quantity, &p, &err) != OMS_OK) {
         respond_error(req, res, &err);
         return;
     }
@@ -180,7 +180,7 @@ static void set_price(void *ctx, oms_http_request *req, oms_http_response *res)
     int64_t price_cents = 0;
     product p;
     if (oms_json_money(body, "price", "price", 0, INVENTORY_PRICE_MAX_CENTS, &price_cents, &err) != OMS_OK ||
-        inventory_set_price(ctx, req->arena, id, price_cents, &p, &err) != OMS_OK) {
+        inventory_set_price(ctx, req->arena, req->auth, id, price_cents, &p, &err) != OMS_OK) {
         respond_error(req, res, &err);
         return;
     }

@@ -15,7 +15,37 @@ static oms_err announce_price(inventory_app *app, oms_tx *tx, oms_arena *a, cons
     return oms_reply_outbox_append(app->replies, tx, a, &no_order, &event, err);
 }
 
-oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product *p, product *out, oms_error *err)
+#define PRODUCT_STATE_FIELDS 5
+
+/* A product's state as the audit trail keeps it, in `fields`. */
+static oms_audit_state product_state(const product *p, oms_audit_field fields[PRODUCT_STATE_FIELDS])
+{
+    fields[0] = OMS_AUDIT_TEXT_FIELD("product_id", p->product_id);
+    fields[1] = OMS_AUDIT_TEXT_FIELD("name", p->name);
+    fields[2] = p->price_cents == INVENTORY_NO_PRICE ? OMS_AUDIT_TEXT_FIELD("price", NULL)
+                                                     : OMS_AUDIT_MONEY_FIELD("price", p->price_cents);
+    fields[3] = OMS_AUDIT_INT_FIELD("stock", p->stock);
+    fields[4] = OMS_AUDIT_INT_FIELD("reserved", p->reserved);
+    return (oms_audit_state){fields, PRODUCT_STATE_FIELDS};
+}
+
+/* The audit row of an admin's change of product `after` (`before` NULL: created). */
+static oms_err audit_product(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who,
+                             const char *action, const product *before, const product *after, oms_error *err)
+{
+    const char *target = oms_arena_sprintf(a, "product:%s", after->product_id);
+    if (!target)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    oms_audit_field was_fields[PRODUCT_STATE_FIELDS], is_fields[PRODUCT_STATE_FIELDS];
+    oms_audit_state was = before ? product_state(before, was_fields) : (oms_audit_state){0};
+    oms_audit_state is = product_state(after, is_fields);
+    oms_audit_entry e = {
+        .by = who, .action = action, .target = target, .before = before ? &was : NULL, .after = &is};
+    return oms_audit_append(app->audit, tx, a, &e, err);
+}
+
+oms_err inventory_create_product(inventory_app *app, oms_arena *a, const oms_principal *who, const product *p,
+                                 product *out, oms_error *err)
 {
     oms_err rc = inventory_validate_new_product(p, err);
     if (rc != OMS_OK)
@@ -29,14 +59,45 @@ oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product
     rc = product_repo_insert(app->products, tx, a, &stored, err);
     if (rc == OMS_OK)
         rc = announce_price(app, tx, a, &stored, err);
+    if (rc == OMS_OK)
+        rc = audit_product(app, tx, a, who, "product.create", NULL, &stored, err);
     rc = oms_tx_finish(app->tx, tx, rc, err);
     if (rc == OMS_OK)
         *out = stored;
     return rc;
 }
 
-oms_err inventory_set_price(inventory_app *app, oms_arena *a, const char *product_id, int64_t price_cents,
-                            product *out, oms_error *err)
+/* The product locked in tx, as it is before a change. */
+static oms_err lock_product(inventory_app *app, oms_tx *tx, oms_arena *a, const char *product_id, product *out,
+                            oms_error *err)
+{
+    product *found;
+    size_t count;
+    oms_err rc = product_repo_lock(app->products, tx, a, &product_id, 1, &found, &count, err);
+    if (rc != OMS_OK)
+        return rc;
+    if (count == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "product %s not found", product_id);
+    *out = found[0];
+    return OMS_OK;
+}
+
+static oms_err set_price_in(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who,
+                            const char *product_id, int64_t price_cents, product *out, oms_error *err)
+{
+    product before;
+    oms_err rc = lock_product(app, tx, a, product_id, &before, err);
+    if (rc == OMS_OK)
+        rc = product_repo_set_price(app->products, tx, a, product_id, price_cents, out, err);
+    if (rc == OMS_OK)
+        rc = announce_price(app, tx, a, out, err);
+    if (rc == OMS_OK)
+        rc = audit_product(app, tx, a, who, "product.set_price", &before, out, err);
+    return rc;
+}
+
+oms_err inventory_set_price(inventory_app *app, oms_arena *a, const oms_principal *who, const char *product_id,
+                            int64_t price_cents, product *out, oms_error *err)
 {
     oms_err rc = inventory_validate_product_id(product_id, "product_id", err);
     if (rc == OMS_OK)
@@ -47,35 +108,30 @@ oms_err inventory_set_price(inventory_app *app, oms_arena *a, const char *produc
     rc = oms_tx_begin(app->tx, &tx, err);
     if (rc != OMS_OK)
         return rc;
-    rc = product_repo_set_price(app->products, tx, a, product_id, price_cents, out, err);
-    if (rc == OMS_OK)
-        rc = announce_price(app, tx, a, out, err);
+    rc = set_price_in(app, tx, a, who, product_id, price_cents, out, err);
     return oms_tx_finish(app->tx, tx, rc, err);
 }
 
-static oms_err restock_in(inventory_app *app, oms_tx *tx, oms_arena *a, const char *product_id, int64_t quantity,
-                          product *out, oms_error *err)
+static oms_err restock_in(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who,
+                          const char *product_id, int64_t quantity, product *out, oms_error *err)
 {
-    product *found;
-    size_t count;
-    oms_err rc = product_repo_lock(app->products, tx, a, &product_id, 1, &found, &count, err);
+    product before;
+    oms_err rc = lock_product(app, tx, a, product_id, &before, err);
     if (rc != OMS_OK)
         return rc;
-    if (count == 0)
-        return oms_error_set(err, OMS_ENOTFOUND, NULL, "product %s not found", product_id);
-    rc = inventory_validate_restock(&found[0], quantity, err);
+    rc = inventory_validate_restock(&before, quantity, err);
     if (rc != OMS_OK)
         return rc;
     rc = product_repo_change_stock(app->products, tx, a, product_id, quantity, 0, STOCK_RESTOCK, NULL, err);
     if (rc != OMS_OK)
         return rc;
-    *out = found[0];
+    *out = before;
     out->stock += quantity;
-    return OMS_OK;
+    return audit_product(app, tx, a, who, "product.restock", &before, out, err);
 }
 
-oms_err inventory_restock(inventory_app *app, oms_arena *a, const char *product_id, int64_t quantity, product *out,
-                          oms_error *err)
+oms_err inventory_restock(inventory_app *app, oms_arena *a, const oms_principal *who, const char *product_id,
+                          int64_t quantity, product *out, oms_error *err)
 {
     oms_err rc = inventory_validate_product_id(product_id, "product_id", err);
     if (rc != OMS_OK)
@@ -84,7 +140,7 @@ oms_err inventory_restock(inventory_app *app, oms_arena *a, const char *product_
     rc = oms_tx_begin(app->tx, &tx, err);
     if (rc != OMS_OK)
         return rc;
-    rc = restock_in(app, tx, a, product_id, quantity, out, err);
+    rc = restock_in(app, tx, a, who, product_id, quantity, out, err);
     return oms_tx_finish(app->tx, tx, rc, err);
 }
 

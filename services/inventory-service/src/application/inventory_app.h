@@ -14,6 +14,7 @@
 #include "application/ports/reservation_repo.h"
 #include "domain/inventory.h"
 #include "oms/arena.h"
+#include "oms/audit.h"
 #include "oms/saga_messages.h"
 #include "oms/tx.h"
 
@@ -22,6 +23,7 @@ typedef struct inventory_app {
     product_repo *products;
     reservation_repo *reservations;
     oms_reply_outbox *replies; /* InventoryAllocated, InventoryReleased, ProductPriceChanged */
+    oms_audit_log *audit;      /* one row per admin write (product.create, product.set_price, product.restock) */
 } inventory_app;
 
 /* ---- commands ---- */
@@ -29,18 +31,20 @@ typedef struct inventory_app {
 /* Creates a product (validated by the domain) with its price, and tells the
  * catalog's copies (ProductPriceChanged, in the same transaction).
  * OMS_EINVAL, OMS_ECONFLICT when it exists, or a store error. *out is the
- * product as stored. */
-oms_err inventory_create_product(inventory_app *app, oms_arena *a, const product *p, product *out, oms_error *err);
+ * product as stored. Each of these three admin writes appends its audit
+ * row, by `who`, in its transaction. */
+oms_err inventory_create_product(inventory_app *app, oms_arena *a, const oms_principal *who, const product *p,
+                                 product *out, oms_error *err);
 
 /* Changes a product's catalog price (SPEC 7) and tells the catalog's
  * copies (ProductPriceChanged with the next version, in the same
  * transaction). OMS_ENOTFOUND, OMS_EINVAL. */
-oms_err inventory_set_price(inventory_app *app, oms_arena *a, const char *product_id, int64_t price_cents,
-                            product *out, oms_error *err);
+oms_err inventory_set_price(inventory_app *app, oms_arena *a, const oms_principal *who, const char *product_id,
+                            int64_t price_cents, product *out, oms_error *err);
 
 /* Adds `quantity` to a product's stock. OMS_ENOTFOUND, OMS_EINVAL. */
-oms_err inventory_restock(inventory_app *app, oms_arena *a, const char *product_id, int64_t quantity, product *out,
-                          oms_error *err);
+oms_err inventory_restock(inventory_app *app, oms_arena *a, const oms_principal *who, const char *product_id,
+                          int64_t quantity, product *out, oms_error *err);
 
 /* InventoryRequested: reserves every line or none, once per order, and queues
  * InventoryAllocated. Invalid lines are answered with a failure (nothing is

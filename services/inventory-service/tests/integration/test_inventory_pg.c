@@ -17,6 +17,7 @@
 #include "application/inventory_app.h"
 #include "oms/json.h"
 #include "oms/pg.h"
+#include "oms/audit_pg.h"
 #include "oms/tests/support/test_pg.h"
 #include "oms/tests/support/test_tx.h"
 #include "oms/util.h"
@@ -26,6 +27,7 @@ typedef struct fixture {
     product_repo products;
     reservation_repo reservations;
     oms_reply_outbox replies;
+    oms_audit_log audit;
     inventory_app app;
     oms_saga_consumer consumer;
 } fixture;
@@ -50,7 +52,7 @@ static void create(const char *id, int64_t stock)
 {
     oms_error err;
     product p = {.product_id = id, .name = "test product", .stock = stock}, out;
-    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, &p, &out, &err), OMS_OK);
+    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, oms_principal_local_admin(), &p, &out, &err), OMS_OK);
 }
 
 static product get(const char *id)
@@ -133,10 +135,12 @@ static int setup_all(void **state)
     fx.products = pg_product_repo();
     fx.reservations = pg_reservation_repo();
     fx.replies = oms_saga_reply_outbox();
+    fx.audit = oms_pg_audit_log();
     fx.app = (inventory_app){.tx = oms_pg_tx_manager(fx.db.pool),
                              .products = &fx.products,
                              .reservations = &fx.reservations,
-                             .replies = &fx.replies};
+                             .replies = &fx.replies,
+                             .audit = &fx.audit};
     fx.consumer = inventory_consumer(fx.db.pool, &fx.app);
     return 0;
 }
@@ -169,7 +173,7 @@ static void created_product_is_readable_and_unique(void **state)
     assert_int_equal(p.reserved, 0);
     oms_error err;
     product dup = {.product_id = "p-1", .name = "again", .stock = 1}, out;
-    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, &dup, &out, &err), OMS_ECONFLICT);
+    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, oms_principal_local_admin(), &dup, &out, &err), OMS_ECONFLICT);
     assert_int_equal(inventory_get_product(&fx.app, fx.db.arena, "nope", &p, &err), OMS_ENOTFOUND);
     assert_stock_invariant();
 }
@@ -199,13 +203,71 @@ static void restock_adds_stock(void **state)
     create("p-1", 1);
     oms_error err;
     product p;
-    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, "p-1", 5, &p, &err), OMS_OK);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "p-1", 5, &p, &err), OMS_OK);
     assert_int_equal(p.stock, 6);
     assert_int_equal(get("p-1").stock, 6);
-    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, "ghost", 5, &p, &err), OMS_ENOTFOUND);
-    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, "p-1", 0, &p, &err), OMS_EINVAL);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "ghost", 5, &p, &err), OMS_ENOTFOUND);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "p-1", 0, &p, &err), OMS_EINVAL);
     assert_int_equal(query_int("SELECT count(*) FROM stock_ledger WHERE kind = 'RESTOCK'", 0, NULL), 1);
     assert_stock_invariant();
+}
+
+/* In PostgreSQL: each admin write that succeeds appends exactly one row to
+ * audit_log in its transaction, with who, the request and the product as
+ * JSON before and after; a refused write none; oms_audit_list reads them
+ * back in order, filtered and paged (issue 12 item 7). */
+static void each_admin_write_has_one_audit_row(void **state)
+{
+    (void)state;
+    const oms_principal admin = {.role = OMS_ROLE_ADMIN, .id = "key:00000000000000aa", .request_id = "it-req"};
+    char target_id[OMS_UUID_LEN + 1], target[OMS_UUID_LEN + 16];
+    oms_uuid_new(target_id); /* audit_log is append-only: rows of earlier runs stay */
+    snprintf(target, sizeof target, "product:%s", target_id);
+    const char *params[] = {target};
+    oms_error err;
+    product p = {.product_id = target_id, .name = "audited", .stock = 2, .price_cents = 1050}, out;
+    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, &admin, &p, &out, &err), OMS_OK);
+    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, &admin, &p, &out, &err), OMS_ECONFLICT);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, &admin, target_id, 3, &out, &err), OMS_OK);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, &admin, target_id, 0, &out, &err), OMS_EINVAL);
+    assert_int_equal(inventory_set_price(&fx.app, fx.db.arena, &admin, target_id, 1100, &out, &err), OMS_OK);
+    assert_int_equal(query_int("SELECT count(*) FROM audit_log WHERE target = $1", 1, params), 3);
+    PGresult *r = query("SELECT action, actor, role, request_id, state_before->>'stock', state_after->>'stock',"
+                        " state_after->>'price' FROM audit_log WHERE target = $1 ORDER BY id",
+                        1, params);
+    assert_string_equal(oms_pg_value(r, 0, 0), "product.create");
+    assert_null(oms_pg_value(r, 0, 4));
+    assert_string_equal(oms_pg_value(r, 0, 5), "2");
+    assert_string_equal(oms_pg_value(r, 0, 6), "10.50");
+    assert_string_equal(oms_pg_value(r, 1, 0), "product.restock");
+    assert_string_equal(oms_pg_value(r, 1, 4), "2");
+    assert_string_equal(oms_pg_value(r, 1, 5), "5");
+    assert_string_equal(oms_pg_value(r, 2, 0), "product.set_price");
+    assert_string_equal(oms_pg_value(r, 2, 6), "11.00");
+    assert_string_equal(oms_pg_value(r, 2, 1), "key:00000000000000aa");
+    assert_string_equal(oms_pg_value(r, 2, 2), "admin");
+    assert_string_equal(oms_pg_value(r, 2, 3), "it-req");
+    /* Read back as GET /audit does: two a page, then the rest after the cursor. */
+    oms_audit_filter f = {.target = target, .limit = 2};
+    json_t *rows;
+    assert_int_equal(oms_audit_list(fx.db.pool, fx.db.arena, "inventory-service", &f, &rows, &err), OMS_OK);
+    assert_int_equal(json_array_size(rows), 2);
+    const char *next;
+    json_t *page = oms_audit_merge(&rows, 1, 2, fx.db.arena, &next);
+    assert_non_null(page);
+    assert_non_null(next);
+    json_decref(page);
+    f.cursor = next;
+    assert_int_equal(oms_audit_list(fx.db.pool, fx.db.arena, "inventory-service", &f, &rows, &err), OMS_OK);
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "action")), "product.set_price");
+    json_t *after = json_object_get(json_array_get(rows, 0), "after");
+    assert_int_equal(json_integer_value(json_object_get(after, "stock")), 5);
+    assert_non_null(strstr(oms_json_dump(fx.db.arena, after, NULL), "\"price\":11.00")); /* money exact */
+    f = (oms_audit_filter){.cursor = "not-a-cursor", .limit = 2};
+    assert_int_equal(oms_audit_list(fx.db.pool, fx.db.arena, "inventory-service", &f, &rows, &err), OMS_EINVAL);
+    f = (oms_audit_filter){.since = "yesterday-ish", .limit = 2};
+    assert_int_equal(oms_audit_list(fx.db.pool, fx.db.arena, "inventory-service", &f, &rows, &err), OMS_EINVAL);
 }
 
 /* Every line reserved at once: stock moves to reserved, success is queued,
@@ -259,7 +321,7 @@ static void short_line_reserves_nothing_and_is_remembered(void **state)
 
     oms_error err;
     product p;
-    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, "b", 10, &p, &err), OMS_OK);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "b", 10, &p, &err), OMS_OK);
     assert_int_equal(reserve(order, lines, 2), OMS_OK);
     assert_int_equal(get("b").stock, 11);
     assert_true(json_is_false(json_object_get(last_reply(order, "InventoryAllocated"), "success")));
@@ -452,6 +514,7 @@ int main(void)
         cmocka_unit_test_setup(created_product_is_readable_and_unique, clean),
         cmocka_unit_test_setup(products_list_in_id_order, clean),
         cmocka_unit_test_setup(restock_adds_stock, clean),
+        cmocka_unit_test_setup(each_admin_write_has_one_audit_row, clean),
         cmocka_unit_test_setup(reservation_takes_every_line_once, clean),
         cmocka_unit_test_setup(short_line_reserves_nothing_and_is_remembered, clean),
         cmocka_unit_test_setup(unknown_product_fails_the_order, clean),

@@ -208,6 +208,7 @@ void memory_world_init(memory_world *w)
     w->products = (product_repo){.ops = &product_ops, .self = w};
     w->reservations = (reservation_repo){.ops = &reservation_ops, .self = w};
     test_reply_outbox_init(&w->replies, offsetof(mem_state, replies), &w->fail_events);
+    test_audit_log_init(&w->audit, offsetof(mem_state, audit));
     w->app = (inventory_app){.tx = &w->tx.manager, .products = &w->products, .reservations = &w->reservations,
-                             .replies = &w->replies.port};
+                             .replies = &w->replies.port, .audit = &w->audit.port};
 }

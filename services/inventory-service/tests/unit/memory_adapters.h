@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "application/inventory_app.h"
+#include "oms/tests/support/test_audit.h"
 #include "oms/tests/support/test_replies.h"
 #include "oms/tests/support/test_tx.h"
 
@@ -45,6 +46,7 @@ typedef struct mem_state {
     mem_reservation reservations[MEM_RESERVATIONS];
     size_t reservation_count;
     test_reply_log replies;
+    test_audit_rows audit;
     mem_ledger_entry ledger[MEM_LEDGER];
     size_t ledger_count;
 } mem_state;
@@ -57,6 +59,7 @@ typedef struct memory_world {
     product_repo products;
     reservation_repo reservations;
     test_reply_outbox replies;
+    test_audit_log audit;
     inventory_app app;
 } memory_world;
 

@@ -36,7 +36,7 @@ static const oms_command_origin origin = {.saga_id = ORDER, .order_id = ORDER, .
 static void create(const char *id, int64_t stock)
 {
     product p = {.product_id = id, .name = "thing", .stock = stock}, out;
-    assert_int_equal(inventory_create_product(&world.app, arena, &p, &out, NULL), OMS_OK);
+    assert_int_equal(inventory_create_product(&world.app, arena, oms_principal_local_admin(), &p, &out, NULL), OMS_OK);
 }
 
 static int64_t stock_of(const char *id)
@@ -83,7 +83,7 @@ static void invalid_product_is_not_stored(void **state)
     (void)state;
     product p = {.product_id = "p", .name = "", .stock = 1}, out;
     oms_error err;
-    assert_int_equal(inventory_create_product(&world.app, arena, &p, &out, &err), OMS_EINVAL);
+    assert_int_equal(inventory_create_product(&world.app, arena, oms_principal_local_admin(), &p, &out, &err), OMS_EINVAL);
     assert_string_equal(err.field, "name");
     assert_int_equal(world.committed.product_count, 0);
 }
@@ -208,11 +208,48 @@ static void restock_adds_stock(void **state)
     (void)state;
     create("a", 5);
     product p;
-    assert_int_equal(inventory_restock(&world.app, arena, "a", 3, &p, NULL), OMS_OK);
+    assert_int_equal(inventory_restock(&world.app, arena, oms_principal_local_admin(), "a", 3, &p, NULL), OMS_OK);
     assert_int_equal(p.stock, 8);
     assert_int_equal(stock_of("a"), 8);
     assert_int_equal(world.committed.ledger[world.committed.ledger_count - 1].kind, STOCK_RESTOCK);
-    assert_int_equal(inventory_restock(&world.app, arena, "zz", 3, &p, NULL), OMS_ENOTFOUND);
+    assert_int_equal(inventory_restock(&world.app, arena, oms_principal_local_admin(), "zz", 3, &p, NULL), OMS_ENOTFOUND);
+}
+
+/* Every admin write that succeeds appends exactly one audit row, by its
+ * principal and request, with the product before and after; a refused or
+ * rolled-back write none (issue 12 item 7). */
+static void each_admin_write_has_one_audit_row(void **state)
+{
+    (void)state;
+    const oms_principal admin = {.role = OMS_ROLE_ADMIN, .id = "key:0123456789abcdef", .request_id = "req-1"};
+    const test_audit_rows *rows = &world.committed.audit;
+    product p = {.product_id = "a", .name = "thing", .stock = 5, .price_cents = 100}, out;
+    assert_int_equal(inventory_create_product(&world.app, arena, &admin, &p, &out, NULL), OMS_OK);
+    assert_int_equal(rows->count, 1);
+    assert_string_equal(rows->rows[0].action, "product.create");
+    assert_string_equal(rows->rows[0].target, "product:a");
+    assert_string_equal(rows->rows[0].actor, "key:0123456789abcdef");
+    assert_string_equal(rows->rows[0].role, "admin");
+    assert_string_equal(rows->rows[0].request_id, "req-1");
+    assert_string_equal(rows->rows[0].before, "");
+    assert_string_equal(rows->rows[0].after, "product_id=a,name=thing,price=100,stock=5,reserved=0");
+    assert_int_equal(inventory_create_product(&world.app, arena, &admin, &p, &out, NULL), OMS_ECONFLICT);
+    assert_int_equal(inventory_restock(&world.app, arena, &admin, "a", 3, &out, NULL), OMS_OK);
+    assert_int_equal(inventory_restock(&world.app, arena, &admin, "zz", 3, &out, NULL), OMS_ENOTFOUND);
+    assert_int_equal(inventory_restock(&world.app, arena, &admin, "a", 0, &out, NULL), OMS_EINVAL);
+    assert_int_equal(rows->count, 2);
+    assert_string_equal(rows->rows[1].action, "product.restock");
+    assert_string_equal(rows->rows[1].before, "product_id=a,name=thing,price=100,stock=5,reserved=0");
+    assert_string_equal(rows->rows[1].after, "product_id=a,name=thing,price=100,stock=8,reserved=0");
+    assert_int_equal(inventory_set_price(&world.app, arena, &admin, "a", 250, &out, NULL), OMS_OK);
+    assert_int_equal(inventory_set_price(&world.app, arena, &admin, "zz", 250, &out, NULL), OMS_ENOTFOUND);
+    assert_int_equal(rows->count, 3);
+    assert_string_equal(rows->rows[2].action, "product.set_price");
+    assert_string_equal(rows->rows[2].before, "product_id=a,name=thing,price=100,stock=8,reserved=0");
+    assert_string_equal(rows->rows[2].after, "product_id=a,name=thing,price=250,stock=8,reserved=0");
+    world.fail_events = true; /* the price event cannot be queued: the write and its row roll back */
+    assert_int_equal(inventory_set_price(&world.app, arena, &admin, "a", 300, &out, NULL), OMS_EUNAVAILABLE);
+    assert_int_equal(rows->count, 3);
 }
 
 int main(void)
@@ -227,6 +264,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(release_gives_back_once, setup, teardown),
         cmocka_unit_test_setup_teardown(release_first_records_a_tombstone, setup, teardown),
         cmocka_unit_test_setup_teardown(restock_adds_stock, setup, teardown),
+        cmocka_unit_test_setup_teardown(each_admin_write_has_one_audit_row, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,6 +241,26 @@ static oms_err authorize_cancel(order_app *app, oms_tx *tx, oms_arena *a, const 
     return rc;
 }
 
+/* The audit row of a cancel: the order's status before and after. */
+static oms_err audit_cancel(order_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who, const order *before,
+                            const order *after, const char *reason, oms_error *err)
+{
+    const char *target = oms_arena_sprintf(a, "order:%s", after->id);
+    if (!target)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    const oms_audit_field was_fields[] = {OMS_AUDIT_TEXT_FIELD("status", order_status_name(before->status))};
+    const oms_audit_field is_fields[] = {OMS_AUDIT_TEXT_FIELD("status", order_status_name(after->status))};
+    const oms_audit_state was = {was_fields, 1}, is = {is_fields, 1};
+    oms_audit_entry e = {.by = who,
+                         .action = "order.cancel",
+                         .target = target,
+                         .saga_id = after->saga_id[0] ? after->saga_id : NULL,
+                         .reason = reason,
+                         .before = &was,
+                         .after = &is};
+    return oms_audit_append(app->audit, tx, a, &e, err);
+}
+
 oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, const char *order_id,
                      const char *reason, const char *correlation_id, order *out, oms_error *err)
 {
@@ -250,7 +270,10 @@ oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, con
     oms_err rc = oms_tx_begin(app->tx, &tx, err);
     if (rc != OMS_OK)
         return rc;
+    order before;
     rc = authorize_cancel(app, tx, a, who, order_id, err);
+    if (rc == OMS_OK)
+        rc = order_repo_load(app->orders, tx, a, order_id, &before, err);
     if (rc != OMS_OK) {
         oms_tx_rollback(app->tx, tx);
         return rc;
@@ -271,7 +294,8 @@ oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, con
             oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", order_id);
         return rc;
     }
-    rc = oms_tx_commit(app->tx, tx, err);
+    rc = audit_cancel(app, tx, a, who, &before, &r.order, reason, err);
+    rc = oms_tx_finish(app->tx, tx, rc, err);
     if (rc == OMS_OK)
         *out = r.order;
     return rc;

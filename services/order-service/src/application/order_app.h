@@ -10,6 +10,7 @@
 #include "application/ports/outbox.h"
 #include "application/ports/saga_repo.h"
 #include "domain/saga.h"
+#include "oms/audit.h"
 #include "oms/clock.h"
 #include "oms/tx.h"
 
@@ -23,6 +24,7 @@ typedef struct order_app {
     id_generator *ids;
     saga_settings saga;
     catalog *catalog;             /* the catalog's prices (SPEC 7) */
+    oms_audit_log *audit;         /* one row per requested write (order.cancel) */
 } order_app;
 
 #endif

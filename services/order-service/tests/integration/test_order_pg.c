@@ -22,6 +22,7 @@
 #include "adapters/uuid_generator.h"
 #include "application/commands.h"
 #include "application/queries.h"
+#include "oms/audit_pg.h"
 #include "oms/envelope.h"
 #include "oms/json.h"
 #include "oms/log.h"
@@ -56,6 +57,7 @@ typedef struct process {
     oms_clock clock;
     id_generator ids;
     catalog catalog;
+    oms_audit_log audit;
     order_app app;
     order_queries queries;
     oms_saga_consumer consumer;
@@ -75,8 +77,9 @@ static process *process_start(void)
     p->clock = (oms_clock){&fake_clock_ops, NULL};
     p->ids = uuid_generator();
     p->catalog = pg_catalog();
+    p->audit = oms_pg_audit_log();
     p->app = (order_app){oms_pg_tx_manager(p->pool), &p->orders, &p->sagas, &p->read_model, &p->outbox,
-                         &p->clock,                  &p->ids,    saga_cfg,  &p->catalog};
+                         &p->clock,                  &p->ids,    saga_cfg,  &p->catalog,    &p->audit};
     p->queries = (order_queries){&p->read_model, &p->clock, &p->app.saga};
     p->consumer = order_consumer(p->pool, &p->app);
     p->a = oms_arena_create(0);

@@ -1,6 +1,7 @@
 /* memory_adapters.c -- see memory_adapters.h. */
 #include "memory_adapters.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,8 +635,9 @@ mem_store *mem_store_create(const saga_settings *cfg)
     m->clock = (oms_clock){&clock_ops, m};
     m->ids = (id_generator){&id_ops, m};
     m->catalog = (catalog){&catalog_port_ops, m};
+    test_audit_log_init(&m->audit, offsetof(mem_store, data) + offsetof(mem_data, audit));
     m->app = (order_app){&m->tx,    &m->orders, &m->sagas, &m->read_model, &m->outbox,
-                         &m->clock, &m->ids,    *cfg,      &m->catalog};
+                         &m->clock, &m->ids,    *cfg,      &m->catalog,    &m->audit.port};
     m->queries = (order_queries){&m->read_model, &m->clock, &m->app.saga};
     mem_set_price(m, "product-1", 1050);
     mem_set_price(m, "product-2", 99);

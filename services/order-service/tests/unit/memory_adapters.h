@@ -9,6 +9,7 @@
 
 #include "application/order_app.h"
 #include "application/queries.h"
+#include "oms/tests/support/test_audit.h"
 #include "oms/tx_hooks.h"
 
 #define MEM_ORDERS 32
@@ -83,6 +84,7 @@ typedef struct mem_data {
     size_t log_count;
     mem_message messages[MEM_MESSAGES];
     size_t message_count;
+    test_audit_rows audit;
 } mem_data;
 
 typedef struct mem_store {
@@ -104,6 +106,7 @@ typedef struct mem_store {
     order_outbox outbox;
     oms_clock clock;
     id_generator ids;
+    test_audit_log audit;
     order_app app;
     order_queries queries;
 } mem_store;

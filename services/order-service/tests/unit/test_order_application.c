@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -675,6 +676,40 @@ static void a_customer_reaches_only_its_own_orders(void **state)
     assert_int_equal(order_cancel(&f->m->app, f->a, &operator, theirs, NULL, "", &o, &err), OMS_OK);
 }
 
+/* A cancel that is accepted appends one audit row (the order's status
+ * before and after, the saga, the reason, who and through which request);
+ * a refused one none (issue 12 item 7). */
+static void an_accepted_cancel_has_one_audit_row(void **state)
+{
+    fixture *f = *state;
+    char mine[OMS_UUID_LEN + 1], theirs[OMS_UUID_LEN + 1];
+    create(f, "alice", mine);
+    create(f, "bob", theirs);
+    const test_audit_rows *rows = &f->m->data.audit;
+    const oms_principal op = {.role = OMS_ROLE_OPERATOR, .id = "key:o", .request_id = "req-9"};
+    order o;
+    oms_error err;
+    assert_int_equal(order_cancel(&f->m->app, f->a, &alice, theirs, NULL, "", &o, &err), OMS_ENOTFOUND);
+    assert_int_equal(order_cancel(&f->m->app, f->a, &viewer, theirs, NULL, "", &o, &err), OMS_EFORBIDDEN);
+    assert_int_equal(rows->count, 0);
+    assert_int_equal(order_cancel(&f->m->app, f->a, &op, theirs, "duplicate", "", &o, &err), OMS_OK);
+    assert_int_equal(rows->count, 1);
+    assert_string_equal(rows->rows[0].action, "order.cancel");
+    char target[OMS_UUID_LEN + 8];
+    snprintf(target, sizeof target, "order:%s", theirs);
+    assert_string_equal(rows->rows[0].target, target);
+    assert_string_equal(rows->rows[0].saga_id, mem_find_saga(f->m, theirs)->s.id);
+    assert_string_equal(rows->rows[0].actor, "key:o");
+    assert_string_equal(rows->rows[0].role, "operator");
+    assert_string_equal(rows->rows[0].request_id, "req-9");
+    assert_string_equal(rows->rows[0].reason, "duplicate");
+    assert_string_equal(rows->rows[0].before, "status=PENDING_PAYMENT");
+    assert_string_equal(rows->rows[0].after, "status=COMPENSATING");
+    f->m->fail_outbox_after = 1; /* the refund cannot be queued: the cancel and its row roll back */
+    assert_int_not_equal(order_cancel(&f->m->app, f->a, &alice, mine, NULL, "", &o, &err), OMS_OK);
+    assert_int_equal(rows->count, 1);
+}
+
 /* ---- catalog prices (SPEC 7) ---- */
 
 static oms_err create_items(fixture *f, order_item *items, size_t n, order *o, oms_error *err)
@@ -852,6 +887,7 @@ int main(void)
         T(stuck_sagas_are_listed),
         T(a_customer_orders_for_itself_only),
         T(a_customer_reaches_only_its_own_orders),
+        T(an_accepted_cancel_has_one_audit_row),
         T(an_order_takes_the_catalog_price),
         T(a_price_that_is_not_the_catalogs_is_refused_with_the_current_one),
         T(a_product_the_catalog_does_not_know_is_refused),

@@ -4,6 +4,20 @@
 #include "application/payment_app.h"
 #include "oms/util.h"
 
+/* The audit row of an account an admin opened. */
+static oms_err audit_open(payment_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who, const account *acct,
+                          oms_error *err)
+{
+    const char *target = oms_arena_sprintf(a, "account:%s", acct->customer_id);
+    if (!target)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    const oms_audit_field fields[] = {OMS_AUDIT_TEXT_FIELD("customer_id", acct->customer_id),
+                                      OMS_AUDIT_MONEY_FIELD("balance", acct->balance_cents)};
+    const oms_audit_state after = {fields, 2};
+    oms_audit_entry e = {.by = who, .action = "account.open", .target = target, .after = &after};
+    return oms_audit_append(app->audit, tx, a, &e, err);
+}
+
 oms_err payment_open_account(payment_app *app, oms_arena *a, const oms_principal *who, const account *acct,
                              oms_error *err)
 {
@@ -18,6 +32,8 @@ oms_err payment_open_account(payment_app *app, oms_arena *a, const oms_principal
         return rc;
     bool opened;
     rc = account_repo_open(app->accounts, tx, a, acct, true, &opened, err);
+    if (rc == OMS_OK)
+        rc = audit_open(app, tx, a, who, acct, err);
     return oms_tx_finish(app->tx, tx, rc, err);
 }
 

@@ -14,6 +14,7 @@
 #include "application/ports/payment_repo.h"
 #include "domain/payment.h"
 #include "oms/arena.h"
+#include "oms/audit.h"
 #include "oms/principal.h"
 #include "oms/saga_messages.h"
 #include "oms/tx.h"
@@ -23,6 +24,7 @@ typedef struct payment_app {
     account_repo *accounts;
     payment_repo *payments;
     oms_reply_outbox *replies; /* PaymentProcessed, PaymentRefunded */
+    oms_audit_log *audit;      /* one row per admin write (account.open) */
     int64_t default_credit_cents; /* opening balance of an account opened by a payment request */
 } payment_app;
 
@@ -30,7 +32,8 @@ typedef struct payment_app {
 
 /* Opens an account (validated by the domain) for `who`, which must be an
  * admin: an opening balance is money (SPEC 7). OMS_EFORBIDDEN, OMS_EINVAL,
- * OMS_ECONFLICT when it exists, or a store error. */
+ * OMS_ECONFLICT when it exists, or a store error. Appends its audit row
+ * (account.open) in its transaction. */
 oms_err payment_open_account(payment_app *app, oms_arena *a, const oms_principal *who, const account *acct,
                              oms_error *err);
 

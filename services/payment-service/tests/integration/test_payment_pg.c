@@ -17,6 +17,7 @@
 #include "application/payment_app.h"
 #include "oms/json.h"
 #include "oms/pg.h"
+#include "oms/audit_pg.h"
 #include "oms/tests/support/test_pg.h"
 #include "oms/tests/support/test_tx.h"
 #include "oms/util.h"
@@ -28,6 +29,7 @@ typedef struct fixture {
     account_repo accounts;
     payment_repo payments;
     oms_reply_outbox replies;
+    oms_audit_log audit;
     payment_app app;
     oms_saga_consumer consumer;
 } fixture;
@@ -143,10 +145,12 @@ static int setup_all(void **state)
     fx.accounts = pg_account_repo();
     fx.payments = pg_payment_repo();
     fx.replies = oms_saga_reply_outbox();
+    fx.audit = oms_pg_audit_log();
     fx.app = (payment_app){.tx = oms_pg_tx_manager(fx.db.pool),
                            .accounts = &fx.accounts,
                            .payments = &fx.payments,
                            .replies = &fx.replies,
+                             .audit = &fx.audit,
                            .default_credit_cents = DEFAULT_CREDIT};
     fx.consumer = payment_consumer(fx.db.pool, &fx.app);
     return 0;

@@ -141,6 +141,7 @@ void memory_world_init(memory_world *w, int64_t default_credit_cents)
     w->accounts = (account_repo){.ops = &account_ops, .self = w};
     w->payments = (payment_repo){.ops = &payment_ops, .self = w};
     test_reply_outbox_init(&w->replies, offsetof(mem_state, replies), &w->fail_events);
+    test_audit_log_init(&w->audit, offsetof(mem_state, audit));
     w->app = (payment_app){.tx = &w->tx.manager, .accounts = &w->accounts, .payments = &w->payments,
-                           .replies = &w->replies.port, .default_credit_cents = default_credit_cents};
+                           .replies = &w->replies.port, .audit = &w->audit.port, .default_credit_cents = default_credit_cents};
 }

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "application/payment_app.h"
+#include "oms/tests/support/test_audit.h"
 #include "oms/tests/support/test_replies.h"
 #include "oms/tests/support/test_tx.h"
 
@@ -42,6 +43,7 @@ typedef struct mem_state {
     mem_payment payments[MEM_PAYMENTS];
     size_t payment_count;
     test_reply_log replies;
+    test_audit_rows audit;
     mem_ledger_entry ledger[MEM_LEDGER];
     size_t ledger_count;
 } mem_state;
@@ -54,6 +56,7 @@ typedef struct memory_world {
     account_repo accounts;
     payment_repo payments;
     test_reply_outbox replies;
+    test_audit_log audit;
     payment_app app;
 } memory_world;
 

@@ -229,10 +229,32 @@ static void a_customer_reads_only_its_own_account_and_payments(void **state)
     assert_int_equal(payment_get_payment(&world.app, arena, &operator, ORDER, &p, &mine), OMS_OK);
 }
 
+/* An account an admin opens has one audit row with its opening balance;
+ * a refused opening (a duplicate, not an admin) none, and a charge (the
+ * saga's, not a person's write) none (issue 12 item 7). */
+static void an_opened_account_has_one_audit_row(void **state)
+{
+    (void)state;
+    const test_audit_rows *rows = &world.committed.audit;
+    open_account("alice", 500);
+    account again = {.customer_id = "alice", .balance_cents = 1};
+    assert_int_equal(payment_open_account(&world.app, arena, ADMIN, &again, NULL), OMS_ECONFLICT);
+    account other = {.customer_id = "carol", .balance_cents = 1};
+    assert_int_equal(payment_open_account(&world.app, arena, &operator, &other, NULL), OMS_EFORBIDDEN);
+    assert_int_equal(charge("alice", 200), OMS_OK);
+    assert_int_equal(rows->count, 1);
+    assert_string_equal(rows->rows[0].action, "account.open");
+    assert_string_equal(rows->rows[0].target, "account:alice");
+    assert_string_equal(rows->rows[0].role, "admin");
+    assert_string_equal(rows->rows[0].before, "");
+    assert_string_equal(rows->rows[0].after, "customer_id=alice,balance=500");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(only_an_admin_opens_an_account, setup, teardown),
+        cmocka_unit_test_setup_teardown(an_opened_account_has_one_audit_row, setup, teardown),
         cmocka_unit_test_setup_teardown(a_customer_reads_only_its_own_account_and_payments, setup, teardown),
         cmocka_unit_test_setup_teardown(account_opens_once, setup, teardown),
         cmocka_unit_test_setup_teardown(charge_captures_once, setup, teardown),
