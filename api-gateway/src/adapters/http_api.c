@@ -20,6 +20,8 @@ static const char *const forwarded_query[] = {
     "step", "stuck_reason", "older_than", "sort", "count_only",
     "wait", "timeout_s", "last_event_id",
     "actor", "saga_id", "target", "since",
+    /* dead letters and jobs (issue 12) */
+    "topic", "event_type", "items_after",
 };
 
 /* ---- admission ---- */

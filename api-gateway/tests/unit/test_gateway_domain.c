@@ -532,7 +532,7 @@ static void routes_carry_the_roles_of_spec_7(void **state)
     const char *admin_only[] = {"create_product", "set_product_price", "restock_product", "create_account"};
     for (size_t i = 0; i < sizeof admin_only / sizeof admin_only[0]; i++)
         assert_int_equal(route_named(admin_only[i])->roles, ROLES_ADMIN);
-    const char *viewer_only[] = {"list_sagas", "get_reservations"};
+    const char *viewer_only[] = {"list_sagas", "get_reservations", "list_dead_letters", "list_jobs", "get_job"};
     for (size_t i = 0; i < sizeof viewer_only / sizeof viewer_only[0]; i++)
         assert_int_equal(route_named(viewer_only[i])->roles, ROLES_VIEWER);
     const char *customer_reads[] = {"list_orders", "get_order", "get_order_saga", "get_customer_orders",
@@ -541,6 +541,10 @@ static void routes_carry_the_roles_of_spec_7(void **state)
         assert_int_equal(route_named(customer_reads[i])->roles, ROLES_CUSTOMER | ROLES_VIEWER);
     assert_int_equal(route_named("create_order")->roles, ROLES_CUSTOMER | ROLES_ADMIN);
     assert_int_equal(route_named("cancel_order")->roles, ROLES_CUSTOMER | ROLES_OPERATOR);
+    /* Operators redrive and discard dead letters and run bulk jobs (issue 12). */
+    const char *operator_writes[] = {"redrive_dead_letters", "discard_dead_letter", "stop_job"};
+    for (size_t i = 0; i < sizeof operator_writes / sizeof operator_writes[0]; i++)
+        assert_int_equal(route_named(operator_writes[i])->roles, ROLES_OPERATOR);
     assert_string_equal(route_named("create_order")->customer_field, "customer_id");
     assert_string_equal(route_named("list_orders")->customer_query, "customer_id");
     assert_int_equal(route_named("get_customer_orders")->customer_param, 0);

@@ -7,20 +7,31 @@
  * rows with a deadline, which the deadline scanner picks up (see
  * adapters/deadline_scanner.c); committed outbox rows are published by the
  * relay; replies wait in the durable bus. */
+#include <string.h>
+
 #include "adapters/bus_consumers.h"
 #include "adapters/deadline_scanner.h"
 #include "adapters/http_api.h"
 #include "adapters/order_waits.h"
+#include "adapters/http_ops.h"
 #include "adapters/pg_adapters.h"
 #include "adapters/saga_metrics.h"
+#include "adapters/pg_job_repo.h"
 #include "adapters/uuid_generator.h"
 #include "oms/audit_pg.h"
 #include "oms/config.h"
 #include "oms/retention.h"
 #include "oms/service.h"
+#include "oms/ticker.h"
 
 #define HTTP_GRACE_MS 5000
 #define RELAY_GRACE_MS 3000
+/* How often the job runner looks for due items, and how many it settles in
+ * one pass at most (the rest wait for the next pass): a job's pace is its
+ * own rate_per_s, up to JOB_RATE_MAX. */
+#define JOB_TICK_MS 50
+#define JOB_PASS_BUDGET 100
+#define ROUTES_MAX 64
 
 /* Everything of the process that is order-service's own. */
 typedef struct order_service {
@@ -46,6 +57,9 @@ typedef struct order_service {
     order_app app;
     order_queries queries;
     oms_saga_consumer consumer;
+    job_repo job_store;
+    job_service jobs;
+    oms_ticker *job_runner;
 } order_service;
 
 /* The read model's pool defaults to the write settings, one by one. */
@@ -116,21 +130,31 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
                          .audit = &o->audit};
     o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock, .saga = &o->app.saga};
     o->consumer = order_consumer(write_pool, &o->app);
-    o->api = (http_api){.app = &o->app, .queries = &o->queries};
+    o->job_store = pg_job_repo();
+    o->jobs = (job_service){.tx = o->app.tx, .jobs = &o->job_store, .clock = &o->clock, .ids = &o->ids};
+    o->api = (http_api){.app = &o->app, .queries = &o->queries, .jobs = &o->jobs};
     return OMS_OK;
 }
 
 static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
 {
     order_service *o = ctx;
+    o->jobs.bus = bus; /* dead letters and redrives go through the bus port */
     return oms_saga_subscribe(bus, &o->consumer, err);
 }
 
-/* The background jobs: the deadline scanner, the retention of idempotency
- * keys (oms_retention_removed_total{table="idempotency_keys"}), the sagas'
- * gauges (oms_sagas_stuck, oms_saga_age_seconds) and the waiting room of
- * long polls and server-sent events (stopped after the HTTP server, which
- * has it answer every wait first). */
+static void run_jobs(void *ctx, oms_arena *a)
+{
+    order_service *o = ctx;
+    jobs_run_due(&o->jobs, a, JOB_PASS_BUDGET);
+}
+
+/* The background jobs: the deadline scanner, the bulk job runner, the
+ * retention of idempotency keys (oms_retention_removed_total{table=
+ * "idempotency_keys"}), the sagas' gauges (oms_sagas_stuck,
+ * oms_saga_age_seconds) and the waiting room of long polls and server-sent
+ * events (stopped after the HTTP server, which has it answer every wait
+ * first). */
 static oms_err start_jobs(void *ctx, oms_error *err)
 {
     order_service *o = ctx;
@@ -149,7 +173,11 @@ static oms_err start_jobs(void *ctx, oms_error *err)
     };
     o->retention = oms_retention_start(o->write_pool, rules, sizeof rules / sizeof rules[0], o->retention_interval_s,
                                        err);
-    if (!o->retention) {
+    if (o->retention)
+        o->job_runner = oms_ticker_start(JOB_TICK_MS, run_jobs, o, err);
+    if (!o->retention || !o->job_runner) {
+        oms_retention_stop(o->retention);
+        o->retention = NULL;
         deadline_scanner_stop(o->scanner);
         o->scanner = NULL;
         oms_http_waits_stop(o->waits);
@@ -158,6 +186,8 @@ static oms_err start_jobs(void *ctx, oms_error *err)
     }
     o->metrics = saga_metrics_start(&o->queries, SAGA_METRICS_INTERVAL_MS, err);
     if (!o->metrics) {
+        oms_ticker_stop(o->job_runner);
+        o->job_runner = NULL;
         oms_retention_stop(o->retention);
         deadline_scanner_stop(o->scanner);
         oms_http_waits_stop(o->waits);
@@ -173,6 +203,7 @@ static void stop_jobs(void *ctx)
 {
     order_service *o = ctx;
     saga_metrics_stop(o->metrics);
+    oms_ticker_stop(o->job_runner);
     oms_retention_stop(o->retention);
     deadline_scanner_stop(o->scanner);
     oms_http_waits_stop(o->waits);
@@ -181,8 +212,15 @@ static void stop_jobs(void *ctx)
 int main(int argc, char **argv)
 {
     static order_service o;
-    size_t route_count = 0;
-    const oms_http_route *routes = http_api_routes(&route_count);
+    static oms_http_route routes[ROUTES_MAX];
+    size_t api_count = 0, ops_count = 0;
+    const oms_http_route *api = http_api_routes(&api_count);
+    const oms_http_route *ops = http_ops_routes(&ops_count);
+    if (api_count + ops_count > ROUTES_MAX)
+        return 1; /* a build that grew past the table: caught by every test */
+    memcpy(routes, api, api_count * sizeof *api);
+    memcpy(routes + api_count, ops, ops_count * sizeof *ops);
+    size_t route_count = api_count + ops_count;
     const oms_service_def def = {.name = "order-service",
                                  .port = 8001,
                                  .database = "orders",

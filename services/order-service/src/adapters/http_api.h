@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "application/commands.h"
+#include "application/jobs.h"
 #include "application/queries.h"
 #include "oms/http.h"
 #include "oms/http_wait.h"
@@ -13,6 +14,7 @@ typedef struct http_api {
     order_app *app;
     order_queries *queries;
     oms_http_waits *waits; /* long polls and server-sent events (order_waits.h) */
+    job_service *jobs; /* dead letters and bulk jobs (adapters/http_ops.c) */
 } http_api;
 
 /* The route table; handlers take an http_api as ctx. */

@@ -1,0 +1,10 @@
+/* pg_job_repo.h -- the job_repo port over the orders database (tables jobs
+ * and job_items, migration 007_jobs). */
+#ifndef ORDER_PG_JOB_REPO_H
+#define ORDER_PG_JOB_REPO_H
+
+#include "application/ports/job_repo.h"
+
+job_repo pg_job_repo(void);
+
+#endif

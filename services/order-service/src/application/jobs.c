@@ -1,0 +1,336 @@
+/* jobs.c -- dead letters for operators and the bulk job runner (jobs.h). */
+#include "application/jobs.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oms/log.h"
+
+static oms_err require_role(const oms_principal *who, oms_role role, const char *what, oms_error *err)
+{
+    if (!who || !oms_principal_is_at_least(who, role))
+        return oms_error_set(err, OMS_EFORBIDDEN, NULL, "%s needs the %s role", what, oms_role_name(role));
+    return OMS_OK;
+}
+
+oms_err jobs_dead_letters(job_service *s, oms_arena *a, const oms_principal *who, const oms_dead_letter_filter *f,
+                          oms_dead_letter **out, size_t *count, oms_error *err)
+{
+    oms_err rc = require_role(who, OMS_ROLE_VIEWER, "reading dead letters", err);
+    if (rc != OMS_OK)
+        return rc;
+    if (f->since && !job_time_valid(f->since))
+        return oms_error_set(err, OMS_EINVAL, "since", "since must be an RFC 3339 time (2026-01-31T12:00:00Z)");
+    return oms_bus_dead_letters(s->bus, f, a, out, count, err);
+}
+
+oms_err jobs_discard(job_service *s, oms_arena *a, const oms_principal *who, int64_t id, const char *reason,
+                     oms_error *err)
+{
+    (void)a;
+    oms_err rc = require_role(who, OMS_ROLE_OPERATOR, "discarding a dead letter", err);
+    if (rc != OMS_OK)
+        return rc;
+    if (!reason || !*reason)
+        return oms_error_set(err, OMS_EINVAL, "reason", "a discard needs a reason");
+    rc = oms_bus_discard(s->bus, id, reason, who->id, err);
+    if (rc == OMS_OK) {
+        char id_text[24];
+        snprintf(id_text, sizeof id_text, "%" PRId64, id);
+        oms_log(OMS_LOG_INFO, "dead_letter_discarded", "dead_letter", id_text, "by", who->id, "reason", reason, NULL);
+    }
+    return rc;
+}
+
+/* The bus filter of a job's filter (status dead). */
+static oms_dead_letter_filter dead_filter(const job_filter *f)
+{
+    return (oms_dead_letter_filter){.topic = f->topic,
+                                    .event_type = f->event_type,
+                                    .order_id = f->order_id,
+                                    .since = f->since,
+                                    .status = OMS_DEAD_LETTER_DEAD};
+}
+
+/* The dead letters a redrive acts on: the ids named, or every page the
+ * filter matches, up to r->max, in id order. */
+static oms_err choose_dead_letters(job_service *s, oms_arena *a, const redrive_request *r, oms_dead_letter **out,
+                                   size_t *count, oms_error *err)
+{
+    oms_dead_letter *all = oms_arena_calloc(a, (size_t)r->max, sizeof *all);
+    if (!all)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    size_t n = 0;
+    oms_dead_letter_filter f = dead_filter(&r->filter);
+    f.ids = r->ids;
+    f.id_count = r->id_count;
+    while (n < (size_t)r->max) {
+        size_t want = (size_t)r->max - n;
+        f.limit = want < OMS_DEAD_LETTER_PAGE_MAX ? (int)want : OMS_DEAD_LETTER_PAGE_MAX;
+        oms_dead_letter *page = NULL;
+        size_t got = 0;
+        oms_err rc = oms_bus_dead_letters(s->bus, &f, a, &page, &got, err);
+        if (rc != OMS_OK)
+            return rc;
+        memcpy(all + n, page, got * sizeof *page);
+        n += got;
+        if (got < (size_t)f.limit)
+            break;
+        f.after_id = page[got - 1].id;
+    }
+    *out = all;
+    *count = n;
+    return OMS_OK;
+}
+
+static oms_err validate_redrive(const redrive_request *r, oms_error *err)
+{
+    if (r->rate_per_s < 1 || r->rate_per_s > JOB_RATE_MAX)
+        return oms_error_set(err, OMS_EINVAL, "rate_per_s", "rate_per_s must be 1 to %d", JOB_RATE_MAX);
+    if (r->max < 1 || r->max > JOB_MAX_ITEMS)
+        return oms_error_set(err, OMS_EINVAL, "max", "max must be 1 to %d", JOB_MAX_ITEMS);
+    if (r->filter.since && !job_time_valid(r->filter.since))
+        return oms_error_set(err, OMS_EINVAL, "filter.since", "since must be an RFC 3339 time (2026-01-31T12:00:00Z)");
+    if (r->id_count > JOB_MAX_ITEMS)
+        return oms_error_set(err, OMS_EINVAL, "ids", "at most %d ids", JOB_MAX_ITEMS);
+    return OMS_OK;
+}
+
+static oms_err start_job(job_service *s, oms_arena *a, const oms_principal *who, job *j, const char *const *targets,
+                         size_t n, oms_error *err)
+{
+    oms_tx *tx = NULL;
+    oms_err rc = oms_tx_begin(s->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = s->jobs->ops->insert(s->jobs, tx, a, j, targets, n, err);
+    if (rc == OMS_OK)
+        rc = s->jobs->ops->get(s->jobs, tx, a, j->id, j, err);
+    rc = oms_tx_finish(s->tx, tx, rc, err);
+    if (rc == OMS_OK) {
+        char total[16];
+        snprintf(total, sizeof total, "%zu", n);
+        oms_log(OMS_LOG_INFO, "job_started", "job", j->id, "kind", job_kind_name(j->kind), "items", total, "by",
+                who->id, NULL);
+    }
+    return rc;
+}
+
+oms_err jobs_redrive(job_service *s, oms_arena *a, const oms_principal *who, const redrive_request *r,
+                     redrive_plan *out, oms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    oms_err rc = require_role(who, OMS_ROLE_OPERATOR, "a redrive", err);
+    if (rc == OMS_OK)
+        rc = validate_redrive(r, err);
+    oms_dead_letter *chosen = NULL;
+    if (rc == OMS_OK)
+        rc = choose_dead_letters(s, a, r, &chosen, &out->count, err);
+    if (rc != OMS_OK)
+        return rc;
+    out->samples = chosen;
+    out->sample_count = out->count < JOB_SAMPLES ? out->count : JOB_SAMPLES;
+    if (r->dry_run)
+        return OMS_OK;
+    const char **targets = oms_arena_calloc(a, out->count ? out->count : 1, sizeof *targets);
+    if (!targets)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < out->count; i++) {
+        targets[i] = oms_arena_sprintf(a, "%" PRId64, chosen[i].id);
+        if (!targets[i])
+            return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    }
+    job *j = &out->job;
+    id_generator_new(s->ids, j->id);
+    j->kind = JOB_REDRIVE;
+    j->state = out->count ? JOB_RUNNING : JOB_DONE;
+    j->filter = r->filter;
+    j->rate_per_s = r->rate_per_s;
+    j->total = (int)out->count;
+    j->reason = r->reason;
+    j->created_by = who->id;
+    j->next_due_ms = oms_clock_now_ms(s->clock);
+    rc = start_job(s, a, who, j, targets, out->count, err);
+    out->started = rc == OMS_OK;
+    return rc;
+}
+
+oms_err jobs_get(job_service *s, oms_arena *a, const oms_principal *who, const char *id, int after, job *out,
+                 job_item **items, size_t *item_count, oms_error *err)
+{
+    oms_err rc = require_role(who, OMS_ROLE_VIEWER, "reading jobs", err);
+    if (rc != OMS_OK)
+        return rc;
+    if (!oms_uuid_valid(id))
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "job not found");
+    oms_tx *tx = NULL;
+    rc = oms_tx_begin(s->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = s->jobs->ops->get(s->jobs, tx, a, id, out, err);
+    if (rc == OMS_OK)
+        rc = s->jobs->ops->items(s->jobs, tx, a, id, after, JOB_ITEMS_PAGE, items, item_count, err);
+    return oms_tx_finish(s->tx, tx, rc, err);
+}
+
+oms_err jobs_list(job_service *s, oms_arena *a, const oms_principal *who, int state, job **out, size_t *count,
+                  oms_error *err)
+{
+    oms_err rc = require_role(who, OMS_ROLE_VIEWER, "reading jobs", err);
+    if (rc != OMS_OK)
+        return rc;
+    oms_tx *tx = NULL;
+    rc = oms_tx_begin(s->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = s->jobs->ops->list(s->jobs, tx, a, state, JOB_LIST_MAX, out, count, err);
+    return oms_tx_finish(s->tx, tx, rc, err);
+}
+
+oms_err jobs_stop(job_service *s, oms_arena *a, const oms_principal *who, const char *id, job *out, oms_error *err)
+{
+    oms_err rc = require_role(who, OMS_ROLE_OPERATOR, "stopping a job", err);
+    if (rc != OMS_OK)
+        return rc;
+    if (!oms_uuid_valid(id))
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "job not found");
+    oms_tx *tx = NULL;
+    rc = oms_tx_begin(s->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    /* Waits for the runner's item in progress: it holds the job's row. */
+    rc = s->jobs->ops->stop(s->jobs, tx, a, id, oms_clock_now_ms(s->clock), err);
+    if (rc == OMS_OK)
+        rc = s->jobs->ops->get(s->jobs, tx, a, id, out, err);
+    rc = oms_tx_finish(s->tx, tx, rc, err);
+    if (rc == OMS_OK)
+        oms_log(OMS_LOG_INFO, "job_stopped", "job", id, "by", who->id, NULL);
+    return rc;
+}
+
+/* ---- the runner ------------------------------------------------------------ */
+
+/* What became of one item: its outcome and reason, or `retry` when it could
+ * not be decided now (the bus unreachable): it stays pending. */
+typedef struct item_result {
+    job_item_outcome outcome;
+    const char *reason;
+    bool retry;
+} item_result;
+
+/* Why dead letter `id` is not redriven by this job: it is gone, settled by
+ * someone (or by this job before a restart cut it short), or no longer
+ * matches the filter. */
+static item_result why_not_dead(job_service *s, oms_arena *a, int64_t id)
+{
+    oms_error err;
+    oms_error_clear(&err);
+    oms_dead_letter_filter by_id = {.ids = &id, .id_count = 1, .any_status = true, .limit = 1};
+    oms_dead_letter *found = NULL;
+    size_t n = 0;
+    if (oms_bus_dead_letters(s->bus, &by_id, a, &found, &n, &err) != OMS_OK)
+        return (item_result){.retry = true};
+    if (n == 0)
+        return (item_result){JOB_ITEM_SKIPPED, "no such dead letter", false};
+    if (found[0].status == OMS_DEAD_LETTER_REDRIVEN)
+        return (item_result){JOB_ITEM_SKIPPED, "redriven already", false};
+    if (found[0].status == OMS_DEAD_LETTER_DISCARDED)
+        return (item_result){JOB_ITEM_SKIPPED, "discarded meanwhile", false};
+    return (item_result){JOB_ITEM_SKIPPED, "no longer matches the filter", false};
+}
+
+/* Re-checks the dead letter against the job's filter now, then redrives it. */
+static item_result redrive_item(job_service *s, oms_arena *a, const job *j, const job_item *item)
+{
+    char *end = NULL;
+    int64_t id = strtoll(item->target, &end, 10);
+    if (!end || *end || id <= 0)
+        return (item_result){JOB_ITEM_FAILED, "not a dead letter id", false};
+    oms_error err;
+    oms_error_clear(&err);
+    oms_dead_letter_filter f = dead_filter(&j->filter);
+    f.ids = &id;
+    f.id_count = 1;
+    f.limit = 1;
+    oms_dead_letter *found = NULL;
+    size_t n = 0;
+    if (oms_bus_dead_letters(s->bus, &f, a, &found, &n, &err) != OMS_OK)
+        return (item_result){.retry = true};
+    if (n == 0)
+        return why_not_dead(s, a, id);
+    oms_err rc = oms_bus_redrive(s->bus, id, &err);
+    if (rc == OMS_OK)
+        return (item_result){JOB_ITEM_DONE, NULL, false};
+    if (rc == OMS_EUNAVAILABLE || rc == OMS_ETIMEOUT)
+        return (item_result){.retry = true};
+    if (rc == OMS_ECONFLICT || rc == OMS_ENOTFOUND)
+        return why_not_dead(s, a, id);
+    return (item_result){JOB_ITEM_FAILED, oms_arena_strdup(a, err.message), false};
+}
+
+static item_result act(job_service *s, oms_arena *a, const job *j, const job_item *item)
+{
+    switch (j->kind) {
+    case JOB_REDRIVE:
+        return redrive_item(s, a, j, item);
+    default:
+        return (item_result){JOB_ITEM_FAILED, "unknown job kind", false};
+    }
+}
+
+/* One item of one due job, in one transaction that holds the job's row:
+ * a stop waits for it, and another process's runner skips the job. Returns
+ * 1 when an item was settled, 0 when nothing was due, -1 when it must wait. */
+static int run_one(job_service *s, oms_arena *a)
+{
+    oms_error err;
+    oms_error_clear(&err);
+    oms_tx *tx = NULL;
+    if (oms_tx_begin(s->tx, &tx, &err) != OMS_OK)
+        return -1;
+    int64_t now = oms_clock_now_ms(s->clock);
+    job j;
+    job_item item;
+    bool found = false, has_item = false;
+    oms_err rc = s->jobs->ops->lock_due(s->jobs, tx, a, now, &j, &found, &err);
+    if (rc == OMS_OK && found)
+        rc = s->jobs->ops->next_item(s->jobs, tx, a, j.id, &item, &has_item, &err);
+    if (rc != OMS_OK || !found) {
+        oms_tx_rollback(s->tx, tx);
+        return rc == OMS_OK ? 0 : -1;
+    }
+    item_result r = has_item ? act(s, a, &j, &item) : (item_result){0};
+    if (r.retry) {
+        oms_tx_rollback(s->tx, tx);
+        return -1;
+    }
+    /* A job with nothing pending (its items settled before a restart) is
+     * closed by settling nothing: seq 0 matches no item. */
+    int64_t next = job_next_due_ms(j.next_due_ms, oms_clock_now_ms(s->clock), j.rate_per_s);
+    rc = s->jobs->ops->settle(s->jobs, tx, a, j.id, has_item ? item.seq : 0, r.outcome, r.reason,
+                              oms_clock_now_ms(s->clock), next, &err);
+    rc = oms_tx_finish(s->tx, tx, rc, &err);
+    if (rc != OMS_OK) {
+        oms_log(OMS_LOG_WARN, "job_item_not_recorded", "job", j.id, "error", err.message, NULL);
+        return -1;
+    }
+    if (has_item && r.outcome == JOB_ITEM_FAILED)
+        oms_log(OMS_LOG_WARN, "job_item_failed", "job", j.id, "target", item.target, "reason", r.reason, NULL);
+    return has_item ? 1 : 0;
+}
+
+int jobs_run_due(job_service *s, oms_arena *a, int budget)
+{
+    int settled = 0;
+    if (!s->bus)
+        return 0;
+    while (settled < budget) {
+        int r = run_one(s, a);
+        if (r <= 0)
+            break;
+        settled++;
+    }
+    return settled;
+}
