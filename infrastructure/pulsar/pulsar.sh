@@ -201,31 +201,12 @@ POM
 
 # ---------------------------------------------------------------- security
 
-# Who may do what (topics of public/default). A service produces only its own
-# events or commands and consumes only the topics it subscribes to; the bus
-# dead-letters a message it consumed to <topic>-DLQ, so the consumer of a
-# topic produces to that topic's DLQ. Everything else needs the admin role.
-# The unit test pulsar_permissions checks this table against the saga's
-# message table (lib/oms/saga_messages.c): a new topic needs its rows here.
-#   topic                 action   role
-readonly PERMISSIONS="
-payment-commands          produce  order-service
-payment-commands          consume  payment-service
-payment-commands-DLQ      produce  payment-service
-inventory-commands        produce  order-service
-inventory-commands        consume  inventory-service
-inventory-commands-DLQ    produce  inventory-service
-payment-events            produce  payment-service
-payment-events            consume  order-service
-payment-events-DLQ        produce  order-service
-inventory-events          produce  inventory-service
-inventory-events          consume  order-service
-inventory-events-DLQ      produce  order-service
-order-events              produce  order-service
-product-events            produce  inventory-service
-product-events            consume  order-service
-product-events-DLQ        produce  order-service
-"
+# Who may produce and consume what (infrastructure/pulsar/permissions.txt,
+# shared with the containers' broker, container-broker.sh): "topic action
+# role" rows, comments and blank lines dropped.
+PERMISSIONS="$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$SCRIPT_DIR/permissions.txt")" ||
+  { echo "pulsar: cannot read $SCRIPT_DIR/permissions.txt" >&2; exit 1; }
+readonly PERMISSIONS
 
 auth_on() {
   case "$AUTH" in

@@ -12,6 +12,7 @@ from deploy_helpers import REPO
 
 SERVICES = ["order-service", "inventory-service", "payment-service"]
 PROCESSES = SERVICES + ["api-gateway"]
+PULSAR_SECRET_FILES = ["token-secret.key", "admin.token"] + [f"{name}.token" for name in SERVICES]
 
 
 def compose_config(docker_compose, tmp_path, env_text):
@@ -22,6 +23,11 @@ def compose_config(docker_compose, tmp_path, env_text):
     shutil.copy(REPO / "docker-compose.yml", work / "docker-compose.yml")
     shutil.copytree(REPO / "infrastructure", work / "infrastructure")
     (work / ".env").write_text(env_text)
+    # Stand-ins for make-credentials.sh's files (compose checks they exist).
+    secrets = work / "secrets" / "pulsar"
+    secrets.mkdir(parents=True)
+    for name in PULSAR_SECRET_FILES:
+        (secrets / name).write_text("test-only\n")
     env = {"PATH": "/usr/bin:/bin:/usr/local/bin", "HOME": str(tmp_path)}
     return subprocess.run([docker_compose, "-f", "docker-compose.yml", "config"], cwd=work, env=env,
                           capture_output=True, text=True, timeout=120)
@@ -84,12 +90,52 @@ def test_postgres_creates_the_four_databases(config):
     assert "healthcheck" in pg
 
 
-def test_pulsar_standalone_with_a_healthcheck(config):
+def test_pulsar_standalone_with_security_and_a_healthcheck(config):
+    """Review H4: the broker authenticates tokens and authorizes per topic
+    (container-broker.sh), and is healthy only once its grants are made."""
     pulsar = config["services"]["pulsar"]
     assert re.fullmatch(r"apachepulsar/pulsar:4\.0\.\d+", pulsar["image"])
-    assert pulsar["command"][:2] == ["bin/pulsar", "standalone"]
-    assert "pulsar-admin" in " ".join(pulsar["healthcheck"]["test"])
-    assert volume_targets(pulsar) == {"/pulsar/data": ("volume", "pulsar-data")}
+    assert pulsar["command"] == ["bash", "/oms/pulsar/container-broker.sh"]
+    assert "/tmp/oms-broker-ready" in pulsar["healthcheck"]["test"]
+    mounts = volume_targets(pulsar)
+    assert mounts["/pulsar/data"] == ("volume", "pulsar-data")
+    assert mounts["/oms/pulsar"][0] == "bind" and mounts["/oms/pulsar"][1].endswith("infrastructure/pulsar")
+    env = pulsar["environment"]
+    assert env["PULSAR_ADVERTISED_ADDRESS"] == "pulsar"
+    assert env["PULSAR_TOKEN_SECRET_KEY_FILE"] == "/run/secrets/pulsar_token_secret_key"
+    assert env["PULSAR_ADMIN_TOKEN_FILE"] == "/run/secrets/pulsar_admin_token"
+    assert secret_names(pulsar) == {"pulsar_token_secret_key", "pulsar_admin_token"}
+
+
+def secret_names(service):
+    return {s if isinstance(s, str) else s["source"] for s in service.get("secrets", [])}
+
+
+def test_each_service_holds_only_its_own_pulsar_token(config):
+    files = {name: spec["file"] for name, spec in config["secrets"].items()}
+    for name in SERVICES:
+        s = config["services"][name]
+        (secret,) = secret_names(s)
+        assert files[secret].endswith(f"secrets/pulsar/{name}.token")
+        assert s["environment"]["PULSAR_AUTH_TOKEN_FILE"] == f"/run/secrets/{secret}"
+    assert not secret_names(config["services"]["api-gateway"])
+    assert not secret_names(config["services"]["postgres"])
+
+
+def test_the_broker_script_refuses_missing_and_placeholder_credentials(tmp_path):
+    script = REPO / "infrastructure/pulsar/container-broker.sh"
+    key = tmp_path / "key"
+    admin = tmp_path / "admin.token"
+    admin.write_text("eyJ.test.only\n")
+    base = {"PATH": "/usr/bin:/bin", "PULSAR_ADVERTISED_ADDRESS": "pulsar",
+            "PULSAR_ADMIN_TOKEN_FILE": str(admin), "PULSAR_TOKEN_SECRET_KEY_FILE": str(key)}
+    for content, said in ((None, "missing"), ("change-me-key\n", "placeholder")):
+        if content is not None:
+            key.write_text(content)
+        done = subprocess.run(["bash", str(script)], cwd=tmp_path, env=base, capture_output=True,
+                              text=True, timeout=30)
+        assert done.returncode == 2, done.stderr
+        assert "PULSAR_TOKEN_SECRET_KEY_FILE" in done.stderr and said in done.stderr
 
 
 def test_services_use_pulsar_and_wait_for_healthy_dependencies(config):

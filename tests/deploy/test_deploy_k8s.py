@@ -168,6 +168,43 @@ def test_postgres_creates_each_database_with_the_compose_script(base_objects):
     assert volumes[mounts["/docker-entrypoint-initdb.d"]]["configMap"]["name"] == "postgres-init"
 
 
+def test_pulsar_broker_runs_with_authentication_and_authorization(base_objects):
+    """Review H4: the broker of k8s/ starts through container-broker.sh (token
+    authentication, per-topic grants from permissions.txt), copied into the
+    ConfigMap pulsar-broker, and each service holds only its own token."""
+    broker = objects_by(base_objects, "ConfigMap")["pulsar-broker"]["data"]
+    for name in ("container-broker.sh", "permissions.txt"):
+        assert broker[name] == (REPO / "infrastructure/pulsar" / name).read_text(), \
+            f"k8s/base/pulsar.yaml's pulsar-broker {name} differs from infrastructure/pulsar/{name}"
+    spec = pod_spec(objects_by(base_objects, "StatefulSet")["pulsar"])
+    (c,) = spec["containers"]
+    assert c["command"] == ["bash", "/oms/pulsar/container-broker.sh"]
+    assert c["readinessProbe"]["exec"]["command"] == ["test", "-f", "/tmp/oms-broker-ready"]
+    env = {e["name"]: e.get("value") for e in c["env"]}
+    mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert volumes[mounts["/oms/pulsar"]]["configMap"]["name"] == "pulsar-broker"
+    key_dir, key_file = env["PULSAR_TOKEN_SECRET_KEY_FILE"].rsplit("/", 1)
+    assert volumes[mounts[key_dir]]["secret"]["secretName"] == "oms-pulsar-auth" and key_file == "token-secret.key"
+    admin_dir, admin_file = env["PULSAR_ADMIN_TOKEN_FILE"].rsplit("/", 1)
+    admin = volumes[mounts[admin_dir]]["secret"]
+    assert admin["secretName"] == "oms-pulsar-tokens"
+    assert admin["items"] == [{"key": "admin.token", "path": admin_file}]
+
+    deployments = objects_by(base_objects, "Deployment")
+    for name in ("order-service", "inventory-service", "payment-service"):
+        spec = pod_spec(deployments[name])
+        (c,) = spec["containers"]
+        env = {e["name"]: e.get("value") for e in c["env"]}
+        token_dir, token_file = env["PULSAR_AUTH_TOKEN_FILE"].rsplit("/", 1)
+        mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
+        secret = {v["name"]: v for v in spec["volumes"]}[mounts[token_dir]]["secret"]
+        assert secret["secretName"] == "oms-pulsar-tokens"
+        assert secret["items"] == [{"key": f"{name}.token", "path": token_file}], f"{name} sees another token"
+    gateway = pod_spec(deployments["api-gateway"])["containers"][0]
+    assert "PULSAR_AUTH_TOKEN_FILE" not in {e["name"] for e in gateway["env"]}
+
+
 def test_gateway_is_the_only_load_balancer(base_objects):
     services = objects_by(base_objects, "Service")
     lbs = [n for n, s in services.items() if s["spec"].get("type") == "LoadBalancer"]

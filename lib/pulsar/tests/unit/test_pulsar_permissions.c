@@ -1,5 +1,5 @@
-/* The broker's per-topic permissions (the PERMISSIONS table of
- * infrastructure/pulsar/pulsar.sh) follow from the saga's message table
+/* The broker's per-topic permissions (infrastructure/pulsar/permissions.txt,
+ * read by pulsar.sh and by the containers' broker) follow from the saga's message table
  * (lib/oms/saga_messages.c): the sender of a message produces its topic, the
  * consuming subscription (the service of that name) consumes it and
  * produces its dead letters to <topic>-DLQ, and nothing else is granted.
@@ -17,7 +17,7 @@
 
 #include "oms/saga_messages.h"
 
-#define PULSAR_SH "infrastructure/pulsar/pulsar.sh"
+#define PERMISSIONS_FILE "infrastructure/pulsar/permissions.txt"
 #define GRANTS_MAX 64
 
 typedef struct grant {
@@ -47,25 +47,24 @@ static void add(grant *grants, size_t *n, const char *topic, const char *suffix,
         grants[(*n)++] = g;
 }
 
-/* The rows between `readonly PERMISSIONS="` and the closing quote. */
+/* The file's "topic action role" rows; '#' starts a comment. */
 static size_t scripted_grants(grant *grants)
 {
-    FILE *f = fopen(PULSAR_SH, "r");
+    FILE *f = fopen(PERMISSIONS_FILE, "r");
     if (!f)
-        fail_msg("cannot open %s (run the test from the repository root)", PULSAR_SH);
+        fail_msg("cannot open %s (run the test from the repository root)", PERMISSIONS_FILE);
     char line[256];
     size_t n = 0;
-    bool inside = false;
     while (fgets(line, sizeof line, f)) {
-        if (!inside) {
-            inside = strncmp(line, "readonly PERMISSIONS=\"", 22) == 0;
-            continue;
-        }
-        if (line[0] == '"')
-            break;
+        char *comment = strchr(line, '#');
+        if (comment)
+            *comment = '\0';
         grant g;
-        if (sscanf(line, "%63s %15s %63s", g.topic, g.action, g.role) == 3 && n < GRANTS_MAX)
+        int fields = sscanf(line, "%63s %15s %63s", g.topic, g.action, g.role);
+        if (fields == 3 && n < GRANTS_MAX)
             grants[n++] = g;
+        else if (fields > 0)
+            fail_msg("%s: a row needs topic, action and role: %s", PERMISSIONS_FILE, line);
     }
     fclose(f);
     return n;
@@ -90,10 +89,10 @@ static void the_brokers_permissions_follow_from_the_message_table(void **state)
         same = same && has(scripted, n_scripted, &expected[i]);
     if (same)
         return;
-    fprintf(stderr, "%s: PERMISSIONS should hold these rows (in any order):\n", PULSAR_SH);
+    fprintf(stderr, "%s should hold these rows (in any order):\n", PERMISSIONS_FILE);
     for (size_t i = 0; i < n_expected; i++)
         fprintf(stderr, "%-25s %-8s %s\n", expected[i].topic, expected[i].action, expected[i].role);
-    fail_msg("%s's PERMISSIONS do not follow lib/oms/saga_messages.c", PULSAR_SH);
+    fail_msg("%s does not follow lib/oms/saga_messages.c", PERMISSIONS_FILE);
 }
 
 int main(void)
