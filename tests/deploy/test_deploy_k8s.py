@@ -280,6 +280,54 @@ def allowed(policies, dest_labels, port, source):
     return False
 
 
+def egress_allowed(policies, source_labels, port, dest):
+    """Whether a pod of the namespace with source_labels may open port on
+    dest (dict(namespace=..., labels=..., ns_labels=...)); DNS is port 53."""
+    selecting = [p for p in policies if labels_match(p["spec"]["podSelector"], source_labels)
+                 and "Egress" in p["spec"].get("policyTypes", [])]
+    if not selecting:
+        return True
+    for p in selecting:
+        for rule in p["spec"].get("egress", []):
+            ports = rule.get("ports")
+            if ports and not any(pp.get("port") == port for pp in ports):
+                continue
+            peers = rule.get("to")
+            if not peers or any(peer_allows(peer, dest) for peer in peers):
+                return True
+    return False
+
+
+def test_egress_only_where_the_design_needs_it(base_objects):
+    policies = [o for o in base_objects if o["kind"] == "NetworkPolicy"]
+    pods = {o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"]
+            for o in base_objects if o["kind"] in ("Deployment", "StatefulSet")}
+    ns_labels = {"kubernetes.io/metadata.name": NAMESPACE}
+    internet = dict(namespace=None, labels={}, ns_labels={})
+    dns = dict(namespace="kube-system", labels={"k8s-app": "kube-dns"},
+               ns_labels={"kubernetes.io/metadata.name": "kube-system"})
+
+    def pod(name):
+        return dict(namespace=NAMESPACE, labels=pods[name], ns_labels=ns_labels)
+
+    for name, labels in pods.items():
+        assert egress_allowed(policies, labels, 53, dns), f"{name} cannot resolve names"
+        for port in (80, 443, 5432, 8000):
+            assert not egress_allowed(policies, labels, port, internet), f"{name} reaches the internet on {port}"
+    for s in SERVICES:
+        assert egress_allowed(policies, pods["api-gateway"], 8000, pod(s))
+        assert egress_allowed(policies, pods[s], 5432, pod("postgres"))
+        assert egress_allowed(policies, pods[s], 6650, pod("pulsar"))
+        assert not egress_allowed(policies, pods[s], 8080, pod("pulsar")), "the broker's admin API"
+        for other in SERVICES:
+            assert not egress_allowed(policies, pods[s], 8000, pod(other)), f"{s} -> {other}"
+    assert not egress_allowed(policies, pods["api-gateway"], 5432, pod("postgres"))
+    assert not egress_allowed(policies, pods["api-gateway"], 6650, pod("pulsar"))
+    for store in ("postgres", "pulsar"):
+        for s in SERVICES:
+            assert not egress_allowed(policies, pods[store], 8000, pod(s))
+
+
 def test_network_policies_isolate_as_designed(base_objects):
     policies = [o for o in base_objects if o["kind"] == "NetworkPolicy"]
     pods = {}
