@@ -264,38 +264,33 @@ def peer_allows(peer, source):
     return pod_sel is None or labels_match(pod_sel, source["labels"])
 
 
-def allowed(policies, dest_labels, port, source):
-    selecting = [p for p in policies if labels_match(p["spec"]["podSelector"], dest_labels)
-                 and "Ingress" in p["spec"].get("policyTypes", ["Ingress"])]
+def policy_allows(policies, direction, pod_labels, port, peer):
+    """Whether the policies let a pod with pod_labels take (Ingress) or open
+    (Egress) a connection on port from or to peer (dict(namespace=...,
+    labels=..., ns_labels=...)). A pod no policy of that direction selects
+    is open."""
+    rules_key, peers_key = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+    selecting = [p for p in policies if labels_match(p["spec"]["podSelector"], pod_labels)
+                 and direction in p["spec"].get("policyTypes", ["Ingress"])]
     if not selecting:
         return True
     for p in selecting:
-        for rule in p["spec"].get("ingress", []):
+        for rule in p["spec"].get(rules_key, []):
             ports = rule.get("ports")
             if ports and not any(pp.get("port") == port for pp in ports):
                 continue
-            peers = rule.get("from")
-            if not peers or any(peer_allows(peer, source) for peer in peers):
+            peers = rule.get(peers_key)
+            if not peers or any(peer_allows(one, peer) for one in peers):
                 return True
     return False
+
+
+def allowed(policies, dest_labels, port, source):
+    return policy_allows(policies, "Ingress", dest_labels, port, source)
 
 
 def egress_allowed(policies, source_labels, port, dest):
-    """Whether a pod of the namespace with source_labels may open port on
-    dest (dict(namespace=..., labels=..., ns_labels=...)); DNS is port 53."""
-    selecting = [p for p in policies if labels_match(p["spec"]["podSelector"], source_labels)
-                 and "Egress" in p["spec"].get("policyTypes", [])]
-    if not selecting:
-        return True
-    for p in selecting:
-        for rule in p["spec"].get("egress", []):
-            ports = rule.get("ports")
-            if ports and not any(pp.get("port") == port for pp in ports):
-                continue
-            peers = rule.get("to")
-            if not peers or any(peer_allows(peer, dest) for peer in peers):
-                return True
-    return False
+    return policy_allows(policies, "Egress", source_labels, port, dest)
 
 
 def test_egress_only_where_the_design_needs_it(base_objects):
