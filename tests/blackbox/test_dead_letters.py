@@ -70,6 +70,12 @@ def payments_of(system, customer_id):
                                    f"WHERE customer_id = '{customer_id}'")
 
 
+def audit_rows(system, target):
+    r = system.api.get(f"/audit?target={target}")
+    assert r.status_code == 200, r.text
+    return body_of(r)["entries"]
+
+
 def poison(system, count):
     """`count` PaymentRequested commands of a new customer (balance 1000.00)
     that payment-service fails until they are dead letters (a trigger of
@@ -133,6 +139,11 @@ def test_200_poison_messages_redriven_at_5_per_s_are_each_handled_and_charged_on
     assert r.status_code == 202, r.text
     job_id = body_of(r)["job_id"]
     assert r.headers["Location"] == f"/jobs/{job_id}"
+    # One audit row for the request (the items are the job's own record).
+    [row] = audit_rows(system, f"job:{job_id}")
+    assert row["action"] == "dead_letters.redrive" and row["reason"] == "cause fixed"
+    assert row["after"]["items"] == COUNT and row["after"]["rate_per_s"] == RATE
+    assert row["service"] == "order-service" and row["request_id"] == r.headers["X-Request-Id"]
     progress = []
 
     def finished():
@@ -213,6 +224,10 @@ def test_discard_needs_a_reason_and_keeps_the_record(system):
     assert body_of(r)["status"] == "discarded" and body_of(r)["discard_reason"] == "garbage from a test"
     r = system.api.post(f"/dead-letters/{letter['id']}/discard", {"reason": "again"})
     assert r.status_code == 409 and body_of(r)["error"]["code"] == "not_dead"
+    # One audit row for the discard; the refused ones (no reason, not dead) none.
+    [row] = audit_rows(system, f"dead_letter:{letter['id']}")
+    assert row["action"] == "dead_letter.discard" and row["reason"] == "garbage from a test"
+    assert row["before"] == {"status": "dead"} and row["after"] == {"status": "discarded"}
     r = system.api.post("/dead-letters/redrive", {"ids": [letter["id"]]})
     assert r.status_code == 202 and body_of(r)["count"] == 0
     assert body_of(system.api.get(f"/dead-letters?order_id={order_id}"))["dead_letters"] == []
@@ -242,6 +257,8 @@ def test_a_job_can_be_stopped_and_bad_requests_are_400(system):
     job = body_of(system.api.get(f"/jobs/{job_id}"))
     assert job["state"] == "stopped" and job["pending"] == pending
     assert system.api.post(f"/jobs/{job_id}/stop").status_code == 409
+    actions = [row["action"] for row in audit_rows(system, f"job:{job_id}")]
+    assert actions == ["dead_letters.redrive", "job.stop"], actions
     assert job_id in [j["id"] for j in body_of(system.api.get("/jobs?state=stopped"))["jobs"]]
     assert system.api.get(f"/jobs/{uuid.uuid4()}").status_code == 404
     assert system.api.get("/jobs/not-a-job").status_code == 404

@@ -26,22 +26,48 @@ oms_err jobs_dead_letters(job_service *s, oms_arena *a, const oms_principal *who
     return oms_bus_dead_letters(s->bus, f, a, out, count, err);
 }
 
+/* One audit row in `tx`: `action` on `target`, the states as given. */
+static oms_err audit(job_service *s, oms_tx *tx, oms_arena *a, const oms_principal *who, const char *action,
+                     const char *target, const char *reason, const oms_audit_state *before,
+                     const oms_audit_state *after, oms_error *err)
+{
+    oms_audit_entry e = {
+        .by = who, .action = action, .target = target, .reason = reason, .before = before, .after = after};
+    return oms_audit_append(s->audit, tx, a, &e, err);
+}
+
+/* The dead letter lives in the bus database, the audit row in the orders
+ * database: the row is written first and committed only when the discard
+ * succeeded, so a refused discard leaves none. (A commit that fails after
+ * the discard is logged: the one case of a discard without its row.) */
 oms_err jobs_discard(job_service *s, oms_arena *a, const oms_principal *who, int64_t id, const char *reason,
                      oms_error *err)
 {
-    (void)a;
     oms_err rc = require_role(who, OMS_ROLE_OPERATOR, "discarding a dead letter", err);
     if (rc != OMS_OK)
         return rc;
     if (!reason || !*reason)
         return oms_error_set(err, OMS_EINVAL, "reason", "a discard needs a reason");
-    rc = oms_bus_discard(s->bus, id, reason, who->id, err);
-    if (rc == OMS_OK) {
-        char id_text[24];
-        snprintf(id_text, sizeof id_text, "%" PRId64, id);
-        oms_log(OMS_LOG_INFO, "dead_letter_discarded", "dead_letter", id_text, "by", who->id, "reason", reason, NULL);
-    }
-    return rc;
+    const char *target = oms_arena_sprintf(a, "dead_letter:%" PRId64, id);
+    if (!target)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    const oms_audit_field was_fields[] = {OMS_AUDIT_TEXT_FIELD("status", "dead")};
+    const oms_audit_field is_fields[] = {OMS_AUDIT_TEXT_FIELD("status", "discarded")};
+    const oms_audit_state was = {was_fields, 1}, is = {is_fields, 1};
+    oms_tx *tx = NULL;
+    rc = oms_tx_begin(s->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = audit(s, tx, a, who, "dead_letter.discard", target, reason, &was, &is, err);
+    if (rc == OMS_OK)
+        rc = oms_bus_discard(s->bus, id, reason, who->id, err);
+    bool discarded = rc == OMS_OK;
+    rc = oms_tx_finish(s->tx, tx, rc, err);
+    if (discarded && rc != OMS_OK)
+        oms_log(OMS_LOG_WARN, "dead_letter_discard_not_audited", "target", target, "error", err->message, NULL);
+    if (discarded)
+        oms_log(OMS_LOG_INFO, "dead_letter_discarded", "target", target, "by", who->id, "reason", reason, NULL);
+    return discarded ? OMS_OK : rc;
 }
 
 /* The bus filter of a job's filter (status dead). */
@@ -108,6 +134,17 @@ static oms_err start_job(job_service *s, oms_arena *a, const oms_principal *who,
     rc = s->jobs->ops->insert(s->jobs, tx, a, j, targets, n, err);
     if (rc == OMS_OK)
         rc = s->jobs->ops->get(s->jobs, tx, a, j->id, j, err);
+    const oms_audit_field is_fields[] = {
+        OMS_AUDIT_TEXT_FIELD("kind", job_kind_name(j->kind)), OMS_AUDIT_TEXT_FIELD("state", job_state_name(j->state)),
+        OMS_AUDIT_INT_FIELD("items", (int64_t)n), OMS_AUDIT_INT_FIELD("rate_per_s", j->rate_per_s),
+        OMS_AUDIT_TEXT_FIELD("topic", j->filter.topic), OMS_AUDIT_TEXT_FIELD("event_type", j->filter.event_type),
+        OMS_AUDIT_TEXT_FIELD("order_id", j->filter.order_id), OMS_AUDIT_TEXT_FIELD("since", j->filter.since)};
+    const oms_audit_state is = {is_fields, sizeof is_fields / sizeof is_fields[0]};
+    const char *target = oms_arena_sprintf(a, "job:%s", j->id);
+    if (rc == OMS_OK && !target)
+        rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    if (rc == OMS_OK)
+        rc = audit(s, tx, a, who, "dead_letters.redrive", target, j->reason, NULL, &is, err);
     rc = oms_tx_finish(s->tx, tx, rc, err);
     if (rc == OMS_OK) {
         char total[16];
@@ -204,6 +241,17 @@ oms_err jobs_stop(job_service *s, oms_arena *a, const oms_principal *who, const 
     rc = s->jobs->ops->stop(s->jobs, tx, a, id, oms_clock_now_ms(s->clock), err);
     if (rc == OMS_OK)
         rc = s->jobs->ops->get(s->jobs, tx, a, id, out, err);
+    if (rc == OMS_OK) {
+        int pending = out->total - out->done - out->failed - out->skipped;
+        const oms_audit_field was_fields[] = {OMS_AUDIT_TEXT_FIELD("state", "running"),
+                                              OMS_AUDIT_INT_FIELD("pending", pending)};
+        const oms_audit_field is_fields[] = {OMS_AUDIT_TEXT_FIELD("state", job_state_name(out->state)),
+                                             OMS_AUDIT_INT_FIELD("pending", pending)};
+        const oms_audit_state was = {was_fields, 2}, is = {is_fields, 2};
+        const char *target = oms_arena_sprintf(a, "job:%s", id);
+        rc = target ? audit(s, tx, a, who, "job.stop", target, NULL, &was, &is, err)
+                    : oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    }
     rc = oms_tx_finish(s->tx, tx, rc, err);
     if (rc == OMS_OK)
         oms_log(OMS_LOG_INFO, "job_stopped", "job", id, "by", who->id, NULL);

@@ -15,6 +15,7 @@
 
 #include "application/ports/id_generator.h"
 #include "application/ports/job_repo.h"
+#include "oms/audit.h"
 #include "oms/bus.h"
 #include "oms/clock.h"
 #include "oms/principal.h"
@@ -26,6 +27,7 @@ typedef struct job_service {
     oms_bus *bus; /* set once the bus exists (the service's subscribe hook) */
     oms_clock *clock;
     id_generator *ids;
+    oms_audit_log *audit; /* one row per request: a discard, a redrive job, a stop */
 } job_service;
 
 #define JOB_SAMPLES 10
