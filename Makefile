@@ -4,6 +4,7 @@
 #   make run        run the whole system in the foreground (Ctrl-C stops it)
 #   make up/down    the same in the background / stop everything
 #   make test       every test suite (unit, integration, Pulsar, black-box, ...)
+#   make coverage   line and branch coverage of the unit, integration and black-box suites
 #   make bench      benchmarks;  make chaos  fault injection;  make fuzz  fuzzers
 #   make SANITIZE=1 ...   the ASan+UBSan build (build/asan), used by the tests
 .DEFAULT_GOAL := all
@@ -17,7 +18,7 @@ include services/payment-service/module.mk
 include api-gateway/module.mk
 include tools/loadgen/module.mk
 
-.PHONY: all programs tests unit-tests clean run up down test bench chaos fuzz deps
+.PHONY: all programs tests unit-tests clean run up down test coverage bench chaos fuzz deps
 all: programs
 programs: $(PROGRAMS)
 tests: $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PULSAR_TESTS)
@@ -41,6 +42,8 @@ down:
 	@scripts/oms.sh down
 test:
 	@scripts/test.sh
+coverage:
+	@scripts/coverage.sh
 bench: deps
 	@scripts/bench.sh
 chaos: deps

@@ -13,7 +13,7 @@ set -euo pipefail
 BUILD_PACKAGES=(build-essential pkg-config libpq-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev
     libcurl4-openssl-dev uuid-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libjwt-dev libssl-dev)
 RUN_PACKAGES=(postgresql-15 postgresql-client-15 curl)
-TEST_PACKAGES=(python3-venv clang libclang-rt-14-dev shellcheck docker-compose valgrind wrk
+TEST_PACKAGES=(python3-venv clang libclang-rt-14-dev shellcheck docker-compose valgrind wrk gcovr clang-format
     postgresql-contrib)
 PULSAR_PACKAGES=(openjdk-17-jre-headless maven)
 
