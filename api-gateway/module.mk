@@ -18,7 +18,8 @@ GATEWAY_DOMAIN_SRCS := \
 	api-gateway/src/domain/principal.c \
 	api-gateway/src/domain/api_keys.c \
 	api-gateway/src/domain/token_claims.c \
-	api-gateway/src/domain/request_checks.c
+	api-gateway/src/domain/request_checks.c \
+	api-gateway/src/domain/reconcile_rules.c
 
 GATEWAY_OPENAPI_C := $(BUILD)/gen/api-gateway/openapi_document.c
 
@@ -30,6 +31,7 @@ GATEWAY_SRCS := $(GATEWAY_DOMAIN_SRCS) $(GATEWAY_APPLICATION_SRCS) \
 	api-gateway/src/adapters/curl_upstream.c \
 	api-gateway/src/adapters/system_clock.c \
 	api-gateway/src/adapters/http_api.c \
+	api-gateway/src/adapters/reconciler.c \
 	api-gateway/src/adapters/jwt_verifier.c \
 	api-gateway/src/adapters/sha256_fingerprint.c \
 	api-gateway/src/gateway.c \

@@ -8,6 +8,7 @@
 
 #include "adapters/curl_upstream.h"
 #include "adapters/http_api.h"
+#include "adapters/reconciler.h"
 #include "adapters/sha256_fingerprint.h"
 #include "adapters/system_clock.h"
 #include "application/admission.h"
@@ -31,6 +32,7 @@ struct gateway {
     proxy proxy;
     admission admission;
     gateway_http http;
+    reconciler *reconciler;
     oms_http_server *server;
 };
 
@@ -106,6 +108,10 @@ static void add_upstream_rows(oms_settings *t, gateway_settings *s)
          .doc = "CA certificates an https:// service must be signed by; unset: the system's."},
         {.name = "UPSTREAM_TIMEOUT_MS", .kind = OMS_SETTING_INT, .fallback = "5000", .min = 1, .max = 600000,
          .target = &s->upstream_timeout_ms, .doc = "How long a request to a service may take."},
+        {.name = "RECONCILIATION_INTERVAL_S", .kind = OMS_SETTING_INT, .fallback = "300", .min = 0, .max = 86400,
+         .target = &s->reconciliation_interval_s,
+         .doc = "Seconds between two reconciliation runs (SPEC 6 across the services); 0: only on "
+                "POST /reconciliation/run."},
         {.name = "INTERNAL_API_KEY", .kind = OMS_SETTING_PARSED, .parse = parse_internal_key,
          .bounds = "16 characters or more", .target = &s->internal_key, .flags = SECRET_FLAGS,
          .doc = "Sent to the services as X-OMS-Internal-Key; required outside a local run."},
@@ -227,8 +233,11 @@ gateway *gateway_start(const gateway_settings *s, oms_error *err)
     proxy_init(&g->proxy, g->settings.pools, g->client, system_clock(), s->upstream_timeout_ms);
     oms_http_config cfg = {.bind_address = s->bind_address, .port = s->port, .limits = s->http, .tls = s->tls};
     gateway_http_configure(&g->http, &g->proxy, &g->admission, g->settings.internal_key, s->http.threads, &cfg);
-    g->server = oms_http_server_start(&cfg, err);
+    g->reconciler = reconciler_create(&g->proxy, g->settings.internal_key, s->reconciliation_interval_s, err);
+    g->http.reconciler = g->reconciler;
+    g->server = g->reconciler ? oms_http_server_start(&cfg, err) : NULL;
     if (!g->server) {
+        reconciler_destroy(g->reconciler);
         proxy_destroy(&g->proxy);
         curl_upstream_destroy(g->client);
         admission_destroy(&g->admission);
@@ -244,6 +253,7 @@ void gateway_stop(gateway *g)
     if (!g)
         return;
     oms_http_server_stop(g->server, GRACE_MS);
+    reconciler_destroy(g->reconciler); /* after the requests that may run one, before the proxy it uses */
     proxy_destroy(&g->proxy);
     curl_upstream_destroy(g->client);
     admission_destroy(&g->admission);

@@ -263,8 +263,22 @@ static void audit_route(void *ctx, oms_http_request *req, oms_http_response *res
     oms_http_respond_doc(req, res, 200, json_pack("{s:O}", "entries", rows));
 }
 
+/* POST /internal/reconciliation/{name}: one of the service's reconciliation
+ * queries (reconcile.h), for a viewer or above: the gateway's run. */
+static void reconcile_route(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who || !oms_principal_require(who, OMS_ROLE_VIEWER, "read reconciliation facts", req, res))
+        return;
+    const oms_service_def *def = the_service.def;
+    oms_reconcile_answer(oms_service_pool(&the_service), def->reconcile_queries, def->reconcile_query_count, req,
+                         res);
+}
+
 static const oms_http_route builtin_routes[] = {
     {"GET", "/audit", audit_route, "list_audit", NULL},
+    {"POST", "/internal/reconciliation/{}", reconcile_route, "reconciliation_facts", NULL},
 };
 #define BUILTIN_ROUTE_COUNT (sizeof builtin_routes / sizeof builtin_routes[0])
 

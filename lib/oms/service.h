@@ -35,6 +35,7 @@
 #include "http.h"
 #include "pg.h"
 #include "process.h"
+#include "reconcile.h"
 #include "service_auth.h"
 
 /* The settings every service reads (docs/architecture.md, "Settings"). */
@@ -74,6 +75,11 @@ typedef struct oms_service_def {
     size_t route_count;
     void *http_ctx; /* handed to the HTTP handlers */
     void *ctx;      /* handed to the hooks */
+    /* The read-only queries the gateway's reconciliation asks this service
+     * for (reconcile.h), served on POST /internal/reconciliation/{name};
+     * none: 404. */
+    const oms_reconcile_query *reconcile_queries;
+    size_t reconcile_query_count;
     /* Optional: contributes the service's own rows to the settings table
      * (after the common ones; a row may default to a common setting with
      * same_as). They are loaded with the rest, before anything starts. */

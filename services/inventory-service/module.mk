@@ -6,6 +6,7 @@ INVENTORY_CORE := $(INVENTORY_DOMAIN) \
 	$(INVENTORY_DIR)/src/application/queries.c
 INVENTORY_PG := $(INVENTORY_DIR)/src/adapters/pg_product_repo.c \
 	$(INVENTORY_DIR)/src/adapters/pg_reservation_repo.c \
+	$(INVENTORY_DIR)/src/adapters/pg_reconciliation.c \
 	$(INVENTORY_DIR)/src/adapters/bus_consumers.c
 
 # Sources of this service include "domain/...", "application/...", "adapters/...".

@@ -6,7 +6,8 @@ ORDER_APP_SRCS := $(ORDER_DIR)/src/application/saga_runner.c $(ORDER_DIR)/src/ap
 ORDER_PG_SRCS := $(ORDER_DIR)/src/adapters/pg_order_repo.c $(ORDER_DIR)/src/adapters/pg_saga_repo.c \
 	$(ORDER_DIR)/src/adapters/pg_catalog.c \
 	$(ORDER_DIR)/src/adapters/pg_read_model.c $(ORDER_DIR)/src/adapters/pg_order_outbox.c \
-	$(ORDER_DIR)/src/adapters/order_json.c $(ORDER_DIR)/src/adapters/pg_job_repo.c
+	$(ORDER_DIR)/src/adapters/order_json.c $(ORDER_DIR)/src/adapters/pg_job_repo.c \
+	$(ORDER_DIR)/src/adapters/pg_reconciliation.c
 # Dead letters and bulk jobs: the application's jobs over the bus port.
 ORDER_JOB_SRCS := $(ORDER_DIR)/src/application/jobs.c $(ORDER_DIR)/src/adapters/http_ops.c
 ORDER_ADAPTER_SRCS := $(ORDER_PG_SRCS) $(ORDER_DIR)/src/adapters/uuid_generator.c $(ORDER_DIR)/src/adapters/http_api.c \

@@ -6,6 +6,7 @@ PAYMENT_CORE := $(PAYMENT_DOMAIN) \
 	$(PAYMENT_DIR)/src/application/queries.c
 PAYMENT_PG := $(PAYMENT_DIR)/src/adapters/pg_account_repo.c \
 	$(PAYMENT_DIR)/src/adapters/pg_payment_repo.c \
+	$(PAYMENT_DIR)/src/adapters/pg_reconciliation.c \
 	$(PAYMENT_DIR)/src/adapters/bus_consumers.c
 
 # Sources of this service include "domain/...", "application/...", "adapters/...".

@@ -352,6 +352,63 @@ static void fanout_audit_handler(void *ctx, oms_http_request *req, oms_http_resp
     oms_http_respond_doc(req, res, 200, doc);
 }
 
+static void openapi_handler(void *ctx, oms_http_request *req, oms_http_response *res);
+
+/* The gateway's own routes need a principal and the route's role, as the
+ * proxied ones; answers 401/403 itself. */
+static bool allowed_here(oms_http_request *req, oms_http_response *res)
+{
+    const principal *who = req->auth;
+    if (!who) {
+        respond_unauthorized(req, res, "a credential is required");
+        return false;
+    }
+    return authorized(req, res, req->route_data, who);
+}
+
+/* POST /reconciliation/run (operator and above): runs the reconciliation
+ * now and answers the run; a service that did not answer makes it a 503
+ * (the run, marked failed, is still the last one). */
+static void run_reconciliation_handler(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    gateway_http *g = ctx;
+    if (!allowed_here(req, res))
+        return;
+    json_t *run = reconciler_run(g->reconciler);
+    const char *status = json_string_value(json_object_get(run, "status"));
+    if (run && status && strcmp(status, "failed") == 0) {
+        oms_http_respond_error(req, res, 503, "reconciliation_failed",
+                               json_string_value(json_object_get(run, "error")), NULL);
+        json_decref(run);
+        return;
+    }
+    oms_http_respond_doc(req, res, 200, run);
+}
+
+/* GET /reconciliation (viewer and above): the last run, periodic or asked for. */
+static void get_reconciliation_handler(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    gateway_http *g = ctx;
+    if (!allowed_here(req, res))
+        return;
+    json_t *run = reconciler_last(g->reconciler);
+    if (!run) {
+        oms_http_respond_error(req, res, 404, "not_found", "no reconciliation has run yet", NULL);
+        return;
+    }
+    oms_http_respond_doc(req, res, 200, run);
+}
+
+/* The handler of a route the gateway answers itself, by its name. */
+static oms_http_handler self_handler(const gateway_route *r)
+{
+    if (strcmp(r->name, "run_reconciliation") == 0)
+        return run_reconciliation_handler;
+    if (strcmp(r->name, "get_reconciliation") == 0)
+        return get_reconciliation_handler;
+    return openapi_handler;
+}
+
 static void openapi_handler(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     (void)ctx;
@@ -374,7 +431,7 @@ void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char 
         g->routes[i] = (oms_http_route){
             .method = r->method,
             .pattern = r->pattern,
-            .handler = r->service == GATEWAY_SELF  ? openapi_handler
+            .handler = r->service == GATEWAY_SELF  ? self_handler(r)
                        : r->service == GATEWAY_ALL ? fanout_audit_handler
                                                    : proxy_handler,
             .name = r->name,

@@ -11,9 +11,11 @@
 
 #include "../application/admission.h"
 #include "../application/proxy.h"
+#include "reconciler.h"
 #include "oms/http.h"
 
 typedef struct gateway_http {
+    reconciler *reconciler;   /* POST /reconciliation/run, GET /reconciliation; not owned */
     proxy *proxy;             /* not owned */
     admission *admission;     /* not owned */
     const char *internal_key; /* sent as X-OMS-Internal-Key; NULL: none; not owned */

@@ -42,6 +42,8 @@ const gateway_route gateway_routes[] = {
     {"GET", "/accounts/{}", PAYMENTS, "get_account", CUSTOMER | VIEWER, 0, NULL, NULL, AT_ONCE},
     {"GET", "/payments", PAYMENTS, "get_payments", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
     {"GET", "/audit", GATEWAY_ALL, "list_audit", VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"POST", "/reconciliation/run", GATEWAY_SELF, "run_reconciliation", OPERATOR, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/reconciliation", GATEWAY_SELF, "get_reconciliation", VIEWER, -1, NULL, NULL, AT_ONCE},
     {"GET", "/openapi.yaml", GATEWAY_SELF, "openapi", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
 };
 const size_t gateway_route_count = sizeof gateway_routes / sizeof gateway_routes[0];

@@ -268,6 +268,27 @@ static void audit_merges_every_service_by_time(void **state)
     reply_free(r);
 }
 
+/* A reconciliation whose services do not answer its questions (these
+ * fakes know none) fails as a 503 naming the service, and is still the
+ * last run GET /reconciliation shows, marked failed; none before: 404. */
+static void a_reconciliation_without_answers_is_503_and_recorded(void **state)
+{
+    world *w = *state;
+    start_default(w, harness_url_of(w->order_a.port));
+    reply *r = call(w, "GET", "/reconciliation", NULL, NULL);
+    assert_int_equal(r->status, 404);
+    reply_free(r);
+    r = call(w, "POST", "/reconciliation/run", "{}", "Content-Type: application/json", NULL);
+    assert_int_equal(r->status, 503);
+    assert_non_null(strstr(r->body, "reconciliation_failed"));
+    assert_non_null(strstr(r->body, "inventory-service"));
+    reply_free(r);
+    r = call(w, "GET", "/reconciliation", NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, "\"status\":\"failed\""));
+    reply_free(r);
+}
+
 /* A request without X-Request-Id gets one from the gateway, the same one
  * the service sees and the client is told. */
 static void the_gateway_request_id_reaches_the_service(void **state)
@@ -658,6 +679,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(forwards_the_request_and_returns_the_answer, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(audit_merges_every_service_by_time, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(a_reconciliation_without_answers_is_503_and_recorded, world_setup,
+                                        world_teardown),
         cmocka_unit_test_setup_teardown(the_gateway_request_id_reaches_the_service, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(repeated_requests_reuse_the_upstream_connection, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(the_service_accepts_one_connection_for_many_requests, world_setup, world_teardown),

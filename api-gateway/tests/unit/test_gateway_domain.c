@@ -16,6 +16,7 @@
 #include "../../src/domain/gateway_routes.h"
 #include "../../src/domain/principal.h"
 #include "../../src/domain/rate_limiter.h"
+#include "../../src/domain/reconcile_rules.h"
 #include "../../src/domain/request_checks.h"
 #include "../../src/domain/token_claims.h"
 #include "../../src/domain/token_bucket.h"
@@ -612,9 +613,43 @@ static void header_values_with_control_characters_are_unsafe(void **state)
     assert_false(request_header_value_is_safe("a\x7f"));
 }
 
+/* SPEC 6.3: a confirmed order holds one CAPTURED payment of its total and
+ * a RESERVED reservation of its items; an ended one holds neither; an order
+ * in flight is not judged. */
+static void a_settled_order_is_judged_by_what_it_holds(void **state)
+{
+    (void)state;
+    order_facts ok = {.status = "INVENTORY_CONFIRMED", .total_cents = 500, .payment_status = "CAPTURED",
+                      .payment_cents = 500, .reservation_state = "RESERVED", .items_match = true};
+    assert_null(reconcile_order_violation(&ok));
+    order_facts f = ok;
+    f.payment_cents = 499;
+    assert_non_null(strstr(reconcile_order_violation(&f), "amount"));
+    f = ok;
+    f.payment_status = NULL;
+    assert_non_null(strstr(reconcile_order_violation(&f), "without a payment"));
+    f = ok;
+    f.reservation_state = "RELEASED";
+    assert_non_null(strstr(reconcile_order_violation(&f), "RESERVED"));
+    f = ok;
+    f.items_match = false;
+    assert_non_null(strstr(reconcile_order_violation(&f), "items"));
+    order_facts ended = {.status = "CANCELLED", .payment_status = "REFUNDED", .reservation_state = "RELEASED"};
+    assert_null(reconcile_order_violation(&ended));
+    ended.payment_status = "CAPTURED";
+    assert_non_null(strstr(reconcile_order_violation(&ended), "holds money"));
+    order_facts failed = {.status = "FAILED", .payment_status = "DECLINED", .reservation_state = "RESERVED"};
+    assert_non_null(strstr(reconcile_order_violation(&failed), "holds stock"));
+    order_facts none = {.status = "FAILED"};
+    assert_null(reconcile_order_violation(&none));
+    order_facts flying = {.status = "COMPENSATING", .payment_status = "CAPTURED"};
+    assert_null(reconcile_order_violation(&flying));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_settled_order_is_judged_by_what_it_holds),
         cmocka_unit_test(bucket_allows_a_burst_of_rate_then_refuses),
         cmocka_unit_test(bucket_burst_is_at_least_one),
         cmocka_unit_test(bucket_refills_at_the_configured_rate),

@@ -48,6 +48,8 @@ int main(int argc, char **argv)
                                  .port = 8002,
                                  .database = "inventory",
                                  .routes = inventory_http_routes,
+                                 .reconcile_queries = inventory_reconcile_queries,
+                                 .reconcile_query_count = inventory_reconcile_query_count,
                                  .route_count = inventory_http_route_count,
                                  .http_ctx = &inv.app,
                                  .ctx = &inv,

@@ -229,6 +229,8 @@ int main(int argc, char **argv)
                                  .http_grace_ms = HTTP_GRACE_MS,
                                  .relay_grace_ms = RELAY_GRACE_MS,
                                  .routes = routes,
+                                 .reconcile_queries = order_reconcile_queries,
+                                 .reconcile_query_count = order_reconcile_query_count,
                                  .route_count = route_count,
                                  .http_ctx = &o.api,
                                  .ctx = &o,

@@ -71,6 +71,8 @@ int main(int argc, char **argv)
                                  .port = 8003,
                                  .database = "payments",
                                  .routes = payment_http_routes,
+                                 .reconcile_queries = payment_reconcile_queries,
+                                 .reconcile_query_count = payment_reconcile_query_count,
                                  .route_count = payment_http_route_count,
                                  .http_ctx = &pay.app,
                                  .ctx = &pay,

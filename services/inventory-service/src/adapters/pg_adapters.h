@@ -8,10 +8,15 @@
 #include "application/ports/product_repo.h"
 #include "application/ports/reservation_repo.h"
 #include "oms/pg.h"
+#include "oms/reconcile.h"
 
 /* Tables products and stock_ledger (migrations/001_init.sql). */
 product_repo pg_product_repo(void);
 /* Tables reservations and reservation_items. */
 reservation_repo pg_reservation_repo(void);
+
+/* The queries of the gateway's reconciliation (pg_reconciliation.c). */
+extern const oms_reconcile_query inventory_reconcile_queries[];
+extern const size_t inventory_reconcile_query_count;
 
 #endif

@@ -11,6 +11,7 @@
 #include "application/ports/outbox.h"
 #include "application/ports/saga_repo.h"
 #include "oms/pg.h"
+#include "oms/reconcile.h"
 
 order_repo pg_order_repo(void);
 /* The catalog's prices in the orders database (catalog_prices). */
@@ -34,5 +35,9 @@ order_outbox pg_order_outbox(void);
     "paused, coalesce(last_error, ''), " PG_TS_TO_MS("created_at")
 #define PG_SAGA_COLUMN_COUNT 20
 oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err);
+
+/* The queries of the gateway's reconciliation (pg_reconciliation.c). */
+extern const oms_reconcile_query order_reconcile_queries[];
+extern const size_t order_reconcile_query_count;
 
 #endif

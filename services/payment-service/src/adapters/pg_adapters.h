@@ -8,10 +8,15 @@
 #include "application/ports/account_repo.h"
 #include "application/ports/payment_repo.h"
 #include "oms/pg.h"
+#include "oms/reconcile.h"
 
 /* Tables accounts and account_ledger (migrations/001_init.sql). */
 account_repo pg_account_repo(void);
 /* Table payments. */
 payment_repo pg_payment_repo(void);
+
+/* The queries of the gateway's reconciliation (pg_reconciliation.c). */
+extern const oms_reconcile_query payment_reconcile_queries[];
+extern const size_t payment_reconcile_query_count;
 
 #endif

@@ -1,0 +1,29 @@
+/* pg_reconciliation.c -- what order-service tells the gateway's
+ * reconciliation (lib/oms/reconcile.h; api-gateway/src/adapters/
+ * reconciler.h): the settled orders a page at a time (in id order after
+ * $1's "after"), and given orders as they are now (to see whether a
+ * suspect moved meanwhile). Quantities are summed per product, as a
+ * reservation holds them. Read-only. */
+#include "adapters/pg_adapters.h"
+
+#define ORDER_JSON                                                                                                  \
+    "json_build_object('order_id', o.id, 'status', o.status, 'total', o.total_cents,"                              \
+    "  'customer_id', o.customer_id, 'modified_at', o.modified_at,"                                                \
+    "  'items', coalesce((SELECT json_object_agg(x.product_id, x.quantity) FROM (SELECT product_id,"               \
+    "     sum(quantity) AS quantity FROM order_items WHERE order_id = o.id GROUP BY product_id) x), '{}'::json))"
+
+#define FINAL_ORDERS_SQL                                                                                           \
+    "SELECT " ORDER_JSON " FROM orders o"                                                                           \
+    " WHERE o.status IN ('INVENTORY_CONFIRMED', 'FAILED', 'CANCELLED')"                                            \
+    "   AND ($1::jsonb ->> 'after' IS NULL OR o.id > ($1::jsonb ->> 'after')::uuid)"                               \
+    " ORDER BY o.id LIMIT 500"
+
+#define ORDERS_SQL                                                                                                 \
+    "SELECT " ORDER_JSON " FROM orders o"                                                                           \
+    " WHERE o.id IN (SELECT jsonb_array_elements_text($1::jsonb -> 'ids')::uuid)"
+
+const oms_reconcile_query order_reconcile_queries[] = {
+    {"final_orders", FINAL_ORDERS_SQL},
+    {"orders", ORDERS_SQL},
+};
+const size_t order_reconcile_query_count = sizeof order_reconcile_queries / sizeof order_reconcile_queries[0];
