@@ -22,6 +22,9 @@ GATEWAY_DOMAIN_SRCS := \
 	api-gateway/src/domain/reconcile_rules.c
 
 GATEWAY_OPENAPI_C := $(BUILD)/gen/api-gateway/openapi_document.c
+GATEWAY_CONSOLE_C := $(BUILD)/gen/api-gateway/console_assets_data.c
+GATEWAY_CONSOLE_FILES := $(sort $(wildcard api-gateway/console/*.html api-gateway/console/*.css \
+	api-gateway/console/*.js))
 
 GATEWAY_APPLICATION_SRCS := \
 	api-gateway/src/application/proxy.c \
@@ -34,8 +37,10 @@ GATEWAY_SRCS := $(GATEWAY_DOMAIN_SRCS) $(GATEWAY_APPLICATION_SRCS) \
 	api-gateway/src/adapters/reconciler.c \
 	api-gateway/src/adapters/jwt_verifier.c \
 	api-gateway/src/adapters/sha256_fingerprint.c \
+	api-gateway/src/adapters/console_assets.c \
 	api-gateway/src/gateway.c \
-	$(GATEWAY_OPENAPI_C)
+	$(GATEWAY_OPENAPI_C) \
+	$(GATEWAY_CONSOLE_C)
 
 # The OpenAPI document as a C array, so that the binary serves it without
 # the repository (od and sed are in every base image).
@@ -48,6 +53,28 @@ $(GATEWAY_OPENAPI_C): api-gateway/openapi.yaml
 	  echo '0x00};'; \
 	  echo 'const size_t gateway_openapi_yaml_len = sizeof gateway_openapi_yaml - 1;'; \
 	} > $@.tmp && mv $@.tmp $@
+
+# The console's files (api-gateway/console/) as one table of C arrays, for
+# the same reason; the content type follows the extension.
+$(GATEWAY_CONSOLE_C): $(GATEWAY_CONSOLE_FILES) api-gateway/module.mk
+	@mkdir -p $(@D)
+	{ echo '/* generated from api-gateway/console/ by api-gateway/module.mk */'; \
+	  echo '#include "console_assets.h"'; \
+	  i=0; for f in $(GATEWAY_CONSOLE_FILES); do \
+	    echo "static const unsigned char asset_$$i[] = {"; \
+	    od -An -v -tx1 $$f | sed -e 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	    echo '0x00};'; i=$$((i + 1)); \
+	  done; \
+	  echo 'const console_asset console_assets[] = {'; \
+	  i=0; for f in $(GATEWAY_CONSOLE_FILES); do \
+	    case $$f in *.html) t=text/html;; *.css) t=text/css;; *.js) t=text/javascript;; esac; \
+	    echo "    {\"$${f##*/}\", \"$$t; charset=utf-8\", asset_$$i, sizeof asset_$$i - 1},"; \
+	    i=$$((i + 1)); \
+	  done; \
+	  echo '};'; \
+	  echo 'const size_t console_asset_count = sizeof console_assets / sizeof console_assets[0];'; \
+	} > $@.tmp && mv $@.tmp $@
+$(call objs,$(GATEWAY_CONSOLE_C)): CPPFLAGS += -Iapi-gateway/src/adapters
 
 # JWT signatures (libjwt) and key fingerprints (OpenSSL's libcrypto).
 GATEWAY_LDLIBS := -ljwt -lcrypto

@@ -14,8 +14,11 @@ BUILD_PACKAGES=(build-essential pkg-config libpq-dev libmicrohttpd-dev libgnutls
     libcurl4-openssl-dev uuid-dev libprotobuf-c-dev protobuf-c-compiler libcmocka-dev libjwt-dev libssl-dev)
 RUN_PACKAGES=(postgresql-15 postgresql-client-15 curl)
 TEST_PACKAGES=(python3-venv clang libclang-rt-14-dev shellcheck docker-compose valgrind wrk gcovr clang-format
-    postgresql-contrib)
+    postgresql-contrib chromium nodejs)
 PULSAR_PACKAGES=(openjdk-17-jre-headless maven)
+# Debian's nodejs comes without npm (a package of its own); some other builds
+# of nodejs bring it, and Debian's npm package would conflict with them.
+command -v npm >/dev/null 2>&1 || TEST_PACKAGES+=(npm)
 
 usage() {
     echo "usage: $0 [--build-only | --test]" >&2

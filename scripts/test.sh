@@ -16,6 +16,7 @@
 # TEST_SUITES="build unit" runs only the suites named (the later suites use the
 # binaries of the build suite and the .venv of python-env as they are).
 #
+# The console suite needs build (it runs the asan binaries), not python-env.
 # The test run uses its own ports and state, so it can run beside `make up`:
 #   OMS_RUN_DIR=.run/test, PostgreSQL 25433, gateway 18080, services 18001-18003,
 #   the http-server suite's own gateways 18090-18092,
@@ -229,6 +230,43 @@ suite_blackbox() {
     return "$status"
 }
 
+# The web console in headless Debian chromium (tests/console: node's test
+# runner and playwright-core from npm, with its lockfile; no browser
+# download) against the whole system with one API key per role.
+# Screenshots of each page: build/test-artifacts/console/.
+suite_console() {
+    local status admin operator viewer
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null || [ ! -x /usr/bin/chromium ]; then
+        note "node, npm or /usr/bin/chromium is missing (scripts/deps.sh --test installs them)"
+        return 1
+    fi
+    (cd tests/console && npm ci --no-audit --no-fund --loglevel=error) || return 1
+    admin="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    operator="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    viewer="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+    "$PG_SH" destroy >/dev/null
+    rm -rf "$OMS_RUN_DIR/logs"
+    export API_KEYS="$admin:admin,$operator:operator,$viewer:viewer"
+    if ! "$OMS_SH" up; then
+        show_logs
+        "$OMS_SH" down
+        unset API_KEYS
+        return 1
+    fi
+    ADMIN_KEY="$admin" OPERATOR_KEY="$operator" VIEWER_KEY="$viewer" \
+        ARTIFACTS_DIR="$REPO/build/test-artifacts/console" \
+        node --test --test-concurrency=1 tests/console/console.test.mjs
+    status=$?
+    [ "$status" -ne 0 ] && show_logs
+    "$OMS_SH" down || status=1
+    unset API_KEYS
+    if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$OMS_RUN_DIR"/logs/*.log 2>/dev/null; then
+        note "a sanitizer reported errors in the logs above ($OMS_RUN_DIR/logs)"
+        status=1
+    fi
+    return "$status"
+}
+
 # The last lines of each process's log, to see why a black-box test failed.
 show_logs() {
     local log
@@ -320,6 +358,7 @@ main() {
     suite python-env suite_venv
     suite http-server suite_http_server
     suite blackbox suite_blackbox pg
+    suite console suite_console
     suite pulsar suite_pulsar
     suite deploy suite_deploy
     suite chaos-short scripts/chaos.sh --short

@@ -11,6 +11,7 @@
 #include "oms/audit_pg.h"
 #include "oms/json.h"
 #include "oms/metrics.h"
+#include "console_assets.h"
 #include "openapi_document.h"
 
 /* The query parameters of SPEC section 2 and of GET /sagas' filters (issue
@@ -414,6 +415,49 @@ static void openapi_handler(void *ctx, oms_http_request *req, oms_http_response 
     (void)ctx;
     oms_http_respond_text(req, res, 200, "application/yaml", (const char *)gateway_openapi_yaml,
                           gateway_openapi_yaml_len);
+}
+
+/* The console's files: /console is its page, /console/<file> the rest. The
+ * page runs no inline script and is never framed, so the policy can forbid
+ * both; it calls only this gateway's API. */
+static void console_handler(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    const char *name = req->param_count > 0 ? req->params[0] : "index.html";
+    const console_asset *asset = console_asset_find(name);
+    if (!asset) {
+        oms_http_respond_error(req, res, 404, "not_found", "no such console file", NULL);
+        return;
+    }
+    oms_http_respond_text(req, res, 200, asset->content_type, (const char *)asset->data, asset->len);
+    oms_http_add_header(req, res, "Content-Security-Policy",
+                        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'");
+    oms_http_add_header(req, res, "Cache-Control", "no-cache");
+}
+
+/* GET /whoami: the principal the credential names, so that a client (the
+ * console) shows only what its role may do. */
+static void whoami_handler(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    const principal *who = req->auth;
+    if (!who) {
+        respond_unauthorized(req, res, "a credential is required");
+        return;
+    }
+    json_t *doc = json_pack("{s:s, s:s?}", "role", role_name(who->role), "subject", who->subject[0] ? who->subject : NULL);
+    oms_http_respond_doc(req, res, 200, doc);
+}
+
+/* The handler of a route the gateway answers itself, by the route's name. */
+static oms_http_handler self_handler(const gateway_route *r)
+{
+    if (strcmp(r->name, "whoami") == 0)
+        return whoami_handler;
+    if (strncmp(r->name, "console", 7) == 0)
+        return console_handler;
+    return openapi_handler;
 }
 
 void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char *internal_key, int handler_threads,

@@ -45,6 +45,9 @@ const gateway_route gateway_routes[] = {
     {"POST", "/reconciliation/run", GATEWAY_SELF, "run_reconciliation", OPERATOR, -1, NULL, NULL, AT_ONCE},
     {"GET", "/reconciliation", GATEWAY_SELF, "get_reconciliation", VIEWER, -1, NULL, NULL, AT_ONCE},
     {"GET", "/openapi.yaml", GATEWAY_SELF, "openapi", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/console", GATEWAY_SELF, "console", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/console/{}", GATEWAY_SELF, "console_asset", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"GET", "/whoami", GATEWAY_SELF, "whoami", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
 };
 const size_t gateway_route_count = sizeof gateway_routes / sizeof gateway_routes[0];
 
@@ -64,7 +67,10 @@ const char *gateway_service_name(gateway_service s)
 
 bool gateway_path_is_public(const char *path)
 {
-    static const char *const open_paths[] = {"/health", "/ready", "/metrics", "/openapi.yaml"};
+    static const char *const open_paths[] = {"/health", "/ready", "/metrics", "/openapi.yaml", "/console"};
+    /* The console's files hold no data: its API calls carry the credential. */
+    if (strncmp(path, "/console/", 9) == 0)
+        return true;
     for (size_t i = 0; i < sizeof open_paths / sizeof open_paths[0]; i++)
         if (strcmp(path, open_paths[i]) == 0)
             return true;

@@ -58,7 +58,8 @@ extern const size_t gateway_route_count;
 const char *gateway_service_name(gateway_service s);
 
 /* Whether `path` is served to anyone, without a credential: GET /health,
- * /ready, /metrics and /openapi.yaml (SPEC 7). */
+ * /ready, /metrics, /openapi.yaml and the console's static files, /console
+ * and /console/<file> (SPEC 7). */
 bool gateway_path_is_public(const char *path);
 
 #endif

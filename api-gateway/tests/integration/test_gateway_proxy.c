@@ -623,6 +623,57 @@ static void serves_the_embedded_openapi_document(void **state)
     reply_free(r);
 }
 
+/* GET /whoami with `credential` answers 200 with both JSON members. */
+static void expect_whoami(world *w, const char *credential, const char *role, const char *subject)
+{
+    reply *r = call(w, "GET", "/whoami", NULL, credential, NULL);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->body, role));
+    assert_non_null(strstr(r->body, subject));
+    reply_free(r);
+}
+
+/* The console: its files are built in and need no credential (their API
+ * calls do), an unknown file is 404, and GET /whoami names the principal
+ * (the console shows buttons by its role). */
+static void serves_the_console_and_whoami(void **state)
+{
+    world *w = *state;
+    static gateway_settings s;
+    world_settings(w, &s, harness_url_of(w->order_a.port));
+    s.local_run = false;
+    oms_error err;
+    assert_int_equal(api_key_set_parse(&s.api_keys, "k-one:admin,k-two:viewer,k-three:customer:c-7", sha256_fingerprint,
+                                       &err),
+                     OMS_OK);
+    world_start(w, &s);
+
+    reply *r = call(w, "GET", "/console", NULL, NULL);
+    assert_int_equal(r->status, 200);
+    assert_non_null(strstr(r->content_type, "text/html"));
+    assert_non_null(strstr(r->body, "/console/console.js"));
+    reply_free(r);
+    const char *files[][2] = {{"/console/console.js", "text/javascript"}, {"/console/console.css", "text/css"},
+                              {"/console/index.html", "text/html"}};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        r = call(w, "GET", files[i][0], NULL, NULL);
+        assert_int_equal(r->status, 200);
+        assert_non_null(strstr(r->content_type, files[i][1]));
+        reply_free(r);
+    }
+    r = call(w, "GET", "/console/secret.js", NULL, NULL);
+    assert_int_equal(r->status, 404);
+    assert_string_equal(reply_error_code(r), "not_found");
+    reply_free(r);
+
+    r = call(w, "GET", "/whoami", NULL, NULL);
+    assert_int_equal(r->status, 401);
+    reply_free(r);
+    expect_whoami(w, "X-API-Key: k-two", "\"role\":\"viewer\"", "\"subject\":null");
+    expect_whoami(w, "X-API-Key: k-three", "\"role\":\"customer\"", "\"subject\":\"c-7\"");
+    assert_int_equal(atomic_load(&w->order_a.requests), 0);
+}
+
 /* M4: /ready is "the gateway can serve": 200 with payment-service down,
  * while the routes of payment-service answer 503 and the others still work. */
 static void ready_stays_200_while_a_service_is_down(void **state)
@@ -697,6 +748,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(rate_limit_answers_429_with_retry_after, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(unknown_path_is_404_and_wrong_method_is_405, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(serves_the_embedded_openapi_document, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(serves_the_console_and_whoami, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(ready_stays_200_while_a_service_is_down, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(dot_and_empty_segments_are_refused, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(header_values_with_a_carriage_return_are_refused, world_setup, world_teardown),

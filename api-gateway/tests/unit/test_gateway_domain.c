@@ -580,6 +580,12 @@ static void public_paths_are_the_built_ins_and_the_document(void **state)
     assert_false(gateway_path_is_public("/orders"));
     assert_false(gateway_path_is_public("/health/"));
     assert_false(gateway_path_is_public("/"));
+    /* the console's files; never /whoami nor what merely starts alike */
+    assert_true(gateway_path_is_public("/console"));
+    assert_true(gateway_path_is_public("/console/console.js"));
+    assert_false(gateway_path_is_public("/consoles"));
+    assert_false(gateway_path_is_public("/console.js"));
+    assert_false(gateway_path_is_public("/whoami"));
 }
 
 /* ---- request checks ---- */

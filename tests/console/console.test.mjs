@@ -1,0 +1,370 @@
+// Browser tests of the web console (issue 13 item 4): headless Debian
+// chromium (/usr/bin/chromium) driven by playwright-core, against a running
+// system (scripts/test.sh's console suite starts it with one key per role).
+//
+//   BASE_URL=http://127.0.0.1:18080 ADMIN_KEY=... OPERATOR_KEY=... VIEWER_KEY=... \
+//   OMS_RUN_DIR=.run/test node --test tests/console/console.test.mjs
+//
+// Screenshots of each page go to $ARTIFACTS_DIR (build/test-artifacts/console).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const BASE_URL = (process.env.BASE_URL || 'http://127.0.0.1:18080').replace(/\/$/, '');
+const ADMIN_KEY = process.env.ADMIN_KEY || process.env.API_KEY;
+const OPERATOR_KEY = process.env.OPERATOR_KEY;
+const VIEWER_KEY = process.env.VIEWER_KEY;
+const RUN_DIR = process.env.OMS_RUN_DIR || path.join(REPO, '.run', 'test');
+const ARTIFACTS = process.env.ARTIFACTS_DIR || path.join(REPO, 'build', 'test-artifacts', 'console');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const FINAL = ['INVENTORY_CONFIRMED', 'FAILED', 'CANCELLED'];
+const PG_PORT = process.env.PG_PORT || '25433';
+const BULK_ORDERS = Number(process.env.CONSOLE_BULK_ORDERS || 100000);
+
+let browser;
+
+before(async () => {
+  assert.ok(ADMIN_KEY && OPERATOR_KEY && VIEWER_KEY, 'ADMIN_KEY, OPERATOR_KEY and VIEWER_KEY must be set');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  // As root chromium needs --no-sandbox; the rest keeps it off the (closed) network.
+  browser = await chromium.launch({
+    executablePath: CHROMIUM, headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => { if (browser) await browser.close(); });
+
+// ---- the API, as a client ----
+
+async function call(method, p, body, key = ADMIN_KEY, extra = {}) {
+  const headers = { 'X-API-Key': key, ...extra };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(BASE_URL + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { json = { text }; }
+  return { status: res.status, body: json };
+}
+
+async function createOrder(customer) {
+  const r = await call('POST', '/orders', { customer_id: customer, items: [{ product_id: 'product-1', quantity: 1 }] },
+    ADMIN_KEY, { 'Idempotency-Key': randomUUID() });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  return r.body;
+}
+
+async function waitFor(what, probe, timeoutMs = 30000) {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function waitFinal(id) {
+  return waitFor(`order ${id} final`, async () => {
+    const r = await call('GET', `/orders/${id}`);
+    return FINAL.includes(r.body.status) ? r.body : null;
+  });
+}
+
+async function gatewayServes(p) {
+  const r = await fetch(`${BASE_URL}/openapi.yaml`);
+  const text = await r.text();
+  return text.split('\n').some((l) => l.replace(/\{[^}]*\}/g, '{}') === `  ${p}:`);
+}
+
+function pidOf(name) {
+  return Number(readFileSync(path.join(RUN_DIR, 'pids', `${name}.pid`), 'utf8').split(/\s+/)[0]);
+}
+
+// ---- the browser ----
+
+async function signedIn(key) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`${BASE_URL}/console`);
+  await page.fill('#credential', key);
+  await page.click('#sign-in-form button[type=submit]');
+  await page.waitForSelector('#who-role:has-text("signed in as")');
+  return { context, page, errors };
+}
+
+// payment-service frozen (SIGSTOP, the caller sends SIGCONT): an order held
+// in PENDING_PAYMENT, and its row on the stuck sagas page once it shows there.
+async function stuckOrder(page, prefix) {
+  process.kill(pidOf('payment'), 'SIGSTOP');
+  const order = await createOrder(`${prefix}-${randomUUID().slice(0, 8)}`);
+  await page.goto(`${BASE_URL}/console#/stuck`);
+  const row = page.locator(`#stuck-body tr[data-order="${order.id}"]`);
+  await row.waitFor({ timeout: 60000 });
+  return { order, row };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+// ---- the tests ----
+
+test('the console files need no credential, its API calls do', async () => {
+  for (const p of ['/console', '/console/console.js', '/console/console.css']) {
+    const r = await fetch(BASE_URL + p);
+    assert.equal(r.status, 200, p);
+    assert.match(r.headers.get('content-security-policy') || '', /script-src 'self'/);
+  }
+  assert.equal((await fetch(`${BASE_URL}/whoami`)).status, 401);
+  assert.equal((await fetch(`${BASE_URL}/console/nothing.js`)).status, 404);
+  const who = await call('GET', '/whoami', undefined, VIEWER_KEY);
+  assert.equal(who.body.role, 'viewer');
+});
+
+test('a wrong credential is refused and nothing is kept', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${BASE_URL}/console`);
+  await page.fill('#credential', 'not-a-key');
+  await page.click('#sign-in-form button[type=submit]');
+  await page.waitForSelector('#sign-in-error:has-text("401")');
+  assert.equal(await page.evaluate(() => sessionStorage.length + localStorage.length), 0);
+  await context.close();
+});
+
+test('the credential is asked once and kept in the tab session only', async () => {
+  const { context, page } = await signedIn(VIEWER_KEY);
+  const stored = await page.evaluate(() => ({ session: sessionStorage.length, local: localStorage.length, cookie: document.cookie }));
+  assert.deepEqual(stored, { session: 1, local: 0, cookie: '' });
+  await page.reload();
+  await page.waitForSelector('#who-role:has-text("viewer")'); // not asked again in this tab
+  const other = await context.newPage(); // a new tab has its own session storage
+  await other.goto(`${BASE_URL}/console`);
+  await other.waitForSelector('#sign-in:not([hidden])');
+  await page.click('#sign-out');
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0);
+  await context.close();
+});
+
+test('find an order and see its timeline in three lanes', async () => {
+  const customer = `console-${randomUUID().slice(0, 8)}`;
+  const order = await createOrder(customer);
+  await waitFinal(order.id);
+  const { context, page, errors } = await signedIn(OPERATOR_KEY);
+  await page.fill('#order-filters input[name=customer_id]', customer);
+  await page.click('#order-filters button[type=submit]');
+  const link = page.locator(`#orders-table a:has-text("${order.id}")`);
+  await link.waitFor();
+  await shot(page, 'orders');
+  await link.click();
+  await page.waitForSelector('#timeline svg');
+  const lanes = await page.locator('#timeline svg .lane-title').allTextContents();
+  assert.deepEqual(lanes, ['order-service', 'payment-service', 'inventory-service']);
+  // PaymentRequested, PaymentProcessed, InventoryRequested, InventoryAllocated at least
+  const arrows = await page.locator('#timeline svg g.message').count();
+  assert.ok(arrows >= 4, `${arrows} message arrows`);
+  const labels = (await page.locator('#timeline svg g.message text').allTextContents()).join(' ');
+  for (const m of ['PaymentRequested', 'PaymentProcessed', 'InventoryRequested', 'InventoryAllocated'])
+    assert.match(labels, new RegExp(m));
+  await page.waitForSelector('#order-status[data-status="INVENTORY_CONFIRMED"]');
+  await shot(page, 'order-timeline');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('the orders list follows a status live', async () => {
+  const customer = `live-${randomUUID().slice(0, 8)}`;
+  const pid = pidOf('payment');
+  process.kill(pid, 'SIGSTOP');
+  let order;
+  try {
+    order = await createOrder(customer);
+    const { context, page } = await signedIn(VIEWER_KEY);
+    await page.goto(`${BASE_URL}/console#/orders?customer_id=${customer}`);
+    await page.waitForSelector(`tr[data-order="${order.id}"] .status[data-status="PENDING_PAYMENT"]`);
+    process.kill(pid, 'SIGCONT');
+    await page.waitForSelector(`tr[data-order="${order.id}"] .status[data-status="INVENTORY_CONFIRMED"]`, { timeout: 30000 });
+    await context.close();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+});
+
+test('a frozen payment-service: the saga shows as stuck with its reason, "retry now" completes it', async (t) => {
+  if (!(await gatewayServes('/sagas/{}/actions'))) {
+    t.skip('POST /sagas/{id}/actions is not on this gateway yet: "retry now" cannot be pressed');
+    return;
+  }
+  const pid = pidOf('payment');
+  const { context, page } = await signedIn(OPERATOR_KEY);
+  try {
+    const { order, row } = await stuckOrder(page, 'stuck');
+    await shot(page, 'stuck-sagas');
+    const group = page.locator('#stuck-body .group', { has: row });
+    const reason = await group.getAttribute('data-reason');
+    assert.equal(reason, 'retrying', 'stuck_reason of a saga whose payment is not answered');
+    process.kill(pid, 'SIGCONT');
+    await row.locator('button[data-action="retry_now"]').click();
+    await page.fill('.action-form input[name=reason]', 'payment-service is back');
+    await page.click('.action-form button[data-confirm="retry_now"]');
+    await page.waitForSelector('#action-result:has-text("done")');
+    await waitFinal(order.id);
+    await page.goto(`${BASE_URL}/console#/order/${order.id}`);
+    await page.waitForSelector('#order-status[data-status="INVENTORY_CONFIRMED"]', { timeout: 30000 });
+  } finally {
+    process.kill(pid, 'SIGCONT');
+    await context.close();
+  }
+});
+
+test('an action on a saga that moved on is refused and the refusal shown', async (t) => {
+  if (!(await gatewayServes('/sagas/{}/actions'))) {
+    t.skip('POST /sagas/{id}/actions is not on this gateway yet');
+    return;
+  }
+  const pid = pidOf('payment');
+  const { context, page } = await signedIn(OPERATOR_KEY);
+  try {
+    const { order, row } = await stuckOrder(page, 'moved');
+    await row.locator('button[data-action="pause"]').click(); // the form now holds the version shown
+    process.kill(pid, 'SIGCONT');
+    await waitFinal(order.id); // the saga moves on under the operator
+    await page.fill('.action-form input[name=reason]', 'hold it');
+    await page.click('.action-form button[data-confirm="pause"]');
+    await page.waitForSelector('#action-result [role=alert]');
+    const text = await page.locator('#action-result [role=alert]').textContent();
+    assert.match(text, /Refused/);
+  } finally {
+    process.kill(pid, 'SIGCONT');
+    await context.close();
+  }
+});
+
+test('a dead letter is redriven from the console', async (t) => {
+  if (!(await gatewayServes('/dead-letters')) || !(await gatewayServes('/dead-letters/redrive'))) {
+    t.skip('GET /dead-letters and POST /dead-letters/redrive are not on this gateway yet');
+    return;
+  }
+  const list = await call('GET', '/dead-letters?limit=10');
+  const letters = (list.body && (list.body.dead_letters || list.body.items)) || [];
+  if (!letters.length) {
+    t.skip('no dead letter in this run to redrive');
+    return;
+  }
+  const { context, page } = await signedIn(OPERATOR_KEY);
+  await page.goto(`${BASE_URL}/console#/dead-letters`);
+  const group = page.locator('#dead-letters-body .group').first();
+  await group.waitFor();
+  await group.locator('button[data-action="dry_run"]').click();
+  await group.locator('[data-dry-run]').waitFor();
+  await group.locator('button[data-action="redrive"]').click();
+  await group.locator('[data-job], .result:has-text("Redriven")').first().waitFor();
+  await shot(page, 'dead-letters');
+  await context.close();
+});
+
+test('a viewer sees every page and no action button', async () => {
+  const pid = pidOf('payment');
+  const { context, page, errors } = await signedIn(VIEWER_KEY);
+  const none = async (where) =>
+    assert.equal(await page.locator('button.action, button.danger, [data-action]').count(), 0, where);
+  try {
+    // held in PENDING_PAYMENT and retried: a saga an operator could act on
+    const { order } = await stuckOrder(page, 'viewer');
+    await none('stuck sagas');
+    await shot(page, 'stuck-sagas-viewer');
+    await page.goto(`${BASE_URL}/console#/order/${order.id}`);
+    await page.waitForSelector('#order-saga dl');
+    await page.waitForSelector('#timeline svg');
+    await none('order');
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+  for (const [name, ready] of [['orders', '#orders-body > *'], ['dead-letters', '#dead-letters-body > *'],
+    ['reconciliation', '#reconciliation-body > *'], ['metrics', '#metric-stuck']]) {
+    await page.goto(`${BASE_URL}/console#/${name}`);
+    await page.waitForSelector(ready);
+    await none(name);
+    await shot(page, `${name}-viewer`);
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+// ---- 100,000 orders ----
+
+// psql as the run's PostgreSQL superuser (PGPASSFILE of scripts/test.sh).
+function psql(args) {
+  const r = spawnSync('psql', ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', PG_PORT, '-U', 'postgres',
+    '-d', 'orders', ...args], { encoding: 'utf8', timeout: 300000 });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+// The time from asking for a page to seeing its content, the best of three.
+async function timed(page, what, go, ready) {
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = Date.now();
+    await go();
+    await page.waitForSelector(ready);
+    runs.push(Date.now() - t0);
+  }
+  return { what, best_ms: Math.min(...runs), runs_ms: runs };
+}
+
+test(`the console stays usable with ${BULK_ORDERS} orders (pages, no scans): load times`, async () => {
+  const before = Number(psql(['-c', 'SELECT count(*) FROM order_view']));
+  const t0 = Date.now();
+  if (before < BULK_ORDERS) psql(['-v', `n=${BULK_ORDERS}`, '-f', path.join(REPO, 'tests', 'console', 'seed_orders.sql')]);
+  const seeded_s = (Date.now() - t0) / 1000;
+  const total = Number(psql(['-c', 'SELECT count(*) FROM order_view']));
+  assert.ok(total >= BULK_ORDERS, `${total} orders`);
+  const one = psql(['-c', "SELECT id FROM order_view WHERE customer_id = 'bulk-42' ORDER BY created_at DESC LIMIT 1"]);
+
+  const { context, page, errors } = await signedIn(VIEWER_KEY);
+  const figures = [];
+  figures.push(await timed(page, 'orders, first page (cold page load)', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${BASE_URL}/console#/orders`);
+  }, '#orders-table tbody tr:nth-child(50)'));
+  const cursor = (await call('GET', '/orders?limit=50', undefined, VIEWER_KEY)).body.next_cursor;
+  figures.push(await timed(page, 'orders, second page (cursor)', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${BASE_URL}/console#/orders?cursor=${encodeURIComponent(cursor)}`);
+  }, '#orders-table tbody tr:nth-child(50)'));
+  figures.push(await timed(page, 'orders, status FAILED', () => page.goto(`${BASE_URL}/console#/orders?status=FAILED`),
+    '#orders-table tbody tr:nth-child(50) .status[data-status="FAILED"]'));
+  figures.push(await timed(page, 'orders, customer bulk-42 (100 orders)', () => page.goto(`${BASE_URL}/console#/orders?customer_id=bulk-42`),
+    '#orders-table tbody tr:nth-child(50)'));
+  figures.push(await timed(page, 'one order with its timeline', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${BASE_URL}/console#/order/${one}`);
+  }, '#timeline svg g.message'));
+  figures.push(await timed(page, 'stuck sagas', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${BASE_URL}/console#/stuck`);
+  }, '#stuck-body > *'));
+  figures.push(await timed(page, 'metrics', async () => {
+    await page.goto('about:blank');
+    await page.goto(`${BASE_URL}/console#/metrics`);
+  }, '#metric-saga-latency .big'));
+  await shot(page, 'metrics-100k');
+  const report = { orders: total, seeded_in_s: seeded_s, browser: 'headless chromium', build: process.env.BIN_DIR || '', figures };
+  writeFileSync(path.join(ARTIFACTS, 'load-times-100k.json'), `${JSON.stringify(report, null, 2)}\n`);
+  for (const f of figures) console.log(`# ${f.what}: ${f.best_ms} ms (runs ${f.runs_ms.join(', ')})`);
+  for (const f of figures) assert.ok(f.best_ms < 3000, `${f.what}: ${f.best_ms} ms`);
+  assert.deepEqual(errors, []);
+  await context.close();
+});
