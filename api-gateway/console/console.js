@@ -506,29 +506,55 @@ async function orderPage(id) {
 }
 
 /* Reads GET /orders/{id}/events (Server-Sent Events) with fetch, since
- * EventSource cannot send the credential header. */
+ * EventSource cannot send the credential header. Each answer ends after
+ * timeout_s or a few events; the next asks from the last event id, until an
+ * `end` event or the page changes. */
 async function followEvents(id, onStatus) {
   const ctl = new AbortController();
   state.aborts.push(ctl);
-  try {
-    const res = await fetch(`/orders/${encodeURIComponent(id)}/events`,
-      { headers: Object.assign({ Accept: 'text/event-stream' }, authHeaders()), signal: ctl.signal });
-    if (!res.ok || !res.body) return;
-    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-    let buf = '';
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += value;
-      let cut;
-      while ((cut = buf.indexOf('\n\n')) >= 0) {
-        const event = buf.slice(0, cut);
-        buf = buf.slice(cut + 2);
-        const data = event.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-        try { const d = JSON.parse(data); await onStatus(d.status || d.to_status || null); } catch (_) { /* not JSON */ }
+  let last = null;
+  while (!ctl.signal.aborted) {
+    try {
+      const from = last === null ? '' : `&last_event_id=${last}`;
+      const res = await fetch(`/orders/${encodeURIComponent(id)}/events?timeout_s=25${from}`,
+        { headers: Object.assign({ Accept: 'text/event-stream' }, authHeaders()), signal: ctl.signal });
+      if (!res.ok || !res.body) return;
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buf = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buf += value;
+        let cut;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const ev = parseEvent(buf.slice(0, cut));
+          buf = buf.slice(cut + 2);
+          if (ev.id !== null) last = ev.id;
+          if (ev.data && ev.data.status) await onStatus(ev.data.status);
+          if (ev.event === 'end') return;
+        }
       }
+    } catch (_) {
+      if (ctl.signal.aborted) return;
+      await new Promise((r) => setTimeout(r, 2000)); /* the 2 s poll covers the gap */
     }
-  } catch (_) { /* aborted or the stream ended: the poll goes on */ }
+  }
+}
+
+/* One server-sent event's fields: {id, event, data (parsed JSON or null)}. */
+function parseEvent(text) {
+  const ev = { id: null, event: 'message', data: null };
+  const data = [];
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const field = line.slice(0, colon), value = line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'id' && /^\d+$/.test(value)) ev.id = Number(value);
+    else if (field === 'event') ev.event = value;
+    else if (field === 'data') data.push(value);
+  }
+  try { ev.data = data.length ? JSON.parse(data.join('\n')) : null; } catch (_) { ev.data = null; }
+  return ev;
 }
 
 async function showOrderSaga(order, box) {

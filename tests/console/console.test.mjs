@@ -96,11 +96,16 @@ async function signedIn(key) {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await signIn(page, key);
+  return { context, page, errors };
+}
+
+// A tab asks for the credential once: its own sessionStorage.
+async function signIn(page, key) {
   await page.goto(`${BASE_URL}/console`);
   await page.fill('#credential', key);
   await page.click('#sign-in-form button[type=submit]');
   await page.waitForSelector('#who-role:has-text("signed in as")');
-  return { context, page, errors };
 }
 
 // payment-service frozen (SIGSTOP, the caller sends SIGCONT): an order held
@@ -193,8 +198,16 @@ test('the orders list follows a status live', async () => {
     const { context, page } = await signedIn(VIEWER_KEY);
     await page.goto(`${BASE_URL}/console#/orders?customer_id=${customer}`);
     await page.waitForSelector(`tr[data-order="${order.id}"] .status[data-status="PENDING_PAYMENT"]`);
+    const other = await context.newPage(); // the order's own page in a second tab
+    const streams = [];
+    other.on('request', (r) => { if (r.url().includes(`/orders/${order.id}/events`)) streams.push(r.url()); });
+    await signIn(other, VIEWER_KEY);
+    await other.goto(`${BASE_URL}/console#/order/${order.id}`);
+    await other.waitForSelector('#order-status[data-status="PENDING_PAYMENT"]');
     process.kill(pid, 'SIGCONT');
     await page.waitForSelector(`tr[data-order="${order.id}"] .status[data-status="INVENTORY_CONFIRMED"]`, { timeout: 30000 });
+    await other.waitForSelector('#order-status[data-status="INVENTORY_CONFIRMED"]', { timeout: 30000 });
+    if (await gatewayServes('/orders/{}/events')) assert.ok(streams.length >= 1, 'the order page follows its events');
     await context.close();
   } finally {
     process.kill(pid, 'SIGCONT');
