@@ -400,16 +400,6 @@ static void get_reconciliation_handler(void *ctx, oms_http_request *req, oms_htt
     oms_http_respond_doc(req, res, 200, run);
 }
 
-/* The handler of a route the gateway answers itself, by its name. */
-static oms_http_handler self_handler(const gateway_route *r)
-{
-    if (strcmp(r->name, "run_reconciliation") == 0)
-        return run_reconciliation_handler;
-    if (strcmp(r->name, "get_reconciliation") == 0)
-        return get_reconciliation_handler;
-    return openapi_handler;
-}
-
 static void openapi_handler(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     (void)ctx;
@@ -446,13 +436,18 @@ static void whoami_handler(void *ctx, oms_http_request *req, oms_http_response *
         respond_unauthorized(req, res, "a credential is required");
         return;
     }
-    json_t *doc = json_pack("{s:s, s:s?}", "role", role_name(who->role), "subject", who->subject[0] ? who->subject : NULL);
+    json_t *doc = json_pack("{s:s, s:s?}", "role", role_name(who->role), "subject",
+                            who->subject[0] ? who->subject : NULL);
     oms_http_respond_doc(req, res, 200, doc);
 }
 
 /* The handler of a route the gateway answers itself, by the route's name. */
 static oms_http_handler self_handler(const gateway_route *r)
 {
+    if (strcmp(r->name, "run_reconciliation") == 0)
+        return run_reconciliation_handler;
+    if (strcmp(r->name, "get_reconciliation") == 0)
+        return get_reconciliation_handler;
     if (strcmp(r->name, "whoami") == 0)
         return whoami_handler;
     if (strncmp(r->name, "console", 7) == 0)
