@@ -6,8 +6,9 @@ again after 5 s, then 10 s, ..."""
 
 import datetime
 import re
+import time
 
-from conftest import FINAL_STATUSES, body_of, unique, wait_for
+from conftest import D, FINAL_STATUSES, body_of, unique, wait_for
 
 STEP_TIMEOUT_S = 5
 
@@ -83,3 +84,99 @@ def test_sagas_page_oldest_first_and_filters_refuse_nonsense(system):
         r = system.api.get(f"/sagas?{bad}")
         assert r.status_code == 400, (bad, r.text)
         assert body_of(r)["error"]["field"] == bad.split("=")[0], r.text
+
+
+# ---- actions on one saga (issue 12 item 2) ----
+
+def act(system, saga, action, reason="black-box test", version=None, **extra):
+    headers = {"If-Match": f'"{saga["version"] if version is None else version}"'}
+    return system.api.post(f"/sagas/{saga['saga_id']}/actions", {"action": action, "reason": reason, **extra},
+                           headers=headers)
+
+
+def acted(system, saga, action, **extra):
+    r = act(system, saga, action, **extra)
+    assert r.status_code == 200, r.text
+    doc = body_of(r)
+    assert r.headers.get("ETag") == f'"{doc["version"]}"'
+    return doc
+
+
+def log_kinds(saga):
+    return [s["kind"] for s in saga["steps"]]
+
+
+def test_retry_now_after_sigcont_finishes_the_order(system):
+    customer, items = order_items(system)
+    with system.paused("payment"):
+        order = system.create_order(customer, items)
+        saga = wait_for("retrying", lambda: (lambda s: s if s["stuck_reason"] == "retrying" else None)(
+            saga_of(system, order["id"])), timeout=STEP_TIMEOUT_S * 3)
+        # resent at once, same command: attempts + 1, logged with who and why
+        retried = acted(system, saga_of(system, order["id"]), "retry_now")
+        assert retried["attempts"] == saga["attempts"] + 1
+        assert retried["steps"][-1]["kind"] == "RETRY" and "retry_now by" in retried["steps"][-1]["detail"]
+        saga = saga_of(system, order["id"])
+    # after SIGCONT: once more now (unless the reply won the race: 412, the saga moved on)
+    assert act(system, saga, "retry_now").status_code in (200, 412)
+    done = system.wait_status(order["id"], FINAL_STATUSES, timeout=STEP_TIMEOUT_S * 4)
+    assert done["status"] == "INVENTORY_CONFIRMED"
+    assert system.balance(customer) == D("997.50")  # charged once, for all the resends
+    # the saga waits for nothing now: the table has no row for it
+    r = act(system, saga_of(system, order["id"]), "retry_now")
+    assert r.status_code == 409 and body_of(r)["error"]["code"] == "action_not_allowed", r.text
+    assert "waits for no command" in body_of(r)["error"]["message"]
+
+
+def test_pause_holds_every_command_and_resume_completes(system):
+    customer, items = order_items(system)
+    product = items[0]["product_id"]
+    stock_before = system.stock(product)
+    with system.paused("payment"):
+        order = system.create_order(customer, items)
+        saga = acted(system, saga_of(system, order["id"]), "pause")
+        assert saga["paused"] and saga["stuck_reason"] == "paused" and saga["next_attempt_at"] is None
+        listed = sagas(system, f"stuck_reason=paused&customer_id={customer}")
+        assert [s["order_id"] for s in listed["sagas"]] == [order["id"]]
+        time.sleep(STEP_TIMEOUT_S * 2 + 1)  # two deadlines pass: nothing is resent
+        held = saga_of(system, order["id"])
+        assert held["attempts"] == 1 and "RETRY" not in log_kinds(held), held
+        # a client's cancel waits for the operator too
+        r = system.cancel(order["id"])
+        assert r.status_code == 409 and body_of(r)["error"]["code"] == "saga_paused", r.text
+    # payment-service answers the one command it got: the reply is held
+    wait_for("the reply held", lambda: "REPLY_HELD" in log_kinds(saga_of(system, order["id"])), timeout=20)
+    assert system.order(order["id"])["status"] == "PENDING_PAYMENT"
+    assert system.reservation(order["id"]) is None  # no InventoryRequested left
+    saga = saga_of(system, order["id"])
+    assert act(system, saga, "resume", version=saga["version"] - 1).status_code == 412
+    r = system.api.post(f"/sagas/{saga['saga_id']}/actions", {"action": "resume", "reason": "x"})
+    assert r.status_code == 428, r.text
+    saga = acted(system, saga, "resume")
+    assert not saga["paused"]
+    done = system.wait_status(order["id"], FINAL_STATUSES)
+    assert done["status"] == "INVENTORY_CONFIRMED"
+    # invariants: charged once, reserved once
+    assert system.balance(customer) == D("997.50")
+    assert system.stock(product) == stock_before - 1
+    kinds = log_kinds(saga_of(system, order["id"]))
+    assert kinds.count("OPERATOR_ACTION") == 2 and kinds.count("REPLY_HELD") == 1
+
+
+def test_compensate_and_extend_deadline(system):
+    customer, items = order_items(system)
+    with system.paused("payment"):
+        order = system.create_order(customer, items)
+        saga = saga_of(system, order["id"])
+        deadline = at(saga["deadline"])
+        saga = acted(system, saga, "extend_deadline", extend_s=600)
+        assert (at(saga["deadline"]) - deadline).total_seconds() >= 599
+        r = act(system, saga, "skip_payment")
+        assert r.status_code == 400 and body_of(r)["error"]["field"] == "action", r.text
+        r = act(system, saga, "pause", reason="")
+        assert r.status_code == 400, r.text
+        saga = acted(system, saga, "compensate", reason="customer called support")
+        assert saga["state"] == "COMPENSATING" and saga["current_step"] == "refund"
+    done = system.wait_status(order["id"], FINAL_STATUSES)
+    assert done["status"] == "CANCELLED" and done["cancellation_reason"] == "customer called support"
+    assert system.balance(customer) == D("1000.00")

@@ -45,6 +45,7 @@ ROUTES = [
     ("GET", f"/orders/{ORDER_ID}/events?timeout_s=1", CUSTOMER | VIEWER_UP),
     ("GET", f"/customers/{ALICE}/orders", CUSTOMER | VIEWER_UP),
     ("GET", "/sagas", VIEWER_UP),
+    ("POST", f"/sagas/{ORDER_ID}/actions", {"operator", "admin"}),
     ("GET", "/dead-letters", VIEWER_UP),
     ("POST", "/dead-letters/redrive", {"operator", "admin"}),
     ("POST", "/dead-letters/1/discard", {"operator", "admin"}),
@@ -171,6 +172,20 @@ def test_each_role_is_refused_exactly_where_spec_7_forbids(keyed_gateway):
             else:
                 assert r.status_code == 403, f"{role}: {method} {path}: {r.status_code} {r.text}"
                 assert r.json()["error"]["code"] == "forbidden"
+
+
+def test_a_viewer_gets_403_on_every_saga_action(keyed_gateway):
+    """Issue 12 item 2: every action is an operator's; a viewer (and a
+    customer) is refused at the gateway, whatever the action."""
+    for action in ("retry_now", "pause", "resume", "compensate", "extend_deadline"):
+        body = {"action": action, "reason": "security test"}
+        for role in ("viewer", "customer"):
+            r = keyed_gateway.request("POST", f"/sagas/{ORDER_ID}/actions", body, key=ROLE_KEYS[role],
+                                      headers={"If-Match": '"1"'})
+            assert r.status_code == 403, (role, action, r.text)
+        r = keyed_gateway.request("POST", f"/sagas/{ORDER_ID}/actions", body, key=ROLE_KEYS["operator"],
+                                  headers={"If-Match": '"1"'})
+        assert r.status_code == 404, (action, r.text)  # passed to order-service: no such saga
 
 
 def test_a_jwt_carries_its_role(keyed_gateway):

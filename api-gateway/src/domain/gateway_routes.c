@@ -26,6 +26,7 @@ const gateway_route gateway_routes[] = {
     {"GET", "/orders/{}/saga", ORDERS, "get_order_saga", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
     {"GET", "/customers/{}/orders", ORDERS, "get_customer_orders", CUSTOMER | VIEWER, 0, NULL, NULL, AT_ONCE},
     {"GET", "/sagas", ORDERS, "list_sagas", VIEWER, -1, NULL, NULL, AT_ONCE},
+    {"POST", "/sagas/{}/actions", ORDERS, "saga_action", OPERATOR, -1, NULL, NULL, AT_ONCE},
     {"GET", "/dead-letters", ORDERS, "list_dead_letters", VIEWER, -1, NULL, NULL, AT_ONCE},
     {"POST", "/dead-letters/redrive", ORDERS, "redrive_dead_letters", OPERATOR, -1, NULL, NULL, AT_ONCE},
     {"POST", "/dead-letters/{}/discard", ORDERS, "discard_dead_letter", OPERATOR, -1, NULL, NULL, AT_ONCE},

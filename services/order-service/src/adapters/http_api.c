@@ -413,6 +413,63 @@ static void cancel_order(void *ctx, oms_http_request *req, oms_http_response *re
         respond_order(req, res, 202, &o);
 }
 
+/* ---- POST /sagas/{id}/actions (issue 12 item 2) ------------------------------- */
+
+static oms_err decode_action(const json_t *body, saga_action_request *req, oms_error *err)
+{
+    if (!json_is_object(body))
+        return oms_error_set(err, OMS_EINVAL, NULL, "the body must be a JSON object");
+    oms_err rc = oms_json_string(body, "action", "action", 32, true, &req->action, err);
+    if (rc == OMS_OK)
+        rc = oms_json_string(body, "reason", "reason", ORDER_REASON_MAX, true, &req->reason, err);
+    const json_t *extend = json_object_get(body, "extend_s");
+    if (rc == OMS_OK && extend && !json_is_null(extend))
+        rc = oms_json_integer(body, "extend_s", "extend_s", 1, SAGA_ACTION_EXTEND_MAX_S, &req->extend_s, err);
+    return rc;
+}
+
+/* 412 when the saga moved on since the If-Match version, 428 without one
+ * (RFC 6585), else the usual mapping of the error. */
+static void respond_action_error(oms_http_request *req, oms_http_response *res, const oms_error *err)
+{
+    if (strcmp(err->reason, ORDER_REASON_VERSION_MISMATCH) == 0)
+        oms_http_respond_error(req, res, 412, err->reason, err->message, err->field);
+    else if (strcmp(err->reason, ORDER_REASON_IF_MATCH_REQUIRED) == 0)
+        oms_http_respond_error(req, res, 428, err->reason, err->message, err->field);
+    else if (err->code == OMS_ECONFLICT && err->reason[0])
+        oms_http_respond_error(req, res, 409, err->reason, err->message, err->field);
+    else
+        oms_http_respond_oms_error(req, res, err);
+}
+
+static void post_saga_action(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
+    json_t *body = oms_http_json_body(req, res);
+    if (!body)
+        return;
+    oms_error err;
+    oms_error_clear(&err);
+    saga_action_request action = {.if_match = oms_http_header(req, "If-Match")};
+    saga_outcome out;
+    if (decode_action(body, &action, &err) != OMS_OK ||
+        order_saga_action(api->app, req->arena, who, req->params[0], &action, req->request_id, &out, &err) !=
+            OMS_OK) {
+        respond_action_error(req, res, &err);
+        return;
+    }
+    saga_history h;
+    if (order_query_saga(api->queries, req->arena, who, out.after.order_id, &h, &err) != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    oms_http_add_header(req, res, "ETag", oms_arena_sprintf(req->arena, "\"%lld\"", (long long)h.saga.version));
+    oms_http_respond_doc(req, res, 200, saga_json(&h.saga, steps_json(&h)));
+}
+
 static const oms_http_route routes[] = {
     {"POST", "/orders", post_order, "create_order", NULL},
     {"GET", "/orders", list_orders, "list_orders", NULL},
@@ -422,6 +479,7 @@ static const oms_http_route routes[] = {
     {"GET", "/orders/{}/events", get_order_events, "get_order_events", NULL},
     {"GET", "/customers/{}/orders", customer_orders, "customer_orders", NULL},
     {"GET", "/sagas", list_sagas, "list_sagas", NULL},
+    {"POST", "/sagas/{}/actions", post_saga_action, "saga_action", NULL},
 };
 
 const oms_http_route *http_api_routes(size_t *count)

@@ -174,12 +174,90 @@ static oms_err lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, 
     return OMS_OK;
 }
 
+static oms_err order_of(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, char order_id[OMS_UUID_LEN + 1],
+                        oms_error *err)
+{
+    (void)r;
+    PGresult *res = oms_pg_tx_exec(a, tx, "SELECT order_id FROM sagas WHERE id = $1::uuid", 1,
+                                   (const char *[]){saga_id}, err);
+    if (!res)
+        return err->code;
+    if (PQntuples(res) == 0)
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "saga %s not found", saga_id);
+    snprintf(order_id, OMS_UUID_LEN + 1, "%s", oms_pg_value(res, 0, 0));
+    return OMS_OK;
+}
+
+static oms_err hold_reply(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, const saga_held_reply *h,
+                          oms_error *err)
+{
+    (void)r;
+    const char *params[] = {saga_id,
+                            saga_event_name(h->event),
+                            saga_step_name(h->claim.step),
+                            h->claim.command_id && oms_uuid_valid(h->claim.command_id) ? h->claim.command_id : NULL,
+                            h->claim.success ? "t" : "f",
+                            h->claim.has_amount ? "t" : "f",
+                            oms_pg_int_param(a, h->claim.amount_cents),
+                            h->reason,
+                            h->event_id,
+                            h->detail};
+    return oms_pg_tx_exec_deferred(tx,
+                                   "INSERT INTO saga_held_replies (saga_id, event, step, command_id, success,"
+                                   " has_amount, amount_cents, reason, event_id, detail)"
+                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                                   10, params, err);
+}
+
+static oms_err held_from_row(const PGresult *res, int row, saga_held_reply *h, oms_error *err)
+{
+    memset(h, 0, sizeof *h);
+    if (!saga_event_parse(oms_pg_value(res, row, 0), &h->event) ||
+        !saga_step_parse(oms_pg_value(res, row, 1), &h->claim.step))
+        return oms_error_set(err, OMS_EINTERNAL, NULL, "a held reply has an unknown event or step");
+    h->claim.command_id = PQgetisnull(res, row, 2) ? NULL : oms_pg_value(res, row, 2);
+    h->claim.success = strcmp(oms_pg_value(res, row, 3), "t") == 0;
+    h->claim.has_amount = strcmp(oms_pg_value(res, row, 4), "t") == 0;
+    h->reason = PQgetisnull(res, row, 6) ? NULL : oms_pg_value(res, row, 6);
+    h->event_id = PQgetisnull(res, row, 7) ? NULL : oms_pg_value(res, row, 7);
+    h->detail = PQgetisnull(res, row, 8) ? NULL : oms_pg_value(res, row, 8);
+    return oms_pg_int_value(res, row, 5, &h->claim.amount_cents, err);
+}
+
+static oms_err take_held(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, saga_held_reply **out,
+                         size_t *count, oms_error *err)
+{
+    (void)r;
+    *count = 0;
+    PGresult *res = oms_pg_tx_exec(a, tx,
+                                   "WITH taken AS (DELETE FROM saga_held_replies WHERE saga_id = $1 RETURNING *)"
+                                   " SELECT event, step, command_id::text, success, has_amount, amount_cents, reason,"
+                                   " event_id::text, detail FROM taken ORDER BY seq",
+                                   1, (const char *[]){saga_id}, err);
+    if (!res)
+        return err->code;
+    int n = PQntuples(res);
+    *out = oms_arena_calloc(a, n ? (size_t)n : 1, sizeof **out);
+    if (!*out)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (int i = 0; i < n; i++) {
+        oms_err rc = held_from_row(res, i, &(*out)[i], err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    *count = (size_t)n;
+    return OMS_OK;
+}
+
 static const saga_repo_ops ops = {
     .insert = insert_saga,
     .load_for_update = load_for_update,
     .update = update_saga,
     .append_log = append_log,
     .lock_due = lock_due,
+    .order_of = order_of,
+    .hold_reply = hold_reply,
+    .take_held = take_held,
 };
 
 saga_repo pg_saga_repo(void)

@@ -288,8 +288,6 @@ oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, con
     rc = saga_runner_apply(app, tx, a, order_id, SAGA_EV_CANCEL_REQUESTED, &ev, &r, err);
     if (rc != OMS_OK) {
         oms_tx_rollback(app->tx, tx);
-        if (rc == OMS_ECONFLICT && r.decision.kind == SAGA_DECISION_CONFLICT)
-            oms_error_reason(err, rc, ORDER_REASON_ORDER_ENDED);
         if (rc == OMS_ENOTFOUND)
             oms_error_set(err, OMS_ENOTFOUND, NULL, "order %s not found", order_id);
         return rc;
@@ -360,6 +358,117 @@ oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const
                                  const char *event_id, const char *event_type, oms_error *err)
 {
     return saga_runner_ignore_message(app, tx, a, order_id, event_id, event_type, err);
+}
+
+/* ---- an operator's actions (issue 12 item 2) -------------------------------- */
+
+/* The version an If-Match names: digits, quoted or not (an ETag is quoted). */
+static bool parse_version(const char *text, int64_t *out)
+{
+    size_t len = text ? strlen(text) : 0;
+    if (len >= 2 && text[0] == '"' && text[len - 1] == '"') {
+        text++;
+        len -= 2;
+    }
+    if (len == 0 || len > 18)
+        return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        v = v * 10 + (text[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static oms_err check_action(const oms_principal *who, const saga_action_request *req, saga_event *event,
+                            int64_t *version, oms_error *err)
+{
+    if (!oms_principal_is_at_least(who, OMS_ROLE_OPERATOR))
+        return oms_error_set(err, OMS_EFORBIDDEN, NULL, "role %s may not act on sagas", oms_role_name(who->role));
+    if (!saga_action_parse(req->action, event))
+        return oms_error_set(err, OMS_EINVAL, "action",
+                             "action must be retry_now, pause, resume, compensate or extend_deadline");
+    size_t reason_len = req->reason ? strnlen(req->reason, ORDER_REASON_MAX + 1) : 0;
+    if (reason_len == 0 || reason_len > ORDER_REASON_MAX)
+        return oms_error_set(err, OMS_EINVAL, "reason", "reason is required, at most %d characters", ORDER_REASON_MAX);
+    if (req->extend_s < 0 || req->extend_s > SAGA_ACTION_EXTEND_MAX_S || (req->extend_s && *event != SAGA_EV_EXTEND_DEADLINE))
+        return oms_error_set(err, OMS_EINVAL, "extend_s", "extend_s is 1 to %d seconds, for extend_deadline only",
+                             SAGA_ACTION_EXTEND_MAX_S);
+    if (!req->if_match)
+        return oms_error_reason(err, oms_error_set(err, OMS_ECONFLICT, "If-Match",
+                                                   "an action needs If-Match: the saga's version (its ETag)"),
+                                ORDER_REASON_IF_MATCH_REQUIRED);
+    if (!parse_version(req->if_match, version))
+        return oms_error_set(err, OMS_EINVAL, "If-Match", "If-Match must be the saga's version, e.g. \"7\"");
+    return OMS_OK;
+}
+
+/* The saga as an audit row records it. */
+static oms_audit_state saga_audit_state(oms_audit_field fields[5], const saga *s)
+{
+    fields[0] = OMS_AUDIT_TEXT_FIELD("state", order_status_name(s->state));
+    fields[1] = OMS_AUDIT_TEXT_FIELD("step", saga_step_name(s->step));
+    fields[2] = OMS_AUDIT_INT_FIELD("attempts", s->attempts);
+    fields[3] = OMS_AUDIT_TEXT_FIELD("paused", s->paused ? "true" : "false");
+    fields[4] = OMS_AUDIT_INT_FIELD("version", s->version);
+    return (oms_audit_state){fields, 5};
+}
+
+/* The audit row of an action (issue 12 item 7): "saga.<action>" on
+ * saga:<id>, the saga before and after. */
+static oms_err audit_saga_action(order_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who, saga_event event,
+                                 const char *reason, const saga_outcome *out, oms_error *err)
+{
+    const char *action = oms_arena_sprintf(a, "saga.%s", saga_action_name(event));
+    const char *target = oms_arena_sprintf(a, "saga:%s", out->after.id);
+    if (!action || !target)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    oms_audit_field was_fields[5], is_fields[5];
+    const oms_audit_state was = saga_audit_state(was_fields, &out->before);
+    const oms_audit_state is = saga_audit_state(is_fields, &out->after);
+    oms_audit_entry e = {.by = who,
+                         .action = action,
+                         .target = target,
+                         .saga_id = out->after.id,
+                         .reason = reason,
+                         .before = &was,
+                         .after = &is};
+    return oms_audit_append(app->audit, tx, a, &e, err);
+}
+
+oms_err order_saga_action(order_app *app, oms_arena *a, const oms_principal *who, const char *saga_id,
+                          const saga_action_request *req, const char *request_id, saga_outcome *out, oms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    saga_event event;
+    int64_t version = 0;
+    oms_err rc = check_action(who, req, &event, &version, err);
+    if (rc != OMS_OK)
+        return rc;
+    if (!oms_uuid_valid(saga_id))
+        return oms_error_set(err, OMS_ENOTFOUND, NULL, "saga not found");
+    oms_tx *tx = NULL;
+    rc = oms_tx_begin(app->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    char order_id[OMS_UUID_LEN + 1];
+    rc = saga_repo_order_of(app->sagas, tx, a, saga_id, order_id, err);
+    saga_event_context ev = {
+        .reason = req->reason,
+        .detail = oms_arena_sprintf(a, "%s by %s (%s): %s", saga_action_name(event), who->id,
+                                    oms_role_name(who->role), req->reason),
+        .correlation_id = request_id,
+        .check_version = true,
+        .expected_version = version,
+        .extend_ms = req->extend_s * 1000,
+    };
+    if (rc == OMS_OK)
+        rc = saga_runner_apply(app, tx, a, order_id, event, &ev, out, err);
+    if (rc == OMS_OK)
+        rc = audit_saga_action(app, tx, a, who, event, req->reason, out, err);
+    return oms_tx_finish(app->tx, tx, rc, err);
 }
 
 /* ---- deadlines ------------------------------------------------------------ */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "application/order_app.h"
+#include "application/saga_runner.h"
 #include "oms/principal.h"
 
 #define ORDER_IDEMPOTENCY_KEY_MAX 128
@@ -69,7 +70,8 @@ oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, con
  * viewer none (OMS_EFORBIDDEN). A completed (INVENTORY_CONFIRMED) order may
  * be cancelled too (SPEC 3: any non-final status). The order becomes
  * COMPENSATING while something must be given back (or stays so).
- * OMS_ENOTFOUND, OMS_ECONFLICT (reason ORDER_REASON_ORDER_ENDED) when it ended. */
+ * OMS_ENOTFOUND, OMS_ECONFLICT (reason ORDER_REASON_ORDER_ENDED) when it ended,
+ * "saga_paused" while an operator holds it paused. */
 oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, const char *order_id,
                      const char *reason, const char *correlation_id, order *out, oms_error *err);
 
@@ -102,6 +104,31 @@ oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, co
  * know (IGNORED_REPLY). OMS_OK (nothing written) when the order is unknown. */
 oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
                                  const char *event_id, const char *event_type, oms_error *err);
+
+/* An operator's action on one saga (issue 12 item 2), as the client sent it. */
+#define SAGA_ACTION_EXTEND_MAX_S 86400
+typedef struct saga_action_request {
+    const char *action;      /* retry_now, pause, resume, compensate, extend_deadline */
+    const char *reason;      /* required, 1..ORDER_REASON_MAX */
+    const char *if_match;    /* the saga version the operator saw: "7" or "\"7\"" */
+    int64_t extend_s;        /* extend_deadline: seconds (0: one step timeout), at most SAGA_ACTION_EXTEND_MAX_S */
+} saga_action_request;
+
+/* The reasons of an action's refusals (oms_error.reason). */
+#define ORDER_REASON_VERSION_MISMATCH "version_mismatch" /* 412: the saga moved on since the If-Match version */
+#define ORDER_REASON_IF_MATCH_REQUIRED "if_match_required" /* 428 */
+
+/* Applies an action to the saga `saga_id` for `who` (operator or admin, else
+ * OMS_EFORBIDDEN) in one transaction: the action is a row of the saga's
+ * transition table (domain/saga.h), logged in the saga log with who and
+ * why. OMS_EINVAL (field "action", "reason", "If-Match" when it is not a
+ * version, "extend_s"); OMS_ECONFLICT with reason
+ * ORDER_REASON_IF_MATCH_REQUIRED (no If-Match), ORDER_REASON_VERSION_MISMATCH,
+ * or the table's refusal code (order_ended, saga_paused,
+ * action_not_allowed) and why; OMS_ENOTFOUND. One audit row ("saga.<action>",
+ * the saga before and after) in the same transaction. */
+oms_err order_saga_action(order_app *app, oms_arena *a, const oms_principal *who, const char *saga_id,
+                          const saga_action_request *req, const char *request_id, saga_outcome *out, oms_error *err);
 
 /* The deadline scan: in one transaction, locks up to `limit` sagas whose step
  * deadline passed (skipping those another process holds) and applies

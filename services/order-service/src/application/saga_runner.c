@@ -252,6 +252,53 @@ static oms_err mark_inconsistent(order_app *app, oms_tx *tx, oms_arena *a, saga 
     return saga_repo_update(app->sagas, tx, a, s, expected_version, err);
 }
 
+/* ---- a paused saga (issue 12 item 2) ---- */
+
+/* A genuine reply to a paused saga: kept with a REPLY_HELD row; the saga
+ * does not move (its version neither) until it is resumed. */
+static oms_err hold_reply(order_app *app, oms_tx *tx, oms_arena *a, saga_outcome *out, const saga *s,
+                          saga_event event, const saga_event_context *ev, oms_error *err)
+{
+    out->held = true;
+    out->decision = (saga_decision){.kind = SAGA_DECISION_IGNORED};
+    saga_held_reply h = {.event = event, .claim = *ev->claim, .reason = ev->reason, .event_id = ev->event_id,
+                         .detail = ev->detail};
+    oms_err rc = saga_repo_hold_reply(app->sagas, tx, a, s->id, &h, err);
+    if (rc != OMS_OK)
+        return rc;
+    const char *detail = oms_arena_sprintf(a, "%s held while paused%s%s", saga_event_name(event),
+                                           ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+    return log_step(app, tx, a, s, SAGA_LOG_REPLY_HELD, s->state, ev->event_id, detail, err);
+}
+
+/* After a resume: the replies held while paused, in the order they came,
+ * each decided on as if it came now. */
+static oms_err apply_held(order_app *app, oms_tx *tx, oms_arena *a, const saga *s, oms_error *err)
+{
+    saga_held_reply *held = NULL;
+    size_t count = 0;
+    oms_err rc = saga_repo_take_held(app->sagas, tx, a, s->id, &held, &count, err);
+    for (size_t i = 0; rc == OMS_OK && i < count; i++) {
+        saga_event_context ev = {.event_id = held[i].event_id,
+                                 .claim = &held[i].claim,
+                                 .reason = held[i].reason,
+                                 .detail = held[i].detail};
+        saga_outcome r;
+        rc = saga_runner_apply(app, tx, a, s->order_id, held[i].event, &ev, &r, err);
+    }
+    return rc;
+}
+
+static oms_err refuse(const saga_decision *d, const saga *s, oms_error *err)
+{
+    oms_err rc = d->refusal_code && strcmp(d->refusal_code, "order_ended") != 0
+                     ? oms_error_set(err, OMS_ECONFLICT, NULL, "%s (%s/%s)", d->refusal, order_status_name(s->state),
+                                     saga_step_name(s->step))
+                     : oms_error_set(err, OMS_ECONFLICT, NULL, "order %s already ended in %s", s->order_id,
+                                     order_status_name(s->state));
+    return oms_error_reason(err, rc, d->refusal_code ? d->refusal_code : "order_ended");
+}
+
 /* ---- the entry points ---- */
 
 oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, saga_event event,
@@ -264,6 +311,13 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
     oms_err rc = saga_repo_load_for_update(app->sagas, tx, a, order_id, &s, &correlation_id, err);
     if (rc != OMS_OK)
         return rc;
+    out->before = s;
+    out->held = false;
+    if (ev->check_version && ev->expected_version != s.version) {
+        rc = oms_error_set(err, OMS_ECONFLICT, "If-Match", "the saga moved on: its version is %lld, not %lld",
+                           (long long)s.version, (long long)ev->expected_version);
+        return oms_error_reason(err, rc, "version_mismatch");
+    }
     if (event == SAGA_EV_STEP_DEADLINE_PASSED && !deadline_passed(&s, oms_clock_now_ms(app->clock))) {
         out->decision = (saga_decision){.kind = SAGA_DECISION_IGNORED};
         return OMS_OK; /* handled meanwhile by another process: nothing to do, nothing to log */
@@ -276,7 +330,10 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
         ev->claim ? saga_check_reply(&s, ev->claim, out->order.total_cents, why, sizeof why) : SAGA_REPLY_GENUINE;
     if (verdict == SAGA_REPLY_REJECTED)
         return write_rejected(app, tx, a, out, &s, ev, why, err);
+    if (s.paused && ev->claim)
+        return hold_reply(app, tx, a, out, &s, event, ev, err);
     out->decision = saga_decide(&s, event, &app->saga);
+    out->decision.extend_ms = ev->extend_ms;
     if (verdict == SAGA_REPLY_CONTRADICTS) {
         rc = mark_inconsistent(app, tx, a, &s, out->decision.kind == SAGA_DECISION_APPLY, ev, why, err);
         if (rc != OMS_OK)
@@ -284,16 +341,20 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
     }
     switch (out->decision.kind) {
     case SAGA_DECISION_CONFLICT:
-        return oms_error_set(err, OMS_ECONFLICT, NULL, "order %s already ended in %s", order_id,
-                             order_status_name(s.state));
+        return refuse(&out->decision, &s, err);
     case SAGA_DECISION_IGNORED:
+        out->after = s;
         return write_ignored(app, tx, a, &s, event, ev, err);
     case SAGA_DECISION_APPLY:
         break;
     }
     if (ev->correlation_id && ev->correlation_id[0])
         correlation_id = ev->correlation_id;
-    return write_applied(app, tx, a, out, &s, correlation_id ? correlation_id : "", ev, err);
+    rc = write_applied(app, tx, a, out, &s, correlation_id ? correlation_id : "", ev, err);
+    out->after = s;
+    if (rc == OMS_OK && (out->decision.actions & SAGA_ACT_RESUME))
+        rc = apply_held(app, tx, a, &s, err);
+    return rc;
 }
 
 oms_err saga_runner_create(order_app *app, oms_tx *tx, oms_arena *a, const order *o, const char *correlation_id,

@@ -23,6 +23,9 @@ typedef struct saga_event_context {
     const char *reason;         /* reply's or client's reason; may be NULL */
     const char *detail;         /* for the log row */
     const char *correlation_id; /* for the messages sent; NULL or "": the saga's (its creating request) */
+    bool check_version;         /* an operator's If-Match: the saga must be at expected_version */
+    int64_t expected_version;
+    int64_t extend_ms;          /* EXTEND_DEADLINE: by how much (0: one step timeout) */
 } saga_event_context;
 
 /* One step of one saga, as decided and written. */
@@ -31,6 +34,8 @@ typedef struct saga_outcome {
     saga_decision decision; /* IGNORED also when a deadline was handled meanwhile */
     bool rejected;          /* the reply's claim failed its check: logged REJECTED_REPLY, nothing applied */
     const char *why;        /* why it was rejected (in the caller's arena) */
+    bool held;              /* a reply to a paused saga: kept (REPLY_HELD), applied on resume */
+    saga before, after;     /* the saga as it was and as written (for an audit row) */
 } saga_outcome;
 
 /* Applies `event` to the saga of `order_id` inside tx: an APPLY decision is
@@ -38,9 +43,13 @@ typedef struct saga_outcome {
  * that is no longer due writes nothing). A reply (ev->claim) is checked
  * first (saga_check_reply): a rejected one is only logged (REJECTED_REPLY,
  * out->rejected); one that contradicts the saga marks it inconsistent
- * (INCONSISTENT) and is then decided on as any. OMS_ENOTFOUND when the
- * order has no saga; OMS_ECONFLICT (decision CONFLICT in *out) for a cancel
- * of an ended saga; else a store error. */
+ * (INCONSISTENT) and is then decided on as any. A genuine reply to a paused
+ * saga is held (out->held, REPLY_HELD) and applied, in order, when an
+ * operator resumes it. OMS_ENOTFOUND when the order has no saga;
+ * OMS_ECONFLICT with reason "version_mismatch" when ev->check_version and
+ * expected_version is not the saga's; OMS_ECONFLICT (decision CONFLICT in *out, its
+ * refusal_code as the reason) for what the table refuses; else a store
+ * error. */
 oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, saga_event event,
                           const saga_event_context *ev, saga_outcome *out, oms_error *err);
 

@@ -103,6 +103,60 @@ static const saga_transition table[] = {
      S(CANCELLED), A(RECORD_CANCELLATION_REASON), LOG(STATE_CHANGED), "cancelled by the client"},
     {S(COMPENSATING), ST(REFUND), EV(CANCEL_REQUESTED), SAGA_GUARD_TARGET_FAILED, S(COMPENSATING), ST(REFUND),
      S(CANCELLED), A(RECORD_CANCELLATION_REASON), LOG(STATE_CHANGED), "cancelled by the client"},
+
+    /* ---- an operator's actions (issue 12 item 2); no row, no action ---- */
+
+    /* retry_now: the pending command again, now, with its command_id. There
+     * is no row that skips a step: a money step is never skipped. */
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(RETRY_NOW), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
+     A(SEND_PAYMENT_REQUEST), LOG(RETRY), NULL},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(RETRY_NOW), SAGA_GUARD_NONE, S(PAYMENT_CONFIRMED), ST(INVENTORY),
+     NOTARGET, A(SEND_INVENTORY_REQUEST), LOG(RETRY), NULL},
+    {S(COMPENSATING), ST(RELEASE), EV(RETRY_NOW), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET,
+     A(SEND_INVENTORY_RELEASE), LOG(RETRY), NULL},
+    {S(COMPENSATING), ST(REFUND), EV(RETRY_NOW), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
+     A(SEND_REFUND), LOG(RETRY), NULL},
+
+    /* pause / resume: only a saga waiting for a reply (nothing else moves). */
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(PAUSE), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
+     A(PAUSE), LOG(OPERATOR_ACTION), NULL},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(PAUSE), SAGA_GUARD_NONE, S(PAYMENT_CONFIRMED), ST(INVENTORY), NOTARGET,
+     A(PAUSE), LOG(OPERATOR_ACTION), NULL},
+    {S(COMPENSATING), ST(RELEASE), EV(PAUSE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET, A(PAUSE),
+     LOG(OPERATOR_ACTION), NULL},
+    {S(COMPENSATING), ST(REFUND), EV(PAUSE), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET, A(PAUSE),
+     LOG(OPERATOR_ACTION), NULL},
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(RESUME), SAGA_GUARD_PAUSED, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
+     A(RESUME), LOG(OPERATOR_ACTION), NULL},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(RESUME), SAGA_GUARD_PAUSED, S(PAYMENT_CONFIRMED), ST(INVENTORY),
+     NOTARGET, A(RESUME), LOG(OPERATOR_ACTION), NULL},
+    {S(COMPENSATING), ST(RELEASE), EV(RESUME), SAGA_GUARD_PAUSED, S(COMPENSATING), ST(RELEASE), NOTARGET, A(RESUME),
+     LOG(OPERATOR_ACTION), NULL},
+    {S(COMPENSATING), ST(REFUND), EV(RESUME), SAGA_GUARD_PAUSED, S(COMPENSATING), ST(REFUND), NOTARGET, A(RESUME),
+     LOG(OPERATOR_ACTION), NULL},
+
+    /* compensate: as a client's cancel, from wherever one is allowed
+     * (a saga past its deadline included); the order ends CANCELLED. */
+    {S(CREATED), ST(NONE), EV(COMPENSATE), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), S(CANCELLED),
+     A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT), "compensated by an operator"},
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(COMPENSATE), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), S(CANCELLED),
+     A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT), "compensated by an operator"},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(COMPENSATE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
+     S(CANCELLED), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
+     "compensated by an operator"},
+    {S(INVENTORY_CONFIRMED), ST(NONE), EV(COMPENSATE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), S(CANCELLED),
+     A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
+     "compensated by an operator"},
+
+    /* extend_deadline: the pending command waits longer. */
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT),
+     NOTARGET, A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(PAYMENT_CONFIRMED), ST(INVENTORY),
+     NOTARGET, A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
+    {S(COMPENSATING), ST(RELEASE), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET,
+     A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
+    {S(COMPENSATING), ST(REFUND), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
+     A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
 };
 
 static const char *const step_names[SAGA_STEP_COUNT] = {
@@ -120,6 +174,17 @@ static const char *const event_names[SAGA_EV_COUNT] = {
     [SAGA_EV_INVENTORY_RELEASED] = "INVENTORY_RELEASED",
     [SAGA_EV_CANCEL_REQUESTED] = "CANCEL_REQUESTED",
     [SAGA_EV_STEP_DEADLINE_PASSED] = "STEP_DEADLINE_PASSED",
+    [SAGA_EV_RETRY_NOW] = "RETRY_NOW",
+    [SAGA_EV_PAUSE] = "PAUSE",
+    [SAGA_EV_RESUME] = "RESUME",
+    [SAGA_EV_COMPENSATE] = "COMPENSATE",
+    [SAGA_EV_EXTEND_DEADLINE] = "EXTEND_DEADLINE",
+};
+
+static const char *const action_names[SAGA_EV_COUNT] = {
+    [SAGA_EV_RETRY_NOW] = "retry_now",   [SAGA_EV_PAUSE] = "pause",
+    [SAGA_EV_RESUME] = "resume",         [SAGA_EV_COMPENSATE] = "compensate",
+    [SAGA_EV_EXTEND_DEADLINE] = "extend_deadline",
 };
 
 static const char *const log_kind_names[SAGA_LOG_KIND_COUNT] = {
@@ -133,6 +198,8 @@ static const char *const log_kind_names[SAGA_LOG_KIND_COUNT] = {
     [SAGA_LOG_STATE_CHANGED] = "STATE_CHANGED",
     [SAGA_LOG_REJECTED_REPLY] = "REJECTED_REPLY",
     [SAGA_LOG_INCONSISTENT] = "INCONSISTENT",
+    [SAGA_LOG_OPERATOR_ACTION] = "OPERATOR_ACTION",
+    [SAGA_LOG_REPLY_HELD] = "REPLY_HELD",
 };
 
 static const char *const stuck_names[SAGA_STUCK_COUNT] = {
@@ -186,6 +253,33 @@ const char *saga_event_name(saga_event e)
     return (unsigned)e < SAGA_EV_COUNT ? event_names[e] : "UNKNOWN";
 }
 
+bool saga_event_parse(const char *name, saga_event *out)
+{
+    for (int i = 0; name && i < SAGA_EV_COUNT; i++) {
+        if (strcmp(name, event_names[i]) == 0) {
+            *out = (saga_event)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+const char *saga_action_name(saga_event e)
+{
+    return (unsigned)e < SAGA_EV_COUNT ? action_names[e] : NULL;
+}
+
+bool saga_action_parse(const char *name, saga_event *out)
+{
+    for (int i = 0; name && i < SAGA_EV_COUNT; i++) {
+        if (action_names[i] && strcmp(name, action_names[i]) == 0) {
+            *out = (saga_event)i;
+            return true;
+        }
+    }
+    return false;
+}
+
 const char *saga_log_kind_name(saga_log_kind k)
 {
     return (unsigned)k < SAGA_LOG_KIND_COUNT ? log_kind_names[k] : "UNKNOWN";
@@ -220,6 +314,8 @@ void saga_init(saga *s, const char *saga_id, const char *order_id)
 
 static bool guard_holds(saga_guard g, const saga *s, const saga_settings *cfg)
 {
+    if (s->paused != (g == SAGA_GUARD_PAUSED))
+        return false; /* a paused saga moves only by resume, and resume moves only a paused one */
     switch (g) {
     case SAGA_GUARD_ATTEMPTS_LEFT:
         return s->attempts < cfg->max_attempts;
@@ -243,6 +339,34 @@ static const saga_transition *find_row(const saga *s, saga_event ev, const saga_
     return NULL;
 }
 
+/* What an event without a row means: a cancel of an ended or paused saga
+ * and any operator's action are refused with why; the rest is ignored. */
+static void refuse(const saga *s, saga_event ev, saga_decision *d)
+{
+    bool action = saga_action_name(ev) != NULL;
+    if (!action && ev != SAGA_EV_CANCEL_REQUESTED)
+        return;
+    if (order_status_is_final(s->state)) {
+        d->refusal = "the saga has ended";
+        d->refusal_code = "order_ended";
+    } else if (s->paused && ev != SAGA_EV_RESUME) {
+        d->refusal = "the saga is paused: resume it first";
+        d->refusal_code = "saga_paused";
+    } else if (!action) {
+        return; /* a cancel while compensating towards CANCELLED: ignored */
+    } else if (ev == SAGA_EV_RESUME) {
+        d->refusal = "the saga is not paused";
+        d->refusal_code = "action_not_allowed";
+    } else if (s->step == SAGA_STEP_NONE) {
+        d->refusal = "the saga waits for no command";
+        d->refusal_code = "action_not_allowed";
+    } else {
+        d->refusal = "the saga's transition table has no such step from here";
+        d->refusal_code = "action_not_allowed";
+    }
+    d->kind = SAGA_DECISION_CONFLICT;
+}
+
 saga_decision saga_decide(const saga *s, saga_event ev, const saga_settings *cfg)
 {
     saga_decision d = {
@@ -255,8 +379,7 @@ saga_decision saga_decide(const saga *s, saga_event ev, const saga_settings *cfg
     };
     const saga_transition *row = find_row(s, ev, cfg);
     if (!row) {
-        if (ev == SAGA_EV_CANCEL_REQUESTED && order_status_is_final(s->state))
-            d.kind = SAGA_DECISION_CONFLICT;
+        refuse(s, ev, &d);
         return d;
     }
     d.kind = SAGA_DECISION_APPLY;
@@ -288,6 +411,10 @@ static void apply_flags(saga *s, unsigned actions)
         s->stock_reserved = true;
     if (actions & SAGA_ACT_MARK_STOCK_RELEASED)
         s->stock_reserved = false;
+    if (actions & SAGA_ACT_PAUSE)
+        s->paused = true;
+    if (actions & SAGA_ACT_RESUME)
+        s->paused = false;
 }
 
 void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64_t now_ms,
@@ -312,6 +439,9 @@ void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64
     if (d->actions & SAGA_ACT_SEND_ANY) {
         s->attempts++;
         s->deadline_ms = saga_deadline_for(cfg, s->attempts, now_ms);
+    } else if (d->actions & SAGA_ACT_EXTEND_DEADLINE) {
+        int64_t from = s->deadline_ms > now_ms ? s->deadline_ms : now_ms;
+        s->deadline_ms = from + (d->extend_ms > 0 ? d->extend_ms : (int64_t)cfg->step_timeout_s * 1000);
     } else if (s->step == SAGA_STEP_NONE) {
         s->deadline_ms = 0;
     }

@@ -37,6 +37,13 @@ typedef enum {
     SAGA_EV_INVENTORY_RELEASED,
     SAGA_EV_CANCEL_REQUESTED,
     SAGA_EV_STEP_DEADLINE_PASSED,
+    /* An operator's actions on one saga (issue 12 item 2): each is a row
+     * below; where no row matches, the action is refused (CONFLICT). */
+    SAGA_EV_RETRY_NOW,       /* resend the pending command, same command_id, now */
+    SAGA_EV_PAUSE,           /* no command leaves, no deadline fires; replies are held */
+    SAGA_EV_RESUME,
+    SAGA_EV_COMPENSATE,      /* give back what was taken, as a client's cancel */
+    SAGA_EV_EXTEND_DEADLINE, /* the pending command waits longer before it is resent */
     SAGA_EV_COUNT
 } saga_event;
 
@@ -52,6 +59,9 @@ enum {
     SAGA_ACT_MARK_PAYMENT_REFUNDED = 1u << 7,
     SAGA_ACT_MARK_STOCK_RESERVED = 1u << 8,
     SAGA_ACT_MARK_STOCK_RELEASED = 1u << 9,
+    SAGA_ACT_PAUSE = 1u << 10,
+    SAGA_ACT_RESUME = 1u << 11,          /* and apply the replies held while paused */
+    SAGA_ACT_EXTEND_DEADLINE = 1u << 12, /* by the decision's extend_ms (default one step timeout) */
 };
 #define SAGA_ACT_SEND_ANY                                                                                    \
     (SAGA_ACT_SEND_PAYMENT_REQUEST | SAGA_ACT_SEND_INVENTORY_REQUEST | SAGA_ACT_SEND_INVENTORY_RELEASE |     \
@@ -69,6 +79,8 @@ typedef enum {
     SAGA_LOG_STATE_CHANGED,
     SAGA_LOG_REJECTED_REPLY, /* a reply that answers no command of the saga (or not its amount): not applied */
     SAGA_LOG_INCONSISTENT,   /* a participant's answer contradicts what the saga did on an earlier one */
+    SAGA_LOG_OPERATOR_ACTION, /* an operator paused, resumed or extended it (who, why in the detail) */
+    SAGA_LOG_REPLY_HELD,     /* a reply that came while paused: applied on resume */
     SAGA_LOG_KIND_COUNT
 } saga_log_kind;
 
@@ -77,7 +89,8 @@ typedef enum {
     SAGA_GUARD_NONE = 0,
     SAGA_GUARD_ATTEMPTS_LEFT,      /* the current step may be sent again (deadlines) */
     SAGA_GUARD_ATTEMPTS_EXHAUSTED, /* it may not: compensate (deadlines) */
-    SAGA_GUARD_TARGET_FAILED       /* compensating towards FAILED (a cancel then ends it CANCELLED) */
+    SAGA_GUARD_TARGET_FAILED,      /* compensating towards FAILED (a cancel then ends it CANCELLED) */
+    SAGA_GUARD_PAUSED              /* paused by an operator: the only rows a paused saga matches */
 } saga_guard;
 
 #define SAGA_INCONSISTENCY_MAX 200
@@ -152,7 +165,7 @@ typedef struct saga_settings {
 typedef enum {
     SAGA_DECISION_APPLY,    /* a row matched: apply it */
     SAGA_DECISION_IGNORED,  /* late, duplicate or unknown for this state: log it, change nothing */
-    SAGA_DECISION_CONFLICT  /* a cancel of an ended saga */
+    SAGA_DECISION_CONFLICT  /* a cancel of an ended or paused saga; an operator's action without a row */
 } saga_decision_kind;
 
 typedef struct saga_decision {
@@ -164,6 +177,9 @@ typedef struct saga_decision {
     saga_log_kind log_kind;     /* IGNORED_REPLY for IGNORED */
     bool state_changed;
     bool step_changed;          /* a new command_id is needed when to_step != NONE */
+    int64_t extend_ms;          /* EXTEND_DEADLINE: by how much (0: one step timeout); set by the caller */
+    const char *refusal;        /* CONFLICT: why, one sentence (static) */
+    const char *refusal_code;   /* CONFLICT: "order_ended", "saga_paused", "action_not_allowed" */
 } saga_decision;
 
 const char *saga_step_name(saga_step s);
@@ -174,6 +190,11 @@ bool saga_stuck_reason_parse(const char *name, saga_stuck_reason *out);
 int saga_compensation_limit(const saga_settings *cfg);
 bool saga_step_parse(const char *name, saga_step *out);
 const char *saga_event_name(saga_event e);
+bool saga_event_parse(const char *name, saga_event *out);
+/* An operator's action by its API name ("retry_now", "pause", "resume",
+ * "compensate", "extend_deadline"); false for any other. */
+bool saga_action_parse(const char *name, saga_event *out);
+const char *saga_action_name(saga_event e); /* NULL for an event that is no action */
 const char *saga_log_kind_name(saga_log_kind k);
 bool saga_log_kind_parse(const char *name, saga_log_kind *out);
 
@@ -183,7 +204,10 @@ const saga_transition *saga_table(size_t *count);
 /* A new saga in CREATED. */
 void saga_init(saga *s, const char *saga_id, const char *order_id);
 
-/* Looks the event up for the saga as it is now. Never changes the saga. */
+/* Looks the event up for the saga as it is now. Never changes the saga. A
+ * paused saga matches only the rows guarded PAUSED (resume). Without a row:
+ * CONFLICT for an operator's action and for a cancel of an ended or paused
+ * saga (refusal says why), else IGNORED. */
 saga_decision saga_decide(const saga *s, saga_event ev, const saga_settings *cfg);
 
 /* Applies an APPLY decision: state, step, target, flags, attempts, deadline,

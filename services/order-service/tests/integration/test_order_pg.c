@@ -814,6 +814,68 @@ static void read_model_filters_sagas_by_stuck_reason_and_more(void **state)
     process_stop(p);
 }
 
+/* An operator's action at the saga's version as stored now. */
+static oms_err act_on(process *p, const order *o, const char *action, oms_error *err)
+{
+    const char *params[] = {o->id};
+    char version[24];
+    snprintf(version, sizeof version, "%ld", sql_long("SELECT version FROM sagas WHERE order_id = $1", 1, params));
+    const oms_principal operator_principal = {.role = OMS_ROLE_OPERATOR, .subject = "ops", .id = "key:ops"};
+    saga_action_request req = {.action = action, .reason = "incident 7", .if_match = version};
+    saga_outcome out;
+    return order_saga_action(&p->app, p->a, &operator_principal, o->saga_id, &req, "req-ops", &out, err);
+}
+
+/* Issue 12 item 2 over PostgreSQL: a paused saga is skipped by the deadline
+ * scanner and holds a reply (saga_held_replies, REPLY_HELD); resume applies
+ * it and empties the table; a stale version is refused; each action is a
+ * row of the saga log. */
+static void paused_saga_holds_replies_until_resumed(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order o = create_order(p, "paused-customer", NULL, NULL);
+    const char *order_params[] = {o.id};
+    const char *saga_params[] = {o.saga_id};
+    oms_error err;
+    assert_int_equal(act_on(p, &o, "pause", &err), OMS_OK);
+    assert_int_equal(sql_long("SELECT count(*) FROM sagas WHERE order_id = $1 AND paused", 1, order_params), 1);
+    __atomic_add_fetch(&fake_now_ms, 3600 * 1000, __ATOMIC_SEQ_CST);
+    size_t handled = 99;
+    assert_int_equal(order_on_step_deadlines(&p->app, p->a, 50, &handled, &err), OMS_OK);
+    assert_int_equal(sql_long("SELECT attempts FROM sagas WHERE order_id = $1", 1, order_params), 1);
+    char event_id[OMS_UUID_LEN + 1];
+    assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+                             json_pack("{s:s, s:b, s:I}", "command_id", command_of(&o, "payment"), "success", 1,
+                                       "amount_cents", (json_int_t)o.total_cents),
+                             event_id),
+                     OMS_BUS_ACK);
+    assert_int_equal(status_of(p, o.id), ORDER_PENDING_PAYMENT);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_held_replies WHERE saga_id = $1", 1, saga_params), 1);
+    assert_int_equal(
+        sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'REPLY_HELD'", 1, saga_params), 1);
+    const oms_principal operator_principal = {.role = OMS_ROLE_OPERATOR, .subject = "ops", .id = "key:ops"};
+    saga_action_request stale = {.action = "resume", .reason = "r", .if_match = "\"0\""};
+    saga_outcome out;
+    assert_int_equal(order_saga_action(&p->app, p->a, &operator_principal, o.saga_id, &stale, "", &out, &err),
+                     OMS_ECONFLICT);
+    assert_string_equal(err.reason, ORDER_REASON_VERSION_MISMATCH);
+    assert_int_equal(act_on(p, &o, "resume", &err), OMS_OK);
+    assert_int_equal(status_of(p, o.id), ORDER_PAYMENT_CONFIRMED);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_held_replies WHERE saga_id = $1", 1, saga_params), 0);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'OPERATOR_ACTION'"
+                              " AND detail LIKE '%key:ops (operator): incident 7'",
+                              1, saga_params),
+                     2);
+    assert_int_equal(act_on(p, &o, "retry_now", &err), OMS_OK); /* the inventory request, again */
+    assert_int_equal(sql_long("SELECT attempts FROM sagas WHERE order_id = $1", 1, order_params), 2);
+    /* one audit row per accepted action (pause, resume, retry_now), none for the stale one */
+    assert_int_equal(sql_long("SELECT count(*) FROM audit_log WHERE saga_id = $1 AND action LIKE 'saga.%'", 1,
+                              saga_params),
+                     3);
+    process_stop(p);
+}
+
 /* ---- replies the saga trusts (the bus is not) -------------------------------------------- */
 
 /* A reply naming a command the saga never sent (forged, or another saga's)
@@ -1176,6 +1238,7 @@ int main(void)
         cmocka_unit_test(http_api_answers_as_the_spec_says),
         cmocka_unit_test(read_model_lists_stuck_sagas),
         cmocka_unit_test(read_model_filters_sagas_by_stuck_reason_and_more),
+        cmocka_unit_test(paused_saga_holds_replies_until_resumed),
     };
     return cmocka_run_group_tests_name("order_pg", tests, setup_database, NULL);
 }

@@ -311,7 +311,81 @@ static oms_err saga_lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now
     return OMS_OK;
 }
 
-static const saga_repo_ops saga_ops = {saga_insert, saga_load, saga_update, saga_append, saga_lock_due};
+static oms_err saga_order_of(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id,
+                             char order_id[OMS_UUID_LEN + 1], oms_error *err)
+{
+    (void)tx;
+    (void)a;
+    mem_store *m = store_of(r->self);
+    for (int i = 0; i < MEM_ORDERS; i++) {
+        if (m->data.sagas[i].used && strcmp(m->data.sagas[i].s.id, saga_id) == 0) {
+            memcpy(order_id, m->data.sagas[i].s.order_id, OMS_UUID_LEN + 1);
+            return OMS_OK;
+        }
+    }
+    return oms_error_set(err, OMS_ENOTFOUND, NULL, "no saga %s", saga_id);
+}
+
+static void copy_text(char *dst, size_t cap, bool *has, const char *src)
+{
+    *has = src != NULL;
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static oms_err saga_hold(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, const saga_held_reply *h,
+                         oms_error *err)
+{
+    (void)tx;
+    (void)a;
+    mem_store *m = store_of(r->self);
+    if (m->data.held_count >= MEM_HELD)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "held replies full");
+    mem_held *row = &m->data.held[m->data.held_count++];
+    snprintf(row->saga_id, sizeof row->saga_id, "%s", saga_id);
+    row->h = *h;
+    copy_text(row->command_id, sizeof row->command_id, &row->has_command_id, h->claim.command_id);
+    copy_text(row->reason, sizeof row->reason, &row->has_reason, h->reason);
+    copy_text(row->event_id, sizeof row->event_id, &row->has_event_id, h->event_id);
+    bool has_detail;
+    copy_text(row->detail, sizeof row->detail, &has_detail, h->detail);
+    return OMS_OK;
+}
+
+static oms_err saga_take_held(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, saga_held_reply **out,
+                              size_t *count, oms_error *err)
+{
+    (void)tx;
+    mem_store *m = store_of(r->self);
+    *out = oms_arena_calloc(a, MEM_HELD, sizeof **out);
+    if (!*out)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    *count = 0;
+    size_t kept = 0;
+    for (size_t i = 0; i < m->data.held_count; i++) {
+        mem_held *row = &m->data.held[i];
+        if (strcmp(row->saga_id, saga_id) != 0) {
+            m->data.held[kept++] = *row;
+            continue;
+        }
+        saga_held_reply *h = &(*out)[(*count)++];
+        *h = row->h;
+        h->claim.command_id = row->has_command_id ? oms_arena_strdup(a, row->command_id) : NULL;
+        h->reason = row->has_reason ? oms_arena_strdup(a, row->reason) : NULL;
+        h->event_id = row->has_event_id ? oms_arena_strdup(a, row->event_id) : NULL;
+        h->detail = oms_arena_strdup(a, row->detail);
+    }
+    m->data.held_count = kept;
+    return OMS_OK;
+}
+
+static const saga_repo_ops saga_ops = {.insert = saga_insert,
+                                       .load_for_update = saga_load,
+                                       .update = saga_update,
+                                       .append_log = saga_append,
+                                       .lock_due = saga_lock_due,
+                                       .order_of = saga_order_of,
+                                       .hold_reply = saga_hold,
+                                       .take_held = saga_take_held};
 
 /* ---- read model ---- */
 

@@ -73,6 +73,15 @@ typedef struct mem_price {
     int64_t price_cents, version;
 } mem_price;
 
+/* A reply held while its saga was paused. */
+#define MEM_HELD 16
+typedef struct mem_held {
+    char saga_id[OMS_UUID_LEN + 1];
+    saga_held_reply h; /* claim.command_id, reason, event_id, detail point below */
+    char command_id[OMS_UUID_LEN + 1], reason[MEM_TEXT], event_id[OMS_UUID_LEN + 1], detail[MEM_TEXT];
+    bool has_command_id, has_reason, has_event_id;
+} mem_held;
+
 typedef struct mem_data {
     mem_price catalog[MEM_CATALOG];
     size_t catalog_count;
@@ -85,6 +94,8 @@ typedef struct mem_data {
     mem_message messages[MEM_MESSAGES];
     size_t message_count;
     test_audit_rows audit;
+    mem_held held[MEM_HELD];
+    size_t held_count;
 } mem_data;
 
 typedef struct mem_store {

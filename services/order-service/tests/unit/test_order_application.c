@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -576,6 +577,120 @@ static void a_resent_command_shows_retrying_with_its_last_error(void **state)
     assert_string_equal(h.saga.last_error, "");
 }
 
+/* ---- an operator's actions (issue 12 item 2) ---- */
+
+static const oms_principal operator_principal = {.role = OMS_ROLE_OPERATOR, .subject = "ops", .id = "key:ops"};
+
+/* An action as POST /sagas/{id}/actions makes it, at the saga's current version. */
+static oms_err act(fixture *f, const char *order_id, const char *action, oms_error *err)
+{
+    const mem_saga *s = mem_find_saga(f->m, order_id);
+    char version[24];
+    snprintf(version, sizeof version, "\"%lld\"", (long long)s->s.version);
+    saga_action_request req = {.action = action, .reason = "ticket 42", .if_match = version};
+    saga_outcome out;
+    return order_saga_action(&f->m->app, f->a, &operator_principal, s->s.id, &req, "req-op", &out, err);
+}
+
+/* pause: no command leaves, no deadline fires, a reply is held (REPLY_HELD);
+ * resume applies it: the order goes on to the inventory step. */
+static void pause_holds_everything_and_resume_applies_what_came(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    oms_error err;
+    assert_int_equal(act(f, id, "pause", &err), OMS_OK);
+    const char *saga_id = mem_find_saga(f->m, id)->s.id;
+    assert_true(mem_find_saga(f->m, id)->s.paused);
+    size_t sent = mem_message_count(f->m, id, OMS_MSG_PAYMENT_REQUESTED);
+    f->m->now_ms += 3600 * 1000;
+    assert_int_equal(run_deadlines(f), 0); /* no deadline fires */
+    assert_int_equal(deliver(f, order_on_payment_processed, id, true, NULL), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_PENDING_PAYMENT); /* held, not applied */
+    assert_int_equal(mem_log_count(f->m, saga_id, SAGA_LOG_REPLY_HELD), 1);
+    assert_int_equal(act(f, id, "retry_now", &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, "saga_paused");
+    oms_principal customer = {.role = OMS_ROLE_CUSTOMER, .subject = "c", .id = "key:c"};
+    order o;
+    assert_int_equal(order_cancel(&f->m->app, f->a, &customer, id, NULL, "", &o, &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, "saga_paused");
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_PAYMENT_REQUESTED), sent); /* nothing left */
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_INVENTORY_REQUESTED), 0);
+    assert_int_equal(act(f, id, "resume", &err), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_PAYMENT_CONFIRMED);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_INVENTORY_REQUESTED), 1);
+    assert_false(mem_find_saga(f->m, id)->s.paused);
+    assert_int_equal(mem_log_count(f->m, saga_id, SAGA_LOG_OPERATOR_ACTION), 2);
+    assert_int_equal(act(f, id, "resume", &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, "action_not_allowed");
+}
+
+/* retry_now resends the pending command with its command_id; compensate
+ * cancels; a stale If-Match is version_mismatch, none is if_match_required,
+ * a viewer may not act, there is no skip. */
+static void actions_are_checked_and_logged(void **state)
+{
+    fixture *f = *state;
+    char id[OMS_UUID_LEN + 1];
+    create(f, "c", id);
+    const mem_message *first = mem_last_message(f->m, id, OMS_MSG_PAYMENT_REQUESTED);
+    char command_id[OMS_UUID_LEN + 1];
+    memcpy(command_id, first->command_id, sizeof command_id);
+    oms_error err;
+    assert_int_equal(act(f, id, "retry_now", &err), OMS_OK);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_PAYMENT_REQUESTED), 2);
+    assert_string_equal(mem_last_message(f->m, id, OMS_MSG_PAYMENT_REQUESTED)->command_id, command_id);
+    assert_int_equal(mem_find_saga(f->m, id)->s.attempts, 2);
+
+    const mem_saga *s = mem_find_saga(f->m, id);
+    saga_outcome out;
+    saga_action_request stale = {.action = "pause", .reason = "r", .if_match = "\"1\""};
+    assert_int_equal(order_saga_action(&f->m->app, f->a, &operator_principal, s->s.id, &stale, "", &out, &err),
+                     OMS_ECONFLICT);
+    assert_string_equal(err.reason, ORDER_REASON_VERSION_MISMATCH);
+    saga_action_request none = {.action = "pause", .reason = "r"};
+    assert_int_equal(order_saga_action(&f->m->app, f->a, &operator_principal, s->s.id, &none, "", &out, &err),
+                     OMS_ECONFLICT);
+    assert_string_equal(err.reason, ORDER_REASON_IF_MATCH_REQUIRED);
+    saga_action_request skip = {.action = "skip_payment", .reason = "r", .if_match = "1"};
+    assert_int_equal(order_saga_action(&f->m->app, f->a, &operator_principal, s->s.id, &skip, "", &out, &err),
+                     OMS_EINVAL);
+    assert_string_equal(err.field, "action");
+    saga_action_request no_reason = {.action = "pause", .if_match = "1"};
+    assert_int_equal(order_saga_action(&f->m->app, f->a, &operator_principal, s->s.id, &no_reason, "", &out, &err),
+                     OMS_EINVAL);
+    assert_string_equal(err.field, "reason");
+    oms_principal viewer = {.role = OMS_ROLE_VIEWER, .subject = "v", .id = "key:v"};
+    saga_action_request ok = {.action = "pause", .reason = "r", .if_match = "2"};
+    assert_int_equal(order_saga_action(&f->m->app, f->a, &viewer, s->s.id, &ok, "", &out, &err), OMS_EFORBIDDEN);
+    assert_int_equal(order_saga_action(&f->m->app, f->a, &operator_principal, "99999999-9999-4999-8999-999999999999",
+                                       &ok, "", &out, &err),
+                     OMS_ENOTFOUND);
+
+    int64_t deadline = mem_find_saga(f->m, id)->s.deadline_ms;
+    assert_int_equal(act(f, id, "extend_deadline", &err), OMS_OK);
+    assert_true(mem_find_saga(f->m, id)->s.deadline_ms == deadline + 30000);
+    assert_int_equal(act(f, id, "compensate", &err), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_COMPENSATING);
+    assert_int_equal(mem_message_count(f->m, id, OMS_MSG_REFUND_REQUESTED), 1);
+    assert_string_equal(mem_find_order(f->m, id)->cancellation_reason, "ticket 42");
+    assert_int_equal(deliver(f, order_on_payment_refunded, id, true, NULL), OMS_OK);
+    assert_int_equal(status_of(f, id), ORDER_CANCELLED);
+    assert_int_equal(act(f, id, "compensate", &err), OMS_ECONFLICT);
+    assert_string_equal(err.reason, "order_ended");
+    /* one audit row per accepted action, none for a refused one */
+    const test_audit_rows *rows = &f->m->data.audit;
+    assert_int_equal(rows->count, 3); /* retry_now, extend_deadline, compensate */
+    assert_string_equal(rows->rows[0].action, "saga.retry_now");
+    assert_string_equal(rows->rows[2].action, "saga.compensate");
+    assert_string_equal(rows->rows[2].saga_id, s->s.id);
+    assert_string_equal(rows->rows[2].actor, "key:ops");
+    assert_string_equal(rows->rows[2].reason, "ticket 42");
+    assert_non_null(strstr(rows->rows[2].before, "state=PENDING_PAYMENT"));
+    assert_non_null(strstr(rows->rows[2].after, "state=COMPENSATING"));
+}
+
 /* ---- who may do what (SPEC 7) ---- */
 
 static const oms_principal alice = {.role = OMS_ROLE_CUSTOMER, .subject = "alice", .id = "key:a"};
@@ -885,6 +1000,8 @@ int main(void)
         T(saga_history_lists_every_step_in_order),
         T(a_resent_command_shows_retrying_with_its_last_error),
         T(stuck_sagas_are_listed),
+        T(pause_holds_everything_and_resume_applies_what_came),
+        T(actions_are_checked_and_logged),
         T(a_customer_orders_for_itself_only),
         T(a_customer_reaches_only_its_own_orders),
         T(an_accepted_cancel_has_one_audit_row),

@@ -210,6 +210,7 @@ typedef struct expectation {
     saga_step next;
     unsigned actions;
     saga_log_kind log;
+    bool paused; /* the saga was paused by an operator */
 } expectation;
 
 #define S(x) ORDER_##x
@@ -221,53 +222,95 @@ typedef struct expectation {
 /* Written from SPEC section 3, independently of the table. */
 static const expectation rows[] = {
     {"start asks for payment", S(CREATED), ST(NONE), 0, 0, EV(START), S(PENDING_PAYMENT), ST(PAYMENT),
-     A(SEND_PAYMENT_REQUEST), L(COMMAND_SENT)},
+     A(SEND_PAYMENT_REQUEST), L(COMMAND_SENT), false},
     {"cancel in CREATED refunds", S(CREATED), ST(NONE), 0, 0, EV(CANCEL_REQUESTED), S(COMPENSATING), ST(REFUND),
-     A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT)},
+     A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT), false},
     {"paid asks for stock", S(PENDING_PAYMENT), ST(PAYMENT), 0, 1, EV(PAYMENT_SUCCEEDED), S(PAYMENT_CONFIRMED),
-     ST(INVENTORY), A(MARK_PAYMENT_CAPTURED) | A(SEND_INVENTORY_REQUEST), L(REPLY_RECEIVED)},
+     ST(INVENTORY), A(MARK_PAYMENT_CAPTURED) | A(SEND_INVENTORY_REQUEST), L(REPLY_RECEIVED), false},
     {"declined fails", S(PENDING_PAYMENT), ST(PAYMENT), 0, 1, EV(PAYMENT_FAILED), S(FAILED), ST(NONE),
-     A(RECORD_FAILURE_REASON), L(REPLY_RECEIVED)},
+     A(RECORD_FAILURE_REASON), L(REPLY_RECEIVED), false},
     {"cancel while paying refunds", S(PENDING_PAYMENT), ST(PAYMENT), 0, 1, EV(CANCEL_REQUESTED), S(COMPENSATING),
-     ST(REFUND), A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT)},
+     ST(REFUND), A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT), false},
     {"payment deadline retries", S(PENDING_PAYMENT), ST(PAYMENT), 0, 4, EV(STEP_DEADLINE_PASSED),
-     S(PENDING_PAYMENT), ST(PAYMENT), A(SEND_PAYMENT_REQUEST), L(RETRY)},
+     S(PENDING_PAYMENT), ST(PAYMENT), A(SEND_PAYMENT_REQUEST), L(RETRY), false},
     {"payment deadline exhausted compensates", S(PENDING_PAYMENT), ST(PAYMENT), 0, 5, EV(STEP_DEADLINE_PASSED),
-     S(COMPENSATING), ST(REFUND), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), L(TIMEOUT)},
+     S(COMPENSATING), ST(REFUND), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), L(TIMEOUT), false},
     {"stock allocated confirms", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 1, EV(INVENTORY_ALLOCATED),
-     S(INVENTORY_CONFIRMED), ST(NONE), A(MARK_STOCK_RESERVED), L(REPLY_RECEIVED)},
+     S(INVENTORY_CONFIRMED), ST(NONE), A(MARK_STOCK_RESERVED), L(REPLY_RECEIVED), false},
     {"stock refused refunds", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 1, EV(INVENTORY_FAILED), S(COMPENSATING),
-     ST(REFUND), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), L(REPLY_RECEIVED)},
+     ST(REFUND), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), L(REPLY_RECEIVED), false},
     {"cancel when paid releases first", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 1, EV(CANCEL_REQUESTED),
      S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON),
-     L(COMPENSATION_SENT)},
+     L(COMPENSATION_SENT), false},
     {"inventory deadline retries", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 1, EV(STEP_DEADLINE_PASSED),
-     S(PAYMENT_CONFIRMED), ST(INVENTORY), A(SEND_INVENTORY_REQUEST), L(RETRY)},
+     S(PAYMENT_CONFIRMED), ST(INVENTORY), A(SEND_INVENTORY_REQUEST), L(RETRY), false},
     {"inventory deadline exhausted releases", S(PAYMENT_CONFIRMED), ST(INVENTORY), 0, 5, EV(STEP_DEADLINE_PASSED),
-     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_FAILURE_REASON), L(TIMEOUT)},
+     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_FAILURE_REASON), L(TIMEOUT), false},
     {"cancel when confirmed releases first", S(INVENTORY_CONFIRMED), ST(NONE), 0, 0, EV(CANCEL_REQUESTED),
      S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON),
-     L(COMPENSATION_SENT)},
+     L(COMPENSATION_SENT), false},
     {"released then refund", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1, EV(INVENTORY_RELEASED),
-     S(COMPENSATING), ST(REFUND), A(MARK_STOCK_RELEASED) | A(SEND_REFUND), L(COMPENSATION_DONE)},
+     S(COMPENSATING), ST(REFUND), A(MARK_STOCK_RELEASED) | A(SEND_REFUND), L(COMPENSATION_DONE), false},
     {"late allocation while releasing is honoured", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1,
-     EV(INVENTORY_ALLOCATED), S(COMPENSATING), ST(RELEASE), A(MARK_STOCK_RESERVED), L(REPLY_RECEIVED)},
+     EV(INVENTORY_ALLOCATED), S(COMPENSATING), ST(RELEASE), A(MARK_STOCK_RESERVED), L(REPLY_RECEIVED), false},
     {"late refusal while releasing is recorded", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1,
-     EV(INVENTORY_FAILED), S(COMPENSATING), ST(RELEASE), 0, L(REPLY_RECEIVED)},
+     EV(INVENTORY_FAILED), S(COMPENSATING), ST(RELEASE), 0, L(REPLY_RECEIVED), false},
     {"release deadline retries for ever", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 50, EV(STEP_DEADLINE_PASSED),
-     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE), L(RETRY)},
+     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE), L(RETRY), false},
     {"refunded ends in the target", S(COMPENSATING), ST(REFUND), S(CANCELLED), 1, EV(PAYMENT_REFUNDED),
-     S(CANCELLED), ST(NONE), A(MARK_PAYMENT_REFUNDED), L(COMPENSATION_DONE)},
+     S(CANCELLED), ST(NONE), A(MARK_PAYMENT_REFUNDED), L(COMPENSATION_DONE), false},
     {"late capture while refunding is honoured", S(COMPENSATING), ST(REFUND), S(CANCELLED), 1,
-     EV(PAYMENT_SUCCEEDED), S(COMPENSATING), ST(REFUND), A(MARK_PAYMENT_CAPTURED), L(REPLY_RECEIVED)},
+     EV(PAYMENT_SUCCEEDED), S(COMPENSATING), ST(REFUND), A(MARK_PAYMENT_CAPTURED), L(REPLY_RECEIVED), false},
     {"late decline while refunding is recorded", S(COMPENSATING), ST(REFUND), S(CANCELLED), 1, EV(PAYMENT_FAILED),
-     S(COMPENSATING), ST(REFUND), 0, L(REPLY_RECEIVED)},
+     S(COMPENSATING), ST(REFUND), 0, L(REPLY_RECEIVED), false},
     {"refund deadline retries for ever", S(COMPENSATING), ST(REFUND), S(FAILED), 50, EV(STEP_DEADLINE_PASSED),
-     S(COMPENSATING), ST(REFUND), A(SEND_REFUND), L(RETRY)},
+     S(COMPENSATING), ST(REFUND), A(SEND_REFUND), L(RETRY), false},
     {"cancel while releasing towards FAILED ends CANCELLED", S(COMPENSATING), ST(RELEASE), S(FAILED), 1,
-     EV(CANCEL_REQUESTED), S(COMPENSATING), ST(RELEASE), A(RECORD_CANCELLATION_REASON), L(STATE_CHANGED)},
+     EV(CANCEL_REQUESTED), S(COMPENSATING), ST(RELEASE), A(RECORD_CANCELLATION_REASON), L(STATE_CHANGED), false},
     {"cancel while refunding towards FAILED ends CANCELLED", S(COMPENSATING), ST(REFUND), S(FAILED), 1,
-     EV(CANCEL_REQUESTED), S(COMPENSATING), ST(REFUND), A(RECORD_CANCELLATION_REASON), L(STATE_CHANGED)},
+     EV(CANCEL_REQUESTED), S(COMPENSATING), ST(REFUND), A(RECORD_CANCELLATION_REASON), L(STATE_CHANGED), false},
+    /* an operator's actions (issue 12 item 2) */
+    {"retry_now resends the payment request", S(PENDING_PAYMENT), ST(PAYMENT), S(CREATED), 2, EV(RETRY_NOW),
+     S(PENDING_PAYMENT), ST(PAYMENT), A(SEND_PAYMENT_REQUEST), L(RETRY), false},
+    {"retry_now resends the inventory request", S(PAYMENT_CONFIRMED), ST(INVENTORY), S(CREATED), 2, EV(RETRY_NOW),
+     S(PAYMENT_CONFIRMED), ST(INVENTORY), A(SEND_INVENTORY_REQUEST), L(RETRY), false},
+    {"retry_now resends the release", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 9, EV(RETRY_NOW), S(COMPENSATING),
+     ST(RELEASE), A(SEND_INVENTORY_RELEASE), L(RETRY), false},
+    {"retry_now resends the refund", S(COMPENSATING), ST(REFUND), S(FAILED), 9, EV(RETRY_NOW), S(COMPENSATING),
+     ST(REFUND), A(SEND_REFUND), L(RETRY), false},
+    {"pause while paying", S(PENDING_PAYMENT), ST(PAYMENT), S(CREATED), 1, EV(PAUSE), S(PENDING_PAYMENT), ST(PAYMENT),
+     A(PAUSE), L(OPERATOR_ACTION), false},
+    {"pause while reserving", S(PAYMENT_CONFIRMED), ST(INVENTORY), S(CREATED), 1, EV(PAUSE), S(PAYMENT_CONFIRMED),
+     ST(INVENTORY), A(PAUSE), L(OPERATOR_ACTION), false},
+    {"pause while releasing", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1, EV(PAUSE), S(COMPENSATING), ST(RELEASE),
+     A(PAUSE), L(OPERATOR_ACTION), false},
+    {"pause while refunding", S(COMPENSATING), ST(REFUND), S(FAILED), 1, EV(PAUSE), S(COMPENSATING), ST(REFUND),
+     A(PAUSE), L(OPERATOR_ACTION), false},
+    {"resume while paying", S(PENDING_PAYMENT), ST(PAYMENT), S(CREATED), 1, EV(RESUME), S(PENDING_PAYMENT),
+     ST(PAYMENT), A(RESUME), L(OPERATOR_ACTION), true},
+    {"resume while reserving", S(PAYMENT_CONFIRMED), ST(INVENTORY), S(CREATED), 1, EV(RESUME), S(PAYMENT_CONFIRMED),
+     ST(INVENTORY), A(RESUME), L(OPERATOR_ACTION), true},
+    {"resume while releasing", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1, EV(RESUME), S(COMPENSATING),
+     ST(RELEASE), A(RESUME), L(OPERATOR_ACTION), true},
+    {"resume while refunding", S(COMPENSATING), ST(REFUND), S(FAILED), 1, EV(RESUME), S(COMPENSATING), ST(REFUND),
+     A(RESUME), L(OPERATOR_ACTION), true},
+    {"compensate before the start refunds", S(CREATED), ST(NONE), S(CREATED), 0, EV(COMPENSATE), S(COMPENSATING),
+     ST(REFUND), A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT), false},
+    {"compensate while paying (or past its deadline) refunds", S(PENDING_PAYMENT), ST(PAYMENT), S(CREATED), 3,
+     EV(COMPENSATE), S(COMPENSATING), ST(REFUND), A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON),
+     L(COMPENSATION_SENT), false},
+    {"compensate while reserving releases first", S(PAYMENT_CONFIRMED), ST(INVENTORY), S(CREATED), 1, EV(COMPENSATE),
+     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT), false},
+    {"compensate a completed order releases first", S(INVENTORY_CONFIRMED), ST(NONE), S(CREATED), 0, EV(COMPENSATE),
+     S(COMPENSATING), ST(RELEASE), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), L(COMPENSATION_SENT), false},
+    {"extend the payment's deadline", S(PENDING_PAYMENT), ST(PAYMENT), S(CREATED), 1, EV(EXTEND_DEADLINE),
+     S(PENDING_PAYMENT), ST(PAYMENT), A(EXTEND_DEADLINE), L(OPERATOR_ACTION), false},
+    {"extend the reservation's deadline", S(PAYMENT_CONFIRMED), ST(INVENTORY), S(CREATED), 1, EV(EXTEND_DEADLINE),
+     S(PAYMENT_CONFIRMED), ST(INVENTORY), A(EXTEND_DEADLINE), L(OPERATOR_ACTION), false},
+    {"extend the release's deadline", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 1, EV(EXTEND_DEADLINE),
+     S(COMPENSATING), ST(RELEASE), A(EXTEND_DEADLINE), L(OPERATOR_ACTION), false},
+    {"extend the refund's deadline", S(COMPENSATING), ST(REFUND), S(CANCELLED), 1, EV(EXTEND_DEADLINE),
+     S(COMPENSATING), ST(REFUND), A(EXTEND_DEADLINE), L(OPERATOR_ACTION), false},
 };
 
 static saga make_saga(order_status st, saga_step step, order_status target, int attempts)
@@ -292,6 +335,7 @@ static void every_row_decides_as_the_spec_says(void **state)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         const expectation *e = &rows[i];
         saga s = make_saga(e->from, e->step, e->target, e->attempts);
+        s.paused = e->paused;
         saga_decision d = saga_decide(&s, e->ev, &cfg);
         print_message("row: %s\n", e->name);
         assert_int_equal(d.kind, SAGA_DECISION_APPLY);
@@ -303,6 +347,86 @@ static void every_row_decides_as_the_spec_says(void **state)
     }
     for (size_t i = 0; i < n_rows; i++)
         assert_true(used[i]); /* no row without an expectation */
+}
+
+/* What the table refuses, with why: every action on an ended saga, any
+ * but resume on a paused one, resume on one not paused, an action on a saga
+ * that waits for nothing; and a paused saga ignores its deadline. */
+static void the_table_refuses_actions_without_a_row(void **state)
+{
+    (void)state;
+    const struct {
+        order_status st;
+        saga_step step;
+        bool paused;
+        saga_event ev;
+        const char *code;
+    } refused[] = {
+        {ORDER_CANCELLED, SAGA_STEP_NONE, false, SAGA_EV_RETRY_NOW, "order_ended"},
+        {ORDER_FAILED, SAGA_STEP_NONE, false, SAGA_EV_COMPENSATE, "order_ended"},
+        {ORDER_FAILED, SAGA_STEP_NONE, false, SAGA_EV_PAUSE, "order_ended"},
+        {ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, true, SAGA_EV_RETRY_NOW, "saga_paused"},
+        {ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, true, SAGA_EV_PAUSE, "saga_paused"},
+        {ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, true, SAGA_EV_COMPENSATE, "saga_paused"},
+        {ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, true, SAGA_EV_CANCEL_REQUESTED, "saga_paused"},
+        {ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, false, SAGA_EV_RESUME, "action_not_allowed"},
+        {ORDER_INVENTORY_CONFIRMED, SAGA_STEP_NONE, false, SAGA_EV_RETRY_NOW, "action_not_allowed"},
+        {ORDER_INVENTORY_CONFIRMED, SAGA_STEP_NONE, false, SAGA_EV_PAUSE, "action_not_allowed"},
+        {ORDER_INVENTORY_CONFIRMED, SAGA_STEP_NONE, false, SAGA_EV_EXTEND_DEADLINE, "action_not_allowed"},
+        {ORDER_COMPENSATING, SAGA_STEP_REFUND, false, SAGA_EV_COMPENSATE, "action_not_allowed"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        saga s = make_saga(refused[i].st, refused[i].step, ORDER_CANCELLED, 1);
+        s.paused = refused[i].paused;
+        saga_decision d = saga_decide(&s, refused[i].ev, &cfg);
+        print_message("refused %zu: %s\n", i, saga_event_name(refused[i].ev));
+        assert_int_equal(d.kind, SAGA_DECISION_CONFLICT);
+        assert_string_equal(d.refusal_code, refused[i].code);
+        assert_non_null(d.refusal);
+    }
+    saga paused = make_saga(ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, ORDER_CREATED, 1);
+    paused.paused = true;
+    assert_int_equal(saga_decide(&paused, SAGA_EV_STEP_DEADLINE_PASSED, &cfg).kind, SAGA_DECISION_IGNORED);
+    /* a cancel while compensating towards CANCELLED stays ignored, not refused */
+    saga cancelling = make_saga(ORDER_COMPENSATING, SAGA_STEP_REFUND, ORDER_CANCELLED, 1);
+    assert_int_equal(saga_decide(&cancelling, SAGA_EV_CANCEL_REQUESTED, &cfg).kind, SAGA_DECISION_IGNORED);
+}
+
+/* pause, then resume; extend_deadline moves the deadline from the later of
+ * now and the deadline; names of the actions round-trip. */
+static void pause_resume_and_extend_change_the_saga(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_PENDING_PAYMENT, SAGA_STEP_PAYMENT, ORDER_CREATED, 1);
+    s.deadline_ms = 50000;
+    saga_decision d = saga_decide(&s, SAGA_EV_PAUSE, &cfg);
+    saga_apply(&s, &d, &cfg, 10000, NULL);
+    assert_true(s.paused);
+    assert_int_equal(s.attempts, 1);
+    assert_true(s.deadline_ms == 50000);
+    d = saga_decide(&s, SAGA_EV_RESUME, &cfg);
+    saga_apply(&s, &d, &cfg, 20000, NULL);
+    assert_false(s.paused);
+    d = saga_decide(&s, SAGA_EV_EXTEND_DEADLINE, &cfg);
+    d.extend_ms = 5000;
+    saga_apply(&s, &d, &cfg, 20000, NULL);
+    assert_true(s.deadline_ms == 55000);
+    d = saga_decide(&s, SAGA_EV_EXTEND_DEADLINE, &cfg);
+    saga_apply(&s, &d, &cfg, 100000, NULL); /* past its deadline: from now, one step timeout */
+    assert_true(s.deadline_ms == 130000);
+    d = saga_decide(&s, SAGA_EV_RETRY_NOW, &cfg);
+    saga_apply(&s, &d, &cfg, 100000, NULL);
+    assert_int_equal(s.attempts, 2);
+    const char *names[] = {"retry_now", "pause", "resume", "compensate", "extend_deadline"};
+    for (size_t i = 0; i < 5; i++) {
+        saga_event ev;
+        assert_true(saga_action_parse(names[i], &ev));
+        assert_string_equal(saga_action_name(ev), names[i]);
+    }
+    saga_event ev;
+    assert_false(saga_action_parse("skip_payment", &ev));
+    assert_false(saga_action_parse("CANCEL_REQUESTED", &ev));
+    assert_null(saga_action_name(SAGA_EV_CANCEL_REQUESTED));
 }
 
 static int rank(order_status s)
@@ -585,6 +709,8 @@ int main(void)
         cmocka_unit_test(inventory_refused_refunds_then_fails),
         cmocka_unit_test(deadline_retries_with_backoff_then_compensates),
         cmocka_unit_test(backoff_is_capped),
+        cmocka_unit_test(the_table_refuses_actions_without_a_row),
+        cmocka_unit_test(pause_resume_and_extend_change_the_saga),
         cmocka_unit_test(compensation_deadline_retries_for_ever),
     };
     return cmocka_run_group_tests_name("order_domain", tests, NULL, NULL);

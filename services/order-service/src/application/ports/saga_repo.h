@@ -23,6 +23,16 @@ typedef struct saga_log_entry {
     const char *detail;      /* one human sentence; may be NULL */
 } saga_log_entry;
 
+/* A reply that came while the saga was paused, kept to be applied on
+ * resume (issue 12 item 2). Strings borrowed (writes) or arena-owned (reads). */
+typedef struct saga_held_reply {
+    saga_event event;
+    saga_reply_claim claim;  /* claim.command_id as below */
+    const char *reason;      /* may be NULL */
+    const char *event_id;
+    const char *detail;
+} saga_held_reply;
+
 typedef struct saga_repo saga_repo;
 typedef struct saga_repo_ops {
     /* Stores a new saga. OMS_ECONFLICT when it (or one for the order) exists. */
@@ -45,6 +55,15 @@ typedef struct saga_repo_ops {
      * order ids go to order_ids (an array in `a`) and *count. */
     oms_err (*lock_due)(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, int limit,
                         char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err);
+    /* The order of the saga `saga_id`. OMS_ENOTFOUND when unknown. */
+    oms_err (*order_of)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id,
+                        char order_id[OMS_UUID_LEN + 1], oms_error *err);
+    /* Keeps a reply of a paused saga (whose row the caller holds locked). */
+    oms_err (*hold_reply)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, const saga_held_reply *h,
+                          oms_error *err);
+    /* Removes and returns the saga's held replies, in the order they came. */
+    oms_err (*take_held)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, saga_held_reply **out,
+                         size_t *count, oms_error *err);
 } saga_repo_ops;
 struct saga_repo {
     const saga_repo_ops *ops;
@@ -75,6 +94,22 @@ static inline oms_err saga_repo_lock_due(saga_repo *r, oms_tx *tx, oms_arena *a,
                                          char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err)
 {
     return r->ops->lock_due(r, tx, a, now_ms, limit, order_ids, count, err);
+}
+
+static inline oms_err saga_repo_order_of(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id,
+                                         char order_id[OMS_UUID_LEN + 1], oms_error *err)
+{
+    return r->ops->order_of(r, tx, a, saga_id, order_id, err);
+}
+static inline oms_err saga_repo_hold_reply(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id,
+                                           const saga_held_reply *h, oms_error *err)
+{
+    return r->ops->hold_reply(r, tx, a, saga_id, h, err);
+}
+static inline oms_err saga_repo_take_held(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id,
+                                          saga_held_reply **out, size_t *count, oms_error *err)
+{
+    return r->ops->take_held(r, tx, a, saga_id, out, count, err);
 }
 
 #endif
