@@ -1,6 +1,7 @@
 -- Replies that came while an operator had paused their saga (issue 12 item
 -- 2): kept here, in the order they came, and applied when it is resumed.
-CREATE TABLE saga_held_replies (
+-- IF NOT EXISTS: it was 007_saga_held_replies on main for a moment.
+CREATE TABLE IF NOT EXISTS saga_held_replies (
     saga_id      uuid NOT NULL REFERENCES sagas (id),
     seq          bigserial,
     event        text NOT NULL,
