@@ -51,10 +51,12 @@ static oms_err apply_reply(order_app *app, oms_tx *tx, oms_arena *a, const oms_s
     }
     if (rc != OMS_ENOTFOUND)
         return rc;
-    /* Not an order of ours: it can never succeed; acknowledge it. */
+    /* Not an order of ours: it can never succeed; kept and counted as an
+     * orphan (issue 12 item 8), then acknowledged. */
     oms_log(OMS_LOG_WARN, "reply_for_unknown_order", "order_id", d->env->order_id, "event_id", d->env->event_id,
             "event_type", d->env->event_type, NULL);
-    return OMS_OK;
+    oms_error_clear(err);
+    return order_on_orphan_reply(app, tx, a, &reply, d->env->event_type, err);
 }
 
 static oms_err payment_processed(void *app, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d, oms_error *err)

@@ -249,6 +249,17 @@ static oms_err take_held(saga_repo *r, oms_tx *tx, oms_arena *a, const char *sag
     return OMS_OK;
 }
 
+static oms_err record_orphan(saga_repo *r, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o, oms_error *err)
+{
+    (void)r;
+    (void)a;
+    const char *params[] = {o->event_id, o->event_type, o->order_id, o->command_id};
+    return oms_pg_tx_exec_deferred(tx,
+                                   "INSERT INTO orphan_replies (event_id, event_type, order_id, command_id)"
+                                   " VALUES ($1::uuid, $2, $3, $4) ON CONFLICT (event_id) DO NOTHING",
+                                   4, params, err);
+}
+
 static const saga_repo_ops ops = {
     .insert = insert_saga,
     .load_for_update = load_for_update,
@@ -258,6 +269,7 @@ static const saga_repo_ops ops = {
     .order_of = order_of,
     .hold_reply = hold_reply,
     .take_held = take_held,
+    .record_orphan = record_orphan,
 };
 
 saga_repo pg_saga_repo(void)

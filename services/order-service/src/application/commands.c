@@ -354,6 +354,16 @@ oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, co
     return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_RELEASED, SAGA_STEP_RELEASE, "InventoryReleased", err);
 }
 
+oms_err order_on_orphan_reply(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, const char *event_type,
+                              oms_error *err)
+{
+    const saga_orphan_reply o = {.event_id = r->event_id,
+                                 .event_type = event_type,
+                                 .order_id = r->order_id,
+                                 .command_id = r->command_id};
+    return saga_runner_record_orphan(app, tx, a, &o, err);
+}
+
 oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
                                  const char *event_id, const char *event_type, oms_error *err)
 {

@@ -100,6 +100,11 @@ oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, c
 oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
                                     oms_error *err);
 
+/* A reply for an order without a saga: recorded and counted, never dropped
+ * in silence (saga_runner_record_orphan). Runs in `tx`. */
+oms_err order_on_orphan_reply(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, const char *event_type,
+                              oms_error *err);
+
 /* Records, in the order's saga log, a message of a type the saga does not
  * know (IGNORED_REPLY). OMS_OK (nothing written) when the order is unknown. */
 oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,

@@ -67,6 +67,37 @@ static oms_err log_step(order_app *app, oms_tx *tx, oms_arena *a, const saga *s,
     return oms_tx_on_commit_copy(app->tx, tx, write_step_line, &l, sizeof l, err);
 }
 
+/* ---- replies nobody waits for (issue 12 item 8) ---- */
+
+/* Counted once the transaction that recorded it commits. */
+static void count_orphan(void *ctx)
+{
+    static oms_counter *counters[2];
+    bool unknown = *(const bool *)ctx;
+    oms_counter *c = __atomic_load_n(&counters[unknown], __ATOMIC_ACQUIRE);
+    if (!c) {
+        c = oms_metrics_counter("oms_orphan_replies_total",
+                                "Replies nobody waits for: an unknown saga, or one that has ended.",
+                                unknown ? "why=\"unknown_saga\"" : "why=\"finished_saga\"");
+        __atomic_store_n(&counters[unknown], c, __ATOMIC_RELEASE);
+    }
+    oms_counter_add(c, 1);
+}
+
+static oms_err count_orphan_at_commit(order_app *app, oms_tx *tx, bool unknown, oms_error *err)
+{
+    return oms_tx_on_commit_copy(app->tx, tx, count_orphan, &unknown, sizeof unknown, err);
+}
+
+oms_err saga_runner_record_orphan(order_app *app, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o,
+                                  oms_error *err)
+{
+    oms_err rc = saga_repo_record_orphan(app->sagas, tx, a, o, err);
+    if (rc == OMS_OK)
+        rc = count_orphan_at_commit(app, tx, true, err);
+    return rc;
+}
+
 /* ---- writing a decision ---- */
 
 /* The commands a decision's actions send, in the order they go to the
@@ -212,9 +243,16 @@ static oms_err write_applied(order_app *app, oms_tx *tx, oms_arena *a, saga_outc
     return rc;
 }
 
+/* An IGNORED_REPLY row; a reply to a saga that has ended is also counted
+ * as an orphan (the row is its record). */
 static oms_err write_ignored(order_app *app, oms_tx *tx, oms_arena *a, const saga *s, saga_event event,
                              const saga_event_context *ev, oms_error *err)
 {
+    if (ev->claim && order_status_is_final(s->state)) {
+        oms_err rc = count_orphan_at_commit(app, tx, false, err);
+        if (rc != OMS_OK)
+            return rc;
+    }
     const char *detail = oms_arena_sprintf(a, "%s ignored in %s/%s%s%s", saga_event_name(event),
                                            order_status_name(s->state), saga_step_name(s->step),
                                            ev->detail ? ": " : "", ev->detail ? ev->detail : "");

@@ -63,6 +63,13 @@ oms_err saga_runner_create(order_app *app, oms_tx *tx, oms_arena *a, const order
 oms_err saga_runner_start(order_app *app, oms_tx *tx, oms_arena *a, saga *s, const order *o,
                           const char *correlation_id, saga_outcome *out, oms_error *err);
 
+/* Keeps a reply that names an order without a saga (orphan_replies) and
+ * counts it in oms_orphan_replies_total{why="unknown_saga"} at commit. A
+ * reply to an ended saga is counted {why="finished_saga"} by
+ * saga_runner_apply, its IGNORED_REPLY row being its record (issue 12 item 8). */
+oms_err saga_runner_record_orphan(order_app *app, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o,
+                                  oms_error *err);
+
 /* Records in the order's saga log a message of a type the saga does not know
  * (IGNORED_REPLY). OMS_OK, nothing written, when the order has no saga. */
 oms_err saga_runner_ignore_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,

@@ -876,6 +876,50 @@ static void paused_saga_holds_replies_until_resumed(void **state)
     process_stop(p);
 }
 
+/* Issue 12 item 8: a reply for an order without a saga is kept in
+ * orphan_replies and counted {why="unknown_saga"} (once, however often it is
+ * delivered); one for an ended saga is an IGNORED_REPLY row, counted
+ * {why="finished_saga"}. Both are acknowledged. */
+static void replies_nobody_waits_for_are_recorded_and_counted(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    long before = test_metric_sum(p->a, "oms_orphan_replies_total");
+    order ghost = {0};
+    snprintf(ghost.id, sizeof ghost.id, "%s", "99999999-9999-4999-8999-999999999991");
+    snprintf(ghost.saga_id, sizeof ghost.saga_id, "%s", "99999999-9999-4999-8999-999999999992");
+    char event_id[OMS_UUID_LEN + 1];
+    oms_bus_message m = reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &ghost,
+                                      json_pack("{s:s, s:b, s:I}", "command_id", "99999999-9999-4999-8999-999999999993",
+                                                "success", 1, "amount_cents", (json_int_t)100),
+                                      event_id);
+    assert_int_equal(handle(p, &m), OMS_BUS_ACK);
+    assert_int_equal(handle(p, &m), OMS_BUS_ACK); /* a redelivery: the inbox has it */
+    const char *params[] = {event_id};
+    assert_int_equal(sql_long("SELECT count(*) FROM orphan_replies WHERE event_id = $1 AND order_id = "
+                              "'99999999-9999-4999-8999-999999999991' AND event_type = 'PaymentProcessed'",
+                              1, params),
+                     1);
+    assert_int_equal(test_metric_sum(p->a, "oms_orphan_replies_total") - before, 1);
+
+    order o = create_order(p, "orphan-customer", NULL, NULL);
+    assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+                             json_pack("{s:s, s:b}", "command_id", command_of(&o, "payment"), "success", 0),
+                             event_id),
+                     OMS_BUS_ACK); /* declined: FAILED */
+    assert_int_equal(status_of(p, o.id), ORDER_FAILED);
+    assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+                             json_pack("{s:s, s:b}", "command_id", command_of(&o, "payment"), "success", 0),
+                             event_id),
+                     OMS_BUS_ACK); /* a second answer to an ended saga */
+    const char *saga_params[] = {o.saga_id};
+    assert_int_equal(
+        sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'IGNORED_REPLY'", 1, saga_params),
+        1);
+    assert_int_equal(test_metric_sum(p->a, "oms_orphan_replies_total") - before, 2);
+    process_stop(p);
+}
+
 /* ---- replies the saga trusts (the bus is not) -------------------------------------------- */
 
 /* A reply naming a command the saga never sent (forged, or another saga's)
@@ -1239,6 +1283,7 @@ int main(void)
         cmocka_unit_test(read_model_lists_stuck_sagas),
         cmocka_unit_test(read_model_filters_sagas_by_stuck_reason_and_more),
         cmocka_unit_test(paused_saga_holds_replies_until_resumed),
+        cmocka_unit_test(replies_nobody_waits_for_are_recorded_and_counted),
     };
     return cmocka_run_group_tests_name("order_pg", tests, setup_database, NULL);
 }

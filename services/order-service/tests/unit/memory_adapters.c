@@ -378,6 +378,17 @@ static oms_err saga_take_held(saga_repo *r, oms_tx *tx, oms_arena *a, const char
     return OMS_OK;
 }
 
+static oms_err saga_record_orphan(saga_repo *r, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o,
+                                  oms_error *err)
+{
+    (void)tx;
+    (void)a;
+    (void)o;
+    (void)err;
+    store_of(r->self)->data.orphan_count++;
+    return OMS_OK;
+}
+
 static const saga_repo_ops saga_ops = {.insert = saga_insert,
                                        .load_for_update = saga_load,
                                        .update = saga_update,
@@ -385,7 +396,8 @@ static const saga_repo_ops saga_ops = {.insert = saga_insert,
                                        .lock_due = saga_lock_due,
                                        .order_of = saga_order_of,
                                        .hold_reply = saga_hold,
-                                       .take_held = saga_take_held};
+                                       .take_held = saga_take_held,
+                                       .record_orphan = saga_record_orphan};
 
 /* ---- read model ---- */
 

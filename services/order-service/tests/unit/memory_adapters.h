@@ -96,6 +96,7 @@ typedef struct mem_data {
     test_audit_rows audit;
     mem_held held[MEM_HELD];
     size_t held_count;
+    size_t orphan_count; /* replies nobody waited for, recorded */
 } mem_data;
 
 typedef struct mem_store {

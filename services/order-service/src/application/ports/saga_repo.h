@@ -33,6 +33,14 @@ typedef struct saga_held_reply {
     const char *detail;
 } saga_held_reply;
 
+/* A reply that names an order without a saga (issue 12 item 8). Borrowed strings. */
+typedef struct saga_orphan_reply {
+    const char *event_id;
+    const char *event_type;
+    const char *order_id;
+    const char *command_id; /* may be NULL */
+} saga_orphan_reply;
+
 typedef struct saga_repo saga_repo;
 typedef struct saga_repo_ops {
     /* Stores a new saga. OMS_ECONFLICT when it (or one for the order) exists. */
@@ -64,6 +72,8 @@ typedef struct saga_repo_ops {
     /* Removes and returns the saga's held replies, in the order they came. */
     oms_err (*take_held)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, saga_held_reply **out,
                          size_t *count, oms_error *err);
+    /* Keeps a reply nobody waits for (a repeat of the same event_id is kept once). */
+    oms_err (*record_orphan)(saga_repo *r, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o, oms_error *err);
 } saga_repo_ops;
 struct saga_repo {
     const saga_repo_ops *ops;
@@ -110,6 +120,11 @@ static inline oms_err saga_repo_take_held(saga_repo *r, oms_tx *tx, oms_arena *a
                                           saga_held_reply **out, size_t *count, oms_error *err)
 {
     return r->ops->take_held(r, tx, a, saga_id, out, count, err);
+}
+static inline oms_err saga_repo_record_orphan(saga_repo *r, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o,
+                                              oms_error *err)
+{
+    return r->ops->record_orphan(r, tx, a, o, err);
 }
 
 #endif
