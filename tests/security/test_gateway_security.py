@@ -49,6 +49,7 @@ ROUTES = [
     ("GET", "/dead-letters", VIEWER_UP),
     ("POST", "/dead-letters/redrive", {"operator", "admin"}),
     ("POST", "/dead-letters/1/discard", {"operator", "admin"}),
+    ("POST", "/sagas/bulk", {"operator", "admin"}),
     ("GET", "/jobs", VIEWER_UP),
     ("GET", f"/jobs/{ORDER_ID}", VIEWER_UP),
     ("POST", f"/jobs/{ORDER_ID}/stop", {"operator", "admin"}),

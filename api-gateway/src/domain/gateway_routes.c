@@ -30,6 +30,7 @@ const gateway_route gateway_routes[] = {
     {"GET", "/dead-letters", ORDERS, "list_dead_letters", VIEWER, -1, NULL, NULL, AT_ONCE},
     {"POST", "/dead-letters/redrive", ORDERS, "redrive_dead_letters", OPERATOR, -1, NULL, NULL, AT_ONCE},
     {"POST", "/dead-letters/{}/discard", ORDERS, "discard_dead_letter", OPERATOR, -1, NULL, NULL, AT_ONCE},
+    {"POST", "/sagas/bulk", ORDERS, "bulk_sagas", OPERATOR, -1, NULL, NULL, AT_ONCE},
     {"GET", "/jobs", ORDERS, "list_jobs", VIEWER, -1, NULL, NULL, AT_ONCE},
     {"GET", "/jobs/{}", ORDERS, "get_job", VIEWER, -1, NULL, NULL, AT_ONCE},
     {"POST", "/jobs/{}/stop", ORDERS, "stop_job", OPERATOR, -1, NULL, NULL, AT_ONCE},

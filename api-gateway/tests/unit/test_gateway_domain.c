@@ -543,7 +543,7 @@ static void routes_carry_the_roles_of_spec_7(void **state)
     assert_int_equal(route_named("create_order")->roles, ROLES_CUSTOMER | ROLES_ADMIN);
     assert_int_equal(route_named("cancel_order")->roles, ROLES_CUSTOMER | ROLES_OPERATOR);
     /* Operators redrive and discard dead letters and run bulk jobs (issue 12). */
-    const char *operator_writes[] = {"redrive_dead_letters", "discard_dead_letter", "stop_job"};
+    const char *operator_writes[] = {"redrive_dead_letters", "discard_dead_letter", "stop_job", "bulk_sagas"};
     for (size_t i = 0; i < sizeof operator_writes / sizeof operator_writes[0]; i++)
         assert_int_equal(route_named(operator_writes[i])->roles, ROLES_OPERATOR);
     assert_string_equal(route_named("create_order")->customer_field, "customer_id");

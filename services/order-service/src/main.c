@@ -132,7 +132,8 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     o->consumer = order_consumer(write_pool, &o->app);
     o->job_store = pg_job_repo();
     o->jobs = (job_service){
-        .tx = o->app.tx, .jobs = &o->job_store, .clock = &o->clock, .ids = &o->ids, .audit = &o->audit};
+        .tx = o->app.tx, .jobs = &o->job_store, .clock = &o->clock, .ids = &o->ids, .audit = &o->audit,
+        .app = &o->app, .queries = &o->queries};
     o->api = (http_api){.app = &o->app, .queries = &o->queries, .jobs = &o->jobs};
     return OMS_OK;
 }

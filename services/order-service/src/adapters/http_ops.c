@@ -102,11 +102,21 @@ static json_t *dead_letters_json(const oms_dead_letter *list, size_t n)
     return arr;
 }
 
+/* The members a job's filter has; the others are left out. */
 static json_t *filter_json(const job_filter *f)
 {
-    return json_pack("{s:o, s:o, s:o, s:o}", "topic", string_or_null(f->topic), "event_type",
-                     string_or_null(f->event_type), "order_id", string_or_null(f->order_id), "since",
-                     string_or_null(f->since));
+    const char *names[] = {"topic", "event_type", "order_id", "since", "state", "step", "stuck_reason",
+                           "customer_id", "older_than", "stuck"};
+    const char *values[] = {f->topic, f->event_type, f->order_id, f->since, f->state, f->step, f->stuck_reason,
+                            f->customer_id, f->older_than, f->stuck};
+    json_t *doc = json_object();
+    for (size_t i = 0; doc && i < sizeof names / sizeof names[0]; i++) {
+        if (values[i] && json_object_set_new(doc, names[i], json_string(values[i])) != 0) {
+            json_decref(doc);
+            return NULL;
+        }
+    }
+    return doc;
 }
 
 static json_t *job_json(const job *j)
@@ -134,6 +144,31 @@ static json_t *items_json(const job_item *items, size_t n)
         }
     }
     return arr;
+}
+
+/* A dry run's answer (200: count and samples) or a started job's (202,
+ * Location /jobs/{id}). Takes `samples`. */
+static void respond_plan(oms_http_request *req, oms_http_response *res, bool started, size_t count, json_t *samples,
+                         const job *j)
+{
+    if (!started) {
+        oms_http_respond_doc(req, res, 200,
+                             samples ? json_pack("{s:b, s:I, s:o}", "dry_run", 1, "count", (json_int_t)count, "samples",
+                                                 samples)
+                                     : NULL);
+        return;
+    }
+    oms_http_add_header(req, res, "Location", oms_arena_sprintf(req->arena, "/jobs/%s", j->id));
+    json_t *doc = job_json(j);
+    if (!samples || !doc) {
+        json_decref(samples);
+        json_decref(doc);
+        oms_http_respond_doc(req, res, 202, NULL);
+        return;
+    }
+    oms_http_respond_doc(req, res, 202,
+                         json_pack("{s:b, s:s, s:I, s:o, s:o}", "dry_run", 0, "job_id", j->id, "count",
+                                   (json_int_t)count, "samples", samples, "job", doc));
 }
 
 /* ---- GET /dead-letters -------------------------------------------------- */
@@ -235,6 +270,24 @@ static void discard_dead_letter(void *ctx, oms_http_request *req, oms_http_respo
 
 /* ---- POST /dead-letters/redrive ----------------------------------------------- */
 
+/* rate_per_s, max and dry_run of a job request, with their defaults. */
+static oms_err decode_pace(const json_t *body, int *rate_per_s, int *max_items, bool *dry_run, oms_error *err)
+{
+    int64_t rate = JOB_RATE_DEFAULT, max = JOB_MAX_DEFAULT;
+    oms_err rc = OMS_OK;
+    if (json_object_get(body, "rate_per_s"))
+        rc = oms_json_integer(body, "rate_per_s", "rate_per_s", 1, JOB_RATE_MAX, &rate, err);
+    if (rc == OMS_OK && json_object_get(body, "max"))
+        rc = oms_json_integer(body, "max", "max", 1, JOB_MAX_ITEMS, &max, err);
+    const json_t *dry = json_object_get(body, "dry_run");
+    if (rc == OMS_OK && dry && !json_is_boolean(dry))
+        rc = oms_error_set(err, OMS_EINVAL, "dry_run", "dry_run must be true or false");
+    *rate_per_s = (int)rate;
+    *max_items = (int)max;
+    *dry_run = json_is_true(dry);
+    return rc;
+}
+
 static oms_err decode_ids(oms_arena *a, const json_t *ids, redrive_request *r, oms_error *err)
 {
     if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > JOB_MAX_ITEMS)
@@ -278,20 +331,9 @@ static oms_err decode_redrive(oms_arena *a, const json_t *body, redrive_request 
     if ((ids != NULL) == (filter != NULL))
         return oms_error_set(err, OMS_EINVAL, "ids", "give either ids or a filter");
     oms_err rc = ids ? decode_ids(a, ids, r, err) : decode_filter(filter, &r->filter, err);
-    int64_t rate = JOB_RATE_DEFAULT, max = JOB_MAX_DEFAULT;
-    if (rc == OMS_OK && json_object_get(body, "rate_per_s"))
-        rc = oms_json_integer(body, "rate_per_s", "rate_per_s", 1, JOB_RATE_MAX, &rate, err);
-    if (rc == OMS_OK && json_object_get(body, "max"))
-        rc = oms_json_integer(body, "max", "max", 1, JOB_MAX_ITEMS, &max, err);
-    const json_t *dry = json_object_get(body, "dry_run");
-    if (rc == OMS_OK && dry && !json_is_boolean(dry))
-        rc = oms_error_set(err, OMS_EINVAL, "dry_run", "dry_run must be true or false");
     if (rc == OMS_OK)
         rc = oms_json_string(body, "reason", "reason", JOB_REASON_MAX, false, &r->reason, err);
-    r->rate_per_s = (int)rate;
-    r->max = (int)max;
-    r->dry_run = json_is_true(dry);
-    return rc;
+    return rc == OMS_OK ? decode_pace(body, &r->rate_per_s, &r->max, &r->dry_run, err) : rc;
 }
 
 static void redrive_dead_letters(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -316,20 +358,84 @@ static void redrive_dead_letters(void *ctx, oms_http_request *req, oms_http_resp
         respond_error(req, res, &err);
         return;
     }
-    json_t *samples = dead_letters_json(plan.samples, plan.sample_count);
-    if (!plan.started) {
-        oms_http_respond_doc(req, res, 200,
-                             samples ? json_pack("{s:b, s:I, s:o}", "dry_run", 1, "count", (json_int_t)plan.count,
-                                                 "samples", samples)
-                                     : NULL);
+    respond_plan(req, res, plan.started, plan.count, dead_letters_json(plan.samples, plan.sample_count), &plan.job);
+}
+
+/* ---- POST /sagas/bulk ------------------------------------------------------------- */
+
+static oms_err decode_saga_filter(const json_t *f, job_filter *out, oms_error *err)
+{
+    if (!json_is_object(f))
+        return oms_error_set(err, OMS_EINVAL, "filter", "filter must be an object");
+    const char *names[] = {"state", "step", "stuck_reason", "customer_id", "order_id", "older_than"};
+    const char **targets[] = {&out->state, &out->step, &out->stuck_reason, &out->customer_id, &out->order_id,
+                              &out->older_than};
+    oms_err rc = OMS_OK;
+    for (size_t i = 0; rc == OMS_OK && i < sizeof names / sizeof names[0]; i++) {
+        char path[40];
+        snprintf(path, sizeof path, "filter.%s", names[i]);
+        rc = oms_json_string(f, names[i], path, FILTER_TEXT_MAX, false, targets[i], err);
+    }
+    const json_t *stuck = json_object_get(f, "stuck");
+    if (rc == OMS_OK && stuck && !json_is_boolean(stuck))
+        rc = oms_error_set(err, OMS_EINVAL, "filter.stuck", "filter.stuck must be true or false");
+    if (stuck && json_is_boolean(stuck))
+        out->stuck = json_is_true(stuck) ? "true" : "false";
+    return rc;
+}
+
+static oms_err decode_saga_bulk(const json_t *body, saga_bulk_request *r, oms_error *err)
+{
+    memset(r, 0, sizeof *r);
+    if (!json_is_object(body))
+        return oms_error_set(err, OMS_EINVAL, NULL, "the body must be a JSON object");
+    const char *action = NULL;
+    oms_err rc = oms_json_string(body, "action", "action", 32, true, &action, err);
+    if (rc == OMS_OK && (!job_kind_parse(action, &r->action) || r->action == JOB_REDRIVE))
+        rc = oms_error_set(err, OMS_EINVAL, "action", "action must be compensate");
+    const json_t *filter = json_object_get(body, "filter");
+    if (rc == OMS_OK && !filter)
+        rc = oms_error_set(err, OMS_EINVAL, "filter", "a bulk action needs a filter ({} for every saga)");
+    if (rc == OMS_OK)
+        rc = decode_saga_filter(filter, &r->filter, err);
+    if (rc == OMS_OK)
+        rc = oms_json_string(body, "reason", "reason", JOB_REASON_MAX, true, &r->reason, err);
+    return rc == OMS_OK ? decode_pace(body, &r->rate_per_s, &r->max, &r->dry_run, err) : rc;
+}
+
+static json_t *saga_samples_json(const saga *sagas, size_t n)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n; i++) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "order_id", sagas[i].order_id, "saga_id", sagas[i].id,
+                                "state", order_status_name(sagas[i].state), "current_step",
+                                saga_step_name(sagas[i].step));
+        if (!doc || json_array_append_new(arr, doc) != 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+static void bulk_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    job_service *s = ((http_api *)ctx)->jobs;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who)
+        return;
+    json_t *body = oms_http_json_body(req, res);
+    if (!body)
+        return;
+    oms_error err;
+    oms_error_clear(&err);
+    saga_bulk_request r;
+    saga_bulk_plan plan;
+    if (decode_saga_bulk(body, &r, &err) != OMS_OK || jobs_saga_bulk(s, req->arena, who, &r, &plan, &err) != OMS_OK) {
+        respond_error(req, res, &err);
         return;
     }
-    oms_http_add_header(req, res, "Location", oms_arena_sprintf(req->arena, "/jobs/%s", plan.job.id));
-    json_t *job = job_json(&plan.job);
-    oms_http_respond_doc(req, res, 202,
-                         samples && job ? json_pack("{s:b, s:s, s:I, s:o, s:o}", "dry_run", 0, "job_id", plan.job.id,
-                                                    "count", (json_int_t)plan.count, "samples", samples, "job", job)
-                                        : NULL);
+    respond_plan(req, res, plan.started, plan.count, saga_samples_json(plan.samples, plan.sample_count), &plan.job);
 }
 
 /* ---- jobs ---------------------------------------------------------------- */
@@ -423,6 +529,7 @@ static const oms_http_route routes[] = {
     {"GET", "/dead-letters", list_dead_letters, "list_dead_letters", NULL},
     {"POST", "/dead-letters/redrive", redrive_dead_letters, "redrive_dead_letters", NULL},
     {"POST", "/dead-letters/{}/discard", discard_dead_letter, "discard_dead_letter", NULL},
+    {"POST", "/sagas/bulk", bulk_sagas, "bulk_sagas", NULL},
     {"GET", "/jobs", list_jobs, "list_jobs", NULL},
     {"GET", "/jobs/{}", get_job, "get_job", NULL},
     {"POST", "/jobs/{}/stop", stop_job, "stop_job", NULL},

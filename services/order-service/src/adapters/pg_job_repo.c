@@ -9,7 +9,8 @@
 #define JOB_COLUMNS                                                                                           \
     "id, kind, state, filter_topic, filter_event_type, filter_order_id, filter_since, rate_per_s, total, done," \
     " failed, skipped, reason, created_by, " PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS("updated_at") ","     \
-    " coalesce(" PG_TS_TO_MS("finished_at") ", 0), " PG_TS_TO_MS("next_due_at")
+    " coalesce(" PG_TS_TO_MS("finished_at") ", 0), " PG_TS_TO_MS("next_due_at") ", filter_state, filter_step,"  \
+    " filter_stuck_reason, filter_customer_id, filter_older_than, filter_stuck, created_role"
 
 static oms_err int_column(const PGresult *r, int row, int col, int *out, oms_error *err)
 {
@@ -17,6 +18,17 @@ static oms_err int_column(const PGresult *r, int row, int col, int *out, oms_err
     oms_err rc = oms_pg_int_value(r, row, col, &v, err);
     *out = (int)v;
     return rc;
+}
+
+static bool role_parse(const char *name, oms_role *out)
+{
+    for (int r = OMS_ROLE_CUSTOMER; name && r <= OMS_ROLE_ADMIN; r++) {
+        if (strcmp(oms_role_name((oms_role)r), name) == 0) {
+            *out = (oms_role)r;
+            return true;
+        }
+    }
+    return false;
 }
 
 static oms_err job_from_row(oms_arena *a, const PGresult *r, int row, job *j, oms_error *err)
@@ -40,6 +52,14 @@ static oms_err job_from_row(oms_arena *a, const PGresult *r, int row, job *j, om
     int64_t *ms_targets[] = {&j->created_ms, &j->updated_ms, &j->finished_ms, &j->next_due_ms};
     for (size_t i = 0; rc == OMS_OK && i < 4; i++)
         rc = oms_pg_int_value(r, row, ms_cols[i], ms_targets[i], err);
+    j->filter.state = oms_pg_text_value(a, r, row, 18);
+    j->filter.step = oms_pg_text_value(a, r, row, 19);
+    j->filter.stuck_reason = oms_pg_text_value(a, r, row, 20);
+    j->filter.customer_id = oms_pg_text_value(a, r, row, 21);
+    j->filter.older_than = oms_pg_text_value(a, r, row, 22);
+    j->filter.stuck = oms_pg_text_value(a, r, row, 23);
+    if (rc == OMS_OK && !role_parse(oms_pg_value(r, row, 24), &j->created_role))
+        rc = oms_error_set(err, OMS_EINTERNAL, NULL, "job %s has an unknown role", j->id);
     if (rc == OMS_OK && !j->created_by)
         rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     return rc;
@@ -77,19 +97,28 @@ static oms_err insert_job(job_repo *repo, oms_tx *tx, oms_arena *a, const job *j
                             j->reason,
                             j->created_by,
                             oms_pg_int_param(a, j->next_due_ms),
-                            ids};
+                            ids,
+                            j->filter.state,
+                            j->filter.step,
+                            j->filter.stuck_reason,
+                            j->filter.customer_id,
+                            j->filter.older_than,
+                            j->filter.stuck,
+                            oms_role_name(j->created_role)};
     if (!ids || !params[7] || !params[8] || !params[11])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     PGresult *r = oms_pg_tx_exec(a, tx,
                                  "WITH j AS (INSERT INTO jobs (id, kind, state, filter_topic, filter_event_type,"
                                  "   filter_order_id, filter_since, rate_per_s, total, reason, created_by,"
-                                 "   next_due_at, finished_at)"
+                                 "   next_due_at, finished_at, filter_state, filter_step, filter_stuck_reason,"
+                                 "   filter_customer_id, filter_older_than, filter_stuck, created_role)"
                                  "   VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::int, $9::int, $10, $11,"
-                                 "   " PG_MS_TO_TS("$12") ", CASE WHEN $3 = 'done' THEN now() END) RETURNING id)"
+                                 "   " PG_MS_TO_TS("$12") ", CASE WHEN $3 = 'done' THEN now() END,"
+                                 "   $14, $15, $16, $17, $18, $19, $20) RETURNING id)"
                                  " INSERT INTO job_items (job_id, seq, target)"
                                  " SELECT j.id, t.n, t.target FROM j,"
                                  "   unnest($13::text[]) WITH ORDINALITY AS t (target, n)",
-                                 13, params, err);
+                                 20, params, err);
     return r ? OMS_OK : err->code;
 }
 

@@ -111,12 +111,19 @@ static oms_err choose_dead_letters(job_service *s, oms_arena *a, const redrive_r
     return OMS_OK;
 }
 
+static oms_err validate_pace(int rate_per_s, int max, oms_error *err)
+{
+    if (rate_per_s < 1 || rate_per_s > JOB_RATE_MAX)
+        return oms_error_set(err, OMS_EINVAL, "rate_per_s", "rate_per_s must be 1 to %d", JOB_RATE_MAX);
+    if (max < 1 || max > JOB_MAX_ITEMS)
+        return oms_error_set(err, OMS_EINVAL, "max", "max must be 1 to %d", JOB_MAX_ITEMS);
+    return OMS_OK;
+}
+
 static oms_err validate_redrive(const redrive_request *r, oms_error *err)
 {
-    if (r->rate_per_s < 1 || r->rate_per_s > JOB_RATE_MAX)
-        return oms_error_set(err, OMS_EINVAL, "rate_per_s", "rate_per_s must be 1 to %d", JOB_RATE_MAX);
-    if (r->max < 1 || r->max > JOB_MAX_ITEMS)
-        return oms_error_set(err, OMS_EINVAL, "max", "max must be 1 to %d", JOB_MAX_ITEMS);
+    if (validate_pace(r->rate_per_s, r->max, err) != OMS_OK)
+        return err->code;
     if (r->filter.since && !job_time_valid(r->filter.since))
         return oms_error_set(err, OMS_EINVAL, "filter.since", "since must be an RFC 3339 time (2026-01-31T12:00:00Z)");
     if (r->id_count > JOB_MAX_ITEMS)
@@ -144,7 +151,8 @@ static oms_err start_job(job_service *s, oms_arena *a, const oms_principal *who,
     if (rc == OMS_OK && !target)
         rc = oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     if (rc == OMS_OK)
-        rc = audit(s, tx, a, who, "dead_letters.redrive", target, j->reason, NULL, &is, err);
+        rc = audit(s, tx, a, who, j->kind == JOB_REDRIVE ? "dead_letters.redrive" : "sagas.bulk", target, j->reason,
+                   NULL, &is, err);
     rc = oms_tx_finish(s->tx, tx, rc, err);
     if (rc == OMS_OK) {
         char total[16];
@@ -153,6 +161,26 @@ static oms_err start_job(job_service *s, oms_arena *a, const oms_principal *who,
                 who->id, NULL);
     }
     return rc;
+}
+
+/* A new job of `kind` over the n targets, as `who` asked, stored with its
+ * audit row; *j is the job as stored. */
+static oms_err launch(job_service *s, oms_arena *a, const oms_principal *who, job_kind kind, const job_filter *f,
+                      int rate_per_s, const char *reason, const char *const *targets, size_t n, job *j,
+                      oms_error *err)
+{
+    memset(j, 0, sizeof *j);
+    id_generator_new(s->ids, j->id);
+    j->kind = kind;
+    j->state = n ? JOB_RUNNING : JOB_DONE;
+    j->filter = *f;
+    j->rate_per_s = rate_per_s;
+    j->total = (int)n;
+    j->reason = reason;
+    j->created_by = who->id;
+    j->created_role = who->role;
+    j->next_due_ms = oms_clock_now_ms(s->clock);
+    return start_job(s, a, who, j, targets, n, err);
 }
 
 oms_err jobs_redrive(job_service *s, oms_arena *a, const oms_principal *who, const redrive_request *r,
@@ -179,17 +207,81 @@ oms_err jobs_redrive(job_service *s, oms_arena *a, const oms_principal *who, con
         if (!targets[i])
             return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     }
-    job *j = &out->job;
-    id_generator_new(s->ids, j->id);
-    j->kind = JOB_REDRIVE;
-    j->state = out->count ? JOB_RUNNING : JOB_DONE;
-    j->filter = r->filter;
-    j->rate_per_s = r->rate_per_s;
-    j->total = (int)out->count;
-    j->reason = r->reason;
-    j->created_by = who->id;
-    j->next_due_ms = oms_clock_now_ms(s->clock);
-    rc = start_job(s, a, who, j, targets, out->count, err);
+    rc = launch(s, a, who, JOB_REDRIVE, &r->filter, r->rate_per_s, r->reason, targets, out->count, &out->job, err);
+    out->started = rc == OMS_OK;
+    return rc;
+}
+
+/* ---- bulk saga actions ---------------------------------------------------- */
+
+/* GET /sagas' parameters of a job's filter, oldest first. */
+static saga_list_params saga_params(const job_filter *f)
+{
+    return (saga_list_params){.state = f->state,
+                              .step = f->step,
+                              .stuck_reason = f->stuck_reason,
+                              .customer_id = f->customer_id,
+                              .order_id = f->order_id,
+                              .older_than = f->older_than,
+                              .stuck = f->stuck,
+                              .sort = "age"};
+}
+
+/* The sagas a bulk request acts on, page by page, up to r->max. */
+static oms_err choose_sagas(job_service *s, oms_arena *a, const oms_principal *who, const saga_bulk_request *r,
+                            saga **out, size_t *count, oms_error *err)
+{
+    saga *all = oms_arena_calloc(a, (size_t)r->max, sizeof *all);
+    if (!all)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    size_t n = 0;
+    saga_list_params p = saga_params(&r->filter);
+    char cursor[ORDER_CURSOR_MAX] = "";
+    while (n < (size_t)r->max) {
+        p.cursor = cursor[0] ? cursor : NULL;
+        saga_page page;
+        oms_err rc = order_query_sagas(s->queries, a, who, &p, &page, err);
+        if (rc != OMS_OK)
+            return rc;
+        size_t take = page.count < (size_t)r->max - n ? page.count : (size_t)r->max - n;
+        memcpy(all + n, page.sagas, take * sizeof *all);
+        n += take;
+        if (!page.next_cursor[0])
+            break;
+        snprintf(cursor, sizeof cursor, "%s", page.next_cursor);
+    }
+    *out = all;
+    *count = n;
+    return OMS_OK;
+}
+
+oms_err jobs_saga_bulk(job_service *s, oms_arena *a, const oms_principal *who, const saga_bulk_request *r,
+                       saga_bulk_plan *out, oms_error *err)
+{
+    memset(out, 0, sizeof *out);
+    oms_err rc = require_role(who, OMS_ROLE_OPERATOR, "a bulk saga action", err);
+    if (rc != OMS_OK)
+        return rc;
+    if (r->action != JOB_SAGA_COMPENSATE)
+        return oms_error_set(err, OMS_EINVAL, "action", "action must be compensate");
+    if (validate_pace(r->rate_per_s, r->max, err) != OMS_OK)
+        return err->code;
+    if (!r->reason || !*r->reason)
+        return oms_error_set(err, OMS_EINVAL, "reason", "a bulk saga action needs a reason");
+    saga *chosen = NULL;
+    rc = choose_sagas(s, a, who, r, &chosen, &out->count, err);
+    if (rc != OMS_OK)
+        return rc;
+    out->samples = chosen;
+    out->sample_count = out->count < JOB_SAMPLES ? out->count : JOB_SAMPLES;
+    if (r->dry_run)
+        return OMS_OK;
+    const char **targets = oms_arena_calloc(a, out->count ? out->count : 1, sizeof *targets);
+    if (!targets)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < out->count; i++)
+        targets[i] = chosen[i].order_id;
+    rc = launch(s, a, who, r->action, &r->filter, r->rate_per_s, r->reason, targets, out->count, &out->job, err);
     out->started = rc == OMS_OK;
     return rc;
 }
@@ -318,11 +410,45 @@ static item_result redrive_item(job_service *s, oms_arena *a, const job *j, cons
     return (item_result){JOB_ITEM_FAILED, oms_arena_strdup(a, err.message), false};
 }
 
+/* Re-checks the saga against the job's filter now, then acts on it as the
+ * principal who asked (its role, its id; the request id names the job), so
+ * the single action's rules and its audit row apply. */
+static item_result compensate_item(job_service *s, oms_arena *a, const job *j, const job_item *item)
+{
+    oms_error err;
+    oms_error_clear(&err);
+    oms_principal who = {.role = j->created_role, .id = j->created_by,
+                         .request_id = oms_arena_sprintf(a, "job:%s", j->id)};
+    saga_list_params p = saga_params(&j->filter);
+    p.order_id = item->target;
+    p.limit = "1";
+    saga_page page;
+    oms_err rc = order_query_sagas(s->queries, a, &who, &p, &page, &err);
+    if (rc == OMS_EUNAVAILABLE || rc == OMS_ETIMEOUT)
+        return (item_result){.retry = true};
+    if (rc != OMS_OK)
+        return (item_result){JOB_ITEM_FAILED, oms_arena_strdup(a, err.message), false};
+    if (page.count == 0)
+        return (item_result){JOB_ITEM_SKIPPED, "no longer matches the filter", false};
+    order o;
+    rc = order_cancel(s->app, a, &who, item->target, j->reason, who.request_id, &o, &err);
+    if (rc == OMS_OK)
+        return (item_result){JOB_ITEM_DONE, NULL, false};
+    if (rc == OMS_EUNAVAILABLE || rc == OMS_ETIMEOUT || rc == OMS_EBUSY)
+        return (item_result){.retry = true};
+    /* Ended or compensating meanwhile: nothing left to give back. */
+    if (rc == OMS_ECONFLICT)
+        return (item_result){JOB_ITEM_SKIPPED, oms_arena_strdup(a, err.message), false};
+    return (item_result){JOB_ITEM_FAILED, oms_arena_strdup(a, err.message), false};
+}
+
 static item_result act(job_service *s, oms_arena *a, const job *j, const job_item *item)
 {
     switch (j->kind) {
     case JOB_REDRIVE:
         return redrive_item(s, a, j, item);
+    case JOB_SAGA_COMPENSATE:
+        return compensate_item(s, a, j, item);
     default:
         return (item_result){JOB_ITEM_FAILED, "unknown job kind", false};
     }

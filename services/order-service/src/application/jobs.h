@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "application/commands.h"
 #include "application/ports/id_generator.h"
+#include "application/queries.h"
 #include "application/ports/job_repo.h"
 #include "oms/audit.h"
 #include "oms/bus.h"
@@ -28,6 +30,8 @@ typedef struct job_service {
     oms_clock *clock;
     id_generator *ids;
     oms_audit_log *audit; /* one row per request: a discard, a redrive job, a stop */
+    order_app *app;         /* the single-saga actions a bulk job calls */
+    order_queries *queries; /* GET /sagas' filter, to choose and re-check sagas */
 } job_service;
 
 #define JOB_SAMPLES 10
@@ -66,6 +70,29 @@ typedef struct redrive_plan {
  * reports them, else a job is made with them as items. */
 oms_err jobs_redrive(job_service *s, oms_arena *a, const oms_principal *who, const redrive_request *r,
                      redrive_plan *out, oms_error *err);
+
+typedef struct saga_bulk_request {
+    job_kind action; /* a saga action: JOB_SAGA_COMPENSATE */
+    job_filter filter; /* GET /sagas' filters (state, step, stuck_reason, customer_id, order_id, older_than, stuck) */
+    int rate_per_s;
+    int max;
+    bool dry_run;
+    const char *reason; /* required: it goes to each saga's action */
+} saga_bulk_request;
+
+typedef struct saga_bulk_plan {
+    size_t count;
+    saga *samples; /* the first JOB_SAMPLES sagas */
+    size_t sample_count;
+    bool started;
+    job job;
+} saga_bulk_plan;
+
+/* POST /sagas/bulk: operator or above. Chooses the sagas GET /sagas would
+ * list with the filter (at most max, oldest first); a dry run reports them,
+ * else a job acts on each as its single-saga action would, as `who`. */
+oms_err jobs_saga_bulk(job_service *s, oms_arena *a, const oms_principal *who, const saga_bulk_request *r,
+                       saga_bulk_plan *out, oms_error *err);
 
 /* GET /jobs/{id} (viewer or above): the job and its items after seq
  * `after` (at most JOB_ITEMS_PAGE). */

@@ -4,7 +4,8 @@
 #include <ctype.h>
 #include <string.h>
 
-static const char *const kind_names[JOB_KIND_COUNT] = {[JOB_REDRIVE] = "redrive"};
+static const char *const kind_names[JOB_KIND_COUNT] = {[JOB_REDRIVE] = "redrive",
+                                                       [JOB_SAGA_COMPENSATE] = "compensate"};
 static const char *const state_names[JOB_STATE_COUNT] = {
     [JOB_RUNNING] = "running", [JOB_STOPPED] = "stopped", [JOB_DONE] = "done"};
 static const char *const outcome_names[JOB_ITEM_OUTCOME_COUNT] = {

@@ -14,7 +14,8 @@
 #include <stdint.h>
 
 typedef enum {
-    JOB_REDRIVE = 0, /* send dead letters back to their subscription */
+    JOB_REDRIVE = 0,     /* send dead letters back to their subscription */
+    JOB_SAGA_COMPENSATE, /* give back what each saga took, as a client cancel does */
     JOB_KIND_COUNT
 } job_kind;
 
@@ -33,7 +34,7 @@ typedef enum {
     JOB_ITEM_OUTCOME_COUNT
 } job_item_outcome;
 
-/* Names as the API and the database spell them ("redrive"; "running",
+/* Names as the API and the database spell them ("redrive", "compensate"; "running",
  * "stopped", "done"; "pending", "done", "failed", "skipped"); NULL for a
  * value out of range. The parsers return false for an unknown name. */
 const char *job_kind_name(job_kind k);

@@ -10,6 +10,7 @@
 
 #include "domain/job.h"
 #include "oms/arena.h"
+#include "oms/principal.h"
 #include "oms/tx.h"
 #include "oms/util.h"
 
@@ -19,7 +20,9 @@ typedef struct job_filter {
     const char *topic;      /* dead letters: the original topic */
     const char *event_type; /* dead letters: the envelope's type */
     const char *order_id;
-    const char *since;      /* RFC 3339: failed at or after */
+    const char *since;      /* dead letters, RFC 3339: failed at or after */
+    /* sagas: GET /sagas' filters (queries.h saga_list_params) */
+    const char *state, *step, *stuck_reason, *customer_id, *older_than, *stuck;
 } job_filter;
 
 typedef struct job {
@@ -31,6 +34,7 @@ typedef struct job {
     int total, done, failed, skipped; /* pending = total - the rest */
     const char *reason;     /* the operator's why; may be NULL */
     const char *created_by; /* the principal id */
+    oms_role created_role;  /* its role: a saga action runs as that principal */
     int64_t created_ms, updated_ms;
     int64_t finished_ms;    /* 0 while running */
     int64_t next_due_ms;    /* when its next item may be acted on */
