@@ -17,6 +17,7 @@ include services/inventory-service/module.mk
 include services/payment-service/module.mk
 include api-gateway/module.mk
 include tools/loadgen/module.mk
+include tools/omsctl/module.mk
 
 .PHONY: all programs tests unit-tests clean run up down test coverage bench chaos fuzz deps
 all: programs
