@@ -93,6 +93,7 @@ static const oms_http_route fake_routes[] = {
     {"GET", "/customers/{}/orders", echo, "customer_orders", NULL},
     {"GET", "/sagas", echo, "sagas", NULL},
     {"POST", "/sagas/{}/actions", echo, "saga_action", NULL},
+    {"POST", "/sagas/bulk", echo, "bulk_sagas", NULL},
     {"GET", "/dead-letters", echo, "dead_letters", NULL},
     {"POST", "/dead-letters/redrive", echo, "redrive", NULL},
     {"POST", "/dead-letters/{}/discard", echo, "discard", NULL},
