@@ -665,16 +665,18 @@ async function stuckPage(params) {
 
 async function deadLettersPage() {
   const body = h('div', { id: 'dead-letters-body' });
-  fill(page(), h('h2', {}, 'Dead letters'), body);
+  /* outside what each refresh redraws: the progress of the last redrive */
+  const progress = h('div', { class: 'result', id: 'job-progress', role: 'status' });
+  fill(page(), h('h2', {}, 'Dead letters'), progress, body);
   if (!has('/dead-letters')) return fill(body, absent('GET /dead-letters'));
   const load = async () => {
     if (body.querySelector('.action-form')) return;
-    const res = await api('GET', '/dead-letters?limit=200');
+    const res = await api('GET', '/dead-letters?limit=500');
     if (res.status !== 200) return showError(body, res);
-    const letters = res.body.dead_letters || res.body.items || [];
+    const letters = res.body.dead_letters;
     const groups = new Map();
     for (const d of letters) {
-      const key = d.fingerprint || 'unknown';
+      const key = d.fingerprint;
       if (!groups.has(key)) groups.set(key, []);
       groups.get(key).push(d);
     }
@@ -689,36 +691,39 @@ function deadLetterGroup(fp, list, reload) {
   const first = list[0];
   const result = h('div', { class: 'result', role: 'status' });
   const ids = list.map((d) => d.id);
-  const rate = h('input', { name: 'rate_per_s', type: 'number', min: 1, max: 100, value: 5, size: 4 });
+  const rate = h('input', { name: 'rate_per_s', type: 'number', min: 1, max: 1000, value: 5, size: 4 });
+  const reason = h('input', { name: 'reason', size: 30, placeholder: 'why (the cause is fixed)' });
   const tools = may('operator') && has('/dead-letters/redrive') ? h('div', { class: 'toolbar' },
-    h('button', { type: 'button', class: 'action', 'data-action': 'dry_run', onclick: () => redrive(ids, true, rate.value, result) }, 'Dry run'),
-    h('label', {}, 'rate per s', rate),
-    h('button', { type: 'button', class: 'action', 'data-action': 'redrive', onclick: () => redrive(ids, false, rate.value, result) }, 'Redrive')) : null;
+    h('button', { type: 'button', class: 'action', 'data-action': 'dry_run',
+      onclick: () => redrive(ids, true, rate.value, reason.value, result) }, 'Dry run'),
+    h('label', {}, 'rate per s', rate), h('label', {}, 'reason', reason),
+    h('button', { type: 'button', class: 'action', 'data-action': 'redrive',
+      onclick: () => redrive(ids, false, rate.value, reason.value, result) }, `Redrive ${ids.length}`)) : null;
   return h('div', { class: 'group card', 'data-fingerprint': fp },
-    h('h3', {}, `${first.event_type || first.type || 'message'} on ${first.topic || '?'}`, ' ',
-      h('span', { class: 'count' }, `(${list.length}) fingerprint ${fp}`)),
-    h('p', {}, h('span', { class: 'error' }, first.error || first.last_error || '')),
+    h('h3', {}, `${first.event_type || 'unparseable message'} on ${first.topic}`, ' ',
+      h('span', { class: 'count' }, `(${list.length}) fingerprint ${fp.slice(0, 16)}`)),
+    h('p', {}, 'subscription ', h('code', {}, first.subscription || ''), ': ', h('span', { class: 'error' }, first.error || '')),
     tools, result,
     h('table', {}, h('thead', {}, h('tr', {}, ['id', 'order', 'attempts', 'first failure', 'last failure', ''].map((t) => h('th', {}, t)))),
       h('tbody', {}, list.map((d) => h('tr', { 'data-dead-letter': d.id },
         h('td', { class: 'mono' }, d.id),
         h('td', {}, d.order_id ? h('a', { href: `#/order/${encodeURIComponent(d.order_id)}`, class: 'mono' }, d.order_id) : ''),
-        h('td', { class: 'num' }, d.attempts), h('td', {}, fmtTime(d.first_failure_at || d.first_failed_at)),
-        h('td', {}, fmtTime(d.last_failure_at || d.last_failed_at)),
-        h('td', {}, may('admin') && has('/dead-letters/{}/discard') ? h('button', { type: 'button', class: 'danger', 'data-action': 'discard',
+        h('td', { class: 'num' }, d.attempts), h('td', {}, fmtTime(d.first_failure_at)),
+        h('td', {}, fmtTime(d.last_failure_at)),
+        h('td', {}, may('operator') && has('/dead-letters/{}/discard') ? h('button', { type: 'button', class: 'danger', 'data-action': 'discard',
           onclick: (ev) => discard(d, ev.target.closest('td'), reload) }, 'Discard') : null))))));
 }
 
-async function redrive(ids, dryRun, rate, result) {
-  const res = await api('POST', '/dead-letters/redrive', { ids, dry_run: dryRun, rate_per_s: Number(rate) || 5 });
+/* A dry run answers what a redrive would touch; a redrive is a job of the
+ * server at rate_per_s, whose progress shows until it ends. */
+async function redrive(ids, dryRun, rate, reason, result) {
+  const body = { ids, dry_run: dryRun, rate_per_s: Number(rate) || 5 };
+  if (reason.trim()) body.reason = reason.trim();
+  const res = await api('POST', '/dead-letters/redrive', body);
   if (res.status >= 300) return showError(result, res);
-  if (dryRun) {
-    const n = res.body.count ?? res.body.matched ?? ids.length;
-    return fill(result, h('span', { 'data-dry-run': n }, `Dry run: ${n} would be redriven.`));
-  }
-  const job = res.body.job_id || res.body.id;
-  if (!job) return fill(result, h('span', {}, 'Redriven.'));
-  followJob(job, result);
+  if (dryRun) return fill(result, h('span', { 'data-dry-run': res.body.count }, `Dry run: ${res.body.count} would be redriven.`));
+  if (!res.body.job_id) return fill(result, h('span', {}, `Nothing to redrive (${res.body.count}).`));
+  followJob(res.body.job_id, document.getElementById('job-progress') || result);
 }
 
 /* A job's progress (GET /jobs/{id}) until it ends. */
@@ -727,11 +732,10 @@ function followJob(job, result) {
     const r = await api('GET', `/jobs/${encodeURIComponent(job)}`);
     if (r.status !== 200) return showError(result, r);
     const j = r.body;
-    const counts = j.counts || j;
-    fill(result, h('span', { 'data-job': job, 'data-job-state': j.state || j.status },
-      `job ${job}: ${j.state || j.status}; done ${counts.done ?? 0}, failed ${counts.failed ?? 0}, skipped ${counts.skipped ?? 0}` +
-      (j.total !== undefined ? ` of ${j.total}` : '')));
-    if (/done|finished|completed|stopped|failed/i.test(j.state || j.status || '')) clearInterval(timer);
+    fill(result, h('span', { 'data-job': job, 'data-job-state': j.state },
+      `redrive job ${job} (${j.rate_per_s}/s): ${j.state}; done ${j.done}, failed ${j.failed}, skipped ${j.skipped}, ` +
+      `pending ${j.pending} of ${j.total}`));
+    if (j.state !== 'running') clearInterval(timer);
   };
   const timer = setInterval(tick, 1000);
   state.timers.push(timer);
@@ -762,18 +766,22 @@ async function reconciliationPage() {
     const res = await api('GET', '/reconciliation');
     if (res.status === 404) return fill(body, h('p', { class: 'muted' }, 'No reconciliation has run yet.'), runButton(load));
     if (res.status !== 200) return showError(body, res);
-    const run = res.body.last_run || res.body;
+    const run = res.body;
     const violations = run.violations || [];
     fill(body, h('div', { class: 'card' }, h('dl', { class: 'facts' },
-      h('dt', {}, 'last run'), h('dd', {}, fmtTime(run.finished_at || run.started_at || run.at)),
-      h('dt', {}, 'checked'), h('dd', {}, JSON.stringify(run.checked || run.counts || {})),
+      h('dt', {}, 'last run'), h('dd', { id: 'reconciliation-run', 'data-run': run.run },
+        `#${run.run}, ${fmtTime(run.started_at)} to ${fmtTime(run.finished_at)}`),
+      h('dt', {}, 'result'), h('dd', { id: 'reconciliation-status', 'data-status': run.status,
+        class: run.status === 'consistent' ? 'ok' : 'error' }, run.status),
+      run.error ? [h('dt', {}, 'error'), h('dd', { class: 'error' }, run.error)] : null,
+      h('dt', {}, 'checked'), h('dd', {}, Object.entries(run.checked || {}).map(([k, v]) => `${v} ${k}`).join(', ')),
       h('dt', {}, 'violations'), h('dd', { id: 'violation-count' }, violations.length))),
     runButton(load),
-    violations.length ? h('table', { id: 'violations' }, h('thead', {}, h('tr', {}, ['invariant', 'what', 'orders'].map((t) => h('th', {}, t)))),
+    violations.length ? h('table', { id: 'violations' }, h('thead', {}, h('tr', {}, ['invariant', 'subject', 'what', 'orders'].map((t) => h('th', {}, t)))),
       h('tbody', {}, violations.map((v) => h('tr', {},
-        h('td', {}, v.invariant), h('td', {}, v.detail || v.message || JSON.stringify(v.subject || '')),
+        h('td', {}, v.invariant), h('td', { class: 'mono' }, v.subject), h('td', {}, v.detail),
         h('td', {}, (v.order_ids || []).map((o) => h('a', { href: `#/order/${encodeURIComponent(o)}`, class: 'mono' }, o, ' '))))))) :
-      h('p', { class: 'ok' }, 'Every invariant holds.'));
+      h('p', { class: 'ok' }, run.status === 'failed' ? '' : 'Every invariant holds.'));
   };
   await load();
 }
@@ -782,9 +790,9 @@ function runButton(reload) {
   if (!may('operator') || !has('/reconciliation/run')) return null;
   return h('button', { type: 'button', class: 'action', 'data-action': 'reconcile', onclick: async (ev) => {
     ev.target.disabled = true;
-    const res = await api('POST', '/reconciliation/run', {});
+    const res = await api('POST', '/reconciliation/run');
     ev.target.disabled = false;
-    if (res.status >= 300) return showError(ev.target.parentElement, res);
+    if (res.status >= 300 && res.status !== 503) return showError(ev.target.parentElement, res);
     reload();
   } }, 'Run now');
 }
