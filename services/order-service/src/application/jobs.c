@@ -155,7 +155,7 @@ static oms_err start_job(job_service *s, oms_arena *a, const oms_principal *who,
                    NULL, &is, err);
     rc = oms_tx_finish(s->tx, tx, rc, err);
     if (rc == OMS_OK) {
-        char total[16];
+        char total[24]; /* a size_t in decimal: up to 20 digits */
         snprintf(total, sizeof total, "%zu", n);
         oms_log(OMS_LOG_INFO, "job_started", "job", j->id, "kind", job_kind_name(j->kind), "items", total, "by",
                 who->id, NULL);
