@@ -48,6 +48,8 @@ def test_orders_and_one_orders_timeline(settled):
     timeline = ok("order", order_id)
     assert f"order {order_id}" in timeline and "COMMAND_SENT" in timeline and "INVENTORY_CONFIRMED" in timeline
     assert ok_json("order", order_id)["order_id"] == order_id
+    followed = ok("order", order_id, "--follow")  # settled: the stream's changes, then it stops
+    assert "PAYMENT_CONFIRMED -> INVENTORY_CONFIRMED" in followed
 
 
 def test_stuck_dead_letters_and_jobs_list(settled):

@@ -276,7 +276,7 @@ static int usage(const char *why)
         fprintf(stderr, "omsctl: %s\n", why);
     fputs("usage: omsctl [--json] [--url URL] COMMAND [ARGS]\n"
           "  orders [--status S] [--customer C] [--limit N]\n"
-          "  order ORDER_ID                      the saga's timeline\n"
+          "  order ORDER_ID [--follow]           the saga's timeline, then its status as it changes\n"
           "  stuck [--reason R] [--limit N]      sagas that are stuck, and why\n"
           "  retry|pause|resume|compensate ORDER_ID --reason TEXT\n"
           "  extend ORDER_ID --reason TEXT [--seconds N]\n"
@@ -322,7 +322,10 @@ static int cmd_orders(ctl *c, ctl_args *a)
     return list(c, path, "GET /orders", "orders", cols, sizeof cols / sizeof cols[0]);
 }
 
-/* The saga of an order, its timeline one step a line. */
+static int follow_order(ctl *c, const char *id);
+
+/* The saga of an order, its timeline one step a line; --follow then shows
+ * its status changes as they happen (GET /orders/{id}/events). */
 static int cmd_order(ctl *c, ctl_args *a)
 {
     const char *id = positional(a, 0);
@@ -351,7 +354,106 @@ static int cmd_order(ctl *c, ctl_args *a)
         }
     }
     json_decref(ans.doc);
+    if (rc == CTL_OK && flag(a, "--follow")) {
+        if (!c->json)
+            puts("following its status (until it settles):");
+        fflush(stdout);
+        rc = follow_order(c, id);
+    }
     return rc;
+}
+
+/* ---- order ID --follow: the order's status changes as they happen ---- */
+
+typedef struct ctl_stream {
+    ctl *c;
+    ctl_buffer pending; /* text of an event not yet complete */
+    long last_id;       /* the last event's id: where a reconnect resumes */
+    bool over;          /* settled (or ended): stop */
+} ctl_stream;
+
+/* One complete server-sent event: "id: N", "event: status|end", "data: {...}". */
+static void stream_event(ctl_stream *st, char *text)
+{
+    const char *event = "message";
+    json_t *data = NULL;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "id: ", 4) == 0)
+            st->last_id = strtol(line + 4, NULL, 10);
+        else if (strncmp(line, "event: ", 7) == 0)
+            event = line + 7;
+        else if (strncmp(line, "data: ", 6) == 0 && !data)
+            data = json_loads(line + 6, 0, NULL);
+    }
+    if (data && strcmp(event, "status") == 0) {
+        if (st->c->json)
+            print_json(data);
+        else
+            printf("%s  %s -> %s\n", str(data, "at"), str(data, "previous_status"), str(data, "status"));
+        fflush(stdout);
+        const char *status = str(data, "status");
+        st->over = st->over || strcmp(status, "INVENTORY_CONFIRMED") == 0 || json_is_true(json_object_get(data, "final"));
+    }
+    st->over = st->over || strcmp(event, "end") == 0;
+    json_decref(data);
+}
+
+static size_t stream_collect(char *data, size_t size, size_t n, void *userdata)
+{
+    ctl_stream *st = userdata;
+    size_t got = collect(data, size, n, &st->pending);
+    if (got == 0)
+        return 0;
+    char *end;
+    while (!st->over && st->pending.data && (end = strstr(st->pending.data, "\n\n"))) {
+        *end = '\0';
+        stream_event(st, st->pending.data);
+        size_t rest = st->pending.len - (size_t)(end + 2 - st->pending.data);
+        memmove(st->pending.data, end + 2, rest + 1);
+        st->pending.len = rest;
+    }
+    return st->over ? 0 : got; /* 0 ends the transfer once the order settled */
+}
+
+/* Follows GET /orders/{id}/events until the order settles, resuming after
+ * the last event when the stream closes (the gateway bounds how long one
+ * waits). */
+static int follow_order(ctl *c, const char *id)
+{
+    ctl_stream st = {.c = c, .last_id = -1};
+    char base[CTL_URL_MAX], url[CTL_URL_MAX + 64];
+    ctl_path(c, base, sizeof base, "/orders/", id, "/events");
+    for (int attempt = 0; !st.over; attempt++) {
+        snprintf(url, sizeof url, "%s%s", c->base_url, base);
+        if (st.last_id >= 0)
+            snprintf(url + strlen(url), sizeof url - strlen(url), "?last_event_id=%ld", st.last_id);
+        struct curl_slist *headers = curl_slist_append(NULL, "Accept: text/event-stream");
+        char key[512];
+        if (c->api_key) {
+            snprintf(key, sizeof key, "X-API-Key: %s", c->api_key);
+            headers = curl_slist_append(headers, key);
+        }
+        char error[CURL_ERROR_SIZE] = "";
+        long status = 0;
+        curl_easy_reset(c->curl);
+        curl_easy_setopt(c->curl, CURLOPT_URL, url);
+        curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, stream_collect);
+        curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &st);
+        curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, error);
+        CURLcode rc = curl_easy_perform(c->curl);
+        curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+        curl_slist_free_all(headers);
+        free(st.pending.data);
+        st.pending = (ctl_buffer){0};
+        if (st.over)
+            break;
+        if (status != 200 || (rc != CURLE_OK && attempt > 0)) {
+            fprintf(stderr, "omsctl: following %s: %s\n", id, status ? "the stream was refused" : error);
+            return status >= 400 && status < 500 ? CTL_REFUSED : CTL_UNREACHABLE;
+        }
+    }
+    return CTL_OK;
 }
 
 static int cmd_stuck(ctl *c, ctl_args *a)
@@ -581,7 +683,7 @@ static int cmd_audit(ctl *c, ctl_args *a)
                            NULL};
     ctl_query(c, path, sizeof path, "/audit", pairs);
     static const ctl_column cols[] = {{"at", "AT", 27},        {"service", "SERVICE", 17}, {"actor", "ACTOR", 22},
-                                      {"role", "ROLE", 8},     {"action", "ACTION", 18},   {"target", "TARGET", 44},
+                                      {"role", "ROLE", 8},     {"action", "ACTION", 24},   {"target", "TARGET", 44},
                                       {"reason", "REASON", 40}};
     return list(c, path, "GET /audit", "entries", cols, sizeof cols / sizeof cols[0]);
 }
