@@ -66,6 +66,11 @@ export PULSAR_ADMIN_URL="http://127.0.0.1:$PULSAR_ADMIN_PORT"
 # use its superuser's token; each service gets its own role's (oms.sh).
 export PULSAR_ADMIN_TOKEN_FILE="$PULSAR_DIR/auth/tokens/admin.token"
 export SAGA_STEP_TIMEOUT_S="${SAGA_STEP_TIMEOUT_S:-5}"
+# A compensation shows compensation_blocked after its second send, and
+# payment-service's test switch makes refunds fail while this file exists
+# (tests/blackbox/test_operating.py; a local run only).
+export SAGA_COMPENSATION_MAX_ATTEMPTS="${SAGA_COMPENSATION_MAX_ATTEMPTS:-2}"
+export PAYMENT_TEST_FAIL_REFUNDS_FILE="$OMS_RUN_DIR/fail-refunds"
 # A killed consumer (the recovery and chaos tests kill them) holds its key on
 # the pg bus until its lease ends: keep that short in tests.
 export BUS_LEASE_S="${BUS_LEASE_S:-10}"

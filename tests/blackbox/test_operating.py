@@ -5,8 +5,12 @@ SAGA_STEP_TIMEOUT_S is 5 in the tests: a command without a reply is sent
 again after 5 s, then 10 s, ..."""
 
 import datetime
+import os
 import re
 import time
+from pathlib import Path
+
+import pytest
 
 from conftest import D, FINAL_STATUSES, body_of, unique, wait_for
 
@@ -180,3 +184,60 @@ def test_compensate_and_extend_deadline(system):
     done = system.wait_status(order["id"], FINAL_STATUSES)
     assert done["status"] == "CANCELLED" and done["cancellation_reason"] == "customer called support"
     assert system.balance(customer) == D("1000.00")
+
+
+# ---- compensations that keep failing (issue 12 item 3) ----
+
+FAIL_REFUNDS = os.environ.get("PAYMENT_TEST_FAIL_REFUNDS_FILE")
+
+
+@pytest.fixture
+def refunds_fail():
+    """payment-service's test switch (a local run only): refunds fail while
+    the file exists."""
+    if not FAIL_REFUNDS:
+        pytest.skip("PAYMENT_TEST_FAIL_REFUNDS_FILE is not set (scripts/test.sh sets it)")
+    path = Path(FAIL_REFUNDS)
+    path.touch()
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def test_a_refund_that_keeps_failing_shows_its_obligation_and_is_resolved_by_hand(system, refunds_fail):
+    customer, items = order_items(system)
+    order = system.create_order(customer, items)
+    assert system.wait_status(order["id"], FINAL_STATUSES)["status"] == "INVENTORY_CONFIRMED"
+    assert system.cancel(order["id"]).status_code == 202
+    # the stock comes back; the refund fails at payment-service, is sent again
+    # after its deadline and then shows as blocked (SAGA_COMPENSATION_MAX_ATTEMPTS)
+    saga = wait_for("compensation_blocked", lambda: (lambda s: s if s["stuck_reason"] == "compensation_blocked"
+                                                     else None)(saga_of(system, order["id"])),
+                    timeout=STEP_TIMEOUT_S * 6)
+    assert saga["state"] == "COMPENSATING" and saga["current_step"] == "refund"
+    assert system.order(order["id"])["status"] == "COMPENSATING"  # never compensated while it is open
+    obligations = {o["obligation"]: o for o in saga["obligations"]}
+    assert obligations["stock_release"]["status"] == "done"
+    refund = obligations["refund"]
+    assert refund["status"] == "failing"
+    assert refund["description"] == f"refund of 2.50 to customer {customer}"
+    assert "no reply to the refund command" in refund["last_error"]
+    listed = sagas(system, f"stuck_reason=compensation_blocked&customer_id={customer}")
+    assert [s["order_id"] for s in listed["sagas"]] == [order["id"]]
+
+    r = act(system, saga, "resolve_manually", obligation="stock_release", evidence="none")
+    assert r.status_code == 409 and body_of(r)["error"]["code"] == "obligation_mismatch", r.text
+    r = act(system, saga, "resolve_manually", obligation="refund")
+    assert r.status_code == 400 and body_of(r)["error"]["field"] == "evidence", r.text
+    saga = acted(system, saga_of(system, order["id"]), "resolve_manually", obligation="refund",
+                 evidence="bank transfer 2026-12-08 #4711", reason="refunded by the bank by hand")
+    assert saga["state"] == "CANCELLED" and saga["stuck_reason"] is None
+    obligations = {o["obligation"]: o["status"] for o in saga["obligations"]}
+    assert obligations == {"stock_release": "done", "refund": "resolved_manually"}
+    row = [s for s in saga["steps"] if s["kind"] == "MANUAL_RESOLUTION"]
+    assert len(row) == 1 and row[0]["detail"].startswith(f"refund of 2.50 to customer {customer} resolved manually")
+    assert "bank transfer 2026-12-08 #4711" in row[0]["detail"]
+    assert system.order(order["id"])["status"] == "CANCELLED"
+    # the system itself never refunded: the money went back outside it
+    assert system.balance(customer) == D("997.50")

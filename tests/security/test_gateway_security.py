@@ -187,6 +187,12 @@ def test_a_viewer_gets_403_on_every_saga_action(keyed_gateway):
         r = keyed_gateway.request("POST", f"/sagas/{ORDER_ID}/actions", body, key=ROLE_KEYS["operator"],
                                   headers={"If-Match": '"1"'})
         assert r.status_code == 404, (action, r.text)  # passed to order-service: no such saga
+    # resolving an obligation by hand is an admin's (order-service decides: 403 for an operator)
+    body = {"action": "resolve_manually", "reason": "r", "obligation": "refund", "evidence": "e"}
+    for role, status in (("viewer", 403), ("customer", 403), ("operator", 403), ("admin", 404)):
+        r = keyed_gateway.request("POST", f"/sagas/{ORDER_ID}/actions", body, key=ROLE_KEYS[role],
+                                  headers={"If-Match": '"1"'})
+        assert r.status_code == status, (role, r.text)
 
 
 def test_a_jwt_carries_its_role(keyed_gateway):

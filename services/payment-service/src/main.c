@@ -13,6 +13,7 @@
 
 typedef struct payment_service {
     int64_t default_credit_cents;
+    const char *fail_refunds_file; /* PAYMENT_TEST_FAIL_REFUNDS_FILE: a local run's test switch */
     account_repo accounts;
     payment_repo payments;
     oms_reply_outbox replies;
@@ -34,17 +35,24 @@ static void add_settings(void *ctx, oms_settings *t)
                                 .target = &pay->default_credit_cents,
                                 .doc = "Opening balance of an account opened by a payment request; unset: 1000.00 "
                                        "in a local run (OMS_LOCAL_RUN=1), else 0 (no free money)."};
-    oms_settings_add(t, "payment-service", &credit, 1);
+    const oms_setting switch_file = {
+        .name = "PAYMENT_TEST_FAIL_REFUNDS_FILE", .kind = OMS_SETTING_TEXT, .target = &pay->fail_refunds_file,
+        .doc = "A test switch, honoured in a local run only (OMS_LOCAL_RUN=1; refused otherwise): while this file "
+               "exists every refund fails, so a compensation keeps failing (issue 12 item 3)."};
+    const oms_setting rows[] = {credit, switch_file};
+    oms_settings_add(t, "payment-service", rows, sizeof rows / sizeof rows[0]);
 }
 
 static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
 {
-    (void)err;
     payment_service *pay = ctx;
     if (pay->default_credit_cents == DEFAULT_CREDIT_UNSET)
         pay->default_credit_cents = oms_service_settings_of(svc)->local_run ? LOCAL_RUN_CREDIT_CENTS : 0;
+    if (pay->fail_refunds_file && !oms_service_settings_of(svc)->local_run)
+        return oms_error_set(err, OMS_EINVAL, "PAYMENT_TEST_FAIL_REFUNDS_FILE",
+                             "PAYMENT_TEST_FAIL_REFUNDS_FILE is a test switch: only in a local run (OMS_LOCAL_RUN=1)");
     oms_pg_pool *pool = oms_service_pool(svc);
-    pay->accounts = pg_account_repo();
+    pay->accounts = pg_account_repo_with_refund_switch(pay->fail_refunds_file);
     pay->payments = pg_payment_repo();
     pay->replies = oms_saga_reply_outbox();
     pay->audit = oms_pg_audit_log();

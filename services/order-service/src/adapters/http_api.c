@@ -66,7 +66,28 @@ static int set_operating_fields(json_t *doc, const saga *s)
     return rc ? -1 : 0;
 }
 
-static json_t *saga_json(const saga *s, json_t *steps)
+/* What the compensation owes, in business words (issue 12 item 3): each
+ * obligation with its status, and the last error of the failing one. */
+static json_t *obligations_json(oms_arena *a, const saga *s, const saga_settings *cfg)
+{
+    saga_obligation list[2];
+    size_t n = saga_obligations(s, cfg, list);
+    json_t *out = json_array();
+    for (size_t i = 0; out && i < n; i++) {
+        bool failing = list[i].status == SAGA_OBLIGATION_FAILING;
+        json_t *o = json_pack("{s:s, s:s, s:s, s:o}", "obligation", saga_obligation_name(list[i].kind), "description",
+                              saga_obligation_describe(a, list[i].kind, s->total_cents, s->customer_id, s->order_id),
+                              "status", saga_obligation_status_name(list[i].status), "last_error",
+                              failing ? text_or_null(s->last_error) : json_null());
+        if (!o || json_array_append_new(out, o) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static json_t *saga_json(oms_arena *a, const saga_settings *cfg, const saga *s, json_t *steps)
 {
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:I, s:b, s:b, s:o}", "saga_id", s->id, "order_id",
                             s->order_id, "state", order_status_name(s->state), "current_step",
@@ -81,7 +102,8 @@ static json_t *saga_json(const saga *s, json_t *steps)
     if (doc && (json_object_set_new(doc, "inconsistent", json_boolean(inconsistent)) != 0 ||
                 json_object_set_new(doc, "inconsistency", inconsistent ? json_string(s->inconsistency) : json_null()) !=
                     0 ||
-                set_operating_fields(doc, s) != 0)) {
+                set_operating_fields(doc, s) != 0 ||
+                json_object_set_new(doc, "obligations", obligations_json(a, s, cfg)) != 0)) {
         json_decref(doc);
         return NULL;
     }
@@ -268,7 +290,7 @@ static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *
     }
     /* The version an action's If-Match names (issue 12 item 2). */
     oms_http_add_header(req, res, "ETag", oms_arena_sprintf(req->arena, "\"%lld\"", (long long)h.saga.version));
-    oms_http_respond_doc(req, res, 200, saga_json(&h.saga, steps_json(&h)));
+    oms_http_respond_doc(req, res, 200, saga_json(req->arena, &api->app->saga, &h.saga, steps_json(&h)));
 }
 
 /* ---- lists ----------------------------------------------------------------- */
@@ -322,11 +344,11 @@ static void customer_orders(void *ctx, oms_http_request *req, oms_http_response 
     oms_http_respond_doc(req, res, 200, doc);
 }
 
-static json_t *sagas_json(const saga_page *page)
+static json_t *sagas_json(oms_arena *a, const saga_settings *cfg, const saga_page *page)
 {
     json_t *list = json_array();
     for (size_t i = 0; list && i < page->count; i++) {
-        json_t *doc = saga_json(&page->sagas[i], NULL);
+        json_t *doc = saga_json(a, cfg, &page->sagas[i], NULL);
         if (!doc || json_array_append_new(list, doc) != 0) {
             json_decref(list);
             return NULL;
@@ -363,7 +385,7 @@ static void list_sagas(void *ctx, oms_http_request *req, oms_http_response *res)
     if (page.count_only)
         oms_http_respond_doc(req, res, 200, json_pack("{s:I}", "count", (json_int_t)page.total));
     else
-        oms_http_respond_doc(req, res, 200, sagas_json(&page));
+        oms_http_respond_doc(req, res, 200, sagas_json(req->arena, &api->app->saga, &page));
 }
 
 /* ---- POST /orders/{id}/cancel ---------------------------------------------- */
@@ -422,6 +444,10 @@ static oms_err decode_action(const json_t *body, saga_action_request *req, oms_e
     oms_err rc = oms_json_string(body, "action", "action", 32, true, &req->action, err);
     if (rc == OMS_OK)
         rc = oms_json_string(body, "reason", "reason", ORDER_REASON_MAX, true, &req->reason, err);
+    if (rc == OMS_OK)
+        rc = oms_json_string(body, "obligation", "obligation", 32, false, &req->obligation, err);
+    if (rc == OMS_OK)
+        rc = oms_json_string(body, "evidence", "evidence", ORDER_REASON_MAX, false, &req->evidence, err);
     const json_t *extend = json_object_get(body, "extend_s");
     if (rc == OMS_OK && extend && !json_is_null(extend))
         rc = oms_json_integer(body, "extend_s", "extend_s", 1, SAGA_ACTION_EXTEND_MAX_S, &req->extend_s, err);
@@ -467,7 +493,7 @@ static void post_saga_action(void *ctx, oms_http_request *req, oms_http_response
         return;
     }
     oms_http_add_header(req, res, "ETag", oms_arena_sprintf(req->arena, "\"%lld\"", (long long)h.saga.version));
-    oms_http_respond_doc(req, res, 200, saga_json(&h.saga, steps_json(&h)));
+    oms_http_respond_doc(req, res, 200, saga_json(req->arena, &api->app->saga, &h.saga, steps_json(&h)));
 }
 
 static const oms_http_route routes[] = {

@@ -32,8 +32,8 @@ order_outbox pg_order_outbox(void);
     "attempts, coalesce(" PG_TS_TO_MS("deadline") ", 0), version, payment_captured, stock_reserved, "     \
     "correlation_id, coalesce(payment_command_id::text, ''), coalesce(inventory_command_id::text, ''), "    \
     "coalesce(release_command_id::text, ''), coalesce(refund_command_id::text, ''), coalesce(inconsistency, ''), " \
-    "paused, coalesce(last_error, ''), " PG_TS_TO_MS("created_at")
-#define PG_SAGA_COLUMN_COUNT 20
+    "paused, coalesce(last_error, ''), " PG_TS_TO_MS("created_at") ", resolved_manually"
+#define PG_SAGA_COLUMN_COUNT 21
 oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err);
 
 /* The queries of the gateway's reconciliation (pg_reconciliation.c). */

@@ -182,7 +182,7 @@ static oms_err saga_steps(order_read_model *m, oms_arena *a, const char *saga_id
     " WHEN s.deadline < " PG_MS_TO_TS("$3") " THEN 'deadline_exceeded'"                                      \
     " WHEN s.attempts > 1 THEN 'retrying' END"
 #define SAGA_FILTERED_SQL                                                                                    \
-    " FROM (SELECT s.*, " SAGA_STUCK_SQL " AS stuck_reason, v.customer_id"                                   \
+    " FROM (SELECT s.*, " SAGA_STUCK_SQL " AS stuck_reason, v.customer_id, v.total_cents"                                   \
     " FROM sagas s LEFT JOIN order_view v ON v.id = s.order_id) f"                                           \
     " WHERE ($1::text IS NULL OR state = $1)"                                                                \
     " AND (NOT $2::boolean OR (state NOT IN ('FAILED', 'CANCELLED') AND (state = 'COMPENSATING'"             \
@@ -226,7 +226,7 @@ static oms_err list_sagas(order_read_model *m, oms_arena *a, const saga_list_fil
     params[13] = oms_pg_int_param(a, f->limit);
     /* A cursor key of 0 is "no deadline" (sorted last as infinity). */
     PGresult *r = read_query(m, a,
-                             "SELECT " PG_SAGA_COLUMNS ", coalesce(stuck_reason, ''), coalesce(customer_id, '')"
+                             "SELECT " PG_SAGA_COLUMNS ", coalesce(stuck_reason, ''), coalesce(customer_id, ''), coalesce(total_cents, 0)"
                              SAGA_FILTERED_SQL
                              " AND ($12::bigint IS NULL OR (" SAGA_SORT_KEY_SQL ", id) > (CASE WHEN $12::bigint = 0"
                              " THEN 'infinity'::timestamptz ELSE " PG_MS_TO_TS("$12") " END, $13::uuid))"
@@ -247,6 +247,9 @@ static oms_err list_sagas(order_read_model *m, oms_arena *a, const saga_list_fil
         if (reason[0] && !saga_stuck_reason_parse(reason, &s->stuck))
             return oms_error_set(err, OMS_EINTERNAL, NULL, "unknown stuck reason %s", reason);
         snprintf(s->customer_id, sizeof s->customer_id, "%s", oms_pg_value(r, i, PG_SAGA_COLUMN_COUNT + 1));
+        rc = oms_pg_int_value(r, i, PG_SAGA_COLUMN_COUNT + 2, &s->total_cents, err);
+        if (rc != OMS_OK)
+            return rc;
     }
     *count = (size_t)n;
     return OMS_OK;

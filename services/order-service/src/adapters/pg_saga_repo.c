@@ -32,6 +32,10 @@ oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err)
     snprintf(out->last_error, sizeof out->last_error, "%s", oms_pg_value(r, row, 18));
     if (rc == OMS_OK)
         rc = oms_pg_int_value(r, row, 19, &out->created_ms, err);
+    int64_t resolved = 0;
+    if (rc == OMS_OK)
+        rc = oms_pg_int_value(r, row, 20, &resolved, err);
+    out->resolved_manually = (unsigned)resolved;
     return rc;
 }
 
@@ -113,15 +117,16 @@ static oms_err update_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s
                             sent_param(s, SAGA_STEP_REFUND),
                             s->inconsistency[0] ? s->inconsistency : NULL,
                             s->paused ? "t" : "f",
-                            s->last_error[0] ? s->last_error : NULL};
+                            s->last_error[0] ? s->last_error : NULL,
+                            oms_pg_int_param(a, s->resolved_manually)};
     PGresult *res = oms_pg_tx_exec(a, tx,
                                    "UPDATE sagas SET state = $2, current_step = $3, target_state = $4,"
                                    " command_id = $5, attempts = $6, deadline = " PG_MS_TO_TS("$7") ","
                                    " version = $8, payment_captured = $9, stock_reserved = $10, modified_at = now(),"
                                    " payment_command_id = $12, inventory_command_id = $13, release_command_id = $14,"
-                                   " refund_command_id = $15, inconsistency = $16, paused = $17, last_error = $18"
-                                   " WHERE id = $1 AND version = $11",
-                                   18, params, err);
+                                   " refund_command_id = $15, inconsistency = $16, paused = $17, last_error = $18,"
+                                   " resolved_manually = $19 WHERE id = $1 AND version = $11",
+                                   19, params, err);
     if (!res)
         return err->code;
     if (strcmp(PQcmdTuples(res), "1") != 0)

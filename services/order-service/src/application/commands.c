@@ -392,6 +392,20 @@ static bool parse_version(const char *text, int64_t *out)
     return true;
 }
 
+/* resolve_manually: an admin's, naming the obligation and the evidence. */
+static oms_err check_resolution(const oms_principal *who, const saga_action_request *req, oms_error *err)
+{
+    if (!oms_principal_is_at_least(who, OMS_ROLE_ADMIN))
+        return oms_error_set(err, OMS_EFORBIDDEN, NULL, "only an admin resolves an obligation by hand");
+    if (!req->obligation || (strcmp(req->obligation, "refund") != 0 && strcmp(req->obligation, "stock_release") != 0))
+        return oms_error_set(err, OMS_EINVAL, "obligation", "obligation must be refund or stock_release");
+    size_t len = req->evidence ? strnlen(req->evidence, ORDER_REASON_MAX + 1) : 0;
+    if (len == 0 || len > ORDER_REASON_MAX)
+        return oms_error_set(err, OMS_EINVAL, "evidence", "evidence is required, at most %d characters",
+                             ORDER_REASON_MAX);
+    return OMS_OK;
+}
+
 static oms_err check_action(const oms_principal *who, const saga_action_request *req, saga_event *event,
                             int64_t *version, oms_error *err)
 {
@@ -399,7 +413,13 @@ static oms_err check_action(const oms_principal *who, const saga_action_request 
         return oms_error_set(err, OMS_EFORBIDDEN, NULL, "role %s may not act on sagas", oms_role_name(who->role));
     if (!saga_action_parse(req->action, event))
         return oms_error_set(err, OMS_EINVAL, "action",
-                             "action must be retry_now, pause, resume, compensate or extend_deadline");
+                             "action must be retry_now, pause, resume, compensate, extend_deadline or "
+                             "resolve_manually");
+    if (*event == SAGA_EV_RESOLVE_MANUALLY) {
+        oms_err rc = check_resolution(who, req, err);
+        if (rc != OMS_OK)
+            return rc;
+    }
     size_t reason_len = req->reason ? strnlen(req->reason, ORDER_REASON_MAX + 1) : 0;
     if (reason_len == 0 || reason_len > ORDER_REASON_MAX)
         return oms_error_set(err, OMS_EINVAL, "reason", "reason is required, at most %d characters", ORDER_REASON_MAX);
@@ -467,8 +487,11 @@ oms_err order_saga_action(order_app *app, oms_arena *a, const oms_principal *who
     rc = saga_repo_order_of(app->sagas, tx, a, saga_id, order_id, err);
     saga_event_context ev = {
         .reason = req->reason,
-        .detail = oms_arena_sprintf(a, "%s by %s (%s): %s", saga_action_name(event), who->id,
-                                    oms_role_name(who->role), req->reason),
+        .detail = req->evidence ? oms_arena_sprintf(a, "%s by %s (%s): %s; evidence: %s", saga_action_name(event),
+                                                    who->id, oms_role_name(who->role), req->reason, req->evidence)
+                                : oms_arena_sprintf(a, "%s by %s (%s): %s", saga_action_name(event), who->id,
+                                                    oms_role_name(who->role), req->reason),
+        .obligation = req->obligation,
         .correlation_id = request_id,
         .check_version = true,
         .expected_version = version,

@@ -117,6 +117,8 @@ typedef struct saga_action_request {
     const char *reason;      /* required, 1..ORDER_REASON_MAX */
     const char *if_match;    /* the saga version the operator saw: "7" or "\"7\"" */
     int64_t extend_s;        /* extend_deadline: seconds (0: one step timeout), at most SAGA_ACTION_EXTEND_MAX_S */
+    const char *obligation;  /* resolve_manually: "refund" or "stock_release", the open one */
+    const char *evidence;    /* resolve_manually: required, 1..ORDER_REASON_MAX (a bank reference, a ticket) */
 } saga_action_request;
 
 /* The reasons of an action's refusals (oms_error.reason). */
@@ -124,7 +126,7 @@ typedef struct saga_action_request {
 #define ORDER_REASON_IF_MATCH_REQUIRED "if_match_required" /* 428 */
 
 /* Applies an action to the saga `saga_id` for `who` (operator or admin, else
- * OMS_EFORBIDDEN) in one transaction: the action is a row of the saga's
+ * OMS_EFORBIDDEN; resolve_manually: admin only, with obligation and evidence) in one transaction: the action is a row of the saga's
  * transition table (domain/saga.h), logged in the saga log with who and
  * why. OMS_EINVAL (field "action", "reason", "If-Match" when it is not a
  * version, "extend_s"); OMS_ECONFLICT with reason

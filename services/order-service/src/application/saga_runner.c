@@ -6,6 +6,7 @@
 
 #include "oms/log.h"
 #include "oms/metrics.h"
+#include "oms/money.h"
 
 /* ---- the log of a step: a row now, a line and a count at commit ---- */
 
@@ -327,6 +328,35 @@ static oms_err apply_held(order_app *app, oms_tx *tx, oms_arena *a, const saga *
     return rc;
 }
 
+const char *saga_obligation_describe(oms_arena *a, saga_obligation_kind k, int64_t total_cents,
+                                     const char *customer_id, const char *order_id)
+{
+    char amount[OMS_MONEY_TEXT_MAX];
+    if (k == SAGA_OBLIGATION_REFUND)
+        return oms_arena_sprintf(a, "refund of %s to customer %s", oms_money_format(total_cents, amount),
+                                 customer_id);
+    return oms_arena_sprintf(a, "release of the stock reserved for order %s", order_id);
+}
+
+/* A manual resolution names the obligation that is open now (issue 12 item
+ * 3); its log row says which, in business words, before the operator's. */
+static oms_err check_obligation(oms_arena *a, const saga *s, const order *o, const saga_event_context *ev,
+                                const char **detail, oms_error *err)
+{
+    saga_obligation_kind open;
+    if (!saga_current_obligation(s, &open))
+        return OMS_OK; /* the table refuses it */
+    if (!ev->obligation || strcmp(ev->obligation, saga_obligation_name(open)) != 0) {
+        oms_err rc = oms_error_set(err, OMS_ECONFLICT, "obligation", "the open obligation is %s",
+                                   saga_obligation_name(open));
+        return oms_error_reason(err, rc, "obligation_mismatch");
+    }
+    *detail = oms_arena_sprintf(a, "%s resolved manually: %s",
+                                saga_obligation_describe(a, open, o->total_cents, o->customer_id, o->id),
+                                ev->detail ? ev->detail : "");
+    return *detail ? OMS_OK : oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+}
+
 static oms_err refuse(const saga_decision *d, const saga *s, oms_error *err)
 {
     oms_err rc = d->refusal_code && strcmp(d->refusal_code, "order_ended") != 0
@@ -370,6 +400,14 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
         return write_rejected(app, tx, a, out, &s, ev, why, err);
     if (s.paused && ev->claim)
         return hold_reply(app, tx, a, out, &s, event, ev, err);
+    saga_event_context resolved;
+    if (event == SAGA_EV_RESOLVE_MANUALLY) {
+        resolved = *ev;
+        rc = check_obligation(a, &s, &out->order, ev, &resolved.detail, err);
+        if (rc != OMS_OK)
+            return rc;
+        ev = &resolved;
+    }
     out->decision = saga_decide(&s, event, &app->saga);
     out->decision.extend_ms = ev->extend_ms;
     if (verdict == SAGA_REPLY_CONTRADICTS) {

@@ -26,6 +26,7 @@ typedef struct saga_event_context {
     bool check_version;         /* an operator's If-Match: the saga must be at expected_version */
     int64_t expected_version;
     int64_t extend_ms;          /* EXTEND_DEADLINE: by how much (0: one step timeout) */
+    const char *obligation;     /* RESOLVE_MANUALLY: the obligation named ("refund", "stock_release") */
 } saga_event_context;
 
 /* One step of one saga, as decided and written. */
@@ -52,6 +53,11 @@ typedef struct saga_outcome {
  * error. */
 oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, saga_event event,
                           const saga_event_context *ev, saga_outcome *out, oms_error *err);
+
+/* An obligation in business words, in `a`: "refund of 42.10 to customer
+ * c1", "release of the stock reserved for order <id>". */
+const char *saga_obligation_describe(oms_arena *a, saga_obligation_kind k, int64_t total_cents,
+                                     const char *customer_id, const char *order_id);
 
 /* Stores the saga of a new order (CREATED, its first log row "saga started")
  * into *s. */

@@ -157,6 +157,14 @@ static const saga_transition table[] = {
      A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
     {S(COMPENSATING), ST(REFUND), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
      A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
+
+    /* resolve_manually (issue 12 item 3): only a compensation that keeps
+     * failing; the stock released by hand, the refund goes on; the refund
+     * settled by hand, the saga ends where its compensation was going. */
+    {S(COMPENSATING), ST(RELEASE), EV(RESOLVE_MANUALLY), SAGA_GUARD_COMPENSATION_BLOCKED, S(COMPENSATING), ST(REFUND),
+     NOTARGET, A(MARK_STOCK_RELEASED) | A(MARK_RESOLVED_MANUALLY) | A(SEND_REFUND), LOG(MANUAL_RESOLUTION), NULL},
+    {S(COMPENSATING), ST(REFUND), EV(RESOLVE_MANUALLY), SAGA_GUARD_COMPENSATION_BLOCKED, SAGA_TO_TARGET, ST(NONE),
+     NOTARGET, A(MARK_PAYMENT_REFUNDED) | A(MARK_RESOLVED_MANUALLY), LOG(MANUAL_RESOLUTION), NULL},
 };
 
 static const char *const step_names[SAGA_STEP_COUNT] = {
@@ -179,12 +187,13 @@ static const char *const event_names[SAGA_EV_COUNT] = {
     [SAGA_EV_RESUME] = "RESUME",
     [SAGA_EV_COMPENSATE] = "COMPENSATE",
     [SAGA_EV_EXTEND_DEADLINE] = "EXTEND_DEADLINE",
+    [SAGA_EV_RESOLVE_MANUALLY] = "RESOLVE_MANUALLY",
 };
 
 static const char *const action_names[SAGA_EV_COUNT] = {
     [SAGA_EV_RETRY_NOW] = "retry_now",   [SAGA_EV_PAUSE] = "pause",
     [SAGA_EV_RESUME] = "resume",         [SAGA_EV_COMPENSATE] = "compensate",
-    [SAGA_EV_EXTEND_DEADLINE] = "extend_deadline",
+    [SAGA_EV_EXTEND_DEADLINE] = "extend_deadline", [SAGA_EV_RESOLVE_MANUALLY] = "resolve_manually",
 };
 
 static const char *const log_kind_names[SAGA_LOG_KIND_COUNT] = {
@@ -200,6 +209,7 @@ static const char *const log_kind_names[SAGA_LOG_KIND_COUNT] = {
     [SAGA_LOG_INCONSISTENT] = "INCONSISTENT",
     [SAGA_LOG_OPERATOR_ACTION] = "OPERATOR_ACTION",
     [SAGA_LOG_REPLY_HELD] = "REPLY_HELD",
+    [SAGA_LOG_MANUAL_RESOLUTION] = "MANUAL_RESOLUTION",
 };
 
 static const char *const stuck_names[SAGA_STUCK_COUNT] = {
@@ -323,6 +333,8 @@ static bool guard_holds(saga_guard g, const saga *s, const saga_settings *cfg)
         return s->attempts >= cfg->max_attempts;
     case SAGA_GUARD_TARGET_FAILED:
         return s->target == ORDER_FAILED;
+    case SAGA_GUARD_COMPENSATION_BLOCKED:
+        return s->attempts >= saga_compensation_limit(cfg);
     default:
         return true;
     }
@@ -356,6 +368,9 @@ static void refuse(const saga *s, saga_event ev, saga_decision *d)
         return; /* a cancel while compensating towards CANCELLED: ignored */
     } else if (ev == SAGA_EV_RESUME) {
         d->refusal = "the saga is not paused";
+        d->refusal_code = "action_not_allowed";
+    } else if (ev == SAGA_EV_RESOLVE_MANUALLY) {
+        d->refusal = "only a compensation that keeps failing is resolved by hand";
         d->refusal_code = "action_not_allowed";
     } else if (s->step == SAGA_STEP_NONE) {
         d->refusal = "the saga waits for no command";
@@ -417,12 +432,20 @@ static void apply_flags(saga *s, unsigned actions)
         s->paused = false;
 }
 
+/* Before the step moves on: the obligation of the step it leaves. */
+static void mark_resolved(saga *s, unsigned actions)
+{
+    if (actions & SAGA_ACT_MARK_RESOLVED_MANUALLY)
+        s->resolved_manually |= 1u << s->step;
+}
+
 void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64_t now_ms,
                 const char *new_command_id)
 {
     if (d->kind != SAGA_DECISION_APPLY)
         return;
     apply_flags(s, d->actions);
+    mark_resolved(s, d->actions);
     /* A row names a target when it enters COMPENSATING, or when a cancel
      * turns a compensation's end from FAILED into CANCELLED. */
     if (d->to_state == ORDER_COMPENSATING && d->row->target != NOTARGET)
@@ -446,6 +469,52 @@ void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64
         s->deadline_ms = 0;
     }
     s->version++;
+}
+
+/* ---- obligations (issue 12 item 3) ---- */
+
+const char *saga_obligation_name(saga_obligation_kind k)
+{
+    return k == SAGA_OBLIGATION_REFUND ? "refund" : "stock_release";
+}
+
+const char *saga_obligation_status_name(saga_obligation_status st)
+{
+    static const char *const names[] = {"pending", "failing", "done", "resolved_manually"};
+    return (unsigned)st < 4 ? names[st] : "unknown";
+}
+
+bool saga_current_obligation(const saga *s, saga_obligation_kind *out)
+{
+    if (s->state != ORDER_COMPENSATING || (s->step != SAGA_STEP_RELEASE && s->step != SAGA_STEP_REFUND))
+        return false;
+    *out = s->step == SAGA_STEP_REFUND ? SAGA_OBLIGATION_REFUND : SAGA_OBLIGATION_STOCK_RELEASE;
+    return true;
+}
+
+/* The status of the obligation of `step`: open while the saga is on it,
+ * else done or settled by hand. */
+static saga_obligation_status obligation_status(const saga *s, saga_step step, const saga_settings *cfg)
+{
+    if (s->state == ORDER_COMPENSATING && s->step == step)
+        return s->attempts >= saga_compensation_limit(cfg) ? SAGA_OBLIGATION_FAILING : SAGA_OBLIGATION_PENDING;
+    if (s->resolved_manually & (1u << step))
+        return SAGA_OBLIGATION_RESOLVED_MANUALLY;
+    /* a refund still ahead of a release in progress */
+    if (s->state == ORDER_COMPENSATING && step == SAGA_STEP_REFUND)
+        return SAGA_OBLIGATION_PENDING;
+    return SAGA_OBLIGATION_DONE;
+}
+
+size_t saga_obligations(const saga *s, const saga_settings *cfg, saga_obligation out[2])
+{
+    bool compensating = s->state == ORDER_COMPENSATING;
+    size_t n = 0;
+    if (s->sent[SAGA_STEP_RELEASE][0])
+        out[n++] = (saga_obligation){SAGA_OBLIGATION_STOCK_RELEASE, obligation_status(s, SAGA_STEP_RELEASE, cfg)};
+    if (s->sent[SAGA_STEP_REFUND][0] || (compensating && n > 0))
+        out[n++] = (saga_obligation){SAGA_OBLIGATION_REFUND, obligation_status(s, SAGA_STEP_REFUND, cfg)};
+    return n;
 }
 
 /* ---- replies the bus brought ---- */

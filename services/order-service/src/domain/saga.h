@@ -44,6 +44,7 @@ typedef enum {
     SAGA_EV_RESUME,
     SAGA_EV_COMPENSATE,      /* give back what was taken, as a client's cancel */
     SAGA_EV_EXTEND_DEADLINE, /* the pending command waits longer before it is resent */
+    SAGA_EV_RESOLVE_MANUALLY, /* a blocked compensation's obligation was settled by hand (admin) */
     SAGA_EV_COUNT
 } saga_event;
 
@@ -62,6 +63,7 @@ enum {
     SAGA_ACT_PAUSE = 1u << 10,
     SAGA_ACT_RESUME = 1u << 11,          /* and apply the replies held while paused */
     SAGA_ACT_EXTEND_DEADLINE = 1u << 12, /* by the decision's extend_ms (default one step timeout) */
+    SAGA_ACT_MARK_RESOLVED_MANUALLY = 1u << 13, /* the current step's obligation was settled by hand */
 };
 #define SAGA_ACT_SEND_ANY                                                                                    \
     (SAGA_ACT_SEND_PAYMENT_REQUEST | SAGA_ACT_SEND_INVENTORY_REQUEST | SAGA_ACT_SEND_INVENTORY_RELEASE |     \
@@ -81,6 +83,7 @@ typedef enum {
     SAGA_LOG_INCONSISTENT,   /* a participant's answer contradicts what the saga did on an earlier one */
     SAGA_LOG_OPERATOR_ACTION, /* an operator paused, resumed or extended it (who, why in the detail) */
     SAGA_LOG_REPLY_HELD,     /* a reply that came while paused: applied on resume */
+    SAGA_LOG_MANUAL_RESOLUTION, /* an admin settled an obligation by hand (what, evidence, who, why) */
     SAGA_LOG_KIND_COUNT
 } saga_log_kind;
 
@@ -90,7 +93,8 @@ typedef enum {
     SAGA_GUARD_ATTEMPTS_LEFT,      /* the current step may be sent again (deadlines) */
     SAGA_GUARD_ATTEMPTS_EXHAUSTED, /* it may not: compensate (deadlines) */
     SAGA_GUARD_TARGET_FAILED,      /* compensating towards FAILED (a cancel then ends it CANCELLED) */
-    SAGA_GUARD_PAUSED              /* paused by an operator: the only rows a paused saga matches */
+    SAGA_GUARD_PAUSED,             /* paused by an operator: the only rows a paused saga matches */
+    SAGA_GUARD_COMPENSATION_BLOCKED /* the compensation was sent saga_compensation_limit() times */
 } saga_guard;
 
 #define SAGA_INCONSISTENCY_MAX 200
@@ -149,8 +153,11 @@ typedef struct saga {
      * deadline it missed, or the participant's refusal of a compensation. */
     char last_error[SAGA_LAST_ERROR_MAX + 1];
     int64_t created_ms;
+    /* Steps whose obligation an admin settled by hand (bit 1 << step). */
+    unsigned resolved_manually;
     /* Derived by the read model when it lists or reads a saga (never stored). */
     saga_stuck_reason stuck;
+    int64_t total_cents; /* the order's */
     char customer_id[ORDER_CUSTOMER_ID_MAX + 1];
 } saga;
 
@@ -240,6 +247,28 @@ typedef enum {
  * contradicts it. `why` gets one sentence for the log. */
 saga_reply_verdict saga_check_reply(const saga *s, const saga_reply_claim *c, int64_t total_cents, char *why,
                                     size_t why_len);
+
+/* What a compensation owes, in business terms (issue 12 item 3). */
+typedef enum { SAGA_OBLIGATION_STOCK_RELEASE = 0, SAGA_OBLIGATION_REFUND } saga_obligation_kind;
+typedef enum {
+    SAGA_OBLIGATION_PENDING = 0,  /* not asked yet, or asked and waiting */
+    SAGA_OBLIGATION_FAILING,      /* asked compensation_limit times or more, still open */
+    SAGA_OBLIGATION_DONE,
+    SAGA_OBLIGATION_RESOLVED_MANUALLY
+} saga_obligation_status;
+typedef struct saga_obligation {
+    saga_obligation_kind kind;
+    saga_obligation_status status;
+} saga_obligation;
+
+const char *saga_obligation_name(saga_obligation_kind k);   /* "stock_release", "refund" */
+const char *saga_obligation_status_name(saga_obligation_status s);
+/* The obligation the current step settles; false when it settles none. */
+bool saga_current_obligation(const saga *s, saga_obligation_kind *out);
+/* The saga's obligations once it compensates (release before refund), into
+ * out[2]; 0 for a saga that never compensated. An obligation is open while
+ * PENDING or FAILING; the order ends only when none is. */
+size_t saga_obligations(const saga *s, const saga_settings *cfg, saga_obligation out[2]);
 
 /* The deadline of attempt `attempt` (1-based) of a step started now:
  * now + step_timeout * 2^(attempt-1), the factor capped at 16. */

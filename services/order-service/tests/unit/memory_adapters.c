@@ -557,6 +557,11 @@ static oms_err view_sagas(order_read_model *rm, oms_arena *a, const saga_list_fi
         saga *s = &(*out)[(*count)++];
         *s = row->s;
         s->stuck = stuck_reason_of(s, f);
+        const mem_order *o = mem_find_view(m, s->order_id);
+        if (o) {
+            snprintf(s->customer_id, sizeof s->customer_id, "%s", o->customer_id);
+            s->total_cents = o->total_cents;
+        }
     }
     return OMS_OK;
 }

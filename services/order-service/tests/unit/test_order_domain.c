@@ -311,6 +311,12 @@ static const expectation rows[] = {
      S(COMPENSATING), ST(RELEASE), A(EXTEND_DEADLINE), L(OPERATOR_ACTION), false},
     {"extend the refund's deadline", S(COMPENSATING), ST(REFUND), S(CANCELLED), 1, EV(EXTEND_DEADLINE),
      S(COMPENSATING), ST(REFUND), A(EXTEND_DEADLINE), L(OPERATOR_ACTION), false},
+    /* compensations that keep failing (issue 12 item 3): cfg's limit is 5 */
+    {"a release resolved by hand goes on to the refund", S(COMPENSATING), ST(RELEASE), S(CANCELLED), 5,
+     EV(RESOLVE_MANUALLY), S(COMPENSATING), ST(REFUND),
+     A(MARK_STOCK_RELEASED) | A(MARK_RESOLVED_MANUALLY) | A(SEND_REFUND), L(MANUAL_RESOLUTION), false},
+    {"a refund resolved by hand ends the saga", S(COMPENSATING), ST(REFUND), S(CANCELLED), 7, EV(RESOLVE_MANUALLY),
+     S(CANCELLED), ST(NONE), A(MARK_PAYMENT_REFUNDED) | A(MARK_RESOLVED_MANUALLY), L(MANUAL_RESOLUTION), false},
 };
 
 static saga make_saga(order_status st, saga_step step, order_status target, int attempts)
@@ -427,6 +433,48 @@ static void pause_resume_and_extend_change_the_saga(void **state)
     assert_false(saga_action_parse("skip_payment", &ev));
     assert_false(saga_action_parse("CANCEL_REQUESTED", &ev));
     assert_null(saga_action_name(SAGA_EV_CANCEL_REQUESTED));
+}
+
+/* Obligations in business terms: open while the saga is on their step
+ * (failing from the compensation limit), done or settled by hand after;
+ * resolve_manually only once the compensation is blocked. */
+static void obligations_follow_the_compensation(void **state)
+{
+    (void)state;
+    saga s = make_saga(ORDER_COMPENSATING, SAGA_STEP_RELEASE, ORDER_CANCELLED, 1);
+    memcpy(s.sent[SAGA_STEP_RELEASE], CMD_ID, sizeof s.sent[0]);
+    saga_obligation ob[2];
+    assert_int_equal(saga_obligations(&s, &cfg, ob), 2);
+    assert_int_equal(ob[0].kind, SAGA_OBLIGATION_STOCK_RELEASE);
+    assert_int_equal(ob[0].status, SAGA_OBLIGATION_PENDING);
+    assert_int_equal(ob[1].kind, SAGA_OBLIGATION_REFUND);
+    assert_int_equal(ob[1].status, SAGA_OBLIGATION_PENDING);
+    saga_decision d = saga_decide(&s, SAGA_EV_RESOLVE_MANUALLY, &cfg);
+    assert_int_equal(d.kind, SAGA_DECISION_CONFLICT); /* not blocked yet */
+    assert_string_equal(d.refusal_code, "action_not_allowed");
+    s.attempts = 5;
+    saga_obligations(&s, &cfg, ob);
+    assert_int_equal(ob[0].status, SAGA_OBLIGATION_FAILING);
+    d = saga_decide(&s, SAGA_EV_RESOLVE_MANUALLY, &cfg);
+    saga_apply(&s, &d, &cfg, 1000, "44444444-4444-4444-8444-444444444444");
+    memcpy(s.sent[SAGA_STEP_REFUND], s.command_id, sizeof s.sent[0]);
+    assert_int_equal(s.step, SAGA_STEP_REFUND);
+    assert_int_equal(s.state, ORDER_COMPENSATING); /* never compensated while the refund is open */
+    saga_obligations(&s, &cfg, ob);
+    assert_int_equal(ob[0].status, SAGA_OBLIGATION_RESOLVED_MANUALLY);
+    assert_int_equal(ob[1].status, SAGA_OBLIGATION_PENDING);
+    d = saga_decide(&s, SAGA_EV_PAYMENT_REFUNDED, &cfg);
+    saga_apply(&s, &d, &cfg, 2000, NULL);
+    assert_int_equal(s.state, ORDER_CANCELLED);
+    saga_obligations(&s, &cfg, ob);
+    assert_int_equal(ob[0].status, SAGA_OBLIGATION_RESOLVED_MANUALLY);
+    assert_int_equal(ob[1].status, SAGA_OBLIGATION_DONE);
+    saga fine = make_saga(ORDER_INVENTORY_CONFIRMED, SAGA_STEP_NONE, ORDER_CREATED, 0);
+    assert_int_equal(saga_obligations(&fine, &cfg, ob), 0);
+    saga_obligation_kind k;
+    assert_false(saga_current_obligation(&fine, &k));
+    assert_string_equal(saga_obligation_name(SAGA_OBLIGATION_REFUND), "refund");
+    assert_string_equal(saga_obligation_status_name(SAGA_OBLIGATION_FAILING), "failing");
 }
 
 static int rank(order_status s)
@@ -711,6 +759,7 @@ int main(void)
         cmocka_unit_test(backoff_is_capped),
         cmocka_unit_test(the_table_refuses_actions_without_a_row),
         cmocka_unit_test(pause_resume_and_extend_change_the_saga),
+        cmocka_unit_test(obligations_follow_the_compensation),
         cmocka_unit_test(compensation_deadline_retries_for_ever),
     };
     return cmocka_run_group_tests_name("order_domain", tests, NULL, NULL);

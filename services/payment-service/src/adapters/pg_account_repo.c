@@ -1,6 +1,7 @@
 /* pg_account_repo.c -- accounts and the account ledger in PostgreSQL. Every
  * balance change and its ledger entry are one statement, so they cannot part. */
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "adapters/pg_adapters.h"
 
@@ -60,7 +61,10 @@ static oms_err find_for_update(account_repo *repo, oms_tx *tx, oms_arena *a, con
 static oms_err change_balance(account_repo *repo, oms_tx *tx, oms_arena *a, const char *customer_id, int64_t delta,
                               account_change_kind kind, const char *order_id, oms_error *err)
 {
-    (void)repo;
+    const char *flag_file = repo->self;
+    if (kind == ACCOUNT_REFUND && flag_file && access(flag_file, F_OK) == 0)
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL,
+                             "refunds fail: the test switch PAYMENT_TEST_FAIL_REFUNDS_FILE (%s) is on", flag_file);
     static const char sql[] =
         "WITH u AS (UPDATE accounts SET balance_cents = balance_cents + $2::bigint, modified_at = now()"
         " WHERE customer_id = $1 RETURNING customer_id)"
@@ -86,5 +90,10 @@ static const account_repo_ops ops = {
 
 account_repo pg_account_repo(void)
 {
-    return (account_repo){.ops = &ops, .self = NULL};
+    return pg_account_repo_with_refund_switch(NULL);
+}
+
+account_repo pg_account_repo_with_refund_switch(const char *flag_file)
+{
+    return (account_repo){.ops = &ops, .self = (void *)flag_file};
 }

@@ -12,6 +12,11 @@
 
 /* Tables accounts and account_ledger (migrations/001_init.sql). */
 account_repo pg_account_repo(void);
+/* The same, with the test switch of a local run (PAYMENT_TEST_FAIL_REFUNDS_FILE,
+ * issue 12 item 3): while the file `flag_file` exists, every refund of a
+ * balance fails (OMS_EUNAVAILABLE), as a broken bank link would; NULL: never.
+ * `flag_file` must outlive the repository. */
+account_repo pg_account_repo_with_refund_switch(const char *flag_file);
 /* Table payments. */
 payment_repo pg_payment_repo(void);
 
