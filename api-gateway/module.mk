@@ -35,6 +35,7 @@ GATEWAY_SRCS := $(GATEWAY_DOMAIN_SRCS) $(GATEWAY_APPLICATION_SRCS) \
 	api-gateway/src/adapters/system_clock.c \
 	api-gateway/src/adapters/http_api.c \
 	api-gateway/src/adapters/reconciler.c \
+	api-gateway/src/adapters/timeline.c \
 	api-gateway/src/adapters/jwt_verifier.c \
 	api-gateway/src/adapters/sha256_fingerprint.c \
 	api-gateway/src/adapters/console_assets.c \

@@ -235,3 +235,52 @@ void oms_inbox_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_b
             oms_inbox_handle(pool, consumer, it->m, fn, ctx, a, it->out->reason, sizeof it->out->reason);
     }
 }
+
+/* ---- reading ---- */
+
+static oms_err read_rows(PGresult *r, oms_arena *a, oms_inbox_row **out, size_t *count, oms_error *err)
+{
+    size_t rows = (size_t)PQntuples(r);
+    oms_inbox_row *list = rows ? oms_arena_calloc(a, rows, sizeof *list) : NULL;
+    if (rows && !list)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < rows; i++) {
+        list[i].consumer = oms_pg_text_value(a, r, (int)i, 0);
+        list[i].event_id = oms_pg_text_value(a, r, (int)i, 1);
+        if (!list[i].consumer || !list[i].event_id)
+            return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+        oms_err rc = oms_pg_int_value(r, (int)i, 2, &list[i].handled_at_ms, err);
+        if (rc != OMS_OK)
+            return rc;
+    }
+    *out = list;
+    *count = rows;
+    return OMS_OK;
+}
+
+oms_err oms_inbox_lookup(oms_pg_pool *pool, oms_arena *a, const char *const *event_ids, size_t n, oms_inbox_row **out,
+                         size_t *count, oms_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    if (n > OMS_INBOX_LOOKUP_MAX)
+        return oms_error_set(err, OMS_EINVAL, "event_ids", "at most %d event ids", OMS_INBOX_LOOKUP_MAX);
+    for (size_t i = 0; i < n; i++)
+        if (!oms_uuid_valid(event_ids[i]))
+            return oms_error_set(err, OMS_EINVAL, "event_ids", "an event id must be a UUID");
+    if (n == 0)
+        return OMS_OK;
+    const char *ids = oms_pg_array_param(a, event_ids, NULL, n);
+    if (!ids)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    PGconn *c = oms_pg_acquire(pool, 2000, err);
+    if (!c)
+        return err->code;
+    const char *params[] = {ids};
+    PGresult *r = oms_pg_exec(a, c,
+                              "SELECT consumer, event_id::text, (extract(epoch FROM handled_at) * 1000)::bigint"
+                              " FROM inbox WHERE event_id = ANY($1::uuid[]) ORDER BY handled_at, consumer",
+                              1, params, err);
+    oms_pg_release(pool, c, !r && err->code == OMS_EUNAVAILABLE);
+    return r ? read_rows(r, a, out, count, err) : err->code;
+}

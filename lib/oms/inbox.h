@@ -48,4 +48,21 @@ oms_bus_disposition oms_inbox_handle(oms_pg_pool *pool, const char *consumer, co
 void oms_inbox_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_message *msgs, size_t n,
                             oms_inbox_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out);
 
+/* ---- reading the inbox (the order timeline, issue 13 item 1) ---- */
+
+#define OMS_INBOX_LOOKUP_MAX 256 /* event ids in one lookup */
+
+/* One handled message: who handled it and when. */
+typedef struct oms_inbox_row {
+    const char *consumer;
+    const char *event_id;
+    int64_t handled_at_ms;
+} oms_inbox_row;
+
+/* The inbox rows of the given event ids (at most OMS_INBOX_LOOKUP_MAX, each a
+ * UUID), oldest first, in the arena (index inbox_event_id: one probe per
+ * id). OMS_EINVAL for too many ids or one that is not a UUID. */
+oms_err oms_inbox_lookup(oms_pg_pool *pool, oms_arena *a, const char *const *event_ids, size_t n, oms_inbox_row **out,
+                         size_t *count, oms_error *err);
+
 #endif

@@ -91,6 +91,12 @@ const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT] = {{
 {
     .name = "003_oms_audit_log",
     .sql = OMS_AUDIT_MIGRATION_SQL,
+},
+/* The order timeline reads who handled a message by its event id alone
+ * (oms_inbox_lookup); the key leads with the consumer. */
+{
+    .name = "004_oms_inbox_event_id",
+    .sql = "CREATE INDEX IF NOT EXISTS inbox_event_id ON inbox (event_id);",
 }};
 
 /* ---- the relay ---- */

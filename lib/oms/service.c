@@ -10,9 +10,11 @@
 
 #include "audit_pg.h"
 #include "config.h"
+#include "inbox.h"
 #include "log.h"
 #include "outbox.h"
 #include "process.h"
+#include "service_auth.h"
 #include "util.h"
 
 #define DEFAULT_HTTP_GRACE_MS 10000
@@ -276,9 +278,68 @@ static void reconcile_route(void *ctx, oms_http_request *req, oms_http_response 
                          res);
 }
 
+/* Splits "a,b,c" into the arena; NULL when out of memory or over `max`. */
+static const char **split_ids(oms_arena *a, const char *text, size_t max, size_t *n)
+{
+    char *copy = oms_arena_strdup(a, text);
+    const char **ids = oms_arena_calloc(a, max + 1, sizeof *ids);
+    *n = 0;
+    if (!copy || !ids)
+        return NULL;
+    for (char *save = NULL, *id = strtok_r(copy, ",", &save); id; id = strtok_r(NULL, ",", &save)) {
+        if (*n == max + 1)
+            break;
+        ids[(*n)++] = id;
+    }
+    return ids;
+}
+
+/* GET /internal/inbox?event_ids=<uuid>,...: which of these messages this
+ * service handled, and when (its inbox rows): the participants' side of the
+ * order timeline, which the gateway reads (docs/architecture.md, "The order
+ * timeline"). Viewer and above; at most OMS_INBOX_LOOKUP_MAX ids. */
+static void internal_inbox(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    (void)ctx;
+    const oms_principal *who = oms_request_principal(req, res);
+    if (!who || !oms_principal_require(who, OMS_ROLE_VIEWER, "read the inbox", req, res))
+        return;
+    const char *text = oms_http_query(req, "event_ids");
+    size_t n = 0;
+    const char **ids = text ? split_ids(req->arena, text, OMS_INBOX_LOOKUP_MAX, &n) : NULL;
+    if (text && !ids) {
+        oms_http_respond_error(req, res, 503, "service_unavailable", "out of memory", NULL);
+        return;
+    }
+    oms_error err;
+    oms_error_clear(&err);
+    oms_inbox_row *rows = NULL;
+    size_t count = 0;
+    if (oms_inbox_lookup(oms_service_pool(&the_service), req->arena, ids, n, &rows, &count, &err) != OMS_OK) {
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
+    json_t *list = json_array();
+    for (size_t i = 0; list && i < count; i++) {
+        char at[40];
+        json_t *row = json_pack("{s:s, s:s, s:s, s:I}", "consumer", rows[i].consumer, "event_id", rows[i].event_id,
+                                "handled_at", oms_time_format(rows[i].handled_at_ms, at, sizeof at), "handled_at_ms",
+                                (json_int_t)rows[i].handled_at_ms);
+        if (!row || json_array_append_new(list, row) != 0) {
+            json_decref(row);
+            json_decref(list);
+            list = NULL;
+        }
+    }
+    oms_http_respond_doc(req, res, 200, list ? json_pack("{s:s, s:o}", "service", the_service.settings.name,
+                                                          "handled", list)
+                                             : NULL);
+}
+
 static const oms_http_route builtin_routes[] = {
     {"GET", "/audit", audit_route, "list_audit", NULL},
     {"POST", "/internal/reconciliation/{}", reconcile_route, "reconciliation_facts", NULL},
+    {"GET", "/internal/inbox", internal_inbox, "internal_inbox", NULL},
 };
 #define BUILTIN_ROUTE_COUNT (sizeof builtin_routes / sizeof builtin_routes[0])
 

@@ -11,7 +11,7 @@ ORDER_PG_SRCS := $(ORDER_DIR)/src/adapters/pg_order_repo.c $(ORDER_DIR)/src/adap
 # Dead letters and bulk jobs: the application's jobs over the bus port.
 ORDER_JOB_SRCS := $(ORDER_DIR)/src/application/jobs.c $(ORDER_DIR)/src/adapters/http_ops.c
 ORDER_ADAPTER_SRCS := $(ORDER_PG_SRCS) $(ORDER_DIR)/src/adapters/uuid_generator.c $(ORDER_DIR)/src/adapters/http_api.c \
-	$(ORDER_DIR)/src/adapters/order_waits.c \
+	$(ORDER_DIR)/src/adapters/order_waits.c $(ORDER_DIR)/src/adapters/order_timeline.c \
 	$(ORDER_DIR)/src/adapters/bus_consumers.c $(ORDER_DIR)/src/adapters/deadline_scanner.c \
 	$(ORDER_DIR)/src/adapters/saga_metrics.c
 
@@ -42,7 +42,7 @@ $(eval $(call oms_pure_test,order_application,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_S
 $(eval $(call oms_test,integration,order_pg,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $(ORDER_PG_SRCS) \
 	$(ORDER_DIR)/src/adapters/deadline_scanner.c $(ORDER_DIR)/src/adapters/bus_consumers.c \
 	$(ORDER_DIR)/src/adapters/saga_metrics.c \
-	$(ORDER_DIR)/src/adapters/http_api.c $(ORDER_DIR)/src/adapters/order_waits.c \
+	$(ORDER_DIR)/src/adapters/http_api.c $(ORDER_DIR)/src/adapters/order_waits.c $(ORDER_DIR)/src/adapters/order_timeline.c \
 	$(ORDER_DIR)/src/adapters/uuid_generator.c $(ORDER_JOB_SRCS) \
 	lib/oms/tests/support/test_metrics.c \
 	$(ORDER_DIR)/tests/integration/test_order_pg.c))

@@ -43,6 +43,7 @@ ROUTES = [
     ("GET", f"/orders/{ORDER_ID}/saga", CUSTOMER | VIEWER_UP),
     ("GET", f"/orders/{ORDER_ID}?wait=final&timeout_s=1", CUSTOMER | VIEWER_UP),
     ("GET", f"/orders/{ORDER_ID}/events?timeout_s=1", CUSTOMER | VIEWER_UP),
+    ("GET", f"/orders/{ORDER_ID}/timeline", CUSTOMER | VIEWER_UP),
     ("GET", f"/customers/{ALICE}/orders", CUSTOMER | VIEWER_UP),
     ("GET", "/sagas", VIEWER_UP),
     ("POST", f"/sagas/{ORDER_ID}/actions", {"operator", "admin"}),

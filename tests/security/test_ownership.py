@@ -60,7 +60,7 @@ def test_bob_reaches_nothing_of_alices_order_through_any_route(gateway, alices_o
     order_id = alices_order["id"]
     for method, path in [("GET", f"/orders/{order_id}"), ("GET", f"/orders/{order_id}?include_saga_history=true"),
                          ("GET", f"/orders/{order_id}?wait=final&timeout_s=1"),
-                         ("GET", f"/orders/{order_id}/events?timeout_s=1"),
+                         ("GET", f"/orders/{order_id}/events?timeout_s=1"), ("GET", f"/orders/{order_id}/timeline"),
                          ("GET", f"/orders/{order_id}/saga"), ("POST", f"/orders/{order_id}/cancel"),
                          ("GET", f"/payments?order_id={order_id}"), ("GET", f"/accounts/{ALICE}"),
                          ("GET", f"/customers/{ALICE}/orders")]:
@@ -76,6 +76,8 @@ def test_bob_reaches_nothing_of_alices_order_through_any_route(gateway, alices_o
     assert as_key(gateway, "alice", "GET", f"/orders/{order_id}/saga").status_code == 200
     waited = as_key(gateway, "alice", "GET", f"/orders/{order_id}?wait=final&timeout_s=1")
     assert waited.status_code == 200 and waited.json()["status"] == alices_order["status"], waited.text
+    timeline = as_key(gateway, "alice", "GET", f"/orders/{order_id}/timeline")
+    assert timeline.status_code == 200 and timeline.json()["order_id"] == order_id, timeline.text
     events = as_key(gateway, "alice", "GET", f"/orders/{order_id}/events?timeout_s=1")
     assert events.status_code == 200 and "event: status" in events.text, events.text
 
@@ -188,6 +190,10 @@ def test_each_service_decides_ownership_itself(alices_order):
         ("order", "GET", f"/orders/{order_id}/saga", None, 404),
         ("order", "GET", f"/orders/{order_id}?wait=final&timeout_s=1", None, 404),
         ("order", "GET", f"/orders/{order_id}/events?timeout_s=1", None, 404),
+        ("order", "GET", f"/orders/{order_id}/timeline", None, 404),
+        ("order", "GET", f"/internal/inbox?event_ids={order_id}", None, 403),
+        ("payment", "GET", f"/internal/inbox?event_ids={order_id}", None, 403),
+        ("inventory", "GET", f"/internal/inbox?event_ids={order_id}", None, 403),
         ("order", "POST", f"/orders/{order_id}/cancel", {"reason": "x"}, 404),
         ("order", "GET", f"/customers/{ALICE}/orders", None, 404),
         ("order", "POST", "/orders", {"customer_id": ALICE, "items": [ITEM]}, 403),

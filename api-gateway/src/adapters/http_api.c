@@ -13,6 +13,7 @@
 #include "oms/metrics.h"
 #include "console_assets.h"
 #include "openapi_document.h"
+#include "timeline.h"
 
 /* The query parameters of SPEC section 2 and of GET /sagas' filters (issue
  * 12 item 1), passed on when present. */
@@ -262,32 +263,59 @@ static bool take_waiting_place(gateway_http *g, oms_http_request *req, oms_http_
 
 /* ---- handlers ---- */
 
-static void proxy_handler(void *ctx, oms_http_request *req, oms_http_response *res)
+/* Authorizes and forwards the request to its service; true with `out`
+ * filled when the service answered, else the failure is answered. */
+static bool forward(gateway_http *g, oms_http_request *req, oms_http_response *res, upstream_response *out)
 {
-    gateway_http *g = ctx;
     const gateway_route *route = req->route_data;
     const principal *who = req->auth;
     if (!who) { /* every proxied path needs one: admission made sure */
         respond_unauthorized(req, res, "a credential is required");
-        return;
+        return false;
     }
     if (!authorized(req, res, route, who))
-        return;
+        return false;
     upstream_request rq;
     if (!make_upstream_request(g, req, res, route, who, &rq))
-        return;
+        return false;
     bool waiting = waits(req, route);
     if (waiting && !take_waiting_place(g, req, res))
-        return;
+        return false;
     rq.wait_ms = waiting ? GATEWAY_WAIT_MS : 0;
-    upstream_response out;
-    proxy_outcome o = proxy_forward(g->proxy, route->service, &rq, req->arena, &out);
+    proxy_outcome o = proxy_forward(g->proxy, route->service, &rq, req->arena, out);
     if (waiting)
         atomic_fetch_sub(&g->waiting, 1);
-    if (o == PROXY_OK)
-        pass_answer(req, res, &out);
-    else
+    if (o != PROXY_OK)
         respond_failure(req, res, o, route->service);
+    return o == PROXY_OK;
+}
+
+static void proxy_handler(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    upstream_response out;
+    if (forward(ctx, req, res, &out))
+        pass_answer(req, res, &out);
+}
+
+/* GET /orders/{id}/timeline: order-service's timeline (which decided who may
+ * see it), with each participant's handling of the order's messages added
+ * (timeline.c). */
+static void timeline_handler(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    gateway_http *g = ctx;
+    upstream_response out;
+    if (!forward(g, req, res, &out))
+        return;
+    if (out.status != 200) {
+        pass_answer(req, res, &out);
+        return;
+    }
+    json_t *doc = gateway_timeline_complete(g->proxy, g->internal_key, req->request_id, req->arena, &out);
+    if (!doc) {
+        pass_answer(req, res, &out); /* order-service's part, unchanged */
+        return;
+    }
+    oms_http_respond_doc(req, res, 200, doc);
 }
 
 /* The entries of a service's GET /audit answer (a 200 with
@@ -470,9 +498,10 @@ void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char 
         g->routes[i] = (oms_http_route){
             .method = r->method,
             .pattern = r->pattern,
-            .handler = r->service == GATEWAY_SELF  ? self_handler(r)
-                       : r->service == GATEWAY_ALL ? fanout_audit_handler
-                                                   : proxy_handler,
+            .handler = r->service == GATEWAY_SELF                    ? self_handler(r)
+                       : r->service == GATEWAY_ALL                    ? fanout_audit_handler
+                       : strcmp(r->name, GATEWAY_TIMELINE_ROUTE) == 0 ? timeline_handler
+                                                                      : proxy_handler,
             .name = r->name,
             .data = r,
         };

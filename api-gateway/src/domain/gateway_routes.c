@@ -22,6 +22,7 @@ const gateway_route gateway_routes[] = {
     {"GET", "/orders", ORDERS, "list_orders", CUSTOMER | VIEWER, -1, "customer_id", NULL, AT_ONCE},
     {"GET", "/orders/{}", ORDERS, "get_order", CUSTOMER | VIEWER, -1, NULL, NULL, ROUTE_WAITS_WHEN_ASKED},
     {"GET", "/orders/{}/events", ORDERS, "get_order_events", CUSTOMER | VIEWER, -1, NULL, NULL, ROUTE_WAITS},
+    {"GET", "/orders/{}/timeline", ORDERS, GATEWAY_TIMELINE_ROUTE, CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
     {"POST", "/orders/{}/cancel", ORDERS, "cancel_order", CUSTOMER | OPERATOR, -1, NULL, NULL, AT_ONCE},
     {"GET", "/orders/{}/saga", ORDERS, "get_order_saga", CUSTOMER | VIEWER, -1, NULL, NULL, AT_ONCE},
     {"GET", "/customers/{}/orders", ORDERS, "get_customer_orders", CUSTOMER | VIEWER, 0, NULL, NULL, AT_ONCE},

@@ -46,6 +46,9 @@ typedef struct gateway_route {
     enum { ROUTE_ANSWERS_AT_ONCE = 0, ROUTE_WAITS_WHEN_ASKED, ROUTE_WAITS } waits;
 } gateway_route;
 
+/* The route whose answer the gateway completes (adapters/timeline.c). */
+#define GATEWAY_TIMELINE_ROUTE "get_order_timeline"
+
 /* The longest wait a service grants (order-service's ORDER_WAIT_MAX_S). */
 #define GATEWAY_WAIT_MS 30000
 

@@ -90,6 +90,7 @@ static const oms_http_route fake_routes[] = {
     {"POST", "/orders/{}/cancel", slow, "slow_cancel", NULL},
     {"GET", "/orders/{}/saga", slow, "slow_saga", NULL},
     {"GET", "/orders/{}/events", echo, "events", NULL},
+    {"GET", "/orders/{}/timeline", echo, "timeline", NULL},
     {"GET", "/customers/{}/orders", echo, "customer_orders", NULL},
     {"GET", "/sagas", echo, "sagas", NULL},
     {"POST", "/sagas/{}/actions", echo, "saga_action", NULL},

@@ -134,7 +134,10 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     o->jobs = (job_service){
         .tx = o->app.tx, .jobs = &o->job_store, .clock = &o->clock, .ids = &o->ids, .audit = &o->audit,
         .app = &o->app, .queries = &o->queries};
-    o->api = (http_api){.app = &o->app, .queries = &o->queries, .jobs = &o->jobs};
+    o->api = (http_api){.app = &o->app,
+                        .queries = &o->queries,
+                        .jobs = &o->jobs,
+                        .timeline = {.queries = &o->queries, .read_pool = o->read_pool}};
     return OMS_OK;
 }
 
@@ -142,6 +145,7 @@ static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
 {
     order_service *o = ctx;
     o->jobs.bus = bus; /* dead letters and redrives go through the bus port */
+    o->api.timeline.bus = bus; /* the order's dead letters on its timeline */
     return oms_saga_subscribe(bus, &o->consumer, err);
 }
 

@@ -275,6 +275,12 @@ static void get_order_events(void *ctx, oms_http_request *req, oms_http_response
     order_events(api->queries, api->waits, req, res);
 }
 
+static void get_order_timeline(void *ctx, oms_http_request *req, oms_http_response *res)
+{
+    http_api *api = ctx;
+    order_timeline(&api->timeline, req, res);
+}
+
 static void get_order_saga(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     http_api *api = ctx;
@@ -503,6 +509,7 @@ static const oms_http_route routes[] = {
     {"POST", "/orders/{}/cancel", cancel_order, "cancel_order", NULL},
     {"GET", "/orders/{}/saga", get_order_saga, "get_order_saga", NULL},
     {"GET", "/orders/{}/events", get_order_events, "get_order_events", NULL},
+    {"GET", "/orders/{}/timeline", get_order_timeline, "get_order_timeline", NULL},
     {"GET", "/customers/{}/orders", customer_orders, "customer_orders", NULL},
     {"GET", "/sagas", list_sagas, "list_sagas", NULL},
     {"POST", "/sagas/{}/actions", post_saga_action, "saga_action", NULL},

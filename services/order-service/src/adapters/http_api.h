@@ -8,6 +8,7 @@
 #include "application/jobs.h"
 #include "application/queries.h"
 #include "oms/http.h"
+#include "adapters/order_timeline.h"
 #include "oms/http_wait.h"
 
 typedef struct http_api {
@@ -15,6 +16,7 @@ typedef struct http_api {
     order_queries *queries;
     oms_http_waits *waits; /* long polls and server-sent events (order_waits.h) */
     job_service *jobs; /* dead letters and bulk jobs (adapters/http_ops.c) */
+    order_timeline_deps timeline;
 } http_api;
 
 /* The route table; handlers take an http_api as ctx. */
