@@ -345,8 +345,22 @@ function commandAttempt(detail) {
   return m ? Number(m[1]) : null;
 }
 
-/* The saga log (order-service's own view) as timeline entries: a command is
- * an arrow from the order lane to its service, a reply one back. */
+/* Timeline entries for drawTimeline: each is a box on its `lane`, or an
+ * arrow into `lane` at its row from `from` ({lane, index}: where and when the
+ * message left). `cls` colours it: retry, compensation, dead. */
+function entry(at, kind, label, lane, extra) {
+  return Object.assign({ at, kind, label, lane, detail: '', cls: '', from: null }, extra || {});
+}
+
+function classOf(kind, type) {
+  if (/DEAD|REJECTED/.test(kind)) return 'dead';
+  if (/COMPENSATION|CANCEL/.test(kind) || /Refund|Release/.test(type || '')) return 'compensation';
+  if (/RETRY|TIMEOUT|DEADLINE/.test(kind)) return 'retry';
+  return '';
+}
+
+/* The saga log alone (order-service's own view): a command is an arrow from
+ * the order lane to its service on one row, a reply one back. */
 function entriesFromSagaLog(steps) {
   const out = [];
   const sentAt = {};
@@ -354,54 +368,85 @@ function entriesFromSagaLog(steps) {
     const type = (s.detail || '').split(' ')[0];
     const at = Date.parse(s.at);
     const attempt = commandAttempt(s.detail);
-    const base = { at, seq: s.seq, detail: s.detail, kind: s.kind };
-    if ((s.kind === 'COMMAND_SENT' || s.kind === 'COMPENSATION_SENT') && /^[A-Z]\w+$/.test(type)) {
-      sentAt[serviceOf(type)] = at;
-      out.push(Object.assign(base, { from: 'order', to: serviceOf(type), label: type, attempt,
-        compensation: s.kind === 'COMPENSATION_SENT' || /Refund|Release/.test(type), retry: attempt > 1 }));
-    } else if ((s.kind === 'REPLY_RECEIVED' || s.kind === 'REJECTED_REPLY' || s.kind === 'IGNORED_REPLY') && /^[A-Z]\w+$/.test(type)) {
+    const isMessage = /^[A-Z]\w+$/.test(type);
+    const base = { detail: s.detail, cls: classOf(s.kind, type) };
+    if ((s.kind === 'COMMAND_SENT' || s.kind === 'COMPENSATION_SENT' || s.kind === 'RETRY') && isMessage) {
       const svc = serviceOf(type);
-      out.push(Object.assign(base, { from: svc, to: 'order', label: `${type}${/success/.test(s.detail) ? ' ✓' : ''}`,
-        duration: sentAt[svc] !== undefined ? at - sentAt[svc] : null,
-        compensation: /Refunded|Released/.test(type), dead: s.kind === 'REJECTED_REPLY' }));
+      sentAt[svc] = at;
+      if (attempt > 1 && !base.cls) base.cls = 'retry';
+      out.push(entry(at, s.kind, attempt > 1 ? `${type} (attempt ${attempt})` : type, svc,
+        Object.assign(base, { from: { lane: 'order', index: out.length } })));
+    } else if (/REPLY/.test(s.kind) && isMessage) {
+      const svc = serviceOf(type);
+      const took = sentAt[svc] === undefined ? '' : ` ${fmtDuration(at - sentAt[svc])}`;
+      out.push(entry(at, s.kind, `${type}${/success/.test(s.detail) ? ' ✓' : ''}${took}`, 'order',
+        Object.assign(base, { from: { lane: svc, index: out.length } })));
     } else {
-      const label = s.kind === 'STATE_CHANGED' ? `${s.to_state}` : s.kind.toLowerCase().replace(/_/g, ' ');
-      out.push(Object.assign(base, { lane: 'order', label, retry: s.kind === 'RETRY' || s.kind === 'STEP_DEADLINE_PASSED',
-        dead: /DEAD/.test(s.kind), compensation: s.kind === 'CANCEL_REQUESTED' }));
+      const label = s.kind === 'STATE_CHANGED' ? s.to_state : s.kind.toLowerCase().replace(/_/g, ' ');
+      out.push(entry(at, s.kind, label, 'order', base));
     }
   }
   return out;
 }
 
-/* Entries of GET /orders/{id}/timeline (console-api): each names its
- * service or its from/to services, a time and a kind. */
+/* GET /orders/{id}/timeline (console-api): the saga log, each service's
+ * handling of each message (HANDLED, by event id), operator actions and dead
+ * letters. A command is drawn from its send to its handling by the
+ * participant; a reply from that handling to its receipt by order-service. */
 function entriesFromTimeline(doc) {
-  const list = doc.entries || doc.events || doc.items || doc.timeline || [];
-  const lane = (s) => String(s || 'order').replace(/-service$/, '');
-  return list.map((e, i) => {
-    const at = Date.parse(e.at || e.time || e.published_at || e.handled_at);
-    const kind = String(e.kind || e.type || '');
-    const label = e.message_type || e.event_type || e.detail || kind;
-    const base = { at, seq: i, kind, detail: e.detail || '', attempt: e.attempt || e.attempts || null,
-      duration: e.duration_ms === undefined ? null : e.duration_ms,
-      compensation: /refund|release|compensat|cancel/i.test(`${kind} ${label}`),
-      dead: /dead/i.test(kind), retry: (e.attempt || e.attempts || 1) > 1 || /retry/i.test(kind) };
-    if (e.from && e.to) return Object.assign(base, { from: lane(e.from), to: lane(e.to), label });
-    return Object.assign(base, { lane: lane(e.service || e.lane), label });
-  });
+  const lane = (svc) => String(svc || 'order-service').replace(/-service$/, '');
+  const out = [];
+  const sent = new Map();       /* event id -> {index, type, at} of a command sent */
+  const handledBy = {};         /* lane -> index of its last handling */
+  for (const e of doc.entries) {
+    const at = e.at_ms;
+    const svc = lane(e.service);
+    const type = (e.detail || '').split(' ')[0];
+    const isMessage = /^[A-Z]\w+$/.test(type);
+    if (e.kind === 'HANDLED') {
+      if (svc === 'order') continue; /* its replies show as REPLY_RECEIVED */
+      const cmd = sent.get(e.event_id);
+      const label = cmd ? `${cmd.type} ${fmtDuration(at - cmd.at)}` : `handled ${e.event_id}`;
+      handledBy[svc] = out.length;
+      out.push(entry(at, e.kind, label, svc, { detail: `${e.consumer || ''} handled ${e.event_id}`,
+        cls: cmd ? cmd.cls : '', from: cmd ? { lane: 'order', index: cmd.index } : null }));
+    } else if (e.kind === 'DEAD_LETTER') {
+      out.push(entry(at, e.kind, `dead letter: ${e.event_type || 'unparseable'} (${e.attempts} attempts, ${e.status})`, svc,
+        { detail: e.detail || '', cls: 'dead' }));
+    } else if (e.kind === 'OPERATOR_ACTION') {
+      out.push(entry(at, e.kind, `${e.action} by ${e.actor} (${e.role})`, 'order', { detail: e.detail || '', cls: 'compensation' }));
+    } else if (/SENT|RETRY/.test(e.kind) && isMessage) {
+      const attempt = commandAttempt(e.detail);
+      const cls = classOf(e.kind, type) || (attempt > 1 ? 'retry' : '');
+      sent.set(e.event_id, { index: out.length, type: attempt > 1 ? `${type} (attempt ${attempt})` : type, at, cls });
+      out.push(entry(at, e.kind, `${type} sent${attempt > 1 ? ` (attempt ${attempt})` : ''}`, 'order', { detail: e.detail, cls }));
+    } else if (/REPLY/.test(e.kind) && isMessage) {
+      const from = serviceOf(type);
+      const index = handledBy[from] === undefined ? out.length : handledBy[from];
+      out.push(entry(at, e.kind, `${type}${/success/.test(e.detail) ? ' ✓' : ''}`, 'order',
+        { detail: e.detail, cls: classOf(e.kind, type), from: { lane: from, index } }));
+    } else {
+      const label = e.kind === 'STATE_CHANGED' ? e.to_state : e.kind.toLowerCase().replace(/_/g, ' ');
+      out.push(entry(at, e.kind, label, 'order', { detail: e.detail || '', cls: classOf(e.kind, type) }));
+    }
+  }
+  return out;
 }
 
-/* A lane per service, each message an arrow, time down the page. */
+/* A lane per service, time down the page: a box per event, an arrow per
+ * message from where and when it left to where and when it arrived. */
 function drawTimeline(entries) {
   const colW = 250, left = 70, rowH = 34, top = 40;
   const width = left + colW * LANES.length;
   const height = top + rowH * (entries.length + 1);
-  const x = (lane) => left + colW * LANES.indexOf(lane) + colW / 2;
+  const x = (lane) => left + colW * Math.max(0, LANES.indexOf(lane)) + colW / 2;
+  const y = (i) => top + rowH * i + rowH / 2;
   const root = svg('svg', { class: 'timeline', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img',
     'aria-label': 'order timeline' });
-  root.append(svg('defs', {}, ['arrow', 'arrow-comp', 'arrow-retry', 'arrow-dead'].map((id, i) =>
-    svg('marker', { id, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto' },
-      svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: ['#1f5fbf', '#7a3fb5', '#a65f00', '#b3261e'][i] })))));
+  const colours = { '': '#1f5fbf', compensation: '#7a3fb5', retry: '#a65f00', dead: '#b3261e' };
+  root.append(svg('defs', {}, Object.entries(colours).map(([cls, colour]) =>
+    svg('marker', { id: `arrow-${cls || 'message'}`, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7,
+      markerHeight: 7, orient: 'auto' }, svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: colour })))));
   for (const lane of LANES) {
     root.append(svg('text', { x: x(lane), y: 18, 'text-anchor': 'middle', class: 'lane-title', 'data-lane': lane },
       `${lane}-service`));
@@ -409,28 +454,35 @@ function drawTimeline(entries) {
   }
   const t0 = entries.length ? entries[0].at : 0;
   entries.forEach((e, i) => {
-    const y = top + rowH * i + rowH / 2;
-    root.append(svg('text', { x: 4, y: y + 4, class: 'time' }, `+${fmtDuration(e.at - t0) || '0 ms'}`));
-    const cls = e.dead ? 'dead' : e.compensation ? 'compensation' : e.retry ? 'retry' : '';
-    const marker = e.dead ? 'arrow-dead' : e.compensation ? 'arrow-comp' : e.retry ? 'arrow-retry' : 'arrow';
-    const extra = [e.attempt > 1 ? `attempt ${e.attempt}` : '', e.duration !== null && e.duration !== undefined ? fmtDuration(e.duration) : '']
-      .filter(Boolean).join(', ');
-    const label = extra ? `${e.label} (${extra})` : e.label;
-    const g = svg('g', { class: `entry ${cls}`, 'data-kind': e.kind });
+    root.append(svg('text', { x: 4, y: y(i) + 4, class: 'time' }, `+${fmtDuration(e.at - t0) || '0 ms'}`));
+    const g = svg('g', { class: `entry ${e.cls}`, 'data-kind': e.kind });
     g.append(svg('title', {}, `${new Date(e.at).toISOString()} ${e.kind}: ${e.detail}`));
-    if (e.from && e.to && LANES.includes(e.from) && LANES.includes(e.to) && e.from !== e.to) {
-      const x1 = x(e.from), x2 = x(e.to);
+    if (e.from && e.from.lane !== e.lane) {
+      const x1 = x(e.from.lane), y1 = y(e.from.index), x2 = x(e.lane), y2 = y(i);
+      const back = x2 > x1 ? -4 : 4;
       g.classList.add('message');
-      g.append(svg('line', { x1, y1: y, x2: x2 + (x2 > x1 ? -4 : 4), y2: y, class: `arrow ${cls}`, 'marker-end': `url(#${marker})` }));
-      g.append(svg('text', { x: (x1 + x2) / 2, y: y - 5, 'text-anchor': 'middle' }, label));
+      g.append(svg('line', { x1, y1, x2: x2 + back, y2, class: `arrow ${e.cls}`, 'marker-end': `url(#arrow-${e.cls || 'message'})` }));
+      /* past the middle: clear of the box the message left from */
+      g.append(svg('text', { x: x1 + (x2 - x1) * 0.6, y: y1 + (y2 - y1) * 0.6 - 5, 'text-anchor': 'middle' }, e.label));
     } else {
-      const cx = x(LANES.includes(e.lane) ? e.lane : 'order');
-      g.append(svg('rect', { x: cx - 95, y: y - 11, width: 190, height: 20, rx: 4, class: 'local' }));
-      g.append(svg('text', { x: cx, y: y + 4, 'text-anchor': 'middle' }, label));
+      g.append(svg('rect', { x: x(e.lane) - 105, y: y(i) - 11, width: 210, height: 20, rx: 4, class: `local ${e.cls}` }));
+      g.append(svg('text', { x: x(e.lane), y: y(i) + 4, 'text-anchor': 'middle' }, e.label));
     }
     root.append(g);
   });
   return root;
+}
+
+/* The saga's steps as the timeline counts them: attempts, duration, the
+ * saga's state before and after. */
+function stepsTable(steps) {
+  if (!steps || !steps.length) return null;
+  return h('table', { id: 'timeline-steps' }, h('thead', {}, h('tr', {},
+    ['step', 'attempts', 'started', 'duration', 'state before → after'].map((t) => h('th', {}, t)))),
+  h('tbody', {}, steps.map((st) => h('tr', { 'data-step': st.step },
+    h('td', {}, st.step), h('td', { class: 'num' }, st.attempts), h('td', {}, fmtTime(st.started_at)),
+    h('td', { class: 'num' }, st.duration_ms === null ? 'in progress' : fmtDuration(st.duration_ms)),
+    h('td', {}, `${st.state_before} → ${st.state_after}`)))));
 }
 
 async function orderPage(id) {
@@ -459,13 +511,16 @@ async function orderPage(id) {
 
   const drawn = { sig: '' };
   const draw = async () => {
-    let entries, source;
+    let entries, steps = null, source = 'GET /orders/{id}/timeline: the saga log, each service\'s handling of each message, ' +
+      'dead letters and operator actions';
     if (has('/orders/{}/timeline')) {
       const t = await api('GET', `/orders/${encodeURIComponent(id)}/timeline`);
       if (t.status !== 200) return showError(lanes, t);
       entries = entriesFromTimeline(t.body);
-      traceEl.textContent = t.body.trace_id || '(none in the timeline)';
-      source = 'GET /orders/{id}/timeline: the saga log, the outbox, each participant\'s inbox, dead letters and operator actions';
+      steps = t.body.steps;
+      traceEl.textContent = t.body.trace_id;
+      const down = Object.entries(t.body.participants || {}).filter(([, v]) => v !== 'ok').map(([k]) => k);
+      if (down.length) source += ` (${down.join(', ')} did not answer: their handling is missing)`;
     } else {
       const again = await api('GET', `/orders/${encodeURIComponent(id)}?include_saga_history=true`);
       if (again.status !== 200) return showError(lanes, again);
@@ -474,12 +529,12 @@ async function orderPage(id) {
       source = 'order-service\'s saga log only (GET /orders/{id}/timeline is not on this gateway yet, so the participants\' ' +
         'own handling, dead letters and the trace id are not shown)';
     }
-    const sig = JSON.stringify(entries.map((e) => [e.at, e.label]));
+    const sig = JSON.stringify([entries.map((e) => [e.at, e.label]), steps]);
     if (sig === drawn.sig) return;
     drawn.sig = sig;
     fill(lanes, h('h3', {}, 'Timeline'), h('p', { class: 'muted' }, `From ${source}. `,
       'Blue: a message; orange: a retry or a deadline; purple: a compensation; red dashed: a dead or rejected message.'),
-    drawTimeline(entries));
+    drawTimeline(entries), stepsTable(steps));
   };
   await draw();
   await showOrderSaga(order, sagaBox);

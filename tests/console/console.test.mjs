@@ -194,6 +194,13 @@ test('find an order and see its timeline in three lanes', async () => {
   for (const m of ['PaymentRequested', 'PaymentProcessed', 'InventoryRequested', 'InventoryAllocated'])
     assert.match(labels, new RegExp(m));
   await page.waitForSelector('#order-status[data-status="INVENTORY_CONFIRMED"]');
+  if (await gatewayServes('/orders/{}/timeline')) {
+    // each command from its send to its handling by the participant, each reply back: four arrows,
+    // the trace id (the saga id's hex digits) and the two steps with their attempts and durations
+    assert.equal(await page.locator('#trace-id').textContent(), order.saga_id.replace(/-/g, ''));
+    assert.deepEqual(await page.locator('#timeline-steps tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.step)),
+      ['payment', 'inventory']);
+  }
   await shot(page, 'order-timeline');
   assert.deepEqual(errors, []);
   await context.close();
