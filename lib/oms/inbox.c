@@ -284,3 +284,8 @@ oms_err oms_inbox_lookup(oms_pg_pool *pool, oms_arena *a, const char *const *eve
     oms_pg_release(pool, c, !r && err->code == OMS_EUNAVAILABLE);
     return r ? read_rows(r, a, out, count, err) : err->code;
 }
+
+oms_retention_rule oms_inbox_retention_rule(int64_t keep_s)
+{
+    return (oms_retention_rule){.table = "inbox", .time_column = "handled_at", .keep_s = keep_s};
+}

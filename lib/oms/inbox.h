@@ -7,6 +7,7 @@
 #include "bus.h"
 #include "envelope.h"
 #include "pg.h"
+#include "retention.h"
 
 /* What handles one message inside the inbox's transaction: OMS_OK to
  * acknowledge, OMS_EINVAL when it can never succeed, anything else to retry.
@@ -64,5 +65,16 @@ typedef struct oms_inbox_row {
  * id). OMS_EINVAL for too many ids or one that is not a UUID. */
 oms_err oms_inbox_lookup(oms_pg_pool *pool, oms_arena *a, const char *const *event_ids, size_t n, oms_inbox_row **out,
                          size_t *count, oms_error *err);
+
+/* The inbox's retention rule: records handled more than `keep_s` ago are
+ * removed. Keep them longer than any redelivery of the same message can
+ * come (the service's INBOX_RETENTION_H, at least 24 h: a pg-bus message is
+ * retried at most BUS_MAX_REDELIVERIES (<= 1000) times, at most 30 s apart,
+ * after a lease of at most BUS_LEASE_S (<= 3600), under 9.4 h in all; a
+ * Pulsar message the same). A message redelivered after its record is gone
+ * is handled again, and the handlers' own idempotency (the saga's command
+ * ids, the participants' one payment and one reservation per order) refuses
+ * to apply it twice. */
+oms_retention_rule oms_inbox_retention_rule(int64_t keep_s);
 
 #endif

@@ -97,6 +97,12 @@ const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT] = {{
 {
     .name = "004_oms_inbox_event_id",
     .sql = "CREATE INDEX IF NOT EXISTS inbox_event_id ON inbox (event_id);",
+},
+/* The retention job removes inbox records older than INBOX_RETENTION_H
+ * (service.c): by this index, not by a scan of the whole inbox per batch. */
+{
+    .name = "005_oms_inbox_handled_at",
+    .sql = "CREATE INDEX IF NOT EXISTS inbox_handled_at ON inbox (handled_at);",
 }};
 
 /* ---- the relay ---- */

@@ -31,7 +31,7 @@ void oms_outbox_relay_stop(oms_outbox_relay *r, int grace_ms);
  * service's own migrations, and the audit trail's audit_log (audit.h; see
  * outbox.c), for oms_pg_migrate before them
  * (the names are recorded in schema_migrations: never renamed). */
-#define OMS_OUTBOX_MIGRATION_COUNT 5
+#define OMS_OUTBOX_MIGRATION_COUNT 6
 extern const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT];
 
 /* Rows not yet sent, for /metrics and tests; -1 on error. */

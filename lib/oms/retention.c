@@ -24,8 +24,9 @@ static long remove_batch(oms_arena *a, PGconn *c, const oms_retention_rule *rule
     const char *sql = oms_arena_sprintf(a,
                                         "DELETE FROM \"%s\" WHERE ctid = ANY (ARRAY("
                                         "SELECT ctid FROM \"%s\" WHERE \"%s\" < now() - $1::bigint * interval '1 second'"
-                                        " LIMIT %d))",
-                                        rule->table, rule->table, rule->time_column, OMS_RETENTION_BATCH);
+                                        " AND (%s) LIMIT %d))",
+                                        rule->table, rule->table, rule->time_column,
+                                        rule->condition ? rule->condition : "true", OMS_RETENTION_BATCH);
     if (!sql) {
         oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
         return -1;

@@ -15,6 +15,8 @@ typedef struct oms_retention_rule {
     const char *table;
     const char *time_column; /* timestamptz */
     int64_t keep_s;          /* rows older than this are removed */
+    const char *condition;   /* NULL, or an SQL condition from code the rows must meet too
+                              * (order-service: the saga log of ended sagas only) */
 } oms_retention_rule;
 
 /* Rows removed per statement: each batch commits on its own, so a sweep

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "inbox.h"
 #include "log.h"
+#include "inbox.h"
 #include "outbox.h"
 #include "process.h"
 #include "service_auth.h"
@@ -40,6 +41,7 @@ struct oms_service {
     oms_bus *bus;
     bool consuming;
     oms_outbox_relay *relay;
+    oms_retention *inbox_retention;
     bool own_started;
     oms_http_server *http;
     oms_http_server *metrics_http; /* METRICS_PORT's, or NULL */
@@ -147,6 +149,11 @@ static void build_settings(oms_service *svc)
          .target = &s->commit_deadline_ms,
          .doc = "A request's transaction not committing within this after the request is admitted is rolled "
                 "back (504, nothing applied)."},
+        {.name = "INBOX_RETENTION_H", .kind = OMS_SETTING_INT, .fallback = "168", .min = 24, .max = 8760,
+         .target = &s->inbox_retention_h,
+         .doc = "Hours an inbox record (a handled message's id) is kept: longer than any redelivery (under 10 h)."},
+        {.name = "RETENTION_INTERVAL_S", .kind = OMS_SETTING_INT, .fallback = "600", .min = 1, .max = 86400,
+         .target = &s->retention_interval_s, .doc = "Seconds between two sweeps of the retention job."},
     };
     oms_settings_add(&svc->table, "service", rows, sizeof rows / sizeof rows[0]);
     oms_http_settings_add(&svc->table, &s->http, &s->tls, DEFAULT_HTTP_THREADS);
@@ -399,7 +406,12 @@ static const char *start_storage(oms_service *svc, oms_error *err)
     if (def->wire(def->ctx, svc, err) != OMS_OK)
         return "wire";
     svc->relay = oms_outbox_relay_start(oms_service_pool(svc), svc->bus, err);
-    return svc->relay ? NULL : "outbox relay";
+    if (!svc->relay)
+        return "outbox relay";
+    const oms_retention_rule inbox = oms_inbox_retention_rule((int64_t)svc->settings.inbox_retention_h * 3600);
+    svc->inbox_retention =
+        oms_retention_start(oms_service_pool(svc), &inbox, 1, svc->settings.retention_interval_s, err);
+    return svc->inbox_retention ? NULL : "inbox retention";
 }
 
 /* Starts everything in order; returns the step that failed, or NULL, and
@@ -437,6 +449,7 @@ static void stop_service(oms_service *svc)
         oms_bus_stop(svc->bus);
     if (svc->own_started)
         def->stop(def->ctx);
+    oms_retention_stop(svc->inbox_retention);
     if (svc->relay)
         oms_outbox_relay_stop(svc->relay, def->relay_grace_ms ? def->relay_grace_ms : DEFAULT_RELAY_GRACE_MS);
     oms_bus_destroy(svc->bus);

@@ -50,6 +50,8 @@ typedef struct oms_service_settings {
     int lock_timeout_ms;          /* DB_LOCK_TIMEOUT_MS (1000), below the statement timeout */
     int commit_deadline_ms;       /* DB_COMMIT_DEADLINE_MS (2500): a request's transaction commits
                                    * within it after the request is admitted, or is rolled back */
+    int inbox_retention_h;        /* INBOX_RETENTION_H (168), 24..8760: inbox records kept */
+    int retention_interval_s;     /* RETENTION_INTERVAL_S (600): between two retention sweeps */
     oms_pg_settings db;           /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
     const char *migrations_dir;   /* MIGRATIONS_DIR (services/<built-in name>/migrations) */
     oms_bus_settings bus;         /* MESSAGE_BUS, BUS_*, PULSAR_* */

@@ -41,7 +41,8 @@ typedef struct order_service {
     deadline_scanner *scanner;
     saga_metrics *metrics;
     int idempotency_retention_h;
-    int retention_interval_s;
+    int saga_log_retention_d;
+    int retention_interval_s; /* the service's RETENTION_INTERVAL_S */
     oms_pg_pool *write_pool;
     oms_retention *retention;
     oms_http_waits *waits;
@@ -78,8 +79,9 @@ static void add_settings(void *ctx, oms_settings *t)
         {.name = "IDEMPOTENCY_KEY_RETENTION_H", .kind = OMS_SETTING_INT, .fallback = "24", .min = 24, .max = 8760,
          .target = &o->idempotency_retention_h,
          .doc = "Hours an Idempotency-Key is kept (SPEC 7: at least 24) before the retention job removes it."},
-        {.name = "RETENTION_INTERVAL_S", .kind = OMS_SETTING_INT, .fallback = "600", .min = 1, .max = 86400,
-         .target = &o->retention_interval_s, .doc = "Seconds between two sweeps of the retention job."},
+        {.name = "SAGA_LOG_RETENTION_D", .kind = OMS_SETTING_INT, .fallback = "90", .min = 1, .max = 3650,
+         .target = &o->saga_log_retention_d,
+         .doc = "Days the step log of a FAILED or CANCELLED saga is kept after its steps, then removed."},
         {.name = "READ_POSTGRES_HOST", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_HOST",
          .target = &o->read_db.host, .doc = "Read model pool: host of the PostgreSQL server."},
         {.name = "READ_POSTGRES_PORT", .kind = OMS_SETTING_INT_TEXT, .same_as = "POSTGRES_PORT", .min = 1,
@@ -105,6 +107,7 @@ static void add_settings(void *ctx, oms_settings *t)
 static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
 {
     order_service *o = ctx;
+    o->retention_interval_s = oms_service_settings_of(svc)->retention_interval_s;
     oms_pg_pool *write_pool = oms_service_pool(svc);
     o->write_pool = write_pool;
     o->read_pool = oms_service_add_pool(svc, "orders-read", &o->read_db, "read database", err);
@@ -156,8 +159,9 @@ static void run_jobs(void *ctx, oms_arena *a)
 }
 
 /* The background jobs: the deadline scanner, the bulk job runner, the
- * retention of idempotency keys (oms_retention_removed_total{table=
- * "idempotency_keys"}), the sagas' gauges (oms_sagas_stuck,
+ * retention of idempotency keys and of ended sagas' logs
+ * (oms_retention_removed_total{table="idempotency_keys"|"saga_step_log"};
+ * the inbox's is the service's), the sagas' gauges (oms_sagas_stuck,
  * oms_saga_age_seconds) and the waiting room of long polls and server-sent
  * events (stopped after the HTTP server, which has it answer every wait
  * first). */
@@ -176,6 +180,7 @@ static oms_err start_jobs(void *ctx, oms_error *err)
     }
     const oms_retention_rule rules[] = {
         {.table = "idempotency_keys", .time_column = "created_at", .keep_s = (int64_t)o->idempotency_retention_h * 3600},
+        pg_saga_log_retention_rule((int64_t)o->saga_log_retention_d * 86400),
     };
     o->retention = oms_retention_start(o->write_pool, rules, sizeof rules / sizeof rules[0], o->retention_interval_s,
                                        err);

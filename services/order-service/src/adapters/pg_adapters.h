@@ -12,11 +12,17 @@
 #include "application/ports/saga_repo.h"
 #include "oms/pg.h"
 #include "oms/reconcile.h"
+#include "oms/retention.h"
 
 order_repo pg_order_repo(void);
 /* The catalog's prices in the orders database (catalog_prices). */
 catalog pg_catalog(void);
 saga_repo pg_saga_repo(void);
+/* The retention rule of the saga log (review M7): the steps of a FAILED or
+ * CANCELLED saga older than `keep_s`, never a live saga's (an
+ * INVENTORY_CONFIRMED order may still be cancelled, and its log is the
+ * history its reads show). */
+oms_retention_rule pg_saga_log_retention_rule(int64_t keep_s);
 /* Reads through `read_pool` (READ_POSTGRES_*); project() writes in the tx. */
 order_read_model pg_read_model(oms_pg_pool *read_pool);
 /* Serialises messages into envelopes and oms_outbox_append's them. */

@@ -281,3 +281,9 @@ saga_repo pg_saga_repo(void)
 {
     return (saga_repo){.ops = &ops, .self = NULL};
 }
+
+oms_retention_rule pg_saga_log_retention_rule(int64_t keep_s)
+{
+    return (oms_retention_rule){.table = "saga_step_log", .time_column = "at", .keep_s = keep_s,
+                                .condition = "saga_id IN (SELECT id FROM sagas WHERE state IN ('FAILED', 'CANCELLED'))"};
+}

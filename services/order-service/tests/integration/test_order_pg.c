@@ -25,6 +25,7 @@
 #include "oms/audit_pg.h"
 #include "oms/envelope.h"
 #include "oms/json.h"
+#include "oms/inbox.h"
 #include "oms/log.h"
 #include "oms/outbox.h"
 #include "oms/tests/support/test_metrics.h"
@@ -578,6 +579,66 @@ static void the_same_event_id_is_handled_once(void **state)
     assert_int_equal(handle(p, &m), OMS_BUS_ACK);
     assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params), steps);
     assert_int_equal(status_of(p, o.id), ORDER_FAILED);
+    process_stop(p);
+}
+
+/* Review M7: an inbox record is kept INBOX_RETENTION_H (168 h by default):
+ * within it a redelivered message is a duplicate; once the record is gone a
+ * replay is handled again and the saga's state refuses it (not applied
+ * twice). The log of an ended saga goes after SAGA_LOG_RETENTION_D, a live
+ * saga's stays. */
+static void retention_keeps_replays_out_and_removes_only_ended_sagas_logs(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    order ended = create_order(p, "ret-ended", NULL, NULL);
+    order live = create_order(p, "ret-live", NULL, NULL);
+    json_t *declined = json_pack("{s:s, s:b, s:s}", "command_id", command_of(&ended, "payment"), "success", 0,
+                                 "reason", "insufficient funds");
+    char event_id[OMS_UUID_LEN + 1];
+    oms_bus_message m = reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &ended, declined, event_id);
+    assert_int_equal(handle(p, &m), OMS_BUS_ACK);
+    assert_int_equal(status_of(p, ended.id), ORDER_FAILED);
+    const char *ended_id[] = {ended.saga_id}, *live_id[] = {live.saga_id}, *event[] = {event_id};
+    const char *applied_sql = "SELECT count(*) FROM saga_step_log WHERE saga_id = $1"
+                              " AND kind NOT IN ('IGNORED_REPLY', 'REJECTED_REPLY')";
+    long applied = sql_long(applied_sql, 1, ended_id);
+    const char *record_sql = "SELECT count(*) FROM inbox WHERE event_id = $1::uuid";
+    oms_error err;
+    oms_pg_pool *pool = oms_pg_pool_create("it-retention", &db, 1, &err);
+    assert_non_null(pool);
+    const oms_retention_rule inbox = oms_inbox_retention_rule(168 * 3600);
+
+    /* 167 h old: kept, and a redelivery is a duplicate */
+    sql_long("UPDATE inbox SET handled_at = now() - interval '167 hours' WHERE event_id = $1::uuid RETURNING 1", 1,
+             event);
+    assert_int_equal(oms_retention_sweep(pool, p->a, &inbox, 1, NULL, &err), OMS_OK);
+    assert_int_equal(sql_long(record_sql, 1, event), 1);
+    long all_rows = sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, ended_id);
+    assert_int_equal(handle(p, &m), OMS_BUS_ACK);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, ended_id), all_rows);
+
+    /* 169 h old: removed; the replay is handled again and changes nothing */
+    sql_long("UPDATE inbox SET handled_at = now() - interval '169 hours' WHERE event_id = $1::uuid RETURNING 1", 1,
+             event);
+    assert_int_equal(oms_retention_sweep(pool, p->a, &inbox, 1, NULL, &err), OMS_OK);
+    assert_int_equal(sql_long(record_sql, 1, event), 0);
+    oms_bus_disposition replayed = handle(p, &m);
+    assert_true(replayed == OMS_BUS_ACK || replayed == OMS_BUS_DEAD);
+    assert_int_equal(status_of(p, ended.id), ORDER_FAILED);
+    assert_int_equal(sql_long(applied_sql, 1, ended_id), applied);
+
+    /* both logs 100 days old: the ended saga's goes, the live one's stays */
+    sql_long("UPDATE saga_step_log SET at = now() - interval '100 days' WHERE saga_id IN ($1::uuid, $2::uuid)"
+             " RETURNING 1",
+             2, (const char *[]){ended.saga_id, live.saga_id});
+    long live_rows = sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, live_id);
+    assert_true(live_rows > 0);
+    const oms_retention_rule log = pg_saga_log_retention_rule(90 * 86400);
+    assert_int_equal(oms_retention_sweep(pool, p->a, &log, 1, NULL, &err), OMS_OK);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, ended_id), 0);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, live_id), live_rows);
+    oms_pg_pool_destroy(pool);
     process_stop(p);
 }
 
@@ -1267,6 +1328,7 @@ int main(void)
         cmocka_unit_test(order_repo_round_trips_an_order_with_items_and_reasons),
         cmocka_unit_test(idempotency_key_is_claimed_once),
         cmocka_unit_test(idempotency_keys_are_per_principal_and_removed_after_their_retention),
+        cmocka_unit_test(retention_keeps_replays_out_and_removes_only_ended_sagas_logs),
         cmocka_unit_test(concurrent_duplicates_yield_one_order),
         cmocka_unit_test(saga_repo_checks_versions_and_numbers_the_log),
         cmocka_unit_test(lock_due_skips_sagas_locked_elsewhere),
