@@ -25,6 +25,7 @@ $(eval $(call oms_test,unit,oms_saga_messages,lib/oms/tests/unit/test_saga_messa
 $(eval $(call oms_test,unit,oms_service_auth,lib/oms/tests/unit/test_service_auth.c))
 $(eval $(call oms_test,unit,oms_sha256,lib/oms/tests/unit/test_sha256.c))
 $(eval $(call oms_test,unit,oms_dead_letter,lib/oms/tests/unit/test_dead_letter.c))
+$(eval $(call oms_test,unit,oms_ident,lib/oms/tests/unit/test_ident.c))
 $(eval $(call oms_test,integration,oms_pg,lib/oms/tests/integration/test_pg.c))
 $(eval $(call oms_test,integration,oms_bus_pg,lib/oms/tests/integration/test_bus_pg.c lib/oms/tests/support/test_bus.c))
 $(eval $(call oms_test,integration,oms_bus_contract_pg,lib/oms/tests/integration/test_bus_contract_pg.c \

@@ -16,9 +16,9 @@ $(eval $(call oms_program,inventory-service,$(INVENTORY_CORE) $(INVENTORY_PG) \
 	$(INVENTORY_DIR)/src/adapters/http_api.c $(INVENTORY_DIR)/src/main.c))
 
 # The domain needs no I/O library; the application neither, over in-memory ports.
-$(eval $(call oms_pure_test,inventory_domain,$(INVENTORY_DOMAIN) lib/oms/err.c \
+$(eval $(call oms_pure_test,inventory_domain,$(INVENTORY_DOMAIN) lib/oms/err.c lib/oms/ident.c \
 	$(INVENTORY_DIR)/tests/unit/test_inventory_domain.c))
-$(eval $(call oms_pure_test,inventory_application,$(INVENTORY_CORE) lib/oms/err.c lib/oms/arena.c \
+$(eval $(call oms_pure_test,inventory_application,$(INVENTORY_CORE) lib/oms/err.c lib/oms/ident.c lib/oms/arena.c \
 	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c \
 	lib/oms/tests/support/test_audit.c lib/oms/principal.c \
 	$(INVENTORY_DIR)/tests/unit/memory_adapters.c \

@@ -23,7 +23,7 @@ $(eval $(call oms_program,order-service,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) $
 
 # The domain needs no I/O library: the test links only the domain and the
 # pure lib modules it uses.
-$(eval $(call oms_pure_test,order_domain,$(ORDER_DOMAIN_SRCS) lib/oms/err.c lib/oms/money.c \
+$(eval $(call oms_pure_test,order_domain,$(ORDER_DOMAIN_SRCS) lib/oms/err.c lib/oms/ident.c lib/oms/money.c \
 	$(ORDER_DIR)/tests/unit/test_order_domain.c))
 
 # The bulk jobs' names, pace and time check (domain/job.c).
@@ -32,7 +32,7 @@ $(eval $(call oms_pure_test,order_job_domain,$(ORDER_DIR)/src/domain/job.c $(ORD
 # The application over in-memory adapters needs no I/O library either: the
 # pure lib modules it uses (its log lines and metrics are plain C; libuuid
 # for util.c's ids, libcrypto for sha256.c's digest).
-$(eval $(call oms_pure_test,order_application,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) lib/oms/err.c lib/oms/money.c \
+$(eval $(call oms_pure_test,order_application,$(ORDER_DOMAIN_SRCS) $(ORDER_APP_SRCS) lib/oms/err.c lib/oms/ident.c lib/oms/money.c \
 	lib/oms/principal.c lib/oms/sha256.c \
 	lib/oms/arena.c lib/oms/util.c lib/oms/log.c lib/oms/metrics.c lib/oms/tx_hooks.c lib/oms/saga_messages.c \
 	lib/oms/tests/support/test_metrics.c lib/oms/tests/support/test_audit.c $(ORDER_DIR)/tests/unit/memory_adapters.c \

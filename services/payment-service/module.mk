@@ -17,9 +17,9 @@ $(eval $(call oms_program,payment-service,$(PAYMENT_CORE) $(PAYMENT_PG) \
 
 # The domain needs no I/O library; the application neither, over in-memory
 # ports (libuuid for payment ids).
-$(eval $(call oms_pure_test,payment_domain,$(PAYMENT_DOMAIN) lib/oms/err.c \
+$(eval $(call oms_pure_test,payment_domain,$(PAYMENT_DOMAIN) lib/oms/err.c lib/oms/ident.c \
 	$(PAYMENT_DIR)/tests/unit/test_payment_domain.c))
-$(eval $(call oms_pure_test,payment_application,$(PAYMENT_CORE) lib/oms/err.c lib/oms/arena.c lib/oms/util.c \
+$(eval $(call oms_pure_test,payment_application,$(PAYMENT_CORE) lib/oms/err.c lib/oms/ident.c lib/oms/arena.c lib/oms/util.c \
 	lib/oms/principal.c \
 	lib/oms/tx_hooks.c lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c \
 	lib/oms/tests/support/test_audit.c \

@@ -5,13 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oms/ident.h"
+
 oms_err inventory_validate_product_id(const char *product_id, const char *field, oms_error *err)
 {
-    if (!product_id || product_id[0] == '\0')
-        return oms_error_set(err, OMS_EINVAL, field, "%s must be a non-empty string", field);
-    if (strnlen(product_id, INVENTORY_ID_MAX + 1) > INVENTORY_ID_MAX)
-        return oms_error_set(err, OMS_EINVAL, field, "%s must be at most %d characters", field, INVENTORY_ID_MAX);
-    return OMS_OK;
+    return oms_ident_check(product_id, INVENTORY_ID_MAX, field, err);
 }
 
 oms_err inventory_validate_new_product(const product *p, oms_error *err)

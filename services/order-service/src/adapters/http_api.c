@@ -8,6 +8,7 @@
 
 #include "adapters/order_json.h"
 #include "adapters/order_waits.h"
+#include "oms/ident.h"
 #include "oms/json.h"
 #include "oms/service_auth.h"
 
@@ -194,7 +195,8 @@ static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
         return;
     const char *key = oms_http_header(req, "Idempotency-Key");
     if (key && !order_idempotency_key_valid(key)) {
-        oms_http_respond_error(req, res, 400, "invalid_argument", "Idempotency-Key must be 1 to 128 printable characters",
+        oms_http_respond_error(req, res, 400, "invalid_argument",
+                               "Idempotency-Key must be 1 to 128 of " OMS_IDENT_CHARS ", and not \".\" or \"..\"",
                                "Idempotency-Key");
         return;
     }

@@ -7,23 +7,14 @@
 #include <string.h>
 
 #include "application/saga_runner.h"
+#include "oms/ident.h"
 #include "oms/log.h"
 #include "oms/money.h"
 #include "oms/sha256.h"
 
 bool order_idempotency_key_valid(const char *key)
 {
-    if (!key)
-        return false;
-    size_t len = strnlen(key, ORDER_IDEMPOTENCY_KEY_MAX + 1);
-    if (len == 0 || len > ORDER_IDEMPOTENCY_KEY_MAX)
-        return false;
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)key[i];
-        if (c < 0x21 || c > 0x7e)
-            return false;
-    }
-    return true;
+    return oms_ident_valid(key, ORDER_IDEMPOTENCY_KEY_MAX);
 }
 
 /* ---- create ------------------------------------------------------------ */

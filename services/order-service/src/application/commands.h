@@ -32,7 +32,8 @@ typedef enum {
 #define ORDER_REASON_PRICE_CHANGED "price_changed"           /* a unit_price that is not the catalog's */
 #define ORDER_REASON_REPLY_REJECTED "reply_rejected"         /* a reply that answers no command of its saga */
 
-/* Whether an Idempotency-Key is acceptable: 1..128 printable ASCII characters. */
+/* Whether an Idempotency-Key is acceptable: 1..128 of the plain id charset
+ * (oms/ident.h: no '/', space, control or non-ASCII character). */
 bool order_idempotency_key_valid(const char *key);
 
 /* Who may order for whom (SPEC 7): a customer for itself only (a request

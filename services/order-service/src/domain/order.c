@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "oms/ident.h"
 #include "oms/money.h"
 
 static const char *const status_names[ORDER_STATUS_COUNT] = {
@@ -44,20 +45,10 @@ bool order_status_is_final(order_status s)
     return s == ORDER_FAILED || s == ORDER_CANCELLED;
 }
 
-/* An identifier from outside: 1..max bytes, no control characters. */
+/* An identifier from outside: the plain id charset (oms/ident.h, review L2). */
 static oms_err check_identifier(const char *value, size_t max, const char *field, oms_error *err)
 {
-    if (!value || value[0] == '\0')
-        return oms_error_set(err, OMS_EINVAL, field, "%s must be a non-empty string", field);
-    size_t len = strnlen(value, max + 1);
-    if (len > max)
-        return oms_error_set(err, OMS_EINVAL, field, "%s must be at most %zu characters", field, max);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)value[i];
-        if (c < 0x20 || c == 0x7f)
-            return oms_error_set(err, OMS_EINVAL, field, "%s must not contain control characters", field);
-    }
-    return OMS_OK;
+    return oms_ident_check(value, max, field, err);
 }
 
 static oms_err check_item(const order_item *item, size_t index, oms_error *err)

@@ -3,14 +3,11 @@
 
 #include <string.h>
 
+#include "oms/ident.h"
+
 oms_err payment_validate_customer_id(const char *customer_id, const char *field, oms_error *err)
 {
-    if (!customer_id || customer_id[0] == '\0')
-        return oms_error_set(err, OMS_EINVAL, field, "%s must be a non-empty string", field);
-    if (strnlen(customer_id, PAYMENT_CUSTOMER_ID_MAX + 1) > PAYMENT_CUSTOMER_ID_MAX)
-        return oms_error_set(err, OMS_EINVAL, field, "%s must be at most %d characters", field,
-                             PAYMENT_CUSTOMER_ID_MAX);
-    return OMS_OK;
+    return oms_ident_check(customer_id, PAYMENT_CUSTOMER_ID_MAX, field, err);
 }
 
 oms_err payment_validate_new_account(const account *a, oms_error *err)
