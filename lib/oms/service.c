@@ -137,7 +137,7 @@ static void build_settings(oms_service *svc)
         /* Keep DB_COMMIT_DEADLINE_MS + DB_STATEMENT_TIMEOUT_MS below the
          * gateway's UPSTREAM_TIMEOUT_MS (5000): a request the gateway
          * answered 504 is then never applied afterwards (tests/deploy). */
-        {.name = "DB_STATEMENT_TIMEOUT_MS", .kind = OMS_SETTING_INT, .fallback = "2000", .min = 100,
+        {.name = "DB_STATEMENT_TIMEOUT_MS", .kind = OMS_SETTING_INT, .fallback = "1500", .min = 100,
          .max = 600000, .target = &s->statement_timeout_ms,
          .doc = "statement_timeout of every connection but the migrations': a slower statement fails (504, "
                 "nothing applied)."},
@@ -145,7 +145,7 @@ static void build_settings(oms_service *svc)
          .target = &s->lock_timeout_ms,
          .doc = "lock_timeout of the same connections, below DB_STATEMENT_TIMEOUT_MS: a request waiting longer "
                 "for a row lock fails (409, nothing applied)."},
-        {.name = "DB_COMMIT_DEADLINE_MS", .kind = OMS_SETTING_INT, .fallback = "2500", .min = 100, .max = 600000,
+        {.name = "DB_COMMIT_DEADLINE_MS", .kind = OMS_SETTING_INT, .fallback = "3000", .min = 100, .max = 600000,
          .target = &s->commit_deadline_ms,
          .doc = "A request's transaction not committing within this after the request is admitted is rolled "
                 "back (504, nothing applied)."},

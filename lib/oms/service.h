@@ -46,9 +46,9 @@ typedef struct oms_service_settings {
     oms_http_limits http;         /* HTTP_* (oms_http_settings_add) */
     oms_http_tls tls;             /* TLS_CERT_FILE, TLS_KEY_FILE: HTTPS when set */
     int pool_size;                /* DB_POOL_SIZE (16), 1..1024, for every pool */
-    int statement_timeout_ms;     /* DB_STATEMENT_TIMEOUT_MS (2000), every pool's connections */
+    int statement_timeout_ms;     /* DB_STATEMENT_TIMEOUT_MS (1500), every pool's connections */
     int lock_timeout_ms;          /* DB_LOCK_TIMEOUT_MS (1000), below the statement timeout */
-    int commit_deadline_ms;       /* DB_COMMIT_DEADLINE_MS (2500): a request's transaction commits
+    int commit_deadline_ms;       /* DB_COMMIT_DEADLINE_MS (3000): a request's transaction commits
                                    * within it after the request is admitted, or is rolled back */
     int inbox_retention_h;        /* INBOX_RETENTION_H (168), 24..8760: inbox records kept */
     int retention_interval_s;     /* RETENTION_INTERVAL_S (600): between two retention sweeps */

@@ -3,8 +3,8 @@ fails, with nothing applied, before the gateway gives up on it, so that "the
 gateway answered 504" never means "applied later without the client knowing".
 
 The services' connections carry DB_LOCK_TIMEOUT_MS (1000) and
-DB_STATEMENT_TIMEOUT_MS (2000), and a request's transaction commits within
-DB_COMMIT_DEADLINE_MS (2500) or is rolled back; the gateway's
+DB_STATEMENT_TIMEOUT_MS (1500), and a request's transaction commits within
+DB_COMMIT_DEADLINE_MS (3000) or is rolled back; the gateway's
 UPSTREAM_TIMEOUT_MS is 5000."""
 
 import subprocess
