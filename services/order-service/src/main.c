@@ -133,7 +133,7 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
                          .audit = &o->audit};
     o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock, .saga = &o->app.saga};
     o->consumer = order_consumer(write_pool, &o->app);
-    o->job_store = pg_job_repo();
+    o->job_store = pg_job_repo(write_pool);
     o->jobs = (job_service){
         .tx = o->app.tx, .jobs = &o->job_store, .clock = &o->clock, .ids = &o->ids, .audit = &o->audit,
         .app = &o->app, .queries = &o->queries};

@@ -391,8 +391,9 @@ static oms_err decode_saga_bulk(const json_t *body, saga_bulk_request *r, oms_er
         return oms_error_set(err, OMS_EINVAL, NULL, "the body must be a JSON object");
     const char *action = NULL;
     oms_err rc = oms_json_string(body, "action", "action", 32, true, &action, err);
-    if (rc == OMS_OK && (!job_kind_parse(action, &r->action) || r->action == JOB_REDRIVE))
-        rc = oms_error_set(err, OMS_EINVAL, "action", "action must be compensate");
+    if (rc == OMS_OK && (!job_kind_parse(action, &r->action) || !job_kind_is_saga_action(r->action)))
+        rc = oms_error_set(err, OMS_EINVAL, "action",
+                           "action must be retry_now, pause, resume, compensate or extend_deadline");
     const json_t *filter = json_object_get(body, "filter");
     if (rc == OMS_OK && !filter)
         rc = oms_error_set(err, OMS_EINVAL, "filter", "a bulk action needs a filter ({} for every saga)");

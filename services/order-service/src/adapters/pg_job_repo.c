@@ -6,6 +6,8 @@
 
 #include "adapters/pg_adapters.h"
 
+#define JOB_ACQUIRE_TIMEOUT_MS 5000
+
 #define JOB_COLUMNS                                                                                           \
     "id, kind, state, filter_topic, filter_event_type, filter_order_id, filter_since, rate_per_s, total, done," \
     " failed, skipped, reason, created_by, " PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS("updated_at") ","     \
@@ -153,6 +155,8 @@ static oms_err item_from_row(oms_arena *a, const PGresult *r, int row, job_item 
     oms_err rc = int_column(r, row, 0, &it->seq, err);
     if (rc == OMS_OK)
         rc = oms_pg_int_value(r, row, 4, &it->acted_ms, err);
+    if (rc == OMS_OK)
+        rc = oms_pg_int_value(r, row, 5, &it->attempt_version, err);
     it->target = oms_pg_text_value(a, r, row, 1);
     it->reason = oms_pg_text_value(a, r, row, 3);
     if (rc == OMS_OK && !job_item_outcome_parse(oms_pg_value(r, row, 2), &it->outcome))
@@ -162,7 +166,8 @@ static oms_err item_from_row(oms_arena *a, const PGresult *r, int row, job_item 
     return rc;
 }
 
-#define ITEM_COLUMNS "seq, target, outcome, reason, coalesce(" PG_TS_TO_MS("acted_at") ", 0)"
+#define ITEM_COLUMNS                                                                                    \
+    "seq, target, outcome, reason, coalesce(" PG_TS_TO_MS("acted_at") ", 0), coalesce(attempt_version, -1)"
 
 static oms_err list_items(job_repo *repo, oms_tx *tx, oms_arena *a, const char *id, int after, int limit,
                           job_item **out, size_t *count, oms_error *err)
@@ -277,6 +282,23 @@ static oms_err stop_job(job_repo *repo, oms_tx *tx, oms_arena *a, const char *id
                             "job_ended");
 }
 
+static oms_err mark_attempt(job_repo *repo, oms_arena *a, const char *id, int seq, int64_t version, oms_error *err)
+{
+    oms_error local;
+    oms_error_clear(&local);
+    PGconn *c = oms_pg_acquire(repo->self, JOB_ACQUIRE_TIMEOUT_MS, &local);
+    if (!c)
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "orders database: %s", local.message);
+    const char *params[] = {id, oms_pg_int_param(a, seq), oms_pg_int_param(a, version)};
+    PGresult *r = params[1] && params[2] ? oms_pg_exec(a, c,
+                                                       "UPDATE job_items SET attempt_version = $3::bigint"
+                                                       " WHERE job_id = $1::uuid AND seq = $2::int",
+                                                       3, params, err)
+                                         : NULL;
+    oms_pg_release(repo->self, c, PQstatus(c) != CONNECTION_OK);
+    return r ? OMS_OK : (err ? err->code : OMS_EINTERNAL);
+}
+
 static const job_repo_ops ops = {
     .insert = insert_job,
     .get = get_job,
@@ -286,9 +308,10 @@ static const job_repo_ops ops = {
     .next_item = next_item,
     .settle = settle,
     .stop = stop_job,
+    .mark_attempt = mark_attempt,
 };
 
-job_repo pg_job_repo(void)
+job_repo pg_job_repo(oms_pg_pool *pool)
 {
-    return (job_repo){.ops = &ops, .self = NULL};
+    return (job_repo){.ops = &ops, .self = pool};
 }

@@ -4,7 +4,9 @@
 #define ORDER_PG_JOB_REPO_H
 
 #include "application/ports/job_repo.h"
+#include "oms/pg.h"
 
-job_repo pg_job_repo(void);
+/* mark_attempt commits on its own through `pool` (the write pool). */
+job_repo pg_job_repo(oms_pg_pool *pool);
 
 #endif

@@ -262,8 +262,9 @@ oms_err jobs_saga_bulk(job_service *s, oms_arena *a, const oms_principal *who, c
     oms_err rc = require_role(who, OMS_ROLE_OPERATOR, "a bulk saga action", err);
     if (rc != OMS_OK)
         return rc;
-    if (r->action != JOB_SAGA_COMPENSATE)
-        return oms_error_set(err, OMS_EINVAL, "action", "action must be compensate");
+    if (!job_kind_is_saga_action(r->action))
+        return oms_error_set(err, OMS_EINVAL, "action",
+                             "action must be retry_now, pause, resume, compensate or extend_deadline");
     if (validate_pace(r->rate_per_s, r->max, err) != OMS_OK)
         return err->code;
     if (!r->reason || !*r->reason)
@@ -410,36 +411,80 @@ static item_result redrive_item(job_service *s, oms_arena *a, const job *j, cons
     return (item_result){JOB_ITEM_FAILED, oms_arena_strdup(a, err.message), false};
 }
 
-/* Re-checks the saga against the job's filter now, then acts on it as the
- * principal who asked (its role, its id; the request id names the job), so
- * the single action's rules and its audit row apply. */
-static item_result compensate_item(job_service *s, oms_arena *a, const job *j, const job_item *item)
+/* The saga of item `target` if it still matches the job's filter; the
+ * item's result when it does not or cannot be told now. */
+static bool recheck_saga(job_service *s, oms_arena *a, const job *j, const oms_principal *who, const char *target,
+                         saga *out, item_result *why)
 {
     oms_error err;
     oms_error_clear(&err);
-    oms_principal who = {.role = j->created_role, .id = j->created_by,
-                         .request_id = oms_arena_sprintf(a, "job:%s", j->id)};
     saga_list_params p = saga_params(&j->filter);
-    p.order_id = item->target;
+    p.order_id = target;
     p.limit = "1";
     saga_page page;
-    oms_err rc = order_query_sagas(s->queries, a, &who, &p, &page, &err);
+    oms_err rc = order_query_sagas(s->queries, a, who, &p, &page, &err);
     if (rc == OMS_EUNAVAILABLE || rc == OMS_ETIMEOUT)
-        return (item_result){.retry = true};
-    if (rc != OMS_OK)
+        *why = (item_result){.retry = true};
+    else if (rc != OMS_OK)
+        *why = (item_result){JOB_ITEM_FAILED, oms_arena_strdup(a, err.message), false};
+    else if (page.count == 0)
+        *why = (item_result){JOB_ITEM_SKIPPED, "no longer matches the filter", false};
+    else
+        *out = page.sagas[0];
+    return rc == OMS_OK && page.count == 1;
+}
+
+/* Re-checks the saga against the job's filter now, then applies the
+ * single-saga action (order_saga_action) as the principal who asked (its
+ * id and role; the request id names the job), so the action's rules and
+ * its audit row are the same as for one saga. The version it acts on is
+ * committed with the item first and the action carries it as If-Match: an
+ * item cut by a kill between its action and its record finds the saga
+ * moved past that version when the job resumes, and is not acted on twice. */
+/* Tries of an item whose saga moved between its re-check and its action
+ * (a deadline's resend, a reply): the action was refused (412) and did
+ * nothing, so it is safe to look again. */
+#define SAGA_ACTION_TRIES 3
+
+static item_result saga_action_item(job_service *s, oms_arena *a, const job *j, const job_item *item)
+{
+    oms_principal who = {.role = j->created_role, .id = j->created_by,
+                         .request_id = oms_arena_sprintf(a, "job:%s", j->id)};
+    int64_t attempt = item->attempt_version;
+    for (int tries = 0;; tries++) {
+        oms_error err;
+        oms_error_clear(&err);
+        saga sg;
+        item_result why;
+        if (!recheck_saga(s, a, j, &who, item->target, &sg, &why))
+            return why;
+        if (attempt >= 0 && attempt != sg.version && tries == 0)
+            return (item_result){JOB_ITEM_SKIPPED,
+                                 oms_arena_sprintf(a, "the saga moved past version %lld, which this job was acting "
+                                                      "on when it stopped (acted on then, or changed by another)",
+                                                   (long long)attempt),
+                                 false};
+        if (attempt != sg.version &&
+            s->jobs->ops->mark_attempt(s->jobs, a, j->id, item->seq, sg.version, &err) != OMS_OK)
+            return (item_result){.retry = true};
+        attempt = sg.version;
+        char if_match[24];
+        snprintf(if_match, sizeof if_match, "%lld", (long long)sg.version);
+        saga_action_request req = {.action = job_kind_name(j->kind), .reason = j->reason, .if_match = if_match};
+        saga_outcome out;
+        oms_err rc = order_saga_action(s->app, a, &who, sg.id, &req, who.request_id, &out, &err);
+        if (rc == OMS_OK)
+            return (item_result){JOB_ITEM_DONE, NULL, false};
+        if (rc == OMS_EUNAVAILABLE || rc == OMS_ETIMEOUT || rc == OMS_EBUSY)
+            return (item_result){.retry = true};
+        bool moved = rc == OMS_ECONFLICT && strcmp(err.reason, ORDER_REASON_VERSION_MISMATCH) == 0;
+        if (moved && tries + 1 < SAGA_ACTION_TRIES)
+            continue;
+        /* Ended, paused, or not an action its state allows. */
+        if (rc == OMS_ECONFLICT)
+            return (item_result){JOB_ITEM_SKIPPED, oms_arena_strdup(a, err.message), false};
         return (item_result){JOB_ITEM_FAILED, oms_arena_strdup(a, err.message), false};
-    if (page.count == 0)
-        return (item_result){JOB_ITEM_SKIPPED, "no longer matches the filter", false};
-    order o;
-    rc = order_cancel(s->app, a, &who, item->target, j->reason, who.request_id, &o, &err);
-    if (rc == OMS_OK)
-        return (item_result){JOB_ITEM_DONE, NULL, false};
-    if (rc == OMS_EUNAVAILABLE || rc == OMS_ETIMEOUT || rc == OMS_EBUSY)
-        return (item_result){.retry = true};
-    /* Ended or compensating meanwhile: nothing left to give back. */
-    if (rc == OMS_ECONFLICT)
-        return (item_result){JOB_ITEM_SKIPPED, oms_arena_strdup(a, err.message), false};
-    return (item_result){JOB_ITEM_FAILED, oms_arena_strdup(a, err.message), false};
+    }
 }
 
 static item_result act(job_service *s, oms_arena *a, const job *j, const job_item *item)
@@ -448,7 +493,11 @@ static item_result act(job_service *s, oms_arena *a, const job *j, const job_ite
     case JOB_REDRIVE:
         return redrive_item(s, a, j, item);
     case JOB_SAGA_COMPENSATE:
-        return compensate_item(s, a, j, item);
+    case JOB_SAGA_RETRY_NOW:
+    case JOB_SAGA_PAUSE:
+    case JOB_SAGA_RESUME:
+    case JOB_SAGA_EXTEND_DEADLINE:
+        return saga_action_item(s, a, j, item);
     default:
         return (item_result){JOB_ITEM_FAILED, "unknown job kind", false};
     }

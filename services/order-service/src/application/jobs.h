@@ -72,7 +72,7 @@ oms_err jobs_redrive(job_service *s, oms_arena *a, const oms_principal *who, con
                      redrive_plan *out, oms_error *err);
 
 typedef struct saga_bulk_request {
-    job_kind action; /* a saga action: JOB_SAGA_COMPENSATE */
+    job_kind action; /* a saga action (job_kind_is_saga_action) */
     job_filter filter; /* GET /sagas' filters (state, step, stuck_reason, customer_id, order_id, older_than, stuck) */
     int rate_per_s;
     int max;

@@ -4,8 +4,9 @@
 #include <ctype.h>
 #include <string.h>
 
-static const char *const kind_names[JOB_KIND_COUNT] = {[JOB_REDRIVE] = "redrive",
-                                                       [JOB_SAGA_COMPENSATE] = "compensate"};
+static const char *const kind_names[JOB_KIND_COUNT] = {
+    [JOB_REDRIVE] = "redrive",       [JOB_SAGA_COMPENSATE] = "compensate", [JOB_SAGA_RETRY_NOW] = "retry_now",
+    [JOB_SAGA_PAUSE] = "pause",      [JOB_SAGA_RESUME] = "resume",         [JOB_SAGA_EXTEND_DEADLINE] = "extend_deadline"};
 static const char *const state_names[JOB_STATE_COUNT] = {
     [JOB_RUNNING] = "running", [JOB_STOPPED] = "stopped", [JOB_DONE] = "done"};
 static const char *const outcome_names[JOB_ITEM_OUTCOME_COUNT] = {
@@ -60,6 +61,11 @@ bool job_item_outcome_parse(const char *name, job_item_outcome *out)
     if (ok)
         *out = (job_item_outcome)v;
     return ok;
+}
+
+bool job_kind_is_saga_action(job_kind k)
+{
+    return k > JOB_REDRIVE && k < JOB_KIND_COUNT;
 }
 
 int64_t job_next_due_ms(int64_t due_ms, int64_t now_ms, int rate_per_s)

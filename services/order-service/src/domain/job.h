@@ -13,11 +13,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* What a job does to each item: a redrive, or one of the single-saga
+ * actions (POST /sagas/{id}/actions), by the same name. */
 typedef enum {
     JOB_REDRIVE = 0,     /* send dead letters back to their subscription */
     JOB_SAGA_COMPENSATE, /* give back what each saga took, as a client cancel does */
+    JOB_SAGA_RETRY_NOW,  /* resend the pending command now, same ids */
+    JOB_SAGA_PAUSE,
+    JOB_SAGA_RESUME,
+    JOB_SAGA_EXTEND_DEADLINE, /* by one step timeout */
     JOB_KIND_COUNT
 } job_kind;
+
+/* Whether the kind is a saga action (every kind but the redrive). */
+bool job_kind_is_saga_action(job_kind k);
 
 typedef enum {
     JOB_RUNNING = 0,
@@ -34,7 +43,8 @@ typedef enum {
     JOB_ITEM_OUTCOME_COUNT
 } job_item_outcome;
 
-/* Names as the API and the database spell them ("redrive", "compensate"; "running",
+/* Names as the API and the database spell them ("redrive", "compensate",
+ * "retry_now", "pause", "resume", "extend_deadline"; "running",
  * "stopped", "done"; "pending", "done", "failed", "skipped"); NULL for a
  * value out of range. The parsers return false for an unknown name. */
 const char *job_kind_name(job_kind k);

@@ -14,8 +14,13 @@ static void names_round_trip_and_unknown_ones_are_refused(void **state)
     job_kind k;
     job_state s;
     job_item_outcome o;
-    assert_true(job_kind_parse(job_kind_name(JOB_REDRIVE), &k));
-    assert_int_equal(k, JOB_REDRIVE);
+    for (int i = 0; i < JOB_KIND_COUNT; i++) {
+        assert_true(job_kind_parse(job_kind_name((job_kind)i), &k));
+        assert_int_equal(k, i);
+        assert_int_equal(job_kind_is_saga_action(k), k != JOB_REDRIVE);
+    }
+    assert_true(job_kind_parse("retry_now", &k) && k == JOB_SAGA_RETRY_NOW);
+    assert_false(job_kind_parse("skip_payment", &k));
     for (int i = 0; i < JOB_STATE_COUNT; i++) {
         assert_true(job_state_parse(job_state_name((job_state)i), &s));
         assert_int_equal(s, i);

@@ -46,6 +46,7 @@ typedef struct job_item {
     job_item_outcome outcome;
     const char *reason; /* NULL while pending or when done without remark */
     int64_t acted_ms;   /* 0 while pending */
+    int64_t attempt_version; /* saga actions: the version it is about to act on; -1 when none yet */
 } job_item;
 
 typedef struct job_repo job_repo;
@@ -74,6 +75,9 @@ typedef struct job_repo_ops {
      * is due at next_due_ms, and the job is done when none is pending. */
     oms_err (*settle)(job_repo *r, oms_tx *tx, oms_arena *a, const char *id, int seq, job_item_outcome outcome,
                       const char *reason, int64_t now_ms, int64_t next_due_ms, oms_error *err);
+    /* Records, in its own committed transaction (not the caller's), the
+     * saga version item `seq` is about to act on. */
+    oms_err (*mark_attempt)(job_repo *r, oms_arena *a, const char *id, int seq, int64_t version, oms_error *err);
     /* Stops a running job: OMS_ENOTFOUND, or OMS_ECONFLICT (reason
      * "job_ended") when it is not running. */
     oms_err (*stop)(job_repo *r, oms_tx *tx, oms_arena *a, const char *id, int64_t now_ms, oms_error *err);
