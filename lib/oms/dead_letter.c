@@ -36,10 +36,7 @@ bool oms_dead_letter_status_parse(const char *name, oms_dead_letter_status *out)
     return false;
 }
 
-static bool word_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == ':';
-}
+static bool word_char(char c) { return isalnum((unsigned char)c) || c == '-' || c == '_' || c == '.' || c == ':'; }
 
 /* Appends `s` to buf (at *len, bounded) with each word that holds a digit
  * replaced by '#': "saga 5f0c... has no payment of 12.50" and the same with
@@ -75,8 +72,8 @@ static void append_raw(char *buf, size_t *len, const char *s)
     buf[*len] = '\0';
 }
 
-void oms_dead_letter_fingerprint(const char *topic, const char *subscription, const char *event_type,
-                                 const char *error, char out[OMS_DEAD_LETTER_FINGERPRINT_LEN + 1])
+void oms_dead_letter_fingerprint(const char *topic, const char *subscription, const char *event_type, const char *error,
+                                 char out[OMS_DEAD_LETTER_FINGERPRINT_LEN + 1])
 {
     char buf[FINGERPRINT_INPUT_MAX];
     size_t len = 0;

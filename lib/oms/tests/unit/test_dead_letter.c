@@ -62,8 +62,8 @@ static void describe_reads_the_envelope_and_survives_garbage(void **state)
     assert_string_equal(d.order_id, "o");
     const char *garbage[] = {"", "[1,2]", "\"text\"", "{\"event_type\": 12}", "{not json"};
     for (size_t i = 0; i < sizeof garbage / sizeof garbage[0]; i++) {
-        oms_dead_letter g = {.topic = "t", .subscription = "s", .payload = garbage[i],
-                             .payload_len = strlen(garbage[i])};
+        oms_dead_letter g = {
+            .topic = "t", .subscription = "s", .payload = garbage[i], .payload_len = strlen(garbage[i])};
         oms_dead_letter_describe(&g, a);
         assert_null(g.event_type);
         assert_null(g.order_id);

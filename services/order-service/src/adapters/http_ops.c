@@ -28,10 +28,7 @@ static json_t *time_or_null(int64_t ms)
     return ms ? json_string(oms_time_format(ms, text, sizeof text)) : json_null();
 }
 
-static json_t *string_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
+static json_t *string_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 /* The bus answers OMS_EUNSUPPORTED when its transport has no dead-letter
  * operations: that is the server's lack (501), not the client's media type. */
@@ -105,10 +102,10 @@ static json_t *dead_letters_json(const oms_dead_letter *list, size_t n)
 /* The members a job's filter has; the others are left out. */
 static json_t *filter_json(const job_filter *f)
 {
-    const char *names[] = {"topic", "event_type", "order_id", "since", "state", "step", "stuck_reason",
-                           "customer_id", "older_than", "stuck"};
-    const char *values[] = {f->topic, f->event_type, f->order_id, f->since, f->state, f->step, f->stuck_reason,
-                            f->customer_id, f->older_than, f->stuck};
+    const char *names[] = {"topic", "event_type",   "order_id",    "since",      "state",
+                           "step",  "stuck_reason", "customer_id", "older_than", "stuck"};
+    const char *values[] = {f->topic, f->event_type,   f->order_id,    f->since,      f->state,
+                            f->step,  f->stuck_reason, f->customer_id, f->older_than, f->stuck};
     json_t *doc = json_object();
     for (size_t i = 0; doc && i < sizeof names / sizeof names[0]; i++) {
         if (values[i] && json_object_set_new(doc, names[i], json_string(values[i])) != 0) {
@@ -122,22 +119,21 @@ static json_t *filter_json(const job_filter *f)
 static json_t *job_json(const job *j)
 {
     int pending = j->total - j->done - j->failed - j->skipped;
-    return json_pack("{s:s, s:s, s:s, s:o, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:s, s:o, s:o, s:o}", "id", j->id,
-                     "kind", job_kind_name(j->kind), "state", job_state_name(j->state), "filter",
-                     filter_json(&j->filter), "rate_per_s", j->rate_per_s, "total", j->total, "done", j->done,
-                     "failed", j->failed, "skipped", j->skipped, "pending", pending < 0 ? 0 : pending, "reason",
-                     string_or_null(j->reason), "created_by", j->created_by, "created_at",
-                     time_or_null(j->created_ms), "updated_at", time_or_null(j->updated_ms), "finished_at",
-                     time_or_null(j->finished_ms));
+    return json_pack("{s:s, s:s, s:s, s:o, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:s, s:o, s:o, s:o}", "id", j->id, "kind",
+                     job_kind_name(j->kind), "state", job_state_name(j->state), "filter", filter_json(&j->filter),
+                     "rate_per_s", j->rate_per_s, "total", j->total, "done", j->done, "failed", j->failed, "skipped",
+                     j->skipped, "pending", pending < 0 ? 0 : pending, "reason", string_or_null(j->reason),
+                     "created_by", j->created_by, "created_at", time_or_null(j->created_ms), "updated_at",
+                     time_or_null(j->updated_ms), "finished_at", time_or_null(j->finished_ms));
 }
 
 static json_t *items_json(const job_item *items, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
-        json_t *it = json_pack("{s:i, s:s, s:s, s:o, s:o}", "seq", items[i].seq, "target", items[i].target,
-                               "outcome", job_item_outcome_name(items[i].outcome), "reason",
-                               string_or_null(items[i].reason), "acted_at", time_or_null(items[i].acted_ms));
+        json_t *it = json_pack("{s:i, s:s, s:s, s:o, s:o}", "seq", items[i].seq, "target", items[i].target, "outcome",
+                               job_item_outcome_name(items[i].outcome), "reason", string_or_null(items[i].reason),
+                               "acted_at", time_or_null(items[i].acted_ms));
         if (!it || json_array_append_new(arr, it) != 0) {
             json_decref(arr);
             return NULL;
@@ -152,10 +148,10 @@ static void respond_plan(oms_http_request *req, oms_http_response *res, bool sta
                          const job *j)
 {
     if (!started) {
-        oms_http_respond_doc(req, res, 200,
-                             samples ? json_pack("{s:b, s:I, s:o}", "dry_run", 1, "count", (json_int_t)count, "samples",
-                                                 samples)
-                                     : NULL);
+        oms_http_respond_doc(
+            req, res, 200,
+            samples ? json_pack("{s:b, s:I, s:o}", "dry_run", 1, "count", (json_int_t)count, "samples", samples)
+                    : NULL);
         return;
     }
     oms_http_add_header(req, res, "Location", oms_arena_sprintf(req->arena, "/jobs/%s", j->id));
@@ -200,8 +196,7 @@ static bool decode_list_query(oms_http_request *req, oms_dead_letter_filter *f, 
     const char *names[] = {"topic", "event_type", "order_id", "since"};
     for (size_t i = 0; i < 4; i++)
         if (texts[i] && strlen(texts[i]) > FILTER_TEXT_MAX)
-            return oms_error_set(err, OMS_EINVAL, names[i], "%s is at most %d characters", names[i],
-                                 FILTER_TEXT_MAX),
+            return oms_error_set(err, OMS_EINVAL, names[i], "%s is at most %d characters", names[i], FILTER_TEXT_MAX),
                    false;
     return true;
 }
@@ -225,10 +220,10 @@ static void list_dead_letters(void *ctx, oms_http_request *req, oms_http_respons
     char next[24] = "";
     if (n == (size_t)f.limit && n > 0)
         snprintf(next, sizeof next, "%" PRId64, list[n - 1].id);
-    oms_http_respond_doc(req, res, 200,
-                         arr ? json_pack("{s:o, s:o}", "dead_letters", arr, "next_cursor",
-                                         next[0] ? json_string(next) : json_null())
-                             : NULL);
+    oms_http_respond_doc(
+        req, res, 200,
+        arr ? json_pack("{s:o, s:o}", "dead_letters", arr, "next_cursor", next[0] ? json_string(next) : json_null())
+            : NULL);
 }
 
 /* ---- POST /dead-letters/{id}/discard ----------------------------------------- */
@@ -291,8 +286,7 @@ static oms_err decode_pace(const json_t *body, int *rate_per_s, int *max_items, 
 static oms_err decode_ids(oms_arena *a, const json_t *ids, redrive_request *r, oms_error *err)
 {
     if (!json_is_array(ids) || json_array_size(ids) == 0 || json_array_size(ids) > JOB_MAX_ITEMS)
-        return oms_error_set(err, OMS_EINVAL, "ids", "ids must be an array of 1 to %d dead letter ids",
-                             JOB_MAX_ITEMS);
+        return oms_error_set(err, OMS_EINVAL, "ids", "ids must be an array of 1 to %d dead letter ids", JOB_MAX_ITEMS);
     int64_t *out = oms_arena_calloc(a, json_array_size(ids), sizeof *out);
     if (!out)
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
@@ -368,8 +362,8 @@ static oms_err decode_saga_filter(const json_t *f, job_filter *out, oms_error *e
     if (!json_is_object(f))
         return oms_error_set(err, OMS_EINVAL, "filter", "filter must be an object");
     const char *names[] = {"state", "step", "stuck_reason", "customer_id", "order_id", "older_than"};
-    const char **targets[] = {&out->state, &out->step, &out->stuck_reason, &out->customer_id, &out->order_id,
-                              &out->older_than};
+    const char **targets[] = {&out->state,       &out->step,     &out->stuck_reason,
+                              &out->customer_id, &out->order_id, &out->older_than};
     oms_err rc = OMS_OK;
     for (size_t i = 0; rc == OMS_OK && i < sizeof names / sizeof names[0]; i++) {
         char path[40];
@@ -408,9 +402,8 @@ static json_t *saga_samples_json(const saga *sagas, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; arr && i < n; i++) {
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "order_id", sagas[i].order_id, "saga_id", sagas[i].id,
-                                "state", order_status_name(sagas[i].state), "current_step",
-                                saga_step_name(sagas[i].step));
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "order_id", sagas[i].order_id, "saga_id", sagas[i].id, "state",
+                                order_status_name(sagas[i].state), "current_step", saga_step_name(sagas[i].step));
         if (!doc || json_array_append_new(arr, doc) != 0) {
             json_decref(arr);
             return NULL;
@@ -452,8 +445,7 @@ static void get_job(void *ctx, oms_http_request *req, oms_http_response *res)
     int64_t after = 0;
     const char *after_text = query_param(req, "items_after");
     if (after_text && (!parse_id(after_text, &after) || after > JOB_MAX_ITEMS)) {
-        oms_http_respond_error(req, res, 400, "invalid_argument", "items_after must be an item's seq",
-                               "items_after");
+        oms_http_respond_error(req, res, 400, "invalid_argument", "items_after must be an item's seq", "items_after");
         return;
     }
     job j;

@@ -8,11 +8,14 @@
 
 #define JOB_ACQUIRE_TIMEOUT_MS 5000
 
-#define JOB_COLUMNS                                                                                           \
-    "id, kind, state, filter_topic, filter_event_type, filter_order_id, filter_since, rate_per_s, total, done," \
-    " failed, skipped, reason, created_by, " PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS("updated_at") ","     \
-    " coalesce(" PG_TS_TO_MS("finished_at") ", 0), " PG_TS_TO_MS("next_due_at") ", filter_state, filter_step,"  \
-    " filter_stuck_reason, filter_customer_id, filter_older_than, filter_stuck, created_role"
+#define JOB_COLUMNS                                                                                                    \
+    "id, kind, state, filter_topic, filter_event_type, filter_order_id, filter_since, rate_per_s, total, done,"        \
+    " failed, skipped, reason, created_by, " PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS(                               \
+        "updated_at") ","                                                                                              \
+                      " coalesce(" PG_TS_TO_MS("finished_at") ", 0), " PG_TS_TO_MS(                                    \
+                          "next_due_at") ", filter_state, filter_step,"                                                \
+                                         " filter_stuck_reason, filter_customer_id, filter_older_than, filter_stuck, " \
+                                         "created_role"
 
 static oms_err int_column(const PGresult *r, int row, int col, int *out, oms_error *err)
 {
@@ -82,8 +85,8 @@ static oms_err jobs_from_result(oms_arena *a, const PGresult *r, job **out, size
     return OMS_OK;
 }
 
-static oms_err insert_job(job_repo *repo, oms_tx *tx, oms_arena *a, const job *j, const char *const *targets,
-                          size_t n, oms_error *err)
+static oms_err insert_job(job_repo *repo, oms_tx *tx, oms_arena *a, const job *j, const char *const *targets, size_t n,
+                          oms_error *err)
 {
     (void)repo;
     const char *ids = oms_pg_array_param(a, targets, NULL, n);
@@ -116,10 +119,10 @@ static oms_err insert_job(job_repo *repo, oms_tx *tx, oms_arena *a, const job *j
                                  "   filter_customer_id, filter_older_than, filter_stuck, created_role)"
                                  "   VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::int, $9::int, $10, $11,"
                                  "   " PG_MS_TO_TS("$12") ", CASE WHEN $3 = 'done' THEN now() END,"
-                                 "   $14, $15, $16, $17, $18, $19, $20) RETURNING id)"
-                                 " INSERT INTO job_items (job_id, seq, target)"
-                                 " SELECT j.id, t.n, t.target FROM j,"
-                                 "   unnest($13::text[]) WITH ORDINALITY AS t (target, n)",
+                                                          "   $14, $15, $16, $17, $18, $19, $20) RETURNING id)"
+                                                          " INSERT INTO job_items (job_id, seq, target)"
+                                                          " SELECT j.id, t.n, t.target FROM j,"
+                                                          "   unnest($13::text[]) WITH ORDINALITY AS t (target, n)",
                                  20, params, err);
     return r ? OMS_OK : err->code;
 }
@@ -166,7 +169,7 @@ static oms_err item_from_row(oms_arena *a, const PGresult *r, int row, job_item 
     return rc;
 }
 
-#define ITEM_COLUMNS                                                                                    \
+#define ITEM_COLUMNS                                                                                                   \
     "seq, target, outcome, reason, coalesce(" PG_TS_TO_MS("acted_at") ", 0), coalesce(attempt_version, -1)"
 
 static oms_err list_items(job_repo *repo, oms_tx *tx, oms_arena *a, const char *id, int after, int limit,
@@ -194,17 +197,16 @@ static oms_err list_items(job_repo *repo, oms_tx *tx, oms_arena *a, const char *
     return OMS_OK;
 }
 
-static oms_err lock_due(job_repo *repo, oms_tx *tx, oms_arena *a, int64_t now_ms, job *out, bool *found,
-                        oms_error *err)
+static oms_err lock_due(job_repo *repo, oms_tx *tx, oms_arena *a, int64_t now_ms, job *out, bool *found, oms_error *err)
 {
     (void)repo;
     *found = false;
     const char *params[] = {oms_pg_int_param(a, now_ms)};
-    PGresult *r = oms_pg_tx_exec(a, tx,
-                                 "SELECT " JOB_COLUMNS " FROM jobs WHERE state = 'running'"
-                                 " AND next_due_at <= " PG_MS_TO_TS("$1")
-                                 " ORDER BY next_due_at LIMIT 1 FOR UPDATE SKIP LOCKED",
-                                 1, params, err);
+    PGresult *r = oms_pg_tx_exec(
+        a, tx,
+        "SELECT " JOB_COLUMNS " FROM jobs WHERE state = 'running'"
+        " AND next_due_at <= " PG_MS_TO_TS("$1") " ORDER BY next_due_at LIMIT 1 FOR UPDATE SKIP LOCKED",
+        1, params, err);
     if (!r)
         return err->code;
     if (PQntuples(r) == 0)
@@ -237,26 +239,26 @@ static oms_err settle(job_repo *repo, oms_tx *tx, oms_arena *a, const char *id, 
                       const char *reason, int64_t now_ms, int64_t next_due_ms, oms_error *err)
 {
     (void)repo;
-    const char *params[] = {id, oms_pg_int_param(a, seq), job_item_outcome_name(outcome), reason,
-                            oms_pg_int_param(a, now_ms), oms_pg_int_param(a, next_due_ms)};
+    const char *params[] = {id,     oms_pg_int_param(a, seq),    job_item_outcome_name(outcome),
+                            reason, oms_pg_int_param(a, now_ms), oms_pg_int_param(a, next_due_ms)};
     if (!params[1] || !params[4] || !params[5])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
-    PGresult *r = oms_pg_tx_exec(a, tx,
-                                 "WITH i AS (UPDATE job_items SET outcome = $3, reason = $4,"
-                                 "   acted_at = " PG_MS_TO_TS("$5")
-                                 "   WHERE job_id = $1::uuid AND seq = $2::int AND outcome = 'pending'"
-                                 "   RETURNING outcome)"
-                                 " UPDATE jobs SET done = done + (SELECT count(*) FROM i WHERE outcome = 'done'),"
-                                 "   failed = failed + (SELECT count(*) FROM i WHERE outcome = 'failed'),"
-                                 "   skipped = skipped + (SELECT count(*) FROM i WHERE outcome = 'skipped'),"
-                                 "   updated_at = " PG_MS_TO_TS("$5") ", next_due_at = " PG_MS_TO_TS("$6")
-                                 " WHERE id = $1::uuid",
-                                 6, params, err);
+    PGresult *r = oms_pg_tx_exec(
+        a, tx,
+        "WITH i AS (UPDATE job_items SET outcome = $3, reason = $4,"
+        "   acted_at = " PG_MS_TO_TS(
+            "$5") "   WHERE job_id = $1::uuid AND seq = $2::int AND outcome = 'pending'"
+                  "   RETURNING outcome)"
+                  " UPDATE jobs SET done = done + (SELECT count(*) FROM i WHERE outcome = 'done'),"
+                  "   failed = failed + (SELECT count(*) FROM i WHERE outcome = 'failed'),"
+                  "   skipped = skipped + (SELECT count(*) FROM i WHERE outcome = 'skipped'),"
+                  "   updated_at = " PG_MS_TO_TS("$5") ", next_due_at = " PG_MS_TO_TS("$6") " WHERE id = $1::uuid",
+        6, params, err);
     if (!r)
         return err->code;
     r = oms_pg_tx_exec(a, tx,
-                       "UPDATE jobs SET state = 'done', finished_at = " PG_MS_TO_TS("$2")
-                       " WHERE id = $1::uuid AND state = 'running' AND done + failed + skipped >= total",
+                       "UPDATE jobs SET state = 'done', finished_at = " PG_MS_TO_TS(
+                           "$2") " WHERE id = $1::uuid AND state = 'running' AND done + failed + skipped >= total",
                        2, (const char *const[]){id, params[4]}, err);
     return r ? OMS_OK : err->code;
 }
@@ -265,11 +267,11 @@ static oms_err stop_job(job_repo *repo, oms_tx *tx, oms_arena *a, const char *id
 {
     (void)repo;
     const char *params[] = {id, oms_pg_int_param(a, now_ms)};
-    PGresult *r = oms_pg_tx_exec(a, tx,
-                                 "UPDATE jobs SET state = 'stopped', finished_at = " PG_MS_TO_TS("$2")
-                                 ", updated_at = " PG_MS_TO_TS("$2")
-                                 " WHERE id = $1::uuid AND state = 'running' RETURNING id",
-                                 2, params, err);
+    PGresult *r = oms_pg_tx_exec(
+        a, tx,
+        "UPDATE jobs SET state = 'stopped', finished_at = " PG_MS_TO_TS("$2") ", updated_at = " PG_MS_TO_TS(
+            "$2") " WHERE id = $1::uuid AND state = 'running' RETURNING id",
+        2, params, err);
     if (!r)
         return err->code;
     if (PQntuples(r) == 1)
@@ -311,7 +313,4 @@ static const job_repo_ops ops = {
     .mark_attempt = mark_attempt,
 };
 
-job_repo pg_job_repo(oms_pg_pool *pool)
-{
-    return (job_repo){.ops = &ops, .self = pool};
-}
+job_repo pg_job_repo(oms_pg_pool *pool) { return (job_repo){.ops = &ops, .self = pool}; }

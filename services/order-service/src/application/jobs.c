@@ -141,11 +141,14 @@ static oms_err start_job(job_service *s, oms_arena *a, const oms_principal *who,
     rc = s->jobs->ops->insert(s->jobs, tx, a, j, targets, n, err);
     if (rc == OMS_OK)
         rc = s->jobs->ops->get(s->jobs, tx, a, j->id, j, err);
-    const oms_audit_field is_fields[] = {
-        OMS_AUDIT_TEXT_FIELD("kind", job_kind_name(j->kind)), OMS_AUDIT_TEXT_FIELD("state", job_state_name(j->state)),
-        OMS_AUDIT_INT_FIELD("items", (int64_t)n), OMS_AUDIT_INT_FIELD("rate_per_s", j->rate_per_s),
-        OMS_AUDIT_TEXT_FIELD("topic", j->filter.topic), OMS_AUDIT_TEXT_FIELD("event_type", j->filter.event_type),
-        OMS_AUDIT_TEXT_FIELD("order_id", j->filter.order_id), OMS_AUDIT_TEXT_FIELD("since", j->filter.since)};
+    const oms_audit_field is_fields[] = {OMS_AUDIT_TEXT_FIELD("kind", job_kind_name(j->kind)),
+                                         OMS_AUDIT_TEXT_FIELD("state", job_state_name(j->state)),
+                                         OMS_AUDIT_INT_FIELD("items", (int64_t)n),
+                                         OMS_AUDIT_INT_FIELD("rate_per_s", j->rate_per_s),
+                                         OMS_AUDIT_TEXT_FIELD("topic", j->filter.topic),
+                                         OMS_AUDIT_TEXT_FIELD("event_type", j->filter.event_type),
+                                         OMS_AUDIT_TEXT_FIELD("order_id", j->filter.order_id),
+                                         OMS_AUDIT_TEXT_FIELD("since", j->filter.since)};
     const oms_audit_state is = {is_fields, sizeof is_fields / sizeof is_fields[0]};
     const char *target = oms_arena_sprintf(a, "job:%s", j->id);
     if (rc == OMS_OK && !target)
@@ -166,8 +169,7 @@ static oms_err start_job(job_service *s, oms_arena *a, const oms_principal *who,
 /* A new job of `kind` over the n targets, as `who` asked, stored with its
  * audit row; *j is the job as stored. */
 static oms_err launch(job_service *s, oms_arena *a, const oms_principal *who, job_kind kind, const job_filter *f,
-                      int rate_per_s, const char *reason, const char *const *targets, size_t n, job *j,
-                      oms_error *err)
+                      int rate_per_s, const char *reason, const char *const *targets, size_t n, job *j, oms_error *err)
 {
     memset(j, 0, sizeof *j);
     id_generator_new(s->ids, j->id);
@@ -448,8 +450,8 @@ static bool recheck_saga(job_service *s, oms_arena *a, const job *j, const oms_p
 
 static item_result saga_action_item(job_service *s, oms_arena *a, const job *j, const job_item *item)
 {
-    oms_principal who = {.role = j->created_role, .id = j->created_by,
-                         .request_id = oms_arena_sprintf(a, "job:%s", j->id)};
+    oms_principal who = {
+        .role = j->created_role, .id = j->created_by, .request_id = oms_arena_sprintf(a, "job:%s", j->id)};
     int64_t attempt = item->attempt_version;
     for (int tries = 0;; tries++) {
         oms_error err;
@@ -460,8 +462,9 @@ static item_result saga_action_item(job_service *s, oms_arena *a, const job *j, 
             return why;
         if (attempt >= 0 && attempt != sg.version && tries == 0)
             return (item_result){JOB_ITEM_SKIPPED,
-                                 oms_arena_sprintf(a, "the saga moved past version %lld, which this job was acting "
-                                                      "on when it stopped (acted on then, or changed by another)",
+                                 oms_arena_sprintf(a,
+                                                   "the saga moved past version %lld, which this job was acting "
+                                                   "on when it stopped (acted on then, or changed by another)",
                                                    (long long)attempt),
                                  false};
         if (attempt != sg.version &&
@@ -490,16 +493,13 @@ static item_result saga_action_item(job_service *s, oms_arena *a, const job *j, 
 static item_result act(job_service *s, oms_arena *a, const job *j, const job_item *item)
 {
     switch (j->kind) {
-    case JOB_REDRIVE:
-        return redrive_item(s, a, j, item);
+    case JOB_REDRIVE: return redrive_item(s, a, j, item);
     case JOB_SAGA_COMPENSATE:
     case JOB_SAGA_RETRY_NOW:
     case JOB_SAGA_PAUSE:
     case JOB_SAGA_RESUME:
-    case JOB_SAGA_EXTEND_DEADLINE:
-        return saga_action_item(s, a, j, item);
-    default:
-        return (item_result){JOB_ITEM_FAILED, "unknown job kind", false};
+    case JOB_SAGA_EXTEND_DEADLINE: return saga_action_item(s, a, j, item);
+    default: return (item_result){JOB_ITEM_FAILED, "unknown job kind", false};
     }
 }
 

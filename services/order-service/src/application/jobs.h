@@ -29,7 +29,7 @@ typedef struct job_service {
     oms_bus *bus; /* set once the bus exists (the service's subscribe hook) */
     oms_clock *clock;
     id_generator *ids;
-    oms_audit_log *audit; /* one row per request: a discard, a redrive job, a stop */
+    oms_audit_log *audit;   /* one row per request: a discard, a redrive job, a stop */
     order_app *app;         /* the single-saga actions a bulk job calls */
     order_queries *queries; /* GET /sagas' filter, to choose and re-check sagas */
 } job_service;
@@ -72,7 +72,7 @@ oms_err jobs_redrive(job_service *s, oms_arena *a, const oms_principal *who, con
                      redrive_plan *out, oms_error *err);
 
 typedef struct saga_bulk_request {
-    job_kind action; /* a saga action (job_kind_is_saga_action) */
+    job_kind action;   /* a saga action (job_kind_is_saga_action) */
     job_filter filter; /* GET /sagas' filters (state, step, stuck_reason, customer_id, order_id, older_than, stuck) */
     int rate_per_s;
     int max;
@@ -104,8 +104,7 @@ oms_err jobs_list(job_service *s, oms_arena *a, const oms_principal *who, int st
                   oms_error *err);
 
 /* POST /jobs/{id}/stop (operator or above): after the item in progress. */
-oms_err jobs_stop(job_service *s, oms_arena *a, const oms_principal *who, const char *id, job *out,
-                  oms_error *err);
+oms_err jobs_stop(job_service *s, oms_arena *a, const oms_principal *who, const char *id, job *out, oms_error *err);
 
 /* The runner's pass: acts on at most `budget` due items of the running
  * jobs, one transaction per item; returns how many it settled. */

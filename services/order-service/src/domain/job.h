@@ -54,9 +54,9 @@ bool job_kind_parse(const char *name, job_kind *out);
 bool job_state_parse(const char *name, job_state *out);
 bool job_item_outcome_parse(const char *name, job_item_outcome *out);
 
-#define JOB_RATE_MAX 1000      /* items a second */
+#define JOB_RATE_MAX 1000 /* items a second */
 #define JOB_RATE_DEFAULT 10
-#define JOB_MAX_ITEMS 10000    /* items one job may hold */
+#define JOB_MAX_ITEMS 10000 /* items one job may hold */
 #define JOB_MAX_DEFAULT 1000
 #define JOB_REASON_MAX 500
 

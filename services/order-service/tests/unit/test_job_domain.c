@@ -60,9 +60,18 @@ static void since_takes_rfc_3339_times_only(void **state)
                           "2026-02-28T23:59:60-05:30"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         assert_true(job_time_valid(good[i]));
-    const char *bad[] = {NULL, "", "yesterday", "2026-12-08", "2026-12-08 04:00:00Z", "2026-13-08T04:00:00Z",
-                         "2026-12-08T24:00:00Z", "2026-12-08T04:00:00", "2026-12-08T04:00:00.Z",
-                         "2026-12-08T04:00:00+0100", "2026-12-08T04:00:00Zjunk", "2026-12-08T04:00:00+01:00x"};
+    const char *bad[] = {NULL,
+                         "",
+                         "yesterday",
+                         "2026-12-08",
+                         "2026-12-08 04:00:00Z",
+                         "2026-13-08T04:00:00Z",
+                         "2026-12-08T24:00:00Z",
+                         "2026-12-08T04:00:00",
+                         "2026-12-08T04:00:00.Z",
+                         "2026-12-08T04:00:00+0100",
+                         "2026-12-08T04:00:00Zjunk",
+                         "2026-12-08T04:00:00+01:00x"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(job_time_valid(bad[i]));
 }

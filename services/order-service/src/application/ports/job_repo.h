@@ -20,7 +20,7 @@ typedef struct job_filter {
     const char *topic;      /* dead letters: the original topic */
     const char *event_type; /* dead letters: the envelope's type */
     const char *order_id;
-    const char *since;      /* dead letters, RFC 3339: failed at or after */
+    const char *since; /* dead letters, RFC 3339: failed at or after */
     /* sagas: GET /sagas' filters (queries.h saga_list_params) */
     const char *state, *step, *stuck_reason, *customer_id, *older_than, *stuck;
 } job_filter;
@@ -32,20 +32,20 @@ typedef struct job {
     job_filter filter;
     int rate_per_s;
     int total, done, failed, skipped; /* pending = total - the rest */
-    const char *reason;     /* the operator's why; may be NULL */
-    const char *created_by; /* the principal id */
-    oms_role created_role;  /* its role: a saga action runs as that principal */
+    const char *reason;               /* the operator's why; may be NULL */
+    const char *created_by;           /* the principal id */
+    oms_role created_role;            /* its role: a saga action runs as that principal */
     int64_t created_ms, updated_ms;
-    int64_t finished_ms;    /* 0 while running */
-    int64_t next_due_ms;    /* when its next item may be acted on */
+    int64_t finished_ms; /* 0 while running */
+    int64_t next_due_ms; /* when its next item may be acted on */
 } job;
 
 typedef struct job_item {
-    int seq; /* 1, 2, ... in the job */
+    int seq;            /* 1, 2, ... in the job */
     const char *target; /* a dead letter id, a saga's order id */
     job_item_outcome outcome;
-    const char *reason; /* NULL while pending or when done without remark */
-    int64_t acted_ms;   /* 0 while pending */
+    const char *reason;      /* NULL while pending or when done without remark */
+    int64_t acted_ms;        /* 0 while pending */
     int64_t attempt_version; /* saga actions: the version it is about to act on; -1 when none yet */
 } job_item;
 
@@ -66,8 +66,7 @@ typedef struct job_repo_ops {
     /* Locks one running job whose next item is due at now_ms, skipping jobs
      * another transaction holds (another process's runner, a stop in
      * progress); *found false when there is none. */
-    oms_err (*lock_due)(job_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, job *out, bool *found,
-                        oms_error *err);
+    oms_err (*lock_due)(job_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, job *out, bool *found, oms_error *err);
     /* The first pending item of a job; *found false when none is left. */
     oms_err (*next_item)(job_repo *r, oms_tx *tx, oms_arena *a, const char *id, job_item *out, bool *found,
                          oms_error *err);
