@@ -445,7 +445,8 @@ def test_gke_overlay_alerts_on_what_the_saga_refuses(gke_objects):
     for name in ("OmsSagaCompensationBlocked", "OmsSagasRetrying", "OmsSagasPausedLong"):
         assert "oms_sagas_stuck" in alerts[name], name
     assert "oms_saga_age_seconds" in alerts["OmsSagasOld"]
-    for metric in ("oms_sagas_stuck", "oms_saga_age_seconds"):
+    assert "oms_dead_letters" in alerts["OmsDeadLetters"]
+    for metric in ("oms_sagas_stuck", "oms_saga_age_seconds", "oms_dead_letters"):
         assert f'"{metric}"' in sources, metric
     for reason in re.findall(r'reason=~?"([^"]+)"', "".join(alerts.values())):
         for name in reason.split("|"):

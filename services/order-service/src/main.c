@@ -195,7 +195,7 @@ static oms_err start_jobs(void *ctx, oms_error *err)
         o->waits = NULL;
         return err->code;
     }
-    o->metrics = saga_metrics_start(&o->queries, SAGA_METRICS_INTERVAL_MS, err);
+    o->metrics = saga_metrics_start(&o->queries, &o->app, &o->jobs.bus, SAGA_METRICS_INTERVAL_MS, err);
     if (!o->metrics) {
         oms_ticker_stop(o->job_runner);
         o->job_runner = NULL;

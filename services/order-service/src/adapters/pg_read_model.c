@@ -179,6 +179,8 @@ static oms_err saga_steps(order_read_model *m, oms_arena *a, const char *saga_id
     "CASE WHEN s.state IN ('FAILED', 'CANCELLED') THEN NULL"                                                 \
     " WHEN s.paused THEN 'paused'"                                                                           \
     " WHEN s.state = 'COMPENSATING' AND s.attempts >= $10::int THEN 'compensation_blocked'"                  \
+    " WHEN EXISTS (SELECT 1 FROM saga_dead_letters d WHERE d.order_id = s.order_id)"                          \
+    " THEN 'waiting_on_dead_letter'"                                                                          \
     " WHEN s.deadline < " PG_MS_TO_TS("$3") " THEN 'deadline_exceeded'"                                      \
     " WHEN s.attempts > 1 THEN 'retrying' END"
 #define SAGA_FILTERED_SQL                                                                                    \

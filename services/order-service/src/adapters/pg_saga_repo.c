@@ -265,6 +265,23 @@ static oms_err record_orphan(saga_repo *r, oms_tx *tx, oms_arena *a, const saga_
                                    4, params, err);
 }
 
+static oms_err replace_dead_lettered(saga_repo *r, oms_tx *tx, oms_arena *a, const char *const *order_ids,
+                                     const char *const *counts, size_t n, oms_error *err)
+{
+    (void)r;
+    const char *params[] = {oms_pg_array_param(a, order_ids, NULL, n), oms_pg_array_param(a, counts, NULL, n)};
+    if (!params[0] || !params[1])
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    if (!oms_pg_tx_exec(a, tx, "DELETE FROM saga_dead_letters", 0, NULL, err))
+        return err->code;
+    return oms_pg_tx_exec(a, tx,
+                          "INSERT INTO saga_dead_letters (order_id, dead_letters)"
+                          " SELECT * FROM unnest($1::uuid[], $2::int[])",
+                          2, params, err)
+               ? OMS_OK
+               : err->code;
+}
+
 static const saga_repo_ops ops = {
     .insert = insert_saga,
     .load_for_update = load_for_update,
@@ -275,6 +292,7 @@ static const saga_repo_ops ops = {
     .hold_reply = hold_reply,
     .take_held = take_held,
     .record_orphan = record_orphan,
+    .replace_dead_lettered = replace_dead_lettered,
 };
 
 saga_repo pg_saga_repo(void)

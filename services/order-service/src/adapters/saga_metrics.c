@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "oms/log.h"
 #include "oms/metrics.h"
@@ -11,8 +12,100 @@
 
 struct saga_metrics {
     order_queries *queries;
+    order_app *app;
+    oms_bus *const *bus;
     oms_ticker *ticker;
 };
+
+/* Per topic (at most DL_TOPICS of them) and per order, while reading. */
+#define DL_TOPICS 32
+typedef struct dl_count {
+    const char *key;
+    int64_t n;
+} dl_count;
+
+static void count_in(dl_count *list, size_t *len, size_t cap, const char *key)
+{
+    for (size_t i = 0; i < *len; i++) {
+        if (strcmp(list[i].key, key) == 0) {
+            list[i].n++;
+            return;
+        }
+    }
+    if (*len < cap)
+        list[(*len)++] = (dl_count){key, 1};
+}
+
+/* Every topic once seen stays exported (0 when its dead letters are gone). */
+static void set_dead_letter_gauges(const dl_count *topics, size_t n)
+{
+    static char seen[DL_TOPICS][128];
+    static size_t seen_count;
+    for (size_t i = 0; i < n; i++) {
+        bool known = false;
+        for (size_t j = 0; j < seen_count && !known; j++)
+            known = strcmp(seen[j], topics[i].key) == 0;
+        if (!known && seen_count < DL_TOPICS)
+            snprintf(seen[seen_count++], sizeof seen[0], "%s", topics[i].key);
+    }
+    for (size_t j = 0; j < seen_count; j++) {
+        int64_t v = 0;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(seen[j], topics[i].key) == 0)
+                v = topics[i].n;
+        char labels[160];
+        snprintf(labels, sizeof labels, "topic=\"%s\"", seen[j]);
+        oms_gauge_set(oms_metrics_gauge("oms_dead_letters", "Messages dead in a dead-letter queue, by topic.", labels),
+                      (double)v);
+    }
+}
+
+/* The orders' counts into the table the stuck reason reads, in one tx. */
+static oms_err store_dead_lettered(order_app *app, oms_arena *a, const dl_count *orders, size_t n, oms_error *err)
+{
+    const char **ids = oms_arena_calloc(a, n ? n : 1, sizeof *ids);
+    const char **counts = oms_arena_calloc(a, n ? n : 1, sizeof *counts);
+    if (!ids || !counts)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = orders[i].key;
+        counts[i] = oms_arena_sprintf(a, "%lld", (long long)orders[i].n);
+    }
+    oms_tx *tx = NULL;
+    oms_err rc = oms_tx_begin(app->tx, &tx, err);
+    if (rc != OMS_OK)
+        return rc;
+    rc = saga_repo_replace_dead_lettered(app->sagas, tx, a, ids, counts, n, err);
+    return oms_tx_finish(app->tx, tx, rc, err);
+}
+
+oms_err saga_metrics_refresh_dead_letters(order_app *app, oms_bus *bus, oms_arena *a, oms_error *err)
+{
+    dl_count topics[DL_TOPICS];
+    size_t topic_count = 0, order_count = 0;
+    dl_count *orders = oms_arena_calloc(a, SAGA_DEAD_LETTER_SCAN_MAX, sizeof *orders);
+    if (!orders)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    oms_dead_letter_filter f = {.status = OMS_DEAD_LETTER_DEAD, .limit = OMS_DEAD_LETTER_PAGE_MAX};
+    for (size_t read = 0; read < SAGA_DEAD_LETTER_SCAN_MAX;) {
+        oms_dead_letter *page = NULL;
+        size_t got = 0;
+        oms_err rc = oms_bus_dead_letters(bus, &f, a, &page, &got, err);
+        if (rc != OMS_OK)
+            return rc;
+        for (size_t i = 0; i < got; i++) {
+            count_in(topics, &topic_count, DL_TOPICS, page[i].topic);
+            if (page[i].order_id && oms_uuid_valid(page[i].order_id))
+                count_in(orders, &order_count, SAGA_DEAD_LETTER_SCAN_MAX, page[i].order_id);
+        }
+        read += got;
+        if (got < (size_t)OMS_DEAD_LETTER_PAGE_MAX)
+            break;
+        f.after_id = page[got - 1].id;
+    }
+    set_dead_letter_gauges(topics, topic_count);
+    return store_dead_lettered(app, a, orders, order_count, err);
+}
 
 static const double age_bounds[SAGA_AGE_BUCKETS] = SAGA_AGE_BOUNDS_S;
 
@@ -53,11 +146,17 @@ static void tick(void *ctx, oms_arena *a)
     saga_metrics *m = ctx;
     oms_error err;
     oms_error_clear(&err);
+    oms_bus *bus = m->bus ? __atomic_load_n(m->bus, __ATOMIC_ACQUIRE) : NULL;
+    oms_err rc = bus ? saga_metrics_refresh_dead_letters(m->app, bus, a, &err) : OMS_OK;
+    if (rc != OMS_OK && rc != OMS_EUNSUPPORTED)
+        oms_log(OMS_LOG_WARN, "dead_letter_scan_failed", "error", err.message, NULL);
+    oms_error_clear(&err);
     if (saga_metrics_refresh(m->queries, a, &err) != OMS_OK)
         oms_log(OMS_LOG_WARN, "saga_metrics_failed", "error", err.message, NULL);
 }
 
-saga_metrics *saga_metrics_start(order_queries *q, int interval_ms, oms_error *err)
+saga_metrics *saga_metrics_start(order_queries *q, order_app *app, oms_bus *const *bus, int interval_ms,
+                                 oms_error *err)
 {
     saga_metrics *m = calloc(1, sizeof *m);
     if (!m) {
@@ -65,6 +164,8 @@ saga_metrics *saga_metrics_start(order_queries *q, int interval_ms, oms_error *e
         return NULL;
     }
     m->queries = q;
+    m->app = app;
+    m->bus = bus;
     oms_arena *a = oms_arena_create(0);
     if (a) {
         tick(m, a);

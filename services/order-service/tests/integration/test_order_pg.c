@@ -981,6 +981,35 @@ static void replies_nobody_waits_for_are_recorded_and_counted(void **state)
     process_stop(p);
 }
 
+/* An order with a message dead in the bus (saga_dead_letters, filled by
+ * order-service's dead-letter scan) lists as waiting_on_dead_letter; a
+ * paused one stays paused (the operator's word first). */
+static void a_dead_lettered_message_shows_as_waiting_on_dead_letter(void **state)
+{
+    (void)state;
+    process *p = process_start();
+    char customer[48];
+    snprintf(customer, sizeof customer, "dead-%lld", (long long)fake_now(NULL));
+    order o = create_order(p, customer, NULL, NULL);
+    assert_null(only_match(p, customer, (saga_list_params){.stuck_reason = "waiting_on_dead_letter"}));
+    sql_do("INSERT INTO saga_dead_letters (order_id, dead_letters) VALUES ($1, 1)", o.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.stuck_reason = "waiting_on_dead_letter"}),
+                        o.id);
+    saga_history h;
+    oms_error err;
+    assert_int_equal(order_query_saga(&p->queries, p->a, ADMIN, o.id, &h, &err), OMS_OK);
+    assert_int_equal(h.saga.stuck, SAGA_STUCK_WAITING_ON_DEAD_LETTER);
+    sql_do("UPDATE sagas SET paused = true WHERE order_id = $1", o.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.stuck_reason = "paused"}), o.id);
+    /* the scan replaces the whole set: none now */
+    oms_tx *tx = NULL;
+    assert_int_equal(oms_tx_begin(p->app.tx, &tx, &err), OMS_OK);
+    assert_int_equal(saga_repo_replace_dead_lettered(&p->sagas, tx, p->a, NULL, NULL, 0, &err), OMS_OK);
+    assert_int_equal(oms_tx_commit(p->app.tx, tx, &err), OMS_OK);
+    assert_int_equal(sql_long("SELECT count(*) FROM saga_dead_letters", 0, NULL), 0);
+    process_stop(p);
+}
+
 /* ---- replies the saga trusts (the bus is not) -------------------------------------------- */
 
 /* A reply naming a command the saga never sent (forged, or another saga's)
@@ -1346,6 +1375,7 @@ int main(void)
         cmocka_unit_test(read_model_filters_sagas_by_stuck_reason_and_more),
         cmocka_unit_test(paused_saga_holds_replies_until_resumed),
         cmocka_unit_test(replies_nobody_waits_for_are_recorded_and_counted),
+        cmocka_unit_test(a_dead_lettered_message_shows_as_waiting_on_dead_letter),
     };
     return cmocka_run_group_tests_name("order_pg", tests, setup_database, NULL);
 }

@@ -389,6 +389,14 @@ static oms_err saga_record_orphan(saga_repo *r, oms_tx *tx, oms_arena *a, const 
     return OMS_OK;
 }
 
+/* Not modelled: waiting_on_dead_letter is derived in SQL only. */
+static oms_err saga_replace_dead_lettered(saga_repo *r, oms_tx *tx, oms_arena *a, const char *const *order_ids,
+                                          const char *const *counts, size_t n, oms_error *err)
+{
+    (void)r, (void)tx, (void)a, (void)order_ids, (void)counts, (void)n, (void)err;
+    return OMS_OK;
+}
+
 static const saga_repo_ops saga_ops = {.insert = saga_insert,
                                        .load_for_update = saga_load,
                                        .update = saga_update,
@@ -397,7 +405,8 @@ static const saga_repo_ops saga_ops = {.insert = saga_insert,
                                        .order_of = saga_order_of,
                                        .hold_reply = saga_hold,
                                        .take_held = saga_take_held,
-                                       .record_orphan = saga_record_orphan};
+                                       .record_orphan = saga_record_orphan,
+                                       .replace_dead_lettered = saga_replace_dead_lettered};
 
 /* ---- read model ---- */
 

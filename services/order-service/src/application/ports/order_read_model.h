@@ -34,9 +34,10 @@ typedef enum {
 /* The stuck reason of a saga (saga.stuck), as every read derives it, first
  * rule that holds: an ended saga (FAILED, CANCELLED) has none; paused;
  * compensation_blocked when COMPENSATING and its step was sent
- * compensation_limit times or more; deadline_exceeded when its deadline is
- * before now_ms; retrying when its step was sent more than once; else none.
- * (waiting_on_dead_letter is not derived yet.) */
+ * compensation_limit times or more; waiting_on_dead_letter when a message of
+ * its order is dead in the bus (saga_repo replace_dead_lettered keeps which);
+ * deadline_exceeded when its deadline is before now_ms; retrying when its
+ * step was sent more than once; else none. */
 typedef struct saga_list_filter {
     bool has_state;
     order_status state;

@@ -74,6 +74,10 @@ typedef struct saga_repo_ops {
                          size_t *count, oms_error *err);
     /* Keeps a reply nobody waits for (a repeat of the same event_id is kept once). */
     oms_err (*record_orphan)(saga_repo *r, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o, oms_error *err);
+    /* Replaces the set of orders with a message in a dead-letter queue
+     * (waiting_on_dead_letter) by these n order ids and their counts. */
+    oms_err (*replace_dead_lettered)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *const *order_ids,
+                                     const char *const *counts, size_t n, oms_error *err);
 } saga_repo_ops;
 struct saga_repo {
     const saga_repo_ops *ops;
@@ -125,6 +129,12 @@ static inline oms_err saga_repo_record_orphan(saga_repo *r, oms_tx *tx, oms_aren
                                               oms_error *err)
 {
     return r->ops->record_orphan(r, tx, a, o, err);
+}
+static inline oms_err saga_repo_replace_dead_lettered(saga_repo *r, oms_tx *tx, oms_arena *a,
+                                                      const char *const *order_ids, const char *const *counts,
+                                                      size_t n, oms_error *err)
+{
+    return r->ops->replace_dead_lettered(r, tx, a, order_ids, counts, n, err);
 }
 
 #endif
