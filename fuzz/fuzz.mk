@@ -37,7 +37,7 @@ $(FB)/obj/%.o: %.c
 # Only the modules the targets use (not the database or bus ones), so that a
 # module in progress elsewhere in lib/oms does not stop the fuzz build.
 OMS_SRCS_F := $(addprefix lib/oms/,arena.c err.c json.c money.c envelope.c util.c log.c metrics.c config.c tx_hooks.c \
-	saga_messages.c principal.c service_auth.c sha256.c)
+	saga_messages.c principal.c service_auth.c sha256.c ident.c)
 $(FB)/lib/liboms.a: $(call objs_f,$(OMS_SRCS_F))
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
@@ -59,6 +59,7 @@ $(call objs_f,lib/pulsar/frame.c fuzz/targets/pulsar_frame.c fuzz/targets/pulsar
 # Service sources include "domain/...", "application/...", "adapters/..." relative to src/.
 $(FB)/obj/services/order-service/%.o: CPPFLAGS_F += -Iservices/order-service/src
 $(FB)/obj/fuzz/targets/http_order.o: CPPFLAGS_F += -Iservices/order-service/src -Iservices/order-service/tests/unit
+$(FB)/obj/fuzz/support/order_parked_routes.o: CPPFLAGS_F += -Iservices/order-service/src
 $(FB)/obj/services/payment-service/%.o: CPPFLAGS_F += -Iservices/payment-service/src
 $(FB)/obj/fuzz/targets/http_payment.o: CPPFLAGS_F += -Iservices/payment-service/src -Iservices/payment-service/tests/unit
 $(FB)/obj/services/inventory-service/%.o: CPPFLAGS_F += -Iservices/inventory-service/src
@@ -90,7 +91,7 @@ TEST_TX_F := $(wildcard lib/oms/tests/support/test_tx.c lib/oms/tests/support/te
 HTTP_LIBS := $(HTTP_FAKE_OBJS) $(FB)/lib/liboms.a -lmicrohttpd -ljansson -luuid -lcrypto -lm $(if $(TEST_TX_F),-lcmocka)
 ORDER_SRCS_F := $(addprefix services/order-service/src/,domain/order.c domain/saga.c application/saga_runner.c \
 	application/commands.c application/queries.c application/cursor.c adapters/http_api.c adapters/order_json.c) \
-	services/order-service/tests/unit/memory_adapters.c
+	services/order-service/tests/unit/memory_adapters.c fuzz/support/order_parked_routes.c $(TEST_TX_F)
 INVENTORY_SRCS_F := $(addprefix services/inventory-service/src/,domain/inventory.c application/commands.c \
 	application/queries.c adapters/http_api.c) services/inventory-service/tests/unit/memory_adapters.c $(TEST_TX_F)
 PAYMENT_SRCS_F := $(addprefix services/payment-service/src/,domain/payment.c application/commands.c \

@@ -83,11 +83,19 @@ static void check_error_body(const oms_http_route *route, const oms_http_respons
         fail(route, res, "an error answer without the SPEC error body");
 }
 
+/* A route that needs a server or a database answers 501 not_in_fuzz_build in
+ * this build (fuzz/support/order_parked_routes.c): not a finding. */
+static bool not_in_the_fuzz_build(const oms_http_response *res)
+{
+    static const char code[] = "\"code\":\"not_in_fuzz_build\"";
+    return res->status == 501 && res->body && memmem(res->body, res->body_len, code, sizeof code - 1);
+}
+
 static void check_response(oms_arena *a, const oms_http_route *route, const oms_http_response *res)
 {
     if (res->status == 0)
         fail(route, res, "the handler gave no answer");
-    if (res->status >= 500)
+    if (res->status >= 500 && !not_in_the_fuzz_build(res))
         fail(route, res, "a server error for client input");
     if (res->status < 200)
         fail(route, res, "an impossible status");
