@@ -623,7 +623,8 @@ async function showOrderSaga(order, box) {
     h('dt', {}, 'attempts'), h('dd', {}, s.attempts),
     s.stuck_reason ? [h('dt', {}, 'stuck'), h('dd', {}, s.stuck_reason)] : null,
     s.deadline ? [h('dt', {}, 'deadline'), h('dd', {}, fmtTime(s.deadline))] : null,
-    s.inconsistent ? [h('dt', {}, 'inconsistent'), h('dd', { class: 'error' }, s.inconsistency)] : null),
+    s.inconsistent ? [h('dt', {}, 'inconsistent'), h('dd', { class: 'error' }, s.inconsistency)] : null,
+    s.obligations && s.obligations.length ? [h('dt', {}, 'obligations'), h('dd', {}, obligationsList(s))] : null),
   FINAL.includes(s.state) ? null : sagaActions(s, () => route(), result), result));
 }
 
@@ -645,21 +646,45 @@ function sagaActions(saga, after, result) {
   const buttons = ACTIONS.filter(([a]) => (a === 'resume') === Boolean(saga.paused || saga.stuck_reason === 'paused'))
     .map(([action, text]) => h('button', { type: 'button', class: 'action', 'data-action': action,
       onclick: () => askReason(box, saga, action, text, result, after) }, text));
+  const open = openObligation(saga);
+  if (may('admin') && saga.stuck_reason === 'compensation_blocked' && open) {
+    buttons.push(h('button', { type: 'button', class: 'danger', 'data-action': 'resolve_manually',
+      onclick: () => askReason(box, saga, 'resolve_manually', `resolve the ${open.description} by hand`, result, after) },
+    'resolve manually'));
+  }
   box.append(h('div', { class: 'toolbar' }, buttons));
   return box;
 }
 
+/* The obligation a blocked compensation waits on: the one failing. */
+function openObligation(saga) {
+  return (saga.obligations || []).find((o) => o.status === 'failing') ||
+    (saga.obligations || []).find((o) => o.status === 'pending');
+}
+
+/* What a compensation owes, in business words, with why it keeps failing. */
+function obligationsList(saga) {
+  if (!saga.obligations || !saga.obligations.length) return null;
+  return h('ul', { class: 'obligations' }, saga.obligations.map((o) => h('li', { 'data-obligation': o.obligation, 'data-status': o.status },
+    `${o.description}: ${o.status.replace(/_/g, ' ')}`, o.last_error ? h('span', { class: 'error' }, ` (${o.last_error})`) : null)));
+}
+
 function askReason(box, saga, action, text, result, after) {
   box.querySelector('.action-form')?.remove();
+  const manual = action === 'resolve_manually';
   const form = h('form', { class: 'action-form' },
+    manual ? h('label', {}, 'Evidence (a bank reference, a ticket)', h('input', { name: 'evidence', required: true, size: 30 })) : null,
     h('label', {}, `Reason to ${text}`, h('input', { name: 'reason', required: true, size: 40 })),
     h('button', { type: 'submit', class: 'action', 'data-confirm': action }, `Confirm ${text}`),
     h('button', { type: 'button', onclick: () => form.remove() }, 'Cancel'));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    const reason = new FormData(form).get('reason').trim();
+    const data = new FormData(form);
+    const reason = data.get('reason').trim();
     if (!reason) return;
-    const res = await api('POST', `/sagas/${encodeURIComponent(saga.saga_id)}/actions`, { action, reason },
+    const body = { action, reason };
+    if (manual) Object.assign(body, { obligation: openObligation(saga).obligation, evidence: data.get('evidence').trim() });
+    const res = await api('POST', `/sagas/${encodeURIComponent(saga.saga_id)}/actions`, body,
       { 'If-Match': `"${saga.version}"` });
     form.remove();
     if (res.status >= 200 && res.status < 300) {
@@ -709,7 +734,7 @@ async function stuckPage(params) {
         h('tbody', {}, list.map((s) => h('tr', { 'data-saga': s.saga_id, 'data-order': s.order_id },
           h('td', {}, h('a', { href: `#/order/${encodeURIComponent(s.order_id)}`, class: 'mono' }, s.order_id)),
           h('td', {}, s.state), h('td', {}, s.current_step), h('td', { class: 'num' }, s.attempts),
-          h('td', {}, fmtTime(s.next_attempt_at || s.deadline)), h('td', {}, s.last_error || ''),
+          h('td', {}, fmtTime(s.next_attempt_at || s.deadline)), h('td', {}, s.last_error || '', obligationsList(s)),
           h('td', { class: 'num' }, s.version), h('td', {}, sagaActions(s, load, result)))))))));
   };
   await load();

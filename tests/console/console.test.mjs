@@ -8,7 +8,7 @@
 // Screenshots of each page go to $ARTIFACTS_DIR (build/test-artifacts/console).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -283,6 +283,38 @@ test('an action on a saga that moved on is refused and the refusal shown', async
     process.kill(pid, 'SIGCONT');
     await context.close();
   }
+});
+
+test('an admin resolves a refund that keeps failing by hand, with evidence', async (t) => {
+  const failRefunds = process.env.PAYMENT_TEST_FAIL_REFUNDS_FILE;
+  if (!failRefunds || !(await gatewayServes('/sagas/{}/actions'))) {
+    t.skip('needs PAYMENT_TEST_FAIL_REFUNDS_FILE (scripts/test.sh) and POST /sagas/{id}/actions');
+    return;
+  }
+  const order = await createOrder(`blocked-${randomUUID().slice(0, 8)}`);
+  await waitFinal(order.id);
+  writeFileSync(failRefunds, 'refunds fail while this file exists\n');
+  const { context, page, errors } = await signedIn(ADMIN_KEY);
+  try {
+    const cancel = await call('POST', `/orders/${order.id}/cancel`, { reason: 'changed my mind' });
+    assert.equal(cancel.status, 202, JSON.stringify(cancel.body));
+    await page.goto(`${BASE_URL}/console#/stuck`);
+    const row = page.locator(`#stuck-body .group[data-reason="compensation_blocked"] tr[data-order="${order.id}"]`);
+    await row.waitFor({ timeout: 90000 });
+    await row.locator('li[data-obligation="refund"][data-status="failing"]').waitFor();
+    await row.locator('button[data-action="resolve_manually"]').click();
+    await page.fill('.action-form input[name=evidence]', 'bank transfer 4711');
+    await page.fill('.action-form input[name=reason]', 'refunded by hand while the card processor is down');
+    await shot(page, 'stuck-sagas-resolve-manually');
+    await page.click('.action-form button[data-confirm="resolve_manually"]');
+    await page.waitForSelector('#action-result:has-text("done")');
+    const final = await waitFinal(order.id);
+    assert.equal(final.status, 'CANCELLED');
+  } finally {
+    rmSync(failRefunds, { force: true });
+    await context.close();
+  }
+  assert.deepEqual(errors, []);
 });
 
 // A PaymentRequested command that payment-service fails until it is a dead
