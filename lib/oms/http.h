@@ -211,6 +211,11 @@ typedef struct oms_http_config {
      * and keeps a valid client X-Request-Id as req->client_request_id (logged
      * as client_request_id). false: a valid X-Request-Id is the request id. */
     bool make_request_ids;
+    /* Paths answered 308 Permanent Redirect to themselves without their one
+     * trailing '/', NULL-terminated (the gateway: "/console/", the address a
+     * person types for the console); NULL: none. Any other trailing '/' is an
+     * empty segment, refused with 400. */
+    const char *const *slash_redirects;
 } oms_http_config;
 
 typedef struct oms_http_server oms_http_server;

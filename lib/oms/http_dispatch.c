@@ -204,6 +204,21 @@ static void refuse(http_request_state *st, int status, const char *route_name, c
     oms_http_respond_error(&st->req, &st->res, status, code, message, NULL);
 }
 
+/* One of cfg->slash_redirects: 308 to the path without its trailing '/'. */
+static bool redirected(const oms_http_config *cfg, http_request_state *st)
+{
+    for (const char *const *p = cfg->slash_redirects; p && *p; p++) {
+        size_t n = strlen(*p);
+        if (n < 2 || strcmp(st->req.path, *p) != 0)
+            continue;
+        st->route_name = "slash_redirect";
+        oms_http_add_header(&st->req, &st->res, "Location", oms_arena_sprintf(st->req.arena, "%.*s", (int)(n - 1), *p));
+        oms_http_respond_text(&st->req, &st->res, 308, "text/plain", "", 0);
+        return true;
+    }
+    return false;
+}
+
 /* The answers that need no route; true when one was made. */
 static bool refused_before_routing(const oms_http_config *cfg, http_request_state *st)
 {
@@ -220,6 +235,8 @@ static bool refused_before_routing(const oms_http_config *cfg, http_request_stat
         refuse(st, 400, "invalid_path", "invalid_path", "the path must be valid UTF-8");
         return true;
     }
+    if (redirected(cfg, st))
+        return true;
     if (!is_plain_path(req->path)) {
         refuse(st, 400, "invalid_path", "invalid_path", "the path has an empty, \".\" or \"..\" segment");
         return true;

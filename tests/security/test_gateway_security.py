@@ -19,6 +19,7 @@ import uuid
 
 import jwt
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -164,6 +165,16 @@ def test_public_paths_need_no_credential(keyed_gateway):
 
 
 # ---- 403 exactly where the table forbids ----
+
+def test_the_console_address_with_a_slash_leads_to_the_console(keyed_gateway):
+    """A person types /console/: 308 to /console, open like the console's files;
+    any other trailing '/' is still an empty segment (400)."""
+    r = requests.get(keyed_gateway.url + "/console/", allow_redirects=False, timeout=5)
+    assert r.status_code == 308 and r.headers["Location"] == "/console"
+    page = requests.get(keyed_gateway.url + "/console/", timeout=5)
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"]
+    assert requests.get(keyed_gateway.url + "/orders/", timeout=5).status_code == 400
+
 
 def test_each_role_is_refused_exactly_where_spec_7_forbids(keyed_gateway):
     for method, path, allowed in ROUTES:

@@ -513,4 +513,7 @@ void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char 
     cfg->ready = NULL; /* ready when it can serve: upstreams answer for their own routes (SPEC 1) */
     cfg->admit = admit;
     cfg->make_request_ids = true;
+    /* The console's address as a person types it. */
+    static const char *const slash_redirects[] = {"/console/", NULL};
+    cfg->slash_redirects = slash_redirects;
 }

@@ -121,8 +121,10 @@ static int start_server(void **state)
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
     port = free_port();
+    static const char *const slash_redirects[] = {"/whoami/", NULL};
     oms_http_config cfg = {.bind_address = "127.0.0.1", .port = port, .routes = routes,
-                           .route_count = sizeof routes / sizeof routes[0], .ready = ready};
+                           .route_count = sizeof routes / sizeof routes[0], .ready = ready,
+                           .slash_redirects = slash_redirects};
     oms_error err;
     server = oms_http_server_start(&cfg, &err);
     return server ? 0 : -1;
@@ -746,6 +748,17 @@ static void requests_with_bad_header_values_or_dot_segments_are_400(void **state
     }
 }
 
+/* Only the paths the config names; any other trailing '/' stays a 400. */
+static void a_named_trailing_slash_is_redirected_once(void **state)
+{
+    (void)state;
+    call("GET", "/whoami/", NULL, NULL, 0);
+    assert_int_equal(r.status, 308);
+    assert_non_null(strcasestr(r.headers, "Location: /whoami\r\n"));
+    call("GET", "/orders/abc/", NULL, NULL, 0);
+    assert_int_equal(r.status, 400);
+}
+
 static void answers_carry_the_security_headers(void **state)
 {
     (void)state;
@@ -800,6 +813,7 @@ int main(void)
         cmocka_unit_test(a_port_in_use_fails_to_start_with_unavailable),
         cmocka_unit_test(many_concurrent_clients_are_all_answered),
         cmocka_unit_test(requests_with_bad_header_values_or_dot_segments_are_400),
+        cmocka_unit_test(a_named_trailing_slash_is_redirected_once),
         cmocka_unit_test(answers_carry_the_security_headers),
         cmocka_unit_test(handlers_run_on_a_bounded_set_of_threads),
         cmocka_unit_test(a_parked_request_frees_its_thread_and_is_answered_when_finished),
