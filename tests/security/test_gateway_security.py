@@ -64,6 +64,7 @@ ROUTES = [
     ("POST", "/accounts", {"admin"}),
     ("GET", f"/accounts/{ALICE}", CUSTOMER | VIEWER_UP),
     ("GET", f"/payments?order_id={ORDER_ID}", CUSTOMER | VIEWER_UP),
+    ("GET", "/whoami", CUSTOMER | VIEWER_UP),
 ]
 ROLE_KEYS = {"customer": KEYS["alice"], "viewer": KEYS["viewer"], "operator": KEYS["operator"],
              "admin": KEYS["admin"]}
@@ -160,7 +161,7 @@ def test_every_route_refuses_a_missing_wrong_expired_or_badly_signed_credential(
 
 
 def test_public_paths_need_no_credential(keyed_gateway):
-    for path in ("/health", "/ready", "/metrics", "/openapi.yaml"):
+    for path in ("/health", "/ready", "/metrics", "/openapi.yaml", "/console", "/console/console.js"):
         assert keyed_gateway.request("GET", path).status_code == 200, path
 
 
