@@ -667,6 +667,8 @@ static int cmd_reconcile(ctl *c, ctl_args *a)
                        ids ? ids : "[]");
                 free(ids);
             }
+            json_array_foreach(json_object_get(ans.doc, "explained"), i, v)
+                printf("  explained %-36s %s\n", str(v, "subject"), str(v, "detail"));
         }
         if (json_array_size(json_object_get(ans.doc, "violations")) > 0)
             rc = CTL_VIOLATIONS;

@@ -103,9 +103,19 @@ static bool local_violations(reconciler *r, oms_arena *a, gateway_service servic
     return true;
 }
 
+/* What a run found about the settled orders. */
+typedef struct findings {
+    json_t *violations;
+    json_t *explained; /* what a manual resolution explains (issue 12 item 3) */
+} findings;
+
+#define RESOLVED_RELEASE (1 << 3) /* sagas.resolved_manually: 1 << the saga's step */
+#define RESOLVED_REFUND (1 << 4)
+
 /* The facts of one settled order, from its row and the lookups. */
-static const char *judge(json_t *order, json_t *payments, json_t *reservations)
+static const char *judge(json_t *order, json_t *payments, json_t *reservations, const char **explained)
 {
+    json_int_t resolved = json_integer_value(json_object_get(order, "resolved_manually"));
     const char *id = json_string_value(json_object_get(order, "order_id"));
     json_t *pay = id ? json_object_get(payments, id) : NULL;
     json_t *res = id ? json_object_get(reservations, id) : NULL;
@@ -114,8 +124,21 @@ static const char *judge(json_t *order, json_t *payments, json_t *reservations)
                      .payment_status = json_string_value(json_object_get(pay, "status")),
                      .payment_cents = json_integer_value(json_object_get(pay, "amount")),
                      .reservation_state = json_string_value(json_object_get(res, "state")),
-                     .items_match = json_equal(json_object_get(order, "items"), json_object_get(res, "items"))};
-    return reconcile_order_violation(&f);
+                     .items_match = json_equal(json_object_get(order, "items"), json_object_get(res, "items")),
+                     .release_resolved_manually = (resolved & RESOLVED_RELEASE) != 0,
+                     .refund_resolved_manually = (resolved & RESOLVED_REFUND) != 0};
+    return reconcile_order_violation(&f, explained);
+}
+
+/* An explained adjustment: the order, what explains it, and the manual
+ * resolutions of its saga log (what, evidence, who, why). */
+static bool add_explained(json_t *out, json_t *order, const char *explained)
+{
+    const char *id = json_string_value(json_object_get(order, "order_id"));
+    json_t *e = json_pack("{s:s, s:s, s:s, s:[s], s:O}", "invariant", "order", "subject", id ? id : "?", "detail",
+                          explained, "order_ids", id ? id : "?", "resolutions",
+                          json_object_get(order, "manual_resolutions"));
+    return e && json_array_append_new(out, e) == 0;
 }
 
 /* The order row a suspect was judged on. */
@@ -151,7 +174,7 @@ static bool still_suspect(reconciler *r, oms_arena *a, json_t *suspects, json_t 
 }
 
 /* Invariant 3 over one page of settled orders. */
-static bool judge_page(reconciler *r, oms_arena *a, json_t *orders, json_t *out, const char **why)
+static bool judge_page(reconciler *r, oms_arena *a, json_t *orders, findings *out, const char **why)
 {
     json_t *ids = json_array();
     size_t i;
@@ -166,7 +189,12 @@ static bool judge_page(reconciler *r, oms_arena *a, json_t *orders, json_t *out,
     json_t *suspects = oms_json_own(a, json_array());
     json_array_foreach(orders, i, order)
     {
-        const char *why_not = judge(order, payments, reservations);
+        const char *explained = NULL;
+        const char *why_not = judge(order, payments, reservations, &explained);
+        if (explained && !add_explained(out->explained, order, explained)) {
+            *why = "out of memory";
+            return false;
+        }
         if (!why_not)
             continue;
         const char *id = json_string_value(json_object_get(order, "order_id"));
@@ -181,10 +209,10 @@ static bool judge_page(reconciler *r, oms_arena *a, json_t *orders, json_t *out,
             return false;
         }
     }
-    return still_suspect(r, a, suspects, out, why);
+    return still_suspect(r, a, suspects, out->violations, why);
 }
 
-static bool check_orders(reconciler *r, oms_arena *a, json_t *out, long *checked, const char **why)
+static bool check_orders(reconciler *r, oms_arena *a, findings *out, long *checked, const char **why)
 {
     const char *after = NULL;
     for (int page = 0; page < MAX_PAGES; page++) {
@@ -223,18 +251,20 @@ static json_t *run_once(reconciler *r, oms_arena *a)
     char started[32], finished[32];
     oms_time_format(oms_now_ms(), started, sizeof started);
     json_t *violations = json_array();
+    findings found = {.violations = violations, .explained = json_array()};
     const char *why = NULL;
     long orders = 0;
     bool ok = local_violations(r, a, GATEWAY_INVENTORY_SERVICE, "products", "stock", "product_id", violations, &why) &&
               local_violations(r, a, GATEWAY_PAYMENT_SERVICE, "accounts", "balance", "customer_id", violations, &why) &&
-              check_orders(r, a, violations, &orders, &why);
+              check_orders(r, a, &found, &orders, &why);
     oms_time_format(oms_now_ms(), finished, sizeof finished);
     const char *status = !ok ? "failed" : json_array_size(violations) ? "violations" : "consistent";
     if (ok)
         export_metrics(violations);
-    json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:{s:I}, s:o}", "run", (json_int_t)++r->runs, "started_at",
-                            started, "finished_at", finished, "status", status, "error", ok ? NULL : why, "checked",
-                            "orders", (json_int_t)orders, "violations", violations);
+    json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:{s:I}, s:o, s:o}", "run", (json_int_t)++r->runs,
+                            "started_at", started, "finished_at", finished, "status", status, "error",
+                            ok ? NULL : why, "checked", "orders", (json_int_t)orders, "violations", violations,
+                            "explained", found.explained);
     oms_log_num(ok ? OMS_LOG_INFO : OMS_LOG_WARN, "reconciliation_run", "violations",
                 (double)json_array_size(violations), NULL);
     return doc;

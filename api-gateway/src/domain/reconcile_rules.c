@@ -28,21 +28,37 @@ static const char *confirmed(const order_facts *f)
     return NULL;
 }
 
-/* FAILED or CANCELLED: no money and no stock held. */
-static const char *ended(const order_facts *f)
+/* FAILED or CANCELLED: no money and no stock held, unless an admin
+ * settled that obligation by hand. */
+static const char *ended(const order_facts *f, const char **explained)
 {
-    if (is(f->payment_status, "CAPTURED"))
+    bool holds_money = is(f->payment_status, "CAPTURED");
+    bool holds_stock = is(f->reservation_state, "RESERVED");
+    /* Settled by hand and then by the system too (a refund still in flight
+     * when the admin resolved it): the customer got the money twice. */
+    if (f->refund_resolved_manually && is(f->payment_status, "REFUNDED"))
+        return "refunded twice: by hand (manual resolution) and by the system";
+    if (f->release_resolved_manually && is(f->reservation_state, "RELEASED"))
+        return "stock given back twice: by hand (manual resolution) and by the system";
+    if (holds_money && !f->refund_resolved_manually)
         return "ended but holds money: its payment is CAPTURED";
-    if (is(f->reservation_state, "RESERVED"))
+    if (holds_stock && !f->release_resolved_manually)
         return "ended but holds stock: its reservation is RESERVED";
+    if (holds_money && holds_stock)
+        *explained = "refund and stock release settled by hand (manual resolution)";
+    else if (holds_money)
+        *explained = "refund settled by hand (manual resolution): its payment stays CAPTURED here";
+    else if (holds_stock)
+        *explained = "stock release settled by hand (manual resolution): its reservation stays RESERVED here";
     return NULL;
 }
 
-const char *reconcile_order_violation(const order_facts *f)
+const char *reconcile_order_violation(const order_facts *f, const char **explained)
 {
+    *explained = NULL;
     if (is(f->status, "INVENTORY_CONFIRMED"))
         return confirmed(f);
     if (is(f->status, "FAILED") || is(f->status, "CANCELLED"))
-        return ended(f);
+        return ended(f, explained);
     return NULL;
 }

@@ -625,37 +625,63 @@ static void header_values_with_control_characters_are_unsafe(void **state)
 static void a_settled_order_is_judged_by_what_it_holds(void **state)
 {
     (void)state;
+    const char *explained;
     order_facts ok = {.status = "INVENTORY_CONFIRMED", .total_cents = 500, .payment_status = "CAPTURED",
                       .payment_cents = 500, .reservation_state = "RESERVED", .items_match = true};
-    assert_null(reconcile_order_violation(&ok));
+    assert_null(reconcile_order_violation(&ok, &explained));
     order_facts f = ok;
     f.payment_cents = 499;
-    assert_non_null(strstr(reconcile_order_violation(&f), "amount"));
+    assert_non_null(strstr(reconcile_order_violation(&f, &explained), "amount"));
     f = ok;
     f.payment_status = NULL;
-    assert_non_null(strstr(reconcile_order_violation(&f), "without a payment"));
+    assert_non_null(strstr(reconcile_order_violation(&f, &explained), "without a payment"));
     f = ok;
     f.reservation_state = "RELEASED";
-    assert_non_null(strstr(reconcile_order_violation(&f), "RESERVED"));
+    assert_non_null(strstr(reconcile_order_violation(&f, &explained), "RESERVED"));
     f = ok;
     f.items_match = false;
-    assert_non_null(strstr(reconcile_order_violation(&f), "items"));
+    assert_non_null(strstr(reconcile_order_violation(&f, &explained), "items"));
     order_facts ended = {.status = "CANCELLED", .payment_status = "REFUNDED", .reservation_state = "RELEASED"};
-    assert_null(reconcile_order_violation(&ended));
+    assert_null(reconcile_order_violation(&ended, &explained));
     ended.payment_status = "CAPTURED";
-    assert_non_null(strstr(reconcile_order_violation(&ended), "holds money"));
+    assert_non_null(strstr(reconcile_order_violation(&ended, &explained), "holds money"));
     order_facts failed = {.status = "FAILED", .payment_status = "DECLINED", .reservation_state = "RESERVED"};
-    assert_non_null(strstr(reconcile_order_violation(&failed), "holds stock"));
+    assert_non_null(strstr(reconcile_order_violation(&failed, &explained), "holds stock"));
     order_facts none = {.status = "FAILED"};
-    assert_null(reconcile_order_violation(&none));
+    assert_null(reconcile_order_violation(&none, &explained));
     order_facts flying = {.status = "COMPENSATING", .payment_status = "CAPTURED"};
-    assert_null(reconcile_order_violation(&flying));
+    assert_null(reconcile_order_violation(&flying, &explained));
+    assert_null(explained);
+}
+
+/* A refund or a stock release an admin settled by hand (issue 12 item 3)
+ * explains what the ended order still holds here: no violation, an
+ * explained adjustment; the other obligation is still judged. */
+static void a_manual_resolution_is_an_explained_adjustment(void **state)
+{
+    (void)state;
+    const char *explained;
+    order_facts refund = {.status = "CANCELLED", .payment_status = "CAPTURED", .reservation_state = "RELEASED",
+                          .refund_resolved_manually = true};
+    assert_null(reconcile_order_violation(&refund, &explained));
+    assert_non_null(strstr(explained, "refund settled by hand"));
+    order_facts release = {.status = "FAILED", .reservation_state = "RESERVED", .release_resolved_manually = true};
+    assert_null(reconcile_order_violation(&release, &explained));
+    assert_non_null(strstr(explained, "stock release settled by hand"));
+    order_facts only_refund = {.status = "CANCELLED", .payment_status = "CAPTURED", .reservation_state = "RESERVED",
+                               .refund_resolved_manually = true};
+    assert_non_null(strstr(reconcile_order_violation(&only_refund, &explained), "holds stock"));
+    order_facts twice = {.status = "CANCELLED", .payment_status = "REFUNDED", .refund_resolved_manually = true};
+    assert_non_null(strstr(reconcile_order_violation(&twice, &explained), "refunded twice"));
+    order_facts released_twice = {.status = "FAILED", .reservation_state = "RELEASED", .release_resolved_manually = true};
+    assert_non_null(strstr(reconcile_order_violation(&released_twice, &explained), "stock given back twice"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_settled_order_is_judged_by_what_it_holds),
+        cmocka_unit_test(a_manual_resolution_is_an_explained_adjustment),
         cmocka_unit_test(bucket_allows_a_burst_of_rate_then_refuses),
         cmocka_unit_test(bucket_burst_is_at_least_one),
         cmocka_unit_test(bucket_refills_at_the_configured_rate),

@@ -6,9 +6,16 @@
  * reservation holds them. Read-only. */
 #include "adapters/pg_adapters.h"
 
+/* resolved_manually: the obligations an admin settled by hand (issue 12 item
+ * 3; sagas.resolved_manually, bits 1 << step: release 8, refund 16) and the
+ * MANUAL_RESOLUTION rows of its saga log saying what, with which evidence,
+ * by whom and why: the reconciliation's explained adjustments. */
 #define ORDER_JSON                                                                                                  \
     "json_build_object('order_id', o.id, 'status', o.status, 'total', o.total_cents,"                              \
     "  'customer_id', o.customer_id, 'modified_at', o.modified_at,"                                                \
+    "  'resolved_manually', coalesce((SELECT s.resolved_manually FROM sagas s WHERE s.order_id = o.id), 0),"       \
+    "  'manual_resolutions', coalesce((SELECT json_agg(l.detail ORDER BY l.seq) FROM saga_step_log l"              \
+    "     JOIN sagas s ON s.id = l.saga_id WHERE s.order_id = o.id AND l.kind = 'MANUAL_RESOLUTION'), '[]'::json)," \
     "  'items', coalesce((SELECT json_object_agg(x.product_id, x.quantity) FROM (SELECT product_id,"               \
     "     sum(quantity) AS quantity FROM order_items WHERE order_id = o.id GROUP BY product_id) x), '{}'::json))"
 
