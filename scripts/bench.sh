@@ -20,8 +20,11 @@
 #
 # Settings (environment), with defaults:
 #   BENCH_SECONDS=20            length of each load run
-#   BENCH_CLIENTS="1 8 32 128"  closed-loop client counts (pg bus)
-#   BENCH_PULSAR_CLIENTS=$BENCH_CLIENTS  the same on Pulsar
+#   BENCH_CLIENTS="1 8 32 128 256"  closed-loop client counts (pg bus); at 256
+#                               admission control refuses orders (503,
+#                               refused/s apart from accepted/s; loadgen's
+#                               clients wait the Retry-After)
+#   BENCH_PULSAR_CLIENTS="1 8 32 128"  the same on Pulsar
 #   BENCH_PULSAR=auto           auto: run on Pulsar when a broker can start; 0: skip
 #   BENCH_PGBENCH_SECONDS=10    length of each pgbench run
 #   BENCH_DRAIN_TIMEOUT_S=120   how long to wait for a run's orders to be final
@@ -64,8 +67,8 @@ export BIN_DIR="$REPO/build/release/bin"
 export OMS_SKIP_BUILD=1
 
 BENCH_SECONDS="${BENCH_SECONDS:-20}"
-BENCH_CLIENTS="${BENCH_CLIENTS:-1 8 32 128}"
-BENCH_PULSAR_CLIENTS="${BENCH_PULSAR_CLIENTS:-$BENCH_CLIENTS}"
+BENCH_CLIENTS="${BENCH_CLIENTS:-1 8 32 128 256}"
+BENCH_PULSAR_CLIENTS="${BENCH_PULSAR_CLIENTS:-1 8 32 128}"
 BENCH_PULSAR="${BENCH_PULSAR:-auto}"
 BENCH_PGBENCH_SECONDS="${BENCH_PGBENCH_SECONDS:-10}"
 BENCH_DRAIN_TIMEOUT_S="${BENCH_DRAIN_TIMEOUT_S:-120}"

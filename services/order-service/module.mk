@@ -2,7 +2,8 @@
 ORDER_DIR := services/order-service
 ORDER_DOMAIN_SRCS := $(ORDER_DIR)/src/domain/order.c $(ORDER_DIR)/src/domain/saga.c $(ORDER_DIR)/src/domain/job.c
 ORDER_APP_SRCS := $(ORDER_DIR)/src/application/saga_runner.c $(ORDER_DIR)/src/application/commands.c \
-	$(ORDER_DIR)/src/application/queries.c $(ORDER_DIR)/src/application/cursor.c
+	$(ORDER_DIR)/src/application/queries.c $(ORDER_DIR)/src/application/cursor.c \
+	$(ORDER_DIR)/src/application/admission.c
 ORDER_PG_SRCS := $(ORDER_DIR)/src/adapters/pg_order_repo.c $(ORDER_DIR)/src/adapters/pg_saga_repo.c \
 	$(ORDER_DIR)/src/adapters/pg_catalog.c \
 	$(ORDER_DIR)/src/adapters/pg_read_model.c $(ORDER_DIR)/src/adapters/pg_order_outbox.c \
@@ -13,7 +14,7 @@ ORDER_JOB_SRCS := $(ORDER_DIR)/src/application/jobs.c $(ORDER_DIR)/src/adapters/
 ORDER_ADAPTER_SRCS := $(ORDER_PG_SRCS) $(ORDER_DIR)/src/adapters/uuid_generator.c $(ORDER_DIR)/src/adapters/http_api.c \
 	$(ORDER_DIR)/src/adapters/order_waits.c $(ORDER_DIR)/src/adapters/order_timeline.c \
 	$(ORDER_DIR)/src/adapters/bus_consumers.c $(ORDER_DIR)/src/adapters/deadline_scanner.c \
-	$(ORDER_DIR)/src/adapters/saga_metrics.c
+	$(ORDER_DIR)/src/adapters/saga_metrics.c $(ORDER_DIR)/src/adapters/admission_resync.c
 
 # Sources of this service include "domain/...", "application/...".
 $(BUILD)/obj/$(ORDER_DIR)/%.o: CPPFLAGS += -I$(ORDER_DIR)/src

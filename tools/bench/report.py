@@ -137,6 +137,8 @@ def summarise_run(r):
         "rate": load.get("rate", 0),
         "sent": load["sent"],
         "accepted": load["accepted"],
+        "refused_503": load.get("refused_503", 0),
+        "refused_per_s": load.get("refused_per_s", 0.0),
         "rejected_4xx": load["rejected_4xx"],
         "failed_5xx": load["failed_5xx"],
         "transport_errors": load["transport_errors"],
@@ -213,14 +215,15 @@ def fmt(v, digits=1):
 
 
 def runs_table(report):
-    head = ["bus", "load", "accepted/s", "sagas/s", "POST p50", "POST p99", "final p50", "final p99",
+    head = ["bus", "load", "accepted/s", "refused/s", "sagas/s", "POST p50", "POST p99", "final p50", "final p99",
             "ok/failed/open", "5xx+err", "RSS MiB g/o/i/p", "CPU cores g/o/i/p/pg", "busy%"]
     rows = []
     for s in report["runs"]:
         load = "%d clients" % s["clients"] if s["mode"] == "closed" else "open %.0f/s" % s["rate"]
         rss = "/".join(fmt(s["peak_rss_mib"].get(k)) for k in SERVICES)
         cpu = "/".join(fmt(s["cpu_cores_used"].get(k), 2) for k in SERVICES + ["postgres"])
-        rows.append([s["bus"], load, fmt(s["accepted_per_s"]), fmt(s["sagas_per_s"]), fmt(s["post_p50_ms"]),
+        rows.append([s["bus"], load, fmt(s["accepted_per_s"]), fmt(s.get("refused_per_s", 0.0)), fmt(s["sagas_per_s"]),
+                     fmt(s["post_p50_ms"]),
                      fmt(s["post_p99_ms"]), fmt(s["final_p50_ms"]), fmt(s["final_p99_ms"]),
                      "%d/%d/%d" % (s["confirmed"], s["failed"], s["unfinished"]),
                      str(s["failed_5xx"] + s["transport_errors"]), rss, cpu, fmt(s["machine_cpu_busy_pct"])])
@@ -375,7 +378,9 @@ def write_docs(report, path, analysis_path):
         "processes with `scripts/oms.sh up` on ports 28080/28001-28003 (run dir `.run/bench`), "
         "`LOG_LEVEL=warn`, `DEFAULT_CREDIT=1000000000.00`, 8 products with 10^9 stock." % os.environ.get("PG_PORT", "25436"),
         "- Closed loop: `tools/loadgen` keeps N `POST /orders` in flight through the gateway for %s s "
-        "(one item, 1000 customers per run). Orders accepted/s and POST p50/p99 come from loadgen; then the "
+        "(one item, 1000 customers per run). Orders accepted/s, refused/s (503 from admission control, "
+        "MAX_SAGAS_IN_FLIGHT; the refused client waits the Retry-After) and POST p50/p99 of the accepted "
+        "orders come from loadgen; then the "
         "bench waits until every order of the run is final and reads from the `orders` table: sagas "
         "completed/s = orders in `INVENTORY_CONFIRMED` / (last final `modified_at` - first `created_at`), "
         "create-to-final = `modified_at - created_at` of the confirmed orders." % report["settings"]["bench_seconds"],

@@ -6,6 +6,10 @@
  *     request immediately replaced by a new one, for --duration seconds;
  *   open loop (--rate R): a new request every 1/R s whatever the answers,
  *     with at most --max-inflight outstanding.
+ * A 503 is counted apart (refused_503, refused_per_s: order-service's admission
+ * control) and its client waits the answer's Retry-After before its next
+ * request, as a well-behaved client does; the POST latency percentiles are
+ * those of accepted orders only.
  * It prints one JSON line with the counts and POST latency percentiles, and
  * writes the ids of accepted orders (one per line) to --ids-file so that the
  * caller can measure create-to-final latency from the stored timestamps.
@@ -44,11 +48,12 @@ typedef struct request {
     char response[RESPONSE_MAX];
     size_t response_len;
     double started_s;
+    double not_before_s; /* after a 503: now + its Retry-After */
     bool busy;
 } request;
 
 typedef struct stats {
-    long sent, accepted, rejected_4xx, failed_5xx, transport_errors;
+    long sent, accepted, refused_503, rejected_4xx, failed_5xx, transport_errors;
     double *latencies_ms;
     long latency_count, latency_cap;
 } stats;
@@ -220,6 +225,17 @@ static request *make_requests(int count, const options *o, char *url)
     return reqs;
 }
 
+/* The Retry-After of a 503 in whole seconds (1 when absent or not a
+ * number, at most 60). */
+static double retry_after_s(CURL *easy)
+{
+    struct curl_header *h = NULL;
+    if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h)
+        return 1.0;
+    long seconds = strtol(h->value, NULL, 10);
+    return seconds < 1 ? 1.0 : seconds > 60 ? 60.0 : (double)seconds;
+}
+
 static void finish_request(CURLMsg *msg, CURLM *multi, stats *s, FILE *ids)
 {
     request *r = NULL;
@@ -232,12 +248,15 @@ static void finish_request(CURLMsg *msg, CURLM *multi, stats *s, FILE *ids)
     }
     long status = 0;
     curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-    record_latency(s, (now_s() - r->started_s) * 1000.0);
     if (status == 201 || status == 200) {
+        record_latency(s, (now_s() - r->started_s) * 1000.0);
         s->accepted++;
         char id[64];
         if (ids && extract_id(r->response, id))
             fprintf(ids, "%s\n", id);
+    } else if (status == 503) {
+        s->refused_503++;
+        r->not_before_s = now_s() + retry_after_s(msg->easy_handle);
     } else if (status >= 500) {
         s->failed_5xx++;
     } else {
@@ -280,7 +299,7 @@ int main(int argc, char **argv)
         double t = now_s();
         bool sending = t < end && s.sent < o.max_requests;
         for (int i = 0; sending && i < slots; i++) {
-            if (reqs[i].busy)
+            if (reqs[i].busy || t < reqs[i].not_before_s)
                 continue;
             if (o.rate > 0 && t < next_open)
                 break;
@@ -305,11 +324,12 @@ int main(int argc, char **argv)
         fclose(ids);
     qsort(s.latencies_ms, (size_t)s.latency_count, sizeof(double), compare_doubles);
     printf("{\"mode\":\"%s\",\"clients\":%d,\"rate\":%.1f,\"seconds\":%.3f,\"sent\":%ld,\"accepted\":%ld,"
-           "\"rejected_4xx\":%ld,\"failed_5xx\":%ld,\"transport_errors\":%ld,\"accepted_per_s\":%.1f,"
+           "\"refused_503\":%ld,\"rejected_4xx\":%ld,\"failed_5xx\":%ld,\"transport_errors\":%ld,"
+           "\"accepted_per_s\":%.1f,\"refused_per_s\":%.1f,"
            "\"post_p50_ms\":%.2f,\"post_p99_ms\":%.2f,\"post_max_ms\":%.2f}\n",
-           o.rate > 0 ? "open" : "closed", o.clients, o.rate, elapsed, s.sent, s.accepted, s.rejected_4xx,
-           s.failed_5xx, s.transport_errors, (double)s.accepted / elapsed, percentile(&s, 0.50),
-           percentile(&s, 0.99), percentile(&s, 1.0));
+           o.rate > 0 ? "open" : "closed", o.clients, o.rate, elapsed, s.sent, s.accepted, s.refused_503,
+           s.rejected_4xx, s.failed_5xx, s.transport_errors, (double)s.accepted / elapsed,
+           (double)s.refused_503 / elapsed, percentile(&s, 0.50), percentile(&s, 0.99), percentile(&s, 1.0));
     for (int i = 0; i < slots; i++) {
         curl_slist_free_all(reqs[i].headers);
         curl_easy_cleanup(reqs[i].easy);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "adapters/bus_consumers.h"
+#include "adapters/admission_resync.h"
 #include "adapters/deadline_scanner.h"
 #include "adapters/http_api.h"
 #include "adapters/order_waits.h"
@@ -40,6 +41,8 @@ typedef struct order_service {
     oms_pg_pool *read_pool;
     deadline_scanner *scanner;
     saga_metrics *metrics;
+    saga_admission admission; /* MAX_SAGAS_IN_FLIGHT and the count */
+    admission_resync *resync;
     int idempotency_retention_h;
     int saga_log_retention_d;
     int retention_interval_s; /* the service's RETENTION_INTERVAL_S */
@@ -70,6 +73,13 @@ static void add_settings(void *ctx, oms_settings *t)
     const oms_setting rows[] = {
         {.name = "SAGA_STEP_TIMEOUT_S", .kind = OMS_SETTING_INT, .fallback = "30", .min = 1, .max = 3600,
          .target = &o->saga.step_timeout_s, .doc = "How long a saga step waits for its reply before it is sent again."},
+        /* Little's law: sagas in flight = completed/s x time to final. 688
+         * sagas/s (the lowest of issue 14's quiet 32-client runs) x 0.5 s
+         * (half the 1 s p99 target, leaving the other half to the tail)
+         * = 344, rounded down. */
+        {.name = "MAX_SAGAS_IN_FLIGHT", .kind = OMS_SETTING_INT, .fallback = "320", .min = 0, .max = 1000000,
+         .target = &o->admission.max_in_flight,
+         .doc = "Sagas in flight past which POST /orders answers 503 with Retry-After (0: no bound)."},
         {.name = "SAGA_MAX_ATTEMPTS", .kind = OMS_SETTING_INT, .fallback = "5", .min = 1, .max = 100,
          .target = &o->saga.max_attempts, .doc = "Sends of a forward step's command before the saga compensates."},
         {.name = "SAGA_COMPENSATION_MAX_ATTEMPTS", .kind = OMS_SETTING_INT, .fallback = "5", .min = 1, .max = 1000,
@@ -130,7 +140,8 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
                          .ids = &o->ids,
                          .saga = o->saga,
                          .catalog = &o->catalog,
-                         .audit = &o->audit};
+                         .audit = &o->audit,
+                         .admission = &o->admission};
     o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock, .saga = &o->app.saga};
     o->consumer = order_consumer(write_pool, &o->app);
     o->job_store = pg_job_repo(write_pool);
@@ -162,62 +173,51 @@ static void run_jobs(void *ctx, oms_arena *a)
  * retention of idempotency keys and of ended sagas' logs
  * (oms_retention_removed_total{table="idempotency_keys"|"saga_step_log"};
  * the inbox's is the service's), the sagas' gauges (oms_sagas_stuck,
- * oms_saga_age_seconds) and the waiting room of long polls and server-sent
+ * oms_saga_age_seconds), admission control's count of sagas in flight
+ * (oms_sagas_in_flight) and the waiting room of long polls and server-sent
  * events (stopped after the HTTP server, which has it answer every wait
- * first). */
-static oms_err start_jobs(void *ctx, oms_error *err)
-{
-    order_service *o = ctx;
-    o->waits = oms_http_waits_start(ORDER_WAIT_INTERVAL_MS, err);
-    if (!o->waits)
-        return err->code;
-    o->api.waits = o->waits;
-    o->scanner = deadline_scanner_start(&o->app, DEADLINE_SCAN_INTERVAL_MS, err);
-    if (!o->scanner) {
-        oms_http_waits_stop(o->waits);
-        o->waits = NULL;
-        return err->code;
-    }
-    const oms_retention_rule rules[] = {
-        {.table = "idempotency_keys", .time_column = "created_at", .keep_s = (int64_t)o->idempotency_retention_h * 3600},
-        pg_saga_log_retention_rule((int64_t)o->saga_log_retention_d * 86400),
-    };
-    o->retention = oms_retention_start(o->write_pool, rules, sizeof rules / sizeof rules[0], o->retention_interval_s,
-                                       err);
-    if (o->retention)
-        o->job_runner = oms_ticker_start(JOB_TICK_MS, run_jobs, o, err);
-    if (!o->retention || !o->job_runner) {
-        oms_retention_stop(o->retention);
-        o->retention = NULL;
-        deadline_scanner_stop(o->scanner);
-        o->scanner = NULL;
-        oms_http_waits_stop(o->waits);
-        o->waits = NULL;
-        return err->code;
-    }
-    o->metrics = saga_metrics_start(&o->queries, &o->app, &o->jobs.bus, SAGA_METRICS_INTERVAL_MS, err);
-    if (!o->metrics) {
-        oms_ticker_stop(o->job_runner);
-        o->job_runner = NULL;
-        oms_retention_stop(o->retention);
-        deadline_scanner_stop(o->scanner);
-        oms_http_waits_stop(o->waits);
-        o->retention = NULL;
-        o->scanner = NULL;
-        o->waits = NULL;
-        return err->code;
-    }
-    return OMS_OK;
-}
-
+ * first). Each stop takes NULL. */
 static void stop_jobs(void *ctx)
 {
     order_service *o = ctx;
+    admission_resync_stop(o->resync);
     saga_metrics_stop(o->metrics);
     oms_ticker_stop(o->job_runner);
     oms_retention_stop(o->retention);
     deadline_scanner_stop(o->scanner);
     oms_http_waits_stop(o->waits);
+    o->resync = NULL;
+    o->metrics = NULL;
+    o->job_runner = NULL;
+    o->retention = NULL;
+    o->scanner = NULL;
+    o->waits = NULL;
+}
+
+static oms_err start_jobs(void *ctx, oms_error *err)
+{
+    order_service *o = ctx;
+    const oms_retention_rule rules[] = {
+        {.table = "idempotency_keys", .time_column = "created_at", .keep_s = (int64_t)o->idempotency_retention_h * 3600},
+        pg_saga_log_retention_rule((int64_t)o->saga_log_retention_d * 86400),
+    };
+    o->waits = oms_http_waits_start(ORDER_WAIT_INTERVAL_MS, err);
+    o->api.waits = o->waits;
+    if (o->waits)
+        o->scanner = deadline_scanner_start(&o->app, DEADLINE_SCAN_INTERVAL_MS, err);
+    if (o->scanner)
+        o->retention = oms_retention_start(o->write_pool, rules, sizeof rules / sizeof rules[0],
+                                           o->retention_interval_s, err);
+    if (o->retention)
+        o->job_runner = oms_ticker_start(JOB_TICK_MS, run_jobs, o, err);
+    if (o->job_runner)
+        o->metrics = saga_metrics_start(&o->queries, &o->app, &o->jobs.bus, SAGA_METRICS_INTERVAL_MS, err);
+    if (o->metrics)
+        o->resync = admission_resync_start(&o->admission, o->write_pool, ADMISSION_RESYNC_INTERVAL_MS, err);
+    if (o->resync)
+        return OMS_OK;
+    stop_jobs(o);
+    return err->code;
 }
 
 int main(int argc, char **argv)

@@ -220,6 +220,13 @@ static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
     order created;
     order_create_outcome outcome;
     oms_err rc = order_create(api->app, req->arena, who, &create, key, req->request_id, &created, &outcome, &err);
+    if (rc != OMS_OK && strcmp(err.reason, ORDER_REASON_OVERLOADED) == 0) {
+        /* Admission control (issue 14): refused before anything was stored. */
+        oms_http_add_header(req, res, "Retry-After",
+                            oms_arena_sprintf(req->arena, "%d", SAGA_ADMISSION_RETRY_AFTER_S));
+        oms_http_respond_oms_error(req, res, &err);
+        return;
+    }
     if (rc != OMS_OK && strcmp(err.reason, ORDER_REASON_KEY_REUSED) == 0) {
         /* SPEC 7: the request is understood but cannot be this key's (422). */
         oms_http_respond_error(req, res, 422, err.reason, err.message, err.field);

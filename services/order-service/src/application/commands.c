@@ -189,7 +189,16 @@ oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, con
         if (rc != OMS_ENOTFOUND)
             return rc;
     }
+    /* After the replay, so that the retry of an order already taken still
+     * gets it; before any write, so that a refusal leaves nothing behind. */
+    if (!saga_admission_reserve(app->admission)) {
+        rc = oms_error_set(err, OMS_EUNAVAILABLE, NULL,
+                           "too many orders are in progress; nothing was stored, retry after %d s",
+                           SAGA_ADMISSION_RETRY_AFTER_S);
+        return oms_error_reason(err, rc, ORDER_REASON_OVERLOADED);
+    }
     rc = try_create(app, a, req, key, fingerprint, correlation_id ? correlation_id : "", out, err);
+    saga_admission_release(app->admission);
     /* A conflict without a reason is the key's claim: a concurrent request
      * with the same key committed while we waited. */
     if (rc == OMS_ECONFLICT && !(err && err->reason[0]) && key) {

@@ -60,8 +60,10 @@ oms_err order_on_product_price_changed(order_app *app, oms_tx *tx, oms_arena *a,
  * is another key) a repeat with the same canonical body returns the first
  * order. OMS_EINVAL (field in err), OMS_ECONFLICT (reason
  * ORDER_REASON_KEY_REUSED: the key's first request had another body; HTTP 422),
- * OMS_EBUSY (ORDER_REASON_REQUEST_IN_PROGRESS), OMS_EUNAVAILABLE. *out's
- * strings live in `a`. */
+ * OMS_EBUSY (ORDER_REASON_REQUEST_IN_PROGRESS), OMS_EUNAVAILABLE (with
+ * reason ORDER_REASON_OVERLOADED, nothing written, when app->admission
+ * refuses a new saga: admission.h; a repeat of a stored key is still
+ * answered). *out's strings live in `a`. */
 oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, const order_create_request *req,
                      const char *idempotency_key, const char *correlation_id, order *out,
                      order_create_outcome *outcome, oms_error *err);

@@ -3,6 +3,7 @@
 #ifndef ORDER_APP_H
 #define ORDER_APP_H
 
+#include "application/admission.h"
 #include "application/ports/catalog.h"
 #include "application/ports/id_generator.h"
 #include "application/ports/order_read_model.h"
@@ -25,6 +26,7 @@ typedef struct order_app {
     saga_settings saga;
     catalog *catalog;             /* the catalog's prices (SPEC 7) */
     oms_audit_log *audit;         /* one row per requested write (order.cancel) */
+    saga_admission *admission;    /* sagas in flight and their bound; NULL: none */
 } order_app;
 
 #endif

@@ -99,6 +99,31 @@ oms_err saga_runner_record_orphan(order_app *app, oms_tx *tx, oms_arena *a, cons
     return rc;
 }
 
+/* ---- sagas in flight, for admission control ---- */
+
+/* What the commit hook adds; copied into the transaction. */
+typedef struct in_flight_change {
+    saga_admission *adm;
+    long delta;
+} in_flight_change;
+
+static void add_in_flight(void *ctx)
+{
+    const in_flight_change *c = ctx;
+    saga_admission_add(c->adm, c->delta);
+}
+
+/* After a commit, +1 when the step put the saga in flight (its first
+ * command) and -1 when it ended it (step NONE): admission.h. */
+static oms_err count_in_flight(order_app *app, oms_tx *tx, saga_step before, saga_step after, oms_error *err)
+{
+    long delta = (long)(after != SAGA_STEP_NONE) - (long)(before != SAGA_STEP_NONE);
+    if (!app->admission || delta == 0)
+        return OMS_OK;
+    in_flight_change c = {.adm = app->admission, .delta = delta};
+    return oms_tx_on_commit_copy(app->tx, tx, add_in_flight, &c, sizeof c, err);
+}
+
 /* ---- writing a decision ---- */
 
 /* The commands a decision's actions send, in the order they go to the
@@ -222,14 +247,15 @@ static oms_err write_applied(order_app *app, oms_tx *tx, oms_arena *a, saga_outc
     char command_id[OMS_UUID_LEN + 1] = "";
     if (d->step_changed && d->to_step != SAGA_STEP_NONE)
         id_generator_new(app->ids, command_id);
+    saga_step step_before = s->step;
     saga_apply(s, d, &app->saga, now, command_id);
     note_last_error(s, d, ev);
     record_reasons(&r->order, d, ev);
     r->order.status = s->state;
     r->order.modified_at_ms = now;
 
-    oms_err rc = OMS_OK;
-    if (!kind_is_a_send(d->log_kind))
+    oms_err rc = count_in_flight(app, tx, step_before, s->step, err);
+    if (rc == OMS_OK && !kind_is_a_send(d->log_kind))
         rc = log_step(app, tx, a, s, d->log_kind, d->from_state, ev->event_id, ev->detail, err);
     if (rc == OMS_OK && d->state_changed)
         rc = announce_state_change(app, tx, a, r, s, correlation_id, err);

@@ -80,7 +80,7 @@ static process *process_start(void)
     p->catalog = pg_catalog();
     p->audit = oms_pg_audit_log();
     p->app = (order_app){oms_pg_tx_manager(p->pool), &p->orders, &p->sagas, &p->read_model, &p->outbox,
-                         &p->clock,                  &p->ids,    saga_cfg,  &p->catalog,    &p->audit};
+                         &p->clock,                  &p->ids,    saga_cfg,  &p->catalog,    &p->audit, NULL};
     p->queries = (order_queries){&p->read_model, &p->clock, &p->app.saga};
     p->consumer = order_consumer(p->pool, &p->app);
     p->a = oms_arena_create(0);

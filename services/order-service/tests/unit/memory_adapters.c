@@ -737,7 +737,7 @@ mem_store *mem_store_create(const saga_settings *cfg)
     m->catalog = (catalog){&catalog_port_ops, m};
     test_audit_log_init(&m->audit, offsetof(mem_store, data) + offsetof(mem_data, audit));
     m->app = (order_app){&m->tx,    &m->orders, &m->sagas, &m->read_model, &m->outbox,
-                         &m->clock, &m->ids,    *cfg,      &m->catalog,    &m->audit.port};
+                         &m->clock, &m->ids,    *cfg,      &m->catalog,    &m->audit.port, NULL};
     m->queries = (order_queries){&m->read_model, &m->clock, &m->app.saga};
     mem_set_price(m, "product-1", 1050);
     mem_set_price(m, "product-2", 99);

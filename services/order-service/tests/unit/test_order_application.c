@@ -217,6 +217,73 @@ static void idempotency_keys_are_checked(void **state)
     assert_true(order_idempotency_key_valid(long_key));
 }
 
+/* Issue 14, admission control: past the bound a new order is refused at
+ * once with nothing stored; a saga that ends frees its place, and the
+ * refused request's key works on the retry. */
+static void past_the_bound_a_new_order_is_refused_and_stores_nothing(void **state)
+{
+    fixture *f = *state;
+    saga_admission adm = {.max_in_flight = 2};
+    f->m->app.admission = &adm;
+    char first[OMS_UUID_LEN + 1], second[OMS_UUID_LEN + 1];
+    create(f, "c", first);
+    create(f, "c", second);
+    assert_int_equal(saga_admission_in_flight(&adm), 2);
+    long refused = test_metric_sum(f->a, "oms_orders_refused_total");
+    order_create_request req = request_for("c");
+    order o;
+    order_create_outcome outcome;
+    oms_error err;
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-3", "", &o, &outcome, &err), OMS_EUNAVAILABLE);
+    assert_string_equal(err.reason, ORDER_REASON_OVERLOADED);
+    assert_int_equal(mem_order_count(f->m), 2);
+    assert_int_equal(test_metric_sum(f->a, "oms_orders_refused_total"), refused + 1);
+    /* One saga ends (paid and reserved): its place is free again. */
+    assert_int_equal(deliver(f, order_on_payment_processed, first, true, NULL), OMS_OK);
+    assert_int_equal(saga_admission_in_flight(&adm), 2);
+    assert_int_equal(deliver(f, order_on_inventory_allocated, first, true, NULL), OMS_OK);
+    assert_int_equal(saga_admission_in_flight(&adm), 1);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-3", "", &o, &outcome, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_NEW);
+    assert_int_equal(saga_admission_in_flight(&adm), 2);
+    /* A declined payment ends a saga too; a resync replaces the estimate. */
+    assert_int_equal(deliver(f, order_on_payment_processed, second, false, "insufficient funds"), OMS_OK);
+    assert_int_equal(saga_admission_in_flight(&adm), 1);
+    saga_admission_resync(&adm, 7);
+    assert_int_equal(saga_admission_in_flight(&adm), 7);
+    assert_false(saga_admission_admits(&adm));
+}
+
+/* A retry of an order already taken is answered even past the bound; the
+ * estimate never goes below 0. */
+static void past_the_bound_a_stored_key_still_gets_its_order(void **state)
+{
+    fixture *f = *state;
+    saga_admission adm = {.max_in_flight = 1};
+    f->m->app.admission = &adm;
+    order_create_request req = request_for("c");
+    order first, again;
+    order_create_outcome outcome;
+    oms_error err;
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &first, &outcome, &err), OMS_OK);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &again, &outcome, &err), OMS_OK);
+    assert_int_equal(outcome, ORDER_CREATE_REPLAYED);
+    assert_string_equal(first.id, again.id);
+    assert_int_equal(saga_admission_in_flight(&adm), 1);
+    saga_admission_add(&adm, -5); /* sagas another replica started ended here */
+    assert_int_equal(saga_admission_in_flight(&adm), 0);
+    /* Concurrent creates: the place is taken when admitted, not at commit. */
+    assert_true(saga_admission_reserve(&adm));
+    assert_false(saga_admission_reserve(&adm));
+    saga_admission_release(&adm);
+    assert_true(saga_admission_reserve(&adm));
+    saga_admission_release(&adm);
+    saga_admission no_bound = {.max_in_flight = 0};
+    assert_true(saga_admission_reserve(&no_bound));
+    saga_admission_release(&no_bound);
+    assert_int_equal(saga_admission_in_flight(&no_bound), 0);
+}
+
 static void happy_path_payment_then_stock_confirms(void **state)
 {
     fixture *f = *state;
@@ -982,6 +1049,8 @@ int main(void)
         T(same_key_with_a_different_body_conflicts),
         T(idempotency_keys_are_checked),
         T(idempotency_keys_belong_to_their_principal),
+        T(past_the_bound_a_new_order_is_refused_and_stores_nothing),
+        T(past_the_bound_a_stored_key_still_gets_its_order),
         T(happy_path_payment_then_stock_confirms),
         T(declined_payment_fails_with_its_reason),
         T(refused_stock_refunds_then_fails),
