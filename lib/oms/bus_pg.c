@@ -92,8 +92,8 @@ static const oms_pg_migration bus_migrations[] = {{
 },
 /* Room on each page for the claim's new row version: the lease columns are
  * in no index, so the update stays on the page (HOT) and adds no index
- * entries for the next claims to walk past. Measured at 112 sagas/s: the
- * claim went from 2.5 ms to 0.5 ms (with autovacuum_naptime 2 s). */
+ * entries for the next claims to walk past (docs/benchmarks.md has the
+ * measurement). */
 {
     .name = "003_oms_bus_fillfactor",
     .sql = "ALTER TABLE bus_queue SET (fillfactor = 50);",
@@ -499,8 +499,7 @@ static int drain_notifies(PGconn *c)
 /* Sleeps until a NOTIFY arrives or `timeout_ms` passes. One that libpq has
  * read already (it arrived while the last claim's answer was being read,
  * the claim having looked before that publish committed) counts as arrived:
- * polling the socket alone missed it and slept the whole timeout, which at
- * moderate load added up to 250 ms to a hop now and then. */
+ * polling the socket alone missed it and slept the whole timeout. */
 static void wait_for_notify(PGconn *c, int timeout_ms)
 {
     if (drain_notifies(c) > 0)
@@ -566,10 +565,9 @@ static void *consumer_main(void *arg)
         }
         if (result == CLAIM_HANDLED_SOME) {
             /* The queue had no more free heads a moment ago: claiming again
-             * at once mostly came back empty (a third of all claims at
-             * moderate load). Wait for the next publish instead, briefly:
-             * the row behind one of ours on its key gets no NOTIFY of its
-             * own. */
+             * at once mostly comes back empty. Wait for the next publish
+             * instead, briefly: the row behind one of ours on its key gets
+             * no NOTIFY of its own. */
             backoff = 100;
             wait_for_notify(cs->conn, BUS_FOLLOW_UP_MS);
             continue;

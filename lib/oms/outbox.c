@@ -166,12 +166,10 @@ static void relay_unregister(oms_outbox_relay *r)
     pthread_mutex_unlock(&relays_lock);
 }
 
-oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const char *key, const char *payload,
-                          oms_error *err)
+oms_err oms_outbox_append(oms_tx *tx, const char *topic, const char *key, const char *payload, oms_error *err)
 {
     if (!topic || !*topic || !key || !payload)
         return oms_error_set(err, OMS_EINVAL, NULL, "an outbox message needs a topic, a key and a payload");
-    (void)a;
     const char *params[] = {topic, key, payload};
     /* Deferred: it travels with the transaction's next statement or its commit. */
     if (oms_pg_tx_exec_deferred(tx, "INSERT INTO outbox (topic, key, payload) VALUES ($1, $2, $3)", 3, params, err) !=
@@ -390,17 +388,4 @@ void oms_outbox_relay_stop(oms_outbox_relay *r, int grace_ms)
     pthread_mutex_destroy(&r->wake_lock);
     oms_arena_destroy(r->arena);
     free(r);
-}
-
-long oms_outbox_pending(oms_pg_pool *pool)
-{
-    oms_error err;
-    PGconn *c = oms_pg_acquire(pool, RELAY_ACQUIRE_TIMEOUT_MS, &err);
-    if (!c)
-        return -1;
-    PGresult *r = oms_pg_exec(NULL, c, "SELECT count(*) FROM outbox", 0, NULL, &err);
-    long n = r ? atol(PQgetvalue(r, 0, 0)) : -1;
-    PQclear(r);
-    oms_pg_release(pool, c, !r && PQstatus(c) != CONNECTION_OK);
-    return n;
 }

@@ -16,8 +16,7 @@
 /* Inserts one pending row (deferred: it goes out with the transaction's next
  * statement or its commit) and records a commit hook that wakes this
  * process's relay of the tx's pool. */
-oms_err oms_outbox_append(oms_arena *a, oms_tx *tx, const char *topic, const char *key, const char *payload,
-                          oms_error *err);
+oms_err oms_outbox_append(oms_tx *tx, const char *topic, const char *key, const char *payload, oms_error *err);
 
 typedef struct oms_outbox_relay oms_outbox_relay;
 
@@ -33,8 +32,5 @@ void oms_outbox_relay_stop(oms_outbox_relay *r, int grace_ms);
  * (the names are recorded in schema_migrations: never renamed). */
 #define OMS_OUTBOX_MIGRATION_COUNT 6
 extern const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT];
-
-/* Rows not yet sent, for /metrics and tests; -1 on error. */
-long oms_outbox_pending(oms_pg_pool *pool);
 
 #endif

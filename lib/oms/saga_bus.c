@@ -28,7 +28,7 @@ oms_err oms_saga_send(oms_tx *tx, oms_arena *a, const oms_saga_ref *ref, const o
                                           ref->correlation_id ? ref->correlation_id : "", payload, event_id_out);
     if (!text)
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory building %s", def->event_type);
-    return oms_outbox_append(a, tx, def->topic, key, text, err);
+    return oms_outbox_append(tx, def->topic, key, text, err);
 }
 
 static oms_err append_reply(oms_reply_outbox *o, oms_tx *tx, oms_arena *a, const oms_command_origin *origin,
