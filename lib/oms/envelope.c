@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "sha256.h"
 
 #define ENVELOPE_TEXT_MAX 128
 
@@ -19,6 +20,52 @@ static oms_err read_uuid(const json_t *doc, const char *key, char out[OMS_UUID_L
         return oms_error_set(err, OMS_EINVAL, key, "%s must be a UUID", key);
     memcpy(out, s, OMS_UUID_LEN + 1);
     return OMS_OK;
+}
+
+bool oms_trace_id_of_saga(const char *saga_id, char out[OMS_TRACE_ID_LEN + 1])
+{
+    size_t n = 0;
+    out[0] = '\0';
+    if (!saga_id || !oms_uuid_valid(saga_id))
+        return false;
+    for (const char *p = saga_id; *p && n < OMS_TRACE_ID_LEN; p++) {
+        if (*p != '-')
+            out[n++] = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+    }
+    out[n] = '\0';
+    return n == OMS_TRACE_ID_LEN;
+}
+
+bool oms_traceparent_of(const char *saga_id, const char *event_id, char out[OMS_TRACEPARENT_LEN + 1])
+{
+    char trace[OMS_TRACE_ID_LEN + 1];
+    char digest[OMS_SHA256_HEX_LEN + 1];
+    out[0] = '\0';
+    if (!oms_trace_id_of_saga(saga_id, trace) || !event_id || !oms_uuid_valid(event_id) ||
+        !oms_sha256_hex(event_id, strlen(event_id), digest))
+        return false;
+    snprintf(out, OMS_TRACEPARENT_LEN + 1, "00-%s-%.16s-01", trace, digest);
+    return true;
+}
+
+/* version 00, 32 and 16 lower-case hex digits, neither all zeros, flags */
+static bool valid_traceparent(const char *s)
+{
+    if (strlen(s) != OMS_TRACEPARENT_LEN || strncmp(s, "00-", 3) != 0 || s[35] != '-' || s[52] != '-')
+        return false;
+    bool trace_zero = true, span_zero = true;
+    for (size_t i = 3; i < OMS_TRACEPARENT_LEN; i++) {
+        if (i == 35 || i == 52)
+            continue;
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        if (i < 35 && c != '0')
+            trace_zero = false;
+        if (i > 35 && i < 52 && c != '0')
+            span_zero = false;
+    }
+    return !trace_zero && !span_zero;
 }
 
 oms_err oms_envelope_parse(oms_arena *a, const char *text, size_t len, oms_envelope *out, oms_error *err)
@@ -53,6 +100,10 @@ oms_err oms_envelope_parse(oms_arena *a, const char *text, size_t len, oms_envel
     }
     if (!env.correlation_id)
         env.correlation_id = "";
+    /* W3C: a traceparent that is not valid is ignored, never a reason to refuse the message */
+    const char *traceparent = json_string_value(json_object_get(doc, "traceparent"));
+    if (traceparent && valid_traceparent(traceparent))
+        memcpy(env.traceparent, traceparent, OMS_TRACEPARENT_LEN + 1);
     env.payload = json_object_get(doc, "payload");
     if (!json_is_object(env.payload))
         return oms_error_set(err, OMS_EINVAL, "payload", "payload must be an object");
@@ -79,6 +130,9 @@ char *oms_envelope_build(oms_arena *a, const char *event_type, const char *saga_
     }
     failed |= json_object_set_new(doc, "occurred_at", json_string(occurred_at));
     failed |= json_object_set_new(doc, "correlation_id", json_string(correlation_id ? correlation_id : ""));
+    char traceparent[OMS_TRACEPARENT_LEN + 1];
+    if (oms_traceparent_of(saga_id, event_id, traceparent))
+        failed |= json_object_set_new(doc, "traceparent", json_string(traceparent));
     /* json_object_set (not _new) takes its own reference: the payload stays the caller's. */
     if (payload)
         failed |= json_object_set(doc, "payload", (json_t *)payload);

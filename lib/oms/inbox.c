@@ -14,9 +14,13 @@ static void log_handled(const oms_bus_message *m, const oms_envelope *env, const
                         const char *reason)
 {
     bool failed = strcmp(disposition, "retry") == 0 || strcmp(disposition, "dead") == 0;
+    char trace_id[OMS_TRACE_ID_LEN + 1] = "";
+    if (env && env->traceparent[0])
+        snprintf(trace_id, sizeof trace_id, "%.32s", env->traceparent + 3);
     oms_log_num(failed ? OMS_LOG_WARN : OMS_LOG_INFO, "message_handled", "duration_ms", (double)(oms_monotonic_ms() - start_ms), "topic",
                 m->topic, "event_type", env ? env->event_type : NULL, "order_id", env ? env->order_id : NULL,
-                "event_id", env ? env->event_id : NULL, "disposition", disposition, "reason",
+                "event_id", env ? env->event_id : NULL, "trace_id", trace_id[0] ? trace_id : NULL, "disposition",
+                disposition, "reason",
                 reason && reason[0] ? reason : NULL, NULL);
 }
 

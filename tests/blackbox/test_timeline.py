@@ -9,9 +9,10 @@ and a cancel lists every hop in order. The retry is made by freezing
 payment-service past SAGA_STEP_TIMEOUT_S (5 s in the tests), so the saga
 sends PaymentRequested again."""
 
+import json
 import time
 
-from conftest import assert_error, body_of
+from conftest import OMS_RUN_DIR, assert_error, body_of
 
 STEP_TIMEOUT_S = 5
 
@@ -92,6 +93,25 @@ def test_timeline_of_an_order_with_a_payment_retry_and_a_cancel_lists_every_hop_
     assert steps["inventory"]["attempts"] == 1 and steps["inventory"]["state_after"] == "INVENTORY_CONFIRMED"
     assert steps["refund"]["state_after"] == "CANCELLED"
     assert set(payment_ids) <= set(doc["event_ids"])
+    _assert_handled_lines_carry_the_trace(doc)
+
+
+def _assert_handled_lines_carry_the_trace(doc):
+    """issue 13 item 2: every message of the order carries the saga's
+    traceparent, and each service's message_handled log line its trace_id."""
+    seen = {}
+    for name in ("order", "payment", "inventory"):
+        path = OMS_RUN_DIR / "logs" / f"{name}.log"
+        if not path.exists():
+            continue
+        for line in path.read_text(errors="replace").splitlines():
+            if doc["order_id"] not in line or '"message_handled"' not in line:
+                continue
+            record = json.loads(line[line.index("{"):])
+            if record.get("order_id") == doc["order_id"]:
+                seen.setdefault(name, set()).add(record.get("trace_id"))
+    assert set(seen) == {"order", "payment", "inventory"}, seen
+    assert all(ids == {doc["trace_id"]} for ids in seen.values()), seen
 
 
 def test_timeline_of_an_unknown_order_is_404(system):

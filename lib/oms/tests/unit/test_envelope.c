@@ -109,6 +109,66 @@ static void an_envelope_about_no_order_has_neither_id(void **state)
     oms_arena_destroy(a);
 }
 
+/* One trace per order (issue 13 item 2): the trace id is the saga id's hex,
+ * the span id follows from the event id alone (the same message, the same
+ * span, wherever and whenever it is built), each message its own span. */
+static void a_message_about_an_order_carries_its_sagas_trace(void **state)
+{
+    (void)state;
+    oms_arena *a = oms_arena_create(0);
+    json_t *payload = json_object();
+    char first_id[OMS_UUID_LEN + 1], second_id[OMS_UUID_LEN + 1];
+    char *first = oms_envelope_build(a, "PaymentRequested", SAGA, ORDER, "", payload, first_id);
+    char *second = oms_envelope_build(a, "PaymentRequested", SAGA, ORDER, "", payload, second_id);
+    json_decref(payload);
+    oms_envelope one, two;
+    oms_error err;
+    assert_int_equal(oms_envelope_parse(a, first, strlen(first), &one, &err), OMS_OK);
+    assert_int_equal(oms_envelope_parse(a, second, strlen(second), &two, &err), OMS_OK);
+    assert_int_equal(strlen(one.traceparent), OMS_TRACEPARENT_LEN);
+    assert_memory_equal(one.traceparent, "00-0b8f5a9e2c1d4e5f8a7b6c5d4e3f2a1b-", 36);
+    assert_string_equal(one.traceparent + 52, "-01");
+    assert_memory_equal(one.traceparent, two.traceparent, 36);                 /* one trace */
+    assert_memory_not_equal(one.traceparent + 36, two.traceparent + 36, 16); /* two spans */
+    char again[OMS_TRACEPARENT_LEN + 1];
+    assert_true(oms_traceparent_of(SAGA, first_id, again));
+    assert_string_equal(again, one.traceparent); /* derived, not drawn */
+    char trace[OMS_TRACE_ID_LEN + 1];
+    assert_true(oms_trace_id_of_saga("0B8F5A9E-2C1D-4E5F-8A7B-6C5D4E3F2A1B", trace));
+    assert_string_equal(trace, "0b8f5a9e2c1d4e5f8a7b6c5d4e3f2a1b");
+    assert_false(oms_trace_id_of_saga("not-a-uuid", trace));
+    assert_false(oms_traceparent_of(SAGA, "x", again));
+    /* no order, no trace */
+    payload = json_object();
+    char *none = oms_envelope_build(a, "ProductPriceChanged", NULL, NULL, "", payload, NULL);
+    json_decref(payload);
+    assert_null(strstr(none, "traceparent"));
+    oms_arena_destroy(a);
+}
+
+/* W3C: a traceparent that is not valid is ignored, the message is not refused. */
+static void a_bad_traceparent_is_ignored(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {"garbage", "01-0b8f5a9e2c1d4e5f8a7b6c5d4e3f2a1b-00f067aa0ba902b7-01",
+                                      "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                                      "00-0b8f5a9e2c1d4e5f8a7b6c5d4e3f2a1b-0000000000000000-01",
+                                      "00-0B8F5A9E2C1D4E5F8A7B6C5D4E3F2A1B-00f067aa0ba902b7-01"};
+    oms_arena *a = oms_arena_create(0);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *text = oms_arena_sprintf(a,
+                                       "{\"event_id\":\"" SAGA "\",\"event_type\":\"X\",\"saga_id\":\"" SAGA
+                                       "\",\"order_id\":\"" ORDER "\",\"occurred_at\":\"t\",\"traceparent\":\"%s\","
+                                       "\"payload\":{}}",
+                                       bad[i]);
+        oms_envelope env;
+        oms_error err;
+        assert_int_equal(oms_envelope_parse(a, text, strlen(text), &env, &err), OMS_OK);
+        assert_string_equal(env.traceparent, "");
+    }
+    oms_arena_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -116,6 +176,8 @@ int main(void)
         cmocka_unit_test(malformed_envelopes_are_refused_naming_the_field),
         cmocka_unit_test(a_missing_correlation_id_reads_as_empty),
         cmocka_unit_test(an_envelope_about_no_order_has_neither_id),
+        cmocka_unit_test(a_message_about_an_order_carries_its_sagas_trace),
+        cmocka_unit_test(a_bad_traceparent_is_ignored),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

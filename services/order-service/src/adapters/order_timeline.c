@@ -5,10 +5,10 @@
  * ten. */
 #include "adapters/order_timeline.h"
 
-#include <ctype.h>
 #include <string.h>
 
 #include "oms/audit_pg.h"
+#include "oms/envelope.h"
 #include "oms/inbox.h"
 #include "oms/json.h"
 #include "oms/service_auth.h"
@@ -25,18 +25,6 @@ static json_t *time_json(int64_t ms)
 static json_t *string_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
-}
-
-bool order_trace_id(const char *saga_id, char out[33])
-{
-    size_t n = 0;
-    if (!oms_uuid_valid(saga_id))
-        return false;
-    for (const char *p = saga_id; *p && n < 32; p++)
-        if (*p != '-')
-            out[n++] = (char)tolower((unsigned char)*p);
-    out[n] = '\0';
-    return n == 32;
 }
 
 /* ---- what the rows say ---- */
@@ -235,8 +223,8 @@ static json_t *ids_json(const char **ids, size_t n)
 
 static json_t *timeline_doc(const order *o, const saga_history *h, json_t *entries, const char **ids, size_t n)
 {
-    char trace[33] = "";
-    order_trace_id(h->saga.id, trace);
+    char trace[OMS_TRACE_ID_LEN + 1] = "";
+    oms_trace_id_of_saga(h->saga.id, trace);
     json_t *steps = steps_json(h);
     json_t *doc = steps ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:I}", "order_id", o->id,
                                     "customer_id", o->customer_id, "saga_id", h->saga.id, "trace_id", trace,

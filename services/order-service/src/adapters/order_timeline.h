@@ -22,9 +22,4 @@ typedef struct order_timeline_deps {
 
 void order_timeline(const order_timeline_deps *d, oms_http_request *req, oms_http_response *res);
 
-/* The W3C trace id of a saga (issue 13 item 2): the saga id's 32 hex digits,
- * so that every process derives the same one without asking. `out` gets 33
- * bytes; false when saga_id is not a UUID. */
-bool order_trace_id(const char *saga_id, char out[33]);
-
 #endif
