@@ -200,8 +200,9 @@ static oms_err parse_saga_filter(const saga_list_params *p, saga_list_filter *f,
         return oms_error_set(err, OMS_EINVAL, "order_id", "order_id must be a UUID");
     f->order_id = p->order_id;
     int64_t older_than = 0;
-    if (p->older_than && !order_duration_parse(p->older_than, &older_than))
-        return oms_error_set(err, OMS_EINVAL, "older_than", "older_than must be a number and a unit: 30s, 10m, 2h, 7d");
+    if (p->older_than && (!order_duration_parse(p->older_than, &older_than) || older_than > ORDER_OLDER_THAN_MAX_MS))
+        return oms_error_set(err, OMS_EINVAL, "older_than",
+                             "older_than must be a number and a unit (30s, 10m, 2h, 7d), at most 3650d");
     f->created_before_ms = p->older_than ? f->now_ms - older_than : 0;
     if (!parse_flag(p->stuck, &f->stuck_only))
         return oms_error_set(err, OMS_EINVAL, "stuck", "stuck must be true or false");

@@ -15,6 +15,7 @@
 #define ORDER_LIST_DEFAULT_LIMIT 50
 #define ORDER_LIST_MAX_LIMIT 500
 #define ORDER_CUSTOMER_ORDERS_MAX 500
+#define ORDER_OLDER_THAN_MAX_MS (3650LL * 86400 * 1000) /* GET /sagas?older_than: ten years */
 
 typedef struct order_queries {
     order_read_model *read_model;

@@ -567,7 +567,7 @@ static void queries_refuse_bad_parameters(void **state)
     assert_int_equal(order_query_get(&f->m->queries, f->a, ADMIN, "not-a-uuid", &o, &err), OMS_ENOTFOUND);
     saga_page sagas;
     const saga_list_params bad_params[] = {{.state = "NOPE"},     {.stuck = "maybe"},     {.step = "shipping"},
-                                    {.stuck_reason = "bored"}, {.older_than = "10"}, {.older_than = "5w"},
+                                    {.stuck_reason = "bored"}, {.older_than = "10"}, {.older_than = "999999999d"},
                                     {.sort = "price"},     {.cursor = "!!"},       {.limit = "0"},
                                     {.count_only = "yes"}, {.order_id = "nope"}};
     const char *bad_fields[] = {"state", "stuck", "step", "stuck_reason", "older_than", "older_than",
