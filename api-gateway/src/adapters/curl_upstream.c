@@ -149,6 +149,24 @@ static bool append_optional(struct curl_slist **list, const char *name, const ch
     return !value || !*value || append_header(list, name, value);
 }
 
+/* A header the client sent goes on even when empty ("Name;" is libcurl's
+ * form for that): an empty Idempotency-Key is the service's to refuse (400),
+ * not the gateway's to drop. */
+static bool append_present(struct curl_slist **list, const char *name, const char *value)
+{
+    if (!value)
+        return true;
+    if (*value)
+        return append_header(list, name, value);
+    char line[64];
+    snprintf(line, sizeof line, "%s;", name);
+    struct curl_slist *grown = curl_slist_append(*list, line);
+    if (!grown)
+        return false;
+    *list = grown;
+    return true;
+}
+
 static bool append_identity(struct curl_slist **list, const upstream_request *rq)
 {
     return append_optional(list, "X-OMS-Internal-Key", rq->internal_key) &&
@@ -160,7 +178,7 @@ static struct curl_slist *request_headers(const upstream_request *rq, bool *ok)
 {
     struct curl_slist *list = NULL;
     *ok = append_header(&list, "Expect", NULL) && append_header(&list, "Content-Type", rq->content_type) &&
-          append_optional(&list, "Idempotency-Key", rq->idempotency_key) &&
+          append_present(&list, "Idempotency-Key", rq->idempotency_key) &&
           append_optional(&list, "If-Match", rq->if_match) &&
           append_optional(&list, "Accept", rq->accept) && append_optional(&list, "Last-Event-ID", rq->last_event_id) &&
           append_optional(&list, "X-Request-Id", rq->request_id) &&

@@ -242,10 +242,19 @@ static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
 
 /* ---- GET /orders/{id}, /orders/{id}/saga -------------------------------- */
 
-static bool query_flag(const oms_http_request *req, const char *name)
+/* A boolean query parameter as the document types it: absent is false,
+ * "true" or "false"; anything else ("null", "", "1") is 400 naming it, so
+ * that a client generated from openapi.yaml gets what it says. */
+static bool query_flag(oms_http_request *req, oms_http_response *res, const char *name, bool *out)
 {
     const char *v = oms_http_query(req, name);
-    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0);
+    *out = v && strcmp(v, "true") == 0;
+    if (!v || *out || strcmp(v, "false") == 0)
+        return true;
+    char message[96];
+    snprintf(message, sizeof message, "%s must be true or false", name);
+    oms_http_respond_error(req, res, 400, "invalid_argument", message, name);
+    return false;
 }
 
 static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
@@ -256,7 +265,8 @@ static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
         return;
     }
     const oms_principal *who = oms_request_principal(req, res);
-    if (!who)
+    bool with_history = false;
+    if (!who || !query_flag(req, res, "include_saga_history", &with_history))
         return;
     oms_error err;
     oms_error_clear(&err);
@@ -266,7 +276,7 @@ static void get_order(void *ctx, oms_http_request *req, oms_http_response *res)
         return;
     }
     json_t *doc = order_document_json(&o);
-    if (doc && query_flag(req, "include_saga_history")) {
+    if (doc && with_history) {
         saga_history h;
         if (order_query_saga(api->queries, req->arena, who, o.id, &h, &err) != OMS_OK) {
             json_decref(doc);
