@@ -120,6 +120,11 @@ typedef struct oms_dead_letter_filter {
     int limit;              /* 1..OMS_DEAD_LETTER_PAGE_MAX; 0: 100 */
 } oms_dead_letter_filter;
 
+typedef struct oms_dead_letter_count {
+    const char *topic; /* the original topic */
+    int64_t count;
+} oms_dead_letter_count;
+
 /* Groups dead letters that failed the same way: the first 16 hex digits of
  * the SHA-256 of topic, subscription, event type and the error with every
  * word that holds a digit (ids, amounts, counts) replaced by '#'. Pure. */
@@ -157,6 +162,10 @@ typedef struct oms_bus_ops {
     /* Marks dead letter `id` discarded with `reason` by `actor`; errors as
      * for redrive. */
     oms_err (*discard)(oms_bus *b, int64_t id, const char *reason, const char *actor, oms_error *err);
+    /* How many dead letters wait (status dead) per original topic, into `a`;
+     * topics with none are left out. */
+    oms_err (*count_dead_letters)(oms_bus *b, oms_arena *a, oms_dead_letter_count **out, size_t *count,
+                                  oms_error *err);
 } oms_bus_ops;
 
 struct oms_bus {
@@ -201,6 +210,14 @@ static inline oms_err oms_bus_discard(oms_bus *b, int64_t id, const char *reason
     if (!b->ops->discard)
         return oms_error_set(err, OMS_EUNSUPPORTED, NULL, "this message transport does not discard dead letters");
     return b->ops->discard(b, id, reason, actor, err);
+}
+
+static inline oms_err oms_bus_count_dead_letters(oms_bus *b, oms_arena *a, oms_dead_letter_count **out,
+                                                 size_t *count, oms_error *err)
+{
+    if (!b->ops->count_dead_letters)
+        return oms_error_set(err, OMS_EUNSUPPORTED, NULL, "this message transport does not count dead letters");
+    return b->ops->count_dead_letters(b, a, out, count, err);
 }
 
 typedef struct oms_bus_options {

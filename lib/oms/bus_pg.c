@@ -905,6 +905,34 @@ static oms_err not_settled(pg_bus *bus, oms_arena *a, const char *id, oms_error 
                             "not_dead");
 }
 
+static oms_err bus_count_dead_letters(oms_bus *b, oms_arena *a, oms_dead_letter_count **out, size_t *count,
+                                      oms_error *err)
+{
+    *out = NULL;
+    *count = 0;
+    PGresult *r = dead_letter_exec(b->self, a,
+                                   "SELECT left(topic, -4), count(*) FROM bus_dead_letter"
+                                   " WHERE status = 'dead' AND topic LIKE '%-DLQ' GROUP BY 1 ORDER BY 1",
+                                   0, NULL, err);
+    if (!r)
+        return err ? err->code : OMS_EINTERNAL;
+    int n = PQntuples(r);
+    oms_dead_letter_count *list = oms_arena_calloc(a, n > 0 ? (size_t)n : 1, sizeof *list);
+    if (!list)
+        return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    for (int i = 0; i < n; i++) {
+        list[i].topic = oms_pg_text_value(a, r, i, 0);
+        oms_err rc = oms_pg_int_value(r, i, 1, &list[i].count, err);
+        if (rc != OMS_OK)
+            return rc;
+        if (!list[i].topic)
+            return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
+    }
+    *out = list;
+    *count = (size_t)n;
+    return OMS_OK;
+}
+
 /* Runs a statement that settles dead letter $1 (extra parameters p2, p3)
  * and returns a row when it did; none: not found, or not dead. */
 static oms_err settle_dead_letter(pg_bus *bus, const char *sql, int64_t id, int nparams, const char *p2,
@@ -960,6 +988,7 @@ static const oms_bus_ops pg_bus_ops = {
     .dead_letters = bus_dead_letters,
     .redrive = bus_redrive,
     .discard = bus_discard,
+    .count_dead_letters = bus_count_dead_letters,
 };
 
 static oms_bus_options options_with_defaults(const oms_bus_options *o)

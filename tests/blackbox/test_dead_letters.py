@@ -18,7 +18,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from conftest import MESSAGE_BUS, body_of, money, unique, wait_for
+import requests
+
+from conftest import MESSAGE_BUS, SERVICE_URLS, body_of, money, unique, wait_for
 
 COUNT = 200
 RATE = 5
@@ -68,6 +70,15 @@ def dead_letters_of(system, order_ids, status="dead"):
 def payments_of(system, customer_id):
     return system.psql("payments", f"SELECT order_id, status, amount_cents FROM payments "
                                    f"WHERE customer_id = '{customer_id}'")
+
+
+def waiting_gauge(topic):
+    """oms_dead_letters{topic} of order-service's /metrics (set every 5 s)."""
+    text = requests.get(SERVICE_URLS["order"] + "/metrics", timeout=10).text
+    for line in text.splitlines():
+        if line.startswith(f'oms_dead_letters{{topic="{topic}"}} '):
+            return float(line.split()[-1])
+    return None
 
 
 def audit_rows(system, target):
@@ -127,6 +138,10 @@ def test_200_poison_messages_redriven_at_5_per_s_are_each_handled_and_charged_on
     r = system.api.get(f"/dead-letters?event_type=RefundRequested&order_id={sample['order_id']}")
     assert body_of(r)["dead_letters"] == []
     ids = sorted(d["id"] for d in dead)
+    # The gauge counts them (refreshed every 5 s).
+    waiting = wait_for("the gauge", lambda: (lambda v: v if v is not None and v >= COUNT else None)(
+        waiting_gauge("payment-commands")), timeout=30)
+    assert waiting_gauge("inventory-events") is not None  # every topic is exported, 0 or not
 
     # A dry run counts and samples, and starts nothing.
     r = system.api.post("/dead-letters/redrive", {"ids": ids, "rate_per_s": RATE, "dry_run": True})
@@ -163,6 +178,7 @@ def test_200_poison_messages_redriven_at_5_per_s_are_each_handled_and_charged_on
     charged_once_each(system, customer, order_ids)
     assert not dead_letters_of(system, order_ids)
     assert len(dead_letters_of(system, order_ids, status="redriven")) == COUNT
+    wait_for("the gauge to drop", lambda: waiting_gauge("payment-commands") <= waiting - COUNT or None, timeout=30)
 
     # A second redrive of the same ids skips every one: redriven already.
     r = system.api.post("/dead-letters/redrive", {"ids": ids, "rate_per_s": 1000})

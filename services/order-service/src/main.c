@@ -21,6 +21,7 @@
 #include "adapters/uuid_generator.h"
 #include "oms/audit_pg.h"
 #include "oms/config.h"
+#include "oms/log.h"
 #include "oms/retention.h"
 #include "oms/service.h"
 #include "oms/ticker.h"
@@ -32,6 +33,7 @@
  * own rate_per_s, up to JOB_RATE_MAX. */
 #define JOB_TICK_MS 50
 #define JOB_PASS_BUDGET 100
+#define DEAD_LETTER_GAUGE_MS 5000
 #define ROUTES_MAX 64
 
 /* Everything of the process that is order-service's own. */
@@ -64,6 +66,7 @@ typedef struct order_service {
     job_repo job_store;
     job_service jobs;
     oms_ticker *job_runner;
+    int64_t dead_letter_gauge_ms; /* when oms_dead_letters was last set */
 } order_service;
 
 /* The read model's pool defaults to the write settings, one by one. */
@@ -163,10 +166,20 @@ static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
     return oms_saga_subscribe(bus, &o->consumer, err);
 }
 
+/* The job runner's pass, and every DEAD_LETTER_GAUGE_MS the dead letters
+ * gauge (one grouped count in the bus database). */
 static void run_jobs(void *ctx, oms_arena *a)
 {
     order_service *o = ctx;
     jobs_run_due(&o->jobs, a, JOB_PASS_BUDGET);
+    int64_t now = oms_clock_now_ms(&o->clock);
+    if (now - o->dead_letter_gauge_ms < DEAD_LETTER_GAUGE_MS)
+        return;
+    o->dead_letter_gauge_ms = now;
+    oms_error err;
+    oms_error_clear(&err);
+    if (jobs_dead_letter_gauges(&o->jobs, a, &err) != OMS_OK && err.code != OMS_EUNSUPPORTED)
+        oms_log(OMS_LOG_WARN, "dead_letter_gauge_failed", "error", err.message, NULL);
 }
 
 /* The background jobs: the deadline scanner, the bulk job runner, the

@@ -761,6 +761,19 @@ static void a_per_message_handler_over_a_claimed_batch_settles_each_message_on_i
     PQfinish(c);
 }
 
+/* The waiting dead letters of `topic` by oms_bus_count_dead_letters. */
+static int64_t count_of(oms_bus *b, oms_arena *a, const char *topic)
+{
+    oms_dead_letter_count *counts = NULL;
+    size_t n = 0;
+    oms_error err;
+    assert_int_equal(oms_bus_count_dead_letters(b, a, &counts, &n, &err), OMS_OK);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(counts[i].topic, topic) == 0)
+            return counts[i].count;
+    return 0;
+}
+
 /* Lists with every filter, redrives once (back to its subscription, same
  * payload, handled, marked redriven; a second redrive is a conflict), and
  * discards with the reason; first and last failure are kept. */
@@ -798,6 +811,7 @@ static void dead_letters_are_listed_redriven_once_and_discarded(void **state)
     assert_null(list[1].event_type);
     assert_int_equal(strlen(list[1].fingerprint), OMS_DEAD_LETTER_FINGERPRINT_LEN);
     int64_t poison_id = list[0].id, garbage_id = list[1].id;
+    assert_int_equal(count_of(b, a, "t-dlq"), 2); /* other tests' topics count apart */
     oms_dead_letter_filter by_type = {.event_type = "PaymentRequested", .status = OMS_DEAD_LETTER_DEAD};
     assert_int_equal(oms_bus_dead_letters(b, &by_type, a, &list, &n, &err), OMS_OK);
     assert_int_equal(n, 1);
@@ -833,6 +847,7 @@ static void dead_letters_are_listed_redriven_once_and_discarded(void **state)
     assert_int_equal(list[0].status, OMS_DEAD_LETTER_REDRIVEN);
     assert_true(list[0].settled_ms > 0);
     assert_int_equal(list[1].status, OMS_DEAD_LETTER_DISCARDED);
+    assert_int_equal(count_of(b, a, "t-dlq"), 0); /* neither is waiting any more */
     assert_string_equal(list[1].discard_reason, "not ours");
     assert_string_equal(list[1].discarded_by, "key:0123");
     assert_int_equal(it_long(c, "SELECT count(*) FROM bus_queue WHERE topic = 't-dlq'"), 0);

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "oms/log.h"
+#include "oms/metrics.h"
+#include "oms/saga_messages.h"
 
 static oms_err require_role(const oms_principal *who, oms_role role, const char *what, oms_error *err)
 {
@@ -351,6 +353,33 @@ oms_err jobs_stop(job_service *s, oms_arena *a, const oms_principal *who, const 
     if (rc == OMS_OK)
         oms_log(OMS_LOG_INFO, "job_stopped", "job", id, "by", who->id, NULL);
     return rc;
+}
+
+/* ---- the dead letters gauge ---------------------------------------------------- */
+
+static void set_dead_letter_gauge(const char *topic, int64_t count)
+{
+    char labels[96];
+    snprintf(labels, sizeof labels, "topic=\"%s\"", topic);
+    oms_gauge_set(
+        oms_metrics_gauge("oms_dead_letters", "Dead letters waiting for an operator, by original topic.", labels),
+        (double)count);
+}
+
+oms_err jobs_dead_letter_gauges(job_service *s, oms_arena *a, oms_error *err)
+{
+    oms_dead_letter_count *counts = NULL;
+    size_t n = 0;
+    oms_err rc = oms_bus_count_dead_letters(s->bus, a, &counts, &n, err);
+    if (rc != OMS_OK)
+        return rc;
+    oms_msg_subscription known[OMS_MSG_TYPE_COUNT];
+    size_t k = oms_msg_subscriptions(known, OMS_MSG_TYPE_COUNT);
+    for (size_t i = 0; i < k && i < OMS_MSG_TYPE_COUNT; i++)
+        set_dead_letter_gauge(known[i].topic, 0);
+    for (size_t i = 0; i < n; i++)
+        set_dead_letter_gauge(counts[i].topic, counts[i].count);
+    return OMS_OK;
 }
 
 /* ---- the runner ------------------------------------------------------------ */

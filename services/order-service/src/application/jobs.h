@@ -106,6 +106,10 @@ oms_err jobs_list(job_service *s, oms_arena *a, const oms_principal *who, int st
 /* POST /jobs/{id}/stop (operator or above): after the item in progress. */
 oms_err jobs_stop(job_service *s, oms_arena *a, const oms_principal *who, const char *id, job *out, oms_error *err);
 
+/* Sets oms_dead_letters{topic} to the dead letters waiting on each topic
+ * of the system (0 for one with none, so an alert's series stays). */
+oms_err jobs_dead_letter_gauges(job_service *s, oms_arena *a, oms_error *err);
+
 /* The runner's pass: acts on at most `budget` due items of the running
  * jobs, one transaction per item; returns how many it settled. */
 int jobs_run_due(job_service *s, oms_arena *a, int budget);
