@@ -11,7 +11,7 @@
 #      order of the run is final, and reads from the orders database the sagas
 #      completed per second and the create-to-final latencies; peak RSS
 #      (VmHWM, reset before each run) and CPU seconds of every process;
-#   4. an open-loop run at half the best sagas/s;
+#   4. an open-loop run at BENCH_OPEN_FRACTION (0.8) of the best sagas/s;
 #   5. the same closed-loop runs with MESSAGE_BUS=pulsar when a broker can be
 #      started (infrastructure/pulsar/pulsar.sh), else a printed reason;
 #   6. the report: a table on the terminal, build/bench/report.json,
@@ -28,6 +28,7 @@
 #   BENCH_PULSAR=auto           auto: run on Pulsar when a broker can start; 0: skip
 #   BENCH_PGBENCH_SECONDS=10    length of each pgbench run
 #   BENCH_DRAIN_TIMEOUT_S=120   how long to wait for a run's orders to be final
+#   BENCH_OPEN_FRACTION=0.8     the open-loop rate, as a fraction of the best pg sagas/s
 #   BENCH_FRESH=1               1: a new PostgreSQL cluster (and Pulsar data) per bench
 #   BENCH_DOCS=1                0: do not rewrite docs/benchmarks.md
 #   OMS_RUN_DIR=.run/bench PG_PORT=25436 GATEWAY_PORT=28080 ORDER_PORT=28001
@@ -72,6 +73,7 @@ BENCH_PULSAR_CLIENTS="${BENCH_PULSAR_CLIENTS:-1 8 32 128}"
 BENCH_PULSAR="${BENCH_PULSAR:-auto}"
 BENCH_PGBENCH_SECONDS="${BENCH_PGBENCH_SECONDS:-10}"
 BENCH_DRAIN_TIMEOUT_S="${BENCH_DRAIN_TIMEOUT_S:-120}"
+BENCH_OPEN_FRACTION="${BENCH_OPEN_FRACTION:-0.8}"
 BENCH_FRESH="${BENCH_FRESH:-1}"
 BENCH_DOCS="${BENCH_DOCS:-1}"
 
@@ -99,6 +101,9 @@ die() {
 for setting in BENCH_SECONDS BENCH_PGBENCH_SECONDS BENCH_DRAIN_TIMEOUT_S; do
     [[ "${!setting}" =~ ^[1-9][0-9]*$ ]] || die "$setting=${!setting}: must be a whole number of seconds"
 done
+if ! [[ "$BENCH_OPEN_FRACTION" =~ ^(0\.[0-9]*[1-9][0-9]*|1(\.0+)?)$ ]]; then
+    die "BENCH_OPEN_FRACTION=$BENCH_OPEN_FRACTION: must be a fraction above 0 and at most 1"
+fi
 for clients in $BENCH_CLIENTS $BENCH_PULSAR_CLIENTS; do
     if ! [[ "$clients" =~ ^[1-9][0-9]*$ ]] || [ "$clients" -gt 1024 ]; then
         die "client count $clients: must be 1 to 1024"
@@ -396,9 +401,9 @@ closed_loop_runs() {
     done
 }
 
-# Half the best sagas/s of the closed-loop runs on `bus`.
-half_peak_rate() {
-    "$PYTHON" - "$RUNS" "$1" <<'PY'
+# BENCH_OPEN_FRACTION of the best sagas/s of the closed-loop runs on `bus`.
+open_loop_rate() {
+    "$PYTHON" - "$RUNS" "$1" "$BENCH_OPEN_FRACTION" <<'PY'
 import json, sys
 best = 0.0
 for line in open(sys.argv[1]):
@@ -406,7 +411,7 @@ for line in open(sys.argv[1]):
     o = r["orders"]
     if r["bus"] == sys.argv[2] and r["mode"] == "closed" and o.get("span_s"):
         best = max(best, o["confirmed"] / o["span_s"])
-print("%.1f" % max(best / 2, 1.0))
+print("%.1f" % max(best * float(sys.argv[3]), 1.0))
 PY
 }
 
@@ -472,7 +477,7 @@ main() {
     seed_products
     # shellcheck disable=SC2086 # a list of client counts
     closed_loop_runs pg $BENCH_CLIENTS
-    load_run pg open --rate "$(half_peak_rate pg)"
+    load_run pg open --rate "$(open_loop_rate pg)"
 
     pulsar_runs
 
