@@ -31,7 +31,7 @@ static void set_reason(char *reason, size_t reason_len, const oms_error *err)
     /* A long message is cut: the reason is for people. */
     const char *what = err->reason[0] ? err->reason : oms_err_name(err->code);
     if (snprintf(reason, reason_len, "%s: %s", what, err->message) >= (int)reason_len)
-        reason[reason_len - 1] = '\0';
+        oms_utf8_trim_cut(reason); /* never half a character: the dead-letter row would be refused */
 }
 
 oms_err oms_inbox_refuse(oms_error *err, const char *fmt, ...)

@@ -57,3 +57,18 @@ char *oms_time_format(int64_t epoch_ms, char *out, size_t out_len)
              tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
     return out;
 }
+
+char *oms_utf8_trim_cut(char *s)
+{
+    size_t len = strlen(s);
+    size_t lead = len;
+    while (lead > 0 && ((unsigned char)s[lead - 1] & 0xC0) == 0x80)
+        lead--;
+    if (lead == 0)
+        return s; /* only continuation bytes (or empty): not ours to judge */
+    unsigned char c = (unsigned char)s[lead - 1];
+    size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (len - (lead - 1) < need)
+        s[lead - 1] = '\0';
+    return s;
+}

@@ -23,4 +23,10 @@ int64_t oms_monotonic_ms(void);
  * out (at least 32 bytes). Returns out. */
 char *oms_time_format(int64_t epoch_ms, char *out, size_t out_len);
 
+/* Ends s (NUL-terminated) before a UTF-8 sequence that a cut left
+ * incomplete at its end, so that text cut to a byte length (snprintf into a
+ * bounded buffer) stays valid for PostgreSQL and JSON (review L9). Bytes
+ * before the end are not checked. Returns s. */
+char *oms_utf8_trim_cut(char *s);
+
 #endif
