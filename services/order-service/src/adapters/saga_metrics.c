@@ -17,8 +17,7 @@ struct saga_metrics {
     oms_ticker *ticker;
 };
 
-/* Per topic (at most DL_TOPICS of them) and per order, while reading. */
-#define DL_TOPICS 32
+/* Dead letters per order, while reading. */
 typedef struct dl_count {
     const char *key;
     int64_t n;
@@ -34,30 +33,6 @@ static void count_in(dl_count *list, size_t *len, size_t cap, const char *key)
     }
     if (*len < cap)
         list[(*len)++] = (dl_count){key, 1};
-}
-
-/* Every topic once seen stays exported (0 when its dead letters are gone). */
-static void set_dead_letter_gauges(const dl_count *topics, size_t n)
-{
-    static char seen[DL_TOPICS][128];
-    static size_t seen_count;
-    for (size_t i = 0; i < n; i++) {
-        bool known = false;
-        for (size_t j = 0; j < seen_count && !known; j++)
-            known = strcmp(seen[j], topics[i].key) == 0;
-        if (!known && seen_count < DL_TOPICS)
-            snprintf(seen[seen_count++], sizeof seen[0], "%s", topics[i].key);
-    }
-    for (size_t j = 0; j < seen_count; j++) {
-        int64_t v = 0;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(seen[j], topics[i].key) == 0)
-                v = topics[i].n;
-        char labels[160];
-        snprintf(labels, sizeof labels, "topic=\"%s\"", seen[j]);
-        oms_gauge_set(oms_metrics_gauge("oms_dead_letters", "Messages dead in a dead-letter queue, by topic.", labels),
-                      (double)v);
-    }
 }
 
 /* The orders' counts into the table the stuck reason reads, in one tx. */
@@ -81,8 +56,7 @@ static oms_err store_dead_lettered(order_app *app, oms_arena *a, const dl_count 
 
 oms_err saga_metrics_refresh_dead_letters(order_app *app, oms_bus *bus, oms_arena *a, oms_error *err)
 {
-    dl_count topics[DL_TOPICS];
-    size_t topic_count = 0, order_count = 0;
+    size_t order_count = 0;
     dl_count *orders = oms_arena_calloc(a, SAGA_DEAD_LETTER_SCAN_MAX, sizeof *orders);
     if (!orders)
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
@@ -94,7 +68,6 @@ oms_err saga_metrics_refresh_dead_letters(order_app *app, oms_bus *bus, oms_aren
         if (rc != OMS_OK)
             return rc;
         for (size_t i = 0; i < got; i++) {
-            count_in(topics, &topic_count, DL_TOPICS, page[i].topic);
             if (page[i].order_id && oms_uuid_valid(page[i].order_id))
                 count_in(orders, &order_count, SAGA_DEAD_LETTER_SCAN_MAX, page[i].order_id);
         }
@@ -103,7 +76,6 @@ oms_err saga_metrics_refresh_dead_letters(order_app *app, oms_bus *bus, oms_aren
             break;
         f.after_id = page[got - 1].id;
     }
-    set_dead_letter_gauges(topics, topic_count);
     return store_dead_lettered(app, a, orders, order_count, err);
 }
 

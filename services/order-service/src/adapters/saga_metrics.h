@@ -1,9 +1,10 @@
 /* saga_metrics.h -- the gauges of the sagas open now (issue 12 item 1):
  * oms_sagas_stuck{reason,step} and the histogram oms_saga_age_seconds, read
  * from the read model every SAGA_METRICS_INTERVAL_MS by a ticker thread;
- * and, from the bus's dead letters (when the transport lists them),
- * oms_dead_letters{topic} and the orders waiting on one (saga_dead_letters:
- * stuck_reason waiting_on_dead_letter). */
+ * and, from the bus's dead letters (when the transport lists them), the
+ * orders waiting on one (saga_dead_letters: stuck_reason
+ * waiting_on_dead_letter). oms_dead_letters{topic} is the job runner's
+ * (application/jobs.c). */
 #ifndef ORDER_SAGA_METRICS_H
 #define ORDER_SAGA_METRICS_H
 
@@ -21,8 +22,8 @@ typedef struct saga_metrics saga_metrics;
 saga_metrics *saga_metrics_start(order_queries *q, order_app *app, oms_bus *const *bus, int interval_ms,
                                  oms_error *err);
 
-/* One read of the bus's dead letters into oms_dead_letters{topic} and the
- * table of orders waiting on one. OMS_EUNSUPPORTED when the transport does
+/* One read of the bus's dead letters into the table of orders waiting on
+ * one. OMS_EUNSUPPORTED when the transport does
  * not list them. */
 oms_err saga_metrics_refresh_dead_letters(order_app *app, oms_bus *bus, oms_arena *a, oms_error *err);
 
