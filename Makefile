@@ -19,7 +19,7 @@ include api-gateway/module.mk
 include tools/loadgen/module.mk
 include tools/omsctl/module.mk
 
-.PHONY: all programs tests unit-tests clean run up down test coverage bench chaos fuzz deps
+.PHONY: all programs tests unit-tests clean run up down test coverage containers-test bench chaos fuzz deps
 all: programs
 programs: $(PROGRAMS)
 tests: $(UNIT_TESTS) $(INTEGRATION_TESTS) $(PULSAR_TESTS)
@@ -45,6 +45,10 @@ test:
 	@scripts/test.sh
 coverage:
 	@scripts/coverage.sh
+# The images and docker-compose.yml run with podman (as root; the suite
+# `containers` of make test: infrastructure/containers/containers.sh test).
+containers-test:
+	@TEST_SUITES="python-env containers" scripts/test.sh
 bench: deps
 	@scripts/bench.sh
 chaos: deps

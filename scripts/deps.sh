@@ -19,6 +19,9 @@ PULSAR_PACKAGES=(openjdk-17-jre-headless maven)
 # Debian's nodejs comes without npm (a package of its own); some other builds
 # of nodejs bring it, and Debian's npm package would conflict with them.
 command -v npm >/dev/null 2>&1 || TEST_PACKAGES+=(npm)
+# The containers suite (infrastructure/containers/containers.sh): podman as
+# root with runc, its network stack, buildah and debootstrap for the base image.
+CONTAINER_PACKAGES=(podman buildah debootstrap runc netavark aardvark-dns uidmap slirp4netns)
 
 usage() {
     echo "usage: $0 [--build-only | --test]" >&2
@@ -29,7 +32,8 @@ wanted_packages() {
     case "${1:-}" in
         "") echo "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" ;;
         --build-only) echo "${BUILD_PACKAGES[@]}" ;;
-        --test) echo "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PULSAR_PACKAGES[@]}" ;;
+        --test) echo "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PULSAR_PACKAGES[@]}" \
+            "${CONTAINER_PACKAGES[@]}" ;;
     esac
 }
 

@@ -20,7 +20,9 @@
 # The test run uses its own ports and state, so it can run beside `make up`:
 #   OMS_RUN_DIR=.run/test, PostgreSQL 25433, gateway 18080, services 18001-18003,
 #   the http-server suite's own gateways 18090-18092,
-#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, TLS 6651, admin 8081, bookie 3181); all below
+#   Pulsar PULSAR_DIR=.run/test/pulsar (6650, TLS 6651, admin 8081, bookie 3181),
+#   the containers suite's gateway 19080, PostgreSQL 26433, metrics 19090-19092;
+#   all below
 #   Linux's ephemeral range (32768-60999), where an outgoing connection could
 #   hold a port just when a server wants to listen on it.
 # OMS_TEST_SLOT=N (0-9, default 0) adds 100*N to every one of these ports (and
@@ -329,6 +331,22 @@ suite_format() {
     return "$status"
 }
 
+# The images built and run with podman: docker-compose.yml on both buses
+# (infrastructure/containers/containers.sh; as root,
+# which installs podman on a fresh machine; its ports shift with the slot).
+suite_containers() {
+    needs_venv || return 1
+    if [ "${OMS_CONTAINERS_SUITE:-}" = skip ]; then
+        note "not run: OMS_CONTAINERS_SUITE=skip (GitHub's test job: its containers job runs them with Docker)"
+        return 77
+    fi
+    if [ "$(id -u)" -ne 0 ]; then
+        note "not run: the container tests run podman as root"
+        return 77
+    fi
+    infrastructure/containers/containers.sh test
+}
+
 cleanup() {
     "$OMS_SH" down >/dev/null 2>&1
     "$PG_SH" stop >/dev/null 2>&1
@@ -366,6 +384,7 @@ main() {
     suite console suite_console
     suite pulsar suite_pulsar
     suite deploy suite_deploy
+    suite containers suite_containers
     suite chaos-short scripts/chaos.sh --short
     suite fuzz-short scripts/fuzz.sh --short
     # Last, with its own gcov build: unit, integration and black-box again,

@@ -113,7 +113,10 @@ apply_permissions() {
   done
   # The shell goes on past a failed command (its --fail-on-error stops after
   # a successful create in 4.0.x) and prints "Reason: ..." for each failure.
-  if ! bin/pulsar-shell -c "$PULSAR_CLIENT_CONF" -f "$commands" -np > "$CONF_DIR/permissions.log" 2>&1 ||
+  # Its home (~/.pulsar-shell) in our writable folder: the image's /pulsar
+  # may not be writable by the broker's user (AccessDeniedException there).
+  if ! PULSAR_EXTRA_OPTS="${PULSAR_EXTRA_OPTS:-} -Duser.home=$CONF_DIR" \
+      bin/pulsar-shell -c "$PULSAR_CLIENT_CONF" -f "$commands" -np > "$CONF_DIR/permissions.log" 2>&1 ||
       grep -q '^Reason:' "$CONF_DIR/permissions.log"; then
     cat "$CONF_DIR/permissions.log" >&2
     log "could not create the topics or grant their permissions"

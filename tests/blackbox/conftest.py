@@ -12,6 +12,7 @@ on the test ports). Settings, from the environment:
   API_KEY         sent as X-API-Key on every request when set: an admin key of
                   the gateway's API_KEYS (scripts/test.sh runs the suite with
                   authentication on)
+  PSQL            the psql binary (default PostgreSQL 15's)
 """
 
 import contextlib
@@ -38,7 +39,9 @@ SERVICE_URLS = {
 OMS_RUN_DIR = Path(os.environ.get("OMS_RUN_DIR", REPO / ".run" / "test"))
 PG_PORT = os.environ.get("PG_PORT", "25433")
 MESSAGE_BUS = os.environ.get("MESSAGE_BUS", "pg")
-PSQL = "/usr/lib/postgresql/15/bin/psql"
+# PostgreSQL 15's client by default; PSQL names another (CI's container job
+# runs on a machine with another version).
+PSQL = os.environ.get("PSQL", "/usr/lib/postgresql/15/bin/psql")
 API_KEY = os.environ.get("API_KEY", "")
 
 # Orders should end in well under 10 s each; the margin covers the ASan build

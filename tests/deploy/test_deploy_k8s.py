@@ -487,6 +487,8 @@ def test_pulsar_and_postgres_versions_match_compose(base_objects):
     pulsar_image = pod_spec(sets["pulsar"])["containers"][0]["image"]
     env_example = dict(line.split("=", 1) for line in (REPO / ".env.example").read_text().splitlines()
                        if line and not line.startswith("#"))
-    assert pulsar_image == "apachepulsar/pulsar:" + env_example["PULSAR_VERSION"]
-    assert compose["services"]["pulsar"]["image"] == "apachepulsar/pulsar:${PULSAR_VERSION:-%s}" % env_example["PULSAR_VERSION"]
-    assert pod_spec(sets["postgres"])["containers"][0]["image"] == compose["services"]["postgres"]["image"]
+    assert pulsar_image == env_example["PULSAR_IMAGE"]
+    assert compose["services"]["pulsar"]["image"] == "${PULSAR_IMAGE:-%s}" % env_example["PULSAR_IMAGE"]
+    postgres_image = pod_spec(sets["postgres"])["containers"][0]["image"]
+    assert postgres_image == env_example["POSTGRES_IMAGE"]
+    assert compose["services"]["postgres"]["image"] == "${POSTGRES_IMAGE:-%s}" % postgres_image
