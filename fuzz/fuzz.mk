@@ -77,8 +77,8 @@ endef
 
 $(eval $(call fuzz_target,json,fuzz/targets/json.c,-ljansson -luuid -lm))
 $(eval $(call fuzz_target,money,fuzz/targets/money.c,))
-$(eval $(call fuzz_target,envelope,fuzz/targets/envelope.c,-ljansson -luuid -lm))
-$(eval $(call fuzz_target,dotenv,fuzz/targets/dotenv.c,))
+$(eval $(call fuzz_target,envelope,fuzz/targets/envelope.c,-ljansson -luuid -lcrypto -lm))
+$(eval $(call fuzz_target,dotenv,fuzz/targets/dotenv.c,-ljansson -luuid -lcrypto -lm))
 $(eval $(call fuzz_target,pulsar_frame,fuzz/targets/pulsar_frame.c lib/pulsar/frame.c $(PULSAR_GEN_C_F),-lprotobuf-c))
 $(eval $(call fuzz_target,pulsar_batch,fuzz/targets/pulsar_batch.c lib/pulsar/frame.c $(PULSAR_GEN_C_F),-lprotobuf-c))
 $(eval $(call fuzz_target,gateway_config,fuzz/targets/gateway_config.c api-gateway/src/domain/api_keys.c \
@@ -90,7 +90,8 @@ $(eval $(call fuzz_target,gateway_config,fuzz/targets/gateway_config.c api-gatew
 TEST_TX_F := $(wildcard lib/oms/tests/support/test_tx.c lib/oms/tests/support/test_replies.c lib/oms/tests/support/test_audit.c)
 HTTP_LIBS := $(HTTP_FAKE_OBJS) $(FB)/lib/liboms.a -lmicrohttpd -ljansson -luuid -lcrypto -lm $(if $(TEST_TX_F),-lcmocka)
 ORDER_SRCS_F := $(addprefix services/order-service/src/,domain/order.c domain/saga.c application/saga_runner.c \
-	application/commands.c application/queries.c application/cursor.c adapters/http_api.c adapters/order_json.c) \
+	application/commands.c application/admission.c application/queries.c application/cursor.c adapters/http_api.c \
+	adapters/order_json.c) \
 	services/order-service/tests/unit/memory_adapters.c fuzz/support/order_parked_routes.c $(TEST_TX_F)
 INVENTORY_SRCS_F := $(addprefix services/inventory-service/src/,domain/inventory.c application/commands.c \
 	application/queries.c adapters/http_api.c) services/inventory-service/tests/unit/memory_adapters.c $(TEST_TX_F)

@@ -29,9 +29,9 @@ typedef struct gateway_settings {
     const char *jwt_issuer;   /* NULL: not checked */
     const char *jwt_audience; /* NULL: not checked */
     long jwt_leeway_s;
-    int local_run;            /* 1: OMS_LOCAL_RUN=1 (scripts/oms.sh) */
-    const char *internal_key; /* sent to the services as X-OMS-Internal-Key; NULL: none */
-    long rate_limit_rps;      /* 0: off */
+    int local_run;                 /* 1: OMS_LOCAL_RUN=1 (scripts/oms.sh) */
+    const char *internal_key;      /* sent to the services as X-OMS-Internal-Key; NULL: none */
+    long rate_limit_rps;           /* 0: off */
     int reconciliation_interval_s; /* RECONCILIATION_INTERVAL_S; 0: only on request */
 } gateway_settings;
 

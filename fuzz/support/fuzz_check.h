@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CHECK(cond)                                                                                                \
-    do {                                                                                                           \
-        if (!(cond)) {                                                                                             \
-            fprintf(stderr, "%s: check failed: %s (line %d)\n", __FILE__, #cond, __LINE__);                        \
-            abort();                                                                                               \
-        }                                                                                                          \
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "%s: check failed: %s (line %d)\n", __FILE__, #cond, __LINE__);                            \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 #endif

@@ -69,8 +69,8 @@ static char *fill_pattern(oms_arena *a, const char *pattern, const char *param, 
 
 static void fail(const oms_http_route *route, const oms_http_response *res, const char *why)
 {
-    fprintf(stderr, "http_driver: %s %s (%s): %s: status %d body %.*s\n", route->method, route->pattern,
-            route->name, why, res->status, (int)(res->body ? res->body_len : 0), res->body ? res->body : "");
+    fprintf(stderr, "http_driver: %s %s (%s): %s: status %d body %.*s\n", route->method, route->pattern, route->name,
+            why, res->status, (int)(res->body ? res->body_len : 0), res->body ? res->body : "");
     abort();
 }
 

@@ -25,8 +25,8 @@ static void seed_order(mem_store *m, oms_arena *a)
     oms_error err;
     oms_error_clear(&err);
     mem_set_price(m, "sku-1", 1050); /* the catalog's price of the seed's product */
-    if (order_create(&m->app, a, oms_principal_local_admin(), &create, "seed-key", "seed", &created, &outcome,
-                     &err) != OMS_OK)
+    if (order_create(&m->app, a, oms_principal_local_admin(), &create, "seed-key", "seed", &created, &outcome, &err) !=
+        OMS_OK)
         abort();
 }
 

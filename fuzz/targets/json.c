@@ -77,7 +77,8 @@ static void check_members(oms_arena *a, const json_t *obj)
 {
     const char *key;
     json_t *value;
-    json_object_foreach((json_t *)obj, key, value) {
+    json_object_foreach((json_t *)obj, key, value)
+    {
         (void)value;
         check_string(obj, key, 64, true);
         check_string(obj, key, 500, false);
@@ -126,7 +127,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (json_is_array(doc)) {
         size_t i;
         json_t *item;
-        json_array_foreach(doc, i, item) {
+        json_array_foreach(doc, i, item)
+        {
             if (json_is_object(item))
                 check_members(a, item);
         }

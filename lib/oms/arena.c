@@ -12,15 +12,9 @@
 #define ARENA_MAX_ALLOC ((size_t)1 << 30)
 #define ARENA_ALIGN 16
 
-static size_t align_up(size_t n)
-{
-    return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-}
+static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1); }
 
-static size_t align_block(size_t n)
-{
-    return n > ARENA_MAX_ALLOC ? ARENA_MAX_ALLOC : align_up(n);
-}
+static size_t align_block(size_t n) { return n > ARENA_MAX_ALLOC ? ARENA_MAX_ALLOC : align_up(n); }
 
 typedef struct arena_block {
     struct arena_block *next;

@@ -65,8 +65,8 @@ static oms_err pg_append(oms_audit_log *l, oms_tx *tx, oms_arena *a, const oms_a
     const char *before, *after;
     if (state_json(a, e->before, &before, err) != OMS_OK || state_json(a, e->after, &after, err) != OMS_OK)
         return err->code;
-    const char *params[] = {e->by->id, oms_role_name(e->by->role), e->action, e->target, e->saga_id,
-                            reason,    before,                     after,     e->by->request_id};
+    const char *params[] = {e->by->id, oms_role_name(e->by->role), e->action, e->target, e->saga_id, reason, before,
+                            after,     e->by->request_id};
     return oms_pg_tx_exec_deferred(tx,
                                    "INSERT INTO audit_log (actor, role, action, target, saga_id, reason,"
                                    " state_before, state_after, request_id)"
@@ -204,13 +204,12 @@ static json_t *row_json(const PGresult *r, int row, const char *service, oms_err
     int64_t id, at_us;
     if (oms_pg_int_value(r, row, 0, &id, err) != OMS_OK || oms_pg_int_value(r, row, 1, &at_us, err) != OMS_OK)
         return NULL;
-    json_t *o = json_pack("{s:I, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)id,
-                          "service", service, "at", nullable_string(r, row, 2), "at_us", (json_int_t)at_us, "actor",
-                          nullable_string(r, row, 3), "role", nullable_string(r, row, 4), "action",
-                          nullable_string(r, row, 5), "target", nullable_string(r, row, 6), "saga_id",
-                          nullable_string(r, row, 7), "reason", nullable_string(r, row, 8), "before",
-                          json_column(r, row, 9), "after", json_column(r, row, 10), "request_id",
-                          nullable_string(r, row, 11));
+    json_t *o = json_pack(
+        "{s:I, s:s, s:o, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", (json_int_t)id, "service", service,
+        "at", nullable_string(r, row, 2), "at_us", (json_int_t)at_us, "actor", nullable_string(r, row, 3), "role",
+        nullable_string(r, row, 4), "action", nullable_string(r, row, 5), "target", nullable_string(r, row, 6),
+        "saga_id", nullable_string(r, row, 7), "reason", nullable_string(r, row, 8), "before", json_column(r, row, 9),
+        "after", json_column(r, row, 10), "request_id", nullable_string(r, row, 11));
     if (!o)
         oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     return o;
@@ -219,8 +218,7 @@ static json_t *row_json(const PGresult *r, int row, const char *service, oms_err
 /* The cursor as this service's bounds: rows after (at_us, tie_id), where a
  * row at the cursor's very time follows it when this service sorts after
  * the cursor's (any id: 0), is the same (a greater id) or never (NULL). */
-static void cursor_bounds(oms_arena *a, const char *service, const char *text, const char **at_us,
-                          const char **tie_id)
+static void cursor_bounds(oms_arena *a, const char *service, const char *text, const char **at_us, const char **tie_id)
 {
     audit_cursor c;
     *at_us = NULL;
@@ -235,17 +233,17 @@ static void cursor_bounds(oms_arena *a, const char *service, const char *text, c
         *tie_id = "0";
 }
 
-static const char list_sql[] =
-    "SELECT id, at_us, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, role, action,"
-    " target, saga_id::text, reason, state_before::text, state_after::text, request_id"
-    " FROM (SELECT *, (extract(epoch FROM at) * 1000000)::bigint AS at_us FROM audit_log"
-    "       WHERE ($1::text IS NULL OR actor = $1) AND ($2::uuid IS NULL OR saga_id = $2::uuid)"
-    "         AND ($3::text IS NULL OR target = $3) AND ($4::timestamptz IS NULL OR at >= $4::timestamptz)) r"
-    " WHERE ($5::bigint IS NULL OR r.at_us > $5::bigint OR (r.at_us = $5::bigint AND r.id > $6::bigint))"
-    " ORDER BY r.at_us, r.id LIMIT $7::bigint";
+static const char list_sql
+    [] = "SELECT id, at_us, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, role, action,"
+         " target, saga_id::text, reason, state_before::text, state_after::text, request_id"
+         " FROM (SELECT *, (extract(epoch FROM at) * 1000000)::bigint AS at_us FROM audit_log"
+         "       WHERE ($1::text IS NULL OR actor = $1) AND ($2::uuid IS NULL OR saga_id = $2::uuid)"
+         "         AND ($3::text IS NULL OR target = $3) AND ($4::timestamptz IS NULL OR at >= $4::timestamptz)) r"
+         " WHERE ($5::bigint IS NULL OR r.at_us > $5::bigint OR (r.at_us = $5::bigint AND r.id > $6::bigint))"
+         " ORDER BY r.at_us, r.id LIMIT $7::bigint";
 
-oms_err oms_audit_list(oms_pg_pool *pool, oms_arena *a, const char *service, const oms_audit_filter *f,
-                       json_t **out, oms_error *err)
+oms_err oms_audit_list(oms_pg_pool *pool, oms_arena *a, const char *service, const oms_audit_filter *f, json_t **out,
+                       oms_error *err)
 {
     const char *at_us, *tie_id;
     cursor_bounds(a, service, f->cursor, &at_us, &tie_id);
@@ -327,8 +325,7 @@ static merge_row *collect(json_t *const *pages, size_t page_count, size_t limit,
     return rows;
 }
 
-json_t *oms_audit_merge(json_t *const *pages, size_t page_count, size_t limit, oms_arena *a,
-                        const char **next_cursor)
+json_t *oms_audit_merge(json_t *const *pages, size_t page_count, size_t limit, oms_arena *a, const char **next_cursor)
 {
     size_t n = 0;
     bool maybe_more = false;

@@ -57,11 +57,11 @@ typedef struct oms_audit_state {
 } oms_audit_state;
 
 typedef struct oms_audit_entry {
-    const oms_principal *by;      /* actor = by->id, role, request_id = by->request_id */
-    const char *action;           /* "product.restock", "order.cancel", "saga.pause", ... */
-    const char *target;           /* "product:product-1", "order:<uuid>", "account:<customer>" */
-    const char *saga_id;          /* a UUID when the write is about a saga; else NULL */
-    const char *reason;           /* the client's words (first 500 bytes kept); NULL when none */
+    const oms_principal *by;       /* actor = by->id, role, request_id = by->request_id */
+    const char *action;            /* "product.restock", "order.cancel", "saga.pause", ... */
+    const char *target;            /* "product:product-1", "order:<uuid>", "account:<customer>" */
+    const char *saga_id;           /* a UUID when the write is about a saga; else NULL */
+    const char *reason;            /* the client's words (first 500 bytes kept); NULL when none */
     const oms_audit_state *before; /* NULL: nothing before (a creation) */
     const oms_audit_state *after;  /* NULL: nothing after (a removal) */
 } oms_audit_entry;

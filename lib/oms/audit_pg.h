@@ -21,21 +21,21 @@ oms_audit_log oms_pg_audit_log(void);
 
 /* The built-in migration's text (outbox.c lists it as 003_oms_audit_log):
  * the row of audit.h, `at` from the clock at the insert, append-only. */
-#define OMS_AUDIT_MIGRATION_SQL                                                                                   \
-    "CREATE TABLE IF NOT EXISTS audit_log ("                                                                      \
-    "  id bigserial PRIMARY KEY,"                                                                                 \
-    "  at timestamptz NOT NULL DEFAULT clock_timestamp(),"                                                        \
-    "  actor text NOT NULL,"                                                                                      \
-    "  role text NOT NULL,"                                                                                       \
-    "  action text NOT NULL,"                                                                                     \
-    "  target text NOT NULL,"                                                                                     \
-    "  saga_id uuid,"                                                                                             \
-    "  reason text,"                                                                                              \
-    "  state_before jsonb,"                                                                                       \
-    "  state_after jsonb,"                                                                                        \
-    "  request_id text);"                                                                                         \
-    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at, id);"                                              \
-    "CREATE INDEX IF NOT EXISTS audit_log_saga ON audit_log (saga_id) WHERE saga_id IS NOT NULL;"                 \
+#define OMS_AUDIT_MIGRATION_SQL                                                                                        \
+    "CREATE TABLE IF NOT EXISTS audit_log ("                                                                           \
+    "  id bigserial PRIMARY KEY,"                                                                                      \
+    "  at timestamptz NOT NULL DEFAULT clock_timestamp(),"                                                             \
+    "  actor text NOT NULL,"                                                                                           \
+    "  role text NOT NULL,"                                                                                            \
+    "  action text NOT NULL,"                                                                                          \
+    "  target text NOT NULL,"                                                                                          \
+    "  saga_id uuid,"                                                                                                  \
+    "  reason text,"                                                                                                   \
+    "  state_before jsonb,"                                                                                            \
+    "  state_after jsonb,"                                                                                             \
+    "  request_id text);"                                                                                              \
+    "CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at, id);"                                                   \
+    "CREATE INDEX IF NOT EXISTS audit_log_saga ON audit_log (saga_id) WHERE saga_id IS NOT NULL;"                      \
     "SELECT oms_make_append_only('audit_log');"
 
 /* What GET /audit filters on; NULL members: no filter. `cursor` is the
@@ -57,8 +57,8 @@ bool oms_audit_filter_parse(oms_http_request *req, oms_http_response *res, oms_a
  * array (tied to `a`) of {id, service, at, at_us, actor, role, action,
  * target, saga_id, reason, before, after, request_id}. OMS_EINVAL for a
  * malformed cursor or since; a store error. */
-oms_err oms_audit_list(oms_pg_pool *pool, oms_arena *a, const char *service, const oms_audit_filter *f,
-                       json_t **out, oms_error *err);
+oms_err oms_audit_list(oms_pg_pool *pool, oms_arena *a, const char *service, const oms_audit_filter *f, json_t **out,
+                       oms_error *err);
 
 /* Rewrites each real member of a state object as an exact money value
  * (oms_json_money_value): a fraction in a state is only ever money with at
@@ -73,7 +73,6 @@ void oms_audit_exact_money(json_t *state);
  * follow, else NULL. `pages` are borrowed (their states' money rewritten in
  * place); the result is new (the caller's reference). NULL when memory is
  * exhausted. */
-json_t *oms_audit_merge(json_t *const *pages, size_t page_count, size_t limit, oms_arena *a,
-                        const char **next_cursor);
+json_t *oms_audit_merge(json_t *const *pages, size_t page_count, size_t limit, oms_arena *a, const char **next_cursor);
 
 #endif

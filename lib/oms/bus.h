@@ -35,7 +35,7 @@ typedef struct oms_bus_message {
     const char *topic;
     const char *subscription;
     const char *key;
-    const char *payload;   /* NUL-terminated */
+    const char *payload; /* NUL-terminated */
     size_t payload_len;
     uint32_t redelivery_count; /* 0 on first delivery */
     const char *message_id;    /* transport's id, for logs */
@@ -100,9 +100,9 @@ typedef struct oms_dead_letter {
     int attempts;      /* deliveries that failed */
     int64_t first_failure_ms, last_failure_ms;
     oms_dead_letter_status status;
-    int64_t settled_ms;          /* when redriven or discarded; 0 while dead */
-    const char *discard_reason;  /* NULL unless discarded */
-    const char *discarded_by;    /* the principal id; NULL unless discarded */
+    int64_t settled_ms;                                    /* when redriven or discarded; 0 while dead */
+    const char *discard_reason;                            /* NULL unless discarded */
+    const char *discarded_by;                              /* the principal id; NULL unless discarded */
     char fingerprint[OMS_DEAD_LETTER_FINGERPRINT_LEN + 1]; /* oms_dead_letter_fingerprint */
 } oms_dead_letter;
 
@@ -114,10 +114,10 @@ typedef struct oms_dead_letter_filter {
     const char *since;      /* RFC 3339 time: last failure at or after it */
     bool any_status;        /* false: only `status` */
     oms_dead_letter_status status;
-    const int64_t *ids;     /* only these ids */
+    const int64_t *ids; /* only these ids */
     size_t id_count;
-    int64_t after_id;       /* cursor: ids above this one */
-    int limit;              /* 1..OMS_DEAD_LETTER_PAGE_MAX; 0: 100 */
+    int64_t after_id; /* cursor: ids above this one */
+    int limit;        /* 1..OMS_DEAD_LETTER_PAGE_MAX; 0: 100 */
 } oms_dead_letter_filter;
 
 typedef struct oms_dead_letter_count {
@@ -128,8 +128,8 @@ typedef struct oms_dead_letter_count {
 /* Groups dead letters that failed the same way: the first 16 hex digits of
  * the SHA-256 of topic, subscription, event type and the error with every
  * word that holds a digit (ids, amounts, counts) replaced by '#'. Pure. */
-void oms_dead_letter_fingerprint(const char *topic, const char *subscription, const char *event_type,
-                                 const char *error, char out[OMS_DEAD_LETTER_FINGERPRINT_LEN + 1]);
+void oms_dead_letter_fingerprint(const char *topic, const char *subscription, const char *event_type, const char *error,
+                                 char out[OMS_DEAD_LETTER_FINGERPRINT_LEN + 1]);
 
 /* The envelope fields of a dead letter from its payload (NULL each when it
  * does not parse), copied into `a`, and its fingerprint. */
@@ -164,8 +164,7 @@ typedef struct oms_bus_ops {
     oms_err (*discard)(oms_bus *b, int64_t id, const char *reason, const char *actor, oms_error *err);
     /* How many dead letters wait (status dead) per original topic, into `a`;
      * topics with none are left out. */
-    oms_err (*count_dead_letters)(oms_bus *b, oms_arena *a, oms_dead_letter_count **out, size_t *count,
-                                  oms_error *err);
+    oms_err (*count_dead_letters)(oms_bus *b, oms_arena *a, oms_dead_letter_count **out, size_t *count, oms_error *err);
 } oms_bus_ops;
 
 struct oms_bus {
@@ -204,16 +203,15 @@ static inline oms_err oms_bus_redrive(oms_bus *b, int64_t id, oms_error *err)
         return oms_error_set(err, OMS_EUNSUPPORTED, NULL, "this message transport does not redrive dead letters");
     return b->ops->redrive(b, id, err);
 }
-static inline oms_err oms_bus_discard(oms_bus *b, int64_t id, const char *reason, const char *actor,
-                                      oms_error *err)
+static inline oms_err oms_bus_discard(oms_bus *b, int64_t id, const char *reason, const char *actor, oms_error *err)
 {
     if (!b->ops->discard)
         return oms_error_set(err, OMS_EUNSUPPORTED, NULL, "this message transport does not discard dead letters");
     return b->ops->discard(b, id, reason, actor, err);
 }
 
-static inline oms_err oms_bus_count_dead_letters(oms_bus *b, oms_arena *a, oms_dead_letter_count **out,
-                                                 size_t *count, oms_error *err)
+static inline oms_err oms_bus_count_dead_letters(oms_bus *b, oms_arena *a, oms_dead_letter_count **out, size_t *count,
+                                                 oms_error *err)
 {
     if (!b->ops->count_dead_letters)
         return oms_error_set(err, OMS_EUNSUPPORTED, NULL, "this message transport does not count dead letters");
@@ -221,12 +219,12 @@ static inline oms_err oms_bus_count_dead_letters(oms_bus *b, oms_arena *a, oms_d
 }
 
 typedef struct oms_bus_options {
-    const char *service_name;  /* names consumers and producers */
-    int max_redeliveries;      /* N of SPEC section 4; 0: OMS_BUS_DEFAULT_MAX_REDELIVERIES */
-    int consumer_threads;      /* per subscription; 0: OMS_BUS_DEFAULT_CONSUMER_THREADS */
-    int batch_size;            /* messages handed to a batch handler at once; 0: OMS_BUS_DEFAULT_BATCH_SIZE */
-    int retry_base_delay_ms;   /* first redelivery delay, doubling, capped at 30 s; 0: the default */
-    int lease_ms;              /* pg: how long a claimed message stays with its consumer; 0: the default */
+    const char *service_name; /* names consumers and producers */
+    int max_redeliveries;     /* N of SPEC section 4; 0: OMS_BUS_DEFAULT_MAX_REDELIVERIES */
+    int consumer_threads;     /* per subscription; 0: OMS_BUS_DEFAULT_CONSUMER_THREADS */
+    int batch_size;           /* messages handed to a batch handler at once; 0: OMS_BUS_DEFAULT_BATCH_SIZE */
+    int retry_base_delay_ms;  /* first redelivery delay, doubling, capped at 30 s; 0: the default */
+    int lease_ms;             /* pg: how long a claimed message stays with its consumer; 0: the default */
 } oms_bus_options;
 
 /* The defaults of oms_bus_options (and of the settings below). */

@@ -46,59 +46,60 @@
 /* Applied in order; an applied entry is never edited: add a new one. (The
  * first one lost its seed of bus_subscription rows, which every start now
  * writes from the table of saga_messages.h: see seed_topology.) */
-static const oms_pg_migration bus_migrations[] = {{
-    .name = "000_oms_bus",
-    .sql = "CREATE TABLE IF NOT EXISTS bus_subscription ("
-           "  topic text NOT NULL,"
-           "  subscription text NOT NULL,"
-           "  PRIMARY KEY (topic, subscription));"
-           "CREATE TABLE IF NOT EXISTS bus_queue ("
-           "  id bigserial PRIMARY KEY,"
-           "  topic text NOT NULL,"
-           "  subscription text NOT NULL,"
-           "  key text NOT NULL,"
-           "  payload text NOT NULL,"
-           "  attempts int NOT NULL DEFAULT 0,"
-           "  available_at timestamptz NOT NULL DEFAULT now(),"
-           "  created_at timestamptz NOT NULL DEFAULT now());"
-           "CREATE INDEX IF NOT EXISTS bus_queue_key_order ON bus_queue (topic, subscription, key, id);"
-           "CREATE INDEX IF NOT EXISTS bus_queue_available ON bus_queue (topic, subscription, available_at, id);"
-           "CREATE TABLE IF NOT EXISTS bus_dead_letter ("
-           "  id bigserial PRIMARY KEY,"
-           "  topic text NOT NULL,"
-           "  subscription text NOT NULL,"
-           "  key text NOT NULL,"
-           "  payload text NOT NULL,"
-           "  reason text,"
-           "  attempts int NOT NULL DEFAULT 0,"
-           "  created_at timestamptz NOT NULL DEFAULT now());",
-},
-/* Leases instead of row locks held for the handler's run (see the top), and
+static const oms_pg_migration bus_migrations[] = {
+    {
+        .name = "000_oms_bus",
+        .sql = "CREATE TABLE IF NOT EXISTS bus_subscription ("
+               "  topic text NOT NULL,"
+               "  subscription text NOT NULL,"
+               "  PRIMARY KEY (topic, subscription));"
+               "CREATE TABLE IF NOT EXISTS bus_queue ("
+               "  id bigserial PRIMARY KEY,"
+               "  topic text NOT NULL,"
+               "  subscription text NOT NULL,"
+               "  key text NOT NULL,"
+               "  payload text NOT NULL,"
+               "  attempts int NOT NULL DEFAULT 0,"
+               "  available_at timestamptz NOT NULL DEFAULT now(),"
+               "  created_at timestamptz NOT NULL DEFAULT now());"
+               "CREATE INDEX IF NOT EXISTS bus_queue_key_order ON bus_queue (topic, subscription, key, id);"
+               "CREATE INDEX IF NOT EXISTS bus_queue_available ON bus_queue (topic, subscription, available_at, id);"
+               "CREATE TABLE IF NOT EXISTS bus_dead_letter ("
+               "  id bigserial PRIMARY KEY,"
+               "  topic text NOT NULL,"
+               "  subscription text NOT NULL,"
+               "  key text NOT NULL,"
+               "  payload text NOT NULL,"
+               "  reason text,"
+               "  attempts int NOT NULL DEFAULT 0,"
+               "  created_at timestamptz NOT NULL DEFAULT now());",
+    },
+    /* Leases instead of row locks held for the handler's run (see the top), and
  * an index that serves the claim (topic, subscription, in id order) without
  * walking the rows of other topics. The claim orders by id, so the
  * available_at index is no longer used. */
-{
-    .name = "001_oms_bus_lease",
-    .sql = "ALTER TABLE bus_queue ADD COLUMN IF NOT EXISTS leased_until timestamptz,"
-           "  ADD COLUMN IF NOT EXISTS lease_owner text;"
-           "CREATE INDEX IF NOT EXISTS bus_queue_claim ON bus_queue (topic, subscription, id);"
-           "DROP INDEX IF EXISTS bus_queue_available;",
-},
-/* A queue table: see 001_oms_outbox_autovacuum in outbox.c. */
-{
-    .name = "002_oms_bus_autovacuum",
-    .sql = "ALTER TABLE bus_queue SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,"
-           "  autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);",
-},
-/* Room on each page for the claim's new row version: the lease columns are
+    {
+        .name = "001_oms_bus_lease",
+        .sql = "ALTER TABLE bus_queue ADD COLUMN IF NOT EXISTS leased_until timestamptz,"
+               "  ADD COLUMN IF NOT EXISTS lease_owner text;"
+               "CREATE INDEX IF NOT EXISTS bus_queue_claim ON bus_queue (topic, subscription, id);"
+               "DROP INDEX IF EXISTS bus_queue_available;",
+    },
+    /* A queue table: see 001_oms_outbox_autovacuum in outbox.c. */
+    {
+        .name = "002_oms_bus_autovacuum",
+        .sql = "ALTER TABLE bus_queue SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,"
+               "  autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);",
+    },
+    /* Room on each page for the claim's new row version: the lease columns are
  * in no index, so the update stays on the page (HOT) and adds no index
  * entries for the next claims to walk past (docs/benchmarks.md has the
  * measurement). */
-{
-    .name = "003_oms_bus_fillfactor",
-    .sql = "ALTER TABLE bus_queue SET (fillfactor = 50);",
-},
-/* Each service publishes only to its own topics and handles only its own
+    {
+        .name = "003_oms_bus_fillfactor",
+        .sql = "ALTER TABLE bus_queue SET (fillfactor = 50);",
+    },
+    /* Each service publishes only to its own topics and handles only its own
  * subscriptions (docs/architecture.md, "PostgreSQL roles"). The database's
  * owner (the orchestrator, order-service) and superusers are trusted; any
  * other role is a participant, known by its role name, which is the name of
@@ -107,71 +108,72 @@ static const oms_pg_migration bus_migrations[] = {{
  * settles and dead-letters only rows of the subscription named after it
  * (row-level security). The owner seeds bus_producer and bus_subscription
  * from the message table at every start (seed_topology). */
-{
-    .name = "004_oms_bus_roles",
-    .sql = "CREATE TABLE IF NOT EXISTS bus_producer ("
-           "  topic text NOT NULL,"
-           "  producer text NOT NULL,"
-           "  PRIMARY KEY (topic, producer));"
-           "CREATE OR REPLACE FUNCTION oms_bus_trusted() RETURNS boolean LANGUAGE sql STABLE AS $$"
-           "  SELECT r.rolsuper OR pg_has_role(r.oid, d.datdba, 'USAGE') FROM pg_roles r, pg_database d"
-           "  WHERE r.rolname = session_user AND d.datname = current_database() $$;"
-           "CREATE OR REPLACE FUNCTION oms_bus_publish(topics text[], keys text[], payloads text[],"
-           "    channel_prefix text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
-           "    SET search_path = public, pg_temp AS $$"
-           "DECLARE refused text;"
-           "BEGIN"
-           "  IF NOT oms_bus_trusted() THEN"
-           "    SELECT t.topic INTO refused FROM unnest(topics) AS t (topic)"
-           "    WHERE NOT EXISTS (SELECT 1 FROM bus_producer p WHERE p.topic = t.topic AND p.producer = session_user)"
-           "    LIMIT 1;"
-           "    IF FOUND THEN"
-           "      RAISE EXCEPTION 'role % may not publish to topic %', session_user, refused"
-           "        USING ERRCODE = 'insufficient_privilege';"
-           "    END IF;"
-           "  END IF;"
-           "  INSERT INTO bus_queue (topic, subscription, key, payload)"
-           "    SELECT m.topic, s.subscription, m.key, m.payload"
-           "    FROM unnest(topics, keys, payloads) WITH ORDINALITY AS m (topic, key, payload, n)"
-           "    JOIN bus_subscription s ON s.topic = m.topic ORDER BY m.n, s.subscription;"
-           "  PERFORM pg_notify(channel_prefix || d.topic, '') FROM (SELECT DISTINCT unnest(topics) AS topic) d;"
-           "END $$;"
-           "REVOKE ALL ON bus_queue, bus_dead_letter, bus_subscription, bus_producer, schema_migrations FROM PUBLIC;"
-           "GRANT SELECT ON bus_subscription, bus_producer, schema_migrations TO PUBLIC;"
-           "GRANT SELECT, UPDATE, DELETE ON bus_queue TO PUBLIC;"
-           "GRANT SELECT, INSERT ON bus_dead_letter TO PUBLIC;"
-           "GRANT USAGE ON SEQUENCE bus_dead_letter_id_seq TO PUBLIC;"
-           "ALTER TABLE bus_queue ENABLE ROW LEVEL SECURITY;"
-           "ALTER TABLE bus_dead_letter ENABLE ROW LEVEL SECURITY;"
-           "CREATE POLICY bus_queue_own_subscription ON bus_queue"
-           "  USING (subscription = session_user);"
-           "CREATE POLICY bus_dead_letter_own_subscription ON bus_dead_letter"
-           "  USING (subscription = session_user) WITH CHECK (subscription = session_user);",
-},
-/* Dead letters for operators (docs/architecture.md, "Dead letters"): when
+    {
+        .name = "004_oms_bus_roles",
+        .sql =
+            "CREATE TABLE IF NOT EXISTS bus_producer ("
+            "  topic text NOT NULL,"
+            "  producer text NOT NULL,"
+            "  PRIMARY KEY (topic, producer));"
+            "CREATE OR REPLACE FUNCTION oms_bus_trusted() RETURNS boolean LANGUAGE sql STABLE AS $$"
+            "  SELECT r.rolsuper OR pg_has_role(r.oid, d.datdba, 'USAGE') FROM pg_roles r, pg_database d"
+            "  WHERE r.rolname = session_user AND d.datname = current_database() $$;"
+            "CREATE OR REPLACE FUNCTION oms_bus_publish(topics text[], keys text[], payloads text[],"
+            "    channel_prefix text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER"
+            "    SET search_path = public, pg_temp AS $$"
+            "DECLARE refused text;"
+            "BEGIN"
+            "  IF NOT oms_bus_trusted() THEN"
+            "    SELECT t.topic INTO refused FROM unnest(topics) AS t (topic)"
+            "    WHERE NOT EXISTS (SELECT 1 FROM bus_producer p WHERE p.topic = t.topic AND p.producer = session_user)"
+            "    LIMIT 1;"
+            "    IF FOUND THEN"
+            "      RAISE EXCEPTION 'role % may not publish to topic %', session_user, refused"
+            "        USING ERRCODE = 'insufficient_privilege';"
+            "    END IF;"
+            "  END IF;"
+            "  INSERT INTO bus_queue (topic, subscription, key, payload)"
+            "    SELECT m.topic, s.subscription, m.key, m.payload"
+            "    FROM unnest(topics, keys, payloads) WITH ORDINALITY AS m (topic, key, payload, n)"
+            "    JOIN bus_subscription s ON s.topic = m.topic ORDER BY m.n, s.subscription;"
+            "  PERFORM pg_notify(channel_prefix || d.topic, '') FROM (SELECT DISTINCT unnest(topics) AS topic) d;"
+            "END $$;"
+            "REVOKE ALL ON bus_queue, bus_dead_letter, bus_subscription, bus_producer, schema_migrations FROM PUBLIC;"
+            "GRANT SELECT ON bus_subscription, bus_producer, schema_migrations TO PUBLIC;"
+            "GRANT SELECT, UPDATE, DELETE ON bus_queue TO PUBLIC;"
+            "GRANT SELECT, INSERT ON bus_dead_letter TO PUBLIC;"
+            "GRANT USAGE ON SEQUENCE bus_dead_letter_id_seq TO PUBLIC;"
+            "ALTER TABLE bus_queue ENABLE ROW LEVEL SECURITY;"
+            "ALTER TABLE bus_dead_letter ENABLE ROW LEVEL SECURITY;"
+            "CREATE POLICY bus_queue_own_subscription ON bus_queue"
+            "  USING (subscription = session_user);"
+            "CREATE POLICY bus_dead_letter_own_subscription ON bus_dead_letter"
+            "  USING (subscription = session_user) WITH CHECK (subscription = session_user);",
+    },
+    /* Dead letters for operators (docs/architecture.md, "Dead letters"): when
  * a message first failed (kept on its queue row, carried to the dead
  * letter), and what became of a dead letter: redriven or discarded (with
  * the reason and who), kept rather than deleted so that the record stays.
  * oms_bus_envelope_field reads a member of the payload, NULL when the
  * payload is no JSON object (a poison message), for the list's filters. */
-{
-    .name = "005_oms_bus_dead_letter_ops",
-    .sql = "ALTER TABLE bus_queue ADD COLUMN IF NOT EXISTS first_failed_at timestamptz;"
-           "ALTER TABLE bus_dead_letter ADD COLUMN IF NOT EXISTS first_failed_at timestamptz,"
-           "  ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'dead'"
-           "    CHECK (status IN ('dead', 'redriven', 'discarded')),"
-           "  ADD COLUMN IF NOT EXISTS settled_at timestamptz,"
-           "  ADD COLUMN IF NOT EXISTS discard_reason text,"
-           "  ADD COLUMN IF NOT EXISTS discarded_by text;"
-           "CREATE INDEX IF NOT EXISTS bus_dead_letter_status ON bus_dead_letter (status, id);"
-           "CREATE OR REPLACE FUNCTION oms_bus_envelope_field(payload text, field text) RETURNS text"
-           "  LANGUAGE plpgsql IMMUTABLE AS $$"
-           "BEGIN"
-           "  RETURN payload::jsonb ->> field;"
-           "EXCEPTION WHEN others THEN"
-           "  RETURN NULL;"
-           "END $$;",
-}};
+    {
+        .name = "005_oms_bus_dead_letter_ops",
+        .sql = "ALTER TABLE bus_queue ADD COLUMN IF NOT EXISTS first_failed_at timestamptz;"
+               "ALTER TABLE bus_dead_letter ADD COLUMN IF NOT EXISTS first_failed_at timestamptz,"
+               "  ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'dead'"
+               "    CHECK (status IN ('dead', 'redriven', 'discarded')),"
+               "  ADD COLUMN IF NOT EXISTS settled_at timestamptz,"
+               "  ADD COLUMN IF NOT EXISTS discard_reason text,"
+               "  ADD COLUMN IF NOT EXISTS discarded_by text;"
+               "CREATE INDEX IF NOT EXISTS bus_dead_letter_status ON bus_dead_letter (status, id);"
+               "CREATE OR REPLACE FUNCTION oms_bus_envelope_field(payload text, field text) RETURNS text"
+               "  LANGUAGE plpgsql IMMUTABLE AS $$"
+               "BEGIN"
+               "  RETURN payload::jsonb ->> field;"
+               "EXCEPTION WHEN others THEN"
+               "  RETURN NULL;"
+               "END $$;",
+    }};
 
 typedef struct pg_bus pg_bus;
 
@@ -204,14 +206,11 @@ struct pg_bus {
     size_t consumer_count;
     atomic_bool stopping;
     bool started;
-    bool trusted; /* the bus database's owner or a superuser: see 004_oms_bus_roles */
-    oms_pg_settings settings;   /* owned copies (oms_pg_settings_copy) */
+    bool trusted;             /* the bus database's owner or a superuser: see 004_oms_bus_roles */
+    oms_pg_settings settings; /* owned copies (oms_pg_settings_copy) */
 };
 
-static void channel_of(const char *topic, char *out, size_t len)
-{
-    snprintf(out, len, BUS_CHANNEL_PREFIX "%s", topic);
-}
+static void channel_of(const char *topic, char *out, size_t len) { snprintf(out, len, BUS_CHANNEL_PREFIX "%s", topic); }
 
 /* ---- publish ---- */
 
@@ -318,8 +317,8 @@ static bool settle_failure(consumer *cs, const char *id, int attempts, oms_bus_d
 {
     pg_bus *bus = cs->bus;
     if (d == OMS_BUS_DEAD || attempts + 1 > bus->options.max_redeliveries) {
-        oms_log(OMS_LOG_WARN, "message_dead_lettered", "topic", cs->sub->topic, "subscription",
-                cs->sub->subscription, "message_id", id, "reason", reason, NULL);
+        oms_log(OMS_LOG_WARN, "message_dead_lettered", "topic", cs->sub->topic, "subscription", cs->sub->subscription,
+                "message_id", id, "reason", reason, NULL);
         return dead_letter(cs, id, attempts + 1, reason, err);
     }
     char delay[32];
@@ -367,9 +366,8 @@ static bool settle_acks(consumer *cs, const claimed_batch *b, oms_error *err)
     if (!ids)
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory"), false;
     const char *params[] = {ids, cs->owner};
-    PGresult *r = oms_pg_exec(cs->arena, cs->conn,
-                              "DELETE FROM bus_queue WHERE id = ANY($1::bigint[]) AND lease_owner = $2", 2, params,
-                              err);
+    PGresult *r = oms_pg_exec(
+        cs->arena, cs->conn, "DELETE FROM bus_queue WHERE id = ANY($1::bigint[]) AND lease_owner = $2", 2, params, err);
     if (!r)
         return false;
     if (atoi(PQcmdTuples(r)) < acked)
@@ -386,7 +384,7 @@ static bool settle_batch(consumer *cs, const claimed_batch *b, oms_error *err)
         const oms_bus_outcome *o = &b->out[i];
         if (o->disposition == OMS_BUS_ACK)
             continue;
-        const char *reason = o->reason[0] ? o->reason
+        const char *reason = o->reason[0]                     ? o->reason
                              : o->disposition == OMS_BUS_DEAD ? "rejected by the handler"
                                                               : "retry limit";
         if (!settle_failure(cs, PQgetvalue(b->rows, i, 0), atoi(PQgetvalue(b->rows, i, 3)), o->disposition, reason,
@@ -589,7 +587,7 @@ static void *consumer_main(void *arg)
 }
 
 static oms_err add_subscription(pg_bus *bus, const char *topic, const char *subscription, bool has_handler,
-                               oms_error *err, bus_subscription **out)
+                                oms_error *err, bus_subscription **out)
 {
     if (bus->started)
         return oms_error_set(err, OMS_EINVAL, NULL, "subscribe must come before start");
@@ -613,8 +611,8 @@ static oms_err add_subscription(pg_bus *bus, const char *topic, const char *subs
     return OMS_OK;
 }
 
-static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription,
-                             oms_bus_batch_handler handler, void *ctx, oms_error *err)
+static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscription, oms_bus_batch_handler handler,
+                             void *ctx, oms_error *err)
 {
     bus_subscription *s = NULL;
     oms_err rc = add_subscription(b->self, topic, subscription, handler != NULL, err, &s);
@@ -629,8 +627,7 @@ static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscrip
  * known ones are left alone. Only a trusted role writes there (see
  * 004_oms_bus_roles): a participant's own subscriptions are in the table
  * the owner seeds. */
-static oms_err record_pairs(pg_bus *bus, const char *sql, const oms_msg_subscription *pairs, size_t n,
-                            oms_error *err)
+static oms_err record_pairs(pg_bus *bus, const char *sql, const oms_msg_subscription *pairs, size_t n, oms_error *err)
 {
     if (!bus->trusted)
         return OMS_OK;
@@ -813,10 +810,10 @@ static PGresult *dead_letter_exec(pg_bus *bus, oms_arena *a, const char *sql, in
     return r;
 }
 
-#define DEAD_LETTER_COLUMNS                                                                                 \
-    "id, left(topic, -4), subscription, key, payload, COALESCE(reason, ''), attempts,"                     \
-    " (extract(epoch FROM COALESCE(first_failed_at, created_at)) * 1000)::bigint,"                           \
-    " (extract(epoch FROM created_at) * 1000)::bigint, status,"                                             \
+#define DEAD_LETTER_COLUMNS                                                                                            \
+    "id, left(topic, -4), subscription, key, payload, COALESCE(reason, ''), attempts,"                                 \
+    " (extract(epoch FROM COALESCE(first_failed_at, created_at)) * 1000)::bigint,"                                     \
+    " (extract(epoch FROM created_at) * 1000)::bigint, status,"                                                        \
     " COALESCE((extract(epoch FROM settled_at) * 1000)::bigint, 0), discard_reason, discarded_by"
 
 static oms_err dead_letter_from_row(const PGresult *r, int row, oms_arena *a, oms_dead_letter *d, oms_error *err)
@@ -859,9 +856,14 @@ static oms_err bus_dead_letters(oms_bus *b, const oms_dead_letter_filter *f, oms
         if (!ids)
             return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     }
-    const char *params[] = {f->topic, f->event_type, f->order_id, f->since,
-                            f->any_status ? NULL : oms_dead_letter_status_name(f->status), ids,
-                            oms_pg_int_param(a, f->after_id), oms_pg_int_param(a, limit)};
+    const char *params[] = {f->topic,
+                            f->event_type,
+                            f->order_id,
+                            f->since,
+                            f->any_status ? NULL : oms_dead_letter_status_name(f->status),
+                            ids,
+                            oms_pg_int_param(a, f->after_id),
+                            oms_pg_int_param(a, limit)};
     PGresult *r = dead_letter_exec(b->self, a,
                                    "SELECT " DEAD_LETTER_COLUMNS " FROM bus_dead_letter"
                                    " WHERE topic LIKE '%-DLQ' AND ($1::text IS NULL OR topic = $1 || '-DLQ')"
@@ -893,16 +895,14 @@ static oms_err bus_dead_letters(oms_bus *b, const oms_dead_letter_filter *f, oms
 static oms_err not_settled(pg_bus *bus, oms_arena *a, const char *id, oms_error *err)
 {
     const char *params[] = {id};
-    PGresult *r = dead_letter_exec(bus, a, "SELECT status FROM bus_dead_letter WHERE id = $1::bigint", 1, params,
-                                   err);
+    PGresult *r = dead_letter_exec(bus, a, "SELECT status FROM bus_dead_letter WHERE id = $1::bigint", 1, params, err);
     if (!r)
         return err ? err->code : OMS_EINTERNAL;
     if (PQntuples(r) == 0)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "dead letter %s not found", id);
-    return oms_error_reason(err,
-                            oms_error_set(err, OMS_ECONFLICT, NULL, "dead letter %s is %s already", id,
-                                          oms_pg_value(r, 0, 0)),
-                            "not_dead");
+    return oms_error_reason(
+        err, oms_error_set(err, OMS_ECONFLICT, NULL, "dead letter %s is %s already", id, oms_pg_value(r, 0, 0)),
+        "not_dead");
 }
 
 static oms_err bus_count_dead_letters(oms_bus *b, oms_arena *a, oms_dead_letter_count **out, size_t *count,
@@ -935,8 +935,8 @@ static oms_err bus_count_dead_letters(oms_bus *b, oms_arena *a, oms_dead_letter_
 
 /* Runs a statement that settles dead letter $1 (extra parameters p2, p3)
  * and returns a row when it did; none: not found, or not dead. */
-static oms_err settle_dead_letter(pg_bus *bus, const char *sql, int64_t id, int nparams, const char *p2,
-                                  const char *p3, oms_error *err)
+static oms_err settle_dead_letter(pg_bus *bus, const char *sql, int64_t id, int nparams, const char *p2, const char *p3,
+                                  oms_error *err)
 {
     oms_arena *a = oms_arena_create(0);
     if (!a)

@@ -18,12 +18,6 @@ static int64_t monotonic_now_ms(oms_clock *c)
 static const oms_clock_ops wall_ops = {.now_ms = wall_now_ms};
 static const oms_clock_ops monotonic_ops = {.now_ms = monotonic_now_ms};
 
-oms_clock oms_wall_clock(void)
-{
-    return (oms_clock){.ops = &wall_ops, .self = NULL};
-}
+oms_clock oms_wall_clock(void) { return (oms_clock){.ops = &wall_ops, .self = NULL}; }
 
-oms_clock oms_monotonic_clock(void)
-{
-    return (oms_clock){.ops = &monotonic_ops, .self = NULL};
-}
+oms_clock oms_monotonic_clock(void) { return (oms_clock){.ops = &monotonic_ops, .self = NULL}; }

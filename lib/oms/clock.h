@@ -18,10 +18,7 @@ struct oms_clock {
     void *self;
 };
 
-static inline int64_t oms_clock_now_ms(oms_clock *c)
-{
-    return c->ops->now_ms(c);
-}
+static inline int64_t oms_clock_now_ms(oms_clock *c) { return c->ops->now_ms(c); }
 
 /* The system's clocks (oms_now_ms, oms_monotonic_ms of util.h). Stateless:
  * any number of copies serve any number of threads. */

@@ -184,8 +184,10 @@ static char *read_setting_file(const char *path, const char **why)
     size_t n = buf ? fread(buf, 1, SETTING_FILE_MAX + 1, f) : 0;
     bool failed = !buf || ferror(f);
     fclose(f);
-    *why = !buf ? "out of memory" : failed ? "cannot read the file" : n > SETTING_FILE_MAX ? "the file is too large"
-                                                                                       : NULL;
+    *why = !buf                   ? "out of memory"
+           : failed               ? "cannot read the file"
+           : n > SETTING_FILE_MAX ? "the file is too large"
+                                  : NULL;
     if (*why) {
         free(buf);
         return NULL;
@@ -292,28 +294,16 @@ static void parse_into(const oms_setting *row, setting_value v)
 static void store(const oms_setting *row, setting_value v)
 {
     switch (row->kind) {
-    case OMS_SETTING_TEXT:
-        *(const char **)row->target = v.text;
-        break;
-    case OMS_SETTING_INT:
-        *(int *)row->target = (int)integer_of(row, v);
-        break;
-    case OMS_SETTING_LONG:
-        *(long *)row->target = integer_of(row, v);
-        break;
+    case OMS_SETTING_TEXT: *(const char **)row->target = v.text; break;
+    case OMS_SETTING_INT: *(int *)row->target = (int)integer_of(row, v); break;
+    case OMS_SETTING_LONG: *(long *)row->target = integer_of(row, v); break;
     case OMS_SETTING_INT_TEXT:
         integer_of(row, v);
         *(const char **)row->target = v.text;
         break;
-    case OMS_SETTING_ENUM:
-        *(const char **)row->target = enum_of(row, v);
-        break;
-    case OMS_SETTING_MONEY:
-        *(int64_t *)row->target = money_of(row, v);
-        break;
-    case OMS_SETTING_PARSED:
-        parse_into(row, v);
-        break;
+    case OMS_SETTING_ENUM: *(const char **)row->target = enum_of(row, v); break;
+    case OMS_SETTING_MONEY: *(int64_t *)row->target = money_of(row, v); break;
+    case OMS_SETTING_PARSED: parse_into(row, v); break;
     }
 }
 
@@ -345,7 +335,4 @@ void oms_settings_load(const oms_settings *t, const char *dotenv_path)
         load_row(t, &t->rows[i]);
 }
 
-void oms_settings_fail(const char *name, const char *why)
-{
-    config_fail(name, NULL, why);
-}
+void oms_settings_fail(const char *name, const char *why) { config_fail(name, NULL, why); }

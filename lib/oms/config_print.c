@@ -57,8 +57,8 @@ static json_t *row_json(const oms_setting *row, const char *module)
     char bounds[256];
     bounds_of(row, bounds, sizeof bounds);
     json_t *o = json_pack("{s:s, s:s, s:s, s:s?, s:s?, s:s, s:b, s:b, s:s}", "name", row->name, "module", module,
-                          "kind", kind_names[row->kind], "default", row->fallback, "same_as", row->same_as,
-                          "bounds", bounds, "required", (row->flags & OMS_SETTING_REQUIRED) != 0, "secret",
+                          "kind", kind_names[row->kind], "default", row->fallback, "same_as", row->same_as, "bounds",
+                          bounds, "required", (row->flags & OMS_SETTING_REQUIRED) != 0, "secret",
                           (row->flags & OMS_SETTING_SECRET) != 0, "doc", row->doc ? row->doc : "");
     if (o)
         json_object_set_new(o, "file", json_boolean((row->flags & OMS_SETTING_FILE) != 0));

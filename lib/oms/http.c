@@ -11,8 +11,8 @@
 #include "json.h"
 #include "log.h"
 
-static const char fallback_500_body[] =
-    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"field\":null}}";
+static const char
+    fallback_500_body[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"field\":null}}";
 
 int oms_http_status_of(oms_err code)
 {
@@ -169,4 +169,3 @@ json_t *oms_http_json_body(oms_http_request *req, oms_http_response *res)
     }
     return doc;
 }
-

@@ -43,14 +43,14 @@
 #define OMS_HTTP_MAX_PARAMS 4
 
 typedef struct oms_http_request {
-    const char *method;     /* "GET", "POST", ... */
-    const char *path;       /* without the query string, decoded */
-    const char *body;       /* NUL-terminated copy in the arena; "" when none */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* without the query string, decoded */
+    const char *body;   /* NUL-terminated copy in the arena; "" when none */
     size_t body_len;
-    const char *request_id; /* never NULL */
-    const char *client_request_id; /* the client's X-Request-Id when the server
+    const char *request_id;                  /* never NULL */
+    const char *client_request_id;           /* the client's X-Request-Id when the server
                                     * made request_id (make_request_ids); else NULL */
-    const char *client_ip;  /* textual peer address */
+    const char *client_ip;                   /* textual peer address */
     const char *params[OMS_HTTP_MAX_PARAMS]; /* captured `{}` segments */
     int param_count;
     const void *route_data; /* the matched route's `data` */
@@ -74,9 +74,9 @@ typedef struct oms_http_header_field {
 } oms_http_header_field;
 
 typedef struct oms_http_response {
-    int status;                   /* 0 until set: the server answers 500 then */
-    const char *content_type;     /* default "application/json" */
-    const char *body;             /* arena-owned (or static) */
+    int status;               /* 0 until set: the server answers 500 then */
+    const char *content_type; /* default "application/json" */
+    const char *body;         /* arena-owned (or static) */
     size_t body_len;
     oms_http_header_field *headers;
 } oms_http_response;
@@ -135,10 +135,10 @@ void oms_http_finish(oms_http_request *req);
 
 typedef struct oms_http_route {
     const char *method;
-    const char *pattern;   /* "/orders/{}"; matched segment by segment */
+    const char *pattern; /* "/orders/{}"; matched segment by segment */
     oms_http_handler handler;
-    const char *name;      /* label for logs and metrics, e.g. "get_order" */
-    const void *data;      /* the caller's, handed to the handler as req->route_data */
+    const char *name; /* label for logs and metrics, e.g. "get_order" */
+    const void *data; /* the caller's, handed to the handler as req->route_data */
 } oms_http_route;
 
 /* Whether the process can serve: fills `why` ("database: connection refused")
@@ -198,8 +198,8 @@ typedef struct oms_http_config {
     oms_http_tls tls;
     const oms_http_route *routes;
     size_t route_count;
-    void *ctx;                /* passed to handlers and ready */
-    oms_http_ready_fn ready;  /* NULL: always ready */
+    void *ctx;               /* passed to handlers and ready */
+    oms_http_ready_fn ready; /* NULL: always ready */
     /* Called before routing and before /health, /ready and /metrics, e.g.
      * for credentials and rate limits in the gateway (so the built-ins are
      * rate-limited too: an admit that requires a credential lets those paths

@@ -48,10 +48,7 @@ struct http_conns {
 
 static const char *const phase_names[PHASES] = {"headers", "body", "working", "sending"};
 
-static uint64_t pack(http_conn_phase phase)
-{
-    return ((uint64_t)oms_monotonic_ms() << 2) | (uint64_t)phase;
-}
+static uint64_t pack(http_conn_phase phase) { return ((uint64_t)oms_monotonic_ms() << 2) | (uint64_t)phase; }
 
 /* Shuts down what is past its deadline; counts per phase. Lock held. */
 static void sweep(http_conns *c, int64_t now, int closed[PHASES])
@@ -176,10 +173,7 @@ void http_conn_closed(http_conns *c, http_conn *h)
     free(h);
 }
 
-oms_http_server *http_conn_owner(const http_conn *h)
-{
-    return h->owner->owner;
-}
+oms_http_server *http_conn_owner(const http_conn *h) { return h->owner->owner; }
 
 void http_conn_enter(http_conn *h, http_conn_phase phase)
 {

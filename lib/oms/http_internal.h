@@ -26,9 +26,9 @@ typedef struct http_request_state {
     size_t body_len;
     size_t body_cap;
     bool too_large;
-    bool uploading;      /* counted in the server's uploads */
-    bool answered;       /* a response was queued */
-    _Atomic bool ready;  /* the answer is made: queue it on the next call */
+    bool uploading;     /* counted in the server's uploads */
+    bool answered;      /* a response was queued */
+    _Atomic bool ready; /* the answer is made: queue it on the next call */
     double start_s;
     const char *route_name;
     /* the handler queue, then the parked list */

@@ -61,7 +61,7 @@ struct oms_http_server {
     _Atomic int in_flight; /* requests begun and not completed */
     _Atomic int uploads;   /* requests whose body is still arriving */
     oms_counter *uploads_refused;
-    _Atomic int waiting;   /* suspended connections: queued, in a handler, parked, resuming */
+    _Atomic int waiting; /* suspended connections: queued, in a handler, parked, resuming */
 };
 
 /* Set by oms_http_park on the handler thread that runs the handler. */
@@ -83,8 +83,8 @@ static bool valid_request_id(const char *s)
         return false;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-                  c == '_' || c == '-';
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                  c == '-';
         if (!ok)
             return false;
     }
@@ -281,11 +281,12 @@ static enum MHD_Result send_answer(http_request_state *st)
         if (res->status == 0)
             http_respond_out_of_memory(res);
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(res->body_len, (void *)(res->body ? res->body : ""), MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(res->body_len, (void *)(res->body ? res->body : ""),
+                                                             MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, res->content_type ? res->content_type : "application/json");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            res->content_type ? res->content_type : "application/json");
     MHD_add_response_header(r, "X-Request-Id", st->req.request_id);
     for (const oms_http_header_field *h = res->headers; h; h = h->next)
         MHD_add_response_header(r, h->name, h->value);
@@ -536,7 +537,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
     end_upload(st);
     if (atomic_exchange(&st->ready, false))
-        atomic_fetch_sub(&srv->waiting, 1); /* resumed, but the client had gone */
+        atomic_fetch_sub(&srv->waiting, 1);          /* resumed, but the client had gone */
     http_conn_enter(st->tracked, HTTP_CONN_HEADERS); /* the next request's clock starts */
     oms_arena_destroy(st->req.arena);
     atomic_fetch_sub(&srv->in_flight, 1);
@@ -633,10 +634,7 @@ static bool listen_address(const char *text, int port, struct sockaddr_storage *
     return inet_pton(AF_INET6, text, &v6->sin6_addr) == 1;
 }
 
-static int default_if_zero(int value, int fallback)
-{
-    return value ? value : fallback;
-}
+static int default_if_zero(int value, int fallback) { return value ? value : fallback; }
 
 /* The soft open-file limit raised to the hard one, and the connection limit
  * kept under it (each connection is a descriptor). */
@@ -692,19 +690,14 @@ static struct MHD_Daemon *start_daemon(oms_http_server *srv, const struct sockad
     /* libmicrohttpd's inactivity timeout only backs up the deadlines of
      * http_conn.c, which are shorter or equal. */
     unsigned int inactivity_s = (unsigned int)longest(l->header_timeout_s, l->body_timeout_s, l->send_timeout_s);
-    return MHD_start_daemon(flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, srv,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-                            MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)l->io_threads,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)l->max_connections,
-                            MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                            (unsigned int)(l->per_ip_connections > 0 ? l->per_ip_connections : 0),
-                            MHD_OPTION_CONNECTION_TIMEOUT, inactivity_s,
-                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                            MHD_OPTION_ARRAY, tls_options,
-                            MHD_OPTION_END);
+    return MHD_start_daemon(
+        flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+        MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)l->io_threads,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)l->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)(l->per_ip_connections > 0 ? l->per_ip_connections : 0), MHD_OPTION_CONNECTION_TIMEOUT,
+        inactivity_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_ARRAY, tls_options,
+        MHD_OPTION_END);
 }
 
 static void reload_on_sighup(void *arg)
@@ -854,7 +847,4 @@ oms_err oms_http_server_reload_tls(oms_http_server *s, oms_error *err)
     return http_tls_reload(s->tls, err);
 }
 
-int oms_http_server_port(const oms_http_server *s)
-{
-    return s->port;
-}
+int oms_http_server_port(const oms_http_server *s) { return s->port; }

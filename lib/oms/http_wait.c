@@ -162,7 +162,4 @@ void oms_http_wait(oms_http_waits *w, oms_http_request *req, oms_http_response *
     pthread_mutex_unlock(&w->lock);
 }
 
-int oms_http_waits_count(oms_http_waits *w)
-{
-    return atomic_load(&w->count);
-}
+int oms_http_waits_count(oms_http_waits *w) { return atomic_load(&w->count); }

@@ -17,10 +17,10 @@ static void log_handled(const oms_bus_message *m, const oms_envelope *env, const
     char trace_id[OMS_TRACE_ID_LEN + 1] = "";
     if (env && env->traceparent[0])
         snprintf(trace_id, sizeof trace_id, "%.32s", env->traceparent + 3);
-    oms_log_num(failed ? OMS_LOG_WARN : OMS_LOG_INFO, "message_handled", "duration_ms", (double)(oms_monotonic_ms() - start_ms), "topic",
-                m->topic, "event_type", env ? env->event_type : NULL, "order_id", env ? env->order_id : NULL,
-                "event_id", env ? env->event_id : NULL, "trace_id", trace_id[0] ? trace_id : NULL, "disposition",
-                disposition, "reason",
+    oms_log_num(failed ? OMS_LOG_WARN : OMS_LOG_INFO, "message_handled", "duration_ms",
+                (double)(oms_monotonic_ms() - start_ms), "topic", m->topic, "event_type", env ? env->event_type : NULL,
+                "order_id", env ? env->order_id : NULL, "event_id", env ? env->event_id : NULL, "trace_id",
+                trace_id[0] ? trace_id : NULL, "disposition", disposition, "reason",
                 reason && reason[0] ? reason : NULL, NULL);
 }
 
@@ -48,10 +48,7 @@ oms_err oms_inbox_refuse(oms_error *err, const char *fmt, ...)
     return OMS_OK;
 }
 
-static bool refused(const oms_error *err)
-{
-    return strcmp(err->reason, OMS_INBOX_REFUSED) == 0;
-}
+static bool refused(const oms_error *err) { return strcmp(err->reason, OMS_INBOX_REFUSED) == 0; }
 
 /* Inside the transaction: inbox record, then the handler. ACK also for a
  * message the handler refused (*refuse set, the why in err): its record
@@ -80,8 +77,8 @@ static oms_bus_disposition handle_in_tx(oms_tx *tx, const char *consumer, const 
     return rc == OMS_EINVAL ? OMS_BUS_DEAD : OMS_BUS_RETRY;
 }
 
-oms_bus_disposition oms_inbox_handle(oms_pg_pool *pool, const char *consumer, const oms_bus_message *m,
-                                    oms_inbox_fn fn, void *ctx, oms_arena *a, char *reason, size_t reason_len)
+oms_bus_disposition oms_inbox_handle(oms_pg_pool *pool, const char *consumer, const oms_bus_message *m, oms_inbox_fn fn,
+                                     void *ctx, oms_arena *a, char *reason, size_t reason_len)
 {
     int64_t start = oms_monotonic_ms();
     oms_error err;
@@ -130,14 +127,14 @@ typedef struct batch_item {
     oms_bus_outcome *out;
     oms_envelope env;
     bool duplicate;
-    bool refused;        /* handled, then dead-lettered (oms_inbox_refuse) */
-    oms_error why;       /* of a refusal */
+    bool refused;  /* handled, then dead-lettered (oms_inbox_refuse) */
+    oms_error why; /* of a refusal */
 } batch_item;
 
 /* Parses every envelope; an unparseable one is settled at once (DEAD, or
  * RETRY when out of memory) and left out. Returns the items kept. */
-static size_t parse_batch(const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out,
-                          batch_item *items, int64_t start)
+static size_t parse_batch(const oms_bus_message *msgs, size_t n, oms_arena *a, oms_bus_outcome *out, batch_item *items,
+                          int64_t start)
 {
     size_t kept = 0;
     for (size_t i = 0; i < n; i++) {
@@ -163,8 +160,8 @@ static size_t parse_batch(const oms_bus_message *msgs, size_t n, oms_arena *a, o
 
 /* All items in one transaction; true only when every one was handled (or a
  * duplicate) and the commit succeeded. */
-static bool handle_all_in_one_tx(oms_pg_pool *pool, const char *consumer, batch_item *items, size_t n,
-                                 oms_inbox_fn fn, void *ctx, oms_arena *a)
+static bool handle_all_in_one_tx(oms_pg_pool *pool, const char *consumer, batch_item *items, size_t n, oms_inbox_fn fn,
+                                 void *ctx, oms_arena *a)
 {
     oms_tx_manager *tm = oms_pg_tx_manager(pool);
     oms_tx *tx = NULL;
@@ -196,7 +193,7 @@ static bool earlier_of_key_failed(const batch_item *items, size_t i)
 }
 
 void oms_inbox_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_bus_message *msgs, size_t n,
-                      oms_inbox_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out)
+                            oms_inbox_fn fn, void *ctx, oms_arena *a, oms_bus_outcome *out)
 {
     int64_t start = oms_monotonic_ms();
     batch_item *items = oms_arena_calloc(a, n ? n : 1, sizeof *items);
@@ -218,8 +215,11 @@ void oms_inbox_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_b
             items[i].out->disposition = dead ? OMS_BUS_DEAD : OMS_BUS_ACK;
             if (dead)
                 set_reason(items[i].out->reason, sizeof items[i].out->reason, &items[i].why);
-            log_handled(items[i].m, &items[i].env, items[i].duplicate ? "duplicate" : dead ? "dead" : "ack", start,
-                        dead ? items[i].out->reason : NULL);
+            log_handled(items[i].m, &items[i].env,
+                        items[i].duplicate ? "duplicate"
+                        : dead             ? "dead"
+                                           : "ack",
+                        start, dead ? items[i].out->reason : NULL);
         }
         return;
     }
@@ -235,8 +235,8 @@ void oms_inbox_handle_batch(oms_pg_pool *pool, const char *consumer, const oms_b
                      it->m->key ? it->m->key : "?");
             continue;
         }
-        it->out->disposition =
-            oms_inbox_handle(pool, consumer, it->m, fn, ctx, a, it->out->reason, sizeof it->out->reason);
+        it->out->disposition = oms_inbox_handle(pool, consumer, it->m, fn, ctx, a, it->out->reason,
+                                                sizeof it->out->reason);
     }
 }
 

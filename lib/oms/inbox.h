@@ -33,8 +33,8 @@ oms_err oms_inbox_refuse(oms_error *err, const char *fmt, ...) __attribute__((fo
  * or fn returns OMS_EINVAL, and after commit when fn refused it
  * (oms_inbox_refuse); RETRY for anything else (database down, conflict, fn
  * failing), with `reason` filled. */
-oms_bus_disposition oms_inbox_handle(oms_pg_pool *pool, const char *consumer, const oms_bus_message *m,
-                                     oms_inbox_fn fn, void *ctx, oms_arena *a, char *reason, size_t reason_len);
+oms_bus_disposition oms_inbox_handle(oms_pg_pool *pool, const char *consumer, const oms_bus_message *m, oms_inbox_fn fn,
+                                     void *ctx, oms_arena *a, char *reason, size_t reason_len);
 
 /* The same for a batch (an oms_bus_batch_handler's work): every message in
  * one transaction, one commit for all, and out[i] for each. When a message

@@ -23,10 +23,7 @@
 #include "money.h"
 #include "util.h"
 
-static void json_release(void *v)
-{
-    json_decref((json_t *)v);
-}
+static void json_release(void *v) { json_decref((json_t *)v); }
 
 json_t *oms_json_own(oms_arena *a, json_t *v)
 {
@@ -58,10 +55,7 @@ static void make_markers(void)
 
 /* ---- request bodies: numbers kept as text ---- */
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 static size_t skip_digits(const char *s, size_t i, size_t len)
 {
@@ -313,8 +307,8 @@ oms_err oms_json_string(const json_t *obj, const char *key, const char *path, si
     return OMS_OK;
 }
 
-oms_err oms_json_integer(const json_t *obj, const char *key, const char *path, int64_t min, int64_t max,
-                         int64_t *out, oms_error *err)
+oms_err oms_json_integer(const json_t *obj, const char *key, const char *path, int64_t min, int64_t max, int64_t *out,
+                         oms_error *err)
 {
     json_t *v = member(obj, key);
     if (!v || json_is_null(v))

@@ -45,8 +45,8 @@ oms_err oms_json_string(const json_t *obj, const char *key, const char *path, si
                         const char **out, oms_error *err);
 
 /* A JSON integer (not a real such as 1.0) in [min, max]. */
-oms_err oms_json_integer(const json_t *obj, const char *key, const char *path, int64_t min, int64_t max,
-                         int64_t *out, oms_error *err);
+oms_err oms_json_integer(const json_t *obj, const char *key, const char *path, int64_t min, int64_t max, int64_t *out,
+                         oms_error *err);
 
 /* Money: a JSON number that is a whole number of cents, in [min_cents,
  * max_cents], into cents. Judged on the number's text as the client wrote it

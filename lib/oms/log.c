@@ -29,10 +29,7 @@ void oms_log_set_request_id(const char *request_id)
     snprintf(thread_request_id, sizeof thread_request_id, "%s", request_id ? request_id : "");
 }
 
-const char *oms_log_request_id(void)
-{
-    return thread_request_id;
-}
+const char *oms_log_request_id(void) { return thread_request_id; }
 
 typedef struct line_buf {
     char data[LOG_LINE_MAX];
@@ -56,10 +53,7 @@ static void put_raw(line_buf *b, const char *s, size_t n)
     b->len += n;
 }
 
-static void put_str(line_buf *b, const char *s)
-{
-    put_raw(b, s, strlen(s));
-}
+static void put_str(line_buf *b, const char *s) { put_raw(b, s, strlen(s)); }
 
 /* Length of the well-formed UTF-8 sequence starting at p (2 to 4 bytes), or
  * 0 when the bytes there are not one (a stray continuation byte, an overlong

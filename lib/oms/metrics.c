@@ -25,10 +25,10 @@ typedef struct metric {
     metric_kind kind;
     char *name;
     char *help;
-    char *labels; /* "" when none */
-    _Atomic uint64_t count;          /* counter value, histogram count */
-    _Atomic uint64_t gauge_bits;     /* gauge value as double bits */
-    _Atomic uint64_t sum_micro;      /* histogram sum in microseconds */
+    char *labels;                /* "" when none */
+    _Atomic uint64_t count;      /* counter value, histogram count */
+    _Atomic uint64_t gauge_bits; /* gauge value as double bits */
+    _Atomic uint64_t sum_micro;  /* histogram sum in microseconds */
     _Atomic uint64_t buckets[BUCKETS];
     const double *bounds; /* histograms: histogram_bounds or the caller's */
     size_t nbounds;
@@ -309,11 +309,13 @@ char *oms_metrics_render(oms_arena *a, size_t *len_out)
     }
     double start_s = (double)process_start_ms / 1000.0;
     pthread_mutex_unlock(&registry_lock);
-    appendf(&b, "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
-                "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",
+    appendf(&b,
+            "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n",
             resident_bytes());
-    appendf(&b, "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
-                "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
+    appendf(&b,
+            "# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+            "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n",
             start_s);
     char *out = NULL;
     if (!b.failed) {

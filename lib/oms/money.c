@@ -5,10 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /* Accumulates the magnitude as a negative number so INT64_MIN parses too. */
 static oms_err accumulate(int64_t *acc, int digit)
@@ -125,8 +122,8 @@ char *oms_money_format(int64_t cents, char *buf)
 {
     /* Work on the magnitude as unsigned so INT64_MIN formats too. */
     uint64_t magnitude = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
-    snprintf(buf, OMS_MONEY_TEXT_MAX, "%s%llu.%02llu", cents < 0 ? "-" : "",
-             (unsigned long long)(magnitude / 100), (unsigned long long)(magnitude % 100));
+    snprintf(buf, OMS_MONEY_TEXT_MAX, "%s%llu.%02llu", cents < 0 ? "-" : "", (unsigned long long)(magnitude / 100),
+             (unsigned long long)(magnitude % 100));
     return buf;
 }
 

@@ -29,7 +29,7 @@
 #include "wait.h"
 
 #define RELAY_LOCK_KEY "7243019846" /* pg_try_advisory_xact_lock key: one relay per database */
-#define RELAY_BATCH 256 /* rows per batch */
+#define RELAY_BATCH 256             /* rows per batch */
 #define TEXT_OF(x) #x
 #define TEXT_OF_VALUE(x) TEXT_OF(x)
 #define RELAY_WAIT_MS 200
@@ -38,72 +38,73 @@
 #define RELAY_BACKOFF_MAX_MS 5000
 #define RELAY_ACQUIRE_TIMEOUT_MS 5000
 
-const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT] = {{
-    .name = "000_oms_outbox_inbox",
-    .sql = "CREATE TABLE IF NOT EXISTS outbox ("
-           "  id bigserial PRIMARY KEY,"
-           "  topic text NOT NULL,"
-           "  key text NOT NULL,"
-           "  payload text NOT NULL,"
-           "  created_at timestamptz NOT NULL DEFAULT now());"
-           "CREATE TABLE IF NOT EXISTS inbox ("
-           "  consumer text NOT NULL,"
-           "  event_id uuid NOT NULL,"
-           "  handled_at timestamptz NOT NULL DEFAULT now(),"
-           "  PRIMARY KEY (consumer, event_id));",
-},
-/* The outbox is a queue: every row is deleted within milliseconds. The
+const oms_pg_migration oms_outbox_migrations[OMS_OUTBOX_MIGRATION_COUNT] = {
+    {
+        .name = "000_oms_outbox_inbox",
+        .sql = "CREATE TABLE IF NOT EXISTS outbox ("
+               "  id bigserial PRIMARY KEY,"
+               "  topic text NOT NULL,"
+               "  key text NOT NULL,"
+               "  payload text NOT NULL,"
+               "  created_at timestamptz NOT NULL DEFAULT now());"
+               "CREATE TABLE IF NOT EXISTS inbox ("
+               "  consumer text NOT NULL,"
+               "  event_id uuid NOT NULL,"
+               "  handled_at timestamptz NOT NULL DEFAULT now(),"
+               "  PRIMARY KEY (consumer, event_id));",
+    },
+    /* The outbox is a queue: every row is deleted within milliseconds. The
  * default autovacuum trigger (20 % of the live rows) hardly ever fires on a
  * table that holds a few rows, so its dead rows piled up by the ten
  * thousand and the relay's read walked past all of them. */
-{
-    .name = "001_oms_outbox_autovacuum",
-    .sql = "ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,"
-           "  autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);",
-},
-/* For a service's own migrations: SELECT oms_make_append_only('t') makes
+    {
+        .name = "001_oms_outbox_autovacuum",
+        .sql = "ALTER TABLE outbox SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,"
+               "  autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000);",
+    },
+    /* For a service's own migrations: SELECT oms_make_append_only('t') makes
  * table t append-only for the role that runs it (its owner): that role
  * gives up UPDATE, DELETE and TRUNCATE, and a trigger refuses them to
  * anyone but a superuser (an owner may grant itself rights again). For the
  * ledgers the invariants are checked against (review H5). */
-{
-    .name = "002_oms_append_only",
-    .sql = "CREATE OR REPLACE FUNCTION oms_append_only() RETURNS trigger LANGUAGE plpgsql AS $$"
-           "BEGIN"
-           "  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN"
-           "    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;"
-           "  END IF;"
-           "  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP"
-           "    USING ERRCODE = 'insufficient_privilege';"
-           "END $$;"
-           "CREATE OR REPLACE FUNCTION oms_make_append_only(t regclass) RETURNS void LANGUAGE plpgsql AS $$"
-           "DECLARE name text := (SELECT relname FROM pg_class WHERE oid = t);"
-           "BEGIN"
-           "  EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %s FROM CURRENT_USER', t);"
-           "  EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %s"
-           "    FOR EACH ROW EXECUTE FUNCTION oms_append_only()', name || '_append_only', t);"
-           "  EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s"
-           "    FOR EACH STATEMENT EXECUTE FUNCTION oms_append_only()', name || '_no_truncate', t);"
-           "END $$;",
-},
-/* The audit trail (audit.h): one row per requested write, in that write's
+    {
+        .name = "002_oms_append_only",
+        .sql = "CREATE OR REPLACE FUNCTION oms_append_only() RETURNS trigger LANGUAGE plpgsql AS $$"
+               "BEGIN"
+               "  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN"
+               "    RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;"
+               "  END IF;"
+               "  RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP"
+               "    USING ERRCODE = 'insufficient_privilege';"
+               "END $$;"
+               "CREATE OR REPLACE FUNCTION oms_make_append_only(t regclass) RETURNS void LANGUAGE plpgsql AS $$"
+               "DECLARE name text := (SELECT relname FROM pg_class WHERE oid = t);"
+               "BEGIN"
+               "  EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %s FROM CURRENT_USER', t);"
+               "  EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %s"
+               "    FOR EACH ROW EXECUTE FUNCTION oms_append_only()', name || '_append_only', t);"
+               "  EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s"
+               "    FOR EACH STATEMENT EXECUTE FUNCTION oms_append_only()', name || '_no_truncate', t);"
+               "END $$;",
+    },
+    /* The audit trail (audit.h): one row per requested write, in that write's
  * transaction; append-only like the ledgers. */
-{
-    .name = "003_oms_audit_log",
-    .sql = OMS_AUDIT_MIGRATION_SQL,
-},
-/* The order timeline reads who handled a message by its event id alone
+    {
+        .name = "003_oms_audit_log",
+        .sql = OMS_AUDIT_MIGRATION_SQL,
+    },
+    /* The order timeline reads who handled a message by its event id alone
  * (oms_inbox_lookup); the key leads with the consumer. */
-{
-    .name = "004_oms_inbox_event_id",
-    .sql = "CREATE INDEX IF NOT EXISTS inbox_event_id ON inbox (event_id);",
-},
-/* The retention job removes inbox records older than INBOX_RETENTION_H
+    {
+        .name = "004_oms_inbox_event_id",
+        .sql = "CREATE INDEX IF NOT EXISTS inbox_event_id ON inbox (event_id);",
+    },
+    /* The retention job removes inbox records older than INBOX_RETENTION_H
  * (service.c): by this index, not by a scan of the whole inbox per batch. */
-{
-    .name = "005_oms_inbox_handled_at",
-    .sql = "CREATE INDEX IF NOT EXISTS inbox_handled_at ON inbox (handled_at);",
-}};
+    {
+        .name = "005_oms_inbox_handled_at",
+        .sql = "CREATE INDEX IF NOT EXISTS inbox_handled_at ON inbox (handled_at);",
+    }};
 
 /* ---- the relay ---- */
 
@@ -286,15 +287,9 @@ static void relay_disconnect(oms_outbox_relay *r, bool broken)
     r->conn = NULL;
 }
 
-static void sleep_ms(int ms)
-{
-    usleep((useconds_t)ms * 1000);
-}
+static void sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
 
-static bool flush_time_left(oms_outbox_relay *r)
-{
-    return oms_monotonic_ms() < atomic_load(&r->flush_deadline_ms);
-}
+static bool flush_time_left(oms_outbox_relay *r) { return oms_monotonic_ms() < atomic_load(&r->flush_deadline_ms); }
 
 /* Runs until stopped, then flushes what is pending until the grace deadline. */
 static void *relay_main(void *arg)

@@ -98,8 +98,7 @@ oms_tx_manager *oms_pg_tx_manager(oms_pg_pool *p);
  * The message in err is a fixed sentence per code, never PostgreSQL's text
  * (which names hosts, constraints and values): that goes to a log line. `a` may be NULL: the
  * caller then owns the result and PQclears it. */
-PGresult *oms_pg_exec(oms_arena *a, PGconn *c, const char *sql, int nparams, const char *const *params,
-                      oms_error *err);
+PGresult *oms_pg_exec(oms_arena *a, PGconn *c, const char *sql, int nparams, const char *const *params, oms_error *err);
 
 /* Same on the tx's connection; a connection-level failure marks it broken. */
 PGresult *oms_pg_tx_exec(oms_arena *a, oms_tx *tx, const char *sql, int nparams, const char *const *params,
@@ -112,8 +111,7 @@ PGresult *oms_pg_tx_exec(oms_arena *a, oms_tx *tx, const char *sql, int nparams,
  * error, with this statement's SQLSTATE mapped as above); the transaction
  * is aborted either way. OMS_OK when queued. The parameters may be freed
  * on return. */
-oms_err oms_pg_tx_exec_deferred(oms_tx *tx, const char *sql, int nparams, const char *const *params,
-                                oms_error *err);
+oms_err oms_pg_tx_exec_deferred(oms_tx *tx, const char *sql, int nparams, const char *const *params, oms_error *err);
 
 /* Runs `sql` as it is (no parameters; several statements allowed: our own
  * text only, such as "BEGIN; SET LOCAL ..."); OMS_OK, or the first

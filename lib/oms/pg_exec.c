@@ -10,10 +10,7 @@
 #include "pg.h"
 #include "pg_internal.h"
 
-static bool starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
+static bool starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
 static oms_err code_of_sqlstate(const char *state)
 {
@@ -59,7 +56,9 @@ oms_err oms_pg_map_failure(PGconn *c, const PGresult *r, oms_error *err)
     switch (code) {
     case OMS_EINVAL: fixed = "a value is outside what the database accepts"; break;
     case OMS_ECONFLICT: fixed = "it conflicts with what is stored"; break;
-    case OMS_EBUSY: fixed = "what it needs is locked by other work; nothing was applied, the request may be retried"; break;
+    case OMS_EBUSY:
+        fixed = "what it needs is locked by other work; nothing was applied, the request may be retried";
+        break;
     case OMS_ETIMEOUT: fixed = OMS_PG_TIMEOUT_MESSAGE; break;
     case OMS_EUNAVAILABLE: fixed = "the database is unavailable"; break;
     default: fixed = "out of memory"; break;
@@ -70,10 +69,7 @@ oms_err oms_pg_map_failure(PGconn *c, const PGresult *r, oms_error *err)
     return oms_error_set(err, code, NULL, "%s", fixed);
 }
 
-static void clear_result(void *r)
-{
-    PQclear(r);
-}
+static void clear_result(void *r) { PQclear(r); }
 
 PGresult *oms_pg_own_result(oms_arena *a, PGresult *r, oms_error *err)
 {
@@ -84,8 +80,7 @@ PGresult *oms_pg_own_result(oms_arena *a, PGresult *r, oms_error *err)
     return r;
 }
 
-PGresult *oms_pg_exec(oms_arena *a, PGconn *c, const char *sql, int nparams, const char *const *params,
-                      oms_error *err)
+PGresult *oms_pg_exec(oms_arena *a, PGconn *c, const char *sql, int nparams, const char *const *params, oms_error *err)
 {
     PGresult *r = oms_pg_stmt_exec(c, sql, nparams, params);
     ExecStatusType st = PQresultStatus(r);
@@ -116,10 +111,7 @@ oms_err oms_pg_run(PGconn *c, const char *sql, oms_error *err)
 
 /* ---- parameters and values ---- */
 
-const char *oms_pg_int_param(oms_arena *a, int64_t v)
-{
-    return oms_arena_sprintf(a, "%" PRId64, v);
-}
+const char *oms_pg_int_param(oms_arena *a, int64_t v) { return oms_arena_sprintf(a, "%" PRId64, v); }
 
 const char *oms_pg_array_param(oms_arena *a, const char *const *items, const size_t *lens, size_t n)
 {

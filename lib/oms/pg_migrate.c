@@ -162,8 +162,7 @@ static oms_err apply_directory(PGconn *c, const char *dbname, const migration_ri
             char path[4096];
             snprintf(path, sizeof path, "%s/%s", dir, names[i]->d_name);
             char *sql = read_file(path, err);
-            rc = sql ? apply_migration(c, dbname, rights, names[i]->d_name, sql, err)
-                     : (err ? err->code : OMS_EINVAL);
+            rc = sql ? apply_migration(c, dbname, rights, names[i]->d_name, sql, err) : (err ? err->code : OMS_EINVAL);
             free(sql);
         }
         free(names[i]);
@@ -203,8 +202,8 @@ static oms_err migrate_locked(PGconn *c, const char *dbname, const oms_pg_migrat
     oms_err rc = read_rights(c, &rights, &has_table, err);
     if (rc == OMS_OK && !has_table && !rights.may_change)
         return oms_error_set(err, OMS_EUNAVAILABLE, NULL,
-                             "database %s is not set up yet, and role %s may not set it up (its owner does)",
-                             dbname, rights.role);
+                             "database %s is not set up yet, and role %s may not set it up (its owner does)", dbname,
+                             rights.role);
     if (rc == OMS_OK && !has_table)
         rc = oms_pg_run(c,
                         "CREATE TABLE IF NOT EXISTS schema_migrations ("

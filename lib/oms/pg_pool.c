@@ -19,7 +19,7 @@ struct oms_pg_pool {
     char *name;
     oms_pg_settings settings; /* owned copies (oms_pg_settings_copy) */
     int size;
-    int open;      /* connections that exist, idle or borrowed */
+    int open; /* connections that exist, idle or borrowed */
     int idle_count;
     PGconn **idle; /* `size` slots */
     pthread_mutex_t lock;
@@ -46,22 +46,46 @@ oms_err oms_pg_parse_ca_file(const char *value, void *target, oms_error *err)
 void oms_pg_settings_add(oms_settings *t, const char *db_var, const char *db_default, oms_pg_settings *s)
 {
     const oms_setting rows[OMS_PG_SETTING_ROWS] = {
-        {.name = "POSTGRES_HOST", .kind = OMS_SETTING_TEXT, .fallback = "localhost", .target = &s->host,
+        {.name = "POSTGRES_HOST",
+         .kind = OMS_SETTING_TEXT,
+         .fallback = "localhost",
+         .target = &s->host,
          .doc = "Host of the PostgreSQL server."},
-        {.name = "POSTGRES_PORT", .kind = OMS_SETTING_INT_TEXT, .fallback = "5432", .min = 1, .max = 65535,
-         .target = &s->port, .doc = "Port of the PostgreSQL server."},
-        {.name = "POSTGRES_USER", .kind = OMS_SETTING_TEXT, .fallback = "postgres", .target = &s->user,
+        {.name = "POSTGRES_PORT",
+         .kind = OMS_SETTING_INT_TEXT,
+         .fallback = "5432",
+         .min = 1,
+         .max = 65535,
+         .target = &s->port,
+         .doc = "Port of the PostgreSQL server."},
+        {.name = "POSTGRES_USER",
+         .kind = OMS_SETTING_TEXT,
+         .fallback = "postgres",
+         .target = &s->user,
          .doc = "PostgreSQL user."},
-        {.name = "POSTGRES_PASSWORD", .kind = OMS_SETTING_TEXT, .fallback = "", .target = &s->password,
+        {.name = "POSTGRES_PASSWORD",
+         .kind = OMS_SETTING_TEXT,
+         .fallback = "",
+         .target = &s->password,
          .flags = OMS_SETTING_SECRET | OMS_SETTING_FILE | OMS_SETTING_NO_PLACEHOLDER,
          .doc = "PostgreSQL password (empty: none, e.g. a PGPASSFILE); a published placeholder is refused."},
-        {.name = db_var, .kind = OMS_SETTING_TEXT, .fallback = db_default, .target = &s->dbname,
-         .flags = db_default ? 0 : OMS_SETTING_REQUIRED, .doc = "The database (created at start when missing)."},
-        {.name = "POSTGRES_SSLMODE", .kind = OMS_SETTING_ENUM, .fallback = "prefer", .allowed = oms_pg_sslmodes,
+        {.name = db_var,
+         .kind = OMS_SETTING_TEXT,
+         .fallback = db_default,
+         .target = &s->dbname,
+         .flags = db_default ? 0 : OMS_SETTING_REQUIRED,
+         .doc = "The database (created at start when missing)."},
+        {.name = "POSTGRES_SSLMODE",
+         .kind = OMS_SETTING_ENUM,
+         .fallback = "prefer",
+         .allowed = oms_pg_sslmodes,
          .target = &s->sslmode,
          .doc = "TLS to PostgreSQL (libpq's sslmode): verify-full checks the server's certificate and name."},
-        {.name = "POSTGRES_SSLROOTCERT", .kind = OMS_SETTING_PARSED, .parse = oms_pg_parse_ca_file,
-         .bounds = "a readable file", .target = &s->sslrootcert,
+        {.name = "POSTGRES_SSLROOTCERT",
+         .kind = OMS_SETTING_PARSED,
+         .parse = oms_pg_parse_ca_file,
+         .bounds = "a readable file",
+         .target = &s->sslrootcert,
          .doc = "The CA certificate(s) that sign the PostgreSQL server's certificate (verify-ca, verify-full)."},
     };
     oms_settings_add(t, "pg", rows, OMS_PG_SETTING_ROWS);
@@ -330,7 +354,4 @@ bool oms_pg_ping(oms_pg_pool *p, char *why, size_t why_len)
     return ok;
 }
 
-oms_tx_manager *oms_pg_tx_manager(oms_pg_pool *p)
-{
-    return &p->tx_manager;
-}
+oms_tx_manager *oms_pg_tx_manager(oms_pg_pool *p) { return &p->tx_manager; }

@@ -25,7 +25,7 @@
 
 #include "pg_internal.h"
 
-#define STMT_SLOTS 256     /* open addressing; a power of two */
+#define STMT_SLOTS 256      /* open addressing; a power of two */
 #define STMT_MAX_CACHED 192 /* keeps probes short */
 #define STMT_NAME_MAX 24
 

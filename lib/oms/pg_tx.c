@@ -18,7 +18,7 @@ struct oms_tx {
     oms_pg_pool *pool;
     PGconn *conn;
     bool broken;
-    int queued; /* statements sent in pipeline mode, results not read yet */
+    int queued;                 /* statements sent in pipeline mode, results not read yet */
     int64_t commit_deadline_ms; /* oms_monotonic_ms; 0: none (oms_pg_commit_deadline_set) */
     oms_tx_hooks hooks;
 };
@@ -29,10 +29,7 @@ struct oms_tx {
  * have no reason to carry it. */
 static _Thread_local int64_t thread_commit_deadline_ms;
 
-void oms_pg_commit_deadline_set(int64_t deadline_ms)
-{
-    thread_commit_deadline_ms = deadline_ms;
-}
+void oms_pg_commit_deadline_set(int64_t deadline_ms) { thread_commit_deadline_ms = deadline_ms; }
 
 /* ---- deferred writes: libpq pipeline mode ----
  *
@@ -133,8 +130,7 @@ static PGresult *pipeline_run(oms_tx *tx, const char *sql, int nparams, const ch
     return pipeline_drain(tx, err);
 }
 
-oms_err oms_pg_tx_exec_deferred(oms_tx *tx, const char *sql, int nparams, const char *const *params,
-                                oms_error *err)
+oms_err oms_pg_tx_exec_deferred(oms_tx *tx, const char *sql, int nparams, const char *const *params, oms_error *err)
 {
     if (!pipeline_send(tx, sql, nparams, params, err))
         return err ? err->code : OMS_EINTERNAL;
@@ -152,10 +148,7 @@ static void settle_queued(oms_tx *tx)
     PQclear(pipeline_drain(tx, &ignored));
 }
 
-oms_pg_pool *oms_pg_tx_pool(oms_tx *tx)
-{
-    return tx->pool;
-}
+oms_pg_pool *oms_pg_tx_pool(oms_tx *tx) { return tx->pool; }
 
 PGresult *oms_pg_tx_exec(oms_arena *a, oms_tx *tx, const char *sql, int nparams, const char *const *params,
                          oms_error *err)

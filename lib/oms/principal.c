@@ -30,8 +30,7 @@ static bool printable(const char *s, size_t max)
     return true;
 }
 
-oms_err oms_principal_parse(const char *role, const char *subject, const char *id, oms_principal *out,
-                            oms_error *err)
+oms_err oms_principal_parse(const char *role, const char *subject, const char *id, oms_principal *out, oms_error *err)
 {
     size_t n = sizeof role_names / sizeof role_names[0];
     size_t r = 0;

@@ -45,8 +45,7 @@ const char *oms_role_name(oms_role role);
  * may be NULL). The strings are borrowed, not copied. OMS_EINVAL naming the
  * header when the role is unknown, a customer has no subject, or a value is
  * empty, too long or has a character outside printable ASCII. */
-oms_err oms_principal_parse(const char *role, const char *subject, const char *id, oms_principal *out,
-                            oms_error *err);
+oms_err oms_principal_parse(const char *role, const char *subject, const char *id, oms_principal *out, oms_error *err);
 
 /* The principal of a local run whose gateway has no credential source:
  * every request is an admin's (SPEC 7). */
@@ -55,10 +54,7 @@ const oms_principal *oms_principal_local_admin(void);
 /* Whether `p` has `role` or a role above it; a customer has only its own. */
 bool oms_principal_is_at_least(const oms_principal *p, oms_role role);
 
-static inline bool oms_principal_is_customer(const oms_principal *p)
-{
-    return p->role == OMS_ROLE_CUSTOMER;
-}
+static inline bool oms_principal_is_customer(const oms_principal *p) { return p->role == OMS_ROLE_CUSTOMER; }
 
 /* Whether data of `customer_id` is `p`'s to see: any role but a customer
  * sees everyone's; a customer only its own. A customer asking for another's

@@ -37,7 +37,11 @@ static const char *const levels[] = {"debug", "info", "warn", "error", NULL};
 void oms_process_settings_add(oms_settings *t, oms_process_settings *s)
 {
     const oms_setting rows[] = {
-        {.name = "LOG_LEVEL", .kind = OMS_SETTING_ENUM, .fallback = "info", .allowed = levels, .target = &s->log_level,
+        {.name = "LOG_LEVEL",
+         .kind = OMS_SETTING_ENUM,
+         .fallback = "info",
+         .allowed = levels,
+         .target = &s->log_level,
          .doc = "The lowest level of the log lines written."},
     };
     oms_settings_add(t, "process", rows, 1);
@@ -129,7 +133,4 @@ int oms_process_wait(void)
     return sig;
 }
 
-bool oms_process_stopping(void)
-{
-    return atomic_load(&stopping);
-}
+bool oms_process_stopping(void) { return atomic_load(&stopping); }

@@ -29,8 +29,8 @@ static json_t *rows_of(oms_arena *a, const PGresult *r)
     return rows;
 }
 
-void oms_reconcile_answer(oms_pg_pool *pool, const oms_reconcile_query *queries, size_t count,
-                          oms_http_request *req, oms_http_response *res)
+void oms_reconcile_answer(oms_pg_pool *pool, const oms_reconcile_query *queries, size_t count, oms_http_request *req,
+                          oms_http_response *res)
 {
     const oms_reconcile_query *q = find(queries, count, req->param_count > 0 ? req->params[0] : NULL);
     if (!q) {

@@ -27,7 +27,7 @@ typedef struct oms_reconcile_query {
  * among `queries` run on `pool`: 404 for an unknown name, 400 for a body
  * that is not a JSON object or that the query refuses (a malformed id),
  * 200 {"rows": [...]}. The caller checked the principal. */
-void oms_reconcile_answer(oms_pg_pool *pool, const oms_reconcile_query *queries, size_t count,
-                          oms_http_request *req, oms_http_response *res);
+void oms_reconcile_answer(oms_pg_pool *pool, const oms_reconcile_query *queries, size_t count, oms_http_request *req,
+                          oms_http_response *res);
 
 #endif

@@ -21,12 +21,12 @@ static char *labels_of(oms_arena *a, const oms_retention_rule *rule)
 /* One batch: the number of rows it removed, or -1 with err. */
 static long remove_batch(oms_arena *a, PGconn *c, const oms_retention_rule *rule, oms_error *err)
 {
-    const char *sql = oms_arena_sprintf(a,
-                                        "DELETE FROM \"%s\" WHERE ctid = ANY (ARRAY("
-                                        "SELECT ctid FROM \"%s\" WHERE \"%s\" < now() - $1::bigint * interval '1 second'"
-                                        " AND (%s) LIMIT %d))",
-                                        rule->table, rule->table, rule->time_column,
-                                        rule->condition ? rule->condition : "true", OMS_RETENTION_BATCH);
+    const char *sql = oms_arena_sprintf(
+        a,
+        "DELETE FROM \"%s\" WHERE ctid = ANY (ARRAY("
+        "SELECT ctid FROM \"%s\" WHERE \"%s\" < now() - $1::bigint * interval '1 second'"
+        " AND (%s) LIMIT %d))",
+        rule->table, rule->table, rule->time_column, rule->condition ? rule->condition : "true", OMS_RETENTION_BATCH);
     if (!sql) {
         oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
         return -1;

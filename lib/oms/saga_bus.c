@@ -43,10 +43,7 @@ static oms_err append_reply(oms_reply_outbox *o, oms_tx *tx, oms_arena *a, const
 
 static const oms_reply_outbox_ops reply_ops = {.append = append_reply};
 
-oms_reply_outbox oms_saga_reply_outbox(void)
-{
-    return (oms_reply_outbox){.ops = &reply_ops, .self = NULL};
-}
+oms_reply_outbox oms_saga_reply_outbox(void) { return (oms_reply_outbox){.ops = &reply_ops, .self = NULL}; }
 
 /* ---- consuming ---- */
 

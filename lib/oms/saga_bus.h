@@ -35,8 +35,7 @@ typedef struct oms_saga_delivery {
 /* Runs inside the inbox transaction `tx` (the consumer commits it). OMS_OK
  * acknowledges; OMS_EINVAL dead-letters (the message can never succeed);
  * any other error rolls back and retries later. */
-typedef oms_err (*oms_saga_handler)(void *ctx, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d,
-                                    oms_error *err);
+typedef oms_err (*oms_saga_handler)(void *ctx, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d, oms_error *err);
 
 /* The same for a message no route names (its payload is not decoded). */
 typedef oms_err (*oms_saga_unrouted_handler)(void *ctx, oms_tx *tx, oms_arena *a, const oms_envelope *env,

@@ -8,15 +8,9 @@
 
 #define PATH_MAX_LEN 96
 
-static void *slot_of(oms_msg *m, const oms_msg_field *f)
-{
-    return (char *)m + f->offset;
-}
+static void *slot_of(oms_msg *m, const oms_msg_field *f) { return (char *)m + f->offset; }
 
-static const void *const_slot_of(const oms_msg *m, const oms_msg_field *f)
-{
-    return (const char *)m + f->offset;
-}
+static const void *const_slot_of(const oms_msg *m, const oms_msg_field *f) { return (const char *)m + f->offset; }
 
 /* ---- encode ---- */
 
@@ -51,15 +45,9 @@ static json_t *encode_field(const oms_msg *m, const oms_msg_field *f, oms_error 
             oms_error_set(err, OMS_EINVAL, f->name, "%s.%s is not UTF-8", oms_msg_name(m->type), f->name);
         return v;
     }
-    case OMS_FIELD_INT:
-        v = json_integer((json_int_t) * (const int64_t *)slot);
-        break;
-    case OMS_FIELD_BOOL:
-        v = json_boolean(*(const bool *)slot);
-        break;
-    case OMS_FIELD_LINES:
-        v = encode_lines(slot);
-        break;
+    case OMS_FIELD_INT: v = json_integer((json_int_t) * (const int64_t *)slot); break;
+    case OMS_FIELD_BOOL: v = json_boolean(*(const bool *)slot); break;
+    case OMS_FIELD_LINES: v = encode_lines(slot); break;
     case OMS_FIELD_OBJECT: {
         json_t *o = *(json_t *const *)slot;
         if (!o) {
@@ -111,8 +99,7 @@ static oms_err present(const json_t *payload, const oms_msg_field *f, const char
     return OMS_OK;
 }
 
-static oms_err decode_lines(oms_arena *a, const json_t *v, const char *path, oms_inventory_lines *out,
-                            oms_error *err)
+static oms_err decode_lines(oms_arena *a, const json_t *v, const char *path, oms_inventory_lines *out, oms_error *err)
 {
     if (!json_is_array(v))
         return oms_error_set(err, OMS_EINVAL, path, "%s must be an array", path);
@@ -152,8 +139,7 @@ static oms_err decode_value(oms_arena *a, const json_t *v, const oms_msg_field *
             return oms_error_set(err, OMS_EINVAL, path, "%s must be a boolean", path);
         *(bool *)slot = json_is_true(v);
         return OMS_OK;
-    case OMS_FIELD_LINES:
-        return decode_lines(a, v, path, slot, err);
+    case OMS_FIELD_LINES: return decode_lines(a, v, path, slot, err);
     case OMS_FIELD_OBJECT:
         if (!json_is_object(v))
             return oms_error_set(err, OMS_EINVAL, path, "%s must be an object", path);
@@ -163,8 +149,7 @@ static oms_err decode_value(oms_arena *a, const json_t *v, const oms_msg_field *
     return oms_error_set(err, OMS_EINTERNAL, path, "%s has an unknown kind", path);
 }
 
-static oms_err decode_field(oms_arena *a, const json_t *payload, const oms_msg_field *f, oms_msg *out,
-                            oms_error *err)
+static oms_err decode_field(oms_arena *a, const json_t *payload, const oms_msg_field *f, oms_msg *out, oms_error *err)
 {
     char path[PATH_MAX_LEN];
     snprintf(path, sizeof path, "payload.%s", f->name);

@@ -14,7 +14,10 @@
 #define INVENTORY_SERVICE "inventory-service"
 
 /* A field row: (JSON name, kind, required, max length, member of oms_msg). */
-#define FIELD(name, kind, required, max, member) {name, kind, required, max, offsetof(oms_msg, member)}
+#define FIELD(name, kind, required, max, member)                                                                       \
+    {                                                                                                                  \
+        name, kind, required, max, offsetof(oms_msg, member)                                                           \
+    }
 #define COMMAND_ID FIELD("command_id", OMS_FIELD_STRING, true, OMS_MSG_COMMAND_ID_MAX, command_id)
 #define REPLY_COMMAND_ID FIELD("command_id", OMS_FIELD_STRING, false, OMS_MSG_COMMAND_ID_MAX, command_id)
 #define FIELDS(list) list, sizeof list / sizeof list[0]
@@ -84,12 +87,12 @@ static const oms_msg_def defs[OMS_MSG_TYPE_COUNT] = {
      FIELDS(payment_processed), NULL, NULL},
     {OMS_MSG_PAYMENT_REFUNDED, "PaymentRefunded", OMS_TOPIC_PAYMENT_EVENTS, PAYMENT_SERVICE, ORDER_SERVICE,
      FIELDS(payment_refunded), "refunded amount, 0 when nothing was captured", NULL},
-    {OMS_MSG_INVENTORY_REQUESTED, "InventoryRequested", OMS_TOPIC_INVENTORY_COMMANDS, ORDER_SERVICE,
-     INVENTORY_SERVICE, FIELDS(inventory_requested), NULL, NULL},
+    {OMS_MSG_INVENTORY_REQUESTED, "InventoryRequested", OMS_TOPIC_INVENTORY_COMMANDS, ORDER_SERVICE, INVENTORY_SERVICE,
+     FIELDS(inventory_requested), NULL, NULL},
     {OMS_MSG_INVENTORY_RELEASE_REQUESTED, "InventoryReleaseRequested", OMS_TOPIC_INVENTORY_COMMANDS, ORDER_SERVICE,
      INVENTORY_SERVICE, FIELDS(inventory_release_requested), NULL, NULL},
-    {OMS_MSG_INVENTORY_ALLOCATED, "InventoryAllocated", OMS_TOPIC_INVENTORY_EVENTS, INVENTORY_SERVICE,
-     ORDER_SERVICE, FIELDS(inventory_allocated), NULL, NULL},
+    {OMS_MSG_INVENTORY_ALLOCATED, "InventoryAllocated", OMS_TOPIC_INVENTORY_EVENTS, INVENTORY_SERVICE, ORDER_SERVICE,
+     FIELDS(inventory_allocated), NULL, NULL},
     {OMS_MSG_INVENTORY_RELEASED, "InventoryReleased", OMS_TOPIC_INVENTORY_EVENTS, INVENTORY_SERVICE, ORDER_SERVICE,
      FIELDS(inventory_released), "false when nothing was reserved", NULL},
     {OMS_MSG_ORDER_CREATED, "OrderCreated", OMS_TOPIC_ORDER_EVENTS, ORDER_SERVICE, NULL, FIELDS(order_created),

@@ -156,13 +156,13 @@ typedef enum {
 } oms_field_kind;
 
 typedef struct oms_msg_field {
-    const char *name;    /* the JSON member */
+    const char *name; /* the JSON member */
     oms_field_kind kind;
-    bool required;       /* decoding refuses a message without it (absent or null);
+    bool required;  /* decoding refuses a message without it (absent or null);
                           * else a missing value reads as NULL, 0 or false */
-    size_t max_len;      /* strings: 0 for any string, else 1..max_len bytes with
+    size_t max_len; /* strings: 0 for any string, else 1..max_len bytes with
                           * no control characters */
-    size_t offset;       /* of the value in oms_msg */
+    size_t offset;  /* of the value in oms_msg */
 } oms_msg_field;
 
 /* One row of the table. */
@@ -170,11 +170,11 @@ typedef struct oms_msg_def {
     oms_msg_type type;
     const char *event_type; /* the envelope's event_type */
     const char *topic;
-    const char *producer;   /* the service that sends it */
-    const char *consumer;   /* the subscription that handles it; NULL: none inside the system */
+    const char *producer; /* the service that sends it */
+    const char *consumer; /* the subscription that handles it; NULL: none inside the system */
     const oms_msg_field *fields;
     size_t field_count;
-    const char *note;       /* what the payload means beyond its fields (docs); may be NULL */
+    const char *note; /* what the payload means beyond its fields (docs); may be NULL */
     /* The payload member (a string) that keys the message on the bus, for a
      * message that is not about one order; its envelope then has no
      * saga_id and order_id. NULL: the order (the envelope's order_id). */
@@ -235,8 +235,7 @@ struct oms_reply_outbox {
 };
 
 static inline oms_err oms_reply_outbox_append(oms_reply_outbox *o, oms_tx *tx, oms_arena *a,
-                                              const oms_command_origin *origin, const oms_msg *reply,
-                                              oms_error *err)
+                                              const oms_command_origin *origin, const oms_msg *reply, oms_error *err)
 {
     return o->ops->append(o, tx, a, origin, reply, err);
 }

@@ -77,18 +77,32 @@ static oms_err parse_service_name(const char *value, void *target, oms_error *er
 static void add_trust_settings(oms_settings *t, oms_service_settings *s)
 {
     const oms_setting rows[] = {
-        {.name = "OMS_LOCAL_RUN", .kind = OMS_SETTING_INT, .fallback = "0", .min = 0, .max = 1, .target = &s->local_run,
+        {.name = "OMS_LOCAL_RUN",
+         .kind = OMS_SETTING_INT,
+         .fallback = "0",
+         .min = 0,
+         .max = 1,
+         .target = &s->local_run,
          .doc = "1 in a local run (scripts/oms.sh): INTERNAL_API_KEYS may be unset, and the service listens on "
                 "127.0.0.1 unless BIND_ADDRESS says otherwise."},
-        {.name = "INTERNAL_API_KEYS", .kind = OMS_SETTING_PARSED, .parse = oms_internal_keys_parse,
-         .bounds = "1 or 2 comma-separated keys of 16 to 256 characters", .target = &s->internal_keys,
+        {.name = "INTERNAL_API_KEYS",
+         .kind = OMS_SETTING_PARSED,
+         .parse = oms_internal_keys_parse,
+         .bounds = "1 or 2 comma-separated keys of 16 to 256 characters",
+         .target = &s->internal_keys,
          .flags = OMS_SETTING_SECRET | OMS_SETTING_FILE | OMS_SETTING_NO_PLACEHOLDER,
          .doc = "Keys accepted in X-OMS-Internal-Key (the gateway's INTERNAL_API_KEY; two during a rotation); "
                 "required outside a local run."},
-        {.name = "BIND_ADDRESS", .kind = OMS_SETTING_TEXT, .bounds = "an IPv4 or IPv6 address",
+        {.name = "BIND_ADDRESS",
+         .kind = OMS_SETTING_TEXT,
+         .bounds = "an IPv4 or IPv6 address",
          .target = &s->bind_address,
          .doc = "The address the HTTP server listens on; unset: 127.0.0.1 in a local run, else every interface."},
-        {.name = "METRICS_PORT", .kind = OMS_SETTING_INT, .fallback = "0", .min = 0, .max = 65535,
+        {.name = "METRICS_PORT",
+         .kind = OMS_SETTING_INT,
+         .fallback = "0",
+         .min = 0,
+         .max = 65535,
          .target = &s->metrics_port,
          .doc = "A second port serving /health, /ready and /metrics only, so a network policy can open it to "
                 "the monitoring namespaces without opening the API; 0: none."},
@@ -123,43 +137,79 @@ static void build_settings(oms_service *svc)
     snprintf(svc->port_default, sizeof svc->port_default, "%d", def->port);
     snprintf(svc->migrations_default, sizeof svc->migrations_default, "services/%s/migrations", def->name);
     oms_settings_init(&svc->table, def->name);
-    const oms_setting name = {.name = "SERVICE_NAME", .kind = OMS_SETTING_PARSED, .fallback = def->name,
-                              .parse = parse_service_name, .bounds = "1 to 63 of [A-Za-z0-9._-]",
+    const oms_setting name = {.name = "SERVICE_NAME",
+                              .kind = OMS_SETTING_PARSED,
+                              .fallback = def->name,
+                              .parse = parse_service_name,
+                              .bounds = "1 to 63 of [A-Za-z0-9._-]",
                               .target = &s->name,
                               .doc = "The name in log lines (subscriptions and inbox keep the built-in one)."};
     oms_settings_add(&svc->table, "service", &name, 1);
     oms_process_settings_add(&svc->table, &s->process);
     const oms_setting rows[] = {
-        {.name = "PORT", .kind = OMS_SETTING_INT, .fallback = svc->port_default, .min = 1, .max = 65535,
-         .target = &s->port, .doc = "Port of the HTTP server."},
-        {.name = "DB_POOL_SIZE", .kind = OMS_SETTING_INT, .fallback = "16", .min = 1, .max = 1024,
-         .target = &s->pool_size, .doc = "Connections per database pool (the outbox relay keeps one)."},
+        {.name = "PORT",
+         .kind = OMS_SETTING_INT,
+         .fallback = svc->port_default,
+         .min = 1,
+         .max = 65535,
+         .target = &s->port,
+         .doc = "Port of the HTTP server."},
+        {.name = "DB_POOL_SIZE",
+         .kind = OMS_SETTING_INT,
+         .fallback = "16",
+         .min = 1,
+         .max = 1024,
+         .target = &s->pool_size,
+         .doc = "Connections per database pool (the outbox relay keeps one)."},
         /* Keep DB_COMMIT_DEADLINE_MS + DB_STATEMENT_TIMEOUT_MS below the
          * gateway's UPSTREAM_TIMEOUT_MS (5000): a request the gateway
          * answered 504 is then never applied afterwards (tests/deploy). */
-        {.name = "DB_STATEMENT_TIMEOUT_MS", .kind = OMS_SETTING_INT, .fallback = "1500", .min = 100,
-         .max = 600000, .target = &s->statement_timeout_ms,
+        {.name = "DB_STATEMENT_TIMEOUT_MS",
+         .kind = OMS_SETTING_INT,
+         .fallback = "1500",
+         .min = 100,
+         .max = 600000,
+         .target = &s->statement_timeout_ms,
          .doc = "statement_timeout of every connection but the migrations': a slower statement fails (504, "
                 "nothing applied)."},
-        {.name = "DB_LOCK_TIMEOUT_MS", .kind = OMS_SETTING_INT, .fallback = "1000", .min = 10, .max = 600000,
+        {.name = "DB_LOCK_TIMEOUT_MS",
+         .kind = OMS_SETTING_INT,
+         .fallback = "1000",
+         .min = 10,
+         .max = 600000,
          .target = &s->lock_timeout_ms,
          .doc = "lock_timeout of the same connections, below DB_STATEMENT_TIMEOUT_MS: a request waiting longer "
                 "for a row lock fails (409, nothing applied)."},
-        {.name = "DB_COMMIT_DEADLINE_MS", .kind = OMS_SETTING_INT, .fallback = "3000", .min = 100, .max = 600000,
+        {.name = "DB_COMMIT_DEADLINE_MS",
+         .kind = OMS_SETTING_INT,
+         .fallback = "3000",
+         .min = 100,
+         .max = 600000,
          .target = &s->commit_deadline_ms,
          .doc = "A request's transaction not committing within this after the request is admitted is rolled "
                 "back (504, nothing applied)."},
-        {.name = "INBOX_RETENTION_H", .kind = OMS_SETTING_INT, .fallback = "168", .min = 24, .max = 8760,
+        {.name = "INBOX_RETENTION_H",
+         .kind = OMS_SETTING_INT,
+         .fallback = "168",
+         .min = 24,
+         .max = 8760,
          .target = &s->inbox_retention_h,
          .doc = "Hours an inbox record (a handled message's id) is kept: longer than any redelivery (under 10 h)."},
-        {.name = "RETENTION_INTERVAL_S", .kind = OMS_SETTING_INT, .fallback = "600", .min = 1, .max = 86400,
-         .target = &s->retention_interval_s, .doc = "Seconds between two sweeps of the retention job."},
+        {.name = "RETENTION_INTERVAL_S",
+         .kind = OMS_SETTING_INT,
+         .fallback = "600",
+         .min = 1,
+         .max = 86400,
+         .target = &s->retention_interval_s,
+         .doc = "Seconds between two sweeps of the retention job."},
     };
     oms_settings_add(&svc->table, "service", rows, sizeof rows / sizeof rows[0]);
     oms_http_settings_add(&svc->table, &s->http, &s->tls, DEFAULT_HTTP_THREADS);
     oms_pg_settings_add(&svc->table, "POSTGRES_DB", def->database, &s->db);
-    const oms_setting migrations = {.name = "MIGRATIONS_DIR", .kind = OMS_SETTING_TEXT,
-                                    .fallback = svc->migrations_default, .target = &s->migrations_dir,
+    const oms_setting migrations = {.name = "MIGRATIONS_DIR",
+                                    .kind = OMS_SETTING_TEXT,
+                                    .fallback = svc->migrations_default,
+                                    .target = &s->migrations_dir,
                                     .doc = "The directory of the service's *.sql migrations."};
     oms_settings_add(&svc->table, "service", &migrations, 1);
     add_trust_settings(&svc->table, s);
@@ -281,8 +331,7 @@ static void reconcile_route(void *ctx, oms_http_request *req, oms_http_response 
     if (!who || !oms_principal_require(who, OMS_ROLE_VIEWER, "read reconciliation facts", req, res))
         return;
     const oms_service_def *def = the_service.def;
-    oms_reconcile_answer(oms_service_pool(&the_service), def->reconcile_queries, def->reconcile_query_count, req,
-                         res);
+    oms_reconcile_answer(oms_service_pool(&the_service), def->reconcile_queries, def->reconcile_query_count, req, res);
 }
 
 /* Splits "a,b,c" into the arena; NULL when out of memory or over `max`. */
@@ -338,9 +387,8 @@ static void internal_inbox(void *ctx, oms_http_request *req, oms_http_response *
             list = NULL;
         }
     }
-    oms_http_respond_doc(req, res, 200, list ? json_pack("{s:s, s:o}", "service", the_service.settings.name,
-                                                          "handled", list)
-                                             : NULL);
+    oms_http_respond_doc(req, res, 200,
+                         list ? json_pack("{s:s, s:o}", "service", the_service.settings.name, "handled", list) : NULL);
 }
 
 static const oms_http_route builtin_routes[] = {
@@ -409,8 +457,8 @@ static const char *start_storage(oms_service *svc, oms_error *err)
     if (!svc->relay)
         return "outbox relay";
     const oms_retention_rule inbox = oms_inbox_retention_rule((int64_t)svc->settings.inbox_retention_h * 3600);
-    svc->inbox_retention =
-        oms_retention_start(oms_service_pool(svc), &inbox, 1, svc->settings.retention_interval_s, err);
+    svc->inbox_retention = oms_retention_start(oms_service_pool(svc), &inbox, 1, svc->settings.retention_interval_s,
+                                               err);
     return svc->inbox_retention ? NULL : "inbox retention";
 }
 
@@ -495,15 +543,9 @@ int oms_service_main(const oms_service_def *def, int argc, char **argv)
     return 0;
 }
 
-const oms_service_settings *oms_service_settings_of(oms_service *svc)
-{
-    return &svc->settings;
-}
+const oms_service_settings *oms_service_settings_of(oms_service *svc) { return &svc->settings; }
 
-oms_pg_pool *oms_service_pool(oms_service *svc)
-{
-    return svc->pools[0].pool;
-}
+oms_pg_pool *oms_service_pool(oms_service *svc) { return svc->pools[0].pool; }
 
 oms_pg_pool *oms_service_add_pool(oms_service *svc, const char *name, const oms_pg_settings *s, const char *label,
                                   oms_error *err)

@@ -40,25 +40,25 @@
 
 /* The settings every service reads (docs/architecture.md, "Settings"). */
 typedef struct oms_service_settings {
-    const char *name;             /* SERVICE_NAME (the built-in name): the name in logs */
-    oms_process_settings process; /* LOG_LEVEL */
-    int port;                     /* PORT (the def's port), 1..65535 */
-    oms_http_limits http;         /* HTTP_* (oms_http_settings_add) */
-    oms_http_tls tls;             /* TLS_CERT_FILE, TLS_KEY_FILE: HTTPS when set */
-    int pool_size;                /* DB_POOL_SIZE (16), 1..1024, for every pool */
-    int statement_timeout_ms;     /* DB_STATEMENT_TIMEOUT_MS (1500), every pool's connections */
-    int lock_timeout_ms;          /* DB_LOCK_TIMEOUT_MS (1000), below the statement timeout */
-    int commit_deadline_ms;       /* DB_COMMIT_DEADLINE_MS (3000): a request's transaction commits
+    const char *name;                /* SERVICE_NAME (the built-in name): the name in logs */
+    oms_process_settings process;    /* LOG_LEVEL */
+    int port;                        /* PORT (the def's port), 1..65535 */
+    oms_http_limits http;            /* HTTP_* (oms_http_settings_add) */
+    oms_http_tls tls;                /* TLS_CERT_FILE, TLS_KEY_FILE: HTTPS when set */
+    int pool_size;                   /* DB_POOL_SIZE (16), 1..1024, for every pool */
+    int statement_timeout_ms;        /* DB_STATEMENT_TIMEOUT_MS (1500), every pool's connections */
+    int lock_timeout_ms;             /* DB_LOCK_TIMEOUT_MS (1000), below the statement timeout */
+    int commit_deadline_ms;          /* DB_COMMIT_DEADLINE_MS (3000): a request's transaction commits
                                    * within it after the request is admitted, or is rolled back */
-    int inbox_retention_h;        /* INBOX_RETENTION_H (168), 24..8760: inbox records kept */
-    int retention_interval_s;     /* RETENTION_INTERVAL_S (600): between two retention sweeps */
-    oms_pg_settings db;           /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
-    const char *migrations_dir;   /* MIGRATIONS_DIR (services/<built-in name>/migrations) */
-    oms_bus_settings bus;         /* MESSAGE_BUS, BUS_*, PULSAR_* */
-    int local_run;                /* OMS_LOCAL_RUN (0): 1 in a local run (scripts/oms.sh) */
+    int inbox_retention_h;           /* INBOX_RETENTION_H (168), 24..8760: inbox records kept */
+    int retention_interval_s;        /* RETENTION_INTERVAL_S (600): between two retention sweeps */
+    oms_pg_settings db;              /* POSTGRES_*, POSTGRES_DB defaulting to the def's database */
+    const char *migrations_dir;      /* MIGRATIONS_DIR (services/<built-in name>/migrations) */
+    oms_bus_settings bus;            /* MESSAGE_BUS, BUS_*, PULSAR_* */
+    int local_run;                   /* OMS_LOCAL_RUN (0): 1 in a local run (scripts/oms.sh) */
     oms_internal_keys internal_keys; /* INTERNAL_API_KEYS[_FILE]: required unless local_run */
-    const char *bind_address;     /* BIND_ADDRESS; unset: 127.0.0.1 in a local run, else every interface */
-    int metrics_port;             /* METRICS_PORT (0: none): /health, /ready and /metrics only, no credential */
+    const char *bind_address;        /* BIND_ADDRESS; unset: 127.0.0.1 in a local run, else every interface */
+    int metrics_port;                /* METRICS_PORT (0: none): /health, /ready and /metrics only, no credential */
 } oms_service_settings;
 
 typedef struct oms_service oms_service;
@@ -115,7 +115,7 @@ oms_pg_pool *oms_service_pool(oms_service *svc);
  * checked by /ready under `label` ("read database"; a static string), freed
  * at stop before the pools made earlier. For hook wire. NULL with err when it
  * cannot be made. */
-oms_pg_pool *oms_service_add_pool(oms_service *svc, const char *name, const oms_pg_settings *s,
-                                  const char *label, oms_error *err);
+oms_pg_pool *oms_service_add_pool(oms_service *svc, const char *name, const oms_pg_settings *s, const char *label,
+                                  oms_error *err);
 
 #endif

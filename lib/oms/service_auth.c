@@ -3,10 +3,7 @@
 
 #include <string.h>
 
-static bool is_key_char(char c)
-{
-    return c > 0x20 && c < 0x7f && c != ',';
-}
+static bool is_key_char(char c) { return c > 0x20 && c < 0x7f && c != ','; }
 
 oms_err oms_internal_keys_parse(const char *value, void *target, oms_error *err)
 {

@@ -30,8 +30,7 @@ typedef struct oms_tx_manager_ops {
     void (*rollback)(oms_tx_manager *m, oms_tx *tx);
     /* Records fn(ctx) to run after tx commits; see oms_tx_on_commit. With
      * ctx_size > 0 the tx keeps its own copy of that many bytes of ctx. */
-    oms_err (*on_commit)(oms_tx_manager *m, oms_tx *tx, oms_tx_hook fn, void *ctx, size_t ctx_size,
-                         oms_error *err);
+    oms_err (*on_commit)(oms_tx_manager *m, oms_tx *tx, oms_tx_hook fn, void *ctx, size_t ctx_size, oms_error *err);
 } oms_tx_manager_ops;
 
 struct oms_tx_manager {
@@ -47,10 +46,7 @@ static inline oms_err oms_tx_commit(oms_tx_manager *m, oms_tx *tx, oms_error *er
 {
     return m->ops->commit(m, tx, err);
 }
-static inline void oms_tx_rollback(oms_tx_manager *m, oms_tx *tx)
-{
-    m->ops->rollback(m, tx);
-}
+static inline void oms_tx_rollback(oms_tx_manager *m, oms_tx *tx) { m->ops->rollback(m, tx); }
 
 /* The commit hooks of a unit of work.
  *

@@ -56,12 +56,6 @@ static void empty(oms_tx_hooks *h, bool run)
     }
 }
 
-void oms_tx_hooks_run(oms_tx_hooks *h)
-{
-    empty(h, true);
-}
+void oms_tx_hooks_run(oms_tx_hooks *h) { empty(h, true); }
 
-void oms_tx_hooks_drop(oms_tx_hooks *h)
-{
-    empty(h, false);
-}
+void oms_tx_hooks_drop(oms_tx_hooks *h) { empty(h, false); }

@@ -33,15 +33,9 @@ static int64_t clock_ms(clockid_t id)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t oms_now_ms(void)
-{
-    return clock_ms(CLOCK_REALTIME);
-}
+int64_t oms_now_ms(void) { return clock_ms(CLOCK_REALTIME); }
 
-int64_t oms_monotonic_ms(void)
-{
-    return clock_ms(CLOCK_MONOTONIC);
-}
+int64_t oms_monotonic_ms(void) { return clock_ms(CLOCK_MONOTONIC); }
 
 char *oms_time_format(int64_t epoch_ms, char *out, size_t out_len)
 {

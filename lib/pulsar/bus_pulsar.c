@@ -345,8 +345,7 @@ static oms_err bus_subscribe(oms_bus *b, const char *topic, const char *subscrip
                              void *ctx, oms_error *err)
 {
     pulsar_bus *bus = self_of(b);
-    if (!topic || !subscription || !handler || strlen(topic) >= 256 ||
-        strlen(subscription) >= 256)
+    if (!topic || !subscription || !handler || strlen(topic) >= 256 || strlen(subscription) >= 256)
         return oms_error_set(err, OMS_EINVAL, "topic", "pulsar: bad subscription");
     bus_subscription *s = calloc(1, sizeof *s);
     if (!s)
@@ -464,10 +463,7 @@ static bool bus_healthy(oms_bus *b, char *why, size_t why_len)
     return true;
 }
 
-static void bus_stop(oms_bus *b)
-{
-    stop_workers(self_of(b));
-}
+static void bus_stop(oms_bus *b) { stop_workers(self_of(b)); }
 
 static void bus_destroy(oms_bus *b)
 {
@@ -515,19 +511,37 @@ static oms_err parse_url_setting(const char *value, void *target, oms_error *err
 void oms_bus_pulsar_settings_add(oms_settings *t, oms_bus_pulsar_settings *s)
 {
     const oms_setting rows[] = {
-        {.name = "PULSAR_HOST", .kind = OMS_SETTING_TEXT, .fallback = "localhost", .target = &s->host,
+        {.name = "PULSAR_HOST",
+         .kind = OMS_SETTING_TEXT,
+         .fallback = "localhost",
+         .target = &s->host,
          .doc = "pulsar transport: the broker's host (plain TCP), unless PULSAR_URL is set."},
-        {.name = "PULSAR_PORT", .kind = OMS_SETTING_INT, .fallback = "6650", .min = 1, .max = 65535,
-         .target = &s->port, .doc = "pulsar transport: the broker's port, unless PULSAR_URL is set."},
-        {.name = "PULSAR_URL", .kind = OMS_SETTING_PARSED, .parse = parse_url_setting,
-         .bounds = "pulsar://host:port or pulsar+ssl://host:port", .target = &s->url,
+        {.name = "PULSAR_PORT",
+         .kind = OMS_SETTING_INT,
+         .fallback = "6650",
+         .min = 1,
+         .max = 65535,
+         .target = &s->port,
+         .doc = "pulsar transport: the broker's port, unless PULSAR_URL is set."},
+        {.name = "PULSAR_URL",
+         .kind = OMS_SETTING_PARSED,
+         .parse = parse_url_setting,
+         .bounds = "pulsar://host:port or pulsar+ssl://host:port",
+         .target = &s->url,
          .doc = "pulsar transport: the broker's URL, pulsar+ssl:// for TLS; wins over PULSAR_HOST and PULSAR_PORT."},
-        {.name = "PULSAR_AUTH_TOKEN_FILE", .kind = OMS_SETTING_TEXT, .target = &s->auth_token_file,
+        {.name = "PULSAR_AUTH_TOKEN_FILE",
+         .kind = OMS_SETTING_TEXT,
+         .target = &s->auth_token_file,
          .doc = "pulsar transport: a file holding the token (JWT) to authenticate with, read at every connect "
                 "and when the broker asks for a fresh one."},
-        {.name = "PULSAR_AUTH_TOKEN", .kind = OMS_SETTING_TEXT, .target = &s->auth_token, .flags = OMS_SETTING_SECRET,
+        {.name = "PULSAR_AUTH_TOKEN",
+         .kind = OMS_SETTING_TEXT,
+         .target = &s->auth_token,
+         .flags = OMS_SETTING_SECRET,
          .doc = "pulsar transport: the token itself, when no PULSAR_AUTH_TOKEN_FILE is set."},
-        {.name = "PULSAR_TLS_CA_FILE", .kind = OMS_SETTING_TEXT, .target = &s->tls_ca_file,
+        {.name = "PULSAR_TLS_CA_FILE",
+         .kind = OMS_SETTING_TEXT,
+         .target = &s->tls_ca_file,
          .doc = "pulsar transport: the CA certificates (PEM) the broker's must chain to with pulsar+ssl://; "
                 "unset: the system's."},
     };
@@ -540,9 +554,8 @@ static pulsar_client *client_for(const oms_bus_pulsar_settings *s, oms_error *er
 {
     char host[256];
     int port = s->port;
-    pulsar_client_options co = {.auth_token = s->auth_token,
-                                .auth_token_file = s->auth_token_file,
-                                .tls_ca_file = s->tls_ca_file};
+    pulsar_client_options co = {
+        .auth_token = s->auth_token, .auth_token_file = s->auth_token_file, .tls_ca_file = s->tls_ca_file};
     if (s->url && pulsar_parse_url(s->url, host, sizeof host, &port, &co.tls) != OMS_OK) {
         oms_error_set(err, OMS_EINVAL, "PULSAR_URL", "PULSAR_URL=%s: must look like pulsar://host:port", s->url);
         return NULL;
@@ -566,11 +579,10 @@ oms_bus *oms_bus_pulsar_create(const oms_bus_pulsar_settings *s, const oms_bus_o
         oms_error_set(err, OMS_ENOMEM, NULL, "pulsar: out of memory");
         return NULL;
     }
-    bus->options =
-        (oms_bus_options){.max_redeliveries = OMS_BUS_DEFAULT_MAX_REDELIVERIES,
-                          .consumer_threads = OMS_BUS_DEFAULT_CONSUMER_THREADS,
-                          .batch_size = OMS_BUS_DEFAULT_BATCH_SIZE,
-                          .retry_base_delay_ms = OMS_BUS_DEFAULT_RETRY_BASE_DELAY_MS};
+    bus->options = (oms_bus_options){.max_redeliveries = OMS_BUS_DEFAULT_MAX_REDELIVERIES,
+                                     .consumer_threads = OMS_BUS_DEFAULT_CONSUMER_THREADS,
+                                     .batch_size = OMS_BUS_DEFAULT_BATCH_SIZE,
+                                     .retry_base_delay_ms = OMS_BUS_DEFAULT_RETRY_BASE_DELAY_MS};
     if (o) {
         if (o->batch_size > 0)
             bus->options.batch_size = o->batch_size;
@@ -591,14 +603,14 @@ oms_bus *oms_bus_pulsar_create(const oms_bus_pulsar_settings *s, const oms_bus_o
         free(bus);
         return NULL;
     }
-    bus->published = oms_metrics_counter("bus_pulsar_published_total", "Messages published and stored by Pulsar.", NULL);
-    bus->publish_seconds =
-        oms_metrics_histogram("bus_pulsar_publish_seconds", "Publish calls until every receipt came.", NULL);
-    static const char *const dispositions[3] = {"disposition=\"ack\"", "disposition=\"retry\"",
-                                                "disposition=\"dead\""};
+    bus->published = oms_metrics_counter("bus_pulsar_published_total", "Messages published and stored by Pulsar.",
+                                         NULL);
+    bus->publish_seconds = oms_metrics_histogram("bus_pulsar_publish_seconds",
+                                                 "Publish calls until every receipt came.", NULL);
+    static const char *const dispositions[3] = {"disposition=\"ack\"", "disposition=\"retry\"", "disposition=\"dead\""};
     for (int i = 0; i < 3; i++)
-        bus->handled[i] =
-            oms_metrics_counter("bus_pulsar_handled_total", "Messages handled, by disposition.", dispositions[i]);
+        bus->handled[i] = oms_metrics_counter("bus_pulsar_handled_total", "Messages handled, by disposition.",
+                                              dispositions[i]);
     bus->handle_seconds = oms_metrics_histogram("bus_pulsar_handle_seconds", "Handler duration.", NULL);
     bus->bus.ops = &pulsar_bus_ops;
     bus->bus.self = bus;

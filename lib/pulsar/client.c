@@ -27,8 +27,8 @@ struct pulsar_client {
     uint64_t next_request_id;
     int connect_timeout_ms;
     int operation_timeout_ms;
-    char *auth_token;      /* NULL: none, or auth_token_file instead */
-    char *auth_token_file; /* read at each connect and AUTH_CHALLENGE */
+    char *auth_token;       /* NULL: none, or auth_token_file instead */
+    char *auth_token_file;  /* read at each connect and AUTH_CHALLENGE */
     pulsar_tls_config *tls; /* NULL: plain TCP */
     pthread_t worker;
     bool stopping;
@@ -155,8 +155,8 @@ static pulsar_conn *conn_for_url(pulsar_client *c, const char *url, oms_error *e
  * soon; the handle's first attach then fails at once. */
 static oms_err lookup_failure_code(bool has_error, Pulsar__ServerError e)
 {
-    bool refused = has_error && (e == PULSAR__SERVER_ERROR__AuthenticationError ||
-                                 e == PULSAR__SERVER_ERROR__AuthorizationError);
+    bool refused = has_error &&
+                   (e == PULSAR__SERVER_ERROR__AuthenticationError || e == PULSAR__SERVER_ERROR__AuthorizationError);
     return refused ? OMS_EINVAL : OMS_EUNAVAILABLE;
 }
 
@@ -173,7 +173,8 @@ static oms_err check_not_partitioned(pulsar_client *c, const char *topic, oms_er
     if (rc != OMS_OK)
         return rc;
     const Pulsar__CommandPartitionedTopicMetadataResponse *r = resp->partitionmetadataresponse;
-    if (!r || (r->has_response && r->response == PULSAR__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed))
+    if (!r ||
+        (r->has_response && r->response == PULSAR__COMMAND_PARTITIONED_TOPIC_METADATA_RESPONSE__LOOKUP_TYPE__Failed))
         rc = oms_error_set(err, lookup_failure_code(r && r->has_error, r ? r->error : 0), NULL,
                            "pulsar: partitioned metadata of %s failed: %s", topic,
                            r && r->message ? r->message : "no answer");

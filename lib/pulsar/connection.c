@@ -40,7 +40,7 @@ struct pulsar_conn {
     int port;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cond; /* state changes and answered requests */
+    pthread_cond_t cond;   /* state changes and answered requests */
     pulsar_stream *stream; /* NULL while disconnected; set and closed by the I/O thread */
     int wake_read, wake_write;
     bool wake_pending;
@@ -71,10 +71,7 @@ int64_t pulsar_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void pulsar_cond_init(pthread_cond_t *cond)
-{
-    oms_cond_init_monotonic(cond);
-}
+void pulsar_cond_init(pthread_cond_t *cond) { oms_cond_init_monotonic(cond); }
 
 bool pulsar_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mu, int64_t deadline_ms)
 {
@@ -170,10 +167,8 @@ static bool retryable_server_error(Pulsar__ServerError e)
     case PULSAR__SERVER_ERROR__TooManyRequests:
     case PULSAR__SERVER_ERROR__MetadataError:
     case PULSAR__SERVER_ERROR__PersistenceError:
-    case PULSAR__SERVER_ERROR__UnknownError:
-        return true;
-    default:
-        return false;
+    case PULSAR__SERVER_ERROR__UnknownError: return true;
+    default: return false;
     }
 }
 
@@ -217,8 +212,7 @@ oms_err pulsar_conn_request(pulsar_conn *conn, uint64_t request_id, Pulsar__Base
         return oms_error_set(err, OMS_ETIMEOUT, NULL, "pulsar: no answer from %s:%d within %d ms", conn->host,
                              conn->port, timeout_ms);
     if (!w.response)
-        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: connection to %s:%d lost", conn->host,
-                             conn->port);
+        return oms_error_set(err, OMS_EUNAVAILABLE, NULL, "pulsar: connection to %s:%d lost", conn->host, conn->port);
     if (w.response->type == PULSAR__BASE_COMMAND__TYPE__ERROR && w.response->error) {
         Pulsar__ServerError e = w.response->error->error;
         rc = oms_error_set(err, retryable_server_error(e) ? OMS_EUNAVAILABLE : OMS_EINVAL, NULL,
@@ -429,18 +423,16 @@ static void on_connected(pulsar_conn *conn, const Pulsar__CommandConnected *c)
     conn->backoff_ms = PULSAR_BACKOFF_FIRST_MS;
     char port[16];
     snprintf(port, sizeof port, "%d", conn->port);
-    oms_log(OMS_LOG_INFO, "pulsar_connected", "host", conn->host, "port", port, "server",
-            c ? c->server_version : "", NULL);
+    oms_log(OMS_LOG_INFO, "pulsar_connected", "host", conn->host, "port", port, "server", c ? c->server_version : "",
+            NULL);
     pulsar_client_on_conn_ready(conn->client, conn);
 }
 
 static uint64_t answered_request_id(const Pulsar__BaseCommand *cmd)
 {
     switch (cmd->type) {
-    case PULSAR__BASE_COMMAND__TYPE__SUCCESS:
-        return cmd->success ? cmd->success->request_id : UINT64_MAX;
-    case PULSAR__BASE_COMMAND__TYPE__ERROR:
-        return cmd->error ? cmd->error->request_id : UINT64_MAX;
+    case PULSAR__BASE_COMMAND__TYPE__SUCCESS: return cmd->success ? cmd->success->request_id : UINT64_MAX;
+    case PULSAR__BASE_COMMAND__TYPE__ERROR: return cmd->error ? cmd->error->request_id : UINT64_MAX;
     case PULSAR__BASE_COMMAND__TYPE__PRODUCER_SUCCESS:
         /* producer_ready false: an exclusive producer still queued; wait on. */
         if (cmd->producer_success && cmd->producer_success->has_producer_ready &&
@@ -451,8 +443,7 @@ static uint64_t answered_request_id(const Pulsar__BaseCommand *cmd)
         return cmd->lookuptopicresponse ? cmd->lookuptopicresponse->request_id : UINT64_MAX;
     case PULSAR__BASE_COMMAND__TYPE__PARTITIONED_METADATA_RESPONSE:
         return cmd->partitionmetadataresponse ? cmd->partitionmetadataresponse->request_id : UINT64_MAX;
-    default:
-        return UINT64_MAX;
+    default: return UINT64_MAX;
     }
 }
 
@@ -480,8 +471,7 @@ static bool command_target(const Pulsar__BaseCommand *cmd, pulsar_handle_kind *k
         *kind = PULSAR_HANDLE_CONSUMER;
         *id = cmd->close_consumer ? cmd->close_consumer->consumer_id : 0;
         return cmd->close_consumer != NULL;
-    default:
-        return false; /* REACHED_END_OF_TOPIC, ACTIVE_CONSUMER_CHANGE, unknown: nothing to do */
+    default: return false; /* REACHED_END_OF_TOPIC, ACTIVE_CONSUMER_CHANGE, unknown: nothing to do */
     }
 }
 
@@ -495,18 +485,10 @@ static void dispatch_to_handle(pulsar_conn *conn, Pulsar__BaseCommand *cmd, cons
     if (!h)
         return; /* closed meanwhile */
     switch (cmd->type) {
-    case PULSAR__BASE_COMMAND__TYPE__SEND_RECEIPT:
-        pulsar_producer_on_receipt(h, conn, cmd->send_receipt);
-        break;
-    case PULSAR__BASE_COMMAND__TYPE__SEND_ERROR:
-        pulsar_producer_on_send_error(h, conn, cmd->send_error);
-        break;
-    case PULSAR__BASE_COMMAND__TYPE__MESSAGE:
-        pulsar_consumer_on_message(h, conn, cmd->message, frame);
-        break;
-    default: /* CLOSE_PRODUCER, CLOSE_CONSUMER */
-        pulsar_handle_detach(h);
-        break;
+    case PULSAR__BASE_COMMAND__TYPE__SEND_RECEIPT: pulsar_producer_on_receipt(h, conn, cmd->send_receipt); break;
+    case PULSAR__BASE_COMMAND__TYPE__SEND_ERROR: pulsar_producer_on_send_error(h, conn, cmd->send_error); break;
+    case PULSAR__BASE_COMMAND__TYPE__MESSAGE: pulsar_consumer_on_message(h, conn, cmd->message, frame); break;
+    default: /* CLOSE_PRODUCER, CLOSE_CONSUMER */ pulsar_handle_detach(h); break;
     }
     pulsar_handle_release(h);
 }
@@ -558,8 +540,8 @@ static const char *read_frames(pulsar_conn *conn)
         return "out of memory";
     size_t n = 0;
     short wait = 0;
-    pulsar_io r = pulsar_stream_read(conn->stream, conn->in.data + conn->in.len, conn->in.cap - conn->in.len, &n,
-                                     &wait, conn->io_why, sizeof conn->io_why);
+    pulsar_io r = pulsar_stream_read(conn->stream, conn->in.data + conn->in.len, conn->in.cap - conn->in.len, &n, &wait,
+                                     conn->io_why, sizeof conn->io_why);
     conn->read_wait = r == PULSAR_IO_AGAIN ? wait : 0;
     if (r == PULSAR_IO_CLOSED)
         return "closed by the broker";

@@ -343,11 +343,11 @@ static void deliver_batch(pulsar_consumer *c, const Pulsar__CommandMessage *m, c
 {
     size_t count = (size_t)(md->num_messages_in_batch > 0 ? md->num_messages_in_batch : 0);
     pulsar_batch_item *items = count && count <= PULSAR_MAX_BATCH_MESSAGES ? calloc(count, sizeof *items) : NULL;
-    if (!items || pulsar_batch_parse(frame->payload, frame->payload_len, count, m->ack_set, m->n_ack_set, items) !=
-                      OMS_OK) {
+    if (!items ||
+        pulsar_batch_parse(frame->payload, frame->payload_len, count, m->ack_set, m->n_ack_set, items) != OMS_OK) {
         free(items);
-        discard_entry(c, m, PULSAR__COMMAND_ACK__VALIDATION_ERROR__BatchDeSerializeError,
-                      count ? (uint32_t)count : 1, "batch does not parse");
+        discard_entry(c, m, PULSAR__COMMAND_ACK__VALIDATION_ERROR__BatchDeSerializeError, count ? (uint32_t)count : 1,
+                      "batch does not parse");
         return;
     }
     batch_tracker *t = calloc(1, sizeof *t);
@@ -537,8 +537,8 @@ oms_err pulsar_consumer_dead_letter(pulsar_consumer *c, pulsar_message *pub, con
         oms_log(OMS_LOG_ERROR, "pulsar_dead_letter_failed", "topic", c->dlq_topic, "error", err.message, NULL);
         return rc;
     }
-    oms_log(OMS_LOG_WARN, "pulsar_dead_lettered", "topic", c->h.topic, "message_id", id, "reason",
-            reason ? reason : "", NULL);
+    oms_log(OMS_LOG_WARN, "pulsar_dead_lettered", "topic", c->h.topic, "message_id", id, "reason", reason ? reason : "",
+            NULL);
     /* Stored in the DLQ: if the ack is lost the broker redelivers it and it
      * is dead-lettered again (at least once). */
     pulsar_consumer_ack(c, pub);
@@ -660,7 +660,8 @@ oms_err pulsar_consumer_attach(pulsar_handle *h, pulsar_conn *conn, uint64_t gen
         sub.keysharedmeta = &ks;
     }
     Pulsar__BaseCommand *resp = NULL;
-    oms_err rc = pulsar_conn_request(conn, sub.request_id, &cmd, pulsar_client_operation_timeout(h->client), &resp, err);
+    oms_err rc = pulsar_conn_request(conn, sub.request_id, &cmd, pulsar_client_operation_timeout(h->client), &resp,
+                                     err);
     if (rc != OMS_OK)
         return rc;
     pulsar__base_command__free_unpacked(resp, NULL);

@@ -213,8 +213,8 @@ static bool ack_set_says_acknowledged(const int64_t *ack_set, size_t n_ack_set, 
     return ((uint64_t)ack_set[word] >> (index % 64) & 1u) == 0;
 }
 
-oms_err pulsar_batch_parse(const uint8_t *payload, size_t len, size_t count, const int64_t *ack_set,
-                           size_t n_ack_set, pulsar_batch_item *items)
+oms_err pulsar_batch_parse(const uint8_t *payload, size_t len, size_t count, const int64_t *ack_set, size_t n_ack_set,
+                           pulsar_batch_item *items)
 {
     if (count == 0 || count > PULSAR_MAX_BATCH_MESSAGES)
         return OMS_EINVAL;
@@ -229,8 +229,7 @@ oms_err pulsar_batch_parse(const uint8_t *payload, size_t len, size_t count, con
                 items[i].meta = pulsar__single_message_metadata__unpack(NULL, meta_len, payload + pos);
                 pos += meta_len;
             }
-            if (items[i].meta && items[i].meta->payload_size >= 0 &&
-                (size_t)items[i].meta->payload_size <= len - pos) {
+            if (items[i].meta && items[i].meta->payload_size >= 0 && (size_t)items[i].meta->payload_size <= len - pos) {
                 items[i].payload = payload + pos;
                 items[i].payload_len = (size_t)items[i].meta->payload_size;
                 items[i].index = (int32_t)i;

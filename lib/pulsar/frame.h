@@ -97,8 +97,8 @@ typedef struct pulsar_batch_item {
  * ack_set (n_ack_set words, bit i of word i/64) marks with 1 the messages not
  * yet acknowledged; an empty ack_set means none is. OMS_EINVAL on any length
  * that does not fit; then nothing is left allocated. */
-oms_err pulsar_batch_parse(const uint8_t *payload, size_t len, size_t count, const int64_t *ack_set,
-                           size_t n_ack_set, pulsar_batch_item *items);
+oms_err pulsar_batch_parse(const uint8_t *payload, size_t len, size_t count, const int64_t *ack_set, size_t n_ack_set,
+                           pulsar_batch_item *items);
 void pulsar_batch_free(pulsar_batch_item *items, size_t count);
 
 /* Appends one batch entry ([u32 size][SingleMessageMetadata][payload]); used

@@ -78,7 +78,7 @@ typedef struct pulsar_handle {
     bool needs_attach;
     bool attaching;
     bool closing;
-    bool failed;      /* a non-retryable error on the first attach */
+    bool failed; /* a non-retryable error on the first attach */
     bool ever_attached;
     int backoff_ms;
     int64_t next_attempt_ms;

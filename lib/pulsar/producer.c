@@ -62,7 +62,7 @@ struct pulsar_producer {
     size_t n_batches;
     uint64_t sends_enqueued;  /* SENDs queued so far; with sends_completed, */
     uint64_t sends_completed; /* what flush waits for (receipts come in queue order) */
-    pulsar_conn *conn; /* where SENDs go; with `generation`, NULL until attached */
+    pulsar_conn *conn;        /* where SENDs go; with `generation`, NULL until attached */
     uint64_t generation;
     bool closed;
 };
@@ -106,8 +106,8 @@ oms_err pulsar_producer_attach(pulsar_handle *h, pulsar_conn *conn, uint64_t gen
     producer.request_id = pulsar_client_next_request_id(h->client);
     producer.producer_name = p->name;
     Pulsar__BaseCommand *resp = NULL;
-    oms_err rc = pulsar_conn_request(conn, producer.request_id, &cmd, pulsar_client_operation_timeout(h->client),
-                                     &resp, err);
+    oms_err rc = pulsar_conn_request(conn, producer.request_id, &cmd, pulsar_client_operation_timeout(h->client), &resp,
+                                     err);
     if (rc != OMS_OK)
         return rc;
     pulsar__base_command__free_unpacked(resp, NULL);
@@ -207,9 +207,8 @@ static oms_err fill_properties(Pulsar__KeyValue *kv, Pulsar__KeyValue **kvp, con
 }
 
 /* The SEND frame of one message (batch == NULL) or of a batch of `count`. */
-static oms_err encode_send(pulsar_producer *p, uint64_t sequence_id, size_t count, const char *key,
-                           const void *payload, size_t len, const pulsar_property *props, size_t n_props,
-                           bool batch, pulsar_buf *out)
+static oms_err encode_send(pulsar_producer *p, uint64_t sequence_id, size_t count, const char *key, const void *payload,
+                           size_t len, const pulsar_property *props, size_t n_props, bool batch, pulsar_buf *out)
 {
     Pulsar__BaseCommand cmd = PULSAR__BASE_COMMAND__INIT;
     Pulsar__CommandSend send = PULSAR__COMMAND_SEND__INIT;
@@ -439,8 +438,8 @@ static oms_err send_locked(pulsar_producer *p, const char *key, const void *payl
 }
 
 oms_err pulsar_producer_send_async(pulsar_producer *p, const char *key, const void *payload, size_t len,
-                                   const pulsar_property *props, size_t n_props, pulsar_send_callback cb,
-                                   void *ctx, oms_error *err)
+                                   const pulsar_property *props, size_t n_props, pulsar_send_callback cb, void *ctx,
+                                   oms_error *err)
 {
     if (len > PULSAR_DEFAULT_MAX_MESSAGE_SIZE)
         return oms_error_set(err, OMS_ETOOLARGE, "payload", "pulsar: message of %zu bytes exceeds 5 MiB", len);

@@ -76,8 +76,8 @@ void pulsar_topic_full_name(const char *name, char *out, size_t out_len);
 
 /* ---- producer */
 typedef struct pulsar_producer_options {
-    size_t max_pending;   /* sends awaiting a receipt; 0: 10000 */
-    bool fail_when_full;  /* true: OMS_EBUSY when full; false: block */
+    size_t max_pending;      /* sends awaiting a receipt; 0: 10000 */
+    bool fail_when_full;     /* true: OMS_EBUSY when full; false: block */
     const char *name_prefix; /* producer names are "<prefix>-<uuid>"; NULL: "oms-c" */
     /* Batching (off when 0 or 1): messages with the same key go out as one
      * batch entry of up to batch_max_messages (and 128 KiB), sent when full,
@@ -116,8 +116,8 @@ pulsar_producer *pulsar_producer_create(pulsar_client *c, const char *topic, con
  * OMS_EBUSY when the queue is full and fail_when_full; OMS_EUNAVAILABLE
  * once the producer is closed. The payload is copied. */
 oms_err pulsar_producer_send_async(pulsar_producer *p, const char *key, const void *payload, size_t len,
-                                   const pulsar_property *props, size_t n_props, pulsar_send_callback cb,
-                                   void *ctx, oms_error *err);
+                                   const pulsar_property *props, size_t n_props, pulsar_send_callback cb, void *ctx,
+                                   oms_error *err);
 
 /* Sends and waits for the receipt (timeout_ms, 0: the operation timeout). */
 oms_err pulsar_producer_send(pulsar_producer *p, const char *key, const void *payload, size_t len,
@@ -136,16 +136,16 @@ typedef enum { PULSAR_SHARED, PULSAR_KEY_SHARED } pulsar_subscription_type;
 
 typedef struct pulsar_consumer_options {
     pulsar_subscription_type type;
-    uint32_t receiver_queue_size; /* flow permits; 0: 1000 */
-    int max_redeliveries;         /* with dead_letter_topic: nack at this count dead-letters; 0: 5 */
+    uint32_t receiver_queue_size;  /* flow permits; 0: 1000 */
+    int max_redeliveries;          /* with dead_letter_topic: nack at this count dead-letters; 0: 5 */
     const char *dead_letter_topic; /* NULL: no dead-lettering */
     const char *name_prefix;       /* NULL: "oms-c" */
 } pulsar_consumer_options;
 
 typedef struct pulsar_message {
     pulsar_message_id id;
-    const char *key;        /* "" when none */
-    const char *payload;    /* NUL-terminated copy */
+    const char *key;     /* "" when none */
+    const char *payload; /* NUL-terminated copy */
     size_t payload_len;
     uint32_t redelivery_count;
     uint64_t publish_time_ms;

@@ -52,8 +52,7 @@ int pulsar_socket_connect(const char *host, int port, int timeout_ms, char *why,
     return fd;
 }
 
-static pulsar_io plain_read(pulsar_stream *s, void *buf, size_t len, size_t *n, short *wait, char *why,
-                            size_t why_len)
+static pulsar_io plain_read(pulsar_stream *s, void *buf, size_t len, size_t *n, short *wait, char *why, size_t why_len)
 {
     ssize_t r = read(s->fd, buf, len);
     if (r > 0) {

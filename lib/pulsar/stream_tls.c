@@ -139,14 +139,9 @@ static pulsar_io after_failure(tls_stream *s, int rc, short *wait, char *why, si
 {
     int e = SSL_get_error(s->ssl, rc);
     switch (e) {
-    case SSL_ERROR_WANT_READ:
-        *wait = POLLIN;
-        return PULSAR_IO_AGAIN;
-    case SSL_ERROR_WANT_WRITE:
-        *wait = POLLOUT;
-        return PULSAR_IO_AGAIN;
-    case SSL_ERROR_ZERO_RETURN:
-        return PULSAR_IO_CLOSED;
+    case SSL_ERROR_WANT_READ: *wait = POLLIN; return PULSAR_IO_AGAIN;
+    case SSL_ERROR_WANT_WRITE: *wait = POLLOUT; return PULSAR_IO_AGAIN;
+    case SSL_ERROR_ZERO_RETURN: return PULSAR_IO_CLOSED;
     default:
         s->broken = true;
         if (e == SSL_ERROR_SYSCALL && !ERR_peek_last_error()) {
@@ -160,8 +155,7 @@ static pulsar_io after_failure(tls_stream *s, int rc, short *wait, char *why, si
     }
 }
 
-static pulsar_io tls_read(pulsar_stream *base, void *buf, size_t len, size_t *n, short *wait, char *why,
-                          size_t why_len)
+static pulsar_io tls_read(pulsar_stream *base, void *buf, size_t len, size_t *n, short *wait, char *why, size_t why_len)
 {
     tls_stream *s = (tls_stream *)base;
     ERR_clear_error();
@@ -184,10 +178,7 @@ static pulsar_io tls_write(pulsar_stream *base, const void *buf, size_t len, siz
     return after_failure(s, rc, wait, why, why_len, "TLS write");
 }
 
-static bool tls_buffered(pulsar_stream *base)
-{
-    return SSL_pending(((tls_stream *)base)->ssl) > 0;
-}
+static bool tls_buffered(pulsar_stream *base) { return SSL_pending(((tls_stream *)base)->ssl) > 0; }
 
 static void tls_close(pulsar_stream *base)
 {

@@ -88,14 +88,18 @@ static void usage(void)
 static bool parse_options(int argc, char **argv, options *o)
 {
     static const struct option longs[] = {
-        {"url", required_argument, 0, 'u'},           {"clients", required_argument, 0, 'c'},
-        {"rate", required_argument, 0, 'r'},          {"max-inflight", required_argument, 0, 'i'},
-        {"duration", required_argument, 0, 'd'},      {"max-requests", required_argument, 0, 'n'},
-        {"customers", required_argument, 0, 'k'},     {"customer-prefix", required_argument, 0, 'p'},
-        {"products", required_argument, 0, 'P'},      {"ids-file", required_argument, 0, 'f'},
-        {"api-key", required_argument, 0, 'a'},       {0, 0, 0, 0}};
-    *o = (options){.duration_s = 10, .max_requests = 10000000, .customers = 1000, .customer_prefix = "bench",
-                   .products = "product-1,product-2", .max_inflight = 512};
+        {"url", required_argument, 0, 'u'},       {"clients", required_argument, 0, 'c'},
+        {"rate", required_argument, 0, 'r'},      {"max-inflight", required_argument, 0, 'i'},
+        {"duration", required_argument, 0, 'd'},  {"max-requests", required_argument, 0, 'n'},
+        {"customers", required_argument, 0, 'k'}, {"customer-prefix", required_argument, 0, 'p'},
+        {"products", required_argument, 0, 'P'},  {"ids-file", required_argument, 0, 'f'},
+        {"api-key", required_argument, 0, 'a'},   {0, 0, 0, 0}};
+    *o = (options){.duration_s = 10,
+                   .max_requests = 10000000,
+                   .customers = 1000,
+                   .customer_prefix = "bench",
+                   .products = "product-1,product-2",
+                   .max_inflight = 512};
     int ch;
     while ((ch = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (ch) {

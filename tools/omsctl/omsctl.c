@@ -149,8 +149,7 @@ static int ctl_outcome(const ctl *c, const ctl_answer *a, const char *what)
     }
     if (a->status >= 200 && a->status < 300)
         return CTL_OK;
-    bool no_route = a->status == 405 ||
-                    (a->status == 404 && strcmp(error_message(a), "no such resource") == 0);
+    bool no_route = a->status == 405 || (a->status == 404 && strcmp(error_message(a), "no such resource") == 0);
     if (no_route && what) {
         fprintf(stderr, "omsctl: this system does not serve %s yet\n", what);
         return CTL_MISSING;
@@ -313,11 +312,13 @@ static int list(ctl *c, const char *path, const char *what, const char *rows_key
 static int cmd_orders(ctl *c, ctl_args *a)
 {
     char path[CTL_URL_MAX];
-    const char *pairs[] = {"status", opt(a, "--status"), "customer_id", opt(a, "--customer"), "limit",
-                           opt(a, "--limit"),  NULL};
+    const char *pairs[] = {"status", opt(a, "--status"), "customer_id", opt(a, "--customer"),
+                           "limit",  opt(a, "--limit"),  NULL};
     ctl_query(c, path, sizeof path, "/orders", pairs);
-    static const ctl_column cols[] = {{"id", "ORDER", 36},           {"customer_id", "CUSTOMER", 20},
-                                      {"status", "STATUS", 19},      {"total_amount", "TOTAL", 10},
+    static const ctl_column cols[] = {{"id", "ORDER", 36},
+                                      {"customer_id", "CUSTOMER", 20},
+                                      {"status", "STATUS", 19},
+                                      {"total_amount", "TOTAL", 10},
                                       {"created_at", "CREATED", 24}};
     return list(c, path, "GET /orders", "orders", cols, sizeof cols / sizeof cols[0]);
 }
@@ -341,8 +342,7 @@ static int cmd_order(ctl *c, ctl_args *a)
         json_t *s = ans.doc;
         printf("order %s  saga %s  customer %s\n", str(s, "order_id"), str(s, "saga_id"), str(s, "customer_id"));
         printf("state %s  step %s  attempts %s  version %s  stuck %s  paused %s\n", str(s, "state"),
-               str(s, "current_step"), str(s, "attempts"), str(s, "version"), str(s, "stuck_reason"),
-               str(s, "paused"));
+               str(s, "current_step"), str(s, "attempts"), str(s, "version"), str(s, "stuck_reason"), str(s, "paused"));
         if (json_is_string(json_object_get(s, "last_error")))
             printf("last error: %s\n", str(s, "last_error"));
         size_t i;
@@ -392,7 +392,8 @@ static void stream_event(ctl_stream *st, char *text)
             printf("%s  %s -> %s\n", str(data, "at"), str(data, "previous_status"), str(data, "status"));
         fflush(stdout);
         const char *status = str(data, "status");
-        st->over = st->over || strcmp(status, "INVENTORY_CONFIRMED") == 0 || json_is_true(json_object_get(data, "final"));
+        st->over = st->over || strcmp(status, "INVENTORY_CONFIRMED") == 0 ||
+                   json_is_true(json_object_get(data, "final"));
     }
     st->over = st->over || strcmp(event, "end") == 0;
     json_decref(data);
@@ -461,9 +462,9 @@ static int cmd_stuck(ctl *c, ctl_args *a)
     char path[CTL_URL_MAX];
     const char *pairs[] = {"stuck", "true", "stuck_reason", opt(a, "--reason"), "limit", opt(a, "--limit"), NULL};
     ctl_query(c, path, sizeof path, "/sagas", pairs);
-    static const ctl_column cols[] = {{"order_id", "ORDER", 36},     {"state", "STATE", 19},
-                                      {"current_step", "STEP", 10},  {"stuck_reason", "WHY", 22},
-                                      {"attempts", "TRIES", 5},      {"next_attempt_at", "NEXT ATTEMPT", 24},
+    static const ctl_column cols[] = {{"order_id", "ORDER", 36},       {"state", "STATE", 19},
+                                      {"current_step", "STEP", 10},    {"stuck_reason", "WHY", 22},
+                                      {"attempts", "TRIES", 5},        {"next_attempt_at", "NEXT ATTEMPT", 24},
                                       {"last_error", "LAST ERROR", 60}};
     return list(c, path, "GET /sagas", "sagas", cols, sizeof cols / sizeof cols[0]);
 }
@@ -524,8 +525,8 @@ static int follow_job(ctl *c, const char *job_id)
         }
         json_t *j = a.doc;
         printf("%sjob %s %s: %s/%s done, %s failed, %s skipped, %s pending%s", tty ? "\r" : "", str(j, "id"),
-               str(j, "state"), str(j, "done"), str(j, "total"), str(j, "failed"), str(j, "skipped"),
-               str(j, "pending"), tty ? "   " : "\n");
+               str(j, "state"), str(j, "done"), str(j, "total"), str(j, "failed"), str(j, "skipped"), str(j, "pending"),
+               tty ? "   " : "\n");
         fflush(stdout);
         bool over = strcmp(str(j, "state"), "running") != 0;
         json_decref(a.doc);
@@ -538,8 +539,8 @@ static int follow_job(ctl *c, const char *job_id)
     }
 }
 
-static const ctl_column job_cols[] = {{"id", "JOB", 36},      {"kind", "KIND", 10},    {"state", "STATE", 8},
-                                      {"total", "TOTAL", 6},  {"done", "DONE", 6},     {"failed", "FAILED", 6},
+static const ctl_column job_cols[] = {{"id", "JOB", 36},      {"kind", "KIND", 10},     {"state", "STATE", 8},
+                                      {"total", "TOTAL", 6},  {"done", "DONE", 6},      {"failed", "FAILED", 6},
                                       {"skipped", "SKIP", 6}, {"created_by", "BY", 20}, {"reason", "REASON", 40}};
 
 static int cmd_jobs(ctl *c, ctl_args *a)
@@ -699,11 +700,19 @@ typedef struct ctl_command {
 } ctl_command;
 
 static const ctl_command commands[] = {
-    {"orders", cmd_orders, NULL},       {"order", cmd_order, NULL},        {"stuck", cmd_stuck, NULL},
-    {"retry", NULL, "retry_now"},       {"pause", NULL, "pause"},          {"resume", NULL, "resume"},
-    {"compensate", NULL, "compensate"}, {"extend", NULL, "extend_deadline"}, {"resolve", NULL, "resolve_manually"},
+    {"orders", cmd_orders, NULL},
+    {"order", cmd_order, NULL},
+    {"stuck", cmd_stuck, NULL},
+    {"retry", NULL, "retry_now"},
+    {"pause", NULL, "pause"},
+    {"resume", NULL, "resume"},
+    {"compensate", NULL, "compensate"},
+    {"extend", NULL, "extend_deadline"},
+    {"resolve", NULL, "resolve_manually"},
     {"dlq", cmd_dlq, NULL},
-    {"jobs", cmd_jobs, NULL},           {"reconcile", cmd_reconcile, NULL}, {"audit", cmd_audit, NULL},
+    {"jobs", cmd_jobs, NULL},
+    {"reconcile", cmd_reconcile, NULL},
+    {"audit", cmd_audit, NULL},
 };
 
 int main(int argc, char **argv)

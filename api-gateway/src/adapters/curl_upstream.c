@@ -179,8 +179,8 @@ static struct curl_slist *request_headers(const upstream_request *rq, bool *ok)
     struct curl_slist *list = NULL;
     *ok = append_header(&list, "Expect", NULL) && append_header(&list, "Content-Type", rq->content_type) &&
           append_present(&list, "Idempotency-Key", rq->idempotency_key) &&
-          append_optional(&list, "If-Match", rq->if_match) &&
-          append_optional(&list, "Accept", rq->accept) && append_optional(&list, "Last-Event-ID", rq->last_event_id) &&
+          append_optional(&list, "If-Match", rq->if_match) && append_optional(&list, "Accept", rq->accept) &&
+          append_optional(&list, "Last-Event-ID", rq->last_event_id) &&
           append_optional(&list, "X-Request-Id", rq->request_id) &&
           append_optional(&list, "X-Forwarded-For", rq->forwarded_for) && append_identity(&list, rq);
     return list;
@@ -235,16 +235,11 @@ static upstream_outcome classify_failure(CURL *h, CURLcode rc, const body_buffer
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_SSL_CONNECT_ERROR:
     case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-        return UPSTREAM_CONNECT_FAILED;
-    case CURLE_OPERATION_TIMEDOUT:
-        return sent == 0 ? UPSTREAM_CONNECT_FAILED : UPSTREAM_TIMEOUT;
-    case CURLE_OUT_OF_MEMORY:
-        return UPSTREAM_NO_MEMORY;
-    case CURLE_WRITE_ERROR:
-        return body->too_large ? UPSTREAM_BAD_ANSWER : UPSTREAM_NO_MEMORY;
-    default:
-        return UPSTREAM_BAD_ANSWER;
+    case CURLE_SSL_CACERT_BADFILE: return UPSTREAM_CONNECT_FAILED;
+    case CURLE_OPERATION_TIMEDOUT: return sent == 0 ? UPSTREAM_CONNECT_FAILED : UPSTREAM_TIMEOUT;
+    case CURLE_OUT_OF_MEMORY: return UPSTREAM_NO_MEMORY;
+    case CURLE_WRITE_ERROR: return body->too_large ? UPSTREAM_BAD_ANSWER : UPSTREAM_NO_MEMORY;
+    default: return UPSTREAM_BAD_ANSWER;
     }
 }
 

@@ -18,12 +18,31 @@
 /* The query parameters of SPEC section 2 and of GET /sagas' filters (issue
  * 12 item 1), passed on when present. */
 static const char *const forwarded_query[] = {
-    "customer_id", "status", "limit", "cursor", "include_saga_history", "state", "stuck", "inconsistent", "order_id",
-    "step", "stuck_reason", "older_than", "sort", "count_only",
-    "wait", "timeout_s", "last_event_id",
-    "actor", "saga_id", "target", "since",
+    "customer_id",
+    "status",
+    "limit",
+    "cursor",
+    "include_saga_history",
+    "state",
+    "stuck",
+    "inconsistent",
+    "order_id",
+    "step",
+    "stuck_reason",
+    "older_than",
+    "sort",
+    "count_only",
+    "wait",
+    "timeout_s",
+    "last_event_id",
+    "actor",
+    "saga_id",
+    "target",
+    "since",
     /* dead letters and jobs (issue 12) */
-    "topic", "event_type", "items_after",
+    "topic",
+    "event_type",
+    "items_after",
 };
 
 /* ---- admission ---- */
@@ -64,21 +83,16 @@ static bool admit(void *ctx, oms_http_request *req, oms_http_response *res)
                             .bearer = bearer_token(req),
                             .client_ip = req->client_ip};
     switch (admission_decide(g->admission, &rq, result)) {
-    case ADMIT_OK:
-        break;
-    case ADMIT_UNAUTHORIZED:
-        respond_unauthorized(req, res, result->why.message);
-        return false;
-    case ADMIT_RATE_LIMITED:
-        respond_rate_limited(req, res, result->retry_after_s);
-        return false;
+    case ADMIT_OK: break;
+    case ADMIT_UNAUTHORIZED: respond_unauthorized(req, res, result->why.message); return false;
+    case ADMIT_RATE_LIMITED: respond_rate_limited(req, res, result->retry_after_s); return false;
     case ADMIT_NO_MEMORY:
         oms_http_respond_error(req, res, 503, "service_unavailable", "the gateway is out of memory", NULL);
         return false;
     }
     if (!request_path_is_canonical(req->path)) {
-        oms_http_respond_error(req, res, 400, "invalid_path",
-                               "the path must not have empty, '.' or '..' segments", NULL);
+        oms_http_respond_error(req, res, 400, "invalid_path", "the path must not have empty, '.' or '..' segments",
+                               NULL);
         return false;
     }
     req->auth = result->authenticated ? &result->who : NULL;
@@ -102,8 +116,7 @@ static const char *body_string(oms_http_request *req, const char *field)
 /* Whether `who` may use `route` on this request; answers 403 or 404 itself
  * when not. A customer reaching for another customer's data by its id in the
  * path gets 404 (nothing to enumerate), the same as an unknown id. */
-static bool authorized(oms_http_request *req, oms_http_response *res, const gateway_route *route,
-                       const principal *who)
+static bool authorized(oms_http_request *req, oms_http_response *res, const gateway_route *route, const principal *who)
 {
     if (!principal_may(who, route->roles)) {
         char message[128];
@@ -120,8 +133,7 @@ static bool authorized(oms_http_request *req, oms_http_response *res, const gate
     const char *claimed = route->customer_field && who->role == ROLE_CUSTOMER ? body_string(req, route->customer_field)
                                                                               : NULL;
     if (claimed && principal_is_other_customer(who, claimed)) {
-        oms_http_respond_error(req, res, 403, "forbidden", "a customer may only act for itself",
-                               route->customer_field);
+        oms_http_respond_error(req, res, 403, "forbidden", "a customer may only act for itself", route->customer_field);
         return false;
     }
     return true;
@@ -225,15 +237,10 @@ static void respond_failure(oms_http_request *req, oms_http_response *res, proxy
         snprintf(message, sizeof message, "%s is unavailable", gateway_service_name(s));
         oms_http_respond_error(req, res, 503, "service_unavailable", message, NULL);
         return;
-    case PROXY_TIMEOUT:
-        respond_after_sending(req, res, 504, "upstream_timeout", "did not answer in time", s);
-        return;
-    case PROXY_BAD_GATEWAY:
-        respond_after_sending(req, res, 502, "bad_gateway", "gave an invalid answer", s);
-        return;
+    case PROXY_TIMEOUT: respond_after_sending(req, res, 504, "upstream_timeout", "did not answer in time", s); return;
+    case PROXY_BAD_GATEWAY: respond_after_sending(req, res, 502, "bad_gateway", "gave an invalid answer", s); return;
     case PROXY_NO_MEMORY:
-    case PROXY_OK:
-        break;
+    case PROXY_OK: break;
     }
     oms_http_respond_error(req, res, 503, "service_unavailable", "the gateway is out of memory", NULL);
 }
@@ -406,8 +413,8 @@ static void run_reconciliation_handler(void *ctx, oms_http_request *req, oms_htt
     json_t *run = reconciler_run(g->reconciler);
     const char *status = json_string_value(json_object_get(run, "status"));
     if (run && status && strcmp(status, "failed") == 0) {
-        oms_http_respond_error(req, res, 503, "reconciliation_failed",
-                               json_string_value(json_object_get(run, "error")), NULL);
+        oms_http_respond_error(req, res, 503, "reconciliation_failed", json_string_value(json_object_get(run, "error")),
+                               NULL);
         json_decref(run);
         return;
     }
@@ -498,7 +505,7 @@ void gateway_http_configure(gateway_http *g, proxy *p, admission *a, const char 
         g->routes[i] = (oms_http_route){
             .method = r->method,
             .pattern = r->pattern,
-            .handler = r->service == GATEWAY_SELF                    ? self_handler(r)
+            .handler = r->service == GATEWAY_SELF                     ? self_handler(r)
                        : r->service == GATEWAY_ALL                    ? fanout_audit_handler
                        : strcmp(r->name, GATEWAY_TIMELINE_ROUTE) == 0 ? timeline_handler
                                                                       : proxy_handler,

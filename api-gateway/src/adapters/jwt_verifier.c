@@ -187,8 +187,7 @@ static jwt_alg_t algorithm_of_key(const char *pem, size_t len, oms_error *err)
     else if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_RSA && EVP_PKEY_get_bits(pkey) >= RSA_MIN_BITS)
         alg = JWT_ALG_RS256;
     else if (EVP_PKEY_get_base_id(pkey) == EVP_PKEY_EC &&
-             EVP_PKEY_get_group_name(pkey, group, sizeof group, &group_len) == 1 &&
-             strcmp(group, "prime256v1") == 0)
+             EVP_PKEY_get_group_name(pkey, group, sizeof group, &group_len) == 1 && strcmp(group, "prime256v1") == 0)
         alg = JWT_ALG_ES256;
     else
         oms_error_set(err, OMS_EINVAL, "JWT_PUBLIC_KEY_FILE",

@@ -39,9 +39,15 @@ static json_t *ask(reconciler *r, oms_arena *a, gateway_service service, const c
         *why = "out of memory";
         return NULL;
     }
-    upstream_request rq = {.method = "POST", .path = path, .body = text, .body_len = strlen(text),
-                           .content_type = "application/json", .internal_key = r->internal_key,
-                           .role = "viewer", .subject = "", .principal_id = "reconciliation"};
+    upstream_request rq = {.method = "POST",
+                           .path = path,
+                           .body = text,
+                           .body_len = strlen(text),
+                           .content_type = "application/json",
+                           .internal_key = r->internal_key,
+                           .role = "viewer",
+                           .subject = "",
+                           .principal_id = "reconciliation"};
     upstream_response out;
     proxy_outcome o = proxy_forward(r->proxy, service, &rq, a, &out);
     json_t *doc = NULL;
@@ -55,10 +61,7 @@ static json_t *ask(reconciler *r, oms_arena *a, gateway_service service, const c
     return json_object_get(doc, "rows");
 }
 
-static json_t *ids_body(json_t *ids)
-{
-    return json_pack("{s:O}", "ids", ids);
-}
+static json_t *ids_body(json_t *ids) { return json_pack("{s:O}", "ids", ids); }
 
 /* rows keyed by their order_id member, for lookups. */
 static json_t *by_order(json_t *rows)
@@ -97,8 +100,8 @@ static bool local_violations(reconciler *r, oms_arena *a, gateway_service servic
         const char *detail = strcmp(invariant, "stock") == 0
                                  ? "stock or reserved differs from its ledger and the RESERVED reservations"
                                  : "balance differs from opening - captured + refunded (or from its ledger)";
-        json_array_append_new(out, violation(invariant, subject ? subject : "?", detail,
-                                             json_object_get(row, "order_ids"), row));
+        json_array_append_new(
+            out, violation(invariant, subject ? subject : "?", detail, json_object_get(row, "order_ids"), row));
     }
     return true;
 }
@@ -142,10 +145,7 @@ static bool add_explained(json_t *out, json_t *order, const char *explained)
 }
 
 /* The order row a suspect was judged on. */
-static json_t *suspect_order(json_t *v)
-{
-    return json_object_get(json_object_get(v, "facts"), "order");
-}
+static json_t *suspect_order(json_t *v) { return json_object_get(json_object_get(v, "facts"), "order"); }
 
 /* The suspects of a page that are still as they were when judged: an order
  * that moved meanwhile (a cancel of a confirmed one) is judged next run. */
@@ -198,8 +198,8 @@ static bool judge_page(reconciler *r, oms_arena *a, json_t *orders, findings *ou
         if (!why_not)
             continue;
         const char *id = json_string_value(json_object_get(order, "order_id"));
-        json_t *facts = json_pack("{s:O, s:O*, s:O*}", "order", order, "payment",
-                                  json_object_get(payments, id), "reservation", json_object_get(reservations, id));
+        json_t *facts = json_pack("{s:O, s:O*, s:O*}", "order", order, "payment", json_object_get(payments, id),
+                                  "reservation", json_object_get(reservations, id));
         json_t *order_ids = json_pack("[s]", id);
         json_t *v = facts && order_ids ? violation("order", id, why_not, order_ids, facts) : NULL;
         json_decref(order_ids);
@@ -236,7 +236,8 @@ static void export_metrics(json_t *violations)
         long n = 0;
         size_t i;
         json_t *v;
-        json_array_foreach(violations, i, v) n += strcmp(json_string_value(json_object_get(v, "invariant")), names[k]) == 0;
+        json_array_foreach(violations, i, v)
+            n += strcmp(json_string_value(json_object_get(v, "invariant")), names[k]) == 0;
         char labels[64];
         snprintf(labels, sizeof labels, "invariant=\"%s\"", names[k]);
         oms_gauge_set(oms_metrics_gauge("oms_invariant_violations",
@@ -261,10 +262,9 @@ static json_t *run_once(reconciler *r, oms_arena *a)
     const char *status = !ok ? "failed" : json_array_size(violations) ? "violations" : "consistent";
     if (ok)
         export_metrics(violations);
-    json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:{s:I}, s:o, s:o}", "run", (json_int_t)++r->runs,
-                            "started_at", started, "finished_at", finished, "status", status, "error",
-                            ok ? NULL : why, "checked", "orders", (json_int_t)orders, "violations", violations,
-                            "explained", found.explained);
+    json_t *doc = json_pack("{s:I, s:s, s:s, s:s, s:s?, s:{s:I}, s:o, s:o}", "run", (json_int_t)++r->runs, "started_at",
+                            started, "finished_at", finished, "status", status, "error", ok ? NULL : why, "checked",
+                            "orders", (json_int_t)orders, "violations", violations, "explained", found.explained);
     oms_log_num(ok ? OMS_LOG_INFO : OMS_LOG_WARN, "reconciliation_run", "violations",
                 (double)json_array_size(violations), NULL);
     return doc;

@@ -20,7 +20,4 @@ static int64_t wall_now(gateway_clock *c)
 static const gateway_clock_ops system_clock_ops = {.now_ms = monotonic_now, .wall_s = wall_now};
 static gateway_clock the_clock = {.ops = &system_clock_ops, .self = NULL};
 
-gateway_clock *system_clock(void)
-{
-    return &the_clock;
-}
+gateway_clock *system_clock(void) { return &the_clock; }

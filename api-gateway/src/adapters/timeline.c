@@ -34,8 +34,8 @@ static const char *joined_ids(oms_arena *a, const json_t *ids)
 
 /* One participant's HANDLED entries appended to `entries`; false when it
  * did not answer with its inbox rows. */
-static bool add_participant(proxy *p, gateway_service s, const char *internal_key, const char *request_id,
-                            oms_arena *a, const char *ids, json_t *entries)
+static bool add_participant(proxy *p, gateway_service s, const char *internal_key, const char *request_id, oms_arena *a,
+                            const char *ids, json_t *entries)
 {
     upstream_request rq = {.method = "GET",
                            .path = "/internal/inbox",
@@ -68,10 +68,7 @@ static bool add_participant(proxy *p, gateway_service s, const char *internal_ke
     return true;
 }
 
-static json_int_t at_ms(const json_t *entry)
-{
-    return json_integer_value(json_object_get(entry, "at_ms"));
-}
+static json_int_t at_ms(const json_t *entry) { return json_integer_value(json_object_get(entry, "at_ms")); }
 
 /* Stable insertion sort by at_ms: a few dozen entries, already mostly in
  * order (order-service's own come sorted; the participants' are appended). */

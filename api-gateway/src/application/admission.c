@@ -44,10 +44,7 @@ static bool within_rate(admission *a, const char *client, int64_t *retry_after_s
 }
 
 /* A JWT is three base64url parts: what has no '.' is taken for a key. */
-static bool looks_like_jwt(const char *token)
-{
-    return strchr(token, '.') != NULL;
-}
+static bool looks_like_jwt(const char *token) { return strchr(token, '.') != NULL; }
 
 static oms_err verify_jwt(admission *a, const char *token, principal *who, oms_error *why)
 {
@@ -64,8 +61,7 @@ static oms_err authenticate(admission *a, const admission_request *rq, principal
 {
     const char *credential = rq->api_key ? rq->api_key : rq->bearer;
     if (!credential)
-        return oms_error_set(why, OMS_EINVAL, NULL,
-                             "a credential is required: X-API-Key or Authorization: Bearer");
+        return oms_error_set(why, OMS_EINVAL, NULL, "a credential is required: X-API-Key or Authorization: Bearer");
     const principal *known = api_key_set_match(a->cfg.keys, credential);
     if (known) {
         *who = *known;

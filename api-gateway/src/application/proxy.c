@@ -51,16 +51,11 @@ static void mark_down(proxy *p, proxy_service *svc, int index)
 static const char *outcome_name(upstream_outcome o)
 {
     switch (o) {
-    case UPSTREAM_OK:
-        return "ok";
-    case UPSTREAM_CONNECT_FAILED:
-        return "connect_failed";
-    case UPSTREAM_TIMEOUT:
-        return "timeout";
-    case UPSTREAM_BAD_ANSWER:
-        return "bad_answer";
-    case UPSTREAM_NO_MEMORY:
-        return "no_memory";
+    case UPSTREAM_OK: return "ok";
+    case UPSTREAM_CONNECT_FAILED: return "connect_failed";
+    case UPSTREAM_TIMEOUT: return "timeout";
+    case UPSTREAM_BAD_ANSWER: return "bad_answer";
+    case UPSTREAM_NO_MEMORY: return "no_memory";
     }
     return "unknown";
 }
@@ -71,10 +66,9 @@ static void log_failure(gateway_service service, const char *url, const upstream
                         const char *detail)
 {
     char labels[128];
-    snprintf(labels, sizeof labels, "service=\"%s\",outcome=\"%s\"", gateway_service_name(service),
-             outcome_name(o));
-    oms_counter *failures =
-        oms_metrics_counter("gateway_upstream_failures_total", "Failed exchanges with a service instance", labels);
+    snprintf(labels, sizeof labels, "service=\"%s\",outcome=\"%s\"", gateway_service_name(service), outcome_name(o));
+    oms_counter *failures = oms_metrics_counter("gateway_upstream_failures_total",
+                                                "Failed exchanges with a service instance", labels);
     oms_counter_add(failures, 1);
     oms_log(OMS_LOG_WARN, "upstream_failure", "upstream_service", gateway_service_name(service), "upstream", url,
             "method", rq->method, "path", rq->path, "outcome", outcome_name(o), "detail", detail, NULL);
@@ -83,16 +77,11 @@ static void log_failure(gateway_service service, const char *url, const upstream
 static proxy_outcome outcome_to_proxy(upstream_outcome o)
 {
     switch (o) {
-    case UPSTREAM_OK:
-        return PROXY_OK;
-    case UPSTREAM_CONNECT_FAILED:
-        return PROXY_UNAVAILABLE;
-    case UPSTREAM_TIMEOUT:
-        return PROXY_TIMEOUT;
-    case UPSTREAM_NO_MEMORY:
-        return PROXY_NO_MEMORY;
-    case UPSTREAM_BAD_ANSWER:
-        break;
+    case UPSTREAM_OK: return PROXY_OK;
+    case UPSTREAM_CONNECT_FAILED: return PROXY_UNAVAILABLE;
+    case UPSTREAM_TIMEOUT: return PROXY_TIMEOUT;
+    case UPSTREAM_NO_MEMORY: return PROXY_NO_MEMORY;
+    case UPSTREAM_BAD_ANSWER: break;
     }
     return PROXY_BAD_GATEWAY;
 }

@@ -4,10 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static bool key_char(char c)
-{
-    return c > ' ' && c < 0x7f && c != ',' && c != ':';
-}
+static bool key_char(char c) { return c > ' ' && c < 0x7f && c != ',' && c != ':'; }
 
 /* The item without the blanks around it. */
 static void trim(const char **item, size_t *len)
@@ -29,8 +26,8 @@ static oms_err parse_key(const char *text, size_t len, int position, api_key_ent
                              API_KEY_MAX_LEN);
     for (size_t i = 0; i < len; i++)
         if (!key_char(text[i]))
-            return oms_error_set(err, OMS_EINVAL, NULL,
-                                 "entry %d: a key is printable ASCII without blanks, ',' or ':'", position);
+            return oms_error_set(err, OMS_EINVAL, NULL, "entry %d: a key is printable ASCII without blanks, ',' or ':'",
+                                 position);
     memcpy(out->key, text, len);
     return OMS_OK;
 }
@@ -54,8 +51,8 @@ static oms_err parse_grant(const char *text, size_t len, int position, principal
     size_t subject_len = len - role_len - 1;
     if (!subject_is_valid(colon + 1, subject_len))
         return oms_error_set(err, OMS_EINVAL, NULL,
-                             "entry %d: the subject must be 1..%d printable characters without blanks or ','",
-                             position, PRINCIPAL_SUBJECT_MAX);
+                             "entry %d: the subject must be 1..%d printable characters without blanks or ','", position,
+                             PRINCIPAL_SUBJECT_MAX);
     memcpy(who->subject, colon + 1, subject_len);
     return OMS_OK;
 }

@@ -10,10 +10,7 @@ static const char *const role_names[ROLE_COUNT] = {
     [ROLE_ADMIN] = "admin",
 };
 
-const char *role_name(gateway_role role)
-{
-    return (unsigned)role < ROLE_COUNT ? role_names[role] : "unknown";
-}
+const char *role_name(gateway_role role) { return (unsigned)role < ROLE_COUNT ? role_names[role] : "unknown"; }
 
 bool role_parse(const char *text, size_t len, gateway_role *out)
 {
@@ -38,10 +35,7 @@ bool subject_is_valid(const char *text, size_t len)
     return true;
 }
 
-bool principal_may(const principal *p, gateway_roles allowed)
-{
-    return (allowed & ROLES_OF(p->role)) != 0;
-}
+bool principal_may(const principal *p, gateway_roles allowed) { return (allowed & ROLES_OF(p->role)) != 0; }
 
 bool principal_is_other_customer(const principal *p, const char *customer_id)
 {

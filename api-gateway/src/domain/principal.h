@@ -10,13 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef enum {
-    ROLE_CUSTOMER = 0,
-    ROLE_VIEWER,
-    ROLE_OPERATOR,
-    ROLE_ADMIN,
-    ROLE_COUNT
-} gateway_role;
+typedef enum { ROLE_CUSTOMER = 0, ROLE_VIEWER, ROLE_OPERATOR, ROLE_ADMIN, ROLE_COUNT } gateway_role;
 
 /* A set of roles, one bit per role. */
 typedef unsigned gateway_roles;

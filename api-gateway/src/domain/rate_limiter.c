@@ -23,8 +23,12 @@ oms_err rate_limiter_init(rate_limiter *rl, int64_t rate_per_s, size_t max_clien
     rate_limiter_slot *slots = calloc(cap, sizeof *slots);
     if (!slots)
         return OMS_ENOMEM;
-    *rl = (rate_limiter){.rate_per_s = rate_per_s, .capacity = cap, .max_clients = max_clients,
-                         .newest = NONE, .oldest = NONE, .slots = slots};
+    *rl = (rate_limiter){.rate_per_s = rate_per_s,
+                         .capacity = cap,
+                         .max_clients = max_clients,
+                         .newest = NONE,
+                         .oldest = NONE,
+                         .slots = slots};
     return OMS_OK;
 }
 

@@ -3,10 +3,7 @@
 
 #include <string.h>
 
-static bool is(const char *value, const char *expected)
-{
-    return value && strcmp(value, expected) == 0;
-}
+static bool is(const char *value, const char *expected) { return value && strcmp(value, expected) == 0; }
 
 /* INVENTORY_CONFIRMED: exactly one CAPTURED payment of the total, one
  * RESERVED reservation of its items (one per order by construction: both

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 typedef struct order_facts {
-    const char *status;            /* INVENTORY_CONFIRMED, FAILED or CANCELLED */
+    const char *status; /* INVENTORY_CONFIRMED, FAILED or CANCELLED */
     int64_t total_cents;
-    const char *payment_status;    /* CAPTURED, DECLINED, REFUNDED; NULL: no payment */
+    const char *payment_status; /* CAPTURED, DECLINED, REFUNDED; NULL: no payment */
     int64_t payment_cents;
     const char *reservation_state; /* RESERVED, RELEASED, FAILED; NULL: no reservation */
     bool items_match;              /* the reservation holds the order's quantities, product by product */

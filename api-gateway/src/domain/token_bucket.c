@@ -3,15 +3,9 @@
 
 #define MILLI 1000
 
-int64_t token_bucket_burst(int64_t rate_per_s)
-{
-    return rate_per_s > 1 ? rate_per_s : 1;
-}
+int64_t token_bucket_burst(int64_t rate_per_s) { return rate_per_s > 1 ? rate_per_s : 1; }
 
-static int64_t capacity(int64_t rate_per_s)
-{
-    return token_bucket_burst(rate_per_s) * MILLI;
-}
+static int64_t capacity(int64_t rate_per_s) { return token_bucket_burst(rate_per_s) * MILLI; }
 
 void token_bucket_init(token_bucket *b, int64_t rate_per_s, int64_t now_ms)
 {

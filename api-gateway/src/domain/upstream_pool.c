@@ -4,16 +4,9 @@
 #include <ctype.h>
 #include <string.h>
 
+static bool host_char(char c) { return isalnum((unsigned char)c) || c == '.' || c == '-'; }
 
-static bool host_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '.' || c == '-';
-}
-
-static bool ipv6_char(char c)
-{
-    return isxdigit((unsigned char)c) || c == ':' || c == '.';
-}
+static bool ipv6_char(char c) { return isxdigit((unsigned char)c) || c == ':' || c == '.'; }
 
 /* Length of a valid host at the start of s, or 0. */
 static size_t host_length(const char *s, size_t len)

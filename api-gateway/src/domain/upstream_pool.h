@@ -23,7 +23,7 @@ typedef struct upstream_instance {
 
 typedef struct upstream_pool {
     upstream_instance instances[UPSTREAM_MAX_INSTANCES];
-    int count; /* 1..UPSTREAM_MAX_INSTANCES */
+    int count;     /* 1..UPSTREAM_MAX_INSTANCES */
     unsigned next; /* round-robin cursor */
 } upstream_pool;
 

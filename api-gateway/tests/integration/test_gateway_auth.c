@@ -122,10 +122,7 @@ static char *bearer_with_header(const token_spec *t, const char *headers_json)
     return header;
 }
 
-static char *bearer(const token_spec *t)
-{
-    return bearer_with_header(t, NULL);
-}
+static char *bearer(const token_spec *t) { return bearer_with_header(t, NULL); }
 
 /* ---- the gateway under test ---- */
 
@@ -172,10 +169,7 @@ static void expect_401(world *w, char *header, const char *message_part)
     assert_int_equal(world_served(w), before);
 }
 
-static char *copy(const char *text)
-{
-    return strdup(text);
-}
+static char *copy(const char *text) { return strdup(text); }
 
 /* ---- tests ---- */
 
@@ -250,8 +244,8 @@ static void badly_signed_and_unaccepted_algorithms_are_401(void **state)
 {
     world *w = *state;
     start_with_hs_and_rsa(w);
-    token_spec other_secret = {JWT_ALG_HS256, "another-secret-of-at-least-32-bytes!!", "admin", "root", 60, 0,
-                               ISSUER, AUDIENCE};
+    token_spec other_secret = {JWT_ALG_HS256, "another-secret-of-at-least-32-bytes!!", "admin", "root", 60, 0, ISSUER,
+                               AUDIENCE};
     expect_401(w, bearer(&other_secret), "signature");
     token_spec other_key = {JWT_ALG_RS256, other_rsa_keys.private_pem, "admin", "root", 60, 0, ISSUER, AUDIENCE};
     expect_401(w, bearer(&other_key), "signature");
@@ -282,8 +276,8 @@ static void each_role_gets_403_exactly_where_the_table_forbids(void **state)
     static const struct {
         const char *key;
         gateway_role role;
-    } who[] = {{"k-alice", ROLE_CUSTOMER}, {"k-viewer", ROLE_VIEWER}, {"k-operator", ROLE_OPERATOR},
-               {"k-admin", ROLE_ADMIN}};
+    } who[] = {
+        {"k-alice", ROLE_CUSTOMER}, {"k-viewer", ROLE_VIEWER}, {"k-operator", ROLE_OPERATOR}, {"k-admin", ROLE_ADMIN}};
     for (size_t i = 0; i < gateway_route_count; i++) {
         const gateway_route *route = &gateway_routes[i];
         if (route->service == GATEWAY_SELF)
@@ -299,8 +293,8 @@ static void each_role_gets_403_exactly_where_the_table_forbids(void **state)
             principal p = {.role = who[k].role};
             bool allowed = principal_may(&p, route->roles);
             int before = world_served(w);
-            reply *r = call(w, route->method, target, write ? "{}" : NULL, header,
-                            "Content-Type: application/json", NULL);
+            reply *r = call(w, route->method, target, write ? "{}" : NULL, header, "Content-Type: application/json",
+                            NULL);
             if (allowed ? r->status == 403 : r->status != 403)
                 fail_msg("%s %s as %s: %ld %s", route->method, target, role_name(who[k].role), r->status, r->body);
             int asked = route->service == GATEWAY_ALL ? GATEWAY_SERVICE_COUNT : 1; /* GET /audit: every service */
@@ -385,7 +379,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(es256_tokens_are_accepted_with_a_p256_key, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(tokens_outside_their_time_or_audience_are_401, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(badly_signed_and_unaccepted_algorithms_are_401, world_setup, world_teardown),
-        cmocka_unit_test_setup_teardown(each_role_gets_403_exactly_where_the_table_forbids, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(each_role_gets_403_exactly_where_the_table_forbids, world_setup,
+                                        world_teardown),
         cmocka_unit_test_setup_teardown(identity_headers_come_from_the_gateway_only, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(a_customer_reaches_only_its_own_data, world_setup, world_teardown),
     };

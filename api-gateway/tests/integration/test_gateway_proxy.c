@@ -88,8 +88,8 @@ typedef struct relay_pair {
 static int connect_loopback(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
         close(fd);
         fd = -1;
@@ -643,9 +643,9 @@ static void serves_the_console_and_whoami(void **state)
     world_settings(w, &s, harness_url_of(w->order_a.port));
     s.local_run = false;
     oms_error err;
-    assert_int_equal(api_key_set_parse(&s.api_keys, "k-one:admin,k-two:viewer,k-three:customer:c-7", sha256_fingerprint,
-                                       &err),
-                     OMS_OK);
+    assert_int_equal(
+        api_key_set_parse(&s.api_keys, "k-one:admin,k-two:viewer,k-three:customer:c-7", sha256_fingerprint, &err),
+        OMS_OK);
     world_start(w, &s);
 
     reply *r = call(w, "GET", "/console", NULL, NULL);
@@ -653,7 +653,8 @@ static void serves_the_console_and_whoami(void **state)
     assert_non_null(strstr(r->content_type, "text/html"));
     assert_non_null(strstr(r->body, "/console/console.js"));
     reply_free(r);
-    const char *files[][2] = {{"/console/console.js", "text/javascript"}, {"/console/console.css", "text/css"},
+    const char *files[][2] = {{"/console/console.js", "text/javascript"},
+                              {"/console/console.css", "text/css"},
                               {"/console/index.html", "text/html"}};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         r = call(w, "GET", files[i][0], NULL, NULL);
@@ -699,8 +700,8 @@ static void dot_and_empty_segments_are_refused(void **state)
 {
     world *w = *state;
     start_default(w, harness_url_of(w->order_a.port));
-    const char *targets[] = {"/customers/../orders", "/customers/%2e%2e/orders", "/orders/./x", "/orders//saga",
-                             "/orders/x/", "//orders"};
+    const char *targets[] = {
+        "/customers/../orders", "/customers/%2e%2e/orders", "/orders/./x", "/orders//saga", "/orders/x/", "//orders"};
     for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
         reply *r = call(w, "GET", targets[i], NULL, NULL);
         if (r->status != 400)
@@ -734,7 +735,8 @@ int main(void)
                                         world_teardown),
         cmocka_unit_test_setup_teardown(the_gateway_request_id_reaches_the_service, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(repeated_requests_reuse_the_upstream_connection, world_setup, world_teardown),
-        cmocka_unit_test_setup_teardown(the_service_accepts_one_connection_for_many_requests, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(the_service_accepts_one_connection_for_many_requests, world_setup,
+                                        world_teardown),
         cmocka_unit_test_setup_teardown(requests_are_balanced_round_robin, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(concurrent_requests_are_all_answered, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(fails_over_to_the_next_url_when_one_is_down, world_setup, world_teardown),
@@ -744,7 +746,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(oversized_or_non_json_bodies_are_refused, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(invalid_answer_is_502, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(api_keys_are_required_when_configured, world_setup, world_teardown),
-        cmocka_unit_test_setup_teardown(no_credential_source_outside_a_local_run_does_not_start, world_setup, world_teardown),
+        cmocka_unit_test_setup_teardown(no_credential_source_outside_a_local_run_does_not_start, world_setup,
+                                        world_teardown),
         cmocka_unit_test_setup_teardown(rate_limit_answers_429_with_retry_after, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(unknown_path_is_404_and_wrong_method_is_405, world_setup, world_teardown),
         cmocka_unit_test_setup_teardown(serves_the_embedded_openapi_document, world_setup, world_teardown),

@@ -16,11 +16,9 @@
 /* ---- fake services ---- */
 
 static const char *const echoed_headers[][2] = {
-    {"content_type", "Content-Type"},      {"idempotency_key", "Idempotency-Key"},
-    {"accept", "Accept"},                  {"request_id", "X-Request-Id"},
-    {"internal_key", "X-OMS-Internal-Key"}, {"role", "X-OMS-Role"},
-    {"subject", "X-OMS-Subject"},          {"principal", "X-OMS-Principal"},
-    {"injected", "X-OMS-Injected"},
+    {"content_type", "Content-Type"}, {"idempotency_key", "Idempotency-Key"}, {"accept", "Accept"},
+    {"request_id", "X-Request-Id"},   {"internal_key", "X-OMS-Internal-Key"}, {"role", "X-OMS-Role"},
+    {"subject", "X-OMS-Subject"},     {"principal", "X-OMS-Principal"},       {"injected", "X-OMS-Injected"},
 };
 
 static void set_if(json_t *doc, const char *key, const char *value)
@@ -33,8 +31,8 @@ static void echo(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     fake_service *f = ctx;
     atomic_fetch_add(&f->requests, 1);
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "server", f->name, "method", req->method, "path", req->path,
-                            "body", req->body);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "server", f->name, "method", req->method, "path", req->path, "body",
+                            req->body);
     set_if(doc, "customer_id", oms_http_query(req, "customer_id"));
     set_if(doc, "limit", oms_http_query(req, "limit"));
     set_if(doc, "unknown_param", oms_http_query(req, "unknown"));
@@ -268,8 +266,8 @@ void world_settings(world *w, gateway_settings *s, const char *order_urls)
     s->local_run = true;
     oms_error err;
     assert_int_equal(upstream_pool_parse(&s->pools[GATEWAY_ORDER_SERVICE], order_urls, &err), OMS_OK);
-    assert_int_equal(
-        upstream_pool_parse(&s->pools[GATEWAY_INVENTORY_SERVICE], harness_url_of(w->inventory.port), &err), OMS_OK);
+    assert_int_equal(upstream_pool_parse(&s->pools[GATEWAY_INVENTORY_SERVICE], harness_url_of(w->inventory.port), &err),
+                     OMS_OK);
     assert_int_equal(upstream_pool_parse(&s->pools[GATEWAY_PAYMENT_SERVICE], harness_url_of(w->payment.port), &err),
                      OMS_OK);
 }
@@ -293,6 +291,6 @@ reply *call(world *w, const char *method, const char *target, const char *body, 
 
 int world_served(world *w)
 {
-    return atomic_load(&w->order_a.requests) + atomic_load(&w->order_b.requests) +
-           atomic_load(&w->inventory.requests) + atomic_load(&w->payment.requests);
+    return atomic_load(&w->order_a.requests) + atomic_load(&w->order_b.requests) + atomic_load(&w->inventory.requests) +
+           atomic_load(&w->payment.requests);
 }

@@ -22,15 +22,9 @@ typedef struct fake_clock {
     int64_t now;
 } fake_clock;
 
-static int64_t fake_now(gateway_clock *c)
-{
-    return ((fake_clock *)c->self)->now;
-}
+static int64_t fake_now(gateway_clock *c) { return ((fake_clock *)c->self)->now; }
 
-static int64_t fake_wall(gateway_clock *c)
-{
-    return 1700000000 + ((fake_clock *)c->self)->now / 1000;
-}
+static int64_t fake_wall(gateway_clock *c) { return 1700000000 + ((fake_clock *)c->self)->now / 1000; }
 
 static const gateway_clock_ops fake_clock_ops = {.now_ms = fake_now, .wall_s = fake_wall};
 
@@ -311,7 +305,7 @@ static void admission_limits_each_client_separately(void **state)
     assert_int_equal(ask(g, "/orders", "k1", NULL, "1.2.3.4", &r), ADMIT_RATE_LIMITED);
     assert_int_equal(r.retry_after_s, 1);
     assert_int_equal(ask(g, "/orders", NULL, "jwt.admin.root.60", "1.2.3.4", &r), ADMIT_OK); /* another principal */
-    assert_int_equal(ask(g, "/openapi.yaml", NULL, NULL, "1.2.3.4", &r), ADMIT_OK);         /* the IP's bucket */
+    assert_int_equal(ask(g, "/openapi.yaml", NULL, NULL, "1.2.3.4", &r), ADMIT_OK);          /* the IP's bucket */
     g->clock.now = 999;
     assert_int_equal(ask(g, "/orders", "k1", NULL, "1.2.3.4", &r), ADMIT_RATE_LIMITED);
     g->clock.now = 1000;

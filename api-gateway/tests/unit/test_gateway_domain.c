@@ -371,25 +371,25 @@ static void api_keys_unset_means_none_and_bad_lists_are_refused(void **state)
     assert_int_equal(set.count, 0);
     assert_null(api_key_set_match(&set, "anything"));
     const char *bad[] = {
-        "k1",                      /* no role */
-        "k1:",                     /* empty role */
-        "k1:root",                 /* unknown role */
-        "k1:customer",             /* a customer without a subject */
-        "k1:customer:",            /* empty subject */
-        "k1:admin:a b",            /* blank in the subject */
-        "k1:admin,,k2:admin",      /* empty entry */
-        "k1:admin,",               /* trailing comma */
-        ":admin",                  /* empty key */
-        "k 1:admin",               /* blank in the key */
-        "k1:admin,k1:viewer",      /* the same key twice */
-        "k1:customer:a,b",         /* ',' in the subject (two entries, the second bad) */
+        "k1",                 /* no role */
+        "k1:",                /* empty role */
+        "k1:root",            /* unknown role */
+        "k1:customer",        /* a customer without a subject */
+        "k1:customer:",       /* empty subject */
+        "k1:admin:a b",       /* blank in the subject */
+        "k1:admin,,k2:admin", /* empty entry */
+        "k1:admin,",          /* trailing comma */
+        ":admin",             /* empty key */
+        "k 1:admin",          /* blank in the key */
+        "k1:admin,k1:viewer", /* the same key twice */
+        "k1:customer:a,b",    /* ',' in the subject (two entries, the second bad) */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         set.count = 7;
         oms_error_clear(&err);
         if (api_key_set_parse(&set, bad[i], test_fingerprint, &err) != OMS_EINVAL)
             fail_msg("accepted '%s'", bad[i]);
-        assert_int_equal(set.count, 7); /* untouched */
+        assert_int_equal(set.count, 7);         /* untouched */
         assert_null(strstr(err.message, "k1")); /* a key is never echoed */
     }
     char long_key[API_KEY_MAX_LEN + 16];
@@ -536,8 +536,8 @@ static void routes_carry_the_roles_of_spec_7(void **state)
     const char *viewer_only[] = {"list_sagas", "get_reservations", "list_dead_letters", "list_jobs", "get_job"};
     for (size_t i = 0; i < sizeof viewer_only / sizeof viewer_only[0]; i++)
         assert_int_equal(route_named(viewer_only[i])->roles, ROLES_VIEWER);
-    const char *customer_reads[] = {"list_orders", "get_order", "get_order_saga", "get_customer_orders",
-                                    "list_products", "get_product", "get_account", "get_payments"};
+    const char *customer_reads[] = {"list_orders",   "get_order",   "get_order_saga", "get_customer_orders",
+                                    "list_products", "get_product", "get_account",    "get_payments"};
     for (size_t i = 0; i < sizeof customer_reads / sizeof customer_reads[0]; i++)
         assert_int_equal(route_named(customer_reads[i])->roles, ROLES_CUSTOMER | ROLES_VIEWER);
     assert_int_equal(route_named("create_order")->roles, ROLES_CUSTOMER | ROLES_ADMIN);
@@ -599,8 +599,9 @@ static void paths_with_dot_or_empty_segments_are_not_canonical(void **state)
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (!request_path_is_canonical(good[i]))
             fail_msg("refused '%s'", good[i]);
-    const char *bad[] = {"",          "orders",        "//orders", "/orders/",        "/orders//saga",
-                         "/customers/../orders", "/./orders", "/orders/.", "/orders/..", "/a/b/../../orders"};
+    const char *bad[] = {
+        "",          "orders",    "//orders",   "/orders/",         "/orders//saga", "/customers/../orders",
+        "/./orders", "/orders/.", "/orders/..", "/a/b/../../orders"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (request_path_is_canonical(bad[i]))
             fail_msg("accepted '%s'", bad[i]);
@@ -615,7 +616,8 @@ static void header_values_with_control_characters_are_unsafe(void **state)
     assert_true(request_header_value_is_safe(""));
     assert_false(request_header_value_is_safe("application/json\rX-Injected: yes"));
     assert_false(request_header_value_is_safe("a\nb"));
-    assert_false(request_header_value_is_safe("a\x01" "b"));
+    assert_false(request_header_value_is_safe("a\x01"
+                                              "b"));
     assert_false(request_header_value_is_safe("a\x7f"));
 }
 
@@ -626,8 +628,12 @@ static void a_settled_order_is_judged_by_what_it_holds(void **state)
 {
     (void)state;
     const char *explained;
-    order_facts ok = {.status = "INVENTORY_CONFIRMED", .total_cents = 500, .payment_status = "CAPTURED",
-                      .payment_cents = 500, .reservation_state = "RESERVED", .items_match = true};
+    order_facts ok = {.status = "INVENTORY_CONFIRMED",
+                      .total_cents = 500,
+                      .payment_status = "CAPTURED",
+                      .payment_cents = 500,
+                      .reservation_state = "RESERVED",
+                      .items_match = true};
     assert_null(reconcile_order_violation(&ok, &explained));
     order_facts f = ok;
     f.payment_cents = 499;
@@ -661,19 +667,24 @@ static void a_manual_resolution_is_an_explained_adjustment(void **state)
 {
     (void)state;
     const char *explained;
-    order_facts refund = {.status = "CANCELLED", .payment_status = "CAPTURED", .reservation_state = "RELEASED",
+    order_facts refund = {.status = "CANCELLED",
+                          .payment_status = "CAPTURED",
+                          .reservation_state = "RELEASED",
                           .refund_resolved_manually = true};
     assert_null(reconcile_order_violation(&refund, &explained));
     assert_non_null(strstr(explained, "refund settled by hand"));
     order_facts release = {.status = "FAILED", .reservation_state = "RESERVED", .release_resolved_manually = true};
     assert_null(reconcile_order_violation(&release, &explained));
     assert_non_null(strstr(explained, "stock release settled by hand"));
-    order_facts only_refund = {.status = "CANCELLED", .payment_status = "CAPTURED", .reservation_state = "RESERVED",
+    order_facts only_refund = {.status = "CANCELLED",
+                               .payment_status = "CAPTURED",
+                               .reservation_state = "RESERVED",
                                .refund_resolved_manually = true};
     assert_non_null(strstr(reconcile_order_violation(&only_refund, &explained), "holds stock"));
     order_facts twice = {.status = "CANCELLED", .payment_status = "REFUNDED", .refund_resolved_manually = true};
     assert_non_null(strstr(reconcile_order_violation(&twice, &explained), "refunded twice"));
-    order_facts released_twice = {.status = "FAILED", .reservation_state = "RELEASED", .release_resolved_manually = true};
+    order_facts released_twice = {
+        .status = "FAILED", .reservation_state = "RELEASED", .release_resolved_manually = true};
     assert_non_null(strstr(reconcile_order_violation(&released_twice, &explained), "stock given back twice"));
 }
 

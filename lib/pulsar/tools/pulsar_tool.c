@@ -83,19 +83,21 @@ static const char *env_or_null(const char *name)
 static void parse_args(int argc, char **argv, tool_args *a)
 {
     static const struct option options[] = {
-        {"url", required_argument, 0, 'u'},        {"topic", required_argument, 0, 't'},
-        {"count", required_argument, 0, 'n'},      {"key-prefix", required_argument, 0, 'k'},
-        {"keys", required_argument, 0, 'm'},       {"payload-size", required_argument, 0, 'b'},
-        {"prefix", required_argument, 0, 'p'},     {"subscription", required_argument, 0, 's'},
-        {"type", required_argument, 0, 'y'},       {"timeout-s", required_argument, 0, 'w'},
-        {"batch-max", required_argument, 0, 'x'},
-        {0, 0, 0, 0}};
+        {"url", required_argument, 0, 'u'},       {"topic", required_argument, 0, 't'},
+        {"count", required_argument, 0, 'n'},     {"key-prefix", required_argument, 0, 'k'},
+        {"keys", required_argument, 0, 'm'},      {"payload-size", required_argument, 0, 'b'},
+        {"prefix", required_argument, 0, 'p'},    {"subscription", required_argument, 0, 's'},
+        {"type", required_argument, 0, 'y'},      {"timeout-s", required_argument, 0, 'w'},
+        {"batch-max", required_argument, 0, 'x'}, {0, 0, 0, 0}};
     *a = (tool_args){.port = 0, .keys = 16, .prefix = "", .timeout_s = 60, .batch_max = 1000, .type = PULSAR_SHARED};
     bool have_url = false;
     for (int opt = getopt_long(argc, argv, "", options, NULL); opt != -1;
          opt = getopt_long(argc, argv, "", options, NULL)) {
         switch (opt) {
-        case 'u': parse_url(optarg, a); have_url = true; break;
+        case 'u':
+            parse_url(optarg, a);
+            have_url = true;
+            break;
         case 't': a->topic = optarg; break;
         case 'n': a->count = parse_long(optarg, 1, 1000000000L); break;
         case 'k': a->key_prefix = optarg; break;
@@ -296,8 +298,8 @@ int main(int argc, char **argv)
 {
     if (argc < 2)
         usage();
-    oms_log_init("oms-pulsar", getenv("LOG_LEVEL") && strcmp(getenv("LOG_LEVEL"), "debug") == 0 ? OMS_LOG_DEBUG
-                                                                                                  : OMS_LOG_WARN);
+    oms_log_init("oms-pulsar",
+                 getenv("LOG_LEVEL") && strcmp(getenv("LOG_LEVEL"), "debug") == 0 ? OMS_LOG_DEBUG : OMS_LOG_WARN);
     const char *command = argv[1];
     tool_args a;
     parse_args(argc - 1, argv + 1, &a);

@@ -74,43 +74,94 @@ static void add_settings(void *ctx, oms_settings *t)
 {
     order_service *o = ctx;
     const oms_setting rows[] = {
-        {.name = "SAGA_STEP_TIMEOUT_S", .kind = OMS_SETTING_INT, .fallback = "30", .min = 1, .max = 3600,
-         .target = &o->saga.step_timeout_s, .doc = "How long a saga step waits for its reply before it is sent again."},
+        {.name = "SAGA_STEP_TIMEOUT_S",
+         .kind = OMS_SETTING_INT,
+         .fallback = "30",
+         .min = 1,
+         .max = 3600,
+         .target = &o->saga.step_timeout_s,
+         .doc = "How long a saga step waits for its reply before it is sent again."},
         /* Little's law: sagas in flight = completed/s x time to final. The
          * project's own 2-core machine, quiet, completes about 200 sagas/s
          * (docs/benchmarks.md) x 0.5 s (half the 1 s p99 target, the other
          * half left to the tail) = 100. A faster machine loses no throughput
          * to it: 100 in flight carry 1,000 sagas/s at 100 ms each. */
-        {.name = "MAX_SAGAS_IN_FLIGHT", .kind = OMS_SETTING_INT, .fallback = "100", .min = 0, .max = 1000000,
+        {.name = "MAX_SAGAS_IN_FLIGHT",
+         .kind = OMS_SETTING_INT,
+         .fallback = "100",
+         .min = 0,
+         .max = 1000000,
          .target = &o->admission.max_in_flight,
          .doc = "Sagas in flight past which POST /orders answers 503 with Retry-After (0: no bound)."},
-        {.name = "SAGA_MAX_ATTEMPTS", .kind = OMS_SETTING_INT, .fallback = "5", .min = 1, .max = 100,
-         .target = &o->saga.max_attempts, .doc = "Sends of a forward step's command before the saga compensates."},
-        {.name = "SAGA_COMPENSATION_MAX_ATTEMPTS", .kind = OMS_SETTING_INT, .fallback = "5", .min = 1, .max = 1000,
+        {.name = "SAGA_MAX_ATTEMPTS",
+         .kind = OMS_SETTING_INT,
+         .fallback = "5",
+         .min = 1,
+         .max = 100,
+         .target = &o->saga.max_attempts,
+         .doc = "Sends of a forward step's command before the saga compensates."},
+        {.name = "SAGA_COMPENSATION_MAX_ATTEMPTS",
+         .kind = OMS_SETTING_INT,
+         .fallback = "5",
+         .min = 1,
+         .max = 1000,
          .target = &o->saga.compensation_max_attempts,
          .doc = "Sends of a compensation's command after which the saga shows compensation_blocked (it is still "
                 "retried)."},
-        {.name = "IDEMPOTENCY_KEY_RETENTION_H", .kind = OMS_SETTING_INT, .fallback = "24", .min = 24, .max = 8760,
+        {.name = "IDEMPOTENCY_KEY_RETENTION_H",
+         .kind = OMS_SETTING_INT,
+         .fallback = "24",
+         .min = 24,
+         .max = 8760,
          .target = &o->idempotency_retention_h,
          .doc = "Hours an Idempotency-Key is kept (SPEC 7: at least 24) before the retention job removes it."},
-        {.name = "SAGA_LOG_RETENTION_D", .kind = OMS_SETTING_INT, .fallback = "90", .min = 1, .max = 3650,
+        {.name = "SAGA_LOG_RETENTION_D",
+         .kind = OMS_SETTING_INT,
+         .fallback = "90",
+         .min = 1,
+         .max = 3650,
          .target = &o->saga_log_retention_d,
          .doc = "Days the step log of a FAILED or CANCELLED saga is kept after its steps, then removed."},
-        {.name = "READ_POSTGRES_HOST", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_HOST",
-         .target = &o->read_db.host, .doc = "Read model pool: host of the PostgreSQL server."},
-        {.name = "READ_POSTGRES_PORT", .kind = OMS_SETTING_INT_TEXT, .same_as = "POSTGRES_PORT", .min = 1,
-         .max = 65535, .target = &o->read_db.port, .doc = "Read model pool: port of the PostgreSQL server."},
-        {.name = "READ_POSTGRES_USER", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_USER",
-         .target = &o->read_db.user, .doc = "Read model pool: PostgreSQL user."},
-        {.name = "READ_POSTGRES_PASSWORD", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_PASSWORD",
-         .target = &o->read_db.password, .flags = OMS_SETTING_SECRET | OMS_SETTING_FILE | OMS_SETTING_NO_PLACEHOLDER,
+        {.name = "READ_POSTGRES_HOST",
+         .kind = OMS_SETTING_TEXT,
+         .same_as = "POSTGRES_HOST",
+         .target = &o->read_db.host,
+         .doc = "Read model pool: host of the PostgreSQL server."},
+        {.name = "READ_POSTGRES_PORT",
+         .kind = OMS_SETTING_INT_TEXT,
+         .same_as = "POSTGRES_PORT",
+         .min = 1,
+         .max = 65535,
+         .target = &o->read_db.port,
+         .doc = "Read model pool: port of the PostgreSQL server."},
+        {.name = "READ_POSTGRES_USER",
+         .kind = OMS_SETTING_TEXT,
+         .same_as = "POSTGRES_USER",
+         .target = &o->read_db.user,
+         .doc = "Read model pool: PostgreSQL user."},
+        {.name = "READ_POSTGRES_PASSWORD",
+         .kind = OMS_SETTING_TEXT,
+         .same_as = "POSTGRES_PASSWORD",
+         .target = &o->read_db.password,
+         .flags = OMS_SETTING_SECRET | OMS_SETTING_FILE | OMS_SETTING_NO_PLACEHOLDER,
          .doc = "Read model pool: password."},
-        {.name = "READ_POSTGRES_DB", .kind = OMS_SETTING_TEXT, .same_as = "POSTGRES_DB",
-         .target = &o->read_db.dbname, .doc = "Read model pool: the database."},
-        {.name = "READ_POSTGRES_SSLMODE", .kind = OMS_SETTING_ENUM, .same_as = "POSTGRES_SSLMODE",
-         .allowed = oms_pg_sslmodes, .target = &o->read_db.sslmode, .doc = "Read model pool: TLS (sslmode)."},
-        {.name = "READ_POSTGRES_SSLROOTCERT", .kind = OMS_SETTING_PARSED, .same_as = "POSTGRES_SSLROOTCERT",
-         .parse = oms_pg_parse_ca_file, .bounds = "a readable file", .target = &o->read_db.sslrootcert,
+        {.name = "READ_POSTGRES_DB",
+         .kind = OMS_SETTING_TEXT,
+         .same_as = "POSTGRES_DB",
+         .target = &o->read_db.dbname,
+         .doc = "Read model pool: the database."},
+        {.name = "READ_POSTGRES_SSLMODE",
+         .kind = OMS_SETTING_ENUM,
+         .same_as = "POSTGRES_SSLMODE",
+         .allowed = oms_pg_sslmodes,
+         .target = &o->read_db.sslmode,
+         .doc = "Read model pool: TLS (sslmode)."},
+        {.name = "READ_POSTGRES_SSLROOTCERT",
+         .kind = OMS_SETTING_PARSED,
+         .same_as = "POSTGRES_SSLROOTCERT",
+         .parse = oms_pg_parse_ca_file,
+         .bounds = "a readable file",
+         .target = &o->read_db.sslrootcert,
          .doc = "Read model pool: the CA file of the server's certificate."},
     };
     oms_settings_add(t, "order-service", rows, sizeof rows / sizeof rows[0]);
@@ -149,9 +200,13 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
     o->queries = (order_queries){.read_model = &o->read_model, .clock = &o->clock, .saga = &o->app.saga};
     o->consumer = order_consumer(write_pool, &o->app);
     o->job_store = pg_job_repo(write_pool);
-    o->jobs = (job_service){
-        .tx = o->app.tx, .jobs = &o->job_store, .clock = &o->clock, .ids = &o->ids, .audit = &o->audit,
-        .app = &o->app, .queries = &o->queries};
+    o->jobs = (job_service){.tx = o->app.tx,
+                            .jobs = &o->job_store,
+                            .clock = &o->clock,
+                            .ids = &o->ids,
+                            .audit = &o->audit,
+                            .app = &o->app,
+                            .queries = &o->queries};
     o->api = (http_api){.app = &o->app,
                         .queries = &o->queries,
                         .jobs = &o->jobs,
@@ -162,7 +217,7 @@ static oms_err wire(void *ctx, oms_service *svc, oms_error *err)
 static oms_err subscribe(void *ctx, oms_bus *bus, oms_error *err)
 {
     order_service *o = ctx;
-    o->jobs.bus = bus; /* dead letters and redrives go through the bus port */
+    o->jobs.bus = bus;         /* dead letters and redrives go through the bus port */
     o->api.timeline.bus = bus; /* the order's dead letters on its timeline */
     return oms_saga_subscribe(bus, &o->consumer, err);
 }
@@ -212,7 +267,9 @@ static oms_err start_jobs(void *ctx, oms_error *err)
 {
     order_service *o = ctx;
     const oms_retention_rule rules[] = {
-        {.table = "idempotency_keys", .time_column = "created_at", .keep_s = (int64_t)o->idempotency_retention_h * 3600},
+        {.table = "idempotency_keys",
+         .time_column = "created_at",
+         .keep_s = (int64_t)o->idempotency_retention_h * 3600},
         pg_saga_log_retention_rule((int64_t)o->saga_log_retention_d * 86400),
     };
     o->waits = oms_http_waits_start(ORDER_WAIT_INTERVAL_MS, err);

@@ -31,12 +31,15 @@ static void add_settings(void *ctx, oms_settings *t)
 {
     payment_service *pay = ctx;
     pay->default_credit_cents = DEFAULT_CREDIT_UNSET;
-    const oms_setting credit = {.name = "DEFAULT_CREDIT", .kind = OMS_SETTING_MONEY,
+    const oms_setting credit = {.name = "DEFAULT_CREDIT",
+                                .kind = OMS_SETTING_MONEY,
                                 .target = &pay->default_credit_cents,
                                 .doc = "Opening balance of an account opened by a payment request; unset: 1000.00 "
                                        "in a local run (OMS_LOCAL_RUN=1), else 0 (no free money)."};
     const oms_setting switch_file = {
-        .name = "PAYMENT_TEST_FAIL_REFUNDS_FILE", .kind = OMS_SETTING_TEXT, .target = &pay->fail_refunds_file,
+        .name = "PAYMENT_TEST_FAIL_REFUNDS_FILE",
+        .kind = OMS_SETTING_TEXT,
+        .target = &pay->fail_refunds_file,
         .doc = "A test switch, honoured in a local run only (OMS_LOCAL_RUN=1; refused otherwise): while this file "
                "exists every refund fails, so a compensation keeps failing (issue 12 item 3)."};
     const oms_setting rows[] = {credit, switch_file};

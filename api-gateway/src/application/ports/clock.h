@@ -17,14 +17,8 @@ struct gateway_clock {
     void *self;
 };
 
-static inline int64_t gateway_clock_now_ms(gateway_clock *c)
-{
-    return c->ops->now_ms(c);
-}
+static inline int64_t gateway_clock_now_ms(gateway_clock *c) { return c->ops->now_ms(c); }
 
-static inline int64_t gateway_clock_wall_s(gateway_clock *c)
-{
-    return c->ops->wall_s(c);
-}
+static inline int64_t gateway_clock_wall_s(gateway_clock *c) { return c->ops->wall_s(c); }
 
 #endif

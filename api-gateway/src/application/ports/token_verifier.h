@@ -22,8 +22,7 @@ struct token_verifier {
     void *self;
 };
 
-static inline oms_err token_verifier_verify(token_verifier *v, const char *token, token_claims *claims,
-                                            oms_error *err)
+static inline oms_err token_verifier_verify(token_verifier *v, const char *token, token_claims *claims, oms_error *err)
 {
     return v->ops->verify(v, token, claims, err);
 }

@@ -28,7 +28,7 @@ typedef struct upstream_request {
     /* Headers passed on; NULL when the client sent none. */
     const char *content_type;
     const char *idempotency_key;
-    const char *if_match;     /* a saga action's expected version (issue 12) */
+    const char *if_match; /* a saga action's expected version (issue 12) */
     const char *accept;
     const char *last_event_id; /* server-sent events: where the client's stream resumes */
     const char *request_id;

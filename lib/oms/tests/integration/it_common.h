@@ -50,15 +50,12 @@ static inline long it_long(PGconn *c, const char *sql)
 
 /* Skips the test (cmocka's skip) unless `ready`: a precondition that the
  * environment gives or not (roles, certificates), said once by the setup. */
-#define IT_REQUIRE(ready)                                                                                           \
-    do {                                                                                                             \
-        if (!(ready))                                                                                                \
-            skip();                                                                                                  \
+#define IT_REQUIRE(ready)                                                                                              \
+    do {                                                                                                               \
+        if (!(ready))                                                                                                  \
+            skip();                                                                                                    \
     } while (0)
 
-static inline void it_sleep_ms(int ms)
-{
-    usleep((useconds_t)ms * 1000);
-}
+static inline void it_sleep_ms(int ms) { usleep((useconds_t)ms * 1000); }
 
 #endif

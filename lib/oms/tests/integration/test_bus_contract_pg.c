@@ -15,10 +15,7 @@
 static char dbname[64];
 static oms_pg_settings settings;
 
-static oms_bus *create(const oms_bus_options *o, oms_error *err)
-{
-    return oms_bus_pg_create(&settings, o, err);
-}
+static oms_bus *create(const oms_bus_options *o, oms_error *err) { return oms_bus_pg_create(&settings, o, err); }
 
 static void new_topic(const char *base, char *out, size_t len)
 {

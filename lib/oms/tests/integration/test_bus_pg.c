@@ -27,11 +27,11 @@ typedef struct recorder {
     char keys[MAX_SEEN][32];
     char payloads[MAX_SEEN][64];
     uint32_t redeliveries[MAX_SEEN];
-    int next_seq[KEYS];  /* per-key order check */
+    int next_seq[KEYS]; /* per-key order check */
     int out_of_order;
     int concurrent_same_key;
     int in_handler[KEYS];
-    const char *poison;  /* payload that is retried or killed */
+    const char *poison; /* payload that is retried or killed */
     oms_bus_disposition poison_answer;
 } recorder;
 
@@ -101,11 +101,14 @@ static int teardown(void **state)
     return 0;
 }
 
-static oms_bus *make_leased_bus(int threads, int max_redeliveries, int lease_ms, const char *topic,
-                                test_bus_fn handler, void *ctx)
+static oms_bus *make_leased_bus(int threads, int max_redeliveries, int lease_ms, const char *topic, test_bus_fn handler,
+                                void *ctx)
 {
-    oms_bus_options o = {.service_name = "test", .max_redeliveries = max_redeliveries, .consumer_threads = threads,
-                         .retry_base_delay_ms = 10, .lease_ms = lease_ms};
+    oms_bus_options o = {.service_name = "test",
+                         .max_redeliveries = max_redeliveries,
+                         .consumer_threads = threads,
+                         .retry_base_delay_ms = 10,
+                         .lease_ms = lease_ms};
     oms_error err;
     oms_bus *b = oms_bus_pg_create(&settings, &o, &err);
     assert_non_null(b);
@@ -402,7 +405,6 @@ static void an_unreachable_bus_database_fails_creation(void **state)
     assert_int_equal(err.code, OMS_EUNAVAILABLE);
 }
 
-
 /* ---- batch subscriptions ---- */
 
 #define BATCH_MAX_SEEN 512
@@ -491,8 +493,11 @@ static bool wait_for_batch_count(int n, int timeout_ms)
 static oms_bus *make_unstarted_bus(int batch_size, int retry_base_delay_ms, int max_redeliveries, const char *topic,
                                    test_bus_fn handler)
 {
-    oms_bus_options o = {.service_name = "test", .max_redeliveries = max_redeliveries, .consumer_threads = 1,
-                         .batch_size = batch_size, .retry_base_delay_ms = retry_base_delay_ms};
+    oms_bus_options o = {.service_name = "test",
+                         .max_redeliveries = max_redeliveries,
+                         .consumer_threads = 1,
+                         .batch_size = batch_size,
+                         .retry_base_delay_ms = retry_base_delay_ms};
     oms_error err;
     oms_bus *b = oms_bus_pg_create(&settings, &o, &err);
     assert_non_null(b);

@@ -52,8 +52,7 @@ static oms_pg_settings as_role(const char *role, char *password, const char *db)
 static oms_bus *bus_as(const char *role, char *password, const char *db, oms_error *err)
 {
     oms_pg_settings s = as_role(role, password, db);
-    oms_bus_options o = {.service_name = role, .max_redeliveries = 3, .consumer_threads = 1,
-                         .retry_base_delay_ms = 10};
+    oms_bus_options o = {.service_name = role, .max_redeliveries = 3, .consumer_threads = 1, .retry_base_delay_ms = 10};
     return oms_bus_pg_create(&s, &o, err);
 }
 

@@ -207,8 +207,12 @@ static oms_err count_handling(void *ctx, oms_tx *tx, const oms_envelope *env, om
 
 static oms_bus_message message_of(const char *payload)
 {
-    oms_bus_message m = {.topic = "payment-commands", .subscription = "payment-service", .key = ORDER,
-                         .payload = payload, .payload_len = strlen(payload), .message_id = "1"};
+    oms_bus_message m = {.topic = "payment-commands",
+                         .subscription = "payment-service",
+                         .key = ORDER,
+                         .payload = payload,
+                         .payload_len = strlen(payload),
+                         .message_id = "1"};
     return m;
 }
 
@@ -526,8 +530,7 @@ static void handle_batch_acks_a_duplicate_without_calling_the_handler(void **sta
     char seen_id[OMS_UUID_LEN + 1], id[2][OMS_UUID_LEN + 1];
     oms_bus_message seen_before = batch_message(a, "{}", seen_id);
     char reason[256] = "";
-    assert_int_equal(oms_inbox_handle(pool, BATCH_CONSUMER, &seen_before, write_effect, NULL, a, reason,
-                                     sizeof reason),
+    assert_int_equal(oms_inbox_handle(pool, BATCH_CONSUMER, &seen_before, write_effect, NULL, a, reason, sizeof reason),
                      OMS_BUS_ACK);
     oms_bus_message msgs[3] = {batch_message(a, "{}", id[0]), seen_before, batch_message(a, "{}", id[1])};
     oms_bus_outcome out[3];

@@ -116,7 +116,8 @@ static void a_failing_migration_is_rolled_back_and_reported(void **state)
     write_file(path, "CREATE TABLE half_done (id int); SELECT no_such_function();");
     const char *dirs[] = {migrations_dir, dir, NULL};
     oms_error err;
-    assert_int_not_equal(oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err), OMS_OK);
+    assert_int_not_equal(oms_pg_migrate(&settings, oms_outbox_migrations, OMS_OUTBOX_MIGRATION_COUNT, dirs, &err),
+                         OMS_OK);
     assert_non_null(strstr(err.message, "003_bad.sql"));
     PGconn *c = it_connect(&settings, dbname);
     assert_int_equal(it_long(c, "SELECT count(*) FROM pg_tables WHERE tablename = 'half_done'"), 0);
@@ -341,7 +342,8 @@ static void a_statement_past_the_statement_timeout_fails_with_a_fixed_message(vo
     assert_int_equal(it_long(c, "SELECT setting::int FROM pg_settings WHERE name = 'lock_timeout'"), 100);
     assert_null(oms_pg_exec(a, c, "SELECT pg_sleep(2)", 0, NULL, &err));
     assert_int_equal(err.code, OMS_ETIMEOUT);
-    assert_string_equal(err.message, "the database did not finish in time; nothing was applied, the request may be retried");
+    assert_string_equal(err.message,
+                        "the database did not finish in time; nothing was applied, the request may be retried");
     oms_pg_release(p, c, false);
     oms_arena_destroy(a);
     oms_pg_pool_destroy(p);
@@ -359,9 +361,8 @@ static void a_transaction_past_its_commit_deadline_is_rolled_back(void **state)
     assert_int_equal(oms_tx_begin(tm, &tx, &err), OMS_OK);
     const char *late[] = {"41", "late"};
     assert_non_null(oms_pg_tx_exec(a, tx, "INSERT INTO widget (id, name) VALUES ($1, $2)", 2, late, &err));
-    assert_int_equal(oms_pg_tx_exec_deferred(tx, "INSERT INTO widget (id, name) VALUES (42, 'deferred')", 0, NULL,
-                                             &err),
-                     OMS_OK);
+    assert_int_equal(
+        oms_pg_tx_exec_deferred(tx, "INSERT INTO widget (id, name) VALUES (42, 'deferred')", 0, NULL, &err), OMS_OK);
     usleep(200 * 1000);
     assert_int_equal(oms_tx_commit(tm, tx, &err), OMS_ETIMEOUT);
     assert_non_null(strstr(err.message, "nothing was applied"));
@@ -380,7 +381,6 @@ static void a_transaction_past_its_commit_deadline_is_rolled_back(void **state)
     oms_arena_destroy(a);
     oms_pg_pool_destroy(p);
 }
-
 
 /* ---- deferred writes (libpq pipeline mode) ---- */
 
@@ -479,7 +479,7 @@ typedef struct hook_log {
     PGconn *observer; /* another session: sees only what is committed */
     char order[16];   /* one letter per hook call */
     size_t calls;
-    long rows_seen;   /* widget 120 as the observer saw it from the hook */
+    long rows_seen; /* widget 120 as the observer saw it from the hook */
 } hook_log;
 
 static hook_log hooks_seen;
@@ -499,10 +499,7 @@ static void hook_a(void *ctx)
 }
 
 /* ctx is the tx's copy of a letter. */
-static void hook_copied_letter(void *ctx)
-{
-    note_hook(*(const char *)ctx);
-}
+static void hook_copied_letter(void *ctx) { note_hook(*(const char *)ctx); }
 
 /* A pool of one connection for a hook test, with hooks_seen reset. */
 static oms_pg_pool *hook_test_start(void)

@@ -32,8 +32,8 @@ static int port;
 /* ---- the service under test (runs in the child) ---- */
 
 typedef struct test_service {
-    bool fail_start;        /* hook start fails */
-    bool unreachable_pool;  /* wire adds a pool nobody listens for */
+    bool fail_start;       /* hook start fails */
+    bool unreachable_pool; /* wire adds a pool nobody listens for */
     oms_pg_settings dead_db;
 } test_service;
 
@@ -59,8 +59,8 @@ static void whoami(void *ctx, oms_http_request *req, oms_http_response *res)
     const oms_principal *p = oms_request_principal(req, res);
     if (!p)
         return;
-    const char *text = oms_arena_sprintf(req->arena, "%s %s %s", oms_role_name(p->role),
-                                         p->subject ? p->subject : "-", p->id);
+    const char *text = oms_arena_sprintf(req->arena, "%s %s %s", oms_role_name(p->role), p->subject ? p->subject : "-",
+                                         p->id);
     oms_http_respond_text(req, res, 200, "text/plain", text, strlen(text));
 }
 
@@ -121,10 +121,17 @@ static pid_t spawn(test_service t)
         return pid;
     if (!freopen(log_path, "w", stdout) || !freopen(err_path, "w", stderr))
         _exit(99);
-    const oms_service_def def = {.name = "test-service", .port = 8000, .database = "unused",
-                                 .routes = routes, .route_count = 2, .ctx = &t,
-                                 .add_settings = add_settings, .wire = wire, .subscribe = subscribe,
-                                 .start = start, .stop = stop};
+    const oms_service_def def = {.name = "test-service",
+                                 .port = 8000,
+                                 .database = "unused",
+                                 .routes = routes,
+                                 .route_count = 2,
+                                 .ctx = &t,
+                                 .add_settings = add_settings,
+                                 .wire = wire,
+                                 .subscribe = subscribe,
+                                 .start = start,
+                                 .stop = stop};
     char *argv[] = {"test-service", NULL};
     exit(oms_service_main(&def, 1, argv));
 }
@@ -195,10 +202,7 @@ static long get_with(const char *path, const char *const *headers, body *b)
     return get_from("127.0.0.1", path, headers, b);
 }
 
-static long get(const char *path, body *b)
-{
-    return get_with(path, as_gateway, b);
-}
+static long get(const char *path, body *b) { return get_with(path, as_gateway, b); }
 
 static void wait_until_serving(void)
 {

@@ -51,9 +51,9 @@ typedef struct recorder {
     delivery log[MAX_LOG];
     size_t n;
     size_t largest_batch;
-    bool ack_everything; /* whatever the payload says */
-    atomic_int in_flight;  /* handlers running on the key "busy" */
-    atomic_int overlapped; /* two of them at once */
+    bool ack_everything;     /* whatever the payload says */
+    atomic_int in_flight;    /* handlers running on the key "busy" */
+    atomic_int overlapped;   /* two of them at once */
     atomic_int misaddressed; /* a delivery whose topic, subscription or length is not what was sent */
     pthread_cond_t gate;
     bool gate_closed; /* the first batch waits until open_gate */
@@ -81,10 +81,7 @@ static void recorder_init(recorder *r, const char *base)
     transport->new_topic(base, r->topic, sizeof r->topic);
 }
 
-static bool starts_with(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
+static bool starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
 
 static oms_bus_disposition answer(const recorder *r, const oms_bus_message *m, char *reason, size_t len)
 {
@@ -174,10 +171,7 @@ static int handled(recorder *r, const char *payload, int outcome)
     return count;
 }
 
-static int acked(recorder *r, const char *payload)
-{
-    return handled(r, payload, OMS_BUS_ACK);
-}
+static int acked(recorder *r, const char *payload) { return handled(r, payload, OMS_BUS_ACK); }
 
 /* Position in the record of the first delivery of `payload` looked at with
  * `outcome` (-1: any), or -1. */
@@ -243,8 +237,8 @@ static void publish(oms_bus *b, const recorder *r, const char *const *pairs)
         fail_msg("publish: %s", err.message);
 }
 
-static const oms_bus_options fast = {.service_name = "contract", .max_redeliveries = 2, .consumer_threads = 1,
-                                     .retry_base_delay_ms = 20};
+static const oms_bus_options fast = {
+    .service_name = "contract", .max_redeliveries = 2, .consumer_threads = 1, .retry_base_delay_ms = 20};
 
 /* ---- the cases ---- */
 
@@ -487,7 +481,10 @@ typedef struct contract_case {
     void (*run)(void **state);
 } contract_case;
 
-#define CASE(fn) {#fn, fn}
+#define CASE(fn)                                                                                                       \
+    {                                                                                                                  \
+#fn, fn                                                                                                        \
+    }
 static const contract_case cases[] = {
     CASE(a_message_arrives_once_and_whole),
     CASE(a_key_is_handled_in_publish_order_one_at_a_time),

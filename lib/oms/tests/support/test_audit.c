@@ -5,10 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static void copy(char *out, size_t size, const char *s)
-{
-    snprintf(out, size, "%s", s ? s : "");
-}
+static void copy(char *out, size_t size, const char *s) { snprintf(out, size, "%s", s ? s : ""); }
 
 /* "name=value,..." of a state; money as cents. */
 static void state_text(char *out, size_t size, const oms_audit_state *st)

@@ -117,8 +117,12 @@ oms_bus_disposition test_deliver(oms_bus_batch_handler handler, void *ctx, const
                                    "\"payload\":%s}",
                                    event_id, event_type, order_id, order_id, payload_json);
     assert_non_null(text);
-    oms_bus_message m = {.topic = topic, .subscription = subscription, .key = order_id, .payload = text,
-                         .payload_len = strlen(text), .message_id = "test"};
+    oms_bus_message m = {.topic = topic,
+                         .subscription = subscription,
+                         .key = order_id,
+                         .payload = text,
+                         .payload_len = strlen(text),
+                         .message_id = "test"};
     oms_bus_outcome out = {.disposition = OMS_BUS_RETRY};
     handler(ctx, &m, 1, handler_arena, &out);
     oms_arena_destroy(handler_arena);

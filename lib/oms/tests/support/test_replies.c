@@ -7,10 +7,7 @@
 
 #include <cmocka.h>
 
-static void copy(char *out, size_t size, const char *s)
-{
-    snprintf(out, size, "%s", s ? s : "");
-}
+static void copy(char *out, size_t size, const char *s) { snprintf(out, size, "%s", s ? s : ""); }
 
 /* The members a test looks at, whatever the reply's type. */
 static void record(test_reply *r, const oms_command_origin *origin, const oms_msg *m)
@@ -33,11 +30,8 @@ static void record(test_reply *r, const oms_command_origin *origin, const oms_ms
         r->success = m->as.inventory_allocated.success;
         copy(r->reason, sizeof r->reason, m->as.inventory_allocated.reason);
         break;
-    case OMS_MSG_INVENTORY_RELEASED:
-        r->released = m->as.inventory_released.released;
-        break;
-    default:
-        break;
+    case OMS_MSG_INVENTORY_RELEASED: r->released = m->as.inventory_released.released; break;
+    default: break;
     }
 }
 

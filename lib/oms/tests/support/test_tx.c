@@ -10,10 +10,7 @@
 
 #define BUSY_ATTEMPTS 20
 
-static memory_tx *memory_of(oms_tx_manager *m)
-{
-    return m->self;
-}
+static memory_tx *memory_of(oms_tx_manager *m) { return m->self; }
 
 static oms_err memory_begin(oms_tx_manager *m, oms_tx **out, oms_error *err)
 {
@@ -52,15 +49,13 @@ static oms_err memory_on_commit(oms_tx_manager *m, oms_tx *tx, oms_tx_hook fn, v
     return oms_tx_hooks_add(&memory_of(m)->hooks, fn, ctx, ctx_size, err);
 }
 
-static const oms_tx_manager_ops memory_ops = {.begin = memory_begin, .commit = memory_commit,
-                                              .rollback = memory_rollback, .on_commit = memory_on_commit};
+static const oms_tx_manager_ops memory_ops = {
+    .begin = memory_begin, .commit = memory_commit, .rollback = memory_rollback, .on_commit = memory_on_commit};
 
 void memory_tx_init(memory_tx *t, void *committed, void *working, size_t size)
 {
-    *t = (memory_tx){.manager = {.ops = &memory_ops, .self = t},
-                     .committed = committed,
-                     .working = working,
-                     .size = size};
+    *t = (memory_tx){
+        .manager = {.ops = &memory_ops, .self = t}, .committed = committed, .working = working, .size = size};
 }
 
 oms_tx *test_tx_begin(oms_tx_manager *m)

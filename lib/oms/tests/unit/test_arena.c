@@ -59,10 +59,7 @@ static void calloc_zeroes_and_strings_are_copied(void **state)
 
 static int cleanup_order[4];
 static int cleanup_count;
-static void note_cleanup(void *data)
-{
-    cleanup_order[cleanup_count++] = (int)(intptr_t)data;
-}
+static void note_cleanup(void *data) { cleanup_order[cleanup_count++] = (int)(intptr_t)data; }
 
 static void reset_runs_cleanups_newest_first_and_only_once(void **state)
 {

@@ -27,10 +27,7 @@ static void write_test_file(char path[64], const char *suffix, const char *conte
     fclose(f);
 }
 
-static void write_dotenv(const char *content)
-{
-    write_test_file(dotenv_path, "env", content);
-}
+static void write_dotenv(const char *content) { write_test_file(dotenv_path, "env", content); }
 
 static char stderr_text[512];
 
@@ -83,10 +80,7 @@ static void a_missing_dotenv_file_is_fine(void **state)
     assert_int_equal(oms_config_load_dotenv("/nonexistent/dir/.env"), 0);
 }
 
-static void load_malformed(void)
-{
-    oms_config_load_dotenv(dotenv_path);
-}
+static void load_malformed(void) { oms_config_load_dotenv(dotenv_path); }
 
 static void a_malformed_dotenv_line_exits_with_status_two(void **state)
 {
@@ -109,17 +103,35 @@ static const char *const buses[] = {"pg", "pulsar", NULL};
 static void add_rows(void)
 {
     const oms_setting rows[] = {
-        {.name = "OMS_T_INT", .kind = OMS_SETTING_INT, .fallback = "42", .min = 1, .max = 65535, .target = &t_int,
+        {.name = "OMS_T_INT",
+         .kind = OMS_SETTING_INT,
+         .fallback = "42",
+         .min = 1,
+         .max = 65535,
+         .target = &t_int,
          .doc = "an int"},
-        {.name = "OMS_T_LONG", .kind = OMS_SETTING_LONG, .fallback = "0", .min = 0, .max = 1000000,
-         .target = &t_long, .doc = "a long"},
+        {.name = "OMS_T_LONG",
+         .kind = OMS_SETTING_LONG,
+         .fallback = "0",
+         .min = 0,
+         .max = 1000000,
+         .target = &t_long,
+         .doc = "a long"},
         {.name = "OMS_T_TEXT", .kind = OMS_SETTING_TEXT, .target = &t_text, .doc = "a text"},
-        {.name = "OMS_T_PORT", .kind = OMS_SETTING_INT_TEXT, .fallback = "5432", .min = 1, .max = 65535,
-         .target = &t_port, .doc = "a port kept as text"},
-        {.name = "OMS_T_BUS", .kind = OMS_SETTING_ENUM, .fallback = "pg", .allowed = buses, .target = &t_enum,
+        {.name = "OMS_T_PORT",
+         .kind = OMS_SETTING_INT_TEXT,
+         .fallback = "5432",
+         .min = 1,
+         .max = 65535,
+         .target = &t_port,
+         .doc = "a port kept as text"},
+        {.name = "OMS_T_BUS",
+         .kind = OMS_SETTING_ENUM,
+         .fallback = "pg",
+         .allowed = buses,
+         .target = &t_enum,
          .doc = "an enum"},
-        {.name = "OMS_T_MONEY", .kind = OMS_SETTING_MONEY, .fallback = "1000.00", .target = &t_money,
-         .doc = "money"},
+        {.name = "OMS_T_MONEY", .kind = OMS_SETTING_MONEY, .fallback = "1000.00", .target = &t_money, .doc = "money"},
     };
     oms_settings_init(&table, "test");
     oms_settings_add(&table, "test", rows, sizeof rows / sizeof rows[0]);
@@ -127,8 +139,8 @@ static void add_rows(void)
 
 static void unset_rows(void)
 {
-    const char *names[] = {"OMS_T_INT", "OMS_T_LONG", "OMS_T_TEXT", "OMS_T_PORT", "OMS_T_BUS", "OMS_T_MONEY",
-                           "OMS_T_READ_PORT", "OMS_T_SECRET", "OMS_T_REQUIRED"};
+    const char *names[] = {"OMS_T_INT",   "OMS_T_LONG",      "OMS_T_TEXT",   "OMS_T_PORT",    "OMS_T_BUS",
+                           "OMS_T_MONEY", "OMS_T_READ_PORT", "OMS_T_SECRET", "OMS_T_REQUIRED"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         unsetenv(names[i]);
 }
@@ -177,30 +189,15 @@ static void load_with(const char *name, const char *value)
     oms_settings_load(&table, NULL);
 }
 
-static void load_bad_int(void)
-{
-    load_with("OMS_T_INT", "abc");
-}
+static void load_bad_int(void) { load_with("OMS_T_INT", "abc"); }
 
-static void load_int_out_of_range(void)
-{
-    load_with("OMS_T_INT", "70000");
-}
+static void load_int_out_of_range(void) { load_with("OMS_T_INT", "70000"); }
 
-static void load_bad_port_text(void)
-{
-    load_with("OMS_T_PORT", "0");
-}
+static void load_bad_port_text(void) { load_with("OMS_T_PORT", "0"); }
 
-static void load_bad_enum(void)
-{
-    load_with("OMS_T_BUS", "kafka");
-}
+static void load_bad_enum(void) { load_with("OMS_T_BUS", "kafka"); }
 
-static void load_bad_money(void)
-{
-    load_with("OMS_T_MONEY", "10.001");
-}
+static void load_bad_money(void) { load_with("OMS_T_MONEY", "10.001"); }
 
 /* A bad value stops the process: exit 2 and one line naming the setting. */
 static void a_bad_value_exits_with_status_two_and_one_line_naming_it(void **state)
@@ -235,11 +232,24 @@ static void add_more_rows(void)
 {
     add_rows();
     const oms_setting rows[] = {
-        {.name = "OMS_T_READ_PORT", .kind = OMS_SETTING_INT_TEXT, .same_as = "OMS_T_PORT", .min = 1, .max = 65535,
-         .target = &t_read_port, .doc = "the read port"},
-        {.name = "OMS_T_SECRET", .kind = OMS_SETTING_PARSED, .parse = parse_secret, .target = &t_secret,
-         .flags = OMS_SETTING_SECRET, .bounds = "no spaces", .doc = "a secret"},
-        {.name = "OMS_T_REQUIRED", .kind = OMS_SETTING_TEXT, .target = &t_required, .flags = OMS_SETTING_REQUIRED,
+        {.name = "OMS_T_READ_PORT",
+         .kind = OMS_SETTING_INT_TEXT,
+         .same_as = "OMS_T_PORT",
+         .min = 1,
+         .max = 65535,
+         .target = &t_read_port,
+         .doc = "the read port"},
+        {.name = "OMS_T_SECRET",
+         .kind = OMS_SETTING_PARSED,
+         .parse = parse_secret,
+         .target = &t_secret,
+         .flags = OMS_SETTING_SECRET,
+         .bounds = "no spaces",
+         .doc = "a secret"},
+        {.name = "OMS_T_REQUIRED",
+         .kind = OMS_SETTING_TEXT,
+         .target = &t_required,
+         .flags = OMS_SETTING_REQUIRED,
          .doc = "must be given"},
     };
     oms_settings_add(&table, "more", rows, sizeof rows / sizeof rows[0]);
@@ -297,7 +307,9 @@ static char key_file[64];
 
 static void load_key(void)
 {
-    const oms_setting row = {.name = "OMS_T_KEY", .kind = OMS_SETTING_TEXT, .target = &t_key,
+    const oms_setting row = {.name = "OMS_T_KEY",
+                             .kind = OMS_SETTING_TEXT,
+                             .target = &t_key,
                              .flags = OMS_SETTING_SECRET | OMS_SETTING_FILE | OMS_SETTING_NO_PLACEHOLDER,
                              .doc = "a secret"};
     oms_settings_init(&table, "test");
@@ -305,10 +317,7 @@ static void load_key(void)
     oms_settings_load(&table, NULL);
 }
 
-static void write_key_file(const char *content)
-{
-    write_test_file(key_file, "key", content);
-}
+static void write_key_file(const char *content) { write_test_file(key_file, "key", content); }
 
 /* A secret mount: OMS_T_KEY_FILE names the file; one trailing newline goes.
  * Both set, an unreadable file or a published placeholder stop the process
@@ -344,8 +353,8 @@ static void a_secret_may_come_from_a_file_and_never_be_a_placeholder(void **stat
 static void add_a_second_row_of_one_name(void)
 {
     add_rows();
-    const oms_setting again = {.name = "OMS_T_INT", .kind = OMS_SETTING_INT, .fallback = "1", .min = 1, .max = 2,
-                               .target = &t_int};
+    const oms_setting again = {
+        .name = "OMS_T_INT", .kind = OMS_SETTING_INT, .fallback = "1", .min = 1, .max = 2, .target = &t_int};
     oms_settings_add(&table, "again", &again, 1);
 }
 

@@ -55,18 +55,18 @@ static void malformed_envelopes_are_refused_naming_the_field(void **state)
     oms_error err;
     assert_int_equal(parse_text("not json", &err), OMS_EINVAL);
     assert_int_equal(parse_text("[]", &err), OMS_EINVAL);
-    assert_int_equal(parse_text("{\"event_id\":\"nope\",\"event_type\":\"X\",\"saga_id\":\"" SAGA "\",\"order_id\":\"" ORDER
-                                "\",\"occurred_at\":\"t\",\"payload\":{}}",
+    assert_int_equal(parse_text("{\"event_id\":\"nope\",\"event_type\":\"X\",\"saga_id\":\"" SAGA
+                                "\",\"order_id\":\"" ORDER "\",\"occurred_at\":\"t\",\"payload\":{}}",
                                 &err),
                      OMS_EINVAL);
     assert_string_equal(err.field, "event_id");
-    assert_int_equal(parse_text("{\"event_id\":\"" SAGA "\",\"event_type\":\"\",\"saga_id\":\"" SAGA "\",\"order_id\":\"" ORDER
-                                "\",\"occurred_at\":\"t\",\"payload\":{}}",
+    assert_int_equal(parse_text("{\"event_id\":\"" SAGA "\",\"event_type\":\"\",\"saga_id\":\"" SAGA
+                                "\",\"order_id\":\"" ORDER "\",\"occurred_at\":\"t\",\"payload\":{}}",
                                 &err),
                      OMS_EINVAL);
     assert_string_equal(err.field, "event_type");
-    assert_int_equal(parse_text("{\"event_id\":\"" SAGA "\",\"event_type\":\"X\",\"saga_id\":\"" SAGA "\",\"order_id\":\"" ORDER
-                                "\",\"occurred_at\":\"t\",\"payload\":[]}",
+    assert_int_equal(parse_text("{\"event_id\":\"" SAGA "\",\"event_type\":\"X\",\"saga_id\":\"" SAGA
+                                "\",\"order_id\":\"" ORDER "\",\"occurred_at\":\"t\",\"payload\":[]}",
                                 &err),
                      OMS_EINVAL);
     assert_string_equal(err.field, "payload");
@@ -128,7 +128,7 @@ static void a_message_about_an_order_carries_its_sagas_trace(void **state)
     assert_int_equal(strlen(one.traceparent), OMS_TRACEPARENT_LEN);
     assert_memory_equal(one.traceparent, "00-0b8f5a9e2c1d4e5f8a7b6c5d4e3f2a1b-", 36);
     assert_string_equal(one.traceparent + 52, "-01");
-    assert_memory_equal(one.traceparent, two.traceparent, 36);                 /* one trace */
+    assert_memory_equal(one.traceparent, two.traceparent, 36);               /* one trace */
     assert_memory_not_equal(one.traceparent + 36, two.traceparent + 36, 16); /* two spans */
     char again[OMS_TRACEPARENT_LEN + 1];
     assert_true(oms_traceparent_of(SAGA, first_id, again));

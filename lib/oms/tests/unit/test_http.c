@@ -82,8 +82,7 @@ static void slow(void *ctx, oms_http_request *req, oms_http_response *res)
 static void whoami(void *ctx, oms_http_request *req, oms_http_response *res)
 {
     (void)ctx;
-    json_t *doc = json_pack("{s:s, s:s?}", "request_id", req->request_id, "client_request_id",
-                            req->client_request_id);
+    json_t *doc = json_pack("{s:s, s:s?}", "request_id", req->request_id, "client_request_id", req->client_request_id);
     oms_http_respond_json(req, res, 200, doc);
     json_decref(doc);
 }
@@ -122,8 +121,11 @@ static int start_server(void **state)
     curl_global_init(CURL_GLOBAL_DEFAULT);
     port = free_port();
     static const char *const slash_redirects[] = {"/whoami/", NULL};
-    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = port, .routes = routes,
-                           .route_count = sizeof routes / sizeof routes[0], .ready = ready,
+    oms_http_config cfg = {.bind_address = "127.0.0.1",
+                           .port = port,
+                           .routes = routes,
+                           .route_count = sizeof routes / sizeof routes[0],
+                           .ready = ready,
                            .slash_redirects = slash_redirects};
     oms_error err;
     server = oms_http_server_start(&cfg, &err);
@@ -352,8 +354,11 @@ static void a_listener_making_request_ids_keeps_the_clients_apart(void **state)
     (void)state;
     int main_port = port;
     port = free_port();
-    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = port, .routes = routes,
-                           .route_count = sizeof routes / sizeof routes[0], .make_request_ids = true};
+    oms_http_config cfg = {.bind_address = "127.0.0.1",
+                           .port = port,
+                           .routes = routes,
+                           .route_count = sizeof routes / sizeof routes[0],
+                           .make_request_ids = true};
     oms_error err;
     oms_http_server *own = oms_http_server_start(&cfg, &err);
     assert_non_null(own);
@@ -553,10 +558,12 @@ static const oms_http_route model_routes[] = {
 static oms_http_server *start_model(int threads, int per_ip, int header_timeout_s)
 {
     port = free_port();
-    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = port, .routes = model_routes,
-                           .route_count = sizeof model_routes / sizeof model_routes[0],
-                           .limits = {.threads = threads, .per_ip_connections = per_ip,
-                                      .header_timeout_s = header_timeout_s}};
+    oms_http_config cfg = {
+        .bind_address = "127.0.0.1",
+        .port = port,
+        .routes = model_routes,
+        .route_count = sizeof model_routes / sizeof model_routes[0],
+        .limits = {.threads = threads, .per_ip_connections = per_ip, .header_timeout_s = header_timeout_s}};
     oms_error err;
     oms_http_server *s = oms_http_server_start(&cfg, &err);
     assert_non_null(s);
@@ -726,8 +733,8 @@ static void a_head_that_never_ends_is_closed_at_the_header_deadline(void **state
         open_rounds++;
     }
     close(fd);
-    assert_true(open_rounds >= 5);  /* not closed at once */
-    assert_true(open_rounds < 35);  /* closed near the 1 s deadline (+1 s sweep), not left open for 4 s */
+    assert_true(open_rounds >= 5); /* not closed at once */
+    assert_true(open_rounds < 35); /* closed near the 1 s deadline (+1 s sweep), not left open for 4 s */
     oms_http_server_stop(s, 1000);
     port = main_port;
 }

@@ -142,7 +142,10 @@ static CURLcode get_tls(int port, const char *ca, long *status, char *subject, s
 
 static oms_http_server *start_tls(int port, const char *cert, const char *key, oms_error *err)
 {
-    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = port, .routes = routes, .route_count = 1,
+    oms_http_config cfg = {.bind_address = "127.0.0.1",
+                           .port = port,
+                           .routes = routes,
+                           .route_count = 1,
                            .tls = {.cert_file = cert, .key_file = key}};
     oms_error_clear(err);
     return oms_http_server_start(&cfg, err);

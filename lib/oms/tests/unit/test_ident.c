@@ -27,8 +27,26 @@ static void plain_ids_are_valid(void **state)
 static void paths_spaces_controls_and_bidi_are_not(void **state)
 {
     (void)state;
-    const char *bad[] = {"", ".", "..", "a/b", "../x", "a?b", "a#b", "a b", " a", "a\tb", "a\x7f" "", "a%2fb",
-                         "caf\xc3\xa9", "a\xe2\x80\xae" "b" /* U+202E */, "a\\b", "a'b", "a\"b", "a<b"};
+    const char *bad[] = {"",
+                         ".",
+                         "..",
+                         "a/b",
+                         "../x",
+                         "a?b",
+                         "a#b",
+                         "a b",
+                         " a",
+                         "a\tb",
+                         "a\x7f"
+                         "",
+                         "a%2fb",
+                         "caf\xc3\xa9",
+                         "a\xe2\x80\xae"
+                         "b" /* U+202E */,
+                         "a\\b",
+                         "a'b",
+                         "a\"b",
+                         "a<b"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_false(oms_ident_valid(bad[i], 64));
     assert_false(oms_ident_valid(NULL, 64));
@@ -51,9 +69,9 @@ static void the_error_names_the_field_and_the_rule(void **state)
 static void a_cut_never_leaves_half_a_character(void **state)
 {
     (void)state;
-    char two[] = "ab\xc3";         /* "é" cut after its first byte */
+    char two[] = "ab\xc3"; /* "é" cut after its first byte */
     assert_string_equal(oms_utf8_trim_cut(two), "ab");
-    char three[] = "ab\xe2\x82";   /* "€" cut after two of three bytes */
+    char three[] = "ab\xe2\x82"; /* "€" cut after two of three bytes */
     assert_string_equal(oms_utf8_trim_cut(three), "ab");
     char whole[] = "ab\xe2\x82\xac"; /* a whole "€" stays */
     assert_string_equal(oms_utf8_trim_cut(whole), "ab\xe2\x82\xac");

@@ -124,7 +124,8 @@ static void extra_properties_with_huge_numbers_or_nul_keys_leave_a_body_valid(vo
     assert_int_equal(oms_json_money(doc, "huge", "huge", 0, 1000, &cents, &err), OMS_EINVAL);
     const char *s = NULL;
     assert_int_equal(oms_json_string(doc, "s", "s", 10, true, &s, &err), OMS_EINVAL);
-    assert_non_null(json_object_get(doc, "a\xef\xbf\xbd" "b"));
+    assert_non_null(json_object_get(doc, "a\xef\xbf\xbd"
+                                         "b"));
 }
 
 static void a_number_where_a_string_belongs_is_refused(void **state)
@@ -208,7 +209,8 @@ static void bad_json_names_line_and_column(void **state)
 static void strings_with_control_characters_or_too_long_are_refused(void **state)
 {
     (void)state;
-    json_t *doc = parse("{\"ok\":\"abc\",\"ctl\":\"a\\u0001b\",\"nl\":\"a\\nb\",\"empty\":\"\",\"num\":5,\"nul\":null}");
+    json_t *doc = parse(
+        "{\"ok\":\"abc\",\"ctl\":\"a\\u0001b\",\"nl\":\"a\\nb\",\"empty\":\"\",\"num\":5,\"nul\":null}");
     const char *out = NULL;
     oms_error err;
     assert_int_equal(oms_json_string(doc, "ok", "ok", 3, true, &out, &err), OMS_OK);
@@ -264,8 +266,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(money_is_read_from_the_numbers_text, setup, teardown),
-        cmocka_unit_test_setup_teardown(money_with_a_digit_below_a_cent_is_refused_whatever_a_double_makes_of_it,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(money_with_a_digit_below_a_cent_is_refused_whatever_a_double_makes_of_it, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(extra_properties_with_huge_numbers_or_nul_keys_leave_a_body_valid, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_number_where_a_string_belongs_is_refused, setup, teardown),

@@ -118,7 +118,13 @@ static void log_bad_utf8(void)
 {
     oms_log_init("svc", OMS_LOG_INFO);
     /* a stray continuation byte, an overlong '/', a surrogate, a cut sequence, then good UTF-8 */
-    oms_log(OMS_LOG_INFO, "bytes", "value", "a\x80" "b\xc0\xaf" "c\xed\xa0\x80" "d\xe2\x82" "\xc3\xa9", NULL);
+    oms_log(OMS_LOG_INFO, "bytes", "value",
+            "a\x80"
+            "b\xc0\xaf"
+            "c\xed\xa0\x80"
+            "d\xe2\x82"
+            "\xc3\xa9",
+            NULL);
 }
 
 static void bytes_that_are_not_utf8_become_replacement_characters(void **state)
@@ -129,7 +135,8 @@ static void bytes_that_are_not_utf8_become_replacement_characters(void **state)
     json_t *doc = json_loads(out, 0, &e); /* jansson refuses invalid UTF-8 */
     assert_non_null(doc);
     const char *value = json_string_value(json_object_get(doc, "value"));
-    assert_non_null(strstr(value, "a\xef\xbf\xbd" "b"));
+    assert_non_null(strstr(value, "a\xef\xbf\xbd"
+                                  "b"));
     assert_non_null(strstr(value, "\xc3\xa9"));
     assert_null(strstr(value, "\xc0"));
     json_decref(doc);
@@ -142,8 +149,12 @@ static void log_access_with_a_long_path(void)
     memset(path + 1, 'A', 8100);
     path[8101] = '\0';
     oms_log_init("api-gateway", OMS_LOG_INFO);
-    oms_log_access(&(oms_log_access_line){.status = 404, .client_ip = "203.0.113.7", .method = "GET",
-                                          .route = "not_found", .path = path, .duration_ms = 0.25,
+    oms_log_access(&(oms_log_access_line){.status = 404,
+                                          .client_ip = "203.0.113.7",
+                                          .method = "GET",
+                                          .route = "not_found",
+                                          .path = path,
+                                          .duration_ms = 0.25,
                                           .client_request_id = "forged-id-123"});
 }
 

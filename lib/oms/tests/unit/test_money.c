@@ -76,10 +76,7 @@ static void overflow_is_refused_and_extremes_parse(void **state)
     refused("99999999999999999999");
 }
 
-static oms_err number(const char *text, int64_t *cents)
-{
-    return oms_money_parse_number(text, strlen(text), cents);
-}
+static oms_err number(const char *text, int64_t *cents) { return oms_money_parse_number(text, strlen(text), cents); }
 
 static int64_t number_ok(const char *text)
 {

@@ -96,10 +96,7 @@ static oms_msg filled(oms_msg_type t, json_t *object)
     return m;
 }
 
-static oms_msg sample(oms_msg_type t)
-{
-    return filled(t, NULL);
-}
+static oms_msg sample(oms_msg_type t) { return filled(t, NULL); }
 
 static void every_message_decodes_to_what_was_encoded(void **state)
 {
@@ -211,17 +208,19 @@ static void wrong_types_are_refused_with_the_member_named(void **state)
                                  "{\"command_id\":\"c\",\"customer_id\":\"c\",\"amount_cents\":1.5}", &m, &err),
                      OMS_EINVAL);
     assert_string_equal(err.field, "payload.amount_cents");
-    assert_int_equal(decode_text(OMS_MSG_PAYMENT_REQUESTED,
-                                 "{\"command_id\":\"c\",\"customer_id\":7,\"amount_cents\":1}", &m, &err),
-                     OMS_EINVAL);
-    assert_int_equal(decode_text(OMS_MSG_INVENTORY_REQUESTED, "{\"command_id\":\"c\",\"items\":[{\"quantity\":1}]}",
-                                 &m, &err),
-                     OMS_EINVAL);
+    assert_int_equal(
+        decode_text(OMS_MSG_PAYMENT_REQUESTED, "{\"command_id\":\"c\",\"customer_id\":7,\"amount_cents\":1}", &m, &err),
+        OMS_EINVAL);
+    assert_int_equal(
+        decode_text(OMS_MSG_INVENTORY_REQUESTED, "{\"command_id\":\"c\",\"items\":[{\"quantity\":1}]}", &m, &err),
+        OMS_EINVAL);
     assert_string_equal(err.field, "payload.items");
     assert_int_equal(decode_text(OMS_MSG_INVENTORY_REQUESTED, "{\"command_id\":\"c\",\"items\":{}}", &m, &err),
                      OMS_EINVAL);
-    assert_int_equal(decode_text(OMS_MSG_REFUND_REQUESTED, "{\"command_id\":\"c\",\"customer_id\":\"c\","
-                                 "\"reason\":3}", &m, &err),
+    assert_int_equal(decode_text(OMS_MSG_REFUND_REQUESTED,
+                                 "{\"command_id\":\"c\",\"customer_id\":\"c\","
+                                 "\"reason\":3}",
+                                 &m, &err),
                      OMS_EINVAL);
 }
 

@@ -99,9 +99,9 @@ static void two_keys_are_accepted_during_a_rotation(void **state)
     assert_true(oms_internal_keys_match(&keys, KEY_B));
     assert_false(oms_internal_keys_match(&keys, NULL));
     assert_false(oms_internal_keys_match(&keys, ""));
-    assert_false(oms_internal_keys_match(&keys, "0123456789abcdef"));           /* a prefix */
-    assert_false(oms_internal_keys_match(&keys, KEY_A "x"));                      /* longer */
-    assert_false(oms_internal_keys_match(&keys, "0123456789abcdef-currenT"));   /* one byte off */
+    assert_false(oms_internal_keys_match(&keys, "0123456789abcdef"));         /* a prefix */
+    assert_false(oms_internal_keys_match(&keys, KEY_A "x"));                  /* longer */
+    assert_false(oms_internal_keys_match(&keys, "0123456789abcdef-currenT")); /* one byte off */
     assert_false(oms_internal_keys_match(&keys, KEY_A "," KEY_B));
     assert_int_equal(oms_internal_keys_parse(NULL, &keys, &err), OMS_OK);
     assert_int_equal(keys.count, 0);
@@ -113,7 +113,7 @@ static void bad_internal_keys_are_refused_without_echoing_them(void **state)
     (void)state;
     oms_internal_keys keys;
     oms_error err;
-    const char *const bad[] = {"", "short-key", KEY_A ",", KEY_A "," KEY_B "," KEY_A, "has a blank in it 0123",
+    const char *const bad[] = {"",        "short-key", KEY_A ",", KEY_A "," KEY_B "," KEY_A, "has a blank in it 0123",
                                KEY_A ",,"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         oms_error_clear(&err);

@@ -19,15 +19,9 @@ static char host[256], url[300];
 static int port;
 static oms_bus_pulsar_settings settings;
 
-static oms_bus *create(const oms_bus_options *o, oms_error *err)
-{
-    return oms_bus_pulsar_create(&settings, o, err);
-}
+static oms_bus *create(const oms_bus_options *o, oms_error *err) { return oms_bus_pulsar_create(&settings, o, err); }
 
-static void new_topic(const char *base, char *out, size_t len)
-{
-    test_unique_topic(base, out, len);
-}
+static void new_topic(const char *base, char *out, size_t len) { test_unique_topic(base, out, len); }
 
 /* Reads <topic>-DLQ on a subscription of its own (from the earliest). */
 static bool dead_lettered(const char *topic, const char *payload, int timeout_ms)
@@ -60,9 +54,7 @@ int main(void)
     oms_log_init("bus_contract_pulsar", OMS_LOG_ERROR);
     test_broker_address(host, sizeof host, &port);
     settings = test_bus_settings(host, port, url, sizeof url);
-    const bus_contract_transport pulsar = {.name = "pulsar",
-                                           .create = create,
-                                           .new_topic = new_topic,
-                                           .dead_lettered = dead_lettered};
+    const bus_contract_transport pulsar = {
+        .name = "pulsar", .create = create, .new_topic = new_topic, .dead_lettered = dead_lettered};
     return bus_contract_run(&pulsar);
 }

@@ -103,8 +103,11 @@ static void bus_delivers_in_key_order_and_dead_letters(void **state)
     snprintf(dlq, sizeof dlq, "%s-DLQ", topic);
     oms_error err;
     /* One message at a time (batch_size 1): the handler looks at each alone. */
-    oms_bus_options o = {.service_name = "bus-test", .max_redeliveries = 2, .consumer_threads = 2,
-                         .batch_size = 1, .retry_base_delay_ms = 50};
+    oms_bus_options o = {.service_name = "bus-test",
+                         .max_redeliveries = 2,
+                         .consumer_threads = 2,
+                         .batch_size = 1,
+                         .retry_base_delay_ms = 50};
     char url[300];
     oms_bus_pulsar_settings settings = test_bus_settings(host, port, url, sizeof url);
     oms_bus *bus = oms_bus_pulsar_create(&settings, &o, &err);
@@ -128,8 +131,8 @@ static void bus_delivers_in_key_order_and_dead_letters(void **state)
         out[i] = (oms_bus_outgoing){topic, keys[i % KEYS], payloads[i], strlen(payloads[i])};
     }
     assert_int_equal(oms_bus_publish(bus, out, KEYS * PER_KEY, &err), OMS_OK);
-    oms_bus_outgoing special[3] = {{topic, "x-1", "retry-once", 10}, {topic, "x-2", "dead", 4},
-                                   {topic, "x-3", "always", 6}};
+    oms_bus_outgoing special[3] = {
+        {topic, "x-1", "retry-once", 10}, {topic, "x-2", "dead", 4}, {topic, "x-3", "always", 6}};
     assert_int_equal(oms_bus_publish(bus, special, 3, &err), OMS_OK);
 
     int64_t deadline = test_now_ms() + 60000;
@@ -174,7 +177,7 @@ static void bus_delivers_in_key_order_and_dead_letters(void **state)
 
 typedef struct order_state {
     pthread_mutex_t mu;
-    char calls[MAX_CALLS][8]; /* payloads handed to the handler, in order */
+    char calls[MAX_CALLS][8];   /* payloads handed to the handler, in order */
     uint32_t counts[MAX_CALLS]; /* their redelivery_count */
     int n_calls;
 } order_state;

@@ -271,8 +271,8 @@ static void each_service_role_may_use_only_its_own_topics(void **state)
             pulsar_consumer_close(consumer);
         }
         if (created != r->allowed)
-            fail_msg("%s %s %s: expected %s, got %s (%s)", r->role, r->produce ? "producing on" : "consuming",
-                     r->topic, r->allowed ? "allowed" : "refused", created ? "allowed" : "refused", err.message);
+            fail_msg("%s %s %s: expected %s, got %s (%s)", r->role, r->produce ? "producing on" : "consuming", r->topic,
+                     r->allowed ? "allowed" : "refused", created ? "allowed" : "refused", err.message);
         if (!created)
             assert_true(contains(err.message, "not authorized"));
         pulsar_client_destroy(c);
@@ -418,8 +418,8 @@ static pid_t start_tls_server(const char *name, int server_port)
     }
     for (int64_t deadline = test_now_ms() + 10000; test_now_ms() < deadline; sleep_ms(50)) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)server_port),
-                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        struct sockaddr_in addr = {
+            .sin_family = AF_INET, .sin_port = htons((uint16_t)server_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
         bool up = connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0;
         close(fd);
         if (up)
@@ -518,7 +518,6 @@ int main(void)
     if (getenv("PULSAR_TEST_FILTER"))
         cmocka_set_test_filter(getenv("PULSAR_TEST_FILTER"));
     int failed = cmocka_run_group_tests_name("broker security", broker_tests, NULL, NULL);
-    failed += cmocka_run_group_tests_name("TLS certificates", tls_server_tests, make_certificates,
-                                          remove_certificates);
+    failed += cmocka_run_group_tests_name("TLS certificates", tls_server_tests, make_certificates, remove_certificates);
     return failed ? 1 : 0;
 }

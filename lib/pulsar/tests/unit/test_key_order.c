@@ -261,8 +261,7 @@ static void what_did_not_fit_in_a_round_keeps_its_place(void **state)
 {
     key_order *o = *state;
     pulsar_message *round[] = {msg(0, "a1"), msg(1, "a2"), msg(2, "a3"), msg(3, "a4")};
-    settle(o, 0, round, NULL,
-           (oms_bus_disposition[]){OMS_BUS_RETRY, OMS_BUS_RETRY, OMS_BUS_RETRY, OMS_BUS_RETRY}, 4);
+    settle(o, 0, round, NULL, (oms_bus_disposition[]){OMS_BUS_RETRY, OMS_BUS_RETRY, OMS_BUS_RETRY, OMS_BUS_RETRY}, 4);
     pulsar_message *part[2];
     uint32_t attempts[16];
     assert_int_equal(key_order_take_due(o, 10000, part, attempts, 2), 2);

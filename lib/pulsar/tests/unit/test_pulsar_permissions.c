@@ -36,8 +36,7 @@ static bool has(const grant *grants, size_t n, const grant *g)
     return false;
 }
 
-static void add(grant *grants, size_t *n, const char *topic, const char *suffix, const char *action,
-                const char *role)
+static void add(grant *grants, size_t *n, const char *topic, const char *suffix, const char *action, const char *role)
 {
     grant g;
     snprintf(g.topic, sizeof g.topic, "%s%s", topic, suffix);

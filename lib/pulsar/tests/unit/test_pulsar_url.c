@@ -42,9 +42,20 @@ static void anything_else_is_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        NULL, "", "broker:6650", "http://broker:6650", "pulsar://", "pulsar://:6650", "pulsar://broker:0",
-        "pulsar://broker:65536", "pulsar://broker:-1", "pulsar://broker:66x", "pulsar://broker:6650/x",
-        "pulsar://user@broker:6650", "pulsar+ssl://[::1:6651", "pulsar://broker:",
+        NULL,
+        "",
+        "broker:6650",
+        "http://broker:6650",
+        "pulsar://",
+        "pulsar://:6650",
+        "pulsar://broker:0",
+        "pulsar://broker:65536",
+        "pulsar://broker:-1",
+        "pulsar://broker:66x",
+        "pulsar://broker:6650/x",
+        "pulsar://user@broker:6650",
+        "pulsar+ssl://[::1:6651",
+        "pulsar://broker:",
         "pulsar://a-host-name-longer-than-the-sixty-four-bytes-the-caller-has-room-for.example:6650",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {

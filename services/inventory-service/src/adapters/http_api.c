@@ -13,8 +13,8 @@
 static json_t *product_json(const product *p)
 {
     json_t *price = p->price_cents == INVENTORY_NO_PRICE ? json_null() : oms_json_money_value(p->price_cents);
-    return json_pack("{s:s, s:s, s:o, s:I, s:I}", "product_id", p->product_id, "name", p->name, "price", price,
-                     "stock", (json_int_t)p->stock, "reserved", (json_int_t)p->reserved);
+    return json_pack("{s:s, s:s, s:o, s:I, s:I}", "product_id", p->product_id, "name", p->name, "price", price, "stock",
+                     (json_int_t)p->stock, "reserved", (json_int_t)p->reserved);
 }
 
 /* Answers with `doc` (taking its reference), or 500 when it could not be built. */
@@ -86,8 +86,7 @@ static bool parse_limit(oms_http_request *req, oms_http_response *res, size_t *l
     char *end = NULL;
     long v = strtol(text, &end, 10);
     if (text[0] == '\0' || *end != '\0' || v < 1 || v > LIST_LIMIT_MAX) {
-        oms_http_respond_error(req, res, 400, "invalid_argument", "limit must be an integer from 1 to 10000",
-                               "limit");
+        oms_http_respond_error(req, res, 400, "invalid_argument", "limit must be an integer from 1 to 10000", "limit");
         return false;
     }
     *limit = (size_t)v;
@@ -201,10 +200,9 @@ static json_t *reservation_json(const reservation *r)
     }
     if (!items)
         return NULL;
-    return json_pack("{s:s, s:s, s:o, s:s, s:s}", "order_id", r->order_id, "state",
-                     reservation_state_name(r->state), "items", items, "created_at",
-                     oms_time_format(r->created_at_ms, created, sizeof created), "modified_at",
-                     oms_time_format(r->modified_at_ms, modified, sizeof modified));
+    return json_pack("{s:s, s:s, s:o, s:s, s:s}", "order_id", r->order_id, "state", reservation_state_name(r->state),
+                     "items", items, "created_at", oms_time_format(r->created_at_ms, created, sizeof created),
+                     "modified_at", oms_time_format(r->modified_at_ms, modified, sizeof modified));
 }
 
 static void get_reservation(void *ctx, oms_http_request *req, oms_http_response *res)

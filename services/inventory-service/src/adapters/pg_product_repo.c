@@ -41,12 +41,12 @@ static oms_err read_products(oms_arena *a, const PGresult *r, product **out, siz
 static oms_err insert(product_repo *repo, oms_tx *tx, oms_arena *a, const product *p, oms_error *err)
 {
     (void)repo;
-    static const char sql[] =
-        "WITH p AS (INSERT INTO products (product_id, name, stock, price_cents, price_version)"
-        " VALUES ($1, $2, $3::bigint, $4::bigint, $5::bigint) RETURNING product_id)"
-        " INSERT INTO stock_ledger (product_id, delta, kind) SELECT product_id, $3::bigint, 'INITIAL' FROM p";
-    const char *params[] = {p->product_id, p->name, oms_pg_int_param(a, p->stock),
-                            oms_pg_int_param(a, p->price_cents), oms_pg_int_param(a, p->price_version)};
+    static const char
+        sql[] = "WITH p AS (INSERT INTO products (product_id, name, stock, price_cents, price_version)"
+                " VALUES ($1, $2, $3::bigint, $4::bigint, $5::bigint) RETURNING product_id)"
+                " INSERT INTO stock_ledger (product_id, delta, kind) SELECT product_id, $3::bigint, 'INITIAL' FROM p";
+    const char *params[] = {p->product_id, p->name, oms_pg_int_param(a, p->stock), oms_pg_int_param(a, p->price_cents),
+                            oms_pg_int_param(a, p->price_version)};
     if (!params[2] || !params[3] || !params[4])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     if (!oms_pg_tx_exec(a, tx, sql, 5, params, err)) {
@@ -74,8 +74,7 @@ static oms_err set_price(product_repo *repo, oms_tx *tx, oms_arena *a, const cha
     return read_product(a, r, 0, out, err);
 }
 
-static oms_err find(product_repo *repo, oms_tx *tx, oms_arena *a, const char *product_id, product *out,
-                    oms_error *err)
+static oms_err find(product_repo *repo, oms_tx *tx, oms_arena *a, const char *product_id, product *out, oms_error *err)
 {
     (void)repo;
     static const char sql[] = "SELECT " PRODUCT_COLUMNS " FROM products WHERE product_id = $1";
@@ -93,8 +92,8 @@ static oms_err list(product_repo *repo, oms_tx *tx, oms_arena *a, size_t limit, 
 {
     (void)repo;
     /* LIMIT NULL is LIMIT ALL. */
-    static const char sql[] =
-        "SELECT " PRODUCT_COLUMNS " FROM products ORDER BY product_id COLLATE \"C\" LIMIT $1::bigint";
+    static const char sql[] = "SELECT " PRODUCT_COLUMNS
+                              " FROM products ORDER BY product_id COLLATE \"C\" LIMIT $1::bigint";
     const char *params[] = {limit > 0 ? oms_pg_int_param(a, (int64_t)limit) : NULL};
     if (limit > 0 && !params[0])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
@@ -121,16 +120,15 @@ static oms_err lock(product_repo *repo, oms_tx *tx, oms_arena *a, const char *co
     return read_products(a, r, out, count, err);
 }
 
-static oms_err change_stock(product_repo *repo, oms_tx *tx, oms_arena *a, const char *product_id,
-                            int64_t stock_delta, int64_t reserved_delta, stock_change_kind kind, const char *order_id,
-                            oms_error *err)
+static oms_err change_stock(product_repo *repo, oms_tx *tx, oms_arena *a, const char *product_id, int64_t stock_delta,
+                            int64_t reserved_delta, stock_change_kind kind, const char *order_id, oms_error *err)
 {
     (void)repo;
-    static const char sql[] =
-        "WITH p AS (UPDATE products SET stock = stock + $2::bigint, reserved = reserved + $3::bigint,"
-        " modified_at = now() WHERE product_id = $1 RETURNING product_id)"
-        " INSERT INTO stock_ledger (product_id, delta, kind, order_id)"
-        " SELECT product_id, $2::bigint, $4, $5::uuid FROM p";
+    static const char
+        sql[] = "WITH p AS (UPDATE products SET stock = stock + $2::bigint, reserved = reserved + $3::bigint,"
+                " modified_at = now() WHERE product_id = $1 RETURNING product_id)"
+                " INSERT INTO stock_ledger (product_id, delta, kind, order_id)"
+                " SELECT product_id, $2::bigint, $4, $5::uuid FROM p";
     const char *params[] = {product_id, oms_pg_int_param(a, stock_delta), oms_pg_int_param(a, reserved_delta),
                             stock_change_kind_name(kind), order_id};
     if (!params[1] || !params[2])
@@ -152,7 +150,4 @@ static const product_repo_ops ops = {
     .change_stock = change_stock,
 };
 
-product_repo pg_product_repo(void)
-{
-    return (product_repo){.ops = &ops, .self = NULL};
-}
+product_repo pg_product_repo(void) { return (product_repo){.ops = &ops, .self = NULL}; }

@@ -47,12 +47,12 @@ static oms_err find_with(const char *sql, oms_tx *tx, oms_arena *a, const char *
     return rc == OMS_OK ? read_lines(tx, a, out, err) : rc;
 }
 
-#define RESERVATION_SELECT                                                                                      \
-    "SELECT order_id, state, reason, (extract(epoch FROM created_at) * 1000)::bigint,"                           \
+#define RESERVATION_SELECT                                                                                             \
+    "SELECT order_id, state, reason, (extract(epoch FROM created_at) * 1000)::bigint,"                                 \
     " (extract(epoch FROM modified_at) * 1000)::bigint FROM reservations WHERE order_id = $1::uuid"
 
-static oms_err find_for_update(reservation_repo *repo, oms_tx *tx, oms_arena *a, const char *order_id,
-                               reservation *out, oms_error *err)
+static oms_err find_for_update(reservation_repo *repo, oms_tx *tx, oms_arena *a, const char *order_id, reservation *out,
+                               oms_error *err)
 {
     (void)repo;
     return find_with(RESERVATION_SELECT " FOR UPDATE", tx, a, order_id, out, err);
@@ -65,11 +65,10 @@ static oms_err find(reservation_repo *repo, oms_tx *tx, oms_arena *a, const char
     return find_with(RESERVATION_SELECT, tx, a, order_id, out, err);
 }
 
-static oms_err insert_line(oms_tx *tx, oms_arena *a, const char *order_id, const reservation_line *l,
-                           oms_error *err)
+static oms_err insert_line(oms_tx *tx, oms_arena *a, const char *order_id, const reservation_line *l, oms_error *err)
 {
-    static const char sql[] =
-        "INSERT INTO reservation_items (order_id, product_id, quantity) VALUES ($1::uuid, $2, $3::bigint)";
+    static const char
+        sql[] = "INSERT INTO reservation_items (order_id, product_id, quantity) VALUES ($1::uuid, $2, $3::bigint)";
     const char *params[] = {order_id, l->product_id, oms_pg_int_param(a, l->quantity)};
     if (!params[2])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
@@ -116,7 +115,4 @@ static const reservation_repo_ops ops = {
     .set_state = set_state,
 };
 
-reservation_repo pg_reservation_repo(void)
-{
-    return (reservation_repo){.ops = &ops, .self = NULL};
-}
+reservation_repo pg_reservation_repo(void) { return (reservation_repo){.ops = &ops, .self = NULL}; }

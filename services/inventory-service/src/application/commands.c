@@ -30,8 +30,8 @@ static oms_audit_state product_state(const product *p, oms_audit_field fields[PR
 }
 
 /* The audit row of an admin's change of product `after` (`before` NULL: created). */
-static oms_err audit_product(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who,
-                             const char *action, const product *before, const product *after, oms_error *err)
+static oms_err audit_product(inventory_app *app, oms_tx *tx, oms_arena *a, const oms_principal *who, const char *action,
+                             const product *before, const product *after, oms_error *err)
 {
     const char *target = oms_arena_sprintf(a, "product:%s", after->product_id);
     if (!target)
@@ -39,8 +39,7 @@ static oms_err audit_product(inventory_app *app, oms_tx *tx, oms_arena *a, const
     oms_audit_field was_fields[PRODUCT_STATE_FIELDS], is_fields[PRODUCT_STATE_FIELDS];
     oms_audit_state was = before ? product_state(before, was_fields) : (oms_audit_state){0};
     oms_audit_state is = product_state(after, is_fields);
-    oms_audit_entry e = {
-        .by = who, .action = action, .target = target, .before = before ? &was : NULL, .after = &is};
+    oms_audit_entry e = {.by = who, .action = action, .target = target, .before = before ? &was : NULL, .after = &is};
     return oms_audit_append(app->audit, tx, a, &e, err);
 }
 
@@ -235,13 +234,11 @@ oms_err inventory_reserve(inventory_app *app, oms_tx *tx, oms_arena *a, const om
     if (rc != OMS_OK && rc != OMS_ENOTFOUND)
         return rc;
     switch (inventory_plan_reserve(rc == OMS_OK, existing.state)) {
-    case RESERVE_ANSWER_SUCCESS:
-        return answer_reserve(app, tx, a, o, true, NULL, err);
+    case RESERVE_ANSWER_SUCCESS: return answer_reserve(app, tx, a, o, true, NULL, err);
     case RESERVE_ANSWER_FAILURE:
-        return answer_reserve(app, tx, a, o, false,
-                                          inventory_repeated_failure_reason(existing.state, existing.reason), err);
-    case RESERVE_ATTEMPT:
-        break;
+        return answer_reserve(app, tx, a, o, false, inventory_repeated_failure_reason(existing.state, existing.reason),
+                              err);
+    case RESERVE_ATTEMPT: break;
     }
     reservation_line *merged = oms_arena_calloc(a, n ? n : 1, sizeof *merged);
     if (!merged)

@@ -59,8 +59,7 @@ oms_err inventory_release(inventory_app *app, oms_tx *tx, oms_arena *a, const om
 
 /* ---- queries ---- */
 
-oms_err inventory_get_product(inventory_app *app, oms_arena *a, const char *product_id, product *out,
-                              oms_error *err);
+oms_err inventory_get_product(inventory_app *app, oms_arena *a, const char *product_id, product *out, oms_error *err);
 /* limit 0: all. */
 oms_err inventory_list_products(inventory_app *app, oms_arena *a, size_t limit, product **out, size_t *count,
                                 oms_error *err);

@@ -28,8 +28,7 @@ static oms_err read_product(inventory_app *app, oms_tx *tx, void *args, oms_erro
     return product_repo_find(app->products, tx, p->a, p->product_id, p->out, err);
 }
 
-oms_err inventory_get_product(inventory_app *app, oms_arena *a, const char *product_id, product *out,
-                              oms_error *err)
+oms_err inventory_get_product(inventory_app *app, oms_arena *a, const char *product_id, product *out, oms_error *err)
 {
     oms_err rc = inventory_validate_product_id(product_id, "product_id", err);
     if (rc != OMS_OK)

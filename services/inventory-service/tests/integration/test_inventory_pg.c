@@ -52,7 +52,8 @@ static void create(const char *id, int64_t stock)
 {
     oms_error err;
     product p = {.product_id = id, .name = "test product", .stock = stock}, out;
-    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, oms_principal_local_admin(), &p, &out, &err), OMS_OK);
+    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, oms_principal_local_admin(), &p, &out, &err),
+                     OMS_OK);
 }
 
 static product get(const char *id)
@@ -102,10 +103,7 @@ static json_t *last_reply(const char *order_id, const char *event_type)
     return test_outbox_last(fx.db.pool, fx.db.arena, order_id, event_type);
 }
 
-static long replies(const char *order_id)
-{
-    return test_outbox_count(fx.db.pool, fx.db.arena, order_id);
-}
+static long replies(const char *order_id) { return test_outbox_count(fx.db.pool, fx.db.arena, order_id); }
 
 /* SPEC invariant 1 for every product: the ledger sums to the stock, and
  * initial + restocks - RESERVED quantities = stock; nothing negative. */
@@ -173,7 +171,8 @@ static void created_product_is_readable_and_unique(void **state)
     assert_int_equal(p.reserved, 0);
     oms_error err;
     product dup = {.product_id = "p-1", .name = "again", .stock = 1}, out;
-    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, oms_principal_local_admin(), &dup, &out, &err), OMS_ECONFLICT);
+    assert_int_equal(inventory_create_product(&fx.app, fx.db.arena, oms_principal_local_admin(), &dup, &out, &err),
+                     OMS_ECONFLICT);
     assert_int_equal(inventory_get_product(&fx.app, fx.db.arena, "nope", &p, &err), OMS_ENOTFOUND);
     assert_stock_invariant();
 }
@@ -206,8 +205,10 @@ static void restock_adds_stock(void **state)
     assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "p-1", 5, &p, &err), OMS_OK);
     assert_int_equal(p.stock, 6);
     assert_int_equal(get("p-1").stock, 6);
-    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "ghost", 5, &p, &err), OMS_ENOTFOUND);
-    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "p-1", 0, &p, &err), OMS_EINVAL);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "ghost", 5, &p, &err),
+                     OMS_ENOTFOUND);
+    assert_int_equal(inventory_restock(&fx.app, fx.db.arena, oms_principal_local_admin(), "p-1", 0, &p, &err),
+                     OMS_EINVAL);
     assert_int_equal(query_int("SELECT count(*) FROM stock_ledger WHERE kind = 'RESTOCK'", 0, NULL), 1);
     assert_stock_invariant();
 }
@@ -412,10 +413,7 @@ static void *reserve_worker(void *p)
     return NULL;
 }
 
-static void run_workers(worker *w, size_t n)
-{
-    test_run_threads(reserve_worker, w, n, sizeof *w);
-}
+static void run_workers(worker *w, size_t n) { test_run_threads(reserve_worker, w, n, sizeof *w); }
 
 /* Many orders racing for the same two products (named in opposite orders)
  * never oversell and never deadlock: exactly as many succeed as stock allows. */

@@ -20,8 +20,11 @@ static mem_product *product_named(mem_state *s, const char *id)
 
 static void to_product(oms_arena *a, const mem_product *m, product *out)
 {
-    *out = (product){.product_id = oms_arena_strdup(a, m->id), .name = oms_arena_strdup(a, m->name),
-                     .stock = m->stock, .reserved = m->reserved, .price_cents = m->price_cents,
+    *out = (product){.product_id = oms_arena_strdup(a, m->id),
+                     .name = oms_arena_strdup(a, m->name),
+                     .stock = m->stock,
+                     .reserved = m->reserved,
+                     .price_cents = m->price_cents,
                      .price_version = m->price_version};
 }
 
@@ -55,8 +58,8 @@ static oms_err p_insert(product_repo *r, oms_tx *tx, oms_arena *a, const product
     return ledger_append(s, p->product_id, p->stock, STOCK_INITIAL, err);
 }
 
-static oms_err p_set_price(product_repo *r, oms_tx *tx, oms_arena *a, const char *id, int64_t price_cents,
-                           product *out, oms_error *err)
+static oms_err p_set_price(product_repo *r, oms_tx *tx, oms_arena *a, const char *id, int64_t price_cents, product *out,
+                           oms_error *err)
 {
     (void)r;
     mem_product *m = product_named((mem_state *)tx, id);
@@ -133,9 +136,12 @@ static oms_err p_change(product_repo *r, oms_tx *tx, oms_arena *a, const char *i
     return ledger_append(s, id, stock_delta, kind, err);
 }
 
-static const product_repo_ops product_ops = {
-    .insert = p_insert, .set_price = p_set_price, .find = p_find,
-    .list = p_list,     .lock = p_lock,           .change_stock = p_change};
+static const product_repo_ops product_ops = {.insert = p_insert,
+                                             .set_price = p_set_price,
+                                             .find = p_find,
+                                             .list = p_list,
+                                             .lock = p_lock,
+                                             .change_stock = p_change};
 
 /* ---- reservations ---- */
 
@@ -154,7 +160,8 @@ static oms_err r_find(reservation_repo *r, oms_tx *tx, oms_arena *a, const char 
     const mem_reservation *m = reservation_of((mem_state *)tx, order_id);
     if (!m)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "no reservation for order %s", order_id);
-    *out = (reservation){.order_id = oms_arena_strdup(a, m->order_id), .state = m->state,
+    *out = (reservation){.order_id = oms_arena_strdup(a, m->order_id),
+                         .state = m->state,
                          .reason = m->has_reason ? oms_arena_strdup(a, m->reason) : NULL,
                          .line_count = m->line_count};
     out->lines = oms_arena_calloc(a, MEM_LINES, sizeof *out->lines);
@@ -186,8 +193,8 @@ static oms_err r_insert(reservation_repo *r, oms_tx *tx, oms_arena *a, const res
     return OMS_OK;
 }
 
-static oms_err r_set_state(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id,
-                           reservation_state state, oms_error *err)
+static oms_err r_set_state(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, reservation_state state,
+                           oms_error *err)
 {
     (void)r;
     (void)a;
@@ -209,6 +216,9 @@ void memory_world_init(memory_world *w)
     w->reservations = (reservation_repo){.ops = &reservation_ops, .self = w};
     test_reply_outbox_init(&w->replies, offsetof(mem_state, replies), &w->fail_events);
     test_audit_log_init(&w->audit, offsetof(mem_state, audit));
-    w->app = (inventory_app){.tx = &w->tx.manager, .products = &w->products, .reservations = &w->reservations,
-                             .replies = &w->replies.port, .audit = &w->audit.port};
+    w->app = (inventory_app){.tx = &w->tx.manager,
+                             .products = &w->products,
+                             .reservations = &w->reservations,
+                             .replies = &w->replies.port,
+                             .audit = &w->audit.port};
 }

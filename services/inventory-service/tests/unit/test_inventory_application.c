@@ -31,7 +31,8 @@ static int teardown(void **state)
 
 #define ORDER "11111111-1111-4111-8111-111111111111"
 
-static const oms_command_origin origin = {.saga_id = ORDER, .order_id = ORDER, .correlation_id = "", .command_id = "c1"};
+static const oms_command_origin origin = {
+    .saga_id = ORDER, .order_id = ORDER, .correlation_id = "", .command_id = "c1"};
 
 static void create(const char *id, int64_t stock)
 {
@@ -62,10 +63,7 @@ static oms_err release(void)
     return test_tx_end(world.app.tx, tx, inventory_release(&world.app, tx, arena, &origin, &err));
 }
 
-static const test_reply *last_event(void)
-{
-    return test_reply_last(&world.committed.replies);
-}
+static const test_reply *last_event(void) { return test_reply_last(&world.committed.replies); }
 
 /* The committed messages of one type (a product's creation sends its
  * ProductPriceChanged too). */
@@ -83,7 +81,8 @@ static void invalid_product_is_not_stored(void **state)
     (void)state;
     product p = {.product_id = "p", .name = "", .stock = 1}, out;
     oms_error err;
-    assert_int_equal(inventory_create_product(&world.app, arena, oms_principal_local_admin(), &p, &out, &err), OMS_EINVAL);
+    assert_int_equal(inventory_create_product(&world.app, arena, oms_principal_local_admin(), &p, &out, &err),
+                     OMS_EINVAL);
     assert_string_equal(err.field, "name");
     assert_int_equal(world.committed.product_count, 0);
 }
@@ -212,7 +211,8 @@ static void restock_adds_stock(void **state)
     assert_int_equal(p.stock, 8);
     assert_int_equal(stock_of("a"), 8);
     assert_int_equal(world.committed.ledger[world.committed.ledger_count - 1].kind, STOCK_RESTOCK);
-    assert_int_equal(inventory_restock(&world.app, arena, oms_principal_local_admin(), "zz", 3, &p, NULL), OMS_ENOTFOUND);
+    assert_int_equal(inventory_restock(&world.app, arena, oms_principal_local_admin(), "zz", 3, &p, NULL),
+                     OMS_ENOTFOUND);
 }
 
 /* Every admin write that succeeds appends exactly one audit row, by its

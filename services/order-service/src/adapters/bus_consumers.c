@@ -9,8 +9,8 @@
 /* The application's view of a reply. Its reason is bounded like a client's. */
 static saga_reply reply_of(oms_arena *a, const oms_saga_delivery *d)
 {
-    saga_reply r = {.order_id = d->env->order_id, .event_id = d->env->event_id, .command_id = d->msg.command_id,
-                    .success = true};
+    saga_reply r = {
+        .order_id = d->env->order_id, .event_id = d->env->event_id, .command_id = d->msg.command_id, .success = true};
     const oms_msg *m = &d->msg;
     switch (m->type) {
     case OMS_MSG_PAYMENT_PROCESSED:
@@ -18,15 +18,12 @@ static saga_reply reply_of(oms_arena *a, const oms_saga_delivery *d)
         r.reason = m->as.payment_processed.reason;
         r.amount_cents = m->as.payment_processed.amount_cents;
         break;
-    case OMS_MSG_PAYMENT_REFUNDED:
-        r.amount_cents = m->as.payment_refunded.amount_cents;
-        break;
+    case OMS_MSG_PAYMENT_REFUNDED: r.amount_cents = m->as.payment_refunded.amount_cents; break;
     case OMS_MSG_INVENTORY_ALLOCATED:
         r.success = m->as.inventory_allocated.success;
         r.reason = m->as.inventory_allocated.reason;
         break;
-    default:
-        break;
+    default: break;
     }
     if (r.reason && strlen(r.reason) > ORDER_REASON_MAX)
         r.reason = oms_arena_strndup(a, r.reason, ORDER_REASON_MAX);
@@ -40,8 +37,8 @@ typedef oms_err (*reply_command)(order_app *app, oms_tx *tx, oms_arena *a, const
  * saga runner, which logs it (REJECTED_REPLY); the message is then
  * dead-lettered once that row has committed. (A reply on another type's
  * topic never gets here: saga_bus.c refuses it.) */
-static oms_err apply_reply(order_app *app, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d,
-                           reply_command command, oms_error *err)
+static oms_err apply_reply(order_app *app, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d, reply_command command,
+                           oms_error *err)
 {
     saga_reply reply = reply_of(a, d);
     oms_err rc = command(app, tx, a, &reply, err);
@@ -79,8 +76,7 @@ static oms_err inventory_released(void *app, oms_tx *tx, oms_arena *a, const oms
     return apply_reply(app, tx, a, d, order_on_inventory_released, err);
 }
 
-static oms_err product_price_changed(void *app, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d,
-                                     oms_error *err)
+static oms_err product_price_changed(void *app, oms_tx *tx, oms_arena *a, const oms_saga_delivery *d, oms_error *err)
 {
     const oms_product_price_changed *p = &d->msg.as.product_price_changed;
     return order_on_product_price_changed(app, tx, a, p->product_id, p->price_cents, p->version, err);
@@ -88,16 +84,14 @@ static oms_err product_price_changed(void *app, oms_tx *tx, oms_arena *a, const 
 
 static oms_err unrouted(void *app, oms_tx *tx, oms_arena *a, const oms_envelope *env, oms_error *err)
 {
-    oms_log(OMS_LOG_INFO, "unknown_event_ignored", "order_id", env->order_id, "event_id", env->event_id,
-            "event_type", env->event_type, NULL);
+    oms_log(OMS_LOG_INFO, "unknown_event_ignored", "order_id", env->order_id, "event_id", env->event_id, "event_type",
+            env->event_type, NULL);
     return order_on_unknown_message(app, tx, a, env->order_id, env->event_id, env->event_type, err);
 }
 
 static const oms_saga_route routes[] = {
-    {OMS_MSG_PAYMENT_PROCESSED, payment_processed},
-    {OMS_MSG_PAYMENT_REFUNDED, payment_refunded},
-    {OMS_MSG_INVENTORY_ALLOCATED, inventory_allocated},
-    {OMS_MSG_INVENTORY_RELEASED, inventory_released},
+    {OMS_MSG_PAYMENT_PROCESSED, payment_processed},         {OMS_MSG_PAYMENT_REFUNDED, payment_refunded},
+    {OMS_MSG_INVENTORY_ALLOCATED, inventory_allocated},     {OMS_MSG_INVENTORY_RELEASED, inventory_released},
     {OMS_MSG_PRODUCT_PRICE_CHANGED, product_price_changed},
 };
 

@@ -46,10 +46,7 @@ static json_t *steps_json(const saga_history *h)
     return steps;
 }
 
-static json_t *text_or_null(const char *text)
-{
-    return text && text[0] ? json_string(text) : json_null();
-}
+static json_t *text_or_null(const char *text) { return text && text[0] ? json_string(text) : json_null(); }
 
 /* What an operator needs (issue 12 item 1): why the saga is stuck, when its
  * command goes again and why the last one failed, its age. 0, or -1 when
@@ -91,20 +88,19 @@ static json_t *obligations_json(oms_arena *a, const saga *s, const saga_settings
 static json_t *saga_json(oms_arena *a, const saga_settings *cfg, const saga *s, json_t *steps)
 {
     json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:o, s:i, s:I, s:b, s:b, s:o}", "saga_id", s->id, "order_id",
-                            s->order_id, "state", order_status_name(s->state), "current_step",
-                            saga_step_name(s->step), "deadline", time_or_null(s->deadline_ms), "attempts",
-                            s->attempts, "version", (json_int_t)s->version, "payment_captured", s->payment_captured,
-                            "stock_reserved", s->stock_reserved, "compensation_target",
-                            s->state == ORDER_COMPENSATING ? json_string(order_status_name(s->target))
-                                                           : json_null());
+                            s->order_id, "state", order_status_name(s->state), "current_step", saga_step_name(s->step),
+                            "deadline", time_or_null(s->deadline_ms), "attempts", s->attempts, "version",
+                            (json_int_t)s->version, "payment_captured", s->payment_captured, "stock_reserved",
+                            s->stock_reserved, "compensation_target",
+                            s->state == ORDER_COMPENSATING ? json_string(order_status_name(s->target)) : json_null());
     /* A participant's answer contradicted the saga (docs/architecture.md,
      * "Replies the saga trusts"): for an operator to look into. */
     bool inconsistent = s->inconsistency[0] != '\0';
-    if (doc && (json_object_set_new(doc, "inconsistent", json_boolean(inconsistent)) != 0 ||
-                json_object_set_new(doc, "inconsistency", inconsistent ? json_string(s->inconsistency) : json_null()) !=
-                    0 ||
-                set_operating_fields(doc, s) != 0 ||
-                json_object_set_new(doc, "obligations", obligations_json(a, s, cfg)) != 0)) {
+    if (doc &&
+        (json_object_set_new(doc, "inconsistent", json_boolean(inconsistent)) != 0 ||
+         json_object_set_new(doc, "inconsistency", inconsistent ? json_string(s->inconsistency) : json_null()) != 0 ||
+         set_operating_fields(doc, s) != 0 ||
+         json_object_set_new(doc, "obligations", obligations_json(a, s, cfg)) != 0)) {
         json_decref(doc);
         return NULL;
     }
@@ -148,8 +144,7 @@ static oms_err decode_item(oms_arena *a, const json_t *item, size_t i, order_ite
     const json_t *price = json_object_get(item, "unit_price");
     out->unit_price_cents = ORDER_PRICE_FROM_CATALOG;
     if (rc == OMS_OK && price && !json_is_null(price))
-        rc = oms_json_money(item, "unit_price", price_path, 0, ORDER_UNIT_PRICE_MAX_CENTS, &out->unit_price_cents,
-                            err);
+        rc = oms_json_money(item, "unit_price", price_path, 0, ORDER_UNIT_PRICE_MAX_CENTS, &out->unit_price_cents, err);
     return rc;
 }
 
@@ -222,8 +217,7 @@ static void post_order(void *ctx, oms_http_request *req, oms_http_response *res)
     oms_err rc = order_create(api->app, req->arena, who, &create, key, req->request_id, &created, &outcome, &err);
     if (rc != OMS_OK && strcmp(err.reason, ORDER_REASON_OVERLOADED) == 0) {
         /* Admission control (issue 14): refused before anything was stored. */
-        oms_http_add_header(req, res, "Retry-After",
-                            oms_arena_sprintf(req->arena, "%d", SAGA_ADMISSION_RETRY_AFTER_S));
+        oms_http_add_header(req, res, "Retry-After", oms_arena_sprintf(req->arena, "%d", SAGA_ADMISSION_RETRY_AFTER_S));
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
@@ -357,8 +351,7 @@ static void customer_orders(void *ctx, oms_http_request *req, oms_http_response 
     order *orders = NULL;
     size_t count = 0;
     int64_t total = 0;
-    if (order_query_customer(api->queries, req->arena, who, req->params[0], &orders, &count, &total, &err) !=
-        OMS_OK) {
+    if (order_query_customer(api->queries, req->arena, who, req->params[0], &orders, &count, &total, &err) != OMS_OK) {
         oms_http_respond_oms_error(req, res, &err);
         return;
     }
@@ -507,8 +500,7 @@ static void post_saga_action(void *ctx, oms_http_request *req, oms_http_response
     saga_action_request action = {.if_match = oms_http_header(req, "If-Match")};
     saga_outcome out;
     if (decode_action(body, &action, &err) != OMS_OK ||
-        order_saga_action(api->app, req->arena, who, req->params[0], &action, req->request_id, &out, &err) !=
-            OMS_OK) {
+        order_saga_action(api->app, req->arena, who, req->params[0], &action, req->request_id, &out, &err) != OMS_OK) {
         respond_action_error(req, res, &err);
         return;
     }

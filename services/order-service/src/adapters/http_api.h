@@ -15,7 +15,7 @@ typedef struct http_api {
     order_app *app;
     order_queries *queries;
     oms_http_waits *waits; /* long polls and server-sent events (order_waits.h) */
-    job_service *jobs; /* dead letters and bulk jobs (adapters/http_ops.c) */
+    job_service *jobs;     /* dead letters and bulk jobs (adapters/http_ops.c) */
     order_timeline_deps timeline;
 } http_api;
 

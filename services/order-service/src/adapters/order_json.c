@@ -66,9 +66,9 @@ json_t *order_document_json(const order *o)
     }
     if (!items)
         return NULL;
-    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s?, s:s?, s:o, s:o}", "id", o->id, "customer_id",
-                     o->customer_id, "status", order_status_name(o->status), "items", items, "total_amount",
-                     oms_json_money_value(o->total_cents), "saga_id", o->saga_id, "failure_reason",
-                     o->failure_reason, "cancellation_reason", o->cancellation_reason, "created_at",
-                     time_json(o->created_at_ms), "modified_at", time_json(o->modified_at_ms));
+    return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s?, s:s?, s:o, s:o}", "id", o->id, "customer_id", o->customer_id,
+                     "status", order_status_name(o->status), "items", items, "total_amount",
+                     oms_json_money_value(o->total_cents), "saga_id", o->saga_id, "failure_reason", o->failure_reason,
+                     "cancellation_reason", o->cancellation_reason, "created_at", time_json(o->created_at_ms),
+                     "modified_at", time_json(o->modified_at_ms));
 }

@@ -22,10 +22,7 @@ static json_t *time_json(int64_t ms)
     return ms ? json_string(oms_time_format(ms, text, sizeof text)) : json_null();
 }
 
-static json_t *string_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
+static json_t *string_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 
 /* ---- what the rows say ---- */
 
@@ -36,10 +33,7 @@ static json_t *entry(int64_t at_ms, const char *service, const char *kind)
                      "kind", kind);
 }
 
-static bool append(json_t *list, json_t *item)
-{
-    return item && json_array_append_new(list, item) == 0;
-}
+static bool append(json_t *list, json_t *item) { return item && json_array_append_new(list, item) == 0; }
 
 static bool log_entries(const saga_history *h, json_t *entries)
 {
@@ -152,8 +146,8 @@ static json_t *step_json(const saga_history *h, saga_step s, size_t first)
     const saga_log_entry *begin = &h->steps[first];
     const saga_log_entry *end = last + 1 < h->step_count ? &h->steps[last + 1] : NULL;
     return json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:s, s:i}", "step", saga_step_name(s), "attempts", attempts,
-                     "started_at", time_json(begin->at_ms), "ended_at", time_json(end ? end->at_ms : 0),
-                     "duration_ms", end ? json_integer(end->at_ms - begin->at_ms) : json_null(), "state_before",
+                     "started_at", time_json(begin->at_ms), "ended_at", time_json(end ? end->at_ms : 0), "duration_ms",
+                     end ? json_integer(end->at_ms - begin->at_ms) : json_null(), "state_before",
                      order_status_name(begin->from_state), "state_after",
                      order_status_name(end ? end->to_state : h->steps[last].to_state), "first_seq", begin->seq);
 }
@@ -180,7 +174,8 @@ static json_t *steps_json(const saga_history *h)
 static int by_time(const void *x, const void *y)
 {
     const json_t *a = *(json_t *const *)x, *b = *(json_t *const *)y;
-    json_int_t ta = json_integer_value(json_object_get(a, "at_ms")), tb = json_integer_value(json_object_get(b, "at_ms"));
+    json_int_t ta = json_integer_value(json_object_get(a, "at_ms")),
+               tb = json_integer_value(json_object_get(b, "at_ms"));
     return ta < tb ? -1 : ta > tb;
 }
 
@@ -227,11 +222,10 @@ static json_t *timeline_doc(const order *o, const saga_history *h, json_t *entri
     oms_trace_id_of_saga(h->saga.id, trace);
     json_t *steps = steps_json(h);
     json_t *doc = steps ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:b, s:b, s:I}", "order_id", o->id,
-                                    "customer_id", o->customer_id, "saga_id", h->saga.id, "trace_id", trace,
-                                    "status", order_status_name(o->status), "entries", entries, "steps", steps,
-                                    "event_ids", ids_json(ids, n), "payment_captured", h->saga.payment_captured,
-                                    "stock_reserved", h->saga.stock_reserved, "saga_version",
-                                    (json_int_t)h->saga.version)
+                                    "customer_id", o->customer_id, "saga_id", h->saga.id, "trace_id", trace, "status",
+                                    order_status_name(o->status), "entries", entries, "steps", steps, "event_ids",
+                                    ids_json(ids, n), "payment_captured", h->saga.payment_captured, "stock_reserved",
+                                    h->saga.stock_reserved, "saga_version", (json_int_t)h->saga.version)
                         : NULL;
     if (!doc)
         json_decref(entries);

@@ -35,8 +35,7 @@ static bool seconds_param(oms_http_request *req, oms_http_response *res, const c
     long v = strtol(text, &end, 10);
     if (errno || end == text || *end || text[0] == '-' || text[0] == '+' || v > ORDER_WAIT_MAX_S) {
         char message[96];
-        snprintf(message, sizeof message, "%s must be a whole number of seconds from 0 to %d", name,
-                 ORDER_WAIT_MAX_S);
+        snprintf(message, sizeof message, "%s must be a whole number of seconds from 0 to %d", name, ORDER_WAIT_MAX_S);
         oms_http_respond_error(req, res, 400, "invalid_argument", message, name);
         return false;
     }
@@ -71,10 +70,7 @@ static bool read_order(order_waiter *w, oms_http_request *req, oms_http_response
 
 /* ---- ?wait=final ---- */
 
-static bool settled(order_status s)
-{
-    return s == ORDER_INVENTORY_CONFIRMED || order_status_is_final(s);
-}
+static bool settled(order_status s) { return s == ORDER_INVENTORY_CONFIRMED || order_status_is_final(s); }
 
 static bool check_final(void *state, oms_http_request *req, oms_http_response *res, bool expired, oms_arena *a)
 {
@@ -109,8 +105,8 @@ void order_wait_final(order_queries *q, oms_http_waits *room, oms_http_request *
 /* ---- /events ---- */
 
 /* One status change as an SSE event, appended to *out (NULL: out of memory). */
-static char *append_event(oms_arena *a, char *out, long id, const char *order_id, order_status from,
-                          order_status to, int64_t at_ms)
+static char *append_event(oms_arena *a, char *out, long id, const char *order_id, order_status from, order_status to,
+                          int64_t at_ms)
 {
     char at[40];
     json_t *data = json_pack("{s:s, s:s, s:o, s:s, s:b}", "order_id", order_id, "status", order_status_name(to),
@@ -146,8 +142,7 @@ static char *status_events(order_waiter *w, oms_arena *a, const order *o, const 
         current = e->to_state;
     }
     if (out && order_status_is_final(o->status))
-        out = oms_arena_sprintf(a, "%sevent: end\ndata: {\"status\":\"%s\"}\n\n", out,
-                                order_status_name(o->status));
+        out = oms_arena_sprintf(a, "%sevent: end\ndata: {\"status\":\"%s\"}\n\n", out, order_status_name(o->status));
     return out;
 }
 

@@ -33,12 +33,15 @@ order_outbox pg_order_outbox(void);
 #define PG_TS_TO_MS(col) "(extract(epoch from " col ") * 1000)::bigint"
 
 /* Column list of a saga row, and its parser (pg_saga_repo.c). */
-#define PG_SAGA_COLUMNS                                                                                      \
-    "id, order_id, state, current_step, coalesce(target_state, 'CREATED'), coalesce(command_id::text, ''), " \
-    "attempts, coalesce(" PG_TS_TO_MS("deadline") ", 0), version, payment_captured, stock_reserved, "     \
-    "correlation_id, coalesce(payment_command_id::text, ''), coalesce(inventory_command_id::text, ''), "    \
-    "coalesce(release_command_id::text, ''), coalesce(refund_command_id::text, ''), coalesce(inconsistency, ''), " \
-    "paused, coalesce(last_error, ''), " PG_TS_TO_MS("created_at") ", resolved_manually"
+#define PG_SAGA_COLUMNS                                                                                                \
+    "id, order_id, state, current_step, coalesce(target_state, 'CREATED'), coalesce(command_id::text, ''), "           \
+    "attempts, coalesce(" PG_TS_TO_MS(                                                                                 \
+        "deadline") ", 0), version, payment_captured, stock_reserved, "                                                \
+                    "correlation_id, coalesce(payment_command_id::text, ''), coalesce(inventory_command_id::text, "    \
+                    "''), "                                                                                            \
+                    "coalesce(release_command_id::text, ''), coalesce(refund_command_id::text, ''), "                  \
+                    "coalesce(inconsistency, ''), "                                                                    \
+                    "paused, coalesce(last_error, ''), " PG_TS_TO_MS("created_at") ", resolved_manually"
 #define PG_SAGA_COLUMN_COUNT 21
 oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err);
 

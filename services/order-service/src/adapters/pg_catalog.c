@@ -2,8 +2,8 @@
 #include "adapters/pg_adapters.h"
 #include "domain/order.h"
 
-static oms_err prices(catalog *c, oms_tx *tx, oms_arena *a, const char *const *product_ids, size_t n,
-                      int64_t *out, oms_error *err)
+static oms_err prices(catalog *c, oms_tx *tx, oms_arena *a, const char *const *product_ids, size_t n, int64_t *out,
+                      oms_error *err)
 {
     (void)c;
     /* One row per asked id, in the asked order (a product named twice
@@ -26,8 +26,8 @@ static oms_err prices(catalog *c, oms_tx *tx, oms_arena *a, const char *const *p
     return OMS_OK;
 }
 
-static oms_err apply(catalog *c, oms_tx *tx, oms_arena *a, const char *product_id, int64_t price_cents,
-                     int64_t version, oms_error *err)
+static oms_err apply(catalog *c, oms_tx *tx, oms_arena *a, const char *product_id, int64_t price_cents, int64_t version,
+                     oms_error *err)
 {
     (void)c;
     static const char sql[] = "INSERT INTO catalog_prices (product_id, price_cents, version)"
@@ -43,7 +43,4 @@ static oms_err apply(catalog *c, oms_tx *tx, oms_arena *a, const char *product_i
 
 static const catalog_ops ops = {.prices = prices, .apply = apply};
 
-catalog pg_catalog(void)
-{
-    return (catalog){.ops = &ops, .self = NULL};
-}
+catalog pg_catalog(void) { return (catalog){.ops = &ops, .self = NULL}; }

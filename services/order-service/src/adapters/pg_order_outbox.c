@@ -30,20 +30,16 @@ static oms_err payload_of(oms_arena *a, const outbound_message *m, oms_msg *out,
     case OMS_MSG_REFUND_REQUESTED:
         out->as.refund_requested = (oms_refund_requested){o->customer_id, m->reason};
         return OMS_OK;
-    case OMS_MSG_INVENTORY_REQUESTED:
-        return lines_of(a, o, &out->as.inventory_requested.items, err);
-    case OMS_MSG_INVENTORY_RELEASE_REQUESTED:
-        out->as.inventory_release_requested.reason = m->reason;
-        return OMS_OK;
+    case OMS_MSG_INVENTORY_REQUESTED: return lines_of(a, o, &out->as.inventory_requested.items, err);
+    case OMS_MSG_INVENTORY_RELEASE_REQUESTED: out->as.inventory_release_requested.reason = m->reason; return OMS_OK;
     case OMS_MSG_ORDER_CREATED:
         out->as.order_created.order = oms_json_own(a, order_document_json(o));
         return out->as.order_created.order ? OMS_OK : oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     case OMS_MSG_ORDER_STATUS_CHANGED:
-        out->as.order_status_changed = (oms_order_status_changed){
-            order_status_name(o->status), order_status_name(m->previous_status), m->reason};
+        out->as.order_status_changed = (oms_order_status_changed){order_status_name(o->status),
+                                                                  order_status_name(m->previous_status), m->reason};
         return OMS_OK;
-    default:
-        return oms_error_set(err, OMS_EINTERNAL, NULL, "order-service does not send %s", oms_msg_name(m->type));
+    default: return oms_error_set(err, OMS_EINTERNAL, NULL, "order-service does not send %s", oms_msg_name(m->type));
     }
 }
 
@@ -61,7 +57,4 @@ static oms_err send_message(order_outbox *box, oms_tx *tx, oms_arena *a, const o
 
 static const order_outbox_ops ops = {.send = send_message};
 
-order_outbox pg_order_outbox(void)
-{
-    return (order_outbox){.ops = &ops, .self = NULL};
-}
+order_outbox pg_order_outbox(void) { return (order_outbox){.ops = &ops, .self = NULL}; }

@@ -28,12 +28,12 @@ static oms_err insert_order(order_repo *r, oms_tx *tx, oms_arena *a, const order
     } else {
         /* Deferred (the id is new, so nothing is expected to conflict): both
          * go out with the transaction's next statement. */
-        rc = oms_pg_tx_exec_deferred(tx,
-                                     "INSERT INTO orders (id, customer_id, status, total_cents, saga_id,"
-                                     " failure_reason, cancellation_reason, created_at, modified_at)"
-                                     " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9")
-                                     ")",
-                                     9, params, err);
+        rc = oms_pg_tx_exec_deferred(
+            tx,
+            "INSERT INTO orders (id, customer_id, status, total_cents, saga_id,"
+            " failure_reason, cancellation_reason, created_at, modified_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9") ")",
+            9, params, err);
         if (rc == OMS_OK)
             rc = oms_pg_tx_exec_deferred(tx,
                                          "INSERT INTO order_items (order_id, line, product_id, quantity,"
@@ -45,19 +45,19 @@ static oms_err insert_order(order_repo *r, oms_tx *tx, oms_arena *a, const order
     return rc;
 }
 
-static oms_err load_order(order_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, order *out,
-                          oms_error *err)
+static oms_err load_order(order_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, order *out, oms_error *err)
 {
     (void)r;
     const char *params[] = {order_id};
-    PGresult *res = oms_pg_tx_exec(a, tx,
-                                   "SELECT id, customer_id, status, total_cents, saga_id, failure_reason,"
-                                   " cancellation_reason, " PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS("modified_at")
-                                   ", (SELECT coalesce(jsonb_agg(jsonb_build_object('product_id', i.product_id,"
-                                   " 'quantity', i.quantity, 'unit_price_cents', i.unit_price_cents)"
-                                   " ORDER BY i.line), '[]'::jsonb) FROM order_items i WHERE i.order_id = o.id)"
-                                   " FROM orders o WHERE id = $1",
-                                   1, params, err);
+    PGresult *res = oms_pg_tx_exec(
+        a, tx,
+        "SELECT id, customer_id, status, total_cents, saga_id, failure_reason,"
+        " cancellation_reason, " PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS(
+            "modified_at") ", (SELECT coalesce(jsonb_agg(jsonb_build_object('product_id', i.product_id,"
+                           " 'quantity', i.quantity, 'unit_price_cents', i.unit_price_cents)"
+                           " ORDER BY i.line), '[]'::jsonb) FROM order_items i WHERE i.order_id = o.id)"
+                           " FROM orders o WHERE id = $1",
+        1, params, err);
     if (!res)
         return err->code;
     if (PQntuples(res) == 0)
@@ -103,9 +103,9 @@ static oms_err find_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a, con
                                     oms_error *err)
 {
     (void)r;
-    PGresult *res = oms_pg_tx_exec(a, tx,
-                                   "SELECT request_hash, order_id FROM idempotency_keys WHERE principal = $1 AND key = $2",
-                                   2, (const char *[]){key->principal, key->key}, err);
+    PGresult *res = oms_pg_tx_exec(
+        a, tx, "SELECT request_hash, order_id FROM idempotency_keys WHERE principal = $1 AND key = $2", 2,
+        (const char *[]){key->principal, key->key}, err);
     if (!res)
         return err->code;
     if (PQntuples(res) == 0)
@@ -137,7 +137,4 @@ static const order_repo_ops ops = {
     .claim_idempotency_key = claim_idempotency_key,
 };
 
-order_repo pg_order_repo(void)
-{
-    return (order_repo){.ops = &ops, .self = NULL};
-}
+order_repo pg_order_repo(void) { return (order_repo){.ops = &ops, .self = NULL}; }

@@ -11,9 +11,9 @@
 #include "oms/json.h"
 
 #define READ_ACQUIRE_TIMEOUT_MS 5000
-#define VIEW_COLUMNS                                                                                         \
-    "id, customer_id, status, total_cents, saga_id, failure_reason, cancellation_reason, "                   \
-    PG_TS_TO_MS("created_at") ", " PG_TS_TO_MS("modified_at") ", items::text"
+#define VIEW_COLUMNS                                                                                                   \
+    "id, customer_id, status, total_cents, saga_id, failure_reason, cancellation_reason, " PG_TS_TO_MS(                \
+        "created_at") ", " PG_TS_TO_MS("modified_at") ", items::text"
 
 static oms_err project(order_read_model *m, oms_tx *tx, oms_arena *a, const order *o, oms_error *err)
 {
@@ -36,12 +36,12 @@ static oms_err project(order_read_model *m, oms_tx *tx, oms_arena *a, const orde
     return oms_pg_tx_exec_deferred(tx,
                                    "INSERT INTO order_view (id, customer_id, status, total_cents, saga_id,"
                                    " failure_reason, cancellation_reason, created_at, modified_at, items)"
-                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS("$9")
-                                   ", $10::jsonb)"
-                                   " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
-                                   " failure_reason = EXCLUDED.failure_reason,"
-                                   " cancellation_reason = EXCLUDED.cancellation_reason,"
-                                   " modified_at = EXCLUDED.modified_at",
+                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", " PG_MS_TO_TS(
+                                       "$9") ", $10::jsonb)"
+                                             " ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status,"
+                                             " failure_reason = EXCLUDED.failure_reason,"
+                                             " cancellation_reason = EXCLUDED.cancellation_reason,"
+                                             " modified_at = EXCLUDED.modified_at",
                                    10, params, err);
 }
 
@@ -89,21 +89,20 @@ static oms_err get_order(order_read_model *m, oms_arena *a, const char *order_id
     return order_from_row(a, r, 0, out, err);
 }
 
-static oms_err list_orders(order_read_model *m, oms_arena *a, const order_list_filter *f, order **out,
-                           size_t *count, oms_error *err)
+static oms_err list_orders(order_read_model *m, oms_arena *a, const order_list_filter *f, order **out, size_t *count,
+                           oms_error *err)
 {
     *count = 0;
-    const char *params[] = {f->customer_id,
-                            f->has_status ? order_status_name(f->status) : NULL,
+    const char *params[] = {f->customer_id, f->has_status ? order_status_name(f->status) : NULL,
                             f->has_cursor ? oms_pg_int_param(a, f->cursor_created_ms) : NULL,
-                            f->has_cursor ? f->cursor_id : NULL,
-                            oms_pg_int_param(a, f->limit)};
+                            f->has_cursor ? f->cursor_id : NULL, oms_pg_int_param(a, f->limit)};
     PGresult *r = read_query(m, a,
                              "SELECT " VIEW_COLUMNS " FROM order_view"
                              " WHERE ($1::text IS NULL OR customer_id = $1)"
                              " AND ($2::text IS NULL OR status = $2)"
-                             " AND ($3::bigint IS NULL OR (created_at, id) < (" PG_MS_TO_TS("$3") ", $4::uuid))"
-                             " ORDER BY created_at DESC, id DESC LIMIT $5",
+                             " AND ($3::bigint IS NULL OR (created_at, id) < (" PG_MS_TO_TS(
+                                 "$3") ", $4::uuid))"
+                                       " ORDER BY created_at DESC, id DESC LIMIT $5",
                              5, params, err);
     if (!r)
         return err->code;
@@ -147,14 +146,15 @@ static oms_err step_from_row(const PGresult *r, int row, saga_log_entry *e, oms_
     return OMS_OK;
 }
 
-static oms_err saga_steps(order_read_model *m, oms_arena *a, const char *saga_id, saga_log_entry **out,
-                          size_t *count, oms_error *err)
+static oms_err saga_steps(order_read_model *m, oms_arena *a, const char *saga_id, saga_log_entry **out, size_t *count,
+                          oms_error *err)
 {
     *count = 0;
-    PGresult *r = read_query(m, a,
-                             "SELECT seq, " PG_TS_TO_MS("at") ", kind, step, from_state, to_state, event_id,"
-                             " detail FROM saga_step_log WHERE saga_id = $1 ORDER BY seq",
-                             1, (const char *[]){saga_id}, err);
+    PGresult *r = read_query(
+        m, a,
+        "SELECT seq, " PG_TS_TO_MS("at") ", kind, step, from_state, to_state, event_id,"
+                                         " detail FROM saga_step_log WHERE saga_id = $1 ORDER BY seq",
+        1, (const char *[]){saga_id}, err);
     if (!r)
         return err->code;
     int n = PQntuples(r);
@@ -175,31 +175,31 @@ static oms_err saga_steps(order_read_model *m, oms_arena *a, const char *saga_id
  * limit), and the WHERE of every filter: $1 state, $2 stuck only, $4
  * inconsistent only, $5 step, $6 stuck reason, $7 customer, $8 order,
  * $9 created before. */
-#define SAGA_STUCK_SQL                                                                                       \
-    "CASE WHEN s.state IN ('FAILED', 'CANCELLED') THEN NULL"                                                 \
-    " WHEN s.paused THEN 'paused'"                                                                           \
-    " WHEN s.state = 'COMPENSATING' AND s.attempts >= $10::int THEN 'compensation_blocked'"                  \
-    " WHEN EXISTS (SELECT 1 FROM saga_dead_letters d WHERE d.order_id = s.order_id)"                          \
-    " THEN 'waiting_on_dead_letter'"                                                                          \
-    " WHEN s.deadline < " PG_MS_TO_TS("$3") " THEN 'deadline_exceeded'"                                      \
-    " WHEN s.attempts > 1 THEN 'retrying' END"
-#define SAGA_FILTERED_SQL                                                                                    \
-    " FROM (SELECT s.*, " SAGA_STUCK_SQL " AS stuck_reason, v.customer_id, v.total_cents"                                   \
-    " FROM sagas s LEFT JOIN order_view v ON v.id = s.order_id) f"                                           \
-    " WHERE ($1::text IS NULL OR state = $1)"                                                                \
-    " AND (NOT $2::boolean OR (state NOT IN ('FAILED', 'CANCELLED') AND (state = 'COMPENSATING'"             \
-    " OR deadline < " PG_MS_TO_TS("$3") " OR stuck_reason IS NOT NULL)))"                                    \
-    " AND (NOT $4::boolean OR inconsistency IS NOT NULL)"                                                    \
-    " AND ($5::text IS NULL OR current_step = $5)"                                                           \
-    " AND ($6::text IS NULL OR stuck_reason = $6)"                                                           \
-    " AND ($7::text IS NULL OR customer_id = $7)"                                                            \
-    " AND ($8::uuid IS NULL OR order_id = $8::uuid)"                                                         \
-    " AND ($9::bigint IS NULL OR created_at < " PG_MS_TO_TS("$9") ")"
+#define SAGA_STUCK_SQL                                                                                                 \
+    "CASE WHEN s.state IN ('FAILED', 'CANCELLED') THEN NULL"                                                           \
+    " WHEN s.paused THEN 'paused'"                                                                                     \
+    " WHEN s.state = 'COMPENSATING' AND s.attempts >= $10::int THEN 'compensation_blocked'"                            \
+    " WHEN EXISTS (SELECT 1 FROM saga_dead_letters d WHERE d.order_id = s.order_id)"                                   \
+    " THEN 'waiting_on_dead_letter'"                                                                                   \
+    " WHEN s.deadline < " PG_MS_TO_TS("$3") " THEN 'deadline_exceeded'"                                                \
+                                            " WHEN s.attempts > 1 THEN 'retrying' END"
+#define SAGA_FILTERED_SQL                                                                                              \
+    " FROM (SELECT s.*, " SAGA_STUCK_SQL " AS stuck_reason, v.customer_id, v.total_cents"                              \
+    " FROM sagas s LEFT JOIN order_view v ON v.id = s.order_id) f"                                                     \
+    " WHERE ($1::text IS NULL OR state = $1)"                                                                          \
+    " AND (NOT $2::boolean OR (state NOT IN ('FAILED', 'CANCELLED') AND (state = 'COMPENSATING'"                       \
+    " OR deadline < " PG_MS_TO_TS("$3") " OR stuck_reason IS NOT NULL)))"                                              \
+                                        " AND (NOT $4::boolean OR inconsistency IS NOT NULL)"                          \
+                                        " AND ($5::text IS NULL OR current_step = $5)"                                 \
+                                        " AND ($6::text IS NULL OR stuck_reason = $6)"                                 \
+                                        " AND ($7::text IS NULL OR customer_id = $7)"                                  \
+                                        " AND ($8::uuid IS NULL OR order_id = $8::uuid)"                               \
+                                        " AND ($9::bigint IS NULL OR created_at < " PG_MS_TO_TS("$9") ")"
 #define SAGA_FILTER_PARAMS 10
 
 /* The sort key of a page: oldest first, or nearest deadline first (none last). */
-#define SAGA_SORT_KEY_SQL                                                                                    \
-    "(CASE WHEN $11::text = 'age' THEN date_trunc('milliseconds', created_at)"                               \
+#define SAGA_SORT_KEY_SQL                                                                                              \
+    "(CASE WHEN $11::text = 'age' THEN date_trunc('milliseconds', created_at)"                                         \
     " ELSE coalesce(deadline, 'infinity') END)"
 
 static void filter_params(oms_arena *a, const saga_list_filter *f, const char **params)
@@ -227,13 +227,14 @@ static oms_err list_sagas(order_read_model *m, oms_arena *a, const saga_list_fil
     params[12] = f->has_cursor ? f->cursor_id : NULL;
     params[13] = oms_pg_int_param(a, f->limit);
     /* A cursor key of 0 is "no deadline" (sorted last as infinity). */
-    PGresult *r = read_query(m, a,
-                             "SELECT " PG_SAGA_COLUMNS ", coalesce(stuck_reason, ''), coalesce(customer_id, ''), coalesce(total_cents, 0)"
-                             SAGA_FILTERED_SQL
-                             " AND ($12::bigint IS NULL OR (" SAGA_SORT_KEY_SQL ", id) > (CASE WHEN $12::bigint = 0"
-                             " THEN 'infinity'::timestamptz ELSE " PG_MS_TO_TS("$12") " END, $13::uuid))"
-                             " ORDER BY " SAGA_SORT_KEY_SQL ", id LIMIT $14",
-                             SAGA_FILTER_PARAMS + 4, params, err);
+    PGresult *r = read_query(
+        m, a,
+        "SELECT " PG_SAGA_COLUMNS
+        ", coalesce(stuck_reason, ''), coalesce(customer_id, ''), coalesce(total_cents, 0)" SAGA_FILTERED_SQL
+        " AND ($12::bigint IS NULL OR (" SAGA_SORT_KEY_SQL ", id) > (CASE WHEN $12::bigint = 0"
+        " THEN 'infinity'::timestamptz ELSE " PG_MS_TO_TS("$12") " END, $13::uuid))"
+                                                                 " ORDER BY " SAGA_SORT_KEY_SQL ", id LIMIT $14",
+        SAGA_FILTER_PARAMS + 4, params, err);
     if (!r)
         return err->code;
     int n = PQntuples(r);
@@ -257,8 +258,7 @@ static oms_err list_sagas(order_read_model *m, oms_arena *a, const saga_list_fil
     return OMS_OK;
 }
 
-static oms_err count_sagas(order_read_model *m, oms_arena *a, const saga_list_filter *f, int64_t *count,
-                           oms_error *err)
+static oms_err count_sagas(order_read_model *m, oms_arena *a, const saga_list_filter *f, int64_t *count, oms_error *err)
 {
     const char *params[SAGA_FILTER_PARAMS];
     filter_params(a, f, params);
@@ -288,12 +288,13 @@ static oms_err saga_stats_read(order_read_model *m, oms_arena *a, int64_t now_ms
     filter_params(a, &open, params);
     params[SAGA_FILTER_PARAMS] = age_bounds_param(a);
     PGresult *r = read_query(m, a,
-                             "SELECT 's', coalesce(stuck_reason, ''), current_step, count(*), 0"
-                             SAGA_FILTERED_SQL " AND state NOT IN ('FAILED', 'CANCELLED') AND stuck_reason IS NOT NULL"
+                             "SELECT 's', coalesce(stuck_reason, ''), current_step, count(*), 0" SAGA_FILTERED_SQL
+                             " AND state NOT IN ('FAILED', 'CANCELLED') AND stuck_reason IS NOT NULL"
                              " GROUP BY 2, 3"
                              " UNION ALL SELECT 'a', '', width_bucket(age, $11::float8[])::text, count(*), sum(age)"
-                             " FROM (SELECT extract(epoch from " PG_MS_TO_TS("$3") " - created_at)::float8 AS age"
-                             SAGA_FILTERED_SQL " AND state NOT IN ('FAILED', 'CANCELLED')) ages GROUP BY 3",
+                             " FROM (SELECT extract(epoch from " PG_MS_TO_TS(
+                                 "$3") " - created_at)::float8 AS age" SAGA_FILTERED_SQL
+                                       " AND state NOT IN ('FAILED', 'CANCELLED')) ages GROUP BY 3",
                              SAGA_FILTER_PARAMS + 1, params, err);
     if (!r)
         return err->code;
@@ -331,7 +332,4 @@ static const order_read_model_ops ops = {
     .saga_stats = saga_stats_read,
 };
 
-order_read_model pg_read_model(oms_pg_pool *read_pool)
-{
-    return (order_read_model){.ops = &ops, .self = read_pool};
-}
+order_read_model pg_read_model(oms_pg_pool *read_pool) { return (order_read_model){.ops = &ops, .self = read_pool}; }

@@ -39,10 +39,7 @@ oms_err pg_saga_from_row(const PGresult *r, int row, saga *out, oms_error *err)
     return rc;
 }
 
-static const char *sent_param(const saga *s, saga_step step)
-{
-    return s->sent[step][0] ? s->sent[step] : NULL;
-}
+static const char *sent_param(const saga *s, saga_step step) { return s->sent[step][0] ? s->sent[step] : NULL; }
 
 static const char *deadline_param(oms_arena *a, const saga *s)
 {
@@ -72,13 +69,14 @@ static oms_err insert_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s
                             s->stock_reserved ? "t" : "f",
                             correlation_id ? correlation_id : "",
                             s->created_ms ? oms_pg_int_param(a, s->created_ms) : NULL};
-    return oms_pg_tx_exec_deferred(tx,
-                                   "INSERT INTO sagas (id, order_id, state, current_step, target_state, command_id,"
-                                   " attempts, deadline, version, payment_captured, stock_reserved, correlation_id,"
-                                   " created_at)"
-                                   " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", $9, $10, $11, $12,"
-                                   " coalesce(" PG_MS_TO_TS("$13") ", now()))",
-                                   13, params, err);
+    return oms_pg_tx_exec_deferred(
+        tx,
+        "INSERT INTO sagas (id, order_id, state, current_step, target_state, command_id,"
+        " attempts, deadline, version, payment_captured, stock_reserved, correlation_id,"
+        " created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, " PG_MS_TO_TS("$8") ", $9, $10, $11, $12,"
+                                                                  " coalesce(" PG_MS_TO_TS("$13") ", now()))",
+        13, params, err);
 }
 
 static oms_err load_for_update(saga_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, saga *out,
@@ -119,14 +117,16 @@ static oms_err update_saga(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s
                             s->paused ? "t" : "f",
                             s->last_error[0] ? s->last_error : NULL,
                             oms_pg_int_param(a, s->resolved_manually)};
-    PGresult *res = oms_pg_tx_exec(a, tx,
-                                   "UPDATE sagas SET state = $2, current_step = $3, target_state = $4,"
-                                   " command_id = $5, attempts = $6, deadline = " PG_MS_TO_TS("$7") ","
-                                   " version = $8, payment_captured = $9, stock_reserved = $10, modified_at = now(),"
-                                   " payment_command_id = $12, inventory_command_id = $13, release_command_id = $14,"
-                                   " refund_command_id = $15, inconsistency = $16, paused = $17, last_error = $18,"
-                                   " resolved_manually = $19 WHERE id = $1 AND version = $11",
-                                   19, params, err);
+    PGresult *res = oms_pg_tx_exec(
+        a, tx,
+        "UPDATE sagas SET state = $2, current_step = $3, target_state = $4,"
+        " command_id = $5, attempts = $6, deadline = " PG_MS_TO_TS(
+            "$7") ","
+                  " version = $8, payment_captured = $9, stock_reserved = $10, modified_at = now(),"
+                  " payment_command_id = $12, inventory_command_id = $13, release_command_id = $14,"
+                  " refund_command_id = $15, inconsistency = $16, paused = $17, last_error = $18,"
+                  " resolved_manually = $19 WHERE id = $1 AND version = $11",
+        19, params, err);
     if (!res)
         return err->code;
     if (strcmp(PQcmdTuples(res), "1") != 0)
@@ -150,8 +150,8 @@ static oms_err append_log(saga_repo *r, oms_tx *tx, oms_arena *a, const char *sa
                             e->detail};
     return oms_pg_tx_exec_deferred(tx,
                                    "INSERT INTO saga_step_log (saga_id, seq, at, kind, step, from_state, to_state,"
-                                   " event_id, detail) SELECT $1, coalesce(max(seq), 0) + 1, " PG_MS_TO_TS("$2")
-                                   ", $3, $4, $5, $6, $7, $8 FROM saga_step_log WHERE saga_id = $1",
+                                   " event_id, detail) SELECT $1, coalesce(max(seq), 0) + 1, " PG_MS_TO_TS(
+                                       "$2") ", $3, $4, $5, $6, $7, $8 FROM saga_step_log WHERE saga_id = $1",
                                    8, params, err);
 }
 
@@ -161,12 +161,12 @@ static oms_err lock_due(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, 
     (void)r;
     *count = 0;
     const char *params[] = {oms_pg_int_param(a, now_ms), oms_pg_int_param(a, limit)};
-    PGresult *res = oms_pg_tx_exec(a, tx,
-                                   "SELECT order_id FROM sagas"
-                                   " WHERE deadline IS NOT NULL AND state NOT IN ('FAILED', 'CANCELLED') AND NOT paused"
-                                   " AND deadline < " PG_MS_TO_TS("$1")
-                                   " ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
-                                   2, params, err);
+    PGresult *res = oms_pg_tx_exec(
+        a, tx,
+        "SELECT order_id FROM sagas"
+        " WHERE deadline IS NOT NULL AND state NOT IN ('FAILED', 'CANCELLED') AND NOT paused"
+        " AND deadline < " PG_MS_TO_TS("$1") " ORDER BY deadline LIMIT $2 FOR UPDATE SKIP LOCKED",
+        2, params, err);
     if (!res)
         return err->code;
     int n = PQntuples(res);
@@ -295,13 +295,13 @@ static const saga_repo_ops ops = {
     .replace_dead_lettered = replace_dead_lettered,
 };
 
-saga_repo pg_saga_repo(void)
-{
-    return (saga_repo){.ops = &ops, .self = NULL};
-}
+saga_repo pg_saga_repo(void) { return (saga_repo){.ops = &ops, .self = NULL}; }
 
 oms_retention_rule pg_saga_log_retention_rule(int64_t keep_s)
 {
-    return (oms_retention_rule){.table = "saga_step_log", .time_column = "at", .keep_s = keep_s,
-                                .condition = "saga_id IN (SELECT id FROM sagas WHERE state IN ('FAILED', 'CANCELLED'))"};
+    return (oms_retention_rule){
+        .table = "saga_step_log",
+        .time_column = "at",
+        .keep_s = keep_s,
+        .condition = "saga_id IN (SELECT id FROM sagas WHERE state IN ('FAILED', 'CANCELLED'))"};
 }

@@ -88,9 +88,9 @@ static void set_stuck(const saga_stats *st)
             char labels[96];
             snprintf(labels, sizeof labels, "reason=\"%s\",step=\"%s\"", saga_stuck_reason_name((saga_stuck_reason)r),
                      saga_step_name((saga_step)step));
-            oms_gauge_set(oms_metrics_gauge("oms_sagas_stuck", "Unfinished sagas by stuck reason and current step.",
-                                            labels),
-                          (double)st->stuck[r][step]);
+            oms_gauge_set(
+                oms_metrics_gauge("oms_sagas_stuck", "Unfinished sagas by stuck reason and current step.", labels),
+                (double)st->stuck[r][step]);
         }
     }
 }
@@ -127,8 +127,7 @@ static void tick(void *ctx, oms_arena *a)
         oms_log(OMS_LOG_WARN, "saga_metrics_failed", "error", err.message, NULL);
 }
 
-saga_metrics *saga_metrics_start(order_queries *q, order_app *app, oms_bus *const *bus, int interval_ms,
-                                 oms_error *err)
+saga_metrics *saga_metrics_start(order_queries *q, order_app *app, oms_bus *const *bus, int interval_ms, oms_error *err)
 {
     saga_metrics *m = calloc(1, sizeof *m);
     if (!m) {

@@ -9,7 +9,4 @@ static void new_uuid(id_generator *g, char out[OMS_UUID_LEN + 1])
 
 static const id_generator_ops ops = {.new_id = new_uuid};
 
-id_generator uuid_generator(void)
-{
-    return (id_generator){.ops = &ops, .self = NULL};
-}
+id_generator uuid_generator(void) { return (id_generator){.ops = &ops, .self = NULL}; }

@@ -31,10 +31,7 @@ static void publish(long in_flight)
         oms_gauge_set(got, (double)in_flight);
 }
 
-static bool bounded(const saga_admission *adm)
-{
-    return adm && adm->max_in_flight > 0;
-}
+static bool bounded(const saga_admission *adm) { return adm && adm->max_in_flight > 0; }
 
 bool saga_admission_reserve(saga_admission *adm)
 {
@@ -80,7 +77,4 @@ void saga_admission_resync(saga_admission *adm, long counted)
     publish(counted < 0 ? 0 : counted);
 }
 
-long saga_admission_in_flight(saga_admission *adm)
-{
-    return adm ? atomic_load(&adm->in_flight) : 0;
-}
+long saga_admission_in_flight(saga_admission *adm) { return adm ? atomic_load(&adm->in_flight) : 0; }

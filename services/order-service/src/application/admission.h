@@ -21,7 +21,7 @@
 #include <stdbool.h>
 
 #define ORDER_REASON_OVERLOADED "overloaded" /* too many sagas in flight: 503, retry later */
-#define SAGA_ADMISSION_RETRY_AFTER_S 1        /* the Retry-After of a refusal */
+#define SAGA_ADMISSION_RETRY_AFTER_S 1       /* the Retry-After of a refusal */
 
 typedef struct saga_admission {
     int max_in_flight;     /* MAX_SAGAS_IN_FLIGHT; 0: no bound */

@@ -12,10 +12,7 @@
 #include "oms/money.h"
 #include "oms/sha256.h"
 
-bool order_idempotency_key_valid(const char *key)
-{
-    return oms_ident_valid(key, ORDER_IDEMPOTENCY_KEY_MAX);
-}
+bool order_idempotency_key_valid(const char *key) { return oms_ident_valid(key, ORDER_IDEMPOTENCY_KEY_MAX); }
 
 /* ---- create ------------------------------------------------------------ */
 
@@ -42,8 +39,8 @@ static oms_err replay_idempotent(order_app *app, oms_arena *a, const order_idemp
 }
 
 static oms_err insert_new_order(order_app *app, oms_tx *tx, oms_arena *a, const order *o,
-                                const order_idempotency_key *key, const char *fingerprint, const char *correlation_id, saga_outcome *r,
-                                oms_error *err)
+                                const order_idempotency_key *key, const char *fingerprint, const char *correlation_id,
+                                saga_outcome *r, oms_error *err)
 {
     oms_err rc = OMS_OK;
     if (key)
@@ -96,8 +93,7 @@ static oms_err price_items(order_app *app, oms_tx *tx, oms_arena *a, const order
         rc = oms_error_set(err, OMS_ECONFLICT, oms_arena_sprintf(a, "items[%zu].unit_price", at),
                            "the price of product %s is %s now", ids[at], oms_money_format(prices[at], price));
         return oms_error_reason(err, rc, ORDER_REASON_PRICE_CHANGED);
-    case ORDER_PRICED:
-        break;
+    case ORDER_PRICED: break;
     }
     *priced = *req;
     priced->items = items;
@@ -108,7 +104,8 @@ static oms_err price_items(order_app *app, oms_tx *tx, oms_arena *a, const order
  * order in one transaction. OMS_ECONFLICT from the key claim means another
  * request with the same key committed first. */
 static oms_err try_create(order_app *app, oms_arena *a, const order_create_request *req,
-                          const order_idempotency_key *key, const char *fingerprint, const char *correlation_id, order *out, oms_error *err)
+                          const order_idempotency_key *key, const char *fingerprint, const char *correlation_id,
+                          order *out, oms_error *err)
 {
     oms_tx *tx = NULL;
     oms_err rc = oms_tx_begin(app->tx, &tx, err);
@@ -134,8 +131,8 @@ static oms_err try_create(order_app *app, oms_arena *a, const order_create_reque
 
 /* The SHA-256 of the request's canonical body (SPEC 7): what tells a
  * retry from another request under the same Idempotency-Key. */
-static oms_err request_fingerprint(const order_create_request *req, oms_arena *a,
-                                   char out[ORDER_FINGERPRINT_LEN + 1], oms_error *err)
+static oms_err request_fingerprint(const order_create_request *req, oms_arena *a, char out[ORDER_FINGERPRINT_LEN + 1],
+                                   oms_error *err)
 {
     size_t len = order_request_canonical(req, NULL, 0);
     char *canonical = oms_arena_alloc(a, len + 1);
@@ -164,8 +161,8 @@ oms_err order_authorize_create(const oms_principal *who, order_create_request *r
 }
 
 oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, const order_create_request *req,
-                     const char *idempotency_key, const char *correlation_id, order *out,
-                     order_create_outcome *outcome, oms_error *err)
+                     const char *idempotency_key, const char *correlation_id, order *out, order_create_outcome *outcome,
+                     oms_error *err)
 {
     *outcome = ORDER_CREATE_NEW;
     order_create_request own = *req;
@@ -261,8 +258,8 @@ static oms_err audit_cancel(order_app *app, oms_tx *tx, oms_arena *a, const oms_
     return oms_audit_append(app->audit, tx, a, &e, err);
 }
 
-oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, const char *order_id,
-                     const char *reason, const char *correlation_id, order *out, oms_error *err)
+oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, const char *order_id, const char *reason,
+                     const char *correlation_id, order *out, oms_error *err)
 {
     if (reason && strnlen(reason, ORDER_REASON_MAX + 1) > ORDER_REASON_MAX)
         return oms_error_set(err, OMS_EINVAL, "reason", "reason must be at most %d characters", ORDER_REASON_MAX);
@@ -339,8 +336,7 @@ oms_err order_on_payment_refunded(order_app *app, oms_tx *tx, oms_arena *a, cons
     return on_reply(app, tx, a, r, SAGA_EV_PAYMENT_REFUNDED, SAGA_STEP_REFUND, what ? what : "PaymentRefunded", err);
 }
 
-oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
-                                     oms_error *err)
+oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err)
 {
     if (r->success)
         return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_ALLOCATED, SAGA_STEP_INVENTORY, "InventoryAllocated success",
@@ -348,8 +344,7 @@ oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, c
     return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_FAILED, SAGA_STEP_INVENTORY, "InventoryAllocated failure", err);
 }
 
-oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
-                                    oms_error *err)
+oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err)
 {
     return on_reply(app, tx, a, r, SAGA_EV_INVENTORY_RELEASED, SAGA_STEP_RELEASE, "InventoryReleased", err);
 }
@@ -357,15 +352,13 @@ oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, co
 oms_err order_on_orphan_reply(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, const char *event_type,
                               oms_error *err)
 {
-    const saga_orphan_reply o = {.event_id = r->event_id,
-                                 .event_type = event_type,
-                                 .order_id = r->order_id,
-                                 .command_id = r->command_id};
+    const saga_orphan_reply o = {
+        .event_id = r->event_id, .event_type = event_type, .order_id = r->order_id, .command_id = r->command_id};
     return saga_runner_record_orphan(app, tx, a, &o, err);
 }
 
-oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
-                                 const char *event_id, const char *event_type, oms_error *err)
+oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, const char *event_id,
+                                 const char *event_type, oms_error *err)
 {
     return saga_runner_ignore_message(app, tx, a, order_id, event_id, event_type, err);
 }
@@ -423,13 +416,15 @@ static oms_err check_action(const oms_principal *who, const saga_action_request 
     size_t reason_len = req->reason ? strnlen(req->reason, ORDER_REASON_MAX + 1) : 0;
     if (reason_len == 0 || reason_len > ORDER_REASON_MAX)
         return oms_error_set(err, OMS_EINVAL, "reason", "reason is required, at most %d characters", ORDER_REASON_MAX);
-    if (req->extend_s < 0 || req->extend_s > SAGA_ACTION_EXTEND_MAX_S || (req->extend_s && *event != SAGA_EV_EXTEND_DEADLINE))
+    if (req->extend_s < 0 || req->extend_s > SAGA_ACTION_EXTEND_MAX_S ||
+        (req->extend_s && *event != SAGA_EV_EXTEND_DEADLINE))
         return oms_error_set(err, OMS_EINVAL, "extend_s", "extend_s is 1 to %d seconds, for extend_deadline only",
                              SAGA_ACTION_EXTEND_MAX_S);
     if (!req->if_match)
-        return oms_error_reason(err, oms_error_set(err, OMS_ECONFLICT, "If-Match",
-                                                   "an action needs If-Match: the saga's version (its ETag)"),
-                                ORDER_REASON_IF_MATCH_REQUIRED);
+        return oms_error_reason(
+            err,
+            oms_error_set(err, OMS_ECONFLICT, "If-Match", "an action needs If-Match: the saga's version (its ETag)"),
+            ORDER_REASON_IF_MATCH_REQUIRED);
     if (!parse_version(req->if_match, version))
         return oms_error_set(err, OMS_EINVAL, "If-Match", "If-Match must be the saga's version, e.g. \"7\"");
     return OMS_OK;
@@ -522,8 +517,7 @@ static oms_err step_deadline_alone(order_app *app, oms_arena *a, const char *ord
 
 /* The batch failed as a whole: try each saga alone so one that keeps failing
  * (it is logged) never holds the others back. */
-static size_t step_deadlines_one_by_one(order_app *app, oms_arena *a, char (*order_ids)[OMS_UUID_LEN + 1],
-                                        size_t count)
+static size_t step_deadlines_one_by_one(order_app *app, oms_arena *a, char (*order_ids)[OMS_UUID_LEN + 1], size_t count)
 {
     size_t handled = 0;
     for (size_t i = 0; i < count; i++) {

@@ -20,17 +20,17 @@
 #define ORDER_IDEMPOTENCY_KEY_MAX 128
 
 typedef enum {
-    ORDER_CREATE_NEW = 0,     /* 201: a new order */
-    ORDER_CREATE_REPLAYED,    /* 200: the first order of this Idempotency-Key */
+    ORDER_CREATE_NEW = 0,  /* 201: a new order */
+    ORDER_CREATE_REPLAYED, /* 200: the first order of this Idempotency-Key */
 } order_create_outcome;
 
 /* The conflicts a client tells apart, as oms_error.reason (the error body's code). */
-#define ORDER_REASON_KEY_REUSED "idempotency_key_reused"     /* same key, different request */
+#define ORDER_REASON_KEY_REUSED "idempotency_key_reused"       /* same key, different request */
 #define ORDER_REASON_REQUEST_IN_PROGRESS "request_in_progress" /* same key still being handled */
-#define ORDER_REASON_ORDER_ENDED "order_ended"               /* cancel of a FAILED/CANCELLED order */
-#define ORDER_REASON_UNKNOWN_PRODUCT "unknown_product"       /* the catalog does not know a product (yet) */
-#define ORDER_REASON_PRICE_CHANGED "price_changed"           /* a unit_price that is not the catalog's */
-#define ORDER_REASON_REPLY_REJECTED "reply_rejected"         /* a reply that answers no command of its saga */
+#define ORDER_REASON_ORDER_ENDED "order_ended"                 /* cancel of a FAILED/CANCELLED order */
+#define ORDER_REASON_UNKNOWN_PRODUCT "unknown_product"         /* the catalog does not know a product (yet) */
+#define ORDER_REASON_PRICE_CHANGED "price_changed"             /* a unit_price that is not the catalog's */
+#define ORDER_REASON_REPLY_REJECTED "reply_rejected"           /* a reply that answers no command of its saga */
 
 /* Whether an Idempotency-Key is acceptable: 1..128 of the plain id charset
  * (oms/ident.h: no '/', space, control or non-ASCII character). */
@@ -65,8 +65,8 @@ oms_err order_on_product_price_changed(order_app *app, oms_tx *tx, oms_arena *a,
  * refuses a new saga: admission.h; a repeat of a stored key is still
  * answered). *out's strings live in `a`. */
 oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, const order_create_request *req,
-                     const char *idempotency_key, const char *correlation_id, order *out,
-                     order_create_outcome *outcome, oms_error *err);
+                     const char *idempotency_key, const char *correlation_id, order *out, order_create_outcome *outcome,
+                     oms_error *err);
 
 /* Cancels (reason may be NULL, at most 500 bytes) for `who`: a customer its
  * own orders (another's is OMS_ENOTFOUND), an operator or admin any; a
@@ -75,8 +75,8 @@ oms_err order_create(order_app *app, oms_arena *a, const oms_principal *who, con
  * COMPENSATING while something must be given back (or stays so).
  * OMS_ENOTFOUND, OMS_ECONFLICT (reason ORDER_REASON_ORDER_ENDED) when it ended,
  * "saga_paused" while an operator holds it paused. */
-oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, const char *order_id,
-                     const char *reason, const char *correlation_id, order *out, oms_error *err);
+oms_err order_cancel(order_app *app, oms_arena *a, const oms_principal *who, const char *order_id, const char *reason,
+                     const char *correlation_id, order *out, oms_error *err);
 
 /* A reply from payment or inventory, decoded by the bus adapter. */
 typedef struct saga_reply {
@@ -98,10 +98,8 @@ typedef struct saga_reply {
  * saga acted on marks the saga inconsistent (saga_runner.h). */
 oms_err order_on_payment_processed(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
 oms_err order_on_payment_refunded(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
-oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
-                                     oms_error *err);
-oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r,
-                                    oms_error *err);
+oms_err order_on_inventory_allocated(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
+oms_err order_on_inventory_released(order_app *app, oms_tx *tx, oms_arena *a, const saga_reply *r, oms_error *err);
 
 /* A reply for an order without a saga: recorded and counted, never dropped
  * in silence (saga_runner_record_orphan). Runs in `tx`. */
@@ -110,22 +108,22 @@ oms_err order_on_orphan_reply(order_app *app, oms_tx *tx, oms_arena *a, const sa
 
 /* Records, in the order's saga log, a message of a type the saga does not
  * know (IGNORED_REPLY). OMS_OK (nothing written) when the order is unknown. */
-oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
-                                 const char *event_id, const char *event_type, oms_error *err);
+oms_err order_on_unknown_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, const char *event_id,
+                                 const char *event_type, oms_error *err);
 
 /* An operator's action on one saga (issue 12 item 2), as the client sent it. */
 #define SAGA_ACTION_EXTEND_MAX_S 86400
 typedef struct saga_action_request {
-    const char *action;      /* retry_now, pause, resume, compensate, extend_deadline */
-    const char *reason;      /* required, 1..ORDER_REASON_MAX */
-    const char *if_match;    /* the saga version the operator saw: "7" or "\"7\"" */
-    int64_t extend_s;        /* extend_deadline: seconds (0: one step timeout), at most SAGA_ACTION_EXTEND_MAX_S */
-    const char *obligation;  /* resolve_manually: "refund" or "stock_release", the open one */
-    const char *evidence;    /* resolve_manually: required, 1..ORDER_REASON_MAX (a bank reference, a ticket) */
+    const char *action;     /* retry_now, pause, resume, compensate, extend_deadline */
+    const char *reason;     /* required, 1..ORDER_REASON_MAX */
+    const char *if_match;   /* the saga version the operator saw: "7" or "\"7\"" */
+    int64_t extend_s;       /* extend_deadline: seconds (0: one step timeout), at most SAGA_ACTION_EXTEND_MAX_S */
+    const char *obligation; /* resolve_manually: "refund" or "stock_release", the open one */
+    const char *evidence;   /* resolve_manually: required, 1..ORDER_REASON_MAX (a bank reference, a ticket) */
 } saga_action_request;
 
 /* The reasons of an action's refusals (oms_error.reason). */
-#define ORDER_REASON_VERSION_MISMATCH "version_mismatch" /* 412: the saga moved on since the If-Match version */
+#define ORDER_REASON_VERSION_MISMATCH "version_mismatch"   /* 412: the saga moved on since the If-Match version */
 #define ORDER_REASON_IF_MATCH_REQUIRED "if_match_required" /* 428 */
 
 /* Applies an action to the saga `saga_id` for `who` (operator or admin, else

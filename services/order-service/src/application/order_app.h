@@ -16,7 +16,7 @@
 #include "oms/tx.h"
 
 typedef struct order_app {
-    oms_tx_manager *tx;           /* the write database */
+    oms_tx_manager *tx; /* the write database */
     order_repo *orders;
     saga_repo *sagas;
     order_read_model *read_model; /* project() on writes; reads in queries */
@@ -24,9 +24,9 @@ typedef struct order_app {
     oms_clock *clock;
     id_generator *ids;
     saga_settings saga;
-    catalog *catalog;             /* the catalog's prices (SPEC 7) */
-    oms_audit_log *audit;         /* one row per requested write (order.cancel) */
-    saga_admission *admission;    /* sagas in flight and their bound; NULL: none */
+    catalog *catalog;          /* the catalog's prices (SPEC 7) */
+    oms_audit_log *audit;      /* one row per requested write (order.cancel) */
+    saga_admission *admission; /* sagas in flight and their bound; NULL: none */
 } order_app;
 
 #endif

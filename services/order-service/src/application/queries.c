@@ -61,7 +61,8 @@ static oms_err parse_limit(const char *text, int *limit, oms_error *err)
     int value = 0;
     size_t len = strlen(text);
     if (len == 0 || len > 3)
-        return oms_error_set(err, OMS_EINVAL, "limit", "limit must be a whole number from 1 to %d", ORDER_LIST_MAX_LIMIT);
+        return oms_error_set(err, OMS_EINVAL, "limit", "limit must be a whole number from 1 to %d",
+                             ORDER_LIST_MAX_LIMIT);
     for (size_t i = 0; i < len; i++) {
         if (text[i] < '0' || text[i] > '9')
             return oms_error_set(err, OMS_EINVAL, "limit", "limit must be a whole number from 1 to %d",
@@ -69,7 +70,8 @@ static oms_err parse_limit(const char *text, int *limit, oms_error *err)
         value = value * 10 + (text[i] - '0');
     }
     if (value < 1 || value > ORDER_LIST_MAX_LIMIT)
-        return oms_error_set(err, OMS_EINVAL, "limit", "limit must be a whole number from 1 to %d", ORDER_LIST_MAX_LIMIT);
+        return oms_error_set(err, OMS_EINVAL, "limit", "limit must be a whole number from 1 to %d",
+                             ORDER_LIST_MAX_LIMIT);
     *limit = value;
     return OMS_OK;
 }
@@ -85,9 +87,10 @@ static oms_err parse_list_filter(const order_list_params *p, order_list_filter *
     }
     if (p->status) {
         if (!order_status_parse(p->status, &f->status))
-            return oms_error_set(err, OMS_EINVAL, "status", "status must be one of CREATED, PENDING_PAYMENT, "
-                                                           "PAYMENT_CONFIRMED, INVENTORY_CONFIRMED, COMPENSATING, "
-                                                           "FAILED, CANCELLED");
+            return oms_error_set(err, OMS_EINVAL, "status",
+                                 "status must be one of CREATED, PENDING_PAYMENT, "
+                                 "PAYMENT_CONFIRMED, INVENTORY_CONFIRMED, COMPENSATING, "
+                                 "FAILED, CANCELLED");
         f->has_status = true;
     }
     if (p->cursor) {
@@ -125,7 +128,8 @@ oms_err order_query_customer(order_queries *q, oms_arena *a, const oms_principal
                              order **orders, size_t *count, int64_t *total, oms_error *err)
 {
     if (!customer_id || customer_id[0] == '\0' || strlen(customer_id) > ORDER_CUSTOMER_ID_MAX)
-        return oms_error_set(err, OMS_EINVAL, "customer_id", "customer_id must be 1 to %d characters", ORDER_CUSTOMER_ID_MAX);
+        return oms_error_set(err, OMS_EINVAL, "customer_id", "customer_id must be 1 to %d characters",
+                             ORDER_CUSTOMER_ID_MAX);
     if (!oms_principal_may_see(who, customer_id))
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "customer %s not found", customer_id);
     order_list_filter f = {.customer_id = customer_id, .limit = ORDER_CUSTOMER_ORDERS_MAX};

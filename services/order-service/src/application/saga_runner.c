@@ -56,8 +56,8 @@ static oms_err append_row(order_app *app, oms_tx *tx, oms_arena *a, const saga *
 }
 
 /* A log row, and its line and count once tx commits. */
-static oms_err log_step(order_app *app, oms_tx *tx, oms_arena *a, const saga *s, saga_log_kind kind,
-                        order_status from, const char *event_id, const char *detail, oms_error *err)
+static oms_err log_step(order_app *app, oms_tx *tx, oms_arena *a, const saga *s, saga_log_kind kind, order_status from,
+                        const char *event_id, const char *detail, oms_error *err)
 {
     oms_err rc = append_row(app, tx, a, s, kind, from, event_id, detail, err);
     if (rc != OMS_OK)
@@ -90,8 +90,7 @@ static oms_err count_orphan_at_commit(order_app *app, oms_tx *tx, bool unknown, 
     return oms_tx_on_commit_copy(app->tx, tx, count_orphan, &unknown, sizeof unknown, err);
 }
 
-oms_err saga_runner_record_orphan(order_app *app, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o,
-                                  oms_error *err)
+oms_err saga_runner_record_orphan(order_app *app, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o, oms_error *err)
 {
     oms_err rc = saga_repo_record_orphan(app->sagas, tx, a, o, err);
     if (rc == OMS_OK)
@@ -202,12 +201,12 @@ static void record_reasons(order *o, const saga_decision *d, const saga_event_co
 }
 
 /* STATE_CHANGED in the log and OrderStatusChanged on order-events. */
-static oms_err announce_state_change(order_app *app, oms_tx *tx, oms_arena *a, const saga_outcome *r,
-                                     const saga *s, const char *correlation_id, oms_error *err)
+static oms_err announce_state_change(order_app *app, oms_tx *tx, oms_arena *a, const saga_outcome *r, const saga *s,
+                                     const char *correlation_id, oms_error *err)
 {
     const saga_decision *d = &r->decision;
-    const char *detail =
-        oms_arena_sprintf(a, "%s -> %s", order_status_name(d->from_state), order_status_name(d->to_state));
+    const char *detail = oms_arena_sprintf(a, "%s -> %s", order_status_name(d->from_state),
+                                           order_status_name(d->to_state));
     oms_err rc = log_step(app, tx, a, s, SAGA_LOG_STATE_CHANGED, d->from_state, NULL, detail, err);
     if (rc != OMS_OK)
         return rc;
@@ -281,15 +280,12 @@ static oms_err write_ignored(order_app *app, oms_tx *tx, oms_arena *a, const sag
             return rc;
     }
     const char *detail = oms_arena_sprintf(a, "%s ignored in %s/%s%s%s", saga_event_name(event),
-                                           order_status_name(s->state), saga_step_name(s->step),
-                                           ev->detail ? ": " : "", ev->detail ? ev->detail : "");
+                                           order_status_name(s->state), saga_step_name(s->step), ev->detail ? ": " : "",
+                                           ev->detail ? ev->detail : "");
     return log_step(app, tx, a, s, SAGA_LOG_IGNORED_REPLY, s->state, ev->event_id, detail, err);
 }
 
-static bool deadline_passed(const saga *s, int64_t now_ms)
-{
-    return s->deadline_ms != 0 && s->deadline_ms < now_ms;
-}
+static bool deadline_passed(const saga *s, int64_t now_ms) { return s->deadline_ms != 0 && s->deadline_ms < now_ms; }
 
 /* A reply whose claim fails its check: one REJECTED_REPLY row, nothing else. */
 static oms_err write_rejected(order_app *app, oms_tx *tx, oms_arena *a, saga_outcome *out, const saga *s,
@@ -321,13 +317,13 @@ static oms_err mark_inconsistent(order_app *app, oms_tx *tx, oms_arena *a, saga 
 
 /* A genuine reply to a paused saga: kept with a REPLY_HELD row; the saga
  * does not move (its version neither) until it is resumed. */
-static oms_err hold_reply(order_app *app, oms_tx *tx, oms_arena *a, saga_outcome *out, const saga *s,
-                          saga_event event, const saga_event_context *ev, oms_error *err)
+static oms_err hold_reply(order_app *app, oms_tx *tx, oms_arena *a, saga_outcome *out, const saga *s, saga_event event,
+                          const saga_event_context *ev, oms_error *err)
 {
     out->held = true;
     out->decision = (saga_decision){.kind = SAGA_DECISION_IGNORED};
-    saga_held_reply h = {.event = event, .claim = *ev->claim, .reason = ev->reason, .event_id = ev->event_id,
-                         .detail = ev->detail};
+    saga_held_reply h = {
+        .event = event, .claim = *ev->claim, .reason = ev->reason, .event_id = ev->event_id, .detail = ev->detail};
     oms_err rc = saga_repo_hold_reply(app->sagas, tx, a, s->id, &h, err);
     if (rc != OMS_OK)
         return rc;
@@ -344,23 +340,20 @@ static oms_err apply_held(order_app *app, oms_tx *tx, oms_arena *a, const saga *
     size_t count = 0;
     oms_err rc = saga_repo_take_held(app->sagas, tx, a, s->id, &held, &count, err);
     for (size_t i = 0; rc == OMS_OK && i < count; i++) {
-        saga_event_context ev = {.event_id = held[i].event_id,
-                                 .claim = &held[i].claim,
-                                 .reason = held[i].reason,
-                                 .detail = held[i].detail};
+        saga_event_context ev = {
+            .event_id = held[i].event_id, .claim = &held[i].claim, .reason = held[i].reason, .detail = held[i].detail};
         saga_outcome r;
         rc = saga_runner_apply(app, tx, a, s->order_id, held[i].event, &ev, &r, err);
     }
     return rc;
 }
 
-const char *saga_obligation_describe(oms_arena *a, saga_obligation_kind k, int64_t total_cents,
-                                     const char *customer_id, const char *order_id)
+const char *saga_obligation_describe(oms_arena *a, saga_obligation_kind k, int64_t total_cents, const char *customer_id,
+                                     const char *order_id)
 {
     char amount[OMS_MONEY_TEXT_MAX];
     if (k == SAGA_OBLIGATION_REFUND)
-        return oms_arena_sprintf(a, "refund of %s to customer %s", oms_money_format(total_cents, amount),
-                                 customer_id);
+        return oms_arena_sprintf(a, "refund of %s to customer %s", oms_money_format(total_cents, amount), customer_id);
     return oms_arena_sprintf(a, "release of the stock reserved for order %s", order_id);
 }
 
@@ -420,8 +413,8 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
     if (rc != OMS_OK)
         return rc;
     char why[SAGA_INCONSISTENCY_MAX + 1] = "";
-    saga_reply_verdict verdict =
-        ev->claim ? saga_check_reply(&s, ev->claim, out->order.total_cents, why, sizeof why) : SAGA_REPLY_GENUINE;
+    saga_reply_verdict verdict = ev->claim ? saga_check_reply(&s, ev->claim, out->order.total_cents, why, sizeof why)
+                                           : SAGA_REPLY_GENUINE;
     if (verdict == SAGA_REPLY_REJECTED)
         return write_rejected(app, tx, a, out, &s, ev, why, err);
     if (s.paused && ev->claim)
@@ -442,13 +435,9 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
             return rc;
     }
     switch (out->decision.kind) {
-    case SAGA_DECISION_CONFLICT:
-        return refuse(&out->decision, &s, err);
-    case SAGA_DECISION_IGNORED:
-        out->after = s;
-        return write_ignored(app, tx, a, &s, event, ev, err);
-    case SAGA_DECISION_APPLY:
-        break;
+    case SAGA_DECISION_CONFLICT: return refuse(&out->decision, &s, err);
+    case SAGA_DECISION_IGNORED: out->after = s; return write_ignored(app, tx, a, &s, event, ev, err);
+    case SAGA_DECISION_APPLY: break;
     }
     if (ev->correlation_id && ev->correlation_id[0])
         correlation_id = ev->correlation_id;
@@ -470,8 +459,8 @@ oms_err saga_runner_create(order_app *app, oms_tx *tx, oms_arena *a, const order
     return append_row(app, tx, a, s, SAGA_LOG_STATE_CHANGED, ORDER_CREATED, NULL, "saga started", err);
 }
 
-oms_err saga_runner_start(order_app *app, oms_tx *tx, oms_arena *a, saga *s, const order *o,
-                          const char *correlation_id, saga_outcome *out, oms_error *err)
+oms_err saga_runner_start(order_app *app, oms_tx *tx, oms_arena *a, saga *s, const order *o, const char *correlation_id,
+                          saga_outcome *out, oms_error *err)
 {
     saga_event_context ev = {.detail = "order stored"};
     out->order = *o;
@@ -481,8 +470,8 @@ oms_err saga_runner_start(order_app *app, oms_tx *tx, oms_arena *a, saga *s, con
     return write_applied(app, tx, a, out, s, correlation_id ? correlation_id : "", &ev, err);
 }
 
-oms_err saga_runner_ignore_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
-                                   const char *event_id, const char *event_type, oms_error *err)
+oms_err saga_runner_ignore_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, const char *event_id,
+                                   const char *event_type, oms_error *err)
 {
     saga s;
     const char *correlation_id = NULL;

@@ -18,15 +18,15 @@
 
 /* What the event brings besides its kind. */
 typedef struct saga_event_context {
-    const char *event_id;       /* incoming message, or NULL (HTTP, deadline) */
+    const char *event_id;          /* incoming message, or NULL (HTTP, deadline) */
     const saga_reply_claim *claim; /* a reply's: checked against the saga before anything (NULL: not a reply) */
-    const char *reason;         /* reply's or client's reason; may be NULL */
-    const char *detail;         /* for the log row */
-    const char *correlation_id; /* for the messages sent; NULL or "": the saga's (its creating request) */
-    bool check_version;         /* an operator's If-Match: the saga must be at expected_version */
+    const char *reason;            /* reply's or client's reason; may be NULL */
+    const char *detail;            /* for the log row */
+    const char *correlation_id;    /* for the messages sent; NULL or "": the saga's (its creating request) */
+    bool check_version;            /* an operator's If-Match: the saga must be at expected_version */
     int64_t expected_version;
-    int64_t extend_ms;          /* EXTEND_DEADLINE: by how much (0: one step timeout) */
-    const char *obligation;     /* RESOLVE_MANUALLY: the obligation named ("refund", "stock_release") */
+    int64_t extend_ms;      /* EXTEND_DEADLINE: by how much (0: one step timeout) */
+    const char *obligation; /* RESOLVE_MANUALLY: the obligation named ("refund", "stock_release") */
 } saga_event_context;
 
 /* One step of one saga, as decided and written. */
@@ -56,8 +56,8 @@ oms_err saga_runner_apply(order_app *app, oms_tx *tx, oms_arena *a, const char *
 
 /* An obligation in business words, in `a`: "refund of 42.10 to customer
  * c1", "release of the stock reserved for order <id>". */
-const char *saga_obligation_describe(oms_arena *a, saga_obligation_kind k, int64_t total_cents,
-                                     const char *customer_id, const char *order_id);
+const char *saga_obligation_describe(oms_arena *a, saga_obligation_kind k, int64_t total_cents, const char *customer_id,
+                                     const char *order_id);
 
 /* Stores the saga of a new order (CREATED, its first log row "saga started")
  * into *s. */
@@ -66,19 +66,18 @@ oms_err saga_runner_create(order_app *app, oms_tx *tx, oms_arena *a, const order
 
 /* Applies START to the saga saga_runner_create just stored, deciding on it
  * as written instead of reading it back. */
-oms_err saga_runner_start(order_app *app, oms_tx *tx, oms_arena *a, saga *s, const order *o,
-                          const char *correlation_id, saga_outcome *out, oms_error *err);
+oms_err saga_runner_start(order_app *app, oms_tx *tx, oms_arena *a, saga *s, const order *o, const char *correlation_id,
+                          saga_outcome *out, oms_error *err);
 
 /* Keeps a reply that names an order without a saga (orphan_replies) and
  * counts it in oms_orphan_replies_total{why="unknown_saga"} at commit. A
  * reply to an ended saga is counted {why="finished_saga"} by
  * saga_runner_apply, its IGNORED_REPLY row being its record (issue 12 item 8). */
-oms_err saga_runner_record_orphan(order_app *app, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o,
-                                  oms_error *err);
+oms_err saga_runner_record_orphan(order_app *app, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o, oms_error *err);
 
 /* Records in the order's saga log a message of a type the saga does not know
  * (IGNORED_REPLY). OMS_OK, nothing written, when the order has no saga. */
-oms_err saga_runner_ignore_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id,
-                                   const char *event_id, const char *event_type, oms_error *err);
+oms_err saga_runner_ignore_message(order_app *app, oms_tx *tx, oms_arena *a, const char *order_id, const char *event_id,
+                                   const char *event_type, oms_error *err);
 
 #endif

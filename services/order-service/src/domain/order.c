@@ -40,10 +40,7 @@ bool order_status_parse(const char *name, order_status *out)
     return false;
 }
 
-bool order_status_is_final(order_status s)
-{
-    return s == ORDER_FAILED || s == ORDER_CANCELLED;
-}
+bool order_status_is_final(order_status s) { return s == ORDER_FAILED || s == ORDER_CANCELLED; }
 
 /* An identifier from outside: the plain id charset (oms/ident.h, review L2). */
 static oms_err check_identifier(const char *value, size_t max, const char *field, oms_error *err)

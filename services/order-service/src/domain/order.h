@@ -47,9 +47,9 @@ typedef struct order_create_request {
 typedef struct order {
     char id[OMS_UUID_LEN + 1];
     char saga_id[OMS_UUID_LEN + 1];
-    const char *customer_id;         /* borrowed (arena of the caller) */
+    const char *customer_id; /* borrowed (arena of the caller) */
     order_status status;
-    const order_item *items;         /* borrowed */
+    const order_item *items; /* borrowed */
     size_t item_count;
     int64_t total_cents;
     const char *failure_reason;      /* NULL when none */

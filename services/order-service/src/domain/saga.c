@@ -38,9 +38,8 @@ static const saga_transition table[] = {
     {S(PENDING_PAYMENT), ST(PAYMENT), EV(PAYMENT_FAILED), SAGA_GUARD_NONE, S(FAILED), ST(NONE), NOTARGET,
      A(RECORD_FAILURE_REASON), LOG(REPLY_RECEIVED), "payment declined"},
     /* Cancel while the payment may still be captured: refund (0 if none). */
-    {S(PENDING_PAYMENT), ST(PAYMENT), EV(CANCEL_REQUESTED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND),
-     S(CANCELLED), A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
-     "cancelled by the client"},
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(CANCEL_REQUESTED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), S(CANCELLED),
+     A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT), "cancelled by the client"},
     {S(PENDING_PAYMENT), ST(PAYMENT), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_ATTEMPTS_LEFT, S(PENDING_PAYMENT),
      ST(PAYMENT), NOTARGET, A(SEND_PAYMENT_REQUEST), LOG(RETRY), NULL},
     /* No answer after every attempt: treat as failed, but the payment may
@@ -50,11 +49,11 @@ static const saga_transition table[] = {
      "payment service did not answer in time"},
 
     /* PAYMENT_CONFIRMED */
-    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(INVENTORY_ALLOCATED), SAGA_GUARD_NONE, S(INVENTORY_CONFIRMED),
-     ST(NONE), NOTARGET, A(MARK_STOCK_RESERVED), LOG(REPLY_RECEIVED), NULL},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(INVENTORY_ALLOCATED), SAGA_GUARD_NONE, S(INVENTORY_CONFIRMED), ST(NONE),
+     NOTARGET, A(MARK_STOCK_RESERVED), LOG(REPLY_RECEIVED), NULL},
     /* Stock refused: give the money back, then FAILED. */
-    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(INVENTORY_FAILED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND),
-     S(FAILED), A(SEND_REFUND) | A(RECORD_FAILURE_REASON), LOG(REPLY_RECEIVED), "inventory refused"},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(INVENTORY_FAILED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), S(FAILED),
+     A(SEND_REFUND) | A(RECORD_FAILURE_REASON), LOG(REPLY_RECEIVED), "inventory refused"},
     /* Cancel: reverse order, stock first (released even if not yet reserved). */
     {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(CANCEL_REQUESTED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
      S(CANCELLED), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
@@ -63,8 +62,8 @@ static const saga_transition table[] = {
      ST(INVENTORY), NOTARGET, A(SEND_INVENTORY_REQUEST), LOG(RETRY), NULL},
     /* Inventory silent: as if refused, but stock may be reserved unseen, so
      * release it before refunding. */
-    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_ATTEMPTS_EXHAUSTED,
-     S(COMPENSATING), ST(RELEASE), S(FAILED), A(SEND_INVENTORY_RELEASE) | A(RECORD_FAILURE_REASON), LOG(TIMEOUT),
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_ATTEMPTS_EXHAUSTED, S(COMPENSATING),
+     ST(RELEASE), S(FAILED), A(SEND_INVENTORY_RELEASE) | A(RECORD_FAILURE_REASON), LOG(TIMEOUT),
      "inventory service did not answer in time"},
 
     /* INVENTORY_CONFIRMED: only a cancel moves it. */
@@ -76,13 +75,13 @@ static const saga_transition table[] = {
     {S(COMPENSATING), ST(RELEASE), EV(INVENTORY_RELEASED), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
      A(MARK_STOCK_RELEASED) | A(SEND_REFUND), LOG(COMPENSATION_DONE), NULL},
     /* A late allocation is honoured: the release queued behind it frees it. */
-    {S(COMPENSATING), ST(RELEASE), EV(INVENTORY_ALLOCATED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
-     NOTARGET, A(MARK_STOCK_RESERVED), LOG(REPLY_RECEIVED), NULL},
-    {S(COMPENSATING), ST(RELEASE), EV(INVENTORY_FAILED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET,
-     0, LOG(REPLY_RECEIVED), NULL},
+    {S(COMPENSATING), ST(RELEASE), EV(INVENTORY_ALLOCATED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET,
+     A(MARK_STOCK_RESERVED), LOG(REPLY_RECEIVED), NULL},
+    {S(COMPENSATING), ST(RELEASE), EV(INVENTORY_FAILED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET, 0,
+     LOG(REPLY_RECEIVED), NULL},
     /* A compensation is retried for ever (visible as stuck). */
-    {S(COMPENSATING), ST(RELEASE), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
-     NOTARGET, A(SEND_INVENTORY_RELEASE), LOG(RETRY), NULL},
+    {S(COMPENSATING), ST(RELEASE), EV(STEP_DEADLINE_PASSED), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET,
+     A(SEND_INVENTORY_RELEASE), LOG(RETRY), NULL},
 
     /* COMPENSATING, refunding. */
     {S(COMPENSATING), ST(REFUND), EV(PAYMENT_REFUNDED), SAGA_GUARD_NONE, SAGA_TO_TARGET, ST(NONE), NOTARGET,
@@ -110,16 +109,16 @@ static const saga_transition table[] = {
      * is no row that skips a step: a money step is never skipped. */
     {S(PENDING_PAYMENT), ST(PAYMENT), EV(RETRY_NOW), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
      A(SEND_PAYMENT_REQUEST), LOG(RETRY), NULL},
-    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(RETRY_NOW), SAGA_GUARD_NONE, S(PAYMENT_CONFIRMED), ST(INVENTORY),
-     NOTARGET, A(SEND_INVENTORY_REQUEST), LOG(RETRY), NULL},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(RETRY_NOW), SAGA_GUARD_NONE, S(PAYMENT_CONFIRMED), ST(INVENTORY), NOTARGET,
+     A(SEND_INVENTORY_REQUEST), LOG(RETRY), NULL},
     {S(COMPENSATING), ST(RELEASE), EV(RETRY_NOW), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET,
      A(SEND_INVENTORY_RELEASE), LOG(RETRY), NULL},
-    {S(COMPENSATING), ST(REFUND), EV(RETRY_NOW), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET,
-     A(SEND_REFUND), LOG(RETRY), NULL},
+    {S(COMPENSATING), ST(REFUND), EV(RETRY_NOW), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), NOTARGET, A(SEND_REFUND),
+     LOG(RETRY), NULL},
 
     /* pause / resume: only a saga waiting for a reply (nothing else moves). */
-    {S(PENDING_PAYMENT), ST(PAYMENT), EV(PAUSE), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
-     A(PAUSE), LOG(OPERATOR_ACTION), NULL},
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(PAUSE), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET, A(PAUSE),
+     LOG(OPERATOR_ACTION), NULL},
     {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(PAUSE), SAGA_GUARD_NONE, S(PAYMENT_CONFIRMED), ST(INVENTORY), NOTARGET,
      A(PAUSE), LOG(OPERATOR_ACTION), NULL},
     {S(COMPENSATING), ST(RELEASE), EV(PAUSE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET, A(PAUSE),
@@ -128,8 +127,8 @@ static const saga_transition table[] = {
      LOG(OPERATOR_ACTION), NULL},
     {S(PENDING_PAYMENT), ST(PAYMENT), EV(RESUME), SAGA_GUARD_PAUSED, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
      A(RESUME), LOG(OPERATOR_ACTION), NULL},
-    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(RESUME), SAGA_GUARD_PAUSED, S(PAYMENT_CONFIRMED), ST(INVENTORY),
-     NOTARGET, A(RESUME), LOG(OPERATOR_ACTION), NULL},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(RESUME), SAGA_GUARD_PAUSED, S(PAYMENT_CONFIRMED), ST(INVENTORY), NOTARGET,
+     A(RESUME), LOG(OPERATOR_ACTION), NULL},
     {S(COMPENSATING), ST(RELEASE), EV(RESUME), SAGA_GUARD_PAUSED, S(COMPENSATING), ST(RELEASE), NOTARGET, A(RESUME),
      LOG(OPERATOR_ACTION), NULL},
     {S(COMPENSATING), ST(REFUND), EV(RESUME), SAGA_GUARD_PAUSED, S(COMPENSATING), ST(REFUND), NOTARGET, A(RESUME),
@@ -141,16 +140,14 @@ static const saga_transition table[] = {
      A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT), "compensated by an operator"},
     {S(PENDING_PAYMENT), ST(PAYMENT), EV(COMPENSATE), SAGA_GUARD_NONE, S(COMPENSATING), ST(REFUND), S(CANCELLED),
      A(SEND_REFUND) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT), "compensated by an operator"},
-    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(COMPENSATE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE),
-     S(CANCELLED), A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
-     "compensated by an operator"},
+    {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(COMPENSATE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), S(CANCELLED),
+     A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT), "compensated by an operator"},
     {S(INVENTORY_CONFIRMED), ST(NONE), EV(COMPENSATE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), S(CANCELLED),
-     A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT),
-     "compensated by an operator"},
+     A(SEND_INVENTORY_RELEASE) | A(RECORD_CANCELLATION_REASON), LOG(COMPENSATION_SENT), "compensated by an operator"},
 
     /* extend_deadline: the pending command waits longer. */
-    {S(PENDING_PAYMENT), ST(PAYMENT), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT),
-     NOTARGET, A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
+    {S(PENDING_PAYMENT), ST(PAYMENT), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(PENDING_PAYMENT), ST(PAYMENT), NOTARGET,
+     A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
     {S(PAYMENT_CONFIRMED), ST(INVENTORY), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(PAYMENT_CONFIRMED), ST(INVENTORY),
      NOTARGET, A(EXTEND_DEADLINE), LOG(OPERATOR_ACTION), NULL},
     {S(COMPENSATING), ST(RELEASE), EV(EXTEND_DEADLINE), SAGA_GUARD_NONE, S(COMPENSATING), ST(RELEASE), NOTARGET,
@@ -191,9 +188,12 @@ static const char *const event_names[SAGA_EV_COUNT] = {
 };
 
 static const char *const action_names[SAGA_EV_COUNT] = {
-    [SAGA_EV_RETRY_NOW] = "retry_now",   [SAGA_EV_PAUSE] = "pause",
-    [SAGA_EV_RESUME] = "resume",         [SAGA_EV_COMPENSATE] = "compensate",
-    [SAGA_EV_EXTEND_DEADLINE] = "extend_deadline", [SAGA_EV_RESOLVE_MANUALLY] = "resolve_manually",
+    [SAGA_EV_RETRY_NOW] = "retry_now",
+    [SAGA_EV_PAUSE] = "pause",
+    [SAGA_EV_RESUME] = "resume",
+    [SAGA_EV_COMPENSATE] = "compensate",
+    [SAGA_EV_EXTEND_DEADLINE] = "extend_deadline",
+    [SAGA_EV_RESOLVE_MANUALLY] = "resolve_manually",
 };
 
 static const char *const log_kind_names[SAGA_LOG_KIND_COUNT] = {
@@ -242,10 +242,7 @@ int saga_compensation_limit(const saga_settings *cfg)
     return cfg->compensation_max_attempts > 0 ? cfg->compensation_max_attempts : cfg->max_attempts;
 }
 
-const char *saga_step_name(saga_step s)
-{
-    return (unsigned)s < SAGA_STEP_COUNT ? step_names[s] : "unknown";
-}
+const char *saga_step_name(saga_step s) { return (unsigned)s < SAGA_STEP_COUNT ? step_names[s] : "unknown"; }
 
 bool saga_step_parse(const char *name, saga_step *out)
 {
@@ -258,10 +255,7 @@ bool saga_step_parse(const char *name, saga_step *out)
     return false;
 }
 
-const char *saga_event_name(saga_event e)
-{
-    return (unsigned)e < SAGA_EV_COUNT ? event_names[e] : "UNKNOWN";
-}
+const char *saga_event_name(saga_event e) { return (unsigned)e < SAGA_EV_COUNT ? event_names[e] : "UNKNOWN"; }
 
 bool saga_event_parse(const char *name, saga_event *out)
 {
@@ -274,10 +268,7 @@ bool saga_event_parse(const char *name, saga_event *out)
     return false;
 }
 
-const char *saga_action_name(saga_event e)
-{
-    return (unsigned)e < SAGA_EV_COUNT ? action_names[e] : NULL;
-}
+const char *saga_action_name(saga_event e) { return (unsigned)e < SAGA_EV_COUNT ? action_names[e] : NULL; }
 
 bool saga_action_parse(const char *name, saga_event *out)
 {
@@ -327,16 +318,11 @@ static bool guard_holds(saga_guard g, const saga *s, const saga_settings *cfg)
     if (s->paused != (g == SAGA_GUARD_PAUSED))
         return false; /* a paused saga moves only by resume, and resume moves only a paused one */
     switch (g) {
-    case SAGA_GUARD_ATTEMPTS_LEFT:
-        return s->attempts < cfg->max_attempts;
-    case SAGA_GUARD_ATTEMPTS_EXHAUSTED:
-        return s->attempts >= cfg->max_attempts;
-    case SAGA_GUARD_TARGET_FAILED:
-        return s->target == ORDER_FAILED;
-    case SAGA_GUARD_COMPENSATION_BLOCKED:
-        return s->attempts >= saga_compensation_limit(cfg);
-    default:
-        return true;
+    case SAGA_GUARD_ATTEMPTS_LEFT: return s->attempts < cfg->max_attempts;
+    case SAGA_GUARD_ATTEMPTS_EXHAUSTED: return s->attempts >= cfg->max_attempts;
+    case SAGA_GUARD_TARGET_FAILED: return s->target == ORDER_FAILED;
+    case SAGA_GUARD_COMPENSATION_BLOCKED: return s->attempts >= saga_compensation_limit(cfg);
+    default: return true;
     }
 }
 
@@ -344,8 +330,7 @@ static const saga_transition *find_row(const saga *s, saga_event ev, const saga_
 {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
         const saga_transition *t = &table[i];
-        if (t->from_state == s->state && t->current_step == s->step && t->event == ev &&
-            guard_holds(t->guard, s, cfg))
+        if (t->from_state == s->state && t->current_step == s->step && t->event == ev && guard_holds(t->guard, s, cfg))
             return t;
     }
     return NULL;
@@ -439,8 +424,7 @@ static void mark_resolved(saga *s, unsigned actions)
         s->resolved_manually |= 1u << s->step;
 }
 
-void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64_t now_ms,
-                const char *new_command_id)
+void saga_apply(saga *s, const saga_decision *d, const saga_settings *cfg, int64_t now_ms, const char *new_command_id)
 {
     if (d->kind != SAGA_DECISION_APPLY)
         return;

@@ -79,8 +79,17 @@ static process *process_start(void)
     p->ids = uuid_generator();
     p->catalog = pg_catalog();
     p->audit = oms_pg_audit_log();
-    p->app = (order_app){oms_pg_tx_manager(p->pool), &p->orders, &p->sagas, &p->read_model, &p->outbox,
-                         &p->clock,                  &p->ids,    saga_cfg,  &p->catalog,    &p->audit, NULL};
+    p->app = (order_app){oms_pg_tx_manager(p->pool),
+                         &p->orders,
+                         &p->sagas,
+                         &p->read_model,
+                         &p->outbox,
+                         &p->clock,
+                         &p->ids,
+                         saga_cfg,
+                         &p->catalog,
+                         &p->audit,
+                         NULL};
     p->queries = (order_queries){&p->read_model, &p->clock, &p->app.saga};
     p->consumer = order_consumer(p->pool, &p->app);
     p->a = oms_arena_create(0);
@@ -232,8 +241,7 @@ static void idempotency_key_is_claimed_once(void **state)
     order_create_request other = {.customer_id = "idem", .items = items, .item_count = 1};
     order o;
     oms_error err;
-    assert_int_equal(order_create(&p->app, p->a, ADMIN, &other, "it-key-1", "", &o, &outcome, &err),
-                     OMS_ECONFLICT);
+    assert_int_equal(order_create(&p->app, p->a, ADMIN, &other, "it-key-1", "", &o, &outcome, &err), OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_KEY_REUSED);
     process_stop(p);
 }
@@ -490,8 +498,12 @@ static oms_bus_message reply_message(process *p, const char *topic, const char *
     char *text = oms_envelope_build(p->a, event_type, o->saga_id, o->id, "it-reply", payload, event_id);
     json_decref(payload);
     assert_non_null(text);
-    return (oms_bus_message){.topic = topic, .subscription = ORDER_SUBSCRIPTION, .key = o->id, .payload = text,
-                             .payload_len = strlen(text), .message_id = "it"};
+    return (oms_bus_message){.topic = topic,
+                             .subscription = ORDER_SUBSCRIPTION,
+                             .key = o->id,
+                             .payload = text,
+                             .payload_len = strlen(text),
+                             .message_id = "it"};
 }
 
 static oms_bus_disposition deliver(process *p, const char *topic, const char *event_type, const order *o,
@@ -552,9 +564,8 @@ static void replies_drive_the_saga_once_each(void **state)
     /* unknown event type -> acknowledged, logged as ignored */
     json_t *odd = json_pack("{}");
     assert_int_equal(deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAudited", &o, odd, event_id), OMS_BUS_ACK);
-    assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'IGNORED_REPLY'", 1,
-                              params),
-                     1);
+    assert_int_equal(
+        sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'IGNORED_REPLY'", 1, params), 1);
     json_t *allocated = json_pack("{s:s, s:b}", "command_id", command_of(&o, "inventory"), "success", 1);
     assert_int_equal(deliver(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &o, allocated, event_id),
                      OMS_BUS_ACK);
@@ -571,8 +582,12 @@ static void the_same_event_id_is_handled_once(void **state)
                                  "insufficient funds");
     char *text = oms_envelope_build(p->a, "PaymentProcessed", o.saga_id, o.id, "", declined, NULL);
     json_decref(declined);
-    oms_bus_message m = {.topic = OMS_TOPIC_PAYMENT_EVENTS, .subscription = ORDER_SUBSCRIPTION, .key = o.id,
-                         .payload = text, .payload_len = strlen(text), .message_id = "it"};
+    oms_bus_message m = {.topic = OMS_TOPIC_PAYMENT_EVENTS,
+                         .subscription = ORDER_SUBSCRIPTION,
+                         .key = o.id,
+                         .payload = text,
+                         .payload_len = strlen(text),
+                         .message_id = "it"};
     assert_int_equal(handle(p, &m), OMS_BUS_ACK);
     const char *params[] = {o.saga_id};
     long steps = sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1", 1, params);
@@ -593,8 +608,8 @@ static void retention_keeps_replays_out_and_removes_only_ended_sagas_logs(void *
     process *p = process_start();
     order ended = create_order(p, "ret-ended", NULL, NULL);
     order live = create_order(p, "ret-live", NULL, NULL);
-    json_t *declined = json_pack("{s:s, s:b, s:s}", "command_id", command_of(&ended, "payment"), "success", 0,
-                                 "reason", "insufficient funds");
+    json_t *declined = json_pack("{s:s, s:b, s:s}", "command_id", command_of(&ended, "payment"), "success", 0, "reason",
+                                 "insufficient funds");
     char event_id[OMS_UUID_LEN + 1];
     oms_bus_message m = reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &ended, declined, event_id);
     assert_int_equal(handle(p, &m), OMS_BUS_ACK);
@@ -641,7 +656,6 @@ static void retention_keeps_replays_out_and_removes_only_ended_sagas_logs(void *
     oms_pg_pool_destroy(pool);
     process_stop(p);
 }
-
 
 /* Standard output, with info lines, goes to a file while the test looks
  * (the log lines). */
@@ -700,8 +714,8 @@ static void a_split_batch_logs_and_counts_each_step_once(void **state)
                                 "amount_cents", (json_int_t)good.total_cents),
                       event_id),
         /* malformed: fails the batch, dead-lettered on its own */
-        reply_message(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &other,
-                      json_pack("{s:s}", "success", "yes"), event_id),
+        reply_message(p, OMS_TOPIC_INVENTORY_EVENTS, "InventoryAllocated", &other, json_pack("{s:s}", "success", "yes"),
+                      event_id),
     };
     oms_bus_outcome out[2];
     captured_stdout c = capture_stdout();
@@ -766,10 +780,7 @@ static void read_model_lists_stuck_sagas(void **state)
 }
 
 /* Runs one statement as the test's superuser (a state the test needs). */
-static void sql_do(const char *sql, const char *order_id)
-{
-    (void)sql_long(sql, 1, (const char *[]){order_id});
-}
+static void sql_do(const char *sql, const char *order_id) { (void)sql_long(sql, 1, (const char *[]){order_id}); }
 
 static saga_page sagas_where(process *p, saga_list_params params)
 {
@@ -931,9 +942,8 @@ static void paused_saga_holds_replies_until_resumed(void **state)
     assert_int_equal(act_on(p, &o, "retry_now", &err), OMS_OK); /* the inventory request, again */
     assert_int_equal(sql_long("SELECT attempts FROM sagas WHERE order_id = $1", 1, order_params), 2);
     /* one audit row per accepted action (pause, resume, retry_now), none for the stale one */
-    assert_int_equal(sql_long("SELECT count(*) FROM audit_log WHERE saga_id = $1 AND action LIKE 'saga.%'", 1,
-                              saga_params),
-                     3);
+    assert_int_equal(
+        sql_long("SELECT count(*) FROM audit_log WHERE saga_id = $1 AND action LIKE 'saga.%'", 1, saga_params), 3);
     process_stop(p);
 }
 
@@ -965,13 +975,11 @@ static void replies_nobody_waits_for_are_recorded_and_counted(void **state)
 
     order o = create_order(p, "orphan-customer", NULL, NULL);
     assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
-                             json_pack("{s:s, s:b}", "command_id", command_of(&o, "payment"), "success", 0),
-                             event_id),
+                             json_pack("{s:s, s:b}", "command_id", command_of(&o, "payment"), "success", 0), event_id),
                      OMS_BUS_ACK); /* declined: FAILED */
     assert_int_equal(status_of(p, o.id), ORDER_FAILED);
     assert_int_equal(deliver(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
-                             json_pack("{s:s, s:b}", "command_id", command_of(&o, "payment"), "success", 0),
-                             event_id),
+                             json_pack("{s:s, s:b}", "command_id", command_of(&o, "payment"), "success", 0), event_id),
                      OMS_BUS_ACK); /* a second answer to an ended saga */
     const char *saga_params[] = {o.saga_id};
     assert_int_equal(
@@ -993,8 +1001,7 @@ static void a_dead_lettered_message_shows_as_waiting_on_dead_letter(void **state
     order o = create_order(p, customer, NULL, NULL);
     assert_null(only_match(p, customer, (saga_list_params){.stuck_reason = "waiting_on_dead_letter"}));
     sql_do("INSERT INTO saga_dead_letters (order_id, dead_letters) VALUES ($1, 1)", o.id);
-    assert_string_equal(only_match(p, customer, (saga_list_params){.stuck_reason = "waiting_on_dead_letter"}),
-                        o.id);
+    assert_string_equal(only_match(p, customer, (saga_list_params){.stuck_reason = "waiting_on_dead_letter"}), o.id);
     saga_history h;
     oms_error err;
     assert_int_equal(order_query_saga(&p->queries, p->a, ADMIN, o.id, &h, &err), OMS_OK);
@@ -1025,11 +1032,11 @@ static void replies_that_answer_no_command_are_dead_lettered_and_logged(void **s
     const char *saga_params[] = {o.saga_id};
     const char *rejected_sql = "SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'REJECTED_REPLY'";
     char event_id[OMS_UUID_LEN + 1];
-    oms_bus_message forged =
-        reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
-                      json_pack("{s:s, s:b, s:I}", "command_id", "00000000-0000-4000-8000-000000000001", "success", 1,
-                                "amount_cents", (json_int_t)o.total_cents),
-                      event_id);
+    oms_bus_message forged = reply_message(p, OMS_TOPIC_PAYMENT_EVENTS, "PaymentProcessed", &o,
+                                           json_pack("{s:s, s:b, s:I}", "command_id",
+                                                     "00000000-0000-4000-8000-000000000001", "success", 1,
+                                                     "amount_cents", (json_int_t)o.total_cents),
+                                           event_id);
     oms_bus_outcome out = {.disposition = OMS_BUS_RETRY};
     oms_saga_consume(&p->consumer, &forged, 1, p->a, &out);
     assert_int_equal(out.disposition, OMS_BUS_DEAD);
@@ -1081,7 +1088,8 @@ static void a_contradicting_reply_marks_the_saga_inconsistent(void **state)
     const char *saga_params[] = {o.saga_id};
     assert_int_equal(
         sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'INCONSISTENT'", 1, saga_params), 1);
-    assert_int_equal(sql_long("SELECT count(*) FROM sagas WHERE id = $1 AND inconsistency IS NOT NULL", 1, saga_params), 1);
+    assert_int_equal(sql_long("SELECT count(*) FROM sagas WHERE id = $1 AND inconsistency IS NOT NULL", 1, saga_params),
+                     1);
     assert_true(listed_as_inconsistent(p, o.id));
     process_stop(p);
 }
@@ -1134,9 +1142,8 @@ static void unfinished_sagas_resume_after_a_crash(void **state)
             OMS_BUS_ACK);
         assert_int_equal(status_of(second, orders[i].id), ORDER_INVENTORY_CONFIRMED);
         const char *params[] = {orders[i].saga_id};
-        assert_int_equal(sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'RETRY'", 1,
-                                  params),
-                         1);
+        assert_int_equal(
+            sql_long("SELECT count(*) FROM saga_step_log WHERE saga_id = $1 AND kind = 'RETRY'", 1, params), 1);
     }
     process_stop(second);
 }
@@ -1171,7 +1178,8 @@ static void cancel_confirmed_order_releases_then_refunds(void **state)
     assert_int_equal(order_cancel(&p->app, p->a, ADMIN, o.id, NULL, "", &cancelled, &err), OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_ORDER_ENDED);
     saga_page page;
-    assert_int_equal(order_query_sagas(&p->queries, p->a, ADMIN, &(saga_list_params){.state = "CANCELLED"}, &page, &err), OMS_OK);
+    assert_int_equal(
+        order_query_sagas(&p->queries, p->a, ADMIN, &(saga_list_params){.state = "CANCELLED"}, &page, &err), OMS_OK);
     assert_true(page.count >= 1);
     process_stop(p);
 }
@@ -1265,8 +1273,13 @@ static void http_api_answers_as_the_spec_says(void **state)
     size_t count = 0;
     const oms_http_route *routes = http_api_routes(&count);
     http_port = 30000 + (int)(getpid() % 20000);
-    oms_http_config cfg = {.bind_address = "127.0.0.1", .port = http_port, .limits = {.threads = 2}, .routes = routes,
-                           .route_count = count, .ctx = &api, .admit = admit_as_local_admin};
+    oms_http_config cfg = {.bind_address = "127.0.0.1",
+                           .port = http_port,
+                           .limits = {.threads = 2},
+                           .routes = routes,
+                           .route_count = count,
+                           .ctx = &api,
+                           .admit = admit_as_local_admin};
     oms_error err;
     oms_http_server *server = oms_http_server_start(&cfg, &err);
     if (!server)
@@ -1282,19 +1295,26 @@ static void http_api_answers_as_the_spec_says(void **state)
     http_reply again = http_call("POST", "/orders", body, "Idempotency-Key: http-key-1");
     assert_int_equal(again.status, 200);
     assert_string_equal(again.location, created.location);
-    http_reply reused = http_call("POST", "/orders", "{\"customer_id\":\"x\",\"items\":[{\"product_id\":\"p\","
-                                  "\"quantity\":1,\"unit_price\":1}]}", "Idempotency-Key: http-key-1");
+    http_reply reused = http_call("POST", "/orders",
+                                  "{\"customer_id\":\"x\",\"items\":[{\"product_id\":\"p\","
+                                  "\"quantity\":1,\"unit_price\":1}]}",
+                                  "Idempotency-Key: http-key-1");
     expect_error(&reused, 422, "idempotency_key_reused", "Idempotency-Key");
     http_reply bad_key = http_call("POST", "/orders", body, "Idempotency-Key: has space");
     expect_error(&bad_key, 400, "invalid_argument", "Idempotency-Key");
-    http_reply tampered = http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
-                                    "\"product-1\",\"quantity\":1,\"unit_price\":0}]}", NULL);
+    http_reply tampered = http_call("POST", "/orders",
+                                    "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
+                                    "\"product-1\",\"quantity\":1,\"unit_price\":0}]}",
+                                    NULL);
     expect_error(&tampered, 409, "price_changed", "items[0].unit_price");
     assert_non_null(strstr(tampered.body, "10.50"));
-    http_reply unknown = http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
-                                   "\"no-such-product\",\"quantity\":1}]}", NULL);
+    http_reply unknown = http_call("POST", "/orders",
+                                   "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
+                                   "\"no-such-product\",\"quantity\":1}]}",
+                                   NULL);
     expect_error(&unknown, 409, "unknown_product", "items[0].product_id");
-    http_reply nobody = http_call("POST", "/orders", "{\"items\":[{\"product_id\":\"product-1\",\"quantity\":1}]}", NULL);
+    http_reply nobody = http_call("POST", "/orders", "{\"items\":[{\"product_id\":\"product-1\",\"quantity\":1}]}",
+                                  NULL);
     expect_error(&nobody, 400, "invalid_argument", "customer_id");
 
     http_reply got = http_call("GET", created.location, NULL, NULL);
@@ -1308,11 +1328,15 @@ static void http_api_answers_as_the_spec_says(void **state)
     assert_non_null(strstr(saga_doc.body, "\"current_step\":\"payment\""));
     assert_non_null(strstr(saga_doc.body, "\"steps\":["));
 
-    expect_error((http_reply[]){http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
-                                          "\"p\",\"quantity\":0,\"unit_price\":1}]}", NULL)},
+    expect_error((http_reply[]){http_call("POST", "/orders",
+                                          "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
+                                          "\"p\",\"quantity\":0,\"unit_price\":1}]}",
+                                          NULL)},
                  400, "invalid_argument", "items[0].quantity");
-    expect_error((http_reply[]){http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
-                                          "\"p\",\"quantity\":1,\"unit_price\":1.005}]}", NULL)},
+    expect_error((http_reply[]){http_call("POST", "/orders",
+                                          "{\"customer_id\":\"c\",\"items\":[{\"product_id\":"
+                                          "\"p\",\"quantity\":1,\"unit_price\":1.005}]}",
+                                          NULL)},
                  400, "invalid_argument", "items[0].unit_price");
     expect_error((http_reply[]){http_call("POST", "/orders", "{\"customer_id\":\"c\",\"items\":[]}", NULL)}, 400,
                  "invalid_argument", "items");

@@ -6,10 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mem_store *store_of(void *self)
-{
-    return self;
-}
+static mem_store *store_of(void *self) { return self; }
 
 /* ---- tx ---- */
 
@@ -45,8 +42,7 @@ static void tx_rollback(oms_tx_manager *t, oms_tx *tx)
     oms_tx_hooks_drop(&m->commit_hooks);
 }
 
-static oms_err tx_on_commit(oms_tx_manager *t, oms_tx *tx, oms_tx_hook fn, void *ctx, size_t ctx_size,
-                            oms_error *err)
+static oms_err tx_on_commit(oms_tx_manager *t, oms_tx *tx, oms_tx_hook fn, void *ctx, size_t ctx_size, oms_error *err)
 {
     (void)tx;
     return oms_tx_hooks_add(&store_of(t->self)->commit_hooks, fn, ctx, ctx_size, err);
@@ -378,8 +374,7 @@ static oms_err saga_take_held(saga_repo *r, oms_tx *tx, oms_arena *a, const char
     return OMS_OK;
 }
 
-static oms_err saga_record_orphan(saga_repo *r, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o,
-                                  oms_error *err)
+static oms_err saga_record_orphan(saga_repo *r, oms_tx *tx, oms_arena *a, const saga_orphan_reply *o, oms_error *err)
 {
     (void)tx;
     (void)a;
@@ -457,8 +452,8 @@ static bool matches(const mem_order *row, const order_list_filter *f)
     return true;
 }
 
-static oms_err view_list(order_read_model *rm, oms_arena *a, const order_list_filter *f, order **out,
-                         size_t *count, oms_error *err)
+static oms_err view_list(order_read_model *rm, oms_arena *a, const order_list_filter *f, order **out, size_t *count,
+                         oms_error *err)
 {
     mem_store *m = store_of(rm->self);
     *out = oms_arena_calloc(a, MEM_ORDERS, sizeof **out);
@@ -481,8 +476,7 @@ static oms_err view_list(order_read_model *rm, oms_arena *a, const order_list_fi
     return OMS_OK;
 }
 
-static oms_err view_count(order_read_model *rm, oms_arena *a, const char *customer_id, int64_t *count,
-                          oms_error *err)
+static oms_err view_count(order_read_model *rm, oms_arena *a, const char *customer_id, int64_t *count, oms_error *err)
 {
     (void)a;
     (void)err;
@@ -494,8 +488,8 @@ static oms_err view_count(order_read_model *rm, oms_arena *a, const char *custom
     return OMS_OK;
 }
 
-static oms_err view_steps(order_read_model *rm, oms_arena *a, const char *saga_id, saga_log_entry **out,
-                          size_t *count, oms_error *err)
+static oms_err view_steps(order_read_model *rm, oms_arena *a, const char *saga_id, saga_log_entry **out, size_t *count,
+                          oms_error *err)
 {
     mem_store *m = store_of(rm->self);
     *out = oms_arena_calloc(a, m->data.log_count + 1, sizeof **out);
@@ -547,8 +541,8 @@ static bool saga_matches(const mem_store *m, const saga *s, const saga_list_filt
     return (!f->has_state || s->state == f->state) && (!f->has_step || s->step == f->step) &&
            (!f->has_stuck_reason || stuck_reason_of(s, f) == f->stuck_reason) &&
            (!f->order_id || strcmp(f->order_id, s->order_id) == 0) &&
-           (!f->customer_id || (o && strcmp(o->customer_id, f->customer_id) == 0)) &&
-           (!f->stuck_only || stuck(s, f)) && (!f->inconsistent_only || s->inconsistency[0]);
+           (!f->customer_id || (o && strcmp(o->customer_id, f->customer_id) == 0)) && (!f->stuck_only || stuck(s, f)) &&
+           (!f->inconsistent_only || s->inconsistency[0]);
 }
 
 static oms_err view_sagas(order_read_model *rm, oms_arena *a, const saga_list_filter *f, saga **out, size_t *count,
@@ -648,10 +642,7 @@ static oms_err outbox_send(order_outbox *o, oms_tx *tx, oms_arena *a, const outb
 
 static const order_outbox_ops outbox_ops = {outbox_send};
 
-static int64_t mem_now(oms_clock *c)
-{
-    return store_of(c->self)->now_ms;
-}
+static int64_t mem_now(oms_clock *c) { return store_of(c->self)->now_ms; }
 
 static void mem_new_id(id_generator *g, char out[OMS_UUID_LEN + 1])
 {
@@ -736,18 +727,15 @@ mem_store *mem_store_create(const saga_settings *cfg)
     m->ids = (id_generator){&id_ops, m};
     m->catalog = (catalog){&catalog_port_ops, m};
     test_audit_log_init(&m->audit, offsetof(mem_store, data) + offsetof(mem_data, audit));
-    m->app = (order_app){&m->tx,    &m->orders, &m->sagas, &m->read_model, &m->outbox,
-                         &m->clock, &m->ids,    *cfg,      &m->catalog,    &m->audit.port, NULL};
+    m->app = (order_app){&m->tx,  &m->orders, &m->sagas,   &m->read_model, &m->outbox, &m->clock,
+                         &m->ids, *cfg,       &m->catalog, &m->audit.port, NULL};
     m->queries = (order_queries){&m->read_model, &m->clock, &m->app.saga};
     mem_set_price(m, "product-1", 1050);
     mem_set_price(m, "product-2", 99);
     return m;
 }
 
-const mem_saga *mem_find_saga(const mem_store *m, const char *order_id)
-{
-    return find_saga((mem_store *)m, order_id);
-}
+const mem_saga *mem_find_saga(const mem_store *m, const char *order_id) { return find_saga((mem_store *)m, order_id); }
 
 const mem_order *mem_find_order(const mem_store *m, const char *order_id)
 {

@@ -105,7 +105,7 @@ typedef struct mem_store {
     bool in_tx;
     oms_tx_hooks commit_hooks;
     int commits, rollbacks;
-    int fail_outbox_after; /* > 0: the Nth send from now fails (OMS_EUNAVAILABLE) */
+    int fail_outbox_after;                  /* > 0: the Nth send from now fails (OMS_EUNAVAILABLE) */
     char poison_order_id[OMS_UUID_LEN + 1]; /* every send for this order fails */
     int64_t now_ms;
     unsigned next_id;

@@ -102,8 +102,11 @@ static oms_err deliver(fixture *f, reply_fn fn, const char *order_id, bool succe
 {
     const mem_saga *s = mem_find_saga(f->m, order_id);
     const mem_order *o = mem_find_order(f->m, order_id);
-    saga_reply r = {.order_id = order_id, .event_id = "abababab-0000-4000-8000-000000000001", .success = success,
-                    .reason = reason, .command_id = s ? s->s.sent[step_answered(fn)] : NULL,
+    saga_reply r = {.order_id = order_id,
+                    .event_id = "abababab-0000-4000-8000-000000000001",
+                    .success = success,
+                    .reason = reason,
+                    .command_id = s ? s->s.sent[step_answered(fn)] : NULL,
                     .amount_cents = o ? o->total_cents : 0};
     return deliver_reply(f, fn, r, NULL);
 }
@@ -163,8 +166,7 @@ static void a_failed_write_leaves_nothing_half_done(void **state)
     order o;
     order_create_outcome outcome;
     oms_error err;
-    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, NULL, "", &o, &outcome, &err),
-                     OMS_EUNAVAILABLE);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, NULL, "", &o, &outcome, &err), OMS_EUNAVAILABLE);
     assert_int_equal(mem_order_count(f->m), 0);
     assert_int_equal(f->m->data.message_count, 0);
     assert_int_equal(f->m->data.log_count, 0);
@@ -196,8 +198,7 @@ static void same_key_with_a_different_body_conflicts(void **state)
     oms_error err;
     assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &o, &outcome, &err), OMS_OK);
     req.customer_id = "someone-else";
-    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &o, &outcome, &err),
-                     OMS_ECONFLICT);
+    assert_int_equal(order_create(&f->m->app, f->a, ADMIN, &req, "key-1", "", &o, &outcome, &err), OMS_ECONFLICT);
     assert_string_equal(err.reason, ORDER_REASON_KEY_REUSED);
     assert_int_equal(mem_order_count(f->m), 1);
 }
@@ -401,7 +402,6 @@ static void duplicate_reply_is_logged_and_changes_nothing(void **state)
     assert_int_equal(mem_log_count(f->m, before.id, SAGA_LOG_IGNORED_REPLY), 1);
 }
 
-
 /* A step's log line and count belong to its unit of work: none while it is
  * open, none when it rolls back, one per log row once it commits. */
 static void saga_steps_are_counted_once_their_transaction_commits(void **state)
@@ -554,8 +554,8 @@ static void queries_refuse_bad_parameters(void **state)
     order_page page;
     oms_error err;
     const order_list_params bad[] = {
-        {.status = "pending"}, {.limit = "0"}, {.limit = "501"}, {.limit = "ten"}, {.cursor = "!!!"},
-        {.cursor = "bm90LWEtY3Vyc29y"}, /* base64url of "not-a-cursor" */
+        {.status = "pending"}, {.limit = "0"},    {.limit = "501"},
+        {.limit = "ten"},      {.cursor = "!!!"}, {.cursor = "bm90LWEtY3Vyc29y"}, /* base64url of "not-a-cursor" */
     };
     const char *fields[] = {"status", "limit", "limit", "limit", "cursor", "cursor"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -566,12 +566,12 @@ static void queries_refuse_bad_parameters(void **state)
     order o;
     assert_int_equal(order_query_get(&f->m->queries, f->a, ADMIN, "not-a-uuid", &o, &err), OMS_ENOTFOUND);
     saga_page sagas;
-    const saga_list_params bad_params[] = {{.state = "NOPE"},     {.stuck = "maybe"},     {.step = "shipping"},
-                                    {.stuck_reason = "bored"}, {.older_than = "10"}, {.older_than = "999999999d"},
-                                    {.sort = "price"},     {.cursor = "!!"},       {.limit = "0"},
-                                    {.count_only = "yes"}, {.order_id = "nope"}};
-    const char *bad_fields[] = {"state", "stuck", "step", "stuck_reason", "older_than", "older_than",
-                                "sort",  "cursor", "limit", "count_only", "order_id"};
+    const saga_list_params bad_params[] = {
+        {.state = "NOPE"},    {.stuck = "maybe"},           {.step = "shipping"}, {.stuck_reason = "bored"},
+        {.older_than = "10"}, {.older_than = "999999999d"}, {.sort = "price"},    {.cursor = "!!"},
+        {.limit = "0"},       {.count_only = "yes"},        {.order_id = "nope"}};
+    const char *bad_fields[] = {"state", "stuck",  "step",  "stuck_reason", "older_than", "older_than",
+                                "sort",  "cursor", "limit", "count_only",   "order_id"};
     for (size_t i = 0; i < sizeof bad_params / sizeof bad_params[0]; i++) {
         assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &bad_params[i], &sagas, &err), OMS_EINVAL);
         assert_string_equal(err.field, bad_fields[i]);
@@ -605,13 +605,17 @@ static void stuck_sagas_are_listed(void **state)
     oms_error err;
     cancel(f, b, NULL, &o, &err);
     saga_page page;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &page, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &page, &err),
+                     OMS_OK);
     assert_int_equal(page.count, 1); /* the compensating one */
     assert_string_equal(page.sagas[0].order_id, b);
     f->m->now_ms += 31000;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &page, &err), OMS_OK);
+    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.stuck = "true"}, &page, &err),
+                     OMS_OK);
     assert_int_equal(page.count, 2);
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.state = "PENDING_PAYMENT"}, &page, &err), OMS_OK);
+    assert_int_equal(
+        order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.state = "PENDING_PAYMENT"}, &page, &err),
+        OMS_OK);
     assert_int_equal(page.count, 1);
     assert_int_equal(page.sagas[0].stuck, SAGA_STUCK_DEADLINE_EXCEEDED);
     assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN,
@@ -762,7 +766,7 @@ static void actions_are_checked_and_logged(void **state)
 
 static const oms_principal alice = {.role = OMS_ROLE_CUSTOMER, .subject = "alice", .id = "key:a"};
 static const oms_principal viewer = {.role = OMS_ROLE_VIEWER, .subject = NULL, .id = "key:v"};
-static const oms_principal operator = {.role = OMS_ROLE_OPERATOR, .subject = NULL, .id = "key:o"};
+static const oms_principal operator= {.role = OMS_ROLE_OPERATOR, .subject = NULL, .id = "key:o"};
 
 static oms_err create_as(fixture *f, const oms_principal *who, const char *customer, order *o, oms_error *err)
 {
@@ -844,14 +848,12 @@ static void a_customer_reaches_only_its_own_orders(void **state)
     int64_t total;
     assert_int_equal(order_query_customer(&f->m->queries, f->a, &alice, "bob", &orders, &count, &total, &err),
                      OMS_ENOTFOUND);
-    assert_int_equal(order_query_customer(&f->m->queries, f->a, &viewer, "bob", &orders, &count, &total, &err),
-                     OMS_OK);
+    assert_int_equal(order_query_customer(&f->m->queries, f->a, &viewer, "bob", &orders, &count, &total, &err), OMS_OK);
     saga_page sagas;
     assert_int_equal(order_query_sagas(&f->m->queries, f->a, &alice, &(saga_list_params){}, &sagas, &err),
                      OMS_EFORBIDDEN);
     assert_int_equal(order_cancel(&f->m->app, f->a, &alice, theirs, NULL, "", &o, &err), OMS_ENOTFOUND);
-    assert_int_equal(order_cancel(&f->m->app, f->a, &viewer, theirs, NULL, "", &o, &err),
-                     OMS_EFORBIDDEN);
+    assert_int_equal(order_cancel(&f->m->app, f->a, &viewer, theirs, NULL, "", &o, &err), OMS_EFORBIDDEN);
     assert_int_equal(status_of(f, theirs), ORDER_PENDING_PAYMENT);
     assert_int_equal(mem_message_count(f->m, theirs, OMS_MSG_REFUND_REQUESTED), 0);
     assert_int_equal(order_cancel(&f->m->app, f->a, &alice, mine, NULL, "", &o, &err), OMS_OK);
@@ -973,7 +975,9 @@ static void the_catalog_keeps_the_newest_price(void **state)
 
 static saga_reply genuine(fixture *f, reply_fn fn, const char *order_id, bool success)
 {
-    return (saga_reply){.order_id = order_id, .event_id = "abababab-0000-4000-8000-000000000002", .success = success,
+    return (saga_reply){.order_id = order_id,
+                        .event_id = "abababab-0000-4000-8000-000000000002",
+                        .success = success,
                         .command_id = mem_find_saga(f->m, order_id)->s.sent[step_answered(fn)],
                         .amount_cents = mem_find_order(f->m, order_id)->total_cents};
 }
@@ -1006,9 +1010,8 @@ static void replies_that_answer_no_command_of_the_saga_are_rejected(void **state
     assert_int_equal(status_of(f, id), ORDER_PENDING_PAYMENT);
     assert_false(mem_find_saga(f->m, id)->s.payment_captured);
     assert_int_equal(mem_log_count(f->m, mem_find_saga(f->m, id)->s.id, SAGA_LOG_REJECTED_REPLY), 4);
-    assert_int_equal(deliver_reply(f, order_on_payment_processed, genuine(f, order_on_payment_processed, id, true),
-                                   NULL),
-                     OMS_OK);
+    assert_int_equal(
+        deliver_reply(f, order_on_payment_processed, genuine(f, order_on_payment_processed, id, true), NULL), OMS_OK);
     assert_int_equal(status_of(f, id), ORDER_PAYMENT_CONFIRMED);
 }
 
@@ -1030,9 +1033,9 @@ static void a_decline_after_a_confirmation_marks_the_saga_inconsistent(void **st
     assert_int_equal(mem_log_count(f->m, s->id, SAGA_LOG_INCONSISTENT), 1);
     saga_page page;
     oms_error err;
-    assert_int_equal(order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.inconsistent = "true"},
-                                       &page, &err),
-                     OMS_OK);
+    assert_int_equal(
+        order_query_sagas(&f->m->queries, f->a, ADMIN, &(saga_list_params){.inconsistent = "true"}, &page, &err),
+        OMS_OK);
     assert_int_equal(page.count, 1);
     assert_string_equal(page.sagas[0].order_id, id);
 }

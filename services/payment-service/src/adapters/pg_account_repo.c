@@ -11,10 +11,10 @@ static oms_err open_account(account_repo *repo, oms_tx *tx, oms_arena *a, const 
     (void)repo;
     /* ON CONFLICT DO NOTHING keeps the transaction usable when a concurrent
      * opener won; the ledger row follows only a row actually inserted. */
-    static const char sql[] =
-        "WITH n AS (INSERT INTO accounts (customer_id, balance_cents) VALUES ($1, $2::bigint)"
-        " ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id)"
-        " INSERT INTO account_ledger (customer_id, delta_cents, kind) SELECT customer_id, $2::bigint, 'OPENING' FROM n";
+    static const char sql[] = "WITH n AS (INSERT INTO accounts (customer_id, balance_cents) VALUES ($1, $2::bigint)"
+                              " ON CONFLICT (customer_id) DO NOTHING RETURNING customer_id)"
+                              " INSERT INTO account_ledger (customer_id, delta_cents, kind) SELECT customer_id, "
+                              "$2::bigint, 'OPENING' FROM n";
     const char *params[] = {acct->customer_id, oms_pg_int_param(a, acct->balance_cents)};
     if (!params[1])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
@@ -44,8 +44,7 @@ static oms_err find_with(const char *sql, oms_tx *tx, oms_arena *a, const char *
 
 #define ACCOUNT_SELECT "SELECT customer_id, balance_cents FROM accounts WHERE customer_id = $1"
 
-static oms_err find(account_repo *repo, oms_tx *tx, oms_arena *a, const char *customer_id, account *out,
-                    oms_error *err)
+static oms_err find(account_repo *repo, oms_tx *tx, oms_arena *a, const char *customer_id, account *out, oms_error *err)
 {
     (void)repo;
     return find_with(ACCOUNT_SELECT, tx, a, customer_id, out, err);
@@ -65,11 +64,11 @@ static oms_err change_balance(account_repo *repo, oms_tx *tx, oms_arena *a, cons
     if (kind == ACCOUNT_REFUND && flag_file && access(flag_file, F_OK) == 0)
         return oms_error_set(err, OMS_EUNAVAILABLE, NULL,
                              "refunds fail: the test switch PAYMENT_TEST_FAIL_REFUNDS_FILE (%s) is on", flag_file);
-    static const char sql[] =
-        "WITH u AS (UPDATE accounts SET balance_cents = balance_cents + $2::bigint, modified_at = now()"
-        " WHERE customer_id = $1 RETURNING customer_id)"
-        " INSERT INTO account_ledger (customer_id, delta_cents, kind, order_id)"
-        " SELECT customer_id, $2::bigint, $3, $4::uuid FROM u";
+    static const char
+        sql[] = "WITH u AS (UPDATE accounts SET balance_cents = balance_cents + $2::bigint, modified_at = now()"
+                " WHERE customer_id = $1 RETURNING customer_id)"
+                " INSERT INTO account_ledger (customer_id, delta_cents, kind, order_id)"
+                " SELECT customer_id, $2::bigint, $3, $4::uuid FROM u";
     const char *params[] = {customer_id, oms_pg_int_param(a, delta), account_change_kind_name(kind), order_id};
     if (!params[1])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
@@ -88,10 +87,7 @@ static const account_repo_ops ops = {
     .change_balance = change_balance,
 };
 
-account_repo pg_account_repo(void)
-{
-    return pg_account_repo_with_refund_switch(NULL);
-}
+account_repo pg_account_repo(void) { return pg_account_repo_with_refund_switch(NULL); }
 
 account_repo pg_account_repo_with_refund_switch(const char *flag_file)
 {

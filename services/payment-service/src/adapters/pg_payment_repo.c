@@ -1,12 +1,11 @@
 /* pg_payment_repo.c -- payments in PostgreSQL, one per order. */
 #include "adapters/pg_adapters.h"
 
-#define PAYMENT_SELECT                                                                                          \
-    "SELECT payment_id, order_id, customer_id, amount_cents, status, reason FROM payments"                       \
+#define PAYMENT_SELECT                                                                                                 \
+    "SELECT payment_id, order_id, customer_id, amount_cents, status, reason FROM payments"                             \
     " WHERE order_id = $1::uuid"
 
-static oms_err find_with(const char *sql, oms_tx *tx, oms_arena *a, const char *order_id, payment *out,
-                         oms_error *err)
+static oms_err find_with(const char *sql, oms_tx *tx, oms_arena *a, const char *order_id, payment *out, oms_error *err)
 {
     const char *params[] = {order_id};
     PGresult *r = oms_pg_tx_exec(a, tx, sql, 1, params, err);
@@ -44,8 +43,12 @@ static oms_err insert(payment_repo *repo, oms_tx *tx, oms_arena *a, const paymen
     (void)repo;
     static const char sql[] = "INSERT INTO payments (payment_id, order_id, customer_id, amount_cents, status, reason)"
                               " VALUES ($1::uuid, $2::uuid, $3, $4::bigint, $5, $6)";
-    const char *params[] = {p->payment_id, p->order_id, p->customer_id, oms_pg_int_param(a, p->amount_cents),
-                            payment_status_name(p->status), p->reason};
+    const char *params[] = {p->payment_id,
+                            p->order_id,
+                            p->customer_id,
+                            oms_pg_int_param(a, p->amount_cents),
+                            payment_status_name(p->status),
+                            p->reason};
     if (!params[3])
         return oms_error_set(err, OMS_ENOMEM, NULL, "out of memory");
     if (!oms_pg_tx_exec(a, tx, sql, 6, params, err)) {
@@ -77,7 +80,4 @@ static const payment_repo_ops ops = {
     .set_status = set_status,
 };
 
-payment_repo pg_payment_repo(void)
-{
-    return (payment_repo){.ops = &ops, .self = NULL};
-}
+payment_repo pg_payment_repo(void) { return (payment_repo){.ops = &ops, .self = NULL}; }

@@ -48,8 +48,8 @@ static oms_err answer_charge(payment_app *app, oms_tx *tx, oms_arena *a, const o
 
 /* The customer's account locked, opened first with the default credit when
  * the customer has none. */
-static oms_err lock_or_open_account(payment_app *app, oms_tx *tx, oms_arena *a, const char *customer_id,
-                                    account *out, oms_error *err)
+static oms_err lock_or_open_account(payment_app *app, oms_tx *tx, oms_arena *a, const char *customer_id, account *out,
+                                    oms_error *err)
 {
     account fresh = {.customer_id = customer_id, .balance_cents = app->default_credit_cents};
     bool opened;
@@ -69,18 +69,17 @@ static oms_err first_charge(payment_app *app, oms_tx *tx, oms_arena *a, const om
         return rc;
     char payment_id[OMS_UUID_LEN + 1];
     oms_uuid_new(payment_id);
-    payment p = {.payment_id = payment_id, .order_id = o->order_id, .customer_id = customer_id,
-                 .amount_cents = amount_cents};
+    payment p = {
+        .payment_id = payment_id, .order_id = o->order_id, .customer_id = customer_id, .amount_cents = amount_cents};
     p.status = payment_decide(acct.balance_cents, amount_cents, &p.reason);
     if (p.status == PAYMENT_CAPTURED)
-        rc = account_repo_change_balance(app->accounts, tx, a, customer_id, -amount_cents, ACCOUNT_CAPTURE,
-                                         o->order_id, err);
+        rc = account_repo_change_balance(app->accounts, tx, a, customer_id, -amount_cents, ACCOUNT_CAPTURE, o->order_id,
+                                         err);
     if (rc == OMS_OK)
         rc = payment_repo_insert(app->payments, tx, a, &p, err);
     if (rc != OMS_OK)
         return rc;
-    return answer_charge(app, tx, a, o, p.status == PAYMENT_CAPTURED, payment_id, amount_cents,
-                                    p.reason, err);
+    return answer_charge(app, tx, a, o, p.status == PAYMENT_CAPTURED, payment_id, amount_cents, p.reason, err);
 }
 
 oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const oms_command_origin *o, const char *customer_id,
@@ -91,8 +90,7 @@ oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const oms_com
     if (rc == OMS_OK) {
         const char *reason;
         bool success = payment_repeated_answer(existing.status, existing.reason, &reason);
-        return answer_charge(app, tx, a, o, success, existing.payment_id, existing.amount_cents,
-                                        reason, err);
+        return answer_charge(app, tx, a, o, success, existing.payment_id, existing.amount_cents, reason, err);
     }
     if (rc != OMS_ENOTFOUND)
         return rc;
@@ -101,8 +99,7 @@ oms_err payment_charge(payment_app *app, oms_tx *tx, oms_arena *a, const oms_com
     if (payment_validate_customer_id(customer_id, "customer_id", &invalid) != OMS_OK ||
         payment_validate_amount(amount_cents, &invalid) != OMS_OK) {
         const char *reason = oms_arena_sprintf(a, "invalid request: %s", invalid.message);
-        return answer_charge(app, tx, a, o, false, NULL, amount_cents,
-                                        reason ? reason : "invalid request", err);
+        return answer_charge(app, tx, a, o, false, NULL, amount_cents, reason ? reason : "invalid request", err);
     }
     return first_charge(app, tx, a, o, customer_id, amount_cents, err);
 }

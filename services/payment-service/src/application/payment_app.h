@@ -23,8 +23,8 @@ typedef struct payment_app {
     oms_tx_manager *tx;
     account_repo *accounts;
     payment_repo *payments;
-    oms_reply_outbox *replies; /* PaymentProcessed, PaymentRefunded */
-    oms_audit_log *audit;      /* one row per admin write (account.open) */
+    oms_reply_outbox *replies;    /* PaymentProcessed, PaymentRefunded */
+    oms_audit_log *audit;         /* one row per admin write (account.open) */
     int64_t default_credit_cents; /* opening balance of an account opened by a payment request */
 } payment_app;
 

@@ -81,14 +81,9 @@ payment_status payment_decide(int64_t balance_cents, int64_t amount_cents, const
 bool payment_repeated_answer(payment_status status, const char *stored_reason, const char **reason)
 {
     switch (status) {
-    case PAYMENT_CAPTURED:
-        *reason = NULL;
-        return true;
-    case PAYMENT_REFUNDED:
-        *reason = PAYMENT_REASON_REFUNDED;
-        return false;
-    case PAYMENT_DECLINED:
-        break;
+    case PAYMENT_CAPTURED: *reason = NULL; return true;
+    case PAYMENT_REFUNDED: *reason = PAYMENT_REASON_REFUNDED; return false;
+    case PAYMENT_DECLINED: break;
     }
     *reason = stored_reason && stored_reason[0] ? stored_reason : PAYMENT_REASON_INSUFFICIENT_FUNDS;
     return false;

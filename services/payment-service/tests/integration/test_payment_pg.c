@@ -59,7 +59,8 @@ static int64_t balance(const char *customer)
 {
     oms_error err;
     account a;
-    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, oms_principal_local_admin(), customer, &a, &err), OMS_OK);
+    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, oms_principal_local_admin(), customer, &a, &err),
+                     OMS_OK);
     return a.balance_cents;
 }
 
@@ -67,7 +68,8 @@ static payment payment_of(const char *order_id)
 {
     oms_error err;
     payment p;
-    assert_int_equal(payment_get_payment(&fx.app, fx.db.arena, oms_principal_local_admin(), order_id, &p, &err), OMS_OK);
+    assert_int_equal(payment_get_payment(&fx.app, fx.db.arena, oms_principal_local_admin(), order_id, &p, &err),
+                     OMS_OK);
     return p;
 }
 
@@ -94,8 +96,8 @@ static oms_err do_refund(void *args, oms_tx *tx, oms_error *err)
 
 static oms_err charge(const char *order_id, const char *customer, int64_t cents)
 {
-    command_args a = {.arena = fx.db.arena, .origin = test_origin(order_id, "cmd-1"), .customer_id = customer,
-                      .amount_cents = cents};
+    command_args a = {
+        .arena = fx.db.arena, .origin = test_origin(order_id, "cmd-1"), .customer_id = customer, .amount_cents = cents};
     return test_tx_run(fx.app.tx, do_charge, &a);
 }
 
@@ -111,10 +113,7 @@ static json_t *last_reply(const char *order_id, const char *event_type)
     return test_outbox_last(fx.db.pool, fx.db.arena, order_id, event_type);
 }
 
-static long replies(const char *order_id)
-{
-    return test_outbox_count(fx.db.pool, fx.db.arena, order_id);
-}
+static long replies(const char *order_id) { return test_outbox_count(fx.db.pool, fx.db.arena, order_id); }
 
 static int64_t reply_int(json_t *reply, const char *key) { return json_integer_value(json_object_get(reply, key)); }
 
@@ -122,15 +121,14 @@ static int64_t reply_int(json_t *reply, const char *key) { return json_integer_v
  * balance, the ledger agrees with the payments, and no balance is negative. */
 static void assert_money_invariant(void)
 {
-    PGresult *r = query(
-        "SELECT a.customer_id FROM accounts a WHERE a.balance_cents < 0"
-        " OR a.balance_cents <> (SELECT coalesce(sum(delta_cents), 0) FROM account_ledger l"
-        "                        WHERE l.customer_id = a.customer_id)"
-        " OR a.balance_cents <> (SELECT coalesce(sum(delta_cents), 0) FROM account_ledger l"
-        "                        WHERE l.customer_id = a.customer_id AND kind = 'OPENING')"
-        "     - (SELECT coalesce(sum(amount_cents), 0) FROM payments p"
-        "        WHERE p.customer_id = a.customer_id AND p.status = 'CAPTURED')",
-        0, NULL);
+    PGresult *r = query("SELECT a.customer_id FROM accounts a WHERE a.balance_cents < 0"
+                        " OR a.balance_cents <> (SELECT coalesce(sum(delta_cents), 0) FROM account_ledger l"
+                        "                        WHERE l.customer_id = a.customer_id)"
+                        " OR a.balance_cents <> (SELECT coalesce(sum(delta_cents), 0) FROM account_ledger l"
+                        "                        WHERE l.customer_id = a.customer_id AND kind = 'OPENING')"
+                        "     - (SELECT coalesce(sum(amount_cents), 0) FROM payments p"
+                        "        WHERE p.customer_id = a.customer_id AND p.status = 'CAPTURED')",
+                        0, NULL);
     if (PQntuples(r) > 0)
         fail_msg("money invariant broken for customer %s", oms_pg_value(r, 0, 0));
 }
@@ -150,7 +148,7 @@ static int setup_all(void **state)
                            .accounts = &fx.accounts,
                            .payments = &fx.payments,
                            .replies = &fx.replies,
-                             .audit = &fx.audit,
+                           .audit = &fx.audit,
                            .default_credit_cents = DEFAULT_CREDIT};
     fx.consumer = payment_consumer(fx.db.pool, &fx.app);
     return 0;
@@ -181,10 +179,12 @@ static void account_opens_once(void **state)
     assert_int_equal(balance("alice"), 12345);
     oms_error err;
     account again = {.customer_id = "alice", .balance_cents = 1};
-    assert_int_equal(payment_open_account(&fx.app, fx.db.arena, oms_principal_local_admin(), &again, &err), OMS_ECONFLICT);
+    assert_int_equal(payment_open_account(&fx.app, fx.db.arena, oms_principal_local_admin(), &again, &err),
+                     OMS_ECONFLICT);
     assert_int_equal(balance("alice"), 12345);
     account a;
-    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, oms_principal_local_admin(), "bob", &a, &err), OMS_ENOTFOUND);
+    assert_int_equal(payment_get_account(&fx.app, fx.db.arena, oms_principal_local_admin(), "bob", &a, &err),
+                     OMS_ENOTFOUND);
     assert_money_invariant();
 }
 
@@ -242,9 +242,9 @@ static void unknown_customer_gets_default_credit(void **state)
     assert_int_equal(charge(order, "newcomer", 100), OMS_OK);
     assert_int_equal(balance("newcomer"), DEFAULT_CREDIT - 100);
     const char *params[] = {"newcomer"};
-    assert_int_equal(query_int("SELECT delta_cents FROM account_ledger WHERE customer_id = $1 AND kind = 'OPENING'",
-                               1, params),
-                     DEFAULT_CREDIT);
+    assert_int_equal(
+        query_int("SELECT delta_cents FROM account_ledger WHERE customer_id = $1 AND kind = 'OPENING'", 1, params),
+        DEFAULT_CREDIT);
     assert_money_invariant();
 }
 
@@ -308,17 +308,14 @@ static void *charge_worker(void *p)
 {
     worker *w = p;
     oms_arena *a = oms_arena_create(0);
-    command_args args = {.arena = a, .origin = test_origin(w->order, "cmd-c"), .customer_id = w->customer,
-                         .amount_cents = w->cents};
+    command_args args = {
+        .arena = a, .origin = test_origin(w->order, "cmd-c"), .customer_id = w->customer, .amount_cents = w->cents};
     w->rc = test_tx_run(fx.app.tx, do_charge, &args);
     oms_arena_destroy(a);
     return NULL;
 }
 
-static void run_workers(worker *w, size_t n)
-{
-    test_run_threads(charge_worker, w, n, sizeof *w);
-}
+static void run_workers(worker *w, size_t n) { test_run_threads(charge_worker, w, n, sizeof *w); }
 
 /* Many orders of one customer at once never overdraw: exactly as many are
  * captured as the balance covers. */
@@ -387,8 +384,8 @@ static oms_bus_disposition deliver(const char *event_id, const char *event_type,
                                    const char *payload_json)
 {
     const oms_msg_def *commands = oms_msg_def_of(OMS_MSG_PAYMENT_REQUESTED);
-    return test_deliver(oms_saga_consume, &fx.consumer, commands->topic, commands->consumer, event_id,
-                        event_type, order_id, payload_json);
+    return test_deliver(oms_saga_consume, &fx.consumer, commands->topic, commands->consumer, event_id, event_type,
+                        order_id, payload_json);
 }
 
 /* A message is handled once per event id; a re-sent command (new event id)
@@ -408,8 +405,7 @@ static void messages_are_handled_once(void **state)
     assert_int_equal(deliver(event2, "PaymentRequested", order, payload), OMS_BUS_ACK);
     assert_int_equal(replies(order), 2);
     assert_int_equal(balance("alice"), 10000 - 1234);
-    assert_string_equal(json_string_value(json_object_get(last_reply(order, "PaymentProcessed"), "command_id")),
-                        "c-9");
+    assert_string_equal(json_string_value(json_object_get(last_reply(order, "PaymentProcessed"), "command_id")), "c-9");
 
     char event3[OMS_UUID_LEN + 1];
     oms_uuid_new(event3);

@@ -93,9 +93,12 @@ static oms_err p_find(payment_repo *r, oms_tx *tx, oms_arena *a, const char *ord
     const mem_payment *m = payment_of(STATE(tx), order_id);
     if (!m)
         return oms_error_set(err, OMS_ENOTFOUND, NULL, "no payment for order %s", order_id);
-    *out = (payment){.payment_id = oms_arena_strdup(a, m->payment_id), .order_id = oms_arena_strdup(a, m->order_id),
-                     .customer_id = oms_arena_strdup(a, m->customer_id), .amount_cents = m->amount_cents,
-                     .status = m->status, .reason = m->has_reason ? oms_arena_strdup(a, m->reason) : NULL};
+    *out = (payment){.payment_id = oms_arena_strdup(a, m->payment_id),
+                     .order_id = oms_arena_strdup(a, m->order_id),
+                     .customer_id = oms_arena_strdup(a, m->customer_id),
+                     .amount_cents = m->amount_cents,
+                     .status = m->status,
+                     .reason = m->has_reason ? oms_arena_strdup(a, m->reason) : NULL};
     return OMS_OK;
 }
 
@@ -142,6 +145,10 @@ void memory_world_init(memory_world *w, int64_t default_credit_cents)
     w->payments = (payment_repo){.ops = &payment_ops, .self = w};
     test_reply_outbox_init(&w->replies, offsetof(mem_state, replies), &w->fail_events);
     test_audit_log_init(&w->audit, offsetof(mem_state, audit));
-    w->app = (payment_app){.tx = &w->tx.manager, .accounts = &w->accounts, .payments = &w->payments,
-                           .replies = &w->replies.port, .audit = &w->audit.port, .default_credit_cents = default_credit_cents};
+    w->app = (payment_app){.tx = &w->tx.manager,
+                           .accounts = &w->accounts,
+                           .payments = &w->payments,
+                           .replies = &w->replies.port,
+                           .audit = &w->audit.port,
+                           .default_credit_cents = default_credit_cents};
 }

@@ -17,11 +17,12 @@
 
 static const oms_principal alice = {.role = OMS_ROLE_CUSTOMER, .subject = "alice", .id = "key:a"};
 static const oms_principal bob = {.role = OMS_ROLE_CUSTOMER, .subject = "bob", .id = "key:b"};
-static const oms_principal operator = {.role = OMS_ROLE_OPERATOR, .subject = NULL, .id = "key:o"};
+static const oms_principal operator= {.role = OMS_ROLE_OPERATOR, .subject = NULL, .id = "key:o"};
 
 static memory_world world;
 static oms_arena *arena;
-static const oms_command_origin origin = {.saga_id = ORDER, .order_id = ORDER, .correlation_id = "", .command_id = "c1"};
+static const oms_command_origin origin = {
+    .saga_id = ORDER, .order_id = ORDER, .correlation_id = "", .command_id = "c1"};
 
 static int setup(void **state)
 {
@@ -67,10 +68,7 @@ static oms_err refund(const char *customer)
     return test_tx_end(world.app.tx, tx, payment_refund(&world.app, tx, arena, &origin, customer, &err));
 }
 
-static const test_reply *last_event(void)
-{
-    return test_reply_last(&world.committed.replies);
-}
+static const test_reply *last_event(void) { return test_reply_last(&world.committed.replies); }
 
 /* An account opens once; a second open is a conflict and changes nothing. */
 static void account_opens_once(void **state)
@@ -204,7 +202,7 @@ static void only_an_admin_opens_an_account(void **state)
     account a = {.customer_id = "alice", .balance_cents = 100000000};
     oms_error err;
     assert_int_equal(payment_open_account(&world.app, arena, &alice, &a, &err), OMS_EFORBIDDEN);
-    assert_int_equal(payment_open_account(&world.app, arena, &operator, &a, &err), OMS_EFORBIDDEN);
+    assert_int_equal(payment_open_account(&world.app, arena, &operator, & a, &err), OMS_EFORBIDDEN);
     assert_int_equal(payment_get_account(&world.app, arena, ADMIN, "alice", &a, &err), OMS_ENOTFOUND);
     assert_int_equal(payment_open_account(&world.app, arena, ADMIN, &a, &err), OMS_OK);
 }
@@ -240,7 +238,7 @@ static void an_opened_account_has_one_audit_row(void **state)
     account again = {.customer_id = "alice", .balance_cents = 1};
     assert_int_equal(payment_open_account(&world.app, arena, ADMIN, &again, NULL), OMS_ECONFLICT);
     account other = {.customer_id = "carol", .balance_cents = 1};
-    assert_int_equal(payment_open_account(&world.app, arena, &operator, &other, NULL), OMS_EFORBIDDEN);
+    assert_int_equal(payment_open_account(&world.app, arena, &operator, & other, NULL), OMS_EFORBIDDEN);
     assert_int_equal(charge("alice", 200), OMS_OK);
     assert_int_equal(rows->count, 1);
     assert_string_equal(rows->rows[0].action, "account.open");

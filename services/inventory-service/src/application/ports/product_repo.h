@@ -23,8 +23,7 @@ typedef struct product_repo_ops {
     oms_err (*set_price)(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id, int64_t price_cents,
                          product *out, oms_error *err);
     /* The product, or OMS_ENOTFOUND. */
-    oms_err (*find)(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id, product *out,
-                    oms_error *err);
+    oms_err (*find)(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id, product *out, oms_error *err);
     /* Up to `limit` products (0: all) ordered by product id: *out in the arena. */
     oms_err (*list)(product_repo *r, oms_tx *tx, oms_arena *a, size_t limit, product **out, size_t *count,
                     oms_error *err);
@@ -32,8 +31,8 @@ typedef struct product_repo_ops {
      * transaction, always in product id order so that concurrent callers
      * cannot deadlock, and returns those that exist (in *out, in the arena,
      * ordered by id; *count may be less than n). */
-    oms_err (*lock)(product_repo *r, oms_tx *tx, oms_arena *a, const char *const *product_ids, size_t n,
-                    product **out, size_t *count, oms_error *err);
+    oms_err (*lock)(product_repo *r, oms_tx *tx, oms_arena *a, const char *const *product_ids, size_t n, product **out,
+                    size_t *count, oms_error *err);
     /* Adds stock_delta to stock and reserved_delta to reserved, and appends a
      * ledger entry (product, stock_delta, kind, order_id or NULL). OMS_ENOTFOUND
      * for an unknown product; OMS_EINVAL if stock or reserved would go negative
@@ -47,8 +46,7 @@ struct product_repo {
     void *self;
 };
 
-static inline oms_err product_repo_insert(product_repo *r, oms_tx *tx, oms_arena *a, const product *p,
-                                          oms_error *err)
+static inline oms_err product_repo_insert(product_repo *r, oms_tx *tx, oms_arena *a, const product *p, oms_error *err)
 {
     return r->ops->insert(r, tx, a, p, err);
 }
@@ -57,8 +55,8 @@ static inline oms_err product_repo_set_price(product_repo *r, oms_tx *tx, oms_ar
 {
     return r->ops->set_price(r, tx, a, product_id, price_cents, out, err);
 }
-static inline oms_err product_repo_find(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id,
-                                        product *out, oms_error *err)
+static inline oms_err product_repo_find(product_repo *r, oms_tx *tx, oms_arena *a, const char *product_id, product *out,
+                                        oms_error *err)
 {
     return r->ops->find(r, tx, a, product_id, out, err);
 }

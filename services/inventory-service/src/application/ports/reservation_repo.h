@@ -14,7 +14,7 @@
 typedef struct reservation {
     const char *order_id;
     reservation_state state;
-    const char *reason; /* why a FAILED one failed; NULL otherwise */
+    const char *reason;      /* why a FAILED one failed; NULL otherwise */
     reservation_line *lines; /* ordered by product id; none for a tombstone or a failure */
     size_t line_count;
     int64_t created_at_ms;
@@ -26,8 +26,8 @@ typedef struct reservation_repo reservation_repo;
 typedef struct reservation_repo_ops {
     /* The order's reservation with its lines, locked for the rest of the
      * transaction; OMS_ENOTFOUND when none. */
-    oms_err (*find_for_update)(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id,
-                               reservation *out, oms_error *err);
+    oms_err (*find_for_update)(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, reservation *out,
+                               oms_error *err);
     /* The same without a lock, for reads. */
     oms_err (*find)(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, reservation *out,
                     oms_error *err);
@@ -35,8 +35,8 @@ typedef struct reservation_repo_ops {
      * store). OMS_ECONFLICT when the order has one already. */
     oms_err (*insert)(reservation_repo *r, oms_tx *tx, oms_arena *a, const reservation *res, oms_error *err);
     /* Moves the order's reservation to `state` (modified_at = now). */
-    oms_err (*set_state)(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id,
-                         reservation_state state, oms_error *err);
+    oms_err (*set_state)(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, reservation_state state,
+                         oms_error *err);
 } reservation_repo_ops;
 
 struct reservation_repo {
@@ -54,13 +54,13 @@ static inline oms_err reservation_repo_find(reservation_repo *r, oms_tx *tx, oms
 {
     return r->ops->find(r, tx, a, order_id, out, err);
 }
-static inline oms_err reservation_repo_insert(reservation_repo *r, oms_tx *tx, oms_arena *a,
-                                              const reservation *res, oms_error *err)
+static inline oms_err reservation_repo_insert(reservation_repo *r, oms_tx *tx, oms_arena *a, const reservation *res,
+                                              oms_error *err)
 {
     return r->ops->insert(r, tx, a, res, err);
 }
-static inline oms_err reservation_repo_set_state(reservation_repo *r, oms_tx *tx, oms_arena *a,
-                                                 const char *order_id, reservation_state state, oms_error *err)
+static inline oms_err reservation_repo_set_state(reservation_repo *r, oms_tx *tx, oms_arena *a, const char *order_id,
+                                                 reservation_state state, oms_error *err)
 {
     return r->ops->set_state(r, tx, a, order_id, state, err);
 }

@@ -19,13 +19,13 @@ typedef struct catalog catalog;
 typedef struct catalog_ops {
     /* The price of each of the n products into prices[i] (cents), or
      * ORDER_NO_CATALOG_PRICE when the catalog has never announced it. */
-    oms_err (*prices)(catalog *c, oms_tx *tx, oms_arena *a, const char *const *product_ids, size_t n,
-                      int64_t *prices, oms_error *err);
+    oms_err (*prices)(catalog *c, oms_tx *tx, oms_arena *a, const char *const *product_ids, size_t n, int64_t *prices,
+                      oms_error *err);
     /* Keeps `price_cents` for the product when `version` is newer than the
      * one kept; an older or equal version (a redelivery, a message that
      * overtook another) changes nothing. */
-    oms_err (*apply)(catalog *c, oms_tx *tx, oms_arena *a, const char *product_id, int64_t price_cents,
-                     int64_t version, oms_error *err);
+    oms_err (*apply)(catalog *c, oms_tx *tx, oms_arena *a, const char *product_id, int64_t price_cents, int64_t version,
+                     oms_error *err);
 } catalog_ops;
 struct catalog {
     const catalog_ops *ops;

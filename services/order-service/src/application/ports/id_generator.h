@@ -13,9 +13,6 @@ struct id_generator {
     const id_generator_ops *ops;
     void *self;
 };
-static inline void id_generator_new(id_generator *g, char out[OMS_UUID_LEN + 1])
-{
-    g->ops->new_id(g, out);
-}
+static inline void id_generator_new(id_generator *g, char out[OMS_UUID_LEN + 1]) { g->ops->new_id(g, out); }
 
 #endif

@@ -16,13 +16,13 @@
 #include "oms/tx.h"
 
 typedef struct order_list_filter {
-    const char *customer_id;  /* NULL: any */
+    const char *customer_id; /* NULL: any */
     bool has_status;
     order_status status;
-    bool has_cursor;          /* only orders strictly older than (created_ms, id) */
+    bool has_cursor; /* only orders strictly older than (created_ms, id) */
     int64_t cursor_created_ms;
     char cursor_id[OMS_UUID_LEN + 1];
-    int limit;                /* rows wanted */
+    int limit; /* rows wanted */
 } order_list_filter;
 
 /* How GET /sagas orders its page. */
@@ -45,24 +45,27 @@ typedef struct saga_list_filter {
     saga_step step;
     bool has_stuck_reason;
     saga_stuck_reason stuck_reason;
-    const char *customer_id;  /* NULL: any */
-    const char *order_id;     /* NULL: any */
+    const char *customer_id;   /* NULL: any */
+    const char *order_id;      /* NULL: any */
     int64_t created_before_ms; /* 0: any (older_than) */
-    bool stuck_only;          /* stuck for operators: not ended, and COMPENSATING, past its deadline or a stuck reason */
-    bool inconsistent_only;   /* a participant's answer contradicted the saga */
+    bool stuck_only;        /* stuck for operators: not ended, and COMPENSATING, past its deadline or a stuck reason */
+    bool inconsistent_only; /* a participant's answer contradicted the saga */
     saga_sort sort;
-    bool has_cursor;          /* only sagas after (cursor_key_ms, cursor_id) in the sort's order */
-    int64_t cursor_key_ms;    /* created_ms (AGE) or deadline_ms, 0 for none (URGENCY) */
+    bool has_cursor;       /* only sagas after (cursor_key_ms, cursor_id) in the sort's order */
+    int64_t cursor_key_ms; /* created_ms (AGE) or deadline_ms, 0 for none (URGENCY) */
     char cursor_id[OMS_UUID_LEN + 1];
     int64_t now_ms;
-    int compensation_limit;   /* saga_compensation_limit() */
+    int compensation_limit; /* saga_compensation_limit() */
     int limit;
 } saga_list_filter;
 
 /* Unfinished sagas by stuck reason and step, and by age, for the metrics. */
 #define SAGA_AGE_BUCKETS 9
 /* Upper bounds of the age buckets, seconds: a minute to a week. */
-#define SAGA_AGE_BOUNDS_S {60, 300, 900, 1800, 3600, 7200, 21600, 86400, 604800}
+#define SAGA_AGE_BOUNDS_S                                                                                              \
+    {                                                                                                                  \
+        60, 300, 900, 1800, 3600, 7200, 21600, 86400, 604800                                                           \
+    }
 typedef struct saga_stats {
     int64_t stuck[SAGA_STUCK_COUNT][SAGA_STEP_COUNT];
     int64_t age_bucket[SAGA_AGE_BUCKETS + 1]; /* not cumulative; the last: older than every bound */
@@ -82,8 +85,8 @@ typedef struct order_read_model_ops {
     oms_err (*count_by_customer)(order_read_model *m, oms_arena *a, const char *customer_id, int64_t *count,
                                  oms_error *err);
     /* The saga's log in seq order. */
-    oms_err (*saga_steps)(order_read_model *m, oms_arena *a, const char *saga_id, saga_log_entry **out,
-                          size_t *count, oms_error *err);
+    oms_err (*saga_steps)(order_read_model *m, oms_arena *a, const char *saga_id, saga_log_entry **out, size_t *count,
+                          oms_error *err);
     /* Sagas matching the filter in its sort order, at most f->limit. */
     oms_err (*list_sagas)(order_read_model *m, oms_arena *a, const saga_list_filter *f, saga **out, size_t *count,
                           oms_error *err);
@@ -109,8 +112,8 @@ static inline oms_err order_read_model_get(order_read_model *m, oms_arena *a, co
 {
     return m->ops->get(m, a, id, out, err);
 }
-static inline oms_err order_read_model_list(order_read_model *m, oms_arena *a, const order_list_filter *f,
-                                            order **out, size_t *count, oms_error *err)
+static inline oms_err order_read_model_list(order_read_model *m, oms_arena *a, const order_list_filter *f, order **out,
+                                            size_t *count, oms_error *err)
 {
     return m->ops->list(m, a, f, out, count, err);
 }

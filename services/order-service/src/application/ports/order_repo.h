@@ -69,9 +69,8 @@ static inline oms_err order_repo_find_idempotency_key(order_repo *r, oms_tx *tx,
     return r->ops->find_idempotency_key(r, tx, a, key, fingerprint, order_id, err);
 }
 static inline oms_err order_repo_claim_idempotency_key(order_repo *r, oms_tx *tx, oms_arena *a,
-                                                       const order_idempotency_key *key,
-                                                       const char *fingerprint, const char *order_id,
-                                                       oms_error *err)
+                                                       const order_idempotency_key *key, const char *fingerprint,
+                                                       const char *order_id, oms_error *err)
 {
     return r->ops->claim_idempotency_key(r, tx, a, key, fingerprint, order_id, err);
 }

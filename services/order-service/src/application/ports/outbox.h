@@ -14,11 +14,11 @@
 
 typedef struct outbound_message {
     oms_msg_type type;
-    const order *order;          /* key (order id), saga id, customer, items, amount */
-    const char *command_id;      /* commands: stays the same on a resend */
-    const char *reason;          /* refund/release/status change; may be NULL */
+    const order *order;           /* key (order id), saga id, customer, items, amount */
+    const char *command_id;       /* commands: stays the same on a resend */
+    const char *reason;           /* refund/release/status change; may be NULL */
     order_status previous_status; /* status change */
-    const char *correlation_id;  /* "" when none */
+    const char *correlation_id;   /* "" when none */
 } outbound_message;
 
 typedef struct order_outbox order_outbox;
@@ -33,7 +33,7 @@ struct order_outbox {
 };
 
 static inline oms_err order_outbox_send(order_outbox *o, oms_tx *tx, oms_arena *a, const outbound_message *m,
-                                          char event_id_out[OMS_UUID_LEN + 1], oms_error *err)
+                                        char event_id_out[OMS_UUID_LEN + 1], oms_error *err)
 {
     return o->ops->send(o, tx, a, m, event_id_out, err);
 }

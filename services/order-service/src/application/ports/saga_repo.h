@@ -13,22 +13,22 @@
 
 /* One row of the step log. Strings are borrowed (writes) or arena-owned (reads). */
 typedef struct saga_log_entry {
-    int seq;                 /* assigned by the repository, 1, 2, ... per saga */
+    int seq; /* assigned by the repository, 1, 2, ... per saga */
     int64_t at_ms;
     saga_log_kind kind;
     saga_step step;
     order_status from_state;
     order_status to_state;
-    const char *event_id;    /* the message received or sent; NULL when none */
-    const char *detail;      /* one human sentence; may be NULL */
+    const char *event_id; /* the message received or sent; NULL when none */
+    const char *detail;   /* one human sentence; may be NULL */
 } saga_log_entry;
 
 /* A reply that came while the saga was paused, kept to be applied on
  * resume (issue 12 item 2). Strings borrowed (writes) or arena-owned (reads). */
 typedef struct saga_held_reply {
     saga_event event;
-    saga_reply_claim claim;  /* claim.command_id as below */
-    const char *reason;      /* may be NULL */
+    saga_reply_claim claim; /* claim.command_id as below */
+    const char *reason;     /* may be NULL */
     const char *event_id;
     const char *detail;
 } saga_held_reply;
@@ -53,8 +53,7 @@ typedef struct saga_repo_ops {
                                const char **correlation_id_out, oms_error *err);
     /* Saves the saga if its stored version is still expected_version (then
      * stored as s->version). OMS_ECONFLICT when someone changed it meanwhile. */
-    oms_err (*update)(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, int64_t expected_version,
-                      oms_error *err);
+    oms_err (*update)(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, int64_t expected_version, oms_error *err);
     /* Appends one log row (seq assigned). */
     oms_err (*append_log)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, const saga_log_entry *e,
                           oms_error *err);
@@ -64,8 +63,8 @@ typedef struct saga_repo_ops {
     oms_err (*lock_due)(saga_repo *r, oms_tx *tx, oms_arena *a, int64_t now_ms, int limit,
                         char (**order_ids)[OMS_UUID_LEN + 1], size_t *count, oms_error *err);
     /* The order of the saga `saga_id`. OMS_ENOTFOUND when unknown. */
-    oms_err (*order_of)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id,
-                        char order_id[OMS_UUID_LEN + 1], oms_error *err);
+    oms_err (*order_of)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, char order_id[OMS_UUID_LEN + 1],
+                        oms_error *err);
     /* Keeps a reply of a paused saga (whose row the caller holds locked). */
     oms_err (*hold_reply)(saga_repo *r, oms_tx *tx, oms_arena *a, const char *saga_id, const saga_held_reply *h,
                           oms_error *err);
@@ -89,13 +88,13 @@ static inline oms_err saga_repo_insert(saga_repo *r, oms_tx *tx, oms_arena *a, c
 {
     return r->ops->insert(r, tx, a, s, correlation_id, err);
 }
-static inline oms_err saga_repo_load_for_update(saga_repo *r, oms_tx *tx, oms_arena *a, const char *order_id,
-                                                saga *out, const char **correlation_id_out, oms_error *err)
+static inline oms_err saga_repo_load_for_update(saga_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, saga *out,
+                                                const char **correlation_id_out, oms_error *err)
 {
     return r->ops->load_for_update(r, tx, a, order_id, out, correlation_id_out, err);
 }
-static inline oms_err saga_repo_update(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s,
-                                       int64_t expected_version, oms_error *err)
+static inline oms_err saga_repo_update(saga_repo *r, oms_tx *tx, oms_arena *a, const saga *s, int64_t expected_version,
+                                       oms_error *err)
 {
     return r->ops->update(r, tx, a, s, expected_version, err);
 }
@@ -131,8 +130,8 @@ static inline oms_err saga_repo_record_orphan(saga_repo *r, oms_tx *tx, oms_aren
     return r->ops->record_orphan(r, tx, a, o, err);
 }
 static inline oms_err saga_repo_replace_dead_lettered(saga_repo *r, oms_tx *tx, oms_arena *a,
-                                                      const char *const *order_ids, const char *const *counts,
-                                                      size_t n, oms_error *err)
+                                                      const char *const *order_ids, const char *const *counts, size_t n,
+                                                      oms_error *err)
 {
     return r->ops->replace_dead_lettered(r, tx, a, order_ids, counts, n, err);
 }

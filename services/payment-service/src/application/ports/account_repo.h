@@ -21,8 +21,7 @@ typedef struct account_repo_ops {
     oms_err (*open)(account_repo *r, oms_tx *tx, oms_arena *a, const account *acct, bool must_be_new, bool *opened,
                     oms_error *err);
     /* The account, or OMS_ENOTFOUND. */
-    oms_err (*find)(account_repo *r, oms_tx *tx, oms_arena *a, const char *customer_id, account *out,
-                    oms_error *err);
+    oms_err (*find)(account_repo *r, oms_tx *tx, oms_arena *a, const char *customer_id, account *out, oms_error *err);
     /* The same, locked for the rest of the transaction. */
     oms_err (*find_for_update)(account_repo *r, oms_tx *tx, oms_arena *a, const char *customer_id, account *out,
                                oms_error *err);
@@ -48,8 +47,8 @@ static inline oms_err account_repo_find(account_repo *r, oms_tx *tx, oms_arena *
 {
     return r->ops->find(r, tx, a, customer_id, out, err);
 }
-static inline oms_err account_repo_find_for_update(account_repo *r, oms_tx *tx, oms_arena *a,
-                                                   const char *customer_id, account *out, oms_error *err)
+static inline oms_err account_repo_find_for_update(account_repo *r, oms_tx *tx, oms_arena *a, const char *customer_id,
+                                                   account *out, oms_error *err)
 {
     return r->ops->find_for_update(r, tx, a, customer_id, out, err);
 }

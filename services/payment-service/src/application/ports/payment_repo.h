@@ -45,13 +45,12 @@ static inline oms_err payment_repo_find_for_update(payment_repo *r, oms_tx *tx, 
 {
     return r->ops->find_for_update(r, tx, a, order_id, out, err);
 }
-static inline oms_err payment_repo_find(payment_repo *r, oms_tx *tx, oms_arena *a, const char *order_id,
-                                        payment *out, oms_error *err)
+static inline oms_err payment_repo_find(payment_repo *r, oms_tx *tx, oms_arena *a, const char *order_id, payment *out,
+                                        oms_error *err)
 {
     return r->ops->find(r, tx, a, order_id, out, err);
 }
-static inline oms_err payment_repo_insert(payment_repo *r, oms_tx *tx, oms_arena *a, const payment *p,
-                                          oms_error *err)
+static inline oms_err payment_repo_insert(payment_repo *r, oms_tx *tx, oms_arena *a, const payment *p, oms_error *err)
 {
     return r->ops->insert(r, tx, a, p, err);
 }
