@@ -231,6 +231,11 @@ def test_a_refund_that_keeps_failing_shows_its_obligation_and_is_resolved_by_han
             r'oms_dead_letters\{topic="payment-commands"\} [1-9]', system.services["order"].get("/metrics").text),
             timeout=45, interval=1)
 
+    # The version as it is now: while the test waited, the saga may have moved
+    # (another attempt of the refund), and an old version is 412 before the
+    # obligation is even looked at.
+    saga = saga_of(system, order["id"])
+    assert saga["stuck_reason"] == "compensation_blocked"
     r = act(system, saga, "resolve_manually", obligation="stock_release", evidence="none")
     assert r.status_code == 409 and body_of(r)["error"]["code"] == "obligation_mismatch", r.text
     r = act(system, saga, "resolve_manually", obligation="refund")
