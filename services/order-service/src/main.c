@@ -81,14 +81,14 @@ static void add_settings(void *ctx, oms_settings *t)
          .max = 3600,
          .target = &o->saga.step_timeout_s,
          .doc = "How long a saga step waits for its reply before it is sent again."},
-        /* Little's law: sagas in flight = completed/s x time to final. The
-         * project's own 2-core machine, quiet, completes about 200 sagas/s
-         * (docs/benchmarks.md) x 0.5 s (half the 1 s p99 target, the other
-         * half left to the tail) = 100. A faster machine loses no throughput
-         * to it: 100 in flight carry 1,000 sagas/s at 100 ms each. */
+        /* Little's law: sagas in flight = completed/s x time to final. 688
+         * sagas/s (the lowest of issue 14's quiet 32-client runs) x 0.5 s
+         * (half the 1 s p99 target, leaving the other half to the tail)
+         * = 344, rounded down. A slower machine sets it lower (about half
+         * its completed/s; docs/architecture.md "Admission control"). */
         {.name = "MAX_SAGAS_IN_FLIGHT",
          .kind = OMS_SETTING_INT,
-         .fallback = "100",
+         .fallback = "320",
          .min = 0,
          .max = 1000000,
          .target = &o->admission.max_in_flight,
