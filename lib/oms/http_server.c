@@ -821,11 +821,13 @@ void oms_http_server_stop(oms_http_server *s, int grace_ms)
     if (!s)
         return;
     oms_process_forget_reload(s);
-    /* Stop accepting first, so new clients get "connection refused" rather
-     * than a request cut in the middle; then let requests in flight finish. */
+    /* Stop accepting first, so that no new request starts; then let requests
+     * in flight finish. The listening socket is ours once quiesced, but each
+     * epoll thread removes it from its own set when it next wakes: closing it
+     * before they have (before MHD_stop_daemon) makes that removal fail, which
+     * libmicrohttpd treats as fatal (abort). New clients wait in the backlog
+     * until it is closed below, and are refused from then on. */
     MHD_socket listener = MHD_quiesce_daemon(s->daemon);
-    if (listener != MHD_INVALID_SOCKET)
-        close(listener);
     stop_parked(s);
     wait_for_zero(&s->in_flight, oms_monotonic_ms() + (grace_ms > 0 ? grace_ms : 0) + 1, NULL);
     /* A suspended connection cannot be closed under its handler (and
@@ -837,6 +839,8 @@ void oms_http_server_stop(oms_http_server *s, int grace_ms)
     end_handlers(s);
     wait_for_zero(&s->waiting, 0, "answers to queue");
     MHD_stop_daemon(s->daemon);
+    if (listener != MHD_INVALID_SOCKET)
+        close(listener);
     free_server(s);
 }
 
